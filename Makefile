@@ -1,0 +1,30 @@
+# `make test` sets up .venv (pytest, hypothesis) and runs the whole suite.
+PYTHON ?= python3
+VENV   ?= .venv
+VPY    := $(VENV)/bin/python
+
+.PHONY: test venv lint bench fuzz clean
+
+$(VPY): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -e '.[test,lint]'
+	touch $(VPY)
+
+venv: $(VPY)
+
+test: $(VPY)
+	$(VPY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VPY)
+	$(VENV)/bin/ruff check src tests bench
+
+bench: $(VPY)
+	$(VPY) bench/bench.py $(BENCH_ARGS)
+
+fuzz: $(VPY)
+	$(VPY) -m pip install --quiet atheris
+	$(VPY) tests/fuzz/run.py $(FUZZ_ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,0 +1,3 @@
+from pynetstat.cli import entry
+
+entry()

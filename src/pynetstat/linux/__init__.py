@@ -1,0 +1,1 @@
+"""The Linux backend: netlink (sock_diag, rtnetlink), /proc and /sys."""

@@ -1,0 +1,294 @@
+"""Netlink transport: send one dump request, hand back the kernel's reply buffers, split them.
+
+A *source* answers ``dump(request) -> Reply``. Three kinds exist, interchangeable:
+
+* ``LiveNetlink``: a real ``AF_NETLINK`` socket (``_socket`` is used rather than ``socket``: the
+  public module builds its enums at import, which costs several milliseconds of start-up);
+* ``RecordingNetlink``: a live source that also writes every reply to a directory;
+* ``ReplayNetlink``: replays such a directory, so tests decode real kernel bytes.
+
+Layouts are from ``include/uapi/linux/netlink.h``: ``struct nlmsghdr`` is
+``{u32 len; u16 type; u16 flags; u32 seq; u32 pid}`` in host byte order, messages are aligned
+to 4 bytes (``NLMSG_ALIGN``), and a dump ends with ``NLMSG_DONE`` whose payload is an ``int``
+error (0, or a negative errno when the dump failed to start, e.g. a missing diag module).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+from pynetstat.errors import BackendUnavailable, NetlinkError
+
+TYPE_CHECKING = False  # typing and collections.abc cost start-up time; annotations are strings
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+AF_NETLINK = 16
+NETLINK_ROUTE = 0
+NETLINK_SOCK_DIAG = 4
+
+NLMSG_NOOP = 1
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+NLMSG_OVERRUN = 4
+
+NLM_F_REQUEST = 0x01
+NLM_F_MULTI = 0x02
+NLM_F_DUMP_INTR = 0x10
+NLM_F_ROOT = 0x100
+NLM_F_MATCH = 0x200
+NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH
+
+NLMSGHDR = struct.Struct("=IHHII")
+NLMSG_HDRLEN = NLMSGHDR.size  # 16
+_ERRNO = struct.Struct("=i")
+_RECORD_MAGIC = b"PNLD"
+_RECORD_HEAD = struct.Struct("<4sI")  # magic, seq
+_RECORD_LEN = struct.Struct("<I")
+
+RTATTR = struct.Struct("=HH")  # struct rtattr / struct nlattr: len, type
+
+
+def nlmsg_align(n: int) -> int:
+    return (n + 3) & ~3
+
+
+class Request:
+    """One dump request: which netlink protocol, the message, and a key naming it in recordings."""
+
+    __slots__ = ("protocol", "msg_type", "flags", "payload", "key")
+
+    def __init__(self, protocol: int, msg_type: int, payload: bytes, key: str,
+                 flags: int = NLM_F_REQUEST | NLM_F_DUMP):
+        self.protocol = protocol
+        self.msg_type = msg_type
+        self.flags = flags
+        self.payload = payload
+        self.key = key
+
+    def encode(self, seq: int) -> bytes:
+        return NLMSGHDR.pack(NLMSG_HDRLEN + len(self.payload), self.msg_type, self.flags, seq, 0) + self.payload
+
+
+class Reply:
+    """The kernel's answer to one request: the sequence number it carries and its raw buffers."""
+
+    __slots__ = ("seq", "chunks")
+
+    def __init__(self, seq: int, chunks: Iterator[bytes]):
+        self.seq = seq
+        self.chunks = chunks
+
+
+class DumpStats:
+    """What the framing layer had to throw away, so that it can be reported instead of hidden."""
+
+    __slots__ = ("malformed", "foreign", "interrupted", "messages")
+
+    def __init__(self) -> None:
+        self.malformed = 0  # messages whose length field is impossible; the rest of that buffer is dropped
+        self.foreign = 0  # messages with another sequence number (a stale reply)
+        self.interrupted = False  # NLM_F_DUMP_INTR: the table changed during the dump
+        self.messages = 0
+
+
+def iter_messages(chunk: bytes, seq: int, stats: DumpStats, what: str) -> Iterator[tuple[int, int, int]]:
+    """Split one receive buffer into ``(type, offset, length)`` of each message's payload.
+
+    Stops the whole dump (raises ``StopIteration`` to the caller via ``DumpDone``) at
+    ``NLMSG_DONE``; raises ``NetlinkError`` for an error reply. A length that is shorter than a
+    header or runs past the buffer cannot be trusted, so the rest of that buffer is dropped and
+    counted; the loop always advances, so no length field can make it spin.
+    """
+    end = len(chunk)
+    off = 0
+    unpack = NLMSGHDR.unpack_from
+    while off + NLMSG_HDRLEN <= end:
+        length, mtype, flags, mseq, _pid = unpack(chunk, off)
+        if length < NLMSG_HDRLEN or off + length > end:
+            stats.malformed += 1
+            return
+        if mseq != seq:
+            stats.foreign += 1
+            off += nlmsg_align(length)
+            continue
+        if flags & NLM_F_DUMP_INTR:
+            stats.interrupted = True
+        if mtype == NLMSG_DONE:
+            err = _ERRNO.unpack_from(chunk, off + NLMSG_HDRLEN)[0] if length >= NLMSG_HDRLEN + 4 else 0
+            if err < 0:
+                raise NetlinkError(-err, what)
+            raise DumpDone
+        if mtype == NLMSG_ERROR:
+            if length < NLMSG_HDRLEN + 4:
+                stats.malformed += 1
+                return
+            err = _ERRNO.unpack_from(chunk, off + NLMSG_HDRLEN)[0]
+            if err < 0:
+                raise NetlinkError(-err, what)
+            raise DumpDone  # an ACK (error 0) ends a request that asked for one
+        if mtype != NLMSG_NOOP and mtype != NLMSG_OVERRUN:
+            stats.messages += 1
+            yield mtype, off + NLMSG_HDRLEN, length - NLMSG_HDRLEN
+        off += nlmsg_align(length)
+    if off < end:
+        stats.malformed += 1  # trailing bytes too short for a header
+
+
+class DumpDone(Exception):
+    """Internal signal: NLMSG_DONE was seen."""
+
+
+def iter_dump(reply: Reply, stats: DumpStats, what: str) -> Iterator[tuple[bytes, int, int, int]]:
+    """All messages of a dump as ``(chunk, type, offset, length)``, until ``NLMSG_DONE``.
+
+    A reply that ends without ``NLMSG_DONE`` (a truncated recording) simply ends; the caller sees
+    it in ``stats`` as nothing more than fewer messages.
+    """
+    try:
+        for chunk in reply.chunks:
+            for mtype, off, length in iter_messages(chunk, reply.seq, stats, what):
+                yield chunk, mtype, off, length
+    except DumpDone:
+        return
+
+
+def parse_attrs(buf: bytes, off: int, end: int) -> dict[int, tuple[int, int]]:
+    """Netlink attributes (``struct rtattr``) in ``buf[off:end]`` as ``{type: (offset, length)}``.
+
+    Offsets point at the attribute's payload. A bad length ends the walk (never loops). The
+    nested flag (bit 15) and byte-order flag (bit 14) are masked off the type.
+    """
+    attrs: dict[int, tuple[int, int]] = {}
+    unpack = RTATTR.unpack_from
+    while off + 4 <= end:
+        alen, atype = unpack(buf, off)
+        if alen < 4 or off + alen > end:
+            break
+        attrs[atype & 0x3FFF] = (off + 4, alen - 4)
+        off += (alen + 3) & ~3
+    return attrs
+
+
+class LiveNetlink:
+    """Real netlink sockets, one per netlink protocol, opened on first use."""
+
+    RCVBUF = 1 << 20
+
+    def __init__(self) -> None:
+        self._socks: dict[int, object] = {}
+        self._seq = int.from_bytes(os.urandom(2), "little") + 1
+
+    def _sock(self, protocol: int):
+        sock = self._socks.get(protocol)
+        if sock is None:
+            import _socket
+
+            try:
+                sock = _socket.socket(AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, protocol)
+                sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, self.RCVBUF)
+                sock.settimeout(10.0)
+                sock.bind((0, 0))
+            except OSError as e:
+                raise BackendUnavailable(f"netlink protocol {protocol}: {e.strerror or e}") from None
+            self._socks[protocol] = sock
+        return sock
+
+    def dump(self, request: Request) -> Reply:
+        sock = self._sock(request.protocol)
+        self._seq += 1
+        seq = self._seq
+        try:
+            sock.sendto(request.encode(seq), (0, 0))
+        except OSError as e:
+            raise BackendUnavailable(f"{request.key}: {e.strerror or e}") from None
+        return Reply(seq, self._receive(sock, request.key))
+
+    def _receive(self, sock, key: str) -> Iterator[bytes]:
+        buf = bytearray(self.RCVBUF)
+        view = memoryview(buf)
+        while True:
+            try:
+                n = sock.recv_into(buf)
+            except InterruptedError:
+                continue
+            except OSError as e:
+                raise BackendUnavailable(f"{key}: {e.strerror or e}") from None
+            if n == 0:
+                return
+            yield bytes(view[:n])
+
+    def close(self) -> None:
+        for sock in self._socks.values():
+            sock.close()
+        self._socks.clear()
+
+
+class RecordingNetlink:
+    """A live source that also writes each reply to ``<dir>/<key>.nl`` (see ``read_recording``)."""
+
+    def __init__(self, live: LiveNetlink, directory: str):
+        self.live = live
+        self.directory = directory
+
+    def dump(self, request: Request) -> Reply:
+        reply = self.live.dump(request)
+        chunks = []
+        # A dump ends at NLMSG_DONE or an error; read exactly that much so the file is complete.
+        stats = DumpStats()
+        try:
+            for chunk in reply.chunks:
+                chunks.append(chunk)
+                for _ in iter_messages(chunk, reply.seq, stats, request.key):
+                    pass
+        except (DumpDone, NetlinkError):
+            pass
+        write_recording(os.path.join(self.directory, request.key + ".nl"), reply.seq, chunks)
+        return Reply(reply.seq, iter(chunks))
+
+    def close(self) -> None:
+        self.live.close()
+
+
+class ReplayNetlink:
+    """Replays recordings from a directory. A request with no recording is 'not supported'."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+
+    def dump(self, request: Request) -> Reply:
+        path = os.path.join(self.directory, request.key + ".nl")
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise NetlinkError(95, f"{request.key} (no recording)") from None  # EOPNOTSUPP
+        seq, chunks = read_recording(data, path)
+        return Reply(seq, iter(chunks))
+
+    def close(self) -> None:
+        pass
+
+
+def write_recording(path: str, seq: int, chunks: list[bytes]) -> None:
+    """File format: ``b"PNLD"``, u32 seq, then each receive buffer as u32 length + bytes (little-endian lengths)."""
+    with open(path, "wb") as f:
+        f.write(_RECORD_HEAD.pack(_RECORD_MAGIC, seq))
+        for chunk in chunks:
+            f.write(_RECORD_LEN.pack(len(chunk)))
+            f.write(chunk)
+
+
+def read_recording(data: bytes, path: str = "<recording>") -> tuple[int, list[bytes]]:
+    if len(data) < _RECORD_HEAD.size or data[:4] != _RECORD_MAGIC:
+        raise BackendUnavailable(f"{path}: not a netlink recording")
+    seq = _RECORD_HEAD.unpack_from(data)[1]
+    chunks = []
+    off = _RECORD_HEAD.size
+    while off + 4 <= len(data):
+        (n,) = _RECORD_LEN.unpack_from(data, off)
+        off += 4
+        chunks.append(data[off : off + n])  # a short final chunk is kept short: a truncated reply
+        off += n
+    return seq, chunks

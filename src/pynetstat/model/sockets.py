@@ -1,0 +1,125 @@
+"""Typed records shared by every layer. The backend fills them, filters and renderers read them.
+
+Records are slotted classes rather than dataclasses: ``dataclasses`` pulls in ``inspect`` and
+``re`` (about 13 ms of start-up here), and a listing may create 200,000 of them, so construction
+must stay a plain ``__init__``.
+"""
+
+from __future__ import annotations
+
+# Linux TCP states, include/net/tcp_states.h
+TCP_ESTABLISHED = 1
+TCP_SYN_SENT = 2
+TCP_SYN_RECV = 3
+TCP_FIN_WAIT1 = 4
+TCP_FIN_WAIT2 = 5
+TCP_TIME_WAIT = 6
+TCP_CLOSE = 7
+TCP_CLOSE_WAIT = 8
+TCP_LAST_ACK = 9
+TCP_LISTEN = 10
+TCP_CLOSING = 11
+TCP_NEW_SYN_RECV = 12
+TCP_BOUND_INACTIVE = 13
+
+KERNEL_STATE_NAMES = {
+    1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
+    6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING",
+    12: "NEW_SYN_RECV", 13: "BOUND_INACTIVE",
+}
+
+# The names the spec's netstat prints (MIB_TCP_STATE). Linux's NEW_SYN_RECV is a request socket
+# in the SYN_RECEIVED state; BOUND_INACTIVE is what Windows calls BOUND.
+SPEC_STATE_NAMES = {
+    1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECEIVED", 4: "FIN_WAIT_1", 5: "FIN_WAIT_2",
+    6: "TIME_WAIT", 7: "CLOSED", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTENING", 11: "CLOSING",
+    12: "SYN_RECEIVED", 13: "BOUND",
+}
+
+
+def spec_state_name(state: int) -> str:
+    """``10 -> "LISTENING"``; a code this table does not know prints as ``UNKNOWN(99)``."""
+    name = SPEC_STATE_NAMES.get(state)
+    return name if name is not None else f"UNKNOWN({state})"
+
+
+def kernel_state_name(state: int) -> str:
+    name = KERNEL_STATE_NAMES.get(state)
+    return name if name is not None else f"UNKNOWN({state})"
+
+
+class InetSocket:
+    """One TCP or UDP socket, from sock_diag or from /proc/net/{tcp,udp}[6]: the source is invisible here.
+
+    ``proto`` is ``"tcp"`` or ``"udp"``; ``family`` 4 or 6. Addresses are numeric strings
+    (``"127.0.0.1"``, ``"::1"``); ``scope`` is the interface index of a link-local address (else 0).
+    ``cookie`` is the kernel's 64-bit socket cookie (``None`` from /proc); ``inode`` is 0 for
+    sockets no file refers to (TIME_WAIT, request sockets).
+    """
+
+    __slots__ = ("proto", "family", "state", "local_address", "local_port", "remote_address",
+                 "remote_port", "scope", "inode", "uid", "cookie", "recv_q", "send_q")
+
+    def __init__(self, proto: str, family: int, state: int, local_address: str, local_port: int,
+                 remote_address: str, remote_port: int, scope: int, inode: int, uid: int,
+                 cookie: int | None, recv_q: int, send_q: int):
+        self.proto = proto
+        self.family = family
+        self.state = state
+        self.local_address = local_address
+        self.local_port = local_port
+        self.remote_address = remote_address
+        self.remote_port = remote_port
+        self.scope = scope
+        self.inode = inode
+        self.uid = uid
+        self.cookie = cookie
+        self.recv_q = recv_q
+        self.send_q = send_q
+
+    @property
+    def identity(self) -> tuple:
+        """The kernel's identity of the socket: inode, else cookie, else the 4-tuple (TIME_WAIT in /proc)."""
+        if self.inode:
+            return ("inode", self.inode)
+        if self.cookie is not None:
+            return ("cookie", self.cookie)
+        return (self.proto, self.family, self.local_address, self.local_port,
+                self.remote_address, self.remote_port, self.state)
+
+    def __repr__(self) -> str:
+        return (f"InetSocket({self.proto}{'6' if self.family == 6 else ''} "
+                f"{self.local_address}:{self.local_port} -> {self.remote_address}:{self.remote_port} "
+                f"state={self.state} inode={self.inode})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, InetSocket):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Owner:
+    """A process holding a socket open: its PID and, when asked for, its short name (comm)."""
+
+    __slots__ = ("pid", "name")
+
+    def __init__(self, pid: int, name: str | None = None):
+        self.pid = pid
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Owner({self.pid}, {self.name!r})"
+
+
+class ScanReport:
+    """What the owner scan could not see, so that it is said rather than silently dropped."""
+
+    __slots__ = ("processes", "denied", "vanished", "fds_unreadable")
+
+    def __init__(self) -> None:
+        self.processes = 0  # processes whose fd table was read
+        self.denied = 0  # processes whose fd table we may not read (EACCES/EPERM)
+        self.vanished = 0  # processes or fds that went away mid-scan
+        self.fds_unreadable = 0  # single fds whose link could not be read

@@ -1,0 +1,39 @@
+"""The typed options of one run. ``cli.parse_args`` builds this; nothing past the CLI sees argv."""
+
+from __future__ import annotations
+
+# -p values: for the connection table, and for -s (the spec's two lists).
+CONNECTION_PROTOCOLS = ("TCP", "UDP", "TCPv6", "UDPv6")
+STATISTICS_PROTOCOLS = ("IP", "IPv6", "ICMP", "ICMPv6", "TCP", "TCPv6", "UDP", "UDPv6")
+
+
+class Options:
+    __slots__ = ("all", "numeric", "pids", "executables", "verbose", "protocol", "statistics",
+                 "ethernet", "routes", "interval", "json", "changes")
+
+    def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
+                 executables: bool = False, verbose: bool = False, protocol: str | None = None,
+                 statistics: bool = False, ethernet: bool = False, routes: bool = False,
+                 interval: float | None = None, json: bool = False, changes: bool = False):
+        self.all = all  # -a: listening sockets and UDP too
+        self.numeric = numeric  # -n
+        self.pids = pids  # -o
+        self.executables = executables  # -b
+        self.verbose = verbose  # -v
+        # -p: canonical spelling from CONNECTION_PROTOCOLS or STATISTICS_PROTOCOLS ("TCPv6"), or None
+        self.protocol = protocol
+        self.statistics = statistics  # -s
+        self.ethernet = ethernet  # -e
+        self.routes = routes  # -r
+        self.interval = interval  # seconds, or None: print once
+        self.json = json  # --json
+        self.changes = changes  # --changes (with an interval)
+
+    @property
+    def wants_owners(self) -> bool:
+        """Only -o and -b pay for the /proc/*/fd scan."""
+        return self.pids or self.executables
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
+        return f"Options({fields})"
