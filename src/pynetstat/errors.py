@@ -12,6 +12,7 @@ class Exit:
     FAILURE = 1  # the kernel could not be read at all
     USAGE = 2  # bad flag, protocol or interval
     INTERRUPTED = 130  # SIGINT (128 + 2), as shells report it
+    BROKEN_PIPE = 141  # stdout closed by the reader (128 + SIGPIPE), e.g. `| head`
     TERMINATED = 143  # SIGTERM (128 + 15)
 
 

@@ -93,47 +93,66 @@ class DumpStats:
         self.messages = 0
 
 
-def iter_messages(chunk: bytes, seq: int, stats: DumpStats, what: str) -> Iterator[tuple[int, int, int]]:
-    """Split one receive buffer into ``(type, offset, length)`` of each message's payload.
+def control_message(chunk: bytes, off: int, seq: int, stats: DumpStats, what: str,
+                    data_type: int = -1) -> int:
+    """Handle the message at ``off`` that a fast decoder did not take; return the next offset,
+    or -1 when the rest of the buffer cannot be trusted.
 
-    Stops the whole dump (raises ``StopIteration`` to the caller via ``DumpDone``) at
-    ``NLMSG_DONE``; raises ``NetlinkError`` for an error reply. A length that is shorter than a
-    header or runs past the buffer cannot be trusted, so the rest of that buffer is dropped and
-    counted; the loop always advances, so no length field can make it spin.
+    Raises ``DumpDone`` at ``NLMSG_DONE`` (or an ACK) and ``NetlinkError`` for an error reply.
+    A length shorter than a header or running past the buffer drops the rest of the buffer and is
+    counted; otherwise the offset always advances, so no length field can make a caller spin.
+    A message of ``data_type`` that reaches here was too short or of the wrong family: malformed.
+    """
+    end = len(chunk)
+    if off + NLMSG_HDRLEN > end:
+        stats.malformed += 1  # trailing bytes too short for a header
+        return -1
+    length, mtype, flags, mseq, _pid = NLMSGHDR.unpack_from(chunk, off)
+    if length < NLMSG_HDRLEN or off + length > end:
+        stats.malformed += 1
+        return -1
+    nxt = off + nlmsg_align(length)
+    if mseq != seq:
+        stats.foreign += 1
+        return nxt
+    if mtype == NLMSG_DONE:
+        err = _ERRNO.unpack_from(chunk, off + NLMSG_HDRLEN)[0] if length >= NLMSG_HDRLEN + 4 else 0
+        if err < 0:
+            raise NetlinkError(-err, what)
+        raise DumpDone
+    if mtype == NLMSG_ERROR:
+        if length < NLMSG_HDRLEN + 4:
+            stats.malformed += 1
+            return -1
+        err = _ERRNO.unpack_from(chunk, off + NLMSG_HDRLEN)[0]
+        if err < 0:
+            raise NetlinkError(-err, what)
+        raise DumpDone  # an ACK (error 0) ends a request that asked for one
+    if mtype == data_type:
+        stats.malformed += 1
+    return nxt
+
+
+def iter_messages(chunk: bytes, seq: int, stats: DumpStats, what: str) -> Iterator[tuple[int, int, int]]:
+    """Split one receive buffer into ``(type, offset, length)`` of each data message's payload.
+
+    Control messages go through ``control_message``: ``DumpDone`` at the end of the dump,
+    ``NetlinkError`` for an error reply, malformed lengths counted.
     """
     end = len(chunk)
     off = 0
     unpack = NLMSGHDR.unpack_from
-    while off + NLMSG_HDRLEN <= end:
-        length, mtype, flags, mseq, _pid = unpack(chunk, off)
-        if length < NLMSG_HDRLEN or off + length > end:
-            stats.malformed += 1
-            return
-        if mseq != seq:
-            stats.foreign += 1
-            off += nlmsg_align(length)
-            continue
-        if flags & NLM_F_DUMP_INTR:
-            stats.interrupted = True
-        if mtype == NLMSG_DONE:
-            err = _ERRNO.unpack_from(chunk, off + NLMSG_HDRLEN)[0] if length >= NLMSG_HDRLEN + 4 else 0
-            if err < 0:
-                raise NetlinkError(-err, what)
-            raise DumpDone
-        if mtype == NLMSG_ERROR:
-            if length < NLMSG_HDRLEN + 4:
-                stats.malformed += 1
-                return
-            err = _ERRNO.unpack_from(chunk, off + NLMSG_HDRLEN)[0]
-            if err < 0:
-                raise NetlinkError(-err, what)
-            raise DumpDone  # an ACK (error 0) ends a request that asked for one
-        if mtype != NLMSG_NOOP and mtype != NLMSG_OVERRUN:
-            stats.messages += 1
-            yield mtype, off + NLMSG_HDRLEN, length - NLMSG_HDRLEN
-        off += nlmsg_align(length)
-    if off < end:
-        stats.malformed += 1  # trailing bytes too short for a header
+    while 0 <= off < end:
+        if off + NLMSG_HDRLEN <= end:
+            length, mtype, flags, mseq, _pid = unpack(chunk, off)
+            if mtype >= 16 and mseq == seq and length >= NLMSG_HDRLEN and off + length <= end:
+                stats.messages += 1
+                if flags & NLM_F_DUMP_INTR:
+                    stats.interrupted = True
+                yield mtype, off + NLMSG_HDRLEN, length - NLMSG_HDRLEN
+                off += nlmsg_align(length)
+                continue
+        off = control_message(chunk, off, seq, stats, what)
 
 
 class DumpDone(Exception):
@@ -171,6 +190,21 @@ def parse_attrs(buf: bytes, off: int, end: int) -> dict[int, tuple[int, int]]:
     return attrs
 
 
+def _ends_dump(chunk: bytes, seq: int) -> bool:
+    """Does this buffer end our dump? The kernel puts ``NLMSG_DONE`` (16 + 4 bytes) last, and an
+    error reply first. Decoders stop at those messages anyway; this only stops the receive loop,
+    so that a consumer reading raw buffers does not wait for more."""
+    if len(chunk) >= NLMSG_HDRLEN:
+        _l, mtype, _f, mseq, _p = NLMSGHDR.unpack_from(chunk, 0)
+        if mtype == NLMSG_ERROR and mseq == seq:
+            return True
+    if len(chunk) >= NLMSG_HDRLEN + 4:
+        length, mtype, _f, mseq, _p = NLMSGHDR.unpack_from(chunk, len(chunk) - NLMSG_HDRLEN - 4)
+        if length == NLMSG_HDRLEN + 4 and mtype == NLMSG_DONE and mseq == seq:
+            return True
+    return False
+
+
 class LiveNetlink:
     """Real netlink sockets, one per netlink protocol, opened on first use."""
 
@@ -203,9 +237,9 @@ class LiveNetlink:
             sock.sendto(request.encode(seq), (0, 0))
         except OSError as e:
             raise BackendUnavailable(f"{request.key}: {e.strerror or e}") from None
-        return Reply(seq, self._receive(sock, request.key))
+        return Reply(seq, self._receive(sock, request.key, seq))
 
-    def _receive(self, sock, key: str) -> Iterator[bytes]:
+    def _receive(self, sock, key: str, seq: int) -> Iterator[bytes]:
         buf = bytearray(self.RCVBUF)
         view = memoryview(buf)
         while True:
@@ -217,7 +251,10 @@ class LiveNetlink:
                 raise BackendUnavailable(f"{key}: {e.strerror or e}") from None
             if n == 0:
                 return
-            yield bytes(view[:n])
+            chunk = bytes(view[:n])
+            yield chunk
+            if _ends_dump(chunk, seq):
+                return
 
     def close(self) -> None:
         for sock in self._socks.values():

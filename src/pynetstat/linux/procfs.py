@@ -7,6 +7,13 @@ from __future__ import annotations
 
 import os
 
+from pynetstat.errors import ParseError
+from pynetstat.model.sockets import InetSocket
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 
 class ProcFS:
     """Reads files below ``root`` (``/proc`` by default). Errors are ``OSError`` as the OS gives them."""
@@ -31,3 +38,59 @@ class ProcFS:
 
     def readlink(self, rel: str) -> str:
         return os.readlink(f"{self.root}/{rel}")
+
+
+# --- /proc/net/{tcp,tcp6,udp,udp6}: the fallback when sock_diag is missing -----------------------
+
+def decode_address(field: str, byteorder: str = "little") -> tuple[str, int]:
+    """One ``ADDR:PORT`` field of /proc/net/tcp[6] to ``(address, port)``.
+
+    The address is the kernel's ``__be32`` words printed as host-order integers, so on a
+    little-endian machine every 4-byte word reads reversed::
+
+        "0100007F:0016" -> ("127.0.0.1", 22)
+        "00000000000000000000000001000000:0035" -> ("::1", 53)
+
+    ``byteorder`` is that of the machine the file was written on.
+    """
+    from _socket import AF_INET, AF_INET6, inet_ntop
+
+    hexaddr, _, hexport = field.partition(":")
+    raw = bytes.fromhex(hexaddr)
+    if len(raw) not in (4, 16) or len(hexport) != 4:
+        raise ValueError(f"bad address field {field!r}")
+    if byteorder == "little":
+        raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return inet_ntop(AF_INET if len(raw) == 4 else AF_INET6, raw), int(hexport, 16)
+
+
+def parse_inet_line(line: str, proto: str, family: int, byteorder: str = "little") -> InetSocket:
+    """One data line of /proc/net/{tcp,udp}[6]; ``ValueError``/``IndexError`` when malformed.
+
+    ``"0: 0100007F:0016 00000000:0000 0A 00000000:00000001 00:00000000 00000000 0 0 1065 ..."``
+    is a TCP listener on 127.0.0.1:22 (state 0x0A), tx queue 0, rx queue 1, uid 0, inode 1065.
+    """
+    f = line.split()
+    if len(f) < 10 or not f[0].endswith(":"):
+        raise ValueError("too few fields")
+    local, lport = decode_address(f[1], byteorder)
+    remote, rport = decode_address(f[2], byteorder)
+    txq, _, rxq = f[4].partition(":")
+    want = 4 if family == 4 else 16
+    if len(f[1].partition(":")[0]) != want * 2:
+        raise ValueError(f"address of the wrong family for {proto}{family}")
+    return InetSocket(proto, family, int(f[3], 16), local, lport, remote, rport, 0, int(f[9]),
+                      int(f[7]), None, int(rxq, 16), int(txq, 16))
+
+
+def parse_inet_file(text: str, path: str, proto: str, family: int, errors: list,
+                    byteorder: str = "little") -> Iterator[InetSocket]:
+    """Every socket of one /proc/net/{tcp,udp}[6] file; malformed lines become ``ParseError`` in ``errors``."""
+    lines = text.splitlines()
+    for no, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        try:
+            yield parse_inet_line(line, proto, family, byteorder)
+        except (ValueError, IndexError) as e:
+            errors.append(ParseError(path, no, line, str(e)))

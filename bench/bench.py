@@ -1,0 +1,334 @@
+"""Benchmark pynetstat beside ss and netstat with many established TCP connections open.
+
+Usage (stdlib only; run with the venv's real interpreter, never the pyenv shim)::
+
+    .venv/bin/python bench/bench.py                          # 1k and 10k pairs, 5 runs each
+    .venv/bin/python bench/bench.py --sizes 1k,10k,100k --markdown
+    .venv/bin/python bench/bench.py --sizes 100k --skip netstat --timeout 60
+    .venv/bin/python bench/bench.py --startup                # idle start-up vs `python -c pass`
+    .venv/bin/python bench/bench.py --pynetstat-cmd "ss -t"  # a stand-in for pynetstat
+    make bench BENCH_ARGS="--sizes 100k --markdown"
+
+For each size N it opens N established TCP pairs (2N sockets) on loopback, held by worker
+processes (see fleet.py), checks with ``ss -tan`` that they are there, then times each command
+``--repeat`` times with stdout on /dev/null: median and min wall time, peak RSS, and the ratio to
+its ss counterpart. Every command has a ``--timeout``; a tool that is not installed shows "n/a".
+It runs in a private network namespace (``--no-netns`` to stay in the host's; see netns.py), so
+that the sockets of whatever else runs on the machine are neither counted nor timed.
+pynetstat is run as ``[sys.executable, <repo>/pynetstat, args...]`` unless ``--pynetstat-cmd``.
+Setting up 100k pairs needs root or a RLIMIT_NOFILE hard limit >= --pairs-per-worker + 64.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import fleet
+import netns
+from report import Row, Section, format_markdown, format_text
+from runner import CommandRunner, Measurement, Run, find_gnu_time
+
+REPO = Path(__file__).resolve().parent.parent
+STARTUP_TARGET_MS = 20.0
+OUR_CLIENTS = " 127.0.1."  # the client ends of our pairs, in an ss address column
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str
+    tool: str
+    args: tuple[str, ...]
+    baseline: str | None = None  # label of the ss case it is compared with
+
+
+CASES = (
+    Case("ss -tan", "ss", ("-tan",)),
+    Case("pynetstat -an", "pynetstat", ("-an",), "ss -tan"),
+    Case("netstat -tan", "netstat", ("-tan",), "ss -tan"),
+    Case("ss -tanp", "ss", ("-tanp",)),
+    Case("pynetstat -ano", "pynetstat", ("-ano",), "ss -tanp"),
+    Case("netstat -tanp", "netstat", ("-tanp",), "ss -tanp"),
+    Case("pynetstat -anb", "pynetstat", ("-anb",), "ss -tanp"),
+)
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    argv: tuple[str, ...] = ()
+    missing: str | None = None  # why it cannot run, shown instead of numbers
+
+
+def find_tools(pynetstat_cmd: str | None) -> dict[str, Tool]:
+    tools = {name: Tool(name, (path,)) if (path := shutil.which(name))
+             else Tool(name, missing="n/a (not installed)") for name in ("ss", "netstat")}
+    if pynetstat_cmd:
+        tools["pynetstat"] = Tool("pynetstat", tuple(shlex.split(pynetstat_cmd)))
+    elif (REPO / "pynetstat").is_file():
+        tools["pynetstat"] = Tool("pynetstat", (sys.executable, str(REPO / "pynetstat")))
+    else:
+        tools["pynetstat"] = Tool("pynetstat", missing="n/a (no <repo>/pynetstat launcher yet)")
+    return tools
+
+
+def measure_cases(runner: CommandRunner, tools: dict[str, Tool], skip: set[str],
+                  repeat: int) -> tuple[Row, ...]:
+    measured: dict[str, Measurement] = {}
+    for case in CASES:
+        tool = tools[case.tool]
+        if case.tool in skip or case.label in skip:
+            measured[case.label] = Measurement(case.label, note="skipped")
+        elif tool.missing:
+            measured[case.label] = Measurement(case.label, note=tool.missing)
+        else:
+            progress(f"  {case.label} x{repeat}")
+            measured[case.label] = runner.measure(case.label, [*tool.argv, *case.args], repeat)
+    return tuple(Row(measured[case.label], measured.get(case.baseline or "")) for case in CASES)
+
+
+def measure_interval_mode(runner: CommandRunner, tool: Tool, passes: int) -> Measurement:
+    """STUB for the lead: time interval mode once it exists.
+
+    Intended: run ``[*tool.argv, "-ano", "1", "--json"]`` (or whatever bounds it to ``passes``
+    passes, e.g. a count option) with the fleet open, and report the time per pass after the
+    first, i.e. the cost of one re-sample and diff. Until interval mode is written this reports
+    that it was not measured.
+    """
+    return Measurement(f"pynetstat -ano 1 ({passes} passes)",
+                       note="not measured: interval mode not written yet")
+
+
+def bench_size(pairs: int, options: argparse.Namespace, runner: CommandRunner,
+               tools: dict[str, Tool]) -> Section:
+    progress(f"setting up {pairs} pairs ({2 * pairs} sockets) ...")
+    with fleet.Fleet(pairs, options.pairs_per_worker, options.setup_timeout) as opened:
+        progress(f"  ready in {opened.setup_seconds:.1f}s, {opened.workers} workers")
+        seen = count_tcp_sockets()
+        open_files = open_files_on_host()
+        if seen and seen[1] < 2 * pairs:
+            progress(f"  warning: ss sees only {seen[1]} of our {2 * pairs} sockets established")
+        rows = measure_cases(runner, tools, options.skip, options.repeat)
+        if options.interval_passes:
+            rows += (Row(measure_interval_mode(runner, tools["pynetstat"],
+                                               options.interval_passes)),)
+    facts = (
+        ("pairs", f"{pairs} ({2 * pairs} sockets, {opened.workers} worker processes)"),
+        ("setup", f"{opened.setup_seconds:.1f}s"),
+        ("seen by ss -tan", "n/a" if seen is None
+         else f"{seen[0]} TCP sockets, of which {seen[1]} established in our pairs"),
+        ("runs", f"{options.repeat} per command, timeout {options.timeout:g}s"),
+        ("open files on the host", f"{open_files} (what -p walks through)"),
+        ("TIME_WAIT on loopback after teardown", str(count_time_wait())),
+    )
+    return Section(f"{pairs} connection pairs", facts, rows)
+
+
+def bench_startup(options: argparse.Namespace, runner: CommandRunner,
+                  tools: dict[str, Tool]) -> Section:
+    """Idle start-up: ``pynetstat -an`` against the bare interpreter, runs interleaved."""
+    pynetstat = tools["pynetstat"]
+    if pynetstat.missing:
+        raise SystemExit(f"bench: pynetstat {pynetstat.missing}; see --pynetstat-cmd")
+    commands = {"python -c pass": [sys.executable, "-c", "pass"],
+                "pynetstat -an": [*pynetstat.argv, "-an"]}
+    runs: dict[str, list[Run]] = {label: [] for label in commands}
+    progress(f"start-up: {options.startup_runs} runs each ...")
+    for _ in range(options.startup_runs):
+        for label, argv in commands.items():
+            runs[label].append(runner.run(argv))
+    interpreter, tool = (Measurement(label, tuple(runs[label])) for label in commands)
+    seen = count_tcp_sockets()
+    facts = [("runs", f"{options.startup_runs} each, interleaved"),
+             ("seen by ss -tan", "n/a" if seen is None else f"{seen[0]} TCP sockets")]
+    if not (interpreter.failure or tool.failure):
+        extra_ms = (tool.median_s - interpreter.median_s) * 1000
+        verdict = "ok" if extra_ms <= STARTUP_TARGET_MS else "over target"
+        facts.append(("pynetstat -an over python -c pass",
+                      f"{extra_ms:+.1f} ms median (target <= {STARTUP_TARGET_MS:g} ms: {verdict})"))
+    return Section("idle start-up", tuple(facts), (Row(interpreter), Row(tool, interpreter)))
+
+
+def choose_netns(wanted: bool) -> str:
+    """Enter a private network namespace if ``wanted``; say which namespace the bench runs in."""
+    if not wanted:
+        return "host (other sockets on this machine are counted too)"
+    try:
+        netns.enter_private_netns()
+    except OSError as exc:
+        progress(f"warning: staying in the host network namespace: {exc}")
+        return f"host ({exc.strerror}; other sockets on this machine are counted too)"
+    return "private (only the bench's sockets; -p still scans every process)"
+
+
+def machine_facts(runner: CommandRunner, tools: dict[str, Tool], namespace: str) -> Section:
+    pynetstat = tools["pynetstat"]
+    facts = (
+        ("kernel", f"Linux {platform.release()} {platform.machine()}"),
+        ("cpus / memory", f"{os.cpu_count()} / {memory_gib():.0f} GiB"),
+        ("python", f"{platform.python_version()} ({os.path.realpath(sys.executable)})"),
+        ("pynetstat", pynetstat.missing or shlex.join(pynetstat.argv)),
+        ("peak RSS from", runner.rss_method),
+        ("network namespace", namespace),
+    )
+    return Section("machine", facts, ())
+
+
+def count_tcp_sockets() -> tuple[int, int] | None:
+    """(all TCP sockets, our established ones) as ``ss -tan`` lists them; None without ss."""
+    lines = ss_lines("-Htan")
+    if lines is None:
+        return None
+    ours = (line for line in lines if line.startswith("ESTAB") and OUR_CLIENTS in line)
+    return len(lines), sum(1 for _ in ours)
+
+
+def count_time_wait() -> int | str:
+    """TIME_WAIT sockets of our pairs left behind (SO_LINGER {1, 0} should make it 0)."""
+    subnet = fleet.CLIENT_SUBNET
+    lines = ss_lines("-Htan", "state", "time-wait", "(", "src", subnet, "or", "dst", subnet, ")")
+    return "n/a" if lines is None else len(lines)
+
+
+def ss_lines(*args: str) -> list[str] | None:
+    if not shutil.which("ss"):
+        return None
+    done = subprocess.run(["ss", *args], capture_output=True, text=True, timeout=120, check=False)
+    return done.stdout.splitlines()
+
+
+def open_files_on_host() -> str:
+    return read_proc("sys/fs/file-nr").split()[0]
+
+
+def memory_gib() -> float:
+    with open("/proc/meminfo") as meminfo:
+        kib = int(meminfo.readline().split()[1])  # MemTotal is the first line
+    return kib / 2**20
+
+
+def preflight(largest: int, pairs_per_worker: int) -> list[str]:
+    """What would stop ``largest`` pairs from being set up; empty when all is well."""
+    problems = []
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < pairs_per_worker + fleet.FD_MARGIN:
+        problems.append(f"RLIMIT_NOFILE hard limit {hard} < {pairs_per_worker} + "
+                        f"{fleet.FD_MARGIN}: lower --pairs-per-worker")
+    allocated, _, file_max = (int(field) for field in read_proc("sys/fs/file-nr").split())
+    if file_max - allocated < 2 * largest + 1000:
+        problems.append(f"fs.file-max {file_max} leaves room for only "
+                        f"{file_max - allocated} more files, {2 * largest} sockets needed")
+    conntrack_max = read_proc("sys/net/netfilter/nf_conntrack_max")
+    if conntrack_max and int(conntrack_max) < largest + 1000:
+        progress(f"warning: nf_conntrack_max {conntrack_max} < {largest}: if conntrack tracks "
+                 "loopback here, connections may be dropped")
+    return problems
+
+
+def effective_pairs_per_worker(requested: int) -> int:
+    """Cap by somaxconn (so an accept queue never overflows) and by the ephemeral port range."""
+    somaxconn = int(read_proc("sys/net/core/somaxconn") or requested)
+    low, high = (int(port) for port in (read_proc("sys/net/ipv4/ip_local_port_range")
+                                        or "32768 60999").split())
+    return max(1, min(requested, somaxconn, high - low + 1))
+
+
+def read_proc(relative: str) -> str:
+    try:
+        return Path("/proc", relative).read_text().strip()
+    except OSError:
+        return ""
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``"1k,10000,0.1M"`` -> [1000, 10000, 100000]."""
+    scale = {"k": 1_000, "m": 1_000_000}
+    sizes = []
+    for item in filter(None, (part.strip().lower() for part in text.split(","))):
+        factor = scale.get(item[-1], 1)
+        sizes.append(round(float(item[:-1] if factor > 1 else item) * factor))
+    return sizes
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=parse_sizes, default="1000,10000",
+                        help="connection pairs per round, comma-separated; k/M suffixes (1000,10000)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per command (5)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per run (120)")
+    parser.add_argument("--setup-timeout", type=float, default=300.0,
+                        help="seconds to open the connections of one size (300)")
+    parser.add_argument("--skip", default="", type=lambda text: set(filter(None, text.split(","))),
+                        help="tools or commands to leave out, e.g. netstat or 'netstat -tanp'")
+    parser.add_argument("--markdown", action="store_true", help="also print markdown tables")
+    parser.add_argument("--startup", action="store_true",
+                        help="only measure idle start-up against `python -c pass`")
+    parser.add_argument("--startup-runs", type=int, default=30, help="runs each (30)")
+    parser.add_argument("--pynetstat-cmd", help="command to run instead of <repo>/pynetstat")
+    parser.add_argument("--pairs-per-worker", type=int, default=4000,
+                        help="pairs per accepting/connecting worker pair (4000)")
+    parser.add_argument("--netns", action=argparse.BooleanOptionalAction, default=True,
+                        help="run in a private network namespace, so that only the bench's "
+                             "sockets are seen (default: yes; needs root)")
+    parser.add_argument("--interval-passes", type=int, default=0,
+                        help="(stub) also time interval mode over this many passes")
+    return parser.parse_args(argv)
+
+
+def progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run(options: argparse.Namespace) -> int:
+    runner = CommandRunner(options.timeout, find_gnu_time())
+    tools = find_tools(options.pynetstat_cmd)
+    sections = [machine_facts(runner, tools, choose_netns(options.netns))]
+    print(format_text(sections[0]), flush=True)
+    if options.startup:
+        sections.append(bench_startup(options, runner, tools))
+        print(format_text(sections[-1]), flush=True)
+    else:
+        options.pairs_per_worker = effective_pairs_per_worker(options.pairs_per_worker)
+        problems = preflight(max(options.sizes, default=0), options.pairs_per_worker)
+        if problems:
+            print("bench: cannot set up the connections:\n  " + "\n  ".join(problems))
+            return 1
+        for pairs in options.sizes:
+            try:
+                sections.append(bench_size(pairs, options, runner, tools))
+            except fleet.FleetError as exc:
+                print(f"bench: setting up {pairs} pairs failed: {exc}")
+                return 1
+            print(format_text(sections[-1]), flush=True)
+    if options.markdown:
+        print("\n" + "\n\n".join(format_markdown(section) for section in sections))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    # SIGTERM/SIGHUP unwind like Ctrl-C, so that every `with Fleet` closes its workers.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda signum, _frame: sys.exit(128 + signum))
+    started = time.monotonic()
+    try:
+        return run(options)
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        progress(f"bench: {time.monotonic() - started:.0f}s in all")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Which processes hold which sockets: one pass over /proc/*/fd, only when owners are asked for.
+
+Every tool pays here. ``ss -p`` keeps its inode table in 256 hash buckets, so each lookup walks
+a chain that grows with the number of sockets; a dict keeps the lookup O(1). The pass opens each
+``/proc/PID/fd`` once and reads every link relative to that directory descriptor
+(``readlinkat``), so the kernel resolves a short name rather than a whole path per fd.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pynetstat.model.sockets import ScanReport
+
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+class OwnerMap:
+    """``inode -> PIDs`` holding it. Most sockets have one owner, so the common case is one int
+    in ``first``; only sockets shared by several processes (pre-fork servers, inherited fds) also
+    have an entry in ``more``. That keeps 200,000 sockets to one small dict."""
+
+    __slots__ = ("first", "more", "report")
+
+    def __init__(self, report: ScanReport):
+        self.first: dict[int, int] = {}
+        self.more: dict[int, list[int]] = {}
+        self.report = report
+
+    def add(self, inode: int, pid: int) -> None:
+        have = self.first.get(inode)
+        if have is None:
+            self.first[inode] = pid
+        elif have != pid:
+            extra = self.more.setdefault(inode, [])
+            if pid not in extra:
+                extra.append(pid)
+
+    def pids(self, inode: int) -> tuple[int, ...]:
+        """Every PID holding ``inode``, lowest first; ``()`` when none is visible."""
+        first = self.first.get(inode)
+        if first is None:
+            return ()
+        extra = self.more.get(inode)
+        if extra is None:
+            return (first,)
+        return tuple(sorted([first, *extra]))
+
+
+def scan_owners(proc_root: str) -> OwnerMap:
+    """Walk ``<proc_root>/*/fd`` once. Processes or fds that vanish mid-scan, and fd tables we may
+    not read, are skipped and counted in the map's ``report``; nothing here raises for them."""
+    report = ScanReport()
+    owners = OwnerMap(report)
+    add = owners.add
+    readlink = os.readlink
+    try:
+        entries = os.listdir(proc_root)
+    except OSError:
+        report.denied += 1
+        return owners
+    for name in entries:
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        try:
+            dfd = os.open(f"{proc_root}/{name}/fd", _O_DIR)
+        except PermissionError:
+            report.denied += 1  # another user's process (as non-root), or /proc mounted hidepid
+            continue
+        except OSError:
+            report.vanished += 1  # ENOENT/ESRCH: the process exited since listdir
+            continue
+        try:
+            try:
+                fds = os.listdir(dfd)
+            except PermissionError:
+                report.denied += 1
+                continue
+            except OSError:
+                report.vanished += 1
+                continue
+            report.processes += 1
+            for fd in fds:
+                try:
+                    link = readlink(fd, dir_fd=dfd)
+                except FileNotFoundError:
+                    report.vanished += 1  # the fd was closed between listdir and readlink
+                    continue
+                except OSError:
+                    report.fds_unreadable += 1
+                    continue
+                if link.startswith("socket:["):
+                    try:
+                        add(int(link[8:-1]), pid)
+                    except ValueError:
+                        report.fds_unreadable += 1
+        finally:
+            os.close(dfd)
+    return owners
+
+
+def read_comm(proc_root: str, pid: int) -> str | None:
+    """The short name of ``pid`` (``/proc/PID/comm``), undecodable bytes kept via surrogateescape;
+    ``None`` when the process is gone or hidden."""
+    try:
+        with open(f"{proc_root}/{pid}/comm", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    return raw.decode("utf-8", "surrogateescape")

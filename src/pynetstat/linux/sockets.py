@@ -1,0 +1,114 @@
+"""TCP/UDP sockets from the best source available, one protocol at a time.
+
+Order, per protocol: sock_diag over netlink; if the kernel answers with an error (no diag module
+for it, netlink refused) before the first socket, the matching /proc/net file. Which source served
+each protocol is recorded so the output can say so. Sockets are deduplicated by the kernel's
+identity (inode, else cookie), never by the printed tuple: three SO_REUSEPORT listeners on one
+port are three sockets.
+"""
+
+from __future__ import annotations
+
+from pynetstat.errors import BackendUnavailable
+from pynetstat.linux import procfs as procfs_mod
+from pynetstat.linux.netlink import DumpStats
+from pynetstat.linux.sockdiag import AddressCache, build_request, decode_batches
+from pynetstat.model.sockets import SocketBatch
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pynetstat.model.sockets import InetSocket
+
+
+class SourceLog:
+    """Where each protocol's sockets came from, and what was lost on the way."""
+
+    __slots__ = ("sources", "fallback_reasons", "netlink", "parse_errors", "unreadable")
+
+    def __init__(self) -> None:
+        self.sources: dict[str, str] = {}  # "tcp6" -> "netlink" | "proc" | "unavailable"
+        self.fallback_reasons: dict[str, str] = {}  # "tcp6" -> why netlink was not used
+        self.netlink = DumpStats()
+        self.parse_errors: list = []  # ParseError from /proc files
+        self.unreadable: dict[str, str] = {}  # "/proc/net/tcp6" -> reason
+
+
+def iter_batches(protocols: list[tuple[str, int]], states: int, netlink, proc,
+                 log: SourceLog) -> Iterator[SocketBatch]:
+    """Yield the sockets of each ``(proto, family)`` in order, e.g. ``[("tcp", 4), ("tcp", 6)]``.
+
+    ``states`` is a bit mask of kernel TCP states (bit N = state N); for netlink it is pushed into
+    the request, for /proc it is applied here, so both sources give the same rows.
+    """
+    cache = AddressCache()
+    for proto, family in protocols:
+        name = f"{proto}{'6' if family == 6 else ''}"
+        seen: set = set()
+        yielded = False
+        try:
+            if netlink is None:
+                raise BackendUnavailable("netlink disabled")
+            reply = netlink.dump(build_request(family, proto, states))
+            for batch in decode_batches(reply, proto, family, log.netlink, cache):
+                # The cookie is the kernel's identity of a socket, unique and never 0 in a dump.
+                batch = _unseen(batch, batch.cookie, seen)
+                if batch is not None:
+                    yielded = True
+                    yield batch
+            log.sources[name] = "netlink"
+            continue
+        except BackendUnavailable as e:
+            log.fallback_reasons[name] = str(e)
+            if yielded:
+                # The dump broke off midway: keep what came, and say so rather than mix sources.
+                log.sources[name] = "netlink (incomplete)"
+                continue
+        yield from _from_proc(proc, proto, family, name, states, log)
+
+
+def iter_sockets(protocols: list[tuple[str, int]], states: int, netlink, proc,
+                 log: SourceLog) -> Iterator[InetSocket]:
+    """The same sockets, one record at a time."""
+    for batch in iter_batches(protocols, states, netlink, proc, log):
+        yield from batch.sockets()
+
+
+def _unseen(batch: SocketBatch, keys: tuple, seen: set) -> SocketBatch | None:
+    """Drop sockets already yielded (a message the kernel or a recording repeated)."""
+    if seen.isdisjoint(keys) and len(set(keys)) == len(keys):
+        seen.update(keys)
+        return batch
+    keep = []
+    for i, key in enumerate(keys):
+        if key not in seen:
+            seen.add(key)
+            keep.append(i)
+    return batch.take(keep) if keep else None
+
+
+def _from_proc(proc, proto: str, family: int, name: str, states: int,
+               log: SourceLog) -> Iterator[SocketBatch]:
+    path = f"net/{name}"
+    try:
+        text = proc.read_text(path)
+    except FileNotFoundError:
+        log.sources[name] = "unavailable"  # e.g. a kernel without IPv6
+        return
+    except OSError as e:
+        log.sources[name] = "unavailable"
+        log.unreadable[proc.path(path)] = e.strerror or str(e)
+        return
+    log.sources[name] = "proc"
+    sockets = [sock for sock in procfs_mod.parse_inet_file(text, proc.path(path), proto, family,
+                                                            log.parse_errors)
+               if (states >> sock.state) & 1]
+    # Without a cookie, the identity is the inode, or for inode 0 (TIME_WAIT) the tuple and state.
+    seen: set = set()
+    for start in range(0, len(sockets), 4096):
+        part = sockets[start : start + 4096]
+        batch = _unseen(SocketBatch.from_sockets(proto, family, part),
+                        tuple(s.identity for s in part), seen)
+        if batch is not None:
+            yield batch

@@ -1,0 +1,146 @@
+"""Typed records for -s (protocol counters), -e (interface counters) and -r (routes).
+
+Netlink and /proc fill the same records; renderers never know which it was. A count the source
+does not keep is ``None`` ("not available"), never 0. Slotted classes, not dataclasses: see
+``model/sockets.py`` for why (start-up time).
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class ProtocolCounters:
+    """The kernel's SNMP-style counters, as ``{group: {name: value}}`` with the kernel's names.
+
+    Groups are the line prefixes of /proc/net/snmp and /proc/net/netstat (``"Ip"``, ``"Tcp"``,
+    ``"TcpExt"``...) and the name prefixes of /proc/net/snmp6 (``"Ip6"``, ``"Icmp6"``, ``"Udp6"``).
+    ``files`` names the files read; ``missing`` those that do not exist here (a kernel without
+    IPv6 has no /proc/net/snmp6).
+    """
+
+    __slots__ = ("groups", "files", "missing")
+
+    def __init__(self, groups: dict[str, dict[str, int]], files: list[str], missing: list[str]):
+        self.groups = groups
+        self.files = files
+        self.missing = missing
+
+    def get(self, group: str, name: str) -> int | None:
+        """One counter, or ``None`` when this kernel does not have it."""
+        values = self.groups.get(group)
+        return None if values is None else values.get(name)
+
+
+# struct rtnl_link_stats64, include/uapi/linux/if_link.h, in the kernel's order. Kernels before
+# 4.6 stop after tx_compressed, before 5.19 after rx_nohandler: missing tail fields stay None.
+LINK_STAT_FIELDS = (
+    "rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_errors", "tx_errors",
+    "rx_dropped", "tx_dropped", "multicast", "collisions",
+    "rx_length_errors", "rx_over_errors", "rx_crc_errors", "rx_frame_errors",
+    "rx_fifo_errors", "rx_missed_errors",
+    "tx_aborted_errors", "tx_carrier_errors", "tx_fifo_errors", "tx_heartbeat_errors",
+    "tx_window_errors", "rx_compressed", "tx_compressed", "rx_nohandler", "rx_otherhost_dropped",
+)
+
+
+class LinkStats:
+    """One interface's counters (``rtnl_link_stats64`` names); ``None`` where the source has none."""
+
+    __slots__ = LINK_STAT_FIELDS
+
+    def __init__(self, values: Mapping[str, int | None] | None = None):
+        for name in LINK_STAT_FIELDS:
+            setattr(self, name, None)
+        if values:
+            for name, value in values.items():
+                setattr(self, name, value)
+
+    def as_dict(self) -> dict[str, int | None]:
+        return {name: getattr(self, name) for name in LINK_STAT_FIELDS}
+
+
+class Interface:
+    """A network interface. ``index`` and ``hw_address`` are ``None`` when the source lacks them
+    (/proc/net/dev has neither); ``hw_address`` is ``"02:fc:00:00:00:01"`` style."""
+
+    __slots__ = ("index", "name", "hw_address", "stats")
+
+    def __init__(self, index: int | None, name: str, hw_address: str | None,
+                 stats: LinkStats | None):
+        self.index = index
+        self.name = name
+        self.hw_address = hw_address
+        self.stats = stats
+
+
+# Names from include/uapi/linux/rtnetlink.h (the same words `ip route` prints).
+ROUTE_TYPES = {0: "unspec", 1: "unicast", 2: "local", 3: "broadcast", 4: "anycast",
+               5: "multicast", 6: "blackhole", 7: "unreachable", 8: "prohibit", 9: "throw",
+               10: "nat", 11: "xresolve"}
+ROUTE_TABLES = {0: "unspec", 252: "compat", 253: "default", 254: "main", 255: "local"}
+ROUTE_SCOPES = {0: "universe", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
+ROUTE_PROTOCOLS = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static",
+                   8: "gated", 9: "ra", 10: "mrt", 11: "zebra", 12: "bird", 13: "dnrouted",
+                   14: "xorp", 15: "ntk", 16: "dhcp", 17: "mrouted", 18: "keepalived",
+                   42: "babel", 99: "openr", 186: "bgp", 187: "isis", 188: "ospf", 189: "rip",
+                   192: "eigrp"}
+RT_TABLE_MAIN = 254
+
+
+def code_name(names: Mapping[int, str], code: int | None) -> str | None:
+    """``code_name(ROUTE_TABLES, 254) -> "main"``; an unnamed code prints as its number."""
+    if code is None:
+        return None
+    return names.get(code, str(code))
+
+
+class NextHop:
+    """One path of a route: a gateway (``None`` when on-link) and an interface."""
+
+    __slots__ = ("gateway", "ifindex", "ifname", "weight")
+
+    def __init__(self, gateway: str | None, ifindex: int | None, ifname: str | None,
+                 weight: int = 1):
+        self.gateway = gateway
+        self.ifindex = ifindex
+        self.ifname = ifname
+        self.weight = weight
+
+
+class Route:
+    """One route. ``family`` is 4 or 6; ``destination`` a numeric address, ``prefix_len`` its length.
+
+    ``nexthops`` has one entry for a plain route, several for a multipath (ECMP) route, none for
+    a route that goes nowhere (blackhole, unreachable, prohibit). ``table``, ``type``, ``scope``
+    and ``protocol`` are the kernel's codes (see ``ROUTE_*``); ``table`` is ``None`` when the
+    source does not say (/proc/net/ipv6_route). ``metric`` is RTA_PRIORITY (0 when absent, as
+    the kernel treats it).
+    """
+
+    __slots__ = ("family", "table", "destination", "prefix_len", "nexthops", "metric", "type",
+                 "scope", "protocol", "prefsrc")
+
+    def __init__(self, family: int, table: int | None, destination: str, prefix_len: int,
+                 nexthops: list[NextHop], metric: int, type: int, scope: int | None = None,
+                 protocol: int | None = None, prefsrc: str | None = None):
+        self.family = family
+        self.table = table
+        self.destination = destination
+        self.prefix_len = prefix_len
+        self.nexthops = nexthops
+        self.metric = metric
+        self.type = type
+        self.scope = scope
+        self.protocol = protocol
+        self.prefsrc = prefsrc
+
+    @property
+    def netmask(self) -> str | None:
+        """``prefix_len`` 24 -> ``"255.255.255.0"`` (IPv4 only; IPv6 writes ``/len``)."""
+        if self.family != 4:
+            return None
+        bits = (0xFFFFFFFF << (32 - self.prefix_len)) & 0xFFFFFFFF
+        return ".".join(str((bits >> shift) & 0xFF) for shift in (24, 16, 8, 0))

@@ -1,0 +1,1 @@
+"""Renderers: text (the spec's layout, measured columns) and JSON. None of them reads the system."""

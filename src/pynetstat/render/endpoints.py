@@ -1,0 +1,74 @@
+"""How one socket's cells read: addresses, ports, state, PIDs. Shared by the text and JSON renderers."""
+
+from __future__ import annotations
+
+from pynetstat.model.sockets import spec_state_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pynetstat.model.sockets import InetSocket
+    from pynetstat.resolve import Names
+
+PROTO_LABELS = {"tcp": "TCP", "udp": "UDP"}
+WILDCARD = {"0.0.0.0", "::"}
+
+
+def is_link_local(address: str) -> bool:
+    return address[:4].lower() in ("fe80", "fe81", "fe82", "fe83") or address.startswith("169.254.")
+
+
+def is_ipv4_mapped(address: str) -> bool:
+    """``"::ffff:127.0.0.1"`` is an IPv4 peer of an IPv6 socket."""
+    return address.startswith("::ffff:") and "." in address
+
+
+def host_text(address: str, family: int, scope: int, ifname: Callable[[int], str]) -> str:
+    """``127.0.0.1`` / ``[::1]`` / ``[fe80::1%eth0]``: IPv6 in brackets, link-local with its interface."""
+    if family == 4:
+        return address
+    if scope and is_link_local(address):
+        return f"[{address}%{ifname(scope)}]"
+    return f"[{address}]"
+
+
+def state_text(sock: InetSocket) -> str:
+    """The spec's state name for TCP; UDP has no state column in the spec's table."""
+    return spec_state_name(sock.state) if sock.proto == "tcp" else ""
+
+
+def pid_text(pids: tuple[int, ...]) -> str:
+    """``(812,) -> "812"``; ``(812, 813, 814) -> "812+2"`` (lowest PID, and how many more hold it);
+    ``() -> "-"`` (no visible owner: never an invented 0)."""
+    if not pids:
+        return "-"
+    if len(pids) == 1:
+        return str(pids[0])
+    return f"{pids[0]}+{len(pids) - 1}"
+
+
+def endpoint_cells(sock: InetSocket, ifname: Callable[[int], str], names: Names | None,
+                   safe: Callable[[str], str]) -> tuple[str, str]:
+    """The Local Address and Foreign Address cells.
+
+    Numeric (``names is None``) they read ``127.0.0.1:5432``. With names, ports become service
+    names where the services database has one, and the foreign host its name where the resolver
+    answered in time; local addresses stay numeric, as in the spec's netstat. An unconnected UDP
+    socket's foreign address is ``*:*``.
+    """
+    local_host = host_text(sock.local_address, sock.family, sock.scope, ifname)
+    lport: int | str = sock.local_port
+    rport: int | str = sock.remote_port
+    remote_host = host_text(sock.remote_address, sock.family, sock.scope, ifname)
+    if names is not None:
+        lport = names.service(sock.local_port, sock.proto) or lport
+        if sock.remote_port:
+            rport = names.service(sock.remote_port, sock.proto) or rport
+        name = names.host(sock.remote_address)
+        if name:
+            remote_host = safe(name)
+    local = f"{local_host}:{lport}"
+    if sock.proto == "udp" and sock.remote_port == 0 and sock.remote_address in WILDCARD:
+        return local, "*:*"
+    return local, f"{remote_host}:{rport}"

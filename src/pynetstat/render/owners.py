@@ -1,0 +1,132 @@
+"""The lines -b and -b -v print under a connection row, and the owner objects of --json.
+
+Pure functions of ``ProcessInfo`` records: no /proc here. Every string from a process goes
+through ``textsafe.safe`` (text) or ``textsafe.json_text`` (JSON); docs/escaping.md says how.
+
+Layout, as the spec's netstat draws it: the component on top, indented two spaces, and the
+executable name in brackets at the bottom, indented one::
+
+      TCP    0.0.0.0:22             0.0.0.0:0              LISTENING
+      sshd.service
+     [sshd]
+
+With -v the whole sequence, each line one step further from the socket than the line below it:
+cgroup path, component, the ancestors from PID 1 down to the parent and the process itself as
+``name (pid)``, the full executable path, then ``[name]``.
+"""
+
+from __future__ import annotations
+
+from pynetstat.model.process import ProcessInfo
+from pynetstat.textsafe import json_text, safe
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pynetstat.model.process import Container
+    from pynetstat.model.sockets import Owner
+
+# What the spec's netstat prints when it may not look at the owner (indented like [name]).
+UNREADABLE_LINE = " Can not obtain ownership information"
+_DELETED = " (deleted)"
+
+
+def component(info: ProcessInfo) -> str | None:
+    """The component of a process, unescaped: its container if it has one, else its systemd unit.
+
+    ``docker:9ec39b91f3d7``, ``containerd:f45298cd514d (pod dd1bf9d1-...)``, ``pod <uid>``,
+    ``sshd.service``; ``None`` when it runs in neither.
+    """
+    c = info.container
+    if c is None:
+        return info.unit
+    if c.id is None:
+        return f"pod {c.pod}"
+    ident = c.id[:12] if len(c.id) == 64 else c.id  # the short id `docker ps` shows
+    return f"{c.runtime}:{ident}" + (f" (pod {c.pod})" if c.pod else "")
+
+
+def exe_name(info: ProcessInfo) -> str:
+    """The executable's file name (the short name when the exe link is unknown), unescaped."""
+    name = (info.exe.rpartition("/")[2] or info.exe) if info.exe else (info.name or "?")
+    return name + _DELETED if info.exe_deleted else name
+
+
+def as_info(owner: Owner | ProcessInfo) -> ProcessInfo:
+    """The ProcessInfo behind a connection's ``Owner`` (its ``process``), or the record itself.
+
+    An ``Owner`` whose process was not read gives a record with no executable, so it prints as
+    ``[name]`` from the owner scan's comm rather than being dropped."""
+    if isinstance(owner, ProcessInfo):
+        return owner
+    if owner.process is not None:
+        return owner.process
+    return ProcessInfo(owner.pid, owner.name)
+
+
+def _block(info: ProcessInfo, verbose: bool) -> tuple[str, ...]:
+    if info.unreadable is not None:
+        return (UNREADABLE_LINE,)
+    lines = []
+    if verbose and info.cgroup:
+        lines.append("  " + safe(info.cgroup))
+    comp = component(info)
+    if comp is not None:
+        lines.append("  " + safe(comp))
+    if verbose:
+        lines.extend(f"  {safe(name) if name is not None else '?'} ({pid})"
+                     for pid, name in reversed(info.ancestry or ()))
+        lines.append(f"  {safe(info.name or '?')} ({info.pid})")
+        if info.exe:
+            lines.append("  " + safe(info.exe) + (_DELETED if info.exe_deleted else ""))
+    lines.append(f" [{safe(exe_name(info))}]")
+    return tuple(lines)
+
+
+def owner_lines(owners: Iterable[Owner | ProcessInfo], verbose: bool) -> list[str]:
+    """The lines to print under one connection row for its owners, in order, without newlines.
+    ``owners`` are the row's ``Owner`` objects (their ``process`` is used) or ProcessInfo records.
+
+    Owners that would print the same lines (the workers of a pre-fork server under -b) are shown
+    once; under -v each process has its own ``name (pid)`` line, so every owner is shown.
+    """
+    out: list[str] = []
+    seen: set[tuple[str, ...]] = set()
+    for owner in owners:
+        block = _block(as_info(owner), verbose)
+        if block not in seen:
+            seen.add(block)
+            out.extend(block)
+    return out
+
+
+def _opt(value: str | None) -> str | None:
+    return None if value is None else json_text(value)
+
+
+def _container_json(c: Container | None) -> dict | None:
+    if c is None:
+        return None
+    return {"id": _opt(c.id), "runtime": c.runtime, "pod": _opt(c.pod)}
+
+
+def owner_json(owner: Owner | ProcessInfo) -> dict:
+    """One owner for --json: every field always present, ``null`` when unknown."""
+    info = as_info(owner)
+    return {
+        "pid": info.pid,
+        "name": _opt(info.name),
+        "exe": _opt(info.exe),
+        "exe_deleted": info.exe_deleted,
+        "cmdline": None if info.cmdline is None else [json_text(a) for a in info.cmdline],
+        "uid": info.uid,
+        "ppid": info.ppid,
+        "start_time": info.start_time,
+        "unit": _opt(info.unit),
+        "container": _container_json(info.container),
+        "cgroup": _opt(info.cgroup),
+        "ancestry": None if info.ancestry is None else [
+            {"pid": pid, "name": _opt(name)} for pid, name in info.ancestry],
+        "unreadable": info.unreadable,
+    }

@@ -1,0 +1,160 @@
+"""The connection table as text, in the spec's layout::
+
+    Active Connections
+
+      Proto  Local Address          Foreign Address        State           PID
+      TCP    127.0.0.1:5432         127.0.0.1:50312        ESTABLISHED     1234
+
+Columns are measured, then printed, a block of rows at a time: a listing of 200,000 sockets
+streams instead of waiting for the last row. The spec's widths are the minimum; a wider cell
+(a long IPv6 address) widens its column from that block on, and columns never shrink.
+"""
+
+from __future__ import annotations
+
+from itertools import repeat
+
+from pynetstat.model.sockets import SPEC_STATE_NAMES, spec_state_name
+from pynetstat.render.endpoints import (
+    PROTO_LABELS,
+    WILDCARD,
+    endpoint_cells,
+    pid_text,
+    state_text,
+)
+from pynetstat.render.owners import UNREADABLE_LINE
+from pynetstat.textsafe import safe
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import TextIO
+
+    from pynetstat.model.sockets import InetSocket, Owner, SocketBatch
+    from pynetstat.options import Options
+    from pynetstat.resolve import Names
+
+TITLE = "\nActive Connections\n\n"
+HEADINGS = ("Proto", "Local Address", "Foreign Address", "State", "PID")
+MIN_WIDTHS = [7, 23, 23, 16]  # Proto, Local, Foreign, State; PID is last and never padded
+BLOCK = 2048
+
+
+class _StateText(dict):
+    """Kernel state -> the spec's name; a code we do not know prints as ``UNKNOWN(n)``."""
+
+    def __missing__(self, state: int) -> str:
+        return spec_state_name(state)
+
+
+TCP_STATE_TEXT = _StateText(SPEC_STATE_NAMES)
+
+
+def _udp_foreign(cell: str, address: str, port: int) -> str:
+    """An unconnected UDP socket has no foreign address: ``*:*``, as in the spec's table."""
+    return "*:*" if port == 0 and address in WILDCARD else cell
+
+
+def _pid_cell(owners: tuple[Owner, ...]) -> str:
+    return pid_text(tuple(o.pid for o in owners))
+
+
+class ConnectionTable:
+    """Streams rows to ``out`` in blocks of ``BLOCK``: measure a block, widen columns, print it."""
+
+    def __init__(self, out: TextIO, opts: Options, names: Names | None,
+                 ifname: Callable[[int], str], owner_lines: Callable | None = None):
+        self.out = out
+        self.opts = opts
+        self.names = names
+        self.ifname = ifname
+        self.owner_lines = owner_lines  # (owners, verbose) -> list[str], for -b
+        self.columns = 5 if opts.pids else 4
+        self.widths = list(MIN_WIDTHS)
+        self.pending: list[tuple[str, ...]] = []
+        self.extra: dict[int, list[str]] = {}  # index in pending -> the -b lines under that row
+        self.started = False
+
+    def write_batches(self, batches: Iterable[SocketBatch]) -> None:
+        for batch in batches:
+            if self.names is None and not self.opts.executables and not any(batch.scope):
+                self._add_numeric(batch)
+            else:
+                self.write_rows(batch.rows())
+            if len(self.pending) >= BLOCK:
+                self.flush()
+
+    def _add_numeric(self, batch: SocketBatch) -> None:
+        """The plain numeric case, by column: every step is a ``map`` or ``zip`` that runs in C."""
+        endpoint = "{}:{}" if batch.family == 4 else "[{}]:{}"
+        local = map(endpoint.format, batch.local_address, batch.local_port)
+        foreign = map(endpoint.format, batch.remote_address, batch.remote_port)
+        n = len(batch)
+        if batch.proto == "tcp":
+            label = repeat("TCP", n)
+            state = map(TCP_STATE_TEXT.__getitem__, batch.state)
+        else:
+            label = repeat("UDP", n)
+            state = repeat("", n)
+            foreign = map(_udp_foreign, foreign, batch.remote_address, batch.remote_port)
+        if self.opts.pids:
+            owners = batch.owners if batch.owners is not None else repeat((), n)
+            self.pending.extend(zip(label, local, foreign, state, map(_pid_cell, owners)))
+        else:
+            self.pending.extend(zip(label, local, foreign, state))
+
+    def write_rows(self, rows: Iterable[tuple[InetSocket, tuple[Owner, ...]]]) -> None:
+        """Row at a time: names, link-local scopes, -b lines."""
+        pending = self.pending
+        append = pending.append
+        show_pids = self.opts.pids
+        names, ifname = self.names, self.ifname
+        lines_for = self.owner_lines if self.opts.executables else None
+        verbose = self.opts.verbose
+        for sock, owners in rows:
+            local, foreign = endpoint_cells(sock, ifname, names, safe)
+            cells: tuple[str, ...] = (PROTO_LABELS[sock.proto], local, foreign, state_text(sock))
+            append(cells + (_pid_cell(owners),) if show_pids else cells)
+            if lines_for is not None:
+                # A socket some process holds (it has an inode) but none we can see: say so, as
+                # the spec's netstat does. TIME_WAIT and request sockets (inode 0) have no owner.
+                extra = lines_for(owners, verbose) if owners else (
+                    [UNREADABLE_LINE] if sock.inode else None)
+                if extra:
+                    self.extra[len(pending) - 1] = extra
+
+    def flush(self) -> None:
+        pending = self.pending
+        widths = self.widths
+        columns = list(zip(*pending)) if pending else []
+        for i in range(min(3, len(columns)) if self.columns == 4 else min(4, len(columns))):
+            n = max(map(len, columns[i])) + 1
+            if n > widths[i]:
+                widths[i] = n
+        out = []
+        if not self.started:
+            self.started = True
+            out.append(TITLE)
+            out.append(self._format(HEADINGS[: self.columns], widths))
+        if self.columns == 5:
+            fmt = f"  %-{widths[0]}s%-{widths[1]}s%-{widths[2]}s%-{widths[3]}s%s\n"
+            lines = [fmt % cells for cells in pending]
+        else:
+            fmt = f"  %-{widths[0]}s%-{widths[1]}s%-{widths[2]}s%s\n"
+            short = f"  %-{widths[0]}s%-{widths[1]}s%s\n"  # no state (UDP): no trailing blanks
+            lines = [fmt % cells if cells[3] else short % cells[:3] for cells in pending]
+        if self.extra:
+            for index in sorted(self.extra, reverse=True):
+                lines[index + 1 : index + 1] = [e + "\n" for e in self.extra[index]]
+            self.extra.clear()
+        out.extend(lines)
+        pending.clear()
+        self.out.write("".join(out))
+
+    def _format(self, cells: tuple[str, ...], widths: list[int]) -> str:
+        padded = "".join(c.ljust(widths[i]) for i, c in enumerate(cells[:-1]))
+        return f"  {padded}{cells[-1]}\n"
+
+    def close(self) -> None:
+        if self.pending or not self.started:
+            self.flush()

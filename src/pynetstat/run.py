@@ -1,0 +1,147 @@
+"""Run the views the options select, once or every interval, and say what could not be seen."""
+
+from __future__ import annotations
+
+from pynetstat.errors import Exit
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pynetstat.connections import ConnectionSet
+    from pynetstat.env import Environment
+    from pynetstat.options import Options
+
+
+class InterfaceNames:
+    """ifindex -> name, asked of the kernel once per index (if_indextoname); the index itself
+    when the interface is gone."""
+
+    def __init__(self) -> None:
+        self.cache: dict[int, str] = {}
+
+    def __call__(self, index: int) -> str:
+        name = self.cache.get(index)
+        if name is None:
+            from _socket import if_indextoname
+
+            try:
+                name = if_indextoname(index)
+            except OSError:
+                name = str(index)
+            self.cache[index] = name
+        return name
+
+
+class Session:
+    """What lives across displays: the netlink source, name caches."""
+
+    def __init__(self, opts: Options, env: Environment):
+        self.opts = opts
+        self.env = env
+        self.netlink = env.netlink_factory()
+        self.ifname = InterfaceNames()
+        self.names = None
+        if not opts.numeric:
+            from pynetstat.resolve import names_from_environ
+
+            self.names = names_from_environ(env.environ)
+
+    def close(self) -> None:
+        self.netlink.close()
+
+
+def run(opts: Options, env: Environment) -> int:
+    session = Session(opts, env)
+    try:
+        if opts.interval is None:
+            show_once(session)
+            return Exit.OK
+        from pynetstat.sampling import run_interval
+
+        return run_interval(session)
+    finally:
+        session.close()
+
+
+def show_once(session: Session) -> None:
+    opts = session.opts
+    if opts.ethernet or opts.statistics or opts.routes:
+        from pynetstat.sections import show_sections
+
+        show_sections(session)
+    else:
+        show_connections(session)
+
+
+def show_connections(session: Session) -> None:
+    from pynetstat.connections import collect
+
+    opts, env = session.opts, session.env
+    conns = collect(opts, env, session.netlink)
+    batches = iter(conns)
+    names = session.names
+    if names is not None:
+        batches = list(batches)
+        names.resolve_hosts(a for batch in batches for a in batch.remote_address)
+    if opts.json:
+        from pynetstat.render.jsonout import write_connections
+
+        owner_json = None
+        if opts.executables:
+            from pynetstat.render.owners import owner_json
+        rows = (row for batch in batches for row in batch.rows())
+        write_connections(env.stdout, rows, opts.wants_owners, names, session.ifname, owner_json,
+                          lambda: account(conns))
+    else:
+        from pynetstat.render.table import ConnectionTable
+
+        owner_lines = None
+        if opts.executables:
+            from pynetstat.render.owners import owner_lines
+        table = ConnectionTable(env.stdout, opts, names, session.ifname, owner_lines)
+        table.write_batches(batches)
+        table.close()
+    for note in notes(conns):
+        env.stderr.write(f"pynetstat: {note}\n")
+
+
+def account(conns: ConnectionSet) -> dict:
+    """What the JSON document says after its rows: sources, and everything that was not seen."""
+    log = conns.log
+    report = conns.owners.report if conns.owners is not None else None
+    return {
+        "sources": dict(log.sources),
+        "fallback_reasons": dict(log.fallback_reasons),
+        "netlink": {"malformed": log.netlink.malformed, "foreign": log.netlink.foreign,
+                    "interrupted": log.netlink.interrupted},
+        "parse_errors": [str(e) for e in log.parse_errors],
+        "unreadable": dict(log.unreadable),
+        "owner_scan": None if report is None else {
+            "processes": report.processes, "denied": report.denied,
+            "vanished": report.vanished, "fds_unreadable": report.fds_unreadable,
+            "unattributed_sockets": conns.unattributed,
+        },
+    }
+
+
+def notes(conns: ConnectionSet) -> list[str]:
+    """The stderr lines that say what could not be seen: never silent, each said once."""
+    out = []
+    log = conns.log
+    for path, why in log.unreadable.items():
+        out.append(f"cannot read {path}: {why}")
+    if log.parse_errors:
+        first = log.parse_errors[0]
+        out.append(f"skipped {len(log.parse_errors)} malformed line(s), first: {first}")
+    if log.netlink.malformed or log.netlink.foreign:
+        out.append(f"dropped {log.netlink.malformed + log.netlink.foreign} malformed netlink message(s)")
+    if conns.owners is not None and conns.unattributed:
+        report = conns.owners.report
+        n = conns.unattributed
+        socks = "socket" if n == 1 else "sockets"
+        if report.denied:
+            out.append(f"{n} {socks} could not be attributed to a process: permission denied on "
+                       f"the file descriptors of {report.denied} process(es); run as root to see them all")
+        else:
+            out.append(f"{n} {socks} could not be attributed to a process: no process visible "
+                       "in this PID namespace holds them (or they closed during the scan)")
+    return out

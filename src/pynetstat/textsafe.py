@@ -1,0 +1,128 @@
+"""One escaping helper for every untrusted string a renderer prints.
+
+Process names, executable paths, argv, cgroup paths, unit names and host names come from other
+programs and may hold terminal escapes, newlines, bidi overrides or bytes that are not UTF-8.
+``safe()`` turns any of them into printable UTF-8 text in which each such character is shown as a
+visible, unambiguous escape; docs/escaping.md is the reference for the exact rules.
+
+Start-up cost matters: this module imports nothing, and ``unicodedata`` is imported only by
+``width()`` and only for a string that is not ASCII.
+"""
+
+from __future__ import annotations
+
+# Escapes with a short, familiar form; every other character to escape gets \xNN, \uNNNN or
+# \UNNNNNNNN (see _escape).
+_SHORT = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x5C: "\\\\"}
+
+
+def _escape(cp: int) -> str:
+    """The text shown for code point ``cp``: itself when it is safe to print, else its escape.
+
+    ``\\xNN`` is used for exactly two kinds of input, which cannot collide: ASCII controls
+    (``0x00-0x1f``, ``0x7f``) and the bytes ``0x80-0xff`` that were not valid UTF-8, which
+    surrogateescape decoding carried as U+DC80-U+DCFF. C1 controls (U+0080-U+009F) are therefore
+    written ``\\u0080``, never ``\\x80``.
+    """
+    short = _SHORT.get(cp)
+    if short is not None:
+        return short
+    if 0xDC80 <= cp <= 0xDCFF:
+        return f"\\x{cp - 0xDC00:02x}"
+    ch = chr(cp)
+    # str.isprintable() is False exactly for the Unicode categories Cc (C0, DEL, C1), Cf (format:
+    # bidi controls U+202A-U+202E and U+2066-U+2069, U+200E/U+200F, U+061C, zero-width U+200B-
+    # U+200D, U+2060, U+FEFF, ...), Cs (surrogates), Co (private use), Cn (unassigned), Zl, Zp and
+    # Zs other than the ASCII space (U+00A0, U+3000, ...).
+    if ch.isprintable():
+        return ch
+    if cp < 0x80:
+        return f"\\x{cp:02x}"
+    if cp <= 0xFFFF:
+        return f"\\u{cp:04x}"
+    return f"\\U{cp:08x}"
+
+
+class _EscapeTable(dict):
+    """A ``str.translate`` table that computes each code point's escape once and remembers it.
+
+    The memo is a pure cache of ``_escape`` (a function of the code point alone), so sharing it
+    between calls changes no result; it is bounded by the number of distinct code points seen.
+    """
+
+    __slots__ = ()
+
+    def __missing__(self, cp: int) -> str:
+        text = _escape(cp)
+        self[cp] = text
+        return text
+
+
+_TABLE = _EscapeTable()
+
+
+def safe(value: str | bytes) -> str:
+    """Return ``value`` as printable text with every unsafe character visibly escaped.
+
+    Bytes are decoded as UTF-8 with invalid bytes kept (surrogateescape) and shown as ``\\xNN``;
+    a ``str`` is taken to be surrogateescape-decoded already. The escaping is injective on bytes:
+    two different byte strings never give the same text.
+
+    >>> safe(b"evil\\x1b[31m\\n\\xff")
+    'evil\\\\x1b[31m\\\\n\\\\xff'
+    >>> safe("sshd")
+    'sshd'
+    """
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "surrogateescape")
+    # Fast path, taken by nearly every real name: nothing to escape. isprintable() is False for
+    # any control, format character or surrogate, so this one C-level test covers them all.
+    if value.isprintable() and "\\" not in value:
+        return value
+    return value.translate(_TABLE)
+
+
+def json_text(value: str | bytes) -> str:
+    """The JSON form of an untrusted string: the real text, made encodable as UTF-8.
+
+    Controls stay as they are (``json.dumps`` writes them as ``\\u001b``, ``\\n``); only what no
+    UTF-8 JSON string can carry is changed: each byte that was not valid UTF-8 becomes the
+    four characters ``\\xNN`` (Python's ``backslashreplace`` convention) and any other lone
+    surrogate ``\\udNNN``. See docs/escaping.md for why JSON differs from text.
+    """
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "surrogateescape")
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join(_escape(ord(ch)) if "\ud800" <= ch <= "\udfff" else ch for ch in value)
+    return value
+
+
+def width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: East Asian wide and fullwidth characters count 2,
+    combining marks 0, everything else 1. Meant for the output of ``safe()`` (no controls)."""
+    if text.isascii():
+        return len(text)
+    import unicodedata  # only now: about 1 ms we do not pay for ASCII-only listings
+
+    eaw = unicodedata.east_asian_width
+    category = unicodedata.category
+    cols = 0
+    for ch in text:
+        if ch < "\u0300":
+            cols += 1
+        elif category(ch) in ("Mn", "Me"):  # combining marks draw over the previous column
+            continue
+        else:
+            cols += 2 if eaw(ch) in ("W", "F") else 1
+    return cols
+
+
+def ljust(text: str, columns: int) -> str:
+    """``text`` padded with spaces to ``columns`` terminal columns (never truncated)."""
+    if text.isascii():
+        return text.ljust(columns)
+    return text + " " * (columns - width(text))
