@@ -24,24 +24,22 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import shlex
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import fleet
+import machine
 import netns
 from report import Row, Section, format_markdown, format_text
 from runner import CommandRunner, Measurement, Run, find_gnu_time
 
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_TARGET_MS = 20.0
-OUR_CLIENTS = " 127.0.1."  # the client ends of our pairs, in an ss address column
 
 
 @dataclass(frozen=True)
@@ -114,8 +112,8 @@ def bench_size(pairs: int, options: argparse.Namespace, runner: CommandRunner,
     progress(f"setting up {pairs} pairs ({2 * pairs} sockets) ...")
     with fleet.Fleet(pairs, options.pairs_per_worker, options.setup_timeout) as opened:
         progress(f"  ready in {opened.setup_seconds:.1f}s, {opened.workers} workers")
-        seen = count_tcp_sockets()
-        open_files = open_files_on_host()
+        seen = machine.count_tcp_sockets()
+        open_files = machine.open_files_on_host()
         if seen and seen[1] < 2 * pairs:
             progress(f"  warning: ss sees only {seen[1]} of our {2 * pairs} sockets established")
         rows = measure_cases(runner, tools, options.skip, options.repeat)
@@ -129,7 +127,7 @@ def bench_size(pairs: int, options: argparse.Namespace, runner: CommandRunner,
          else f"{seen[0]} TCP sockets, of which {seen[1]} established in our pairs"),
         ("runs", f"{options.repeat} per command, timeout {options.timeout:g}s"),
         ("open files on the host", f"{open_files} (what -p walks through)"),
-        ("TIME_WAIT on loopback after teardown", str(count_time_wait())),
+        ("TIME_WAIT on loopback after teardown", str(machine.count_time_wait())),
     )
     return Section(f"{pairs} connection pairs", facts, rows)
 
@@ -148,7 +146,7 @@ def bench_startup(options: argparse.Namespace, runner: CommandRunner,
         for label, argv in commands.items():
             runs[label].append(runner.run(argv))
     interpreter, tool = (Measurement(label, tuple(runs[label])) for label in commands)
-    seen = count_tcp_sockets()
+    seen = machine.count_tcp_sockets()
     facts = [("runs", f"{options.startup_runs} each, interleaved"),
              ("seen by ss -tan", "n/a" if seen is None else f"{seen[0]} TCP sockets")]
     if not (interpreter.failure or tool.failure):
@@ -175,79 +173,15 @@ def machine_facts(runner: CommandRunner, tools: dict[str, Tool], namespace: str)
     pynetstat = tools["pynetstat"]
     facts = (
         ("kernel", f"Linux {platform.release()} {platform.machine()}"),
-        ("cpus / memory", f"{os.cpu_count()} / {memory_gib():.0f} GiB"),
+        ("cpus / memory", f"{os.cpu_count()} / {machine.memory_gib():.0f} GiB"),
         ("python", f"{platform.python_version()} ({os.path.realpath(sys.executable)})"),
         ("pynetstat", pynetstat.missing or shlex.join(pynetstat.argv)),
+        ("tools", ", ".join(machine.tool_version(name) for name in ("ss", "netstat")
+                            if not tools[name].missing)),
         ("peak RSS from", runner.rss_method),
         ("network namespace", namespace),
     )
     return Section("machine", facts, ())
-
-
-def count_tcp_sockets() -> tuple[int, int] | None:
-    """(all TCP sockets, our established ones) as ``ss -tan`` lists them; None without ss."""
-    lines = ss_lines("-Htan")
-    if lines is None:
-        return None
-    ours = (line for line in lines if line.startswith("ESTAB") and OUR_CLIENTS in line)
-    return len(lines), sum(1 for _ in ours)
-
-
-def count_time_wait() -> int | str:
-    """TIME_WAIT sockets of our pairs left behind (SO_LINGER {1, 0} should make it 0)."""
-    subnet = fleet.CLIENT_SUBNET
-    lines = ss_lines("-Htan", "state", "time-wait", "(", "src", subnet, "or", "dst", subnet, ")")
-    return "n/a" if lines is None else len(lines)
-
-
-def ss_lines(*args: str) -> list[str] | None:
-    if not shutil.which("ss"):
-        return None
-    done = subprocess.run(["ss", *args], capture_output=True, text=True, timeout=120, check=False)
-    return done.stdout.splitlines()
-
-
-def open_files_on_host() -> str:
-    return read_proc("sys/fs/file-nr").split()[0]
-
-
-def memory_gib() -> float:
-    with open("/proc/meminfo") as meminfo:
-        kib = int(meminfo.readline().split()[1])  # MemTotal is the first line
-    return kib / 2**20
-
-
-def preflight(largest: int, pairs_per_worker: int) -> list[str]:
-    """What would stop ``largest`` pairs from being set up; empty when all is well."""
-    problems = []
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard < pairs_per_worker + fleet.FD_MARGIN:
-        problems.append(f"RLIMIT_NOFILE hard limit {hard} < {pairs_per_worker} + "
-                        f"{fleet.FD_MARGIN}: lower --pairs-per-worker")
-    allocated, _, file_max = (int(field) for field in read_proc("sys/fs/file-nr").split())
-    if file_max - allocated < 2 * largest + 1000:
-        problems.append(f"fs.file-max {file_max} leaves room for only "
-                        f"{file_max - allocated} more files, {2 * largest} sockets needed")
-    conntrack_max = read_proc("sys/net/netfilter/nf_conntrack_max")
-    if conntrack_max and int(conntrack_max) < largest + 1000:
-        progress(f"warning: nf_conntrack_max {conntrack_max} < {largest}: if conntrack tracks "
-                 "loopback here, connections may be dropped")
-    return problems
-
-
-def effective_pairs_per_worker(requested: int) -> int:
-    """Cap by somaxconn (so an accept queue never overflows) and by the ephemeral port range."""
-    somaxconn = int(read_proc("sys/net/core/somaxconn") or requested)
-    low, high = (int(port) for port in (read_proc("sys/net/ipv4/ip_local_port_range")
-                                        or "32768 60999").split())
-    return max(1, min(requested, somaxconn, high - low + 1))
-
-
-def read_proc(relative: str) -> str:
-    try:
-        return Path("/proc", relative).read_text().strip()
-    except OSError:
-        return ""
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -298,8 +232,11 @@ def run(options: argparse.Namespace) -> int:
         sections.append(bench_startup(options, runner, tools))
         print(format_text(sections[-1]), flush=True)
     else:
-        options.pairs_per_worker = effective_pairs_per_worker(options.pairs_per_worker)
-        problems = preflight(max(options.sizes, default=0), options.pairs_per_worker)
+        options.pairs_per_worker = machine.effective_pairs_per_worker(options.pairs_per_worker)
+        problems, warnings = machine.preflight(max(options.sizes, default=0),
+                                               options.pairs_per_worker)
+        for warning in warnings:
+            progress(f"warning: {warning}")
         if problems:
             print("bench: cannot set up the connections:\n  " + "\n  ".join(problems))
             return 1

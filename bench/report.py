@@ -35,7 +35,9 @@ def _ratio(measured: Measurement, baseline: Measurement | None) -> str:
     """``4.2x ss -tan``: how many times the baseline's median time this one's median is."""
     if baseline is None or baseline.failure or not baseline.median_s:
         return ""
-    return f"{measured.median_s / baseline.median_s:.1f}x {baseline.label}"
+    ratio = measured.median_s / baseline.median_s
+    digits = 0 if ratio >= 10 else 1 if ratio >= 1 else 2
+    return f"{ratio:.{digits}f}x {baseline.label}"
 
 
 def format_text(section: Section) -> str:

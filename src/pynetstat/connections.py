@@ -42,6 +42,20 @@ def selection(opts: Options) -> tuple[list[tuple[str, int]], int]:
     return [p for p in protocols if p[0] == "tcp"], ACTIVE_STATES
 
 
+class _SoleOwner(dict):
+    """``pid -> (Owner,)``, made once per process so that 100,000 sockets of one process share
+    one tuple; ``None`` (no visible owner) maps to ``()``."""
+
+    def __init__(self, make_owner):
+        super().__init__()
+        self[None] = ()
+        self.make_owner = make_owner
+
+    def __missing__(self, pid: int) -> tuple[Owner]:
+        owners = self[pid] = (self.make_owner(pid),)
+        return owners
+
+
 class ConnectionSet:
     """Rows plus the account of what was not seen. Iterate once."""
 
@@ -63,19 +77,16 @@ class ConnectionSet:
             yield from batches
             return
         first, more = self.owners.first, self.owners.more
-        owner = self._owner
+        alone = _SoleOwner(self._owner)  # pid -> (Owner,), one shared tuple per process
         for batch in batches:
-            column = []
-            for inode in batch.inode:
-                pid = first.get(inode) if inode else None
-                if pid is None:
-                    if inode:
-                        self.unattributed += 1
-                    column.append(())
-                elif inode in more:
-                    column.append(tuple(owner(p) for p in self.owners.pids(inode)))
-                else:
-                    column.append((owner(pid),))
+            inodes = batch.inode
+            pids = tuple(map(first.get, inodes))  # inode 0 (TIME_WAIT) is never in the map
+            column = list(map(alone.__getitem__, pids))
+            if more and not more.keys().isdisjoint(inodes):
+                for i, inode in enumerate(inodes):
+                    if inode in more:
+                        column[i] = tuple(self._owner(p) for p in self.owners.pids(inode))
+            self.unattributed += pids.count(None) - inodes.count(0)
             batch.owners = tuple(column)
             yield batch
 

@@ -55,8 +55,13 @@ def _udp_foreign(cell: str, address: str, port: int) -> str:
     return "*:*" if port == 0 and address in WILDCARD else cell
 
 
-def _pid_cell(owners: tuple[Owner, ...]) -> str:
-    return pid_text(tuple(o.pid for o in owners))
+class _PidCells(dict):
+    """owners tuple -> PID cell; the owner join shares one tuple per process, so this is one
+    entry per process, not per socket."""
+
+    def __missing__(self, owners: tuple[Owner, ...]) -> str:
+        cell = self[owners] = pid_text(tuple(o.pid for o in owners))
+        return cell
 
 
 class ConnectionTable:
@@ -74,6 +79,7 @@ class ConnectionTable:
         self.pending: list[tuple[str, ...]] = []
         self.extra: dict[int, list[str]] = {}  # index in pending -> the -b lines under that row
         self.started = False
+        self.pid_cells = _PidCells()
 
     def write_batches(self, batches: Iterable[SocketBatch]) -> None:
         for batch in batches:
@@ -99,7 +105,7 @@ class ConnectionTable:
             foreign = map(_udp_foreign, foreign, batch.remote_address, batch.remote_port)
         if self.opts.pids:
             owners = batch.owners if batch.owners is not None else repeat((), n)
-            self.pending.extend(zip(label, local, foreign, state, map(_pid_cell, owners)))
+            self.pending.extend(zip(label, local, foreign, state, map(self.pid_cells.__getitem__, owners)))
         else:
             self.pending.extend(zip(label, local, foreign, state))
 
@@ -114,7 +120,7 @@ class ConnectionTable:
         for sock, owners in rows:
             local, foreign = endpoint_cells(sock, ifname, names, safe)
             cells: tuple[str, ...] = (PROTO_LABELS[sock.proto], local, foreign, state_text(sock))
-            append(cells + (_pid_cell(owners),) if show_pids else cells)
+            append(cells + (self.pid_cells[owners],) if show_pids else cells)
             if lines_for is not None:
                 # A socket some process holds (it has an inode) but none we can see: say so, as
                 # the spec's netstat does. TIME_WAIT and request sockets (inode 0) have no owner.

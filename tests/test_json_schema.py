@@ -1,0 +1,108 @@
+"""docs/json.md is the schema: every documented field appears with its documented type, and no
+field appears that the document does not name. Checked against real output for sockets this test
+opens on loopback."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import socket
+
+import pytest
+
+from pynetstat.cli import main
+from pynetstat.env import Environment
+
+DOC = os.path.join(os.path.dirname(__file__), "..", "docs", "json.md")
+
+
+def documented_fields(heading: str) -> dict[str, str]:
+    """The ``field | type`` rows of the first table after ``heading`` in docs/json.md."""
+    with open(DOC, encoding="utf-8") as f:
+        text = f.read()
+    section = text.split(heading, 1)[1]
+    fields = {}
+    for line in section.splitlines()[1:]:
+        if line.startswith("#"):
+            break
+        m = re.match(r"\|\s*([a-z_0-9]+)\s*\|\s*([^|]+?)\s*\|", line)
+        if m and m.group(1) != "field":
+            fields[m.group(1)] = m.group(2)
+    assert fields, f"no table under {heading!r} in docs/json.md"
+    return fields
+
+
+def type_ok(value, doc_type: str) -> bool:
+    nullable = "null" in doc_type
+    if value is None:
+        return nullable
+    base = doc_type.split(" or ")[0].split(",")[0].strip()
+    if base.startswith("object"):
+        return isinstance(value, dict)
+    if base.startswith("array of"):
+        item = base[len("array of "):].strip()
+        kinds = {"object": dict, "string": str, "int": int}
+        return isinstance(value, list) and all(isinstance(v, kinds[item]) for v in value)
+    kinds = {"int": int, "string": str, "bool": bool}
+    if base == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kinds[base])
+
+
+def run_json(argv: list[str]) -> dict:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(argv, Environment(out, err, environ={"PYNETSTAT_RESOLVE_BUDGET": "1"}))
+    assert status == 0, err.getvalue()
+    return json.loads(out.getvalue())
+
+
+@pytest.fixture
+def pair():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    client = socket.create_connection(listener.getsockname())
+    server, _ = listener.accept()
+    yield listener, client, server
+    for s in (client, server, listener):
+        s.close()
+
+
+def check(record: dict, heading: str) -> None:
+    fields = documented_fields(heading)
+    assert set(record) == set(fields), f"{heading}: documented {sorted(fields)}, got {sorted(record)}"
+    for name, doc_type in fields.items():
+        assert type_ok(record[name], doc_type), f"{heading}: {name}={record[name]!r} is not {doc_type}"
+
+
+@pytest.mark.parametrize("argv", [["-an", "--json"], ["-ano", "--json"], ["-anob", "--json"],
+                                  ["-anobv", "--json"], ["-a", "--json"]])
+def test_connection_records_match_the_document(pair, argv):
+    listener, client, _ = pair
+    port = listener.getsockname()[1]
+    doc = run_json(argv)
+    check({k: v for k, v in doc.items() if k != "connections"} | {"connections": []}, "### Top level")
+    mine = [c for c in doc["connections"] if port in (c["local_port"], c["remote_port"])]
+    assert len(mine) == 3  # listener, client side, server side
+    for record in mine:
+        check(record, "### A connection")
+        if "b" in argv[0]:
+            for owner in record["owners"]:
+                check(owner, "### An owner")
+        elif "o" in argv[0]:
+            assert all(set(o) == {"pid", "name"} for o in record["owners"])
+            assert record["pid"] == os.getpid()
+        else:
+            assert record["owners"] is None and record["pid"] is None
+
+
+def test_owner_scan_fields_are_documented(pair):
+    doc = run_json(["-ano", "--json"])
+    scan = doc["owner_scan"]
+    with open(DOC, encoding="utf-8") as f:
+        text = f.read()
+    for key, value in scan.items():
+        assert f"`{key}`" in text, f"owner_scan.{key} is not documented"
+        assert isinstance(value, int)
