@@ -43,30 +43,42 @@ LONG_FLAGS = {"--all": "all", "--executables": "executables", "--ethernet": "eth
               "--changes": "changes"}
 
 
+_HELP_ROWS = [
+    ("-a", FLAGS["a"][1]),
+    ("-b", FLAGS["b"][1]),
+    ("-e", FLAGS["e"][1]),
+    ("-n", FLAGS["n"][1]),
+    ("-o", FLAGS["o"][1]),
+    ("-p proto", "Shows connections for proto: TCP, UDP, TCPv6 or UDPv6. With -s: IP, IPv6, "
+     "ICMP, ICMPv6, TCP, TCPv6, UDP or UDPv6. Case does not matter."),
+    ("-r", FLAGS["r"][1]),
+    ("-s", FLAGS["s"][1]),
+    ("-v", FLAGS["v"][1]),
+    ("interval", "Redisplays the selected view every interval seconds (fractions allowed) until "
+     "Ctrl+C. Without it, pynetstat prints once."),
+    ("--json", "Prints JSON instead of text (JSON Lines with an interval). Schema: docs/json.md."),
+    ("--changes", "With an interval: after the first display, only what changed."),
+    ("-h, --help", "Shows this help."),
+    ("--version", "Shows the version."),
+]
+
+
 def help_text() -> str:
+    import textwrap
+
     lines = [
-        "Displays protocol statistics and current TCP/IP network connections, read from the Linux kernel.",
+        "Displays protocol statistics and current TCP/IP network connections, read from the",
+        "Linux kernel (netlink, /proc).",
         "",
         USAGE,
         "",
     ]
-    for letter in "ab":
-        lines.append(f"  -{letter}            {FLAGS[letter][1]}")
-    lines.append(f"  -e            {FLAGS['e'][1]}")
-    for letter in "no":
-        lines.append(f"  -{letter}            {FLAGS[letter][1]}")
+    for label, text in _HELP_ROWS:
+        lines += textwrap.wrap(text, 78, initial_indent=f"  {label:<14}", subsequent_indent=" " * 16)
     lines += [
-        "  -p proto      Shows connections for proto: TCP, UDP, TCPv6 or UDPv6. With -s: IP, IPv6,",
-        "                ICMP, ICMPv6, TCP, TCPv6, UDP or UDPv6. Case does not matter.",
-        f"  -r            {FLAGS['r'][1]}",
-        f"  -s            {FLAGS['s'][1]}",
-        f"  -v            {FLAGS['v'][1]}",
-        "  interval      Redisplays the selected view every interval seconds (fractions allowed)",
-        "                until Ctrl+C.",
-        "  --json        Prints JSON instead of text (JSON Lines with an interval). Schema: docs/json.md.",
-        "  --changes     With an interval: after the first display, only what changed.",
-        "  -h, --help    Shows this help.  --version  Shows the version.",
         "",
+        "Exit status: 0 ok, 1 the kernel could not be read, 2 bad command line, 130 Ctrl+C,",
+        "143 SIGTERM, 141 output closed early.",
         "Environment: PYNETSTAT_PROC_ROOT (read another /proc tree), PYNETSTAT_RESOLVE_BUDGET",
         "(seconds allowed for host name lookups without -n, default 2), NO_COLOR.",
     ]

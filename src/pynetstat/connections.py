@@ -8,7 +8,6 @@ seen. Batches stream in kernel order, so a plain listing of 200,000 sockets neve
 
 from __future__ import annotations
 
-from pynetstat.linux.owners import read_comm, scan_owners
 from pynetstat.linux.procfs import ProcFS
 from pynetstat.linux.sockets import SourceLog, iter_batches
 from pynetstat.model.sockets import TCP_CLOSE, TCP_LISTEN, Owner
@@ -64,7 +63,11 @@ class ConnectionSet:
         self.proc = ProcFS(env.proc_root)
         self.netlink = netlink
         self.log = SourceLog()
-        self.owners = scan_owners(env.proc_root) if opts.wants_owners else None
+        self.owners = None
+        if opts.wants_owners:
+            from pynetstat.linux.owners import scan_owners
+
+            self.owners = scan_owners(env.proc_root)
         self.unattributed = 0  # sockets with an inode that no visible process holds
         self._owners: dict[int, Owner] = {}
         self._process_cache: dict = {}  # read_process's own cache, keyed by (pid, start time)
@@ -100,6 +103,8 @@ class ConnectionSet:
         if owner is None:
             name = process = None
             if self.opts.json or self.opts.executables:
+                from pynetstat.linux.owners import read_comm
+
                 name = read_comm(self.proc.root, pid)
             if self.opts.executables:
                 process = self._process(pid)

@@ -22,7 +22,6 @@ from pynetstat.render.endpoints import (
     pid_text,
     state_text,
 )
-from pynetstat.render.owners import UNREADABLE_LINE
 from pynetstat.textsafe import safe
 
 TYPE_CHECKING = False
@@ -116,6 +115,8 @@ class ConnectionTable:
         show_pids = self.opts.pids
         names, ifname = self.names, self.ifname
         lines_for = self.owner_lines if self.opts.executables else None
+        if lines_for is not None:
+            from pynetstat.render.owners import UNREADABLE_LINE
         verbose = self.opts.verbose
         for sock, owners in rows:
             local, foreign = endpoint_cells(sock, ifname, names, safe)
