@@ -127,6 +127,10 @@ def notes(conns: ConnectionSet) -> list[str]:
     """The stderr lines that say what could not be seen: never silent, each said once."""
     out = []
     log = conns.log
+    if conns.opts.verbose:
+        # A fallback is not a loss (the rows are the same), so it is only said when asked.
+        for proto, why in log.fallback_reasons.items():
+            out.append(f"{proto}: read {log.sources.get(proto, 'nothing')} instead of sock_diag ({why})")
     for path, why in log.unreadable.items():
         out.append(f"cannot read {path}: {why}")
     if log.parse_errors:

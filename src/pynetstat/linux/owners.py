@@ -36,6 +36,15 @@ class OwnerMap:
             if pid not in extra:
                 extra.append(pid)
 
+    def add_process(self, pid: int, inodes: list[int]) -> None:
+        """All socket inodes one process holds (a process may hold one socket on several fds)."""
+        mine = dict.fromkeys(inodes, pid)
+        if self.first.keys().isdisjoint(mine):
+            self.first.update(mine)
+        else:
+            for inode in mine:
+                self.add(inode, pid)
+
     def merge(self, other: OwnerMap) -> None:
         """Fold in a partial map made from other processes (a parallel scan)."""
         if self.first.keys().isdisjoint(other.first):
@@ -98,7 +107,6 @@ def scan_owners(proc_root: str, threads: int = 1) -> OwnerMap:
 
 
 def _scan(proc_root: str, pids: list[str], owners: OwnerMap, report: ScanReport) -> None:
-    add = owners.add
     readlink = os.readlink
     for name in pids:
         pid = int(name)
@@ -120,22 +128,33 @@ def _scan(proc_root: str, pids: list[str], owners: OwnerMap, report: ScanReport)
                 report.vanished += 1
                 continue
             report.processes += 1
-            for fd in fds:
-                try:
-                    link = readlink(fd, dir_fd=dfd)
-                except FileNotFoundError:
-                    report.vanished += 1  # the fd was closed between listdir and readlink
-                    continue
-                except OSError:
-                    report.fds_unreadable += 1
-                    continue
+            try:
+                links = [readlink(fd, dir_fd=dfd) for fd in fds]
+            except OSError:
+                links = _read_links_one_by_one(dfd, fds, report)
+            inodes = []
+            for link in links:
                 if link.startswith("socket:["):
                     try:
-                        add(int(link[8:-1]), pid)
+                        inodes.append(int(link[8:-1]))
                     except ValueError:
                         report.fds_unreadable += 1
+            owners.add_process(pid, inodes)
         finally:
             os.close(dfd)
+
+
+def _read_links_one_by_one(dfd: int, fds: list[str], report: ScanReport) -> list[str]:
+    """The slow path, when an fd closed (or could not be read) during the fast one."""
+    links = []
+    for fd in fds:
+        try:
+            links.append(os.readlink(fd, dir_fd=dfd))
+        except FileNotFoundError:
+            report.vanished += 1  # the fd was closed between listdir and readlink
+        except OSError:
+            report.fds_unreadable += 1
+    return links
 
 
 def read_comm(proc_root: str, pid: int) -> str | None:
