@@ -58,24 +58,31 @@ class _SoleOwner(dict):
 class ConnectionSet:
     """Rows plus the account of what was not seen. Iterate once."""
 
-    def __init__(self, opts: Options, env: Environment, netlink):
+    def __init__(self, opts: Options, env: Environment, netlink, reuse=None):
         self.opts = opts
         self.proc = ProcFS(env.proc_root)
         self.netlink = netlink
         self.log = SourceLog()
         self.owners = None
-        if opts.wants_owners:
+        # reuse: interval mode's OwnerCache (linux/owner_cache.py). It is asked for owners once
+        # the pass's sockets are known, and keeps owner records and process details between passes.
+        self.reuse = reuse
+        if opts.wants_owners and reuse is None:
             from pynetstat.linux.owners import scan_owners
 
             self.owners = scan_owners(env.proc_root)
         self.unattributed = 0  # sockets with an inode that no visible process holds
-        self._owners: dict[int, Owner] = {}
-        self._process_cache: dict = {}  # read_process's own cache, keyed by (pid, start time)
+        self._owners: dict[int, Owner] = {} if reuse is None else reuse.records
+        # read_process's own cache, keyed by (pid, start time)
+        self._process_cache: dict = {} if reuse is None else reuse.process_cache
 
     def __iter__(self) -> Iterator[SocketBatch]:
         """Batches of sockets, with ``owners`` filled in when owners were asked for."""
         protocols, states = selection(self.opts)
         batches = iter_batches(protocols, states, self.netlink, self.proc, self.log)
+        if self.reuse is not None and self.opts.wants_owners:
+            batches = list(batches)
+            self.owners = self.reuse.lookup([batch.inode for batch in batches])
         if self.owners is None:
             yield from batches
             return
@@ -111,11 +118,20 @@ class ConnectionSet:
             owner = self._owners[pid] = Owner(pid, name, process)
         return owner
 
+    def unread_processes(self) -> dict[str, int]:
+        """-b: how many owning processes could not be read, by reason (``{"vanished": 1}``)."""
+        counts: dict[str, int] = {}
+        for owner in self._owners.values():
+            why = owner.process.unreadable if owner.process is not None else None
+            if why:
+                counts[why] = counts.get(why, 0) + 1
+        return counts
+
     def _process(self, pid: int):
         from pynetstat.linux.process import read_process
 
         return read_process(self.proc, pid, ancestry=self.opts.verbose, cache=self._process_cache)
 
 
-def collect(opts: Options, env: Environment, netlink) -> ConnectionSet:
-    return ConnectionSet(opts, env, netlink)
+def collect(opts: Options, env: Environment, netlink, reuse=None) -> ConnectionSet:
+    return ConnectionSet(opts, env, netlink, reuse)

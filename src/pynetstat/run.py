@@ -6,6 +6,9 @@ from pynetstat.errors import Exit
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import TextIO
+
     from pynetstat.connections import ConnectionSet
     from pynetstat.env import Environment
     from pynetstat.options import Options
@@ -75,9 +78,18 @@ def show_once(session: Session) -> None:
 def show_connections(session: Session) -> None:
     from pynetstat.connections import collect
 
-    opts, env = session.opts, session.env
-    conns = collect(opts, env, session.netlink)
-    batches = iter(conns)
+    conns = collect(session.opts, session.env, session.netlink)
+    write_connections_display(session, conns, iter(conns))
+    for note in notes(conns):
+        session.env.stderr.write(f"pynetstat: {note}\n")
+
+
+def write_connections_display(session: Session, conns: ConnectionSet, batches: Iterable,
+                              out: TextIO | None = None, json_head: dict | None = None) -> None:
+    """One display of the connection table: the text table, or one JSON document, to ``out``
+    (stdout). Interval mode passes its own batches (counted or kept) and a head for each line."""
+    opts = session.opts
+    out = session.env.stdout if out is None else out
     names = session.names
     if names is not None:
         batches = list(batches)
@@ -89,19 +101,17 @@ def show_connections(session: Session) -> None:
         if opts.executables:
             from pynetstat.render.owners import owner_json
         rows = (row for batch in batches for row in batch.rows())
-        write_connections(env.stdout, rows, opts.wants_owners, names, session.ifname, owner_json,
-                          lambda: account(conns))
+        write_connections(out, rows, opts.wants_owners, names, session.ifname, owner_json,
+                          lambda: account(conns), json_head)
     else:
         from pynetstat.render.table import ConnectionTable
 
         owner_lines = None
         if opts.executables:
             from pynetstat.render.owners import owner_lines
-        table = ConnectionTable(env.stdout, opts, names, session.ifname, owner_lines)
+        table = ConnectionTable(out, opts, names, session.ifname, owner_lines)
         table.write_batches(batches)
         table.close()
-    for note in notes(conns):
-        env.stderr.write(f"pynetstat: {note}\n")
 
 
 def account(conns: ConnectionSet) -> dict:
@@ -119,6 +129,7 @@ def account(conns: ConnectionSet) -> dict:
             "processes": report.processes, "denied": report.denied,
             "vanished": report.vanished, "fds_unreadable": report.fds_unreadable,
             "unattributed_sockets": conns.unattributed,
+            "unreadable_processes": sum(conns.unread_processes().values()),
         },
     }
 
@@ -127,10 +138,18 @@ def notes(conns: ConnectionSet) -> list[str]:
     """The stderr lines that say what could not be seen: never silent, each said once."""
     out = []
     log = conns.log
-    if conns.opts.verbose:
-        # A fallback is not a loss (the rows are the same), so it is only said when asked.
-        for proto, why in log.fallback_reasons.items():
-            out.append(f"{proto}: read {log.sources.get(proto, 'nothing')} instead of sock_diag ({why})")
+    for proto, why in log.fallback_reasons.items():
+        source = log.sources.get(proto)
+        if source == "netlink (incomplete)":
+            out.append(f"the {proto} dump broke off ({why}): {proto} sockets after that point "
+                       "are not listed")
+        elif (source == "unavailable" and not proto.endswith("6")
+              and not any(path.endswith(f"/net/{proto}") for path in log.unreadable)):
+            # No IPv6 is a kernel's choice; no IPv4 file is a broken /proc: a loss to say.
+            out.append(f"no {proto} sockets could be read: {why}, and there is no /proc/net/{proto}")
+        elif conns.opts.verbose:
+            # A fallback is not a loss (the rows are the same), so it is only said when asked.
+            out.append(f"{proto}: read {source or 'nothing'} instead of sock_diag ({why})")
     for path, why in log.unreadable.items():
         out.append(f"cannot read {path}: {why}")
     if log.parse_errors:
@@ -138,13 +157,25 @@ def notes(conns: ConnectionSet) -> list[str]:
         out.append(f"skipped {len(log.parse_errors)} malformed line(s), first: {first}")
     if log.netlink.malformed or log.netlink.foreign:
         out.append(f"dropped {log.netlink.malformed + log.netlink.foreign} malformed netlink message(s)")
+    if log.netlink.interrupted:
+        out.append("the kernel's socket table changed while it was dumped (NLM_F_DUMP_INTR): "
+                   "a socket may be missing")
+    unread = conns.unread_processes()
+    if unread:
+        reasons = ", ".join(f"{why}: {n}" for why, n in sorted(unread.items()))
+        out.append(f"{sum(unread.values())} process(es) holding sockets could not be read "
+                   f"({reasons}); their rows say \"Can not obtain ownership information\"")
     if conns.owners is not None and conns.unattributed:
         report = conns.owners.report
         n = conns.unattributed
         socks = "socket" if n == 1 else "sockets"
         if report.denied:
+            import os
+
+            advice = ("reading them needs CAP_SYS_PTRACE" if os.geteuid() == 0
+                      else "run as root to see them all")
             out.append(f"{n} {socks} could not be attributed to a process: permission denied on "
-                       f"the file descriptors of {report.denied} process(es); run as root to see them all")
+                       f"the file descriptors of {report.denied} process(es); {advice}")
         else:
             out.append(f"{n} {socks} could not be attributed to a process: no process visible "
                        "in this PID namespace holds them (or they closed during the scan)")

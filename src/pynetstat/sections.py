@@ -48,10 +48,18 @@ def sections_json(sections: list[tuple[str, object, object]], opts: Options) -> 
     return doc
 
 
+def section_notes(sections: list[tuple[str, object, object]]) -> list[str]:
+    """What the views could not read, one line each (a view's ``notes``, where it has one)."""
+    return [note for _, view, snapshot in sections
+            for note in (view.notes(snapshot) if hasattr(view, "notes") else ())]
+
+
 def show_sections(session: Session) -> None:
     sections = collect_sections(session)
     out = session.env.stdout
     if session.opts.json:
         out.write(json.dumps(sections_json(sections, session.opts)) + "\n")
-        return
-    out.write("".join(view.render_text(snapshot, session.opts) for _, view, snapshot in sections))
+    else:
+        out.write("".join(view.render_text(snapshot, session.opts) for _, view, snapshot in sections))
+    for note in section_notes(sections):
+        session.env.stderr.write(f"pynetstat: {note}\n")

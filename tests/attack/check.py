@@ -117,6 +117,8 @@ def _endpoint_ok(text: str, numeric: bool) -> bool:
         return False
     if numeric and not (port.isdigit() and int(port) <= 65535):
         return False
+    if not numeric:  # a name: anything printable but a blank (docs/escaping.md, safe_token)
+        return " " not in host
     if host.startswith("["):
         if not host.endswith("]"):
             return False
@@ -125,22 +127,27 @@ def _endpoint_ok(text: str, numeric: bool) -> bool:
             return ipaddress.IPv6Address(addr) is not None
         except ValueError:
             return False
-    if numeric:
-        try:
-            ipaddress.IPv4Address(host)
-        except ValueError:
-            return False
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
     return True
 
 
 ROW_START = re.compile(r"^  (TCP|UDP) ")
 
 
+def _could_be_row(line: str) -> bool:
+    """Would a reader take this line for a row? (A -b line too short to hold a row is not.)"""
+    return bool(ROW_START.match(line)) and len(line.split()) >= 3 and len(line) > 2 + 7 + 23
+
+
 def parse_table(out: str, *, pids: bool, numeric: bool = True, owner_lines: bool = False,
-                block: int = 2048) -> list[list[str]]:
+                block: int = 2048, rows_expected: int | None = None) -> list[list[str]]:
     """Every row of a connection table, checked: the title, the heading, each cell under its
     heading (in the first block, where the heading's widths hold), each cell well formed.
-    Lines under a row (-b) are allowed only when ``owner_lines``."""
+    Lines under a row (-b) are allowed only when ``owner_lines``; when the caller knows how
+    many rows there are, a -b line that reads as a row is caught by the count."""
     assert_printable(out)
     assert out.endswith("\n"), out[-200:]
     lines = out.split("\n")[:-1]
@@ -151,7 +158,7 @@ def parse_table(out: str, *, pids: bool, numeric: bool = True, owner_lines: bool
     assert header.startswith("  Proto  ") and all(header.count(h) == 1 for h in names), header
     rows = []
     for line in lines[4:]:
-        if not ROW_START.match(line):
+        if not (_could_be_row(line) if owner_lines else ROW_START.match(line)):
             assert owner_lines, f"not a row: {line!r}"
             assert line.startswith(("  ", " [", " Can not obtain ownership information")), line
             assert line.strip(), f"blank line inside the table: {line!r}"
@@ -172,6 +179,8 @@ def parse_table(out: str, *, pids: bool, numeric: bool = True, owner_lines: bool
             assert state == "", line
         if pids:
             assert re.fullmatch(r"-|\d+(\+\d+)?", cells[4]), f"bad PID cell: {line!r}"
+    if rows_expected is not None:
+        assert len(rows) == rows_expected, f"{len(rows)} rows, expected {rows_expected}:\n{out}"
     return rows
 
 
@@ -179,6 +188,7 @@ def parse_json(out: str) -> dict:
     """The connection document: valid JSON, ASCII, one connection record per line."""
     assert out.isascii(), "the JSON document is not ASCII"
     doc = json.loads(out)
+    assert_unicode(doc)
     lines = out.split("\n")
     assert lines[0].endswith('"connections": ['), lines[0][:200]
     records = lines[1:-2]
@@ -191,7 +201,23 @@ def parse_json(out: str) -> dict:
 def parse_json_lines(out: str) -> list[dict]:
     """JSON Lines: every line one complete JSON value."""
     assert out.isascii()
-    return [json.loads(line) for line in out.split("\n") if line]
+    docs = [json.loads(line) for line in out.split("\n") if line]
+    assert_unicode(docs)
+    return docs
+
+
+def assert_unicode(value) -> None:
+    """Every string in a JSON value is real Unicode: ``\\udc80`` escapes parse in Python, but a
+    lone surrogate is no character, and strict readers (jq, serde) reject the document."""
+    if isinstance(value, str):
+        value.encode("utf-8")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            assert_unicode(k)
+            assert_unicode(v)
+    elif isinstance(value, list):
+        for v in value:
+            assert_unicode(v)
 
 
 def assert_quiet_stderr(err: str) -> None:

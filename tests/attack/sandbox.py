@@ -101,7 +101,8 @@ def preload() -> None:
     import pynetstat
 
     for mod in pkgutil.walk_packages(pynetstat.__path__, "pynetstat."):
-        importlib.import_module(mod.name)
+        if not mod.name.endswith("__main__"):  # importing it runs pynetstat
+            importlib.import_module(mod.name)
     for name in ("json", "socket", "threading", "unicodedata", "textwrap", "_queue", "_thread",
                  "errno", "encodings.idna", "encodings.ascii", "encodings.latin_1"):
         importlib.import_module(name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from pynetstat.linux.procfs import read_file
 from pynetstat.model.sockets import ScanReport
 
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -152,6 +153,13 @@ def _read_links_one_by_one(dfd: int, fds: list[str], report: ScanReport) -> list
             links.append(os.readlink(fd, dir_fd=dfd))
         except FileNotFoundError:
             report.vanished += 1  # the fd was closed between listdir and readlink
+        except PermissionError:
+            # The table may be listed but its links not followed: the ptrace access check
+            # (another user's process without CAP_SYS_PTRACE). It fails alike for every fd, so
+            # the process counts once, as denied, like one whose table cannot be opened.
+            report.processes -= 1
+            report.denied += 1
+            return links
         except OSError:
             report.fds_unreadable += 1
     return links
@@ -161,8 +169,7 @@ def read_comm(proc_root: str, pid: int) -> str | None:
     """The short name of ``pid`` (``/proc/PID/comm``), undecodable bytes kept via surrogateescape;
     ``None`` when the process is gone or hidden."""
     try:
-        with open(f"{proc_root}/{pid}/comm", "rb") as f:
-            raw = f.read()
+        raw = read_file(f"{proc_root}/{pid}/comm")
     except OSError:
         return None
     if raw.endswith(b"\n"):

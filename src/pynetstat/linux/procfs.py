@@ -5,7 +5,9 @@ Parsers here are pure: they take text and yield records. The reader only opens f
 
 from __future__ import annotations
 
+import errno
 import os
+from stat import S_ISDIR, S_ISREG
 
 from pynetstat.errors import ParseError
 from pynetstat.model.sockets import InetSocket
@@ -27,8 +29,7 @@ class ProcFS:
         return f"{self.root}/{rel}"
 
     def read_bytes(self, rel: str) -> bytes:
-        with open(f"{self.root}/{rel}", "rb") as f:
-            return f.read()
+        return read_file(f"{self.root}/{rel}")
 
     def read_text(self, rel: str) -> str:
         return self.read_bytes(rel).decode("ascii", "replace")
@@ -38,6 +39,27 @@ class ProcFS:
 
     def readlink(self, rel: str) -> str:
         return os.readlink(f"{self.root}/{rel}")
+
+
+_O_READ = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
+
+
+def read_file(path: str) -> bytes:
+    """The whole of one file, which must be a regular file, as every /proc file is.
+
+    A tree given as the root (``PYNETSTAT_PROC_ROOT``, a copy taken from a suspect machine) may
+    hold a FIFO, whose ``open`` would wait for a writer forever, or a device that never ends:
+    O_NONBLOCK keeps the ``open`` from waiting (it changes nothing for a regular file), and
+    anything but a regular file raises ``OSError`` like a file that cannot be read.
+    """
+    fd = os.open(path, _O_READ)
+    with open(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if not S_ISREG(mode):
+            if S_ISDIR(mode):
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        return f.read()
 
 
 # --- /proc/net/{tcp,tcp6,udp,udp6}: the fallback when sock_diag is missing -----------------------
@@ -61,7 +83,25 @@ def decode_address(field: str, byteorder: str = "little") -> tuple[str, int]:
         raise ValueError(f"bad address field {field!r}")
     if byteorder == "little":
         raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
-    return inet_ntop(AF_INET if len(raw) == 4 else AF_INET6, raw), int(hexport, 16)
+    return inet_ntop(AF_INET if len(raw) == 4 else AF_INET6, raw), hex_field(hexport)
+
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def hex_field(field: str) -> int:
+    """A field the kernel prints with ``%X``. ``int(field, 16)`` alone also takes ``-1``, ``+1``,
+    ``0x1`` and ``1_0``, which no kernel prints: a negative state once ended the listing."""
+    if not field or not _HEX_DIGITS.issuperset(field):
+        raise ValueError(f"not a hexadecimal field: {field!r}")
+    return int(field, 16)
+
+
+def dec_field(field: str) -> int:
+    """A field the kernel prints with ``%u``/``%lu``: ASCII digits only (not ``-5``, ``²``)."""
+    if not (field.isascii() and field.isdigit()):
+        raise ValueError(f"not a decimal field: {field!r}")
+    return int(field)
 
 
 def parse_inet_line(line: str, proto: str, family: int, byteorder: str = "little") -> InetSocket:
@@ -77,10 +117,13 @@ def parse_inet_line(line: str, proto: str, family: int, byteorder: str = "little
     remote, rport = decode_address(f[2], byteorder)
     txq, _, rxq = f[4].partition(":")
     want = 4 if family == 4 else 16
-    if len(f[1].partition(":")[0]) != want * 2:
+    if len(f[1].partition(":")[0]) != want * 2 or len(f[2].partition(":")[0]) != want * 2:
         raise ValueError(f"address of the wrong family for {proto}{family}")
-    return InetSocket(proto, family, int(f[3], 16), local, lport, remote, rport, 0, int(f[9]),
-                      int(f[7]), None, int(rxq, 16), int(txq, 16))
+    state = hex_field(f[3])
+    if state > 0xFF:  # sk_state is a u8, printed %02X
+        raise ValueError(f"not a socket state: {f[3]!r}")
+    return InetSocket(proto, family, state, local, lport, remote, rport, 0, dec_field(f[9]),
+                      dec_field(f[7]), None, hex_field(rxq), hex_field(txq))
 
 
 def parse_inet_file(text: str, path: str, proto: str, family: int, errors: list,

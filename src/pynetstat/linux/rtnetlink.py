@@ -20,6 +20,7 @@ from _socket import AF_INET, AF_INET6, inet_ntop
 
 from pynetstat.errors import ParseError
 from pynetstat.linux.netlink import NETLINK_ROUTE, DumpStats, Request, iter_dump, parse_attrs
+from pynetstat.linux.procfs import dec_field, hex_field
 from pynetstat.model.stats import (
     LINK_STAT_FIELDS,
     RT_TABLE_MAIN,
@@ -125,15 +126,17 @@ def decode_routes(reply: Reply, family: int, names: dict[int, str], stats: DumpS
         af, dst_len, _src_len, _tos, table, proto, scope, rtype, flags = RTMSG.unpack_from(chunk, off)
         if af != want or flags & RTM_F_CLONED:
             continue
+        if dst_len > 8 * _ADDR_LEN[family]:  # no kernel sends it; a netmask of it cannot be drawn
+            stats.malformed += 1
+            continue
         attrs = parse_attrs(chunk, off + RTMSG.size, off + length)
-        if RTA_TABLE in attrs:
-            table = _U32.unpack_from(chunk, attrs[RTA_TABLE][0])[0]  # tables above 255
+        table = _u32(chunk, attrs.get(RTA_TABLE), table)  # tables above 255
         dst = _address(chunk, attrs.get(RTA_DST), family) or ("0.0.0.0" if family == 4 else "::")
-        metric = _U32.unpack_from(chunk, attrs[RTA_PRIORITY][0])[0] if RTA_PRIORITY in attrs else 0
+        metric = _u32(chunk, attrs.get(RTA_PRIORITY), 0)
         if RTA_MULTIPATH in attrs:
             hops = list(_nexthops(chunk, *attrs[RTA_MULTIPATH], family, names))
         elif RTA_OIF in attrs or RTA_GATEWAY in attrs or RTA_VIA in attrs:
-            oif = _U32.unpack_from(chunk, attrs[RTA_OIF][0])[0] if RTA_OIF in attrs else None
+            oif = _u32(chunk, attrs.get(RTA_OIF), None)
             hops = [NextHop(_gateway(chunk, attrs, family), oif, names.get(oif) if oif else None)]
         else:
             hops = []  # blackhole, unreachable, prohibit: no path at all
@@ -166,6 +169,14 @@ def _gateway(buf: bytes, attrs: dict[int, tuple[int, int]], family: int) -> str 
         except (ValueError, OSError):
             return None
     return None
+
+
+def _u32(buf: bytes, where: tuple[int, int] | None, default):
+    """A u32 attribute, or ``default`` when it is absent or shorter than 4 bytes (reading it
+    anyway would take the next attribute's bytes, or run past the buffer)."""
+    if where is None or where[1] < 4:
+        return default
+    return _U32.unpack_from(buf, where[0])[0]
 
 
 def _address(buf: bytes, where: tuple[int, int] | None, family: int) -> str | None:
@@ -206,7 +217,7 @@ def parse_proc_dev(text: str, path: str = "/proc/net/dev") -> list[Interface]:
             continue  # two header lines
         name, sep, rest = line.partition(":")  # ':' is not allowed in interface names
         fields = rest.split()
-        if not sep or len(fields) != 16 or not all(f.isdigit() for f in fields):
+        if not sep or len(fields) != 16 or not all(f.isascii() and f.isdigit() for f in fields):
             raise ParseError(path, line_no, line, "expected 'name: 16 counters'")
         values = {key: int(v) for key, v in zip(_DEV_RX + _DEV_TX, fields, strict=True) if key}
         interfaces.append(Interface(None, name.strip(), None, LinkStats(values)))
@@ -237,8 +248,10 @@ def parse_proc_route(text: str, path: str = "/proc/net/route") -> list[Route]:
             if len(fields) != 11:
                 raise ValueError
             dest, gateway, flags, metric, mask = (_ipv4_hex(fields[1]), _ipv4_hex(fields[2]),
-                                                  int(fields[3], 16), int(fields[6]),
-                                                  int(fields[7], 16))
+                                                  hex_field(fields[3]), dec_field(fields[6]),
+                                                  hex_field(fields[7]))
+            if mask > 0xFFFFFFFF:  # more than 32 bits would make a prefix longer than /32
+                raise ValueError
         except ValueError:
             raise ParseError(path, line_no, line, "expected 11 route fields") from None
         if flags & RTF_REJECT:  # unreachable/prohibit/blackhole; the device column shows "*"
@@ -269,8 +282,10 @@ def parse_proc_ipv6_route(text: str, path: str = "/proc/net/ipv6_route") -> list
         try:
             if len(fields) != 10:
                 raise ValueError
-            dest, plen = _ipv6_hex(fields[0]), int(fields[1], 16)
-            nexthop, metric, flags = _ipv6_hex(fields[4]), int(fields[5], 16), int(fields[8], 16)
+            dest, plen = _ipv6_hex(fields[0]), hex_field(fields[1])
+            nexthop, metric, flags = _ipv6_hex(fields[4]), hex_field(fields[5]), hex_field(fields[8])
+            if plen > 128:
+                raise ValueError
         except ValueError:
             raise ParseError(path, line_no, line, "expected 10 route fields") from None
         if flags & RTF_REJECT and metric == 0xFFFFFFFF and plen == 0 and fields[9] == "lo":
@@ -290,7 +305,7 @@ def _ipv4_hex(text: str) -> str:
     """``"010200C0" -> "192.0.2.1"`` on a little-endian machine (memory order = network order)."""
     if len(text) != 8:
         raise ValueError(text)
-    return inet_ntop(AF_INET, int(text, 16).to_bytes(4, sys.byteorder))
+    return inet_ntop(AF_INET, hex_field(text).to_bytes(4, sys.byteorder))
 
 
 def _ipv6_hex(text: str) -> str:

@@ -16,6 +16,7 @@ import struct
 import sys
 from _socket import AF_INET, AF_INET6, inet_ntop
 
+from pynetstat.errors import BackendUnavailable
 from pynetstat.linux.netlink import (
     NETLINK_SOCK_DIAG,
     NLMSG_HDRLEN,
@@ -142,6 +143,7 @@ def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
     seq = reply.seq
     what = f"sock_diag {protocol}{'6' if family == 6 else ''}"
     peek = _PEEK.unpack_from
+    malformed = stats.malformed
     try:
         for chunk in reply.chunks:
             view = memoryview(chunk)
@@ -171,6 +173,10 @@ def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
                     break
     except DumpDone:
         return
+    if stats.malformed == malformed:
+        # No NLMSG_DONE, and no cut message that was counted: the reply stopped between two
+        # messages (or held none), so nothing says what is missing. Say the dump is incomplete.
+        raise BackendUnavailable(f"{what}: the dump ended without NLMSG_DONE")
 
 
 def _batch(protocol: str, family: int, cols: list[tuple], port_rows, names: _Names,

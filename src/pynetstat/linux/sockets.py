@@ -55,12 +55,16 @@ def iter_batches(protocols: list[tuple[str, int]], states: int, netlink, proc,
                 # The cookie is the kernel's identity of a socket, unique and never 0 in a dump.
                 batch = _unseen(batch, batch.cookie, seen)
                 if batch is not None:
+                    batch = _in_states(batch, states)
+                if batch is not None:
                     yielded = True
                     yield batch
             log.sources[name] = "netlink"
             continue
-        except BackendUnavailable as e:
-            log.fallback_reasons[name] = str(e)
+        except (BackendUnavailable, OSError) as e:
+            # OSError: a source is any object with dump(); one may let the OS's error through.
+            log.fallback_reasons[name] = (str(e) if isinstance(e, BackendUnavailable)
+                                          else f"sock_diag {name}: {e.strerror or e}")
             if yielded:
                 # The dump broke off midway: keep what came, and say so rather than mix sources.
                 log.sources[name] = "netlink (incomplete)"
@@ -85,6 +89,15 @@ def _unseen(batch: SocketBatch, keys: tuple, seen: set) -> SocketBatch | None:
         if key not in seen:
             seen.add(key)
             keep.append(i)
+    return batch.take(keep) if keep else None
+
+
+def _in_states(batch: SocketBatch, states: int) -> SocketBatch | None:
+    """The sockets whose state is in the mask. A live kernel applies the mask itself; a replayed
+    recording answers with whatever was asked for when it was recorded."""
+    if all((states >> state) & 1 for state in set(batch.state)):
+        return batch
+    keep = [i for i, state in enumerate(batch.state) if (states >> state) & 1]
     return batch.take(keep) if keep else None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pynetstat.model.sockets import spec_state_name
+from pynetstat.textsafe import safe_token
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,7 +30,8 @@ def host_text(address: str, family: int, scope: int, ifname: Callable[[int], str
     if family == 4:
         return address
     if scope and is_link_local(address):
-        return f"[{address}%{ifname(scope)}]"
+        # Linux allows any byte in an interface name but '/', ':' and white space: escape it.
+        return f"[{address}%{safe_token(ifname(scope))}]"
     return f"[{address}]"
 
 
@@ -67,7 +69,7 @@ def endpoint_cells(sock: InetSocket, ifname: Callable[[int], str], names: Names 
             rport = names.service(sock.remote_port, sock.proto) or rport
         name = names.host(sock.remote_address)
         if name:
-            remote_host = safe(name)
+            remote_host = safe_token(name)
     local = f"{local_host}:{lport}"
     if sock.proto == "udp" and sock.remote_port == 0 and sock.remote_address in WILDCARD:
         return local, "*:*"

@@ -12,6 +12,7 @@ import json
 
 from pynetstat.model.sockets import kernel_state_name, spec_state_name
 from pynetstat.render.endpoints import is_ipv4_mapped, is_link_local
+from pynetstat.textsafe import json_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names:
         "remote_port": sock.remote_port,
         "state": spec_state_name(sock.state) if sock.proto == "tcp" else None,
         "kernel_state": kernel_state_name(sock.state),
-        "interface": ifname(sock.scope) if sock.scope else None,
+        "interface": json_text(ifname(sock.scope)) if sock.scope else None,
         "link_local": is_link_local(sock.local_address),
         "ipv4_mapped": is_ipv4_mapped(sock.local_address) or is_ipv4_mapped(sock.remote_address),
         "recv_q": sock.recv_q,
@@ -53,12 +54,14 @@ def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names:
         "remote_host": None,
     }
     if owners is not None:
-        rec["owners"] = [owner_json(o) if owner_json else {"pid": o.pid, "name": o.name}
+        rec["owners"] = [owner_json(o) if owner_json else
+                         {"pid": o.pid, "name": None if o.name is None else json_text(o.name)}
                          for o in owners]
     if names is not None:
         rec["local_service"] = names.service(sock.local_port, sock.proto)
         rec["remote_service"] = names.service(sock.remote_port, sock.proto) if sock.remote_port else None
-        rec["remote_host"] = names.host(sock.remote_address)
+        host = names.host(sock.remote_address)
+        rec["remote_host"] = None if host is None else json_text(host)
     return rec
 
 

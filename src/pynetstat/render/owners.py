@@ -18,7 +18,7 @@ cgroup path, component, the ancestors from PID 1 down to the parent and the proc
 from __future__ import annotations
 
 from pynetstat.model.process import ProcessInfo
-from pynetstat.textsafe import json_text, safe
+from pynetstat.textsafe import json_text, safe, safe_token
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -73,7 +73,9 @@ def _block(info: ProcessInfo, verbose: bool) -> tuple[str, ...]:
         lines.append("  " + safe(info.cgroup))
     comp = component(info)
     if comp is not None:
-        lines.append("  " + safe(comp))
+        # A unit name (any cgroup directory name ending in .service) could otherwise draw a
+        # fake connection row here: "  TCP    6.6.6.6:443 ... ESTABLISHED.service".
+        lines.append("  " + (safe(comp) if info.container is not None else safe_token(comp)))
     if verbose:
         lines.extend(f"  {safe(name) if name is not None else '?'} ({pid})"
                      for pid, name in reversed(info.ancestry or ()))

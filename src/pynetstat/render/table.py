@@ -22,7 +22,7 @@ from pynetstat.render.endpoints import (
     pid_text,
     state_text,
 )
-from pynetstat.textsafe import safe
+from pynetstat.textsafe import ljust, safe, width
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -134,8 +134,12 @@ class ConnectionTable:
         pending = self.pending
         widths = self.widths
         columns = list(zip(*pending)) if pending else []
+        # A host name may hold wide characters (CJK: two terminal columns each) or combining
+        # marks (none): such a block is measured and padded in terminal columns, not characters.
+        plain = all("".join(column).isascii() for column in columns[:4])
+        measure = len if plain else width
         for i in range(min(3, len(columns)) if self.columns == 4 else min(4, len(columns))):
-            n = max(map(len, columns[i])) + 1
+            n = max(map(measure, columns[i])) + 1
             if n > widths[i]:
                 widths[i] = n
         out = []
@@ -143,7 +147,10 @@ class ConnectionTable:
             self.started = True
             out.append(TITLE)
             out.append(self._format(HEADINGS[: self.columns], widths))
-        if self.columns == 5:
+        if not plain:
+            lines = [self._format(cells if cells[3] or self.columns == 5 else cells[:3], widths)
+                     for cells in pending]
+        elif self.columns == 5:
             fmt = f"  %-{widths[0]}s%-{widths[1]}s%-{widths[2]}s%-{widths[3]}s%s\n"
             lines = [fmt % cells for cells in pending]
         else:
@@ -159,7 +166,7 @@ class ConnectionTable:
         self.out.write("".join(out))
 
     def _format(self, cells: tuple[str, ...], widths: list[int]) -> str:
-        padded = "".join(c.ljust(widths[i]) for i, c in enumerate(cells[:-1]))
+        padded = "".join(ljust(c, widths[i]) for i, c in enumerate(cells[:-1]))
         return f"  {padded}{cells[-1]}\n"
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pynetstat.errors import BackendUnavailable
 from pynetstat.linux.netlink import DumpStats
 from pynetstat.linux.rtnetlink import decode_links, link_request, parse_proc_dev
+from pynetstat.textsafe import safe_token
 from pynetstat.views.statistics import fmt
 
 TYPE_CHECKING = False
@@ -51,7 +52,7 @@ def read_interfaces(procfs: ProcFS, netlink) -> InterfacesSnapshot:
     try:
         return InterfacesSnapshot(list(decode_links(netlink.dump(link_request()), DumpStats())),
                                   "netlink", None)
-    except BackendUnavailable as e:  # NetlinkError is one
+    except (BackendUnavailable, OSError) as e:  # NetlinkError is one; OSError: see sockets.py
         reason = str(e)
     path = procfs.path("net/dev")
     try:
@@ -115,7 +116,7 @@ def render_text(snapshot: InterfacesSnapshot, opts: Options) -> str:
     if opts.verbose:
         for interface in snapshot.interfaces:
             index = "" if interface.index is None else f" (index {interface.index})"
-            out += ["", *_table(f"Interface Statistics: {interface.name}{index}",
+            out += ["", *_table(f"Interface Statistics: {safe_token(interface.name)}{index}",
                                 summarize(interface.stats))]
     out += ["", NOTE, ""]
     return "\n".join(out)

@@ -9,7 +9,7 @@ one of its addresses. Linux keeps no persistent routes in the kernel, and the ou
 
 from __future__ import annotations
 
-from pynetstat.errors import BackendUnavailable
+from pynetstat.errors import BackendUnavailable, ParseError
 from pynetstat.linux.netlink import DumpStats
 from pynetstat.linux.rtnetlink import (
     decode_routes,
@@ -25,6 +25,7 @@ from pynetstat.model.stats import (
     RT_TABLE_MAIN,
     code_name,
 )
+from pynetstat.textsafe import safe_token
 from pynetstat.views.interfaces import read_interfaces
 
 TYPE_CHECKING = False
@@ -78,17 +79,34 @@ def collect(opts: Options, procfs: ProcFS, netlink) -> RoutesSnapshot:
                 sources[family] = "netlink"
                 continue
             reasons[family] = "no IPv6 routes from netlink"
-        except BackendUnavailable as e:
+        except (BackendUnavailable, OSError) as e:  # OSError: see linux/sockets.py
             reasons[family] = str(e)
         try:
             text = procfs.read_text(rel)
+            found = _PROC_PARSERS[family](text, procfs.path(rel))
         except FileNotFoundError:
             sources[family] = None  # no IPv6 in this kernel: no ipv6_route either
             reasons[family] += f"; {procfs.path(rel)} does not exist: no IPv6 in this kernel"
             continue
-        routes += _PROC_PARSERS[family](text, procfs.path(rel))
+        except OSError as e:
+            sources[family] = None
+            reasons[family] += f"; cannot read {procfs.path(rel)}: {e.strerror or e}"
+            continue
+        except ParseError as e:
+            sources[family] = None
+            reasons[family] += f"; {e}"
+            continue
+        routes += found
         sources[family] = "procfs"
     return RoutesSnapshot(links.interfaces, routes, sources, reasons)
+
+
+def notes(snapshot: RoutesSnapshot) -> list[str]:
+    """The stderr lines for route tables that could not be read (a kernel without IPv6 is not
+    a loss: its table is simply absent)."""
+    return [f"IPv{family} routes could not be read: {snapshot.reasons.get(family)}"
+            for family in (4, 6) if snapshot.sources.get(family) is None
+            and not str(snapshot.reasons.get(family)).endswith("no IPv6 in this kernel")]
 
 
 def _exists(procfs: ProcFS, rel: str) -> bool:
@@ -119,7 +137,8 @@ def _paths(route: Route) -> list[tuple[str, str, int | None]]:
     """(gateway text, interface name, ifindex) per next hop; one row for a route with none."""
     if not route.nexthops:
         return [(_gateway_text(route, None), "", None)]
-    return [(_gateway_text(route, h.gateway), h.ifname or "", h.ifindex) for h in route.nexthops]
+    return [(_gateway_text(route, h.gateway), safe_token(h.ifname or ""), h.ifindex)
+            for h in route.nexthops]
 
 
 def _interface_list(snapshot: RoutesSnapshot) -> list[str]:
@@ -127,7 +146,7 @@ def _interface_list(snapshot: RoutesSnapshot) -> list[str]:
     for i in snapshot.interfaces:
         index = "" if i.index is None else str(i.index)
         mid = (i.hw_address.replace(":", " ") + " ......") if i.hw_address else ""
-        out.append(f"{index:>3}...{mid.ljust(24, '.')}{i.name}")
+        out.append(f"{index:>3}...{mid.ljust(24, '.')}{safe_token(i.name)}")
     return out + [RULE, ""]
 
 

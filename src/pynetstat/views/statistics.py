@@ -9,7 +9,7 @@ not keep prints ``n/a`` and is ``null`` in JSON.
 
 from __future__ import annotations
 
-from pynetstat.errors import UsageError
+from pynetstat.errors import ParseError, UsageError
 from pynetstat.linux.snmp import monotonic_counters, parse_paired, parse_snmp6
 from pynetstat.model.stats import ProtocolCounters
 from pynetstat.options import STATISTICS_PROTOCOLS
@@ -106,21 +106,25 @@ def parse_statistics_protocol(text: str) -> str:
 
 
 class StatisticsSnapshot:
-    """What -s shows: the kernel's counters and where they came from (always ``"procfs"``)."""
+    """What -s shows: the kernel's counters and where they came from (always ``"procfs"``);
+    ``unreadable`` maps each counter file that exists but could not be read or parsed to why."""
 
-    __slots__ = ("counters", "source")
+    __slots__ = ("counters", "source", "unreadable")
 
-    def __init__(self, counters: ProtocolCounters, source: str = "procfs"):
+    def __init__(self, counters: ProtocolCounters, source: str = "procfs",
+                 unreadable: dict[str, str] | None = None):
         self.counters = counters
         self.source = source
+        self.unreadable = unreadable or {}
 
 
 def collect(opts: Options, procfs: ProcFS, netlink: object = None) -> StatisticsSnapshot:
     """Read the three counter files. A missing file (no IPv6: no snmp6) is recorded, not fatal;
-    a malformed one raises ``ParseError``. ``netlink`` is unused: these counters have no netlink
-    source that covers them all."""
+    so is one that cannot be read or is malformed (in ``unreadable``): the other files' sections
+    are still shown. ``netlink`` is unused: these counters have no netlink source that covers
+    them all."""
     groups: dict[str, dict[str, int]] = {}
-    files, missing = [], []
+    files, missing, unreadable = [], [], {}
     for rel, parse in _FILES:
         path = procfs.path(rel)
         try:
@@ -128,9 +132,22 @@ def collect(opts: Options, procfs: ProcFS, netlink: object = None) -> Statistics
         except FileNotFoundError:
             missing.append(path)
             continue
+        except OSError as e:
+            unreadable[path] = e.strerror or str(e)
+            continue
+        try:
+            groups.update(parse(text, path))
+        except ParseError as e:
+            unreadable[path] = str(e)
+            continue
         files.append(path)
-        groups.update(parse(text, path))
-    return StatisticsSnapshot(ProtocolCounters(groups, files, missing))
+    return StatisticsSnapshot(ProtocolCounters(groups, files, missing), unreadable=unreadable)
+
+
+def notes(snapshot: StatisticsSnapshot) -> list[str]:
+    """The stderr lines for what could not be read."""
+    return [f"cannot read {path}: {why}" if not why.startswith(path) else f"skipped {why}"
+            for path, why in snapshot.unreadable.items()]
 
 
 def selected_sections(opts: Options) -> list[Section]:
@@ -188,6 +205,9 @@ def render_text(snapshot: StatisticsSnapshot, opts: Options) -> str:
         out += ["", section.title, ""]
         values = section_values(section, counters)
         if values is None:
+            if snapshot.unreadable:
+                out.append(f"  Not available: {', '.join(snapshot.unreadable)} could not be read.")
+                continue
             out.append(f"  Not available: this kernel has no {section.group} counters "
                        f"({', '.join(counters.missing) or 'file missing'}).")
             continue
@@ -231,7 +251,7 @@ def to_json(snapshot: StatisticsSnapshot, opts: Options) -> dict:
             entry["kernel"] = dict(extra_groups(section, counters))
         sections.append(entry)
     return {"source": snapshot.source, "files": counters.files, "missing": counters.missing,
-            "sections": sections}
+            "unreadable": dict(snapshot.unreadable), "sections": sections}
 
 
 def counters(snapshot: StatisticsSnapshot) -> dict[str, int]:

@@ -1,0 +1,275 @@
+"""Socket owners kept from one interval pass to the next, so later passes skip the /proc/*/fd walk.
+
+The walk is the one ``owners.scan_owners`` makes, with one difference: each process is read
+through a descriptor of its ``/proc/PID`` directory. Such a directory stays bound to the process
+it was opened for (once that process exits, every lookup below it fails, even if the PID has been
+handed to a new process), so the start time read from its ``stat`` and the sockets in its ``fd``
+belong to the same process, and ``(PID, start time)`` names it for good.
+
+A later pass, given the inodes of the sockets it listed:
+
+1. checks every owner it knows by its start time (one small read of ``/proc/PID/stat`` each); a
+   PID that exited or now names another process loses every socket it was credited with;
+2. forgets the sockets that are no longer listed;
+3. looks for the sockets it has not seen before. If there are none, no fd table is read at all.
+   Otherwise it reads fd tables, the most likely holders first (processes that were not there at
+   the last walk, newest first; then the owners that gained a socket lately; then the rest), and
+   stops as soon as every new socket is found.
+
+What this trades for speed, and when it is put right:
+
+* a socket already credited to a live process that gains another holder (fork, SCM_RIGHTS), or
+  that its known holder closes while another keeps it, shows its old owners until the known holder
+  exits or a walk reads the other holder;
+* a socket that a complete walk found in no visible process (a kernel socket, one held in another
+  PID namespace or only in flight) is not looked for again until a walk runs to the end anyway.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pynetstat.errors import ParseError
+from pynetstat.linux.owners import OwnerMap
+from pynetstat.linux.process import parse_stat
+from pynetstat.model.sockets import ScanReport
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pynetstat.model.sockets import Owner
+
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_RECENT = 16  # owners remembered as "gained a socket lately"
+
+# How the last lookup went (the pass log reports it).
+FULL_WALK = "walk"  # every fd table read: the first pass
+PARTIAL_WALK = "partial"  # fd tables read until every new socket was found
+REUSED = "reused"  # no fd table read: only the owners' start times
+
+
+class OwnerCache:
+    """Owners of the listed sockets, kept across passes. ``lookup`` gives a pass its ``OwnerMap``;
+    ``records`` (PID -> ``Owner``) and ``process_cache`` (read_process's, by (PID, start time))
+    are the connection set's own caches, kept here so that they live as long as the owners do."""
+
+    def __init__(self, proc_root: str):
+        self.proc_root = proc_root
+        self.owners: OwnerMap | None = None
+        self.known: dict[int, tuple] = {}  # owner PID -> (start time, comm, ppid) from its stat
+        self.unowned: set[int] = set()  # inodes a complete walk found in no visible process
+        self.listed: set[int] = set()  # the PIDs in /proc at the last walk
+        self.recent: list[int] = []  # owners that gained a socket lately, most recent first
+        self.denied = 0  # fd tables we may not read, at the last walk
+        self.records: dict[int, Owner] = {}
+        self.process_cache: dict = {}
+        self.how: str | None = None
+
+    def lookup(self, inode_columns: Iterable[tuple[int, ...]]) -> OwnerMap:
+        """The owners of the sockets whose inodes are given (one tuple per batch; 0 = no inode)."""
+        wanted = set().union(*inode_columns)
+        wanted.discard(0)
+        report = ScanReport()
+        if self.owners is None:
+            owners = OwnerMap(report)
+            if self._walk(owners, wanted, None, report):
+                self.unowned = wanted - owners.first.keys()
+            self.how = FULL_WALK
+        else:
+            owners = self.owners
+            owners.report = report
+            self._forget(self._verify())
+            first = owners.first
+            for inode in first.keys() - wanted:  # closed since the last pass
+                del first[inode]
+                owners.more.pop(inode, None)
+            self.unowned &= wanted
+            missing = wanted - first.keys() - self.unowned
+            self.how = REUSED
+            if missing:
+                self.how = PARTIAL_WALK
+                found = OwnerMap(report)
+                if self._walk(found, wanted, missing, report):
+                    owners = found  # a walk that ran to the end knows every holder
+                    self.unowned = wanted - owners.first.keys()
+                else:
+                    for inode, pid in found.first.items():
+                        owners.add(inode, pid)
+                    for inode, pids in found.more.items():
+                        for pid in pids:
+                            owners.add(inode, pid)
+            report.denied = max(report.denied, self.denied)
+        self.owners = owners
+        self._settle()
+        return owners
+
+    def _walk(self, owners: OwnerMap, wanted: set[int], missing: set[int] | None,
+              report: ScanReport) -> bool:
+        """Read fd tables into ``owners`` (only ``wanted`` inodes). With ``missing``: most likely
+        holders first, stopping once none is missing. True when every process was read."""
+        try:
+            listed = {int(name) for name in os.listdir(self.proc_root) if name.isdigit()}
+        except OSError:
+            report.denied += 1
+            return False
+        if missing is None:
+            order = sorted(listed)
+        else:
+            new = sorted(listed - self.listed, reverse=True)
+            recent = [pid for pid in self.recent if pid in listed]
+            seen = set(new).union(recent)
+            order = new + recent + sorted(listed - seen, reverse=True)
+        self.listed = listed
+        for pid in order:
+            held = self._read(pid, wanted, missing, report)
+            if held is None:
+                continue
+            stat, inodes = held
+            self.known[pid] = stat
+            for inode in inodes:
+                owners.add(inode, pid)
+            if missing is not None:
+                if pid in self.recent:
+                    self.recent.remove(pid)
+                self.recent.insert(0, pid)
+                if not missing:
+                    return False
+        self.denied = report.denied
+        return True
+
+    def _read(self, pid: int, wanted: set[int], missing: set[int] | None,
+              report: ScanReport) -> tuple[tuple, list[int]] | None:
+        """``(stat, inodes)``: the wanted sockets one process holds, and who it is; ``None`` when it
+        holds none, has gone, or may not be read. Stops early once ``missing`` is empty."""
+        try:
+            pdir = os.open(f"{self.proc_root}/{pid}", _O_DIR)
+        except OSError:
+            report.vanished += 1  # it exited since listdir
+            return None
+        try:
+            inodes = self._sockets(pdir, wanted, missing, report)
+            if not inodes:
+                return None
+            stat = _stat(pdir, "stat")
+            if stat is None:
+                report.vanished += 1
+                return None
+            return stat, inodes
+        finally:
+            os.close(pdir)
+
+    @staticmethod
+    def _sockets(pdir: int, wanted: set[int], missing: set[int] | None,
+                 report: ScanReport) -> list[int]:
+        try:
+            fdir = os.open("fd", _O_DIR, dir_fd=pdir)
+        except PermissionError:
+            report.denied += 1  # another user's process (as non-root), or hidepid
+            return []
+        except OSError:
+            report.vanished += 1
+            return []
+        inodes = []
+        try:
+            try:
+                fds = os.listdir(fdir)
+            except PermissionError:
+                report.denied += 1
+                return []
+            except OSError:
+                report.vanished += 1
+                return []
+            report.processes += 1
+            readlink = os.readlink
+            # Newest fds last in the listing: a new socket is most often among them.
+            for fd in reversed(fds) if missing else fds:
+                try:
+                    link = readlink(fd, dir_fd=fdir)
+                except OSError:
+                    report.fds_unreadable += 1  # closed meanwhile, or not ours to read
+                    continue
+                if link.startswith("socket:[") and link[8:-1].isdigit():
+                    inode = int(link[8:-1])
+                    if inode in wanted:
+                        inodes.append(inode)
+                        if missing:
+                            missing.discard(inode)
+                            if not missing:
+                                break
+        finally:
+            os.close(fdir)
+        return inodes
+
+    def _verify(self) -> set[int]:
+        """The known owners that exited or whose PID now names another process. One that ran
+        exec or was re-parented is still itself, but its cached name and details are dropped."""
+        gone = set()
+        for pid, stat in self.known.items():
+            now = _stat(None, f"{self.proc_root}/{pid}/stat")
+            if now is None or now[0] != stat[0]:
+                gone.add(pid)
+            elif now != stat:
+                self.known[pid] = now
+                self.records.pop(pid, None)
+        return gone
+
+    def _forget(self, gone: set[int]) -> None:
+        """Take the sockets of processes that are gone away from them."""
+        if not gone:
+            return
+        first, more = self.owners.first, self.owners.more
+        for inode in [inode for inode, pid in first.items() if pid in gone]:
+            rest = [pid for pid in more.pop(inode, ()) if pid not in gone]
+            if rest:
+                first[inode] = rest[0]
+                if len(rest) > 1:
+                    more[inode] = rest[1:]
+            else:
+                del first[inode]
+        for inode in list(more):
+            extra = [pid for pid in more[inode] if pid not in gone]
+            if extra:
+                more[inode] = extra
+            else:
+                del more[inode]
+        for pid in gone:
+            self.known.pop(pid, None)
+
+    def _settle(self) -> None:
+        """Keep only what the current owners need, so that memory follows the sockets listed."""
+        owners = self.owners
+        owning = set(owners.first.values())
+        for pids in owners.more.values():
+            owning.update(pids)
+        for cache in (self.known, self.records):
+            for pid in [pid for pid in cache if pid not in owning]:
+                del cache[pid]
+        self.recent = [pid for pid in self.recent if pid in owning][:_RECENT]
+        if self.process_cache:
+            keep = set(owning)
+            for record in self.records.values():
+                info = record.process
+                if info is not None and info.ancestry:
+                    keep.update(pid for pid, _name in info.ancestry)
+            for key in [key for key in self.process_cache if key[0] not in keep]:
+                del self.process_cache[key]
+
+
+def _stat(dir_fd: int | None, path: str) -> tuple | None:
+    """``(start time, comm, ppid)`` from a /proc/PID/stat, or None when it cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        comm, _state, ppid, start = parse_stat(data, path)
+    except ParseError:
+        return None
+    return start, comm, ppid

@@ -1,0 +1,197 @@
+"""What ``--changes`` prints after the first display: one line per change, as text or JSON Lines.
+
+Text, each line with the local time of the pass and a mark::
+
+    Time       Proto  Local Address          Foreign Address        State
+    14:02:07 + TCP    127.0.0.1:5000         127.0.0.1:41872        ESTABLISHED
+    14:02:09 ~ TCP    127.0.0.1:5000         127.0.0.1:41872        ESTABLISHED -> CLOSE_WAIT
+    14:02:11 - TCP    127.0.0.1:5000         127.0.0.1:41872        CLOSE_WAIT
+
+    Time       Counter                                 Delta       Rate/s           Value
+    14:02:07 ~ Tcp.InSegs                               +152         76.0          123456
+    14:02:07 ! eth0.rx_packets                         reset            -              12  (was 4294967290)
+
+Marks: ``+`` appeared, ``-`` closed or gone, ``~`` changed state or moved, ``!`` went backwards
+(a counter reset or wrapped). Colour only when ``env.color``. Columns are measured per pass and
+never shrink. JSON: one object per change, fields in docs/interval.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from pynetstat.model.sockets import spec_state_name
+from pynetstat.render.endpoints import PROTO_LABELS, endpoint_cells, pid_text, state_text
+from pynetstat.render.jsonout import connection_record
+from pynetstat.textsafe import safe
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pynetstat.run import Session
+    from pynetstat.sampling import ConnectionChange, CounterChange
+
+SCHEMA_VERSION = 1
+# change kind -> mark; connections: added, removed, state; counters: moved, reset, added, removed
+MARKS = {"added": "+", "removed": "-", "state": "~", "moved": "~", "reset": "!"}
+_COLORS = {"+": "\033[32m", "-": "\033[31m", "~": "\033[33m", "!": "\033[35m"}
+_RESET = "\033[0m"
+_CONNECTION_HEADINGS = ("Proto", "Local Address", "Foreign Address", "State", "PID")
+_COUNTER_HEADINGS = ("Counter", "Delta", "Rate/s", "Value", "")  # the last: "(was N)" after a reset
+
+
+def clock(stamp: float) -> str:
+    """A wall-clock time stamp as the local ``HH:MM:SS`` of a text line."""
+    return time.strftime("%H:%M:%S", time.localtime(stamp))
+
+
+def _head(kind: str, stamp: float, number: int, change: str) -> dict:
+    return {"schema_version": SCHEMA_VERSION, "type": kind, "timestamp": stamp, "pass": number,
+            "change": change, "mark": MARKS[change]}
+
+
+class _Lines:
+    """Rows of cells measured, then printed: the widths only grow, so columns stay put."""
+
+    def __init__(self, session: Session, headings: tuple[str, ...], widths: list[int],
+                 right: frozenset[int] = frozenset()):
+        self.out = session.env.stdout
+        self.color = session.env.color
+        self.interval = session.opts.interval
+        self.headings = headings
+        self.widths = widths
+        self.right = right  # columns aligned right (numbers)
+
+    def begin(self, legend: str) -> None:
+        self.out.write(f"\nChanges every {self.interval:g} s ({legend}):\n\n"
+                       + self._format("Time    ", " ", self.headings))
+
+    def emit(self, rows: list[tuple[str, str, tuple[str, ...], list[str]]]) -> None:
+        """``rows``: (time, mark, cells, lines under the row)."""
+        for _, _, cells, _ in rows:
+            for i, cell in enumerate(cells[:-1]):
+                self.widths[i] = max(self.widths[i], len(cell) + 2)
+        out = []
+        for when, mark, cells, under in rows:
+            line = self._format(when, mark, cells)
+            if self.color:
+                line = f"{_COLORS[mark]}{line[:-1]}{_RESET}\n"
+            out.append(line)
+            out += [u + "\n" for u in under]
+        self.out.write("".join(out))
+
+    def _format(self, when: str, mark: str, cells: tuple[str, ...]) -> str:
+        parts = []
+        for i, cell in enumerate(cells[:-1]):
+            width = self.widths[i]
+            parts.append(cell.rjust(width - 2) + "  " if i in self.right else cell.ljust(width))
+        last = cells[-1].rjust(self.widths[-1]) if len(cells) - 1 in self.right else cells[-1]
+        return f"{when} {mark} {''.join(parts)}{last}".rstrip() + "\n"
+
+
+class ConnectionChangeWriter:
+    """Connections that appeared, closed or changed state, pass after pass."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        opts = session.opts
+        columns = 5 if opts.pids else 4
+        self.lines = _Lines(session, _CONNECTION_HEADINGS[:columns], [7, 23, 23, 16, 0][:columns])
+        self.owner_lines = self.owner_json = None
+        if opts.executables:
+            from pynetstat.render.owners import owner_json, owner_lines
+
+            self.owner_lines, self.owner_json = owner_lines, owner_json
+
+    def begin(self) -> None:
+        if not self.session.opts.json:
+            self.lines.begin("+ appeared, - closed, ~ changed state")
+
+    def write(self, changes: list[ConnectionChange], stamp: float, number: int) -> None:
+        session = self.session
+        opts = session.opts
+        if opts.json:
+            out = []
+            for change in changes:
+                doc = _head("connection", stamp, number, change.kind)
+                doc["previous_state"] = (None if change.previous_state is None
+                                         else spec_state_name(change.previous_state))
+                doc["connection"] = connection_record(
+                    change.sock, change.owners if opts.wants_owners else None, session.names,
+                    session.ifname, self.owner_json)
+                out.append(json.dumps(doc) + "\n")
+            session.env.stdout.write("".join(out))
+            return
+        from pynetstat.render.owners import UNREADABLE_LINE
+
+        when = clock(stamp)
+        rows = []
+        for change in changes:
+            sock = change.sock
+            local, foreign = endpoint_cells(sock, session.ifname, session.names, safe)
+            state = state_text(sock)
+            if change.kind == "state":
+                state = f"{spec_state_name(change.previous_state)} -> {spec_state_name(sock.state)}"
+            cells = (PROTO_LABELS[sock.proto], local, foreign, state)
+            if opts.pids:
+                cells += (pid_text(tuple(o.pid for o in change.owners)),)
+            under = []
+            if self.owner_lines is not None:
+                under = (self.owner_lines(change.owners, opts.verbose) if change.owners
+                         else [UNREADABLE_LINE] if sock.inode else [])
+            rows.append((when, MARKS[change.kind], cells, under))
+        self.lines.emit(rows)
+
+
+class CounterChangeWriter:
+    """Counters that moved (-s, -e) and routes added or removed (-r), pass after pass."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.lines = _Lines(session, _COUNTER_HEADINGS, [40, 12, 14, 16, 0], frozenset({1, 2, 3}))
+
+    def begin(self) -> None:
+        if not self.session.opts.json:
+            self.lines.begin("~ moved, ! went backwards: reset or wrapped, + new, - gone")
+
+    def write(self, counters: list[CounterChange], routes: list[tuple[str, dict]], stamp: float,
+              number: int) -> None:
+        if self.session.opts.json:
+            docs = [{**_head("counter", stamp, number, c.kind), "view": c.view, "name": c.name,
+                     "value": c.value, "previous": c.previous, "delta": c.delta,
+                     "rate": None if c.rate is None else round(c.rate, 3)} for c in counters]
+            docs += [{**_head("route", stamp, number, kind), "route": route}
+                     for kind, route in routes]
+            self.session.env.stdout.write("".join(json.dumps(doc) + "\n" for doc in docs))
+            return
+        when = clock(stamp)
+        rows = []
+        for c in counters:
+            if c.kind == "moved":
+                cells = (c.name, f"+{c.delta}", "-" if c.rate is None else f"{c.rate:.1f}",
+                         str(c.value), "")
+            elif c.kind == "reset":
+                cells = (c.name, "reset", "-", str(c.value), f"(was {c.previous})")
+            else:
+                cells = (c.name, "new" if c.kind == "added" else "gone", "-",
+                         "-" if c.value is None else str(c.value), "")
+            rows.append((when, MARKS[c.kind], cells, []))
+        rows += [(when, MARKS[kind], (route_text(route),), []) for kind, route in routes]
+        self.lines.emit(rows)
+
+
+def route_text(route: dict) -> str:
+    """``IPv4 10.0.0.0/8 via 192.168.1.1 dev eth0 metric 100 table main`` (from ``route_json``)."""
+    parts = [f"IPv{route['family']}", f"{route['destination']}/{route['prefix_length']}"]
+    for hop in route["nexthops"]:
+        if hop["gateway"]:
+            parts.append(f"via {hop['gateway']}")
+        if hop["interface"]:
+            parts.append(f"dev {safe(hop['interface'])}")
+    if route["metric"] is not None:
+        parts.append(f"metric {route['metric']}")
+    if route["type"] not in (None, "unicast"):
+        parts.append(route["type"])
+    if route["table_name"] not in (None, "main"):
+        parts.append(f"table {route['table_name']}")
+    return " ".join(parts)
