@@ -22,12 +22,15 @@ Setting up 100k pairs needs root or a RLIMIT_NOFILE hard limit >= --pairs-per-wo
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,16 +98,44 @@ def measure_cases(runner: CommandRunner, tools: dict[str, Tool], skip: set[str],
     return tuple(Row(measured[case.label], measured.get(case.baseline or "")) for case in CASES)
 
 
-def measure_interval_mode(runner: CommandRunner, tool: Tool, passes: int) -> Measurement:
-    """STUB for the lead: time interval mode once it exists.
-
-    Intended: run ``[*tool.argv, "-ano", "1", "--json"]`` (or whatever bounds it to ``passes``
-    passes, e.g. a count option) with the fleet open, and report the time per pass after the
-    first, i.e. the cost of one re-sample and diff. Until interval mode is written this reports
-    that it was not measured.
-    """
-    return Measurement(f"pynetstat -ano 1 ({passes} passes)",
-                       note="not measured: interval mode not written yet")
+def measure_interval_mode(tool: Tool, passes: int, timeout: float) -> tuple[Row, Row]:
+    """Time interval mode: ``pynetstat -ano 1`` for ``passes`` passes, read back from the
+    per-pass log that ``PYNETSTAT_PASS_TIMES`` makes it write (one JSON line per pass, with the
+    pass's own duration), then stopped with SIGTERM. Reports the first pass and the later ones,
+    the later compared with the first (the target is 0.6x or less)."""
+    label = f"pynetstat -ano 1, passes 2..{passes}"
+    if tool.missing:
+        missing = Measurement("pynetstat -ano 1, first pass", note=tool.missing)
+        return Row(missing), Row(Measurement(label, note=tool.missing))
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "passes.jsonl")
+        env = dict(os.environ, PYNETSTAT_PASS_TIMES=log)
+        proc = subprocess.Popen([*tool.argv, "-ano", "1"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        lines: list[str] = []
+        try:
+            while time.monotonic() < deadline and proc.poll() is None:
+                if os.path.exists(log):
+                    with open(log, encoding="utf-8") as f:
+                        lines = f.read().splitlines()
+                if len(lines) >= passes:
+                    break
+                time.sleep(0.2)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    seconds = [json.loads(line)["seconds"] for line in lines[:passes]]
+    if len(seconds) < 2:
+        note = f"only {len(seconds)} pass(es) in {timeout:.0f}s"
+        return Row(Measurement("pynetstat -ano 1, first pass", note=note)), Row(Measurement(label, note=note))
+    first = Measurement("pynetstat -ano 1, first pass", (Run(seconds[0], None),))
+    later = Measurement(label, tuple(Run(s, None) for s in seconds[1:]))
+    return Row(first), Row(later, first)
 
 
 def bench_size(pairs: int, options: argparse.Namespace, runner: CommandRunner,
@@ -118,8 +149,8 @@ def bench_size(pairs: int, options: argparse.Namespace, runner: CommandRunner,
             progress(f"  warning: ss sees only {seen[1]} of our {2 * pairs} sockets established")
         rows = measure_cases(runner, tools, options.skip, options.repeat)
         if options.interval_passes:
-            rows += (Row(measure_interval_mode(runner, tools["pynetstat"],
-                                               options.interval_passes)),)
+            rows += measure_interval_mode(tools["pynetstat"], options.interval_passes,
+                                          options.timeout)
     facts = (
         ("pairs", f"{pairs} ({2 * pairs} sockets, {opened.workers} worker processes)"),
         ("setup", f"{opened.setup_seconds:.1f}s"),
@@ -215,7 +246,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="run in a private network namespace, so that only the bench's "
                              "sockets are seen (default: yes; needs root)")
     parser.add_argument("--interval-passes", type=int, default=0,
-                        help="(stub) also time interval mode over this many passes")
+                        help="also time interval mode (-ano 1) over this many passes")
     return parser.parse_args(argv)
 
 

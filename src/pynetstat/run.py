@@ -129,9 +129,21 @@ def account(conns: ConnectionSet) -> dict:
             "processes": report.processes, "denied": report.denied,
             "vanished": report.vanished, "fds_unreadable": report.fds_unreadable,
             "unattributed_sockets": conns.unattributed,
+            "unattributed_reason": unattributed_reason(conns),
             "unreadable_processes": sum(conns.unread_processes().values()),
         },
     }
+
+
+def unattributed_reason(conns: ConnectionSet) -> str | None:
+    """Why some sockets have no owner: ``"permission denied"``, ``"hidepid=invisible"``, or
+    ``"not held by a visible process"``; None when every socket with an inode has one."""
+    if conns.owners is None or not conns.unattributed:
+        return None
+    report = conns.owners.report
+    if report.denied:
+        return "permission denied"
+    return report.hidepid or "not held by a visible process"
 
 
 def notes(conns: ConnectionSet) -> list[str]:
@@ -176,6 +188,10 @@ def notes(conns: ConnectionSet) -> list[str]:
                       else "run as root to see them all")
             out.append(f"{n} {socks} could not be attributed to a process: permission denied on "
                        f"the file descriptors of {report.denied} process(es); {advice}")
+        elif report.hidepid:
+            out.append(f"{n} {socks} could not be attributed to a process: /proc is mounted with "
+                       f"{report.hidepid}, which hides other users' processes; run as root to see "
+                       "them all")
         else:
             out.append(f"{n} {socks} could not be attributed to a process: no process visible "
                        "in this PID namespace holds them (or they closed during the scan)")

@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 
 from pynetstat.errors import ParseError
-from pynetstat.linux.owners import OwnerMap
+from pynetstat.linux.owners import OwnerMap, _read_links_one_by_one
 from pynetstat.linux.process import parse_stat
 from pynetstat.model.sockets import ScanReport
 
@@ -70,15 +70,14 @@ class OwnerCache:
         """The owners of the sockets whose inodes are given (one tuple per batch; 0 = no inode)."""
         wanted = set().union(*inode_columns)
         wanted.discard(0)
-        report = ScanReport()
         if self.owners is None:
-            owners = OwnerMap(report)
-            if self._walk(owners, wanted, None, report):
+            owners = OwnerMap(ScanReport())
+            if self._walk(owners, wanted, None, owners.report):
                 self.unowned = wanted - owners.first.keys()
             self.how = FULL_WALK
         else:
             owners = self.owners
-            owners.report = report
+            owners.report = ScanReport()  # this pass's: a pass that reads no fd table reads 0
             self._forget(self._verify())
             first = owners.first
             for inode in first.keys() - wanted:  # closed since the last pass
@@ -89,17 +88,14 @@ class OwnerCache:
             self.how = REUSED
             if missing:
                 self.how = PARTIAL_WALK
-                found = OwnerMap(report)
-                if self._walk(found, wanted, missing, report):
+                found = OwnerMap(ScanReport())
+                if self._walk(found, wanted, missing, found.report):
                     owners = found  # a walk that ran to the end knows every holder
                     self.unowned = wanted - owners.first.keys()
                 else:
-                    for inode, pid in found.first.items():
-                        owners.add(inode, pid)
-                    for inode, pids in found.more.items():
-                        for pid in pids:
-                            owners.add(inode, pid)
-            report.denied = max(report.denied, self.denied)
+                    owners.merge(found)
+            # Processes we may not read stay unread between walks: say so on every pass.
+            owners.report.denied = max(owners.report.denied, self.denied)
         self.owners = owners
         self._settle()
         return owners
@@ -170,7 +166,6 @@ class OwnerCache:
         except OSError:
             report.vanished += 1
             return []
-        inodes = []
         try:
             try:
                 fds = os.listdir(fdir)
@@ -181,25 +176,11 @@ class OwnerCache:
                 report.vanished += 1
                 return []
             report.processes += 1
-            readlink = os.readlink
-            # Newest fds last in the listing: a new socket is most often among them.
-            for fd in reversed(fds) if missing else fds:
-                try:
-                    link = readlink(fd, dir_fd=fdir)
-                except OSError:
-                    report.fds_unreadable += 1  # closed meanwhile, or not ours to read
-                    continue
-                if link.startswith("socket:[") and link[8:-1].isdigit():
-                    inode = int(link[8:-1])
-                    if inode in wanted:
-                        inodes.append(inode)
-                        if missing:
-                            missing.discard(inode)
-                            if not missing:
-                                break
+            if missing is None:
+                return _wanted_sockets(fdir, fds, wanted, report)
+            return _new_sockets(fdir, fds, wanted, missing, report)
         finally:
             os.close(fdir)
-        return inodes
 
     def _verify(self) -> set[int]:
         """The known owners that exited or whose PID now names another process. One that ran
@@ -254,6 +235,44 @@ class OwnerCache:
                     keep.update(pid for pid, _name in info.ancestry)
             for key in [key for key in self.process_cache if key[0] not in keep]:
                 del self.process_cache[key]
+
+
+def _wanted_sockets(fdir: int, fds: list[str], wanted: set[int], report: ScanReport) -> list[int]:
+    """The wanted socket inodes behind every fd of one process (the whole-walk path, by
+    comprehensions: a process may hold 100,000 fds)."""
+    readlink = os.readlink
+    try:
+        links = [readlink(fd, dir_fd=fdir) for fd in fds]
+    except OSError:
+        links = _read_links_one_by_one(fdir, fds, report)
+    sockets = [link[8:-1] for link in links if link.startswith("socket:[")]
+    try:
+        inodes = list(map(int, sockets))
+    except ValueError:  # not the kernel's "socket:[N]" (a /proc tree that is not the kernel's)
+        inodes = [int(text) for text in sockets if text.isdigit()]
+    return [inode for inode in inodes if inode in wanted]
+
+
+def _new_sockets(fdir: int, fds: list[str], wanted: set[int], missing: set[int],
+                 report: ScanReport) -> list[int]:
+    """The wanted sockets of one process, read until no ``missing`` one is left. The newest fds
+    come last in the listing and a new socket is most often among them, so they are read first."""
+    inodes = []
+    readlink = os.readlink
+    for fd in reversed(fds):
+        try:
+            link = readlink(fd, dir_fd=fdir)
+        except OSError:
+            report.fds_unreadable += 1  # closed meanwhile, or not ours to read
+            continue
+        if link.startswith("socket:[") and link[8:-1].isdigit():
+            inode = int(link[8:-1])
+            if inode in wanted:
+                inodes.append(inode)
+                missing.discard(inode)
+                if not missing:
+                    break
+    return inodes
 
 
 def _stat(dir_fd: int | None, path: str) -> tuple | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from pynetstat.linux.procfs import read_file
+from pynetstat.linux.procfs import hidepid, read_file
 from pynetstat.model.sockets import ScanReport
 
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -89,6 +89,8 @@ def scan_owners(proc_root: str, threads: int = 1) -> OwnerMap:
         report.denied += 1
         return owners
     pids = [name for name in entries if name.isdigit()]
+    if os.geteuid() != 0:  # hidepid hides nothing from root
+        report.hidepid = hidepid(proc_root)
     if threads <= 1 or len(pids) < 64:
         _scan(proc_root, pids, owners, report)
         return owners

@@ -122,13 +122,17 @@ class Owner:
 class ScanReport:
     """What the owner scan could not see, so that it is said rather than silently dropped."""
 
-    __slots__ = ("processes", "denied", "vanished", "fds_unreadable")
+    __slots__ = ("processes", "denied", "vanished", "fds_unreadable", "hidepid")
 
     def __init__(self) -> None:
         self.processes = 0  # processes whose fd table was read
         self.denied = 0  # processes whose fd table we may not read (EACCES/EPERM)
         self.vanished = 0  # processes or fds that went away mid-scan
         self.fds_unreadable = 0  # single fds whose link could not be read
+        # "hidepid=invisible" when /proc hides other users' processes from us: they are not
+        # denied, they are simply not listed, so nothing else would say why their sockets lack
+        # an owner.
+        self.hidepid: str | None = None
 
 
 class SocketBatch:
