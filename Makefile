@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 VPY    := $(VENV)/bin/python
 
-.PHONY: test venv lint bench fuzz clean
+.PHONY: test soak venv lint bench fuzz clean
 
 $(VPY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ venv: $(VPY)
 
 test: $(VPY)
 	$(VPY) -m pytest $(PYTEST_ARGS)
+
+soak: $(VPY)
+	$(VPY) -m pytest -m slow $(PYTEST_ARGS)
 
 lint: $(VPY)
 	$(VENV)/bin/ruff check src tests bench

@@ -51,4 +51,8 @@ class NetlinkError(BackendUnavailable):
 
         self.errno = errno_
         self.what = what
-        super().__init__(f"{what}: {os.strerror(errno_)} (errno {errno_})")
+        try:
+            text = os.strerror(errno_)
+        except (ValueError, OverflowError):  # the kernel's int, negated: -INT_MIN fits no C int
+            text = "unknown error"
+        super().__init__(f"{what}: {text} (errno {errno_})")

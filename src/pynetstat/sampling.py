@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_right
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from itertools import chain, count
 
 from pynetstat.errors import Exit, PynetstatError
@@ -45,6 +45,29 @@ def _terminate(signum, frame):
     raise Terminated
 
 
+class _HoldLine:
+    """With --json, SIGINT and SIGTERM are held while a display is written and act as soon as
+    its line is whole, so that a JSON Lines stream never ends in half a record (``> file``,
+    ``| jq``). They are blocked (pthread_sigmask), not caught and put off: a handler that
+    returns while a large write to a full pipe is in progress makes CPython's BufferedWriter
+    repeat and drop bytes (3.11 to 3.13; see docs/hardening.md). The cost: while a reader that
+    stopped reading keeps a display from ending, only SIGKILL ends the run."""
+
+    def __init__(self) -> None:
+        import signal
+
+        self.signals = {signal.SIGINT, signal.SIGTERM}
+        self.sigmask = signal.pthread_sigmask
+        self.block, self.unblock = signal.SIG_BLOCK, signal.SIG_UNBLOCK
+
+    def __enter__(self) -> None:
+        self.sigmask(self.block, self.signals)
+
+    def __exit__(self, *exc) -> None:
+        """The line is whole (or the display failed): a signal that came meanwhile acts now."""
+        self.sigmask(self.unblock, self.signals)
+
+
 def run_interval(session: Session) -> int:
     """Display every ``opts.interval`` seconds until interrupted: 130 on Ctrl+C, 143 on SIGTERM.
     A closed stdout raises BrokenPipeError, which ``cli.main`` turns into a quiet 141."""
@@ -57,7 +80,7 @@ def run_interval(session: Session) -> int:
             # Outside the main thread (an embedding caller) ValueError: SIGTERM is left alone.
             with suppress(ValueError):
                 previous = signal.signal(signal.SIGTERM, _terminate)
-            _loop(session, log)
+            _loop(session, log, _HoldLine() if session.opts.json and previous is not None else None)
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
@@ -70,7 +93,7 @@ def run_interval(session: Session) -> int:
     return Exit.OK  # not reached: only a signal or an error ends the loop
 
 
-def _loop(session: Session, log: PassLog | None) -> None:
+def _loop(session: Session, log: PassLog | None, hold: _HoldLine | None = None) -> None:
     opts, env = session.opts, session.env
     if opts.ethernet or opts.statistics or opts.routes:
         monitor: ConnectionsMonitor | SectionsMonitor = SectionsMonitor(session)
@@ -79,8 +102,9 @@ def _loop(session: Session, log: PassLog | None) -> None:
     schedule = Schedule(opts.interval, env.monotonic, env.sleep)
     for number in count(1):
         started = schedule.begin()
-        facts = monitor.show(number, env.wall_clock())
-        env.stdout.flush()
+        with hold or nullcontext():
+            facts = monitor.show(number, env.wall_clock())
+            env.stdout.flush()
         if log is not None:
             log.write({"pass": number, "seconds": round(env.monotonic() - started, 6),
                        "skipped": schedule.skipped, **facts})
@@ -351,9 +375,10 @@ class SectionsMonitor:
         self.before: dict | None = None  # with --changes: view key -> counters (and routes)
         self.when = 0.0
         self.writer = None
+        self.said: set[str] = set()  # notes already on stderr (_say)
 
     def show(self, number: int, stamp: float) -> dict:
-        from pynetstat.sections import collect_sections, sections_json
+        from pynetstat.sections import collect_sections, section_notes, sections_json
 
         session = self.session
         opts, env = session.opts, session.env
@@ -382,6 +407,7 @@ class SectionsMonitor:
                 if counters or routes:
                     self._writer().write(counters, routes, stamp, number)
             self.before, self.when = after, taken
+        _say(env, section_notes(sections), self)
         return {"rows": None, "owners": None}
 
     def _readings(self, key: str, view, snapshot) -> tuple[dict[str, int], dict[str, dict]]:

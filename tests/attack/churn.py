@@ -28,6 +28,7 @@ import struct
 import subprocess
 import sys
 import time
+from contextlib import suppress
 
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
@@ -35,10 +36,8 @@ HOLD = 60  # sockets one churner keeps at most
 
 
 def _prctl(option: int, arg) -> None:
-    try:
+    with suppress(OSError, AttributeError):
         ctypes.CDLL(None).prctl(option, arg, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _die_with_parent() -> None:
@@ -46,10 +45,8 @@ def _die_with_parent() -> None:
 
 
 def _linger_close(sock: socket.socket) -> None:
-    try:
+    with suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
     sock.close()
 
 
@@ -143,10 +140,8 @@ class _Churner:
               [self.relisten, self.rename]
         while time.monotonic() < self.deadline:
             op = self.rng.choice(ops)
-            try:
+            with suppress(OSError):  # a full accept queue, no ephemeral port: churn on
                 op()
-            except OSError:
-                pass  # a full accept queue, no ephemeral port: churn on
             while len(self.held) > HOLD:
                 self.close()
             self.reap()
@@ -154,10 +149,8 @@ class _Churner:
         for s in self.held + self.listeners:
             _linger_close(s)
         for pid in self.children:
-            try:
+            with suppress(ChildProcessError):
                 os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
         print(" ".join(f"{k}={v}" for k, v in self.counts.items()), flush=True)
 
 

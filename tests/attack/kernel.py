@@ -152,6 +152,37 @@ class FakeKernel:
         self.closed = True
 
 
+# Bytes that read as numbers to one parser and not to another, or end a field early.
+TOKENS = [b"-1", b"+1", b"1_0", b"0x", b"\xc2\xb2", b"\n", b" ", b":", b"(", b")", b"\0", b"\xff"]
+
+
+def garble(chunks: list[bytes], rng, extra: bytes = b"") -> list[bytes]:
+    """A kernel's reply buffers (or files), damaged: bytes flipped, 16- and 32-bit length fields
+    rewritten anywhere (aligned or not), garbage or a TOKEN spliced in, ``extra`` (say, a stale
+    message) appended, buffers cut short."""
+    out = []
+    for chunk in chunks:
+        b = bytearray(chunk)
+        for _ in range(rng.randrange(1, 8)):
+            kind = rng.randrange(5)
+            at = rng.randrange(len(b) + 1)
+            if kind == 0 and b:
+                b[min(at, len(b) - 1)] = rng.randrange(256)
+            elif kind in (1, 2):
+                size = 4 if kind == 1 else 2
+                value = rng.choice([0, 1, 3, 4, 5, 8, 15, 16, 17, 88, 0xFFFF, 0xFFFFFFFF,
+                                    rng.randrange(1 << 32)]) & ((1 << 8 * size) - 1)
+                b[at:at + size] = value.to_bytes(size, "little")
+            elif kind == 3:
+                b[at:at] = rng.choice([rng.randbytes(rng.randrange(1, 40)), rng.choice(TOKENS)])
+            elif extra:
+                b += extra
+        if rng.random() < 0.2:
+            b = b[:rng.randrange(len(b) + 1)]
+        out.append(bytes(b))
+    return out
+
+
 def _restamp(chunk: bytes, old: int, new: int) -> bytes:
     out = bytearray(chunk)
     off = 0

@@ -18,11 +18,12 @@ import signal
 import socket
 import subprocess
 import termios
+import threading
 import time
 
 import pytest
 
-from .check import command, subprocess_env
+from .check import assert_quiet_stderr, command, subprocess_env
 
 F_SETPIPE_SZ = 1031
 PAIRS = 700  # ~1,400 rows of -an: more than a pipe holds (64 KiB)
@@ -72,7 +73,7 @@ def test_head_one_line(crowd, argv):
     assert first, "no output at all"
     p.stdout.close()
     status, err = finish(p)
-    assert err == b""
+    assert_quiet_stderr(err.decode())  # a note on what could not be seen may come first
     assert status == 141 or (status == 0 and "0.05" not in argv), status
 
 
@@ -84,7 +85,7 @@ def test_json_head_c_10(crowd, argv):
     assert len(p.stdout.read(10)) == 10
     p.stdout.close()
     status, err = finish(p)
-    assert err == b""
+    assert_quiet_stderr(err.decode())
     assert status in (0, 141)
 
 
@@ -95,24 +96,38 @@ def small_pipe() -> tuple[int, int]:
 
 
 def wait_until_blocked(p: subprocess.Popen, r: int, seconds: float = 15) -> bool:
-    """True once the pipe is full (the writer is blocked in write), False if pynetstat ended."""
-    size = fcntl.fcntl(r, 1032)  # F_GETPIPE_SZ
+    """True once pynetstat sleeps in a write to the full pipe, False if it ended first. The
+    kernel says where a task sleeps in /proc/PID/wchan (``pipe_write``, ``anon_pipe_write``);
+    where that is not shown, a pipe whose content stops growing is taken as full."""
     end = time.monotonic() + seconds
+    last, still = -1, 0
     while time.monotonic() < end:
-        pending = fcntl.ioctl(r, termios.FIONREAD, b"\0\0\0\0")
-        if int.from_bytes(pending, "little") >= size:
-            time.sleep(0.05)  # let it reach the blocking write
-            return True
         if p.poll() is not None:
             return False
+        try:
+            with open(f"/proc/{p.pid}/wchan") as f:
+                if "pipe_write" in f.read():
+                    return True
+        except OSError:
+            pass
+        pending = int.from_bytes(fcntl.ioctl(r, termios.FIONREAD, b"\0\0\0\0"), "little")
+        still = still + 1 if pending == last and pending > 0 else 0
+        if still >= 50:
+            return True
+        last = pending
         time.sleep(0.01)
     raise AssertionError("the pipe never filled")
 
 
-def drain(r: int) -> None:
-    with os.fdopen(r, "rb") as f:
-        while f.read(1 << 16):
-            pass
+def drain(r: int) -> threading.Thread:
+    """Read the pipe to its end on a thread (pynetstat may never end: finish() times out)."""
+    def read():
+        with os.fdopen(r, "rb") as f:
+            while f.read(1 << 16):
+                pass
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    return t
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -128,7 +143,7 @@ def test_signal_while_writing(crowd, argv, sig):
     finally:
         drain(r)
     status, err = finish(p)
-    assert err == b"", err.decode(errors="replace")
+    assert_quiet_stderr(err.decode())
     if sig == signal.SIGTERM and "0.05" not in argv:
         # One display: SIGTERM keeps its default action, as for any command (the shell shows 143).
         assert status in (-signal.SIGTERM, 143), status
@@ -147,7 +162,7 @@ def test_signal_during_the_pause(argv, sig):
     time.sleep(0.45)  # past the second pass, into the next pause
     p.send_signal(sig)
     status, err = finish(p)
-    assert err == b"", err.decode(errors="replace")
+    assert_quiet_stderr(err.decode())
     assert status == STATUS[sig], status
 
 
@@ -163,5 +178,5 @@ def test_signal_at_any_moment_of_an_interval(argv, sig):
         time.sleep(0.003 * i)
         p.send_signal(sig)
         status, err = finish(p)
-        assert err == b"", (i, err.decode(errors="replace"))
+        assert_quiet_stderr(err.decode())
         assert status == STATUS[sig], (i, status)

@@ -28,7 +28,7 @@ import tempfile
 import pytest
 
 from .check import assert_quiet_stderr, parse_json, parse_table, run_inprocess
-from .kernel import BREAKS, FakeKernel, FakeProc, Sock, diag_message, error_message, nlmsg
+from .kernel import BREAKS, FakeKernel, FakeProc, Sock, diag_message, error_message, garble, nlmsg
 from .sandbox import NOBODY, become, can_sandbox, in_child
 
 ERRNOS = [errno.EINTR, errno.ESRCH, errno.EACCES, errno.ENAMETOOLONG, errno.ENOENT]
@@ -274,24 +274,7 @@ def test_netlink_garbage(tree, seed):
     rng = random.Random(seed)
 
     def fault(key, chunks, seq):
-        out = []
-        for chunk in chunks:
-            b = bytearray(chunk)
-            for _ in range(rng.randrange(1, 6)):
-                kind = rng.randrange(4)
-                if kind == 0 and b:  # flip bytes
-                    b[rng.randrange(len(b))] = rng.randrange(256)
-                elif kind == 1 and len(b) >= 4:  # a length field from anywhere
-                    at = rng.randrange(0, len(b) - 3) & ~3
-                    b[at:at + 4] = rng.choice([0, 1, 15, 16, 17, 88, 0xFFFFFFFF,
-                                               rng.randrange(1 << 32)]).to_bytes(4, "little")
-                elif kind == 2:  # splice garbage in
-                    at = rng.randrange(len(b) + 1)
-                    b[at:at] = rng.randbytes(rng.randrange(1, 40))
-                else:  # a foreign or stale message
-                    b += diag_message(SOCKS[0], seq + rng.choice([-1, 1]))
-            out.append(bytes(b))
-        return out
+        return garble(chunks, rng, extra=diag_message(SOCKS[0], seq + rng.choice([-1, 1])))
 
     for argv in (["-ano", "--json"], ["-anob"]):
         result = run(argv, tree, FakeKernel(SOCKS * 2, fault=fault))
@@ -380,17 +363,7 @@ def test_rtnetlink_garbage(tree, flag, seed):
     rng = random.Random(seed)
 
     def fault(key, chunks, seq):
-        out = []
-        for chunk in chunks:
-            b = bytearray(chunk)
-            for _ in range(rng.randrange(1, 8)):
-                at = rng.randrange(len(b)) if b else 0
-                if rng.random() < 0.5 and b:
-                    b[at] = rng.randrange(256)
-                else:
-                    b[at:at + 2] = rng.choice([0, 1, 3, 4, 5, 8, 0xFFFF]).to_bytes(2, "little")
-            out.append(bytes(b[:rng.randrange(len(b) + 1)] if rng.random() < 0.2 else b))
-        return out
+        return garble(chunks, rng)
 
     result = run([flag], tree, FakeKernel(fault=fault))
     assert result.status in (0, 1), result

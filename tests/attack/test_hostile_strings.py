@@ -197,17 +197,10 @@ def test_live_hostile_process(hostile_process):
 
 # --- host names from /etc/hosts, interface names from the kernel (root) -------------------------
 
-needs_root = [pytest.mark.root,
-              pytest.mark.skipif(os.geteuid() != 0, reason="mount and network namespaces need root"),
-              pytest.mark.skipif(shutil.which("unshare") is None or shutil.which("ip") is None,
-                                 reason="needs unshare(1) and ip(8) to set the scene")]
-
-
-@pytest.mark.parametrize("marks", [0])
 @pytest.mark.root
 @pytest.mark.skipif(os.geteuid() != 0, reason="mount namespaces need root")
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
-def test_hostile_host_names(marks, tmp_path):
+def test_hostile_host_names(tmp_path):
     """/etc/hosts, in a mount namespace of the test's own, names 127.77.0.N with hostile bytes.
     pynetstat -a (no -n) shows them escaped and aligned, and JSON carries them."""
     names = [n for n in HOSTILE if not any(c in n for c in b" \t\n\r#")] + [

@@ -74,6 +74,40 @@ def listings() -> dict:
     return runs
 
 
+def interval_listing() -> list[dict]:
+    """Two passes of ``-ano --json`` in interval mode (its owner cache reads /proc its own way)."""
+    import io
+    import json
+
+    from pynetstat.cli import main
+    from pynetstat.env import Environment
+
+    passes = []
+
+    def sleep(seconds):
+        passes.append(1)
+        if len(passes) == 2:
+            raise KeyboardInterrupt
+
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["-ano", "-p", "tcp", "--json", "1"], Environment(out, err, sleep=sleep))
+    assert status == 130, err.getvalue()
+    assert_quiet_stderr(err.getvalue())
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def judge_interval(docs: list[dict], scene: dict, visible: set[str], why: str | None) -> None:
+    assert len(docs) == 2
+    for doc in docs:
+        by_port = {c["local_port"]: c for c in doc["connections"] if c["state"] == "LISTENING"}
+        for who in ("root", "nobody"):
+            port, pid = scene[who]
+            assert by_port[port]["pid"] == (pid if who in visible else None), (who, doc["owner_scan"])
+        if why is not None:
+            reason = doc["owner_scan"]["unattributed_reason"] or ""
+            assert why.split()[0] in reason, doc["owner_scan"]
+
+
 def pid_of(rows, port: int) -> str:
     cells = [r for r in rows if r[1] == f"127.0.0.1:{port}" and r[3] == "LISTENING"]
     assert len(cells) == 1, rows
@@ -86,6 +120,7 @@ def judge(runs: dict, scene: dict, visible: set[str], why: str | None) -> None:
     for key, (status, out, err) in runs.items():
         assert status == 0, (key, err)
         assert_quiet_stderr(err)
+        assert out.strip(), f"{key} printed nothing"
     status, out, err = runs["-ano -p tcp"]
     rows = parse_table(out, pids=True)
     for who in ("root", "nobody"):
@@ -161,3 +196,16 @@ def test_hidepid_as_root(scene):
 
     runs = in_child(listings, setup=isolated(scene, setup))
     judge(runs, scene, {"root", "nobody"}, None)
+
+
+@pytest.mark.parametrize("case", ["nobody", "no-ptrace", "hidepid"])
+def test_interval_mode(scene, case):
+    """The same cases through interval mode's owner cache (linux/owner_cache.py)."""
+    steps = {"nobody": [lambda: become(NOBODY)],
+             "no-ptrace": [lambda: drop_capability(CAP_SYS_PTRACE)],
+             "hidepid": [private_mounts, lambda: mount("proc", "/proc", "proc", 0, "hidepid=2"),
+                         lambda: become(NOBODY)]}[case]
+    visible = {"nobody": {"nobody"}, "no-ptrace": set(), "hidepid": {"nobody"}}[case]
+    why = {"nobody": "permission denied", "no-ptrace": "permission denied", "hidepid": "hidepid"}[case]
+    docs = in_child(interval_listing, setup=isolated(scene, *steps))
+    judge_interval(docs, scene, visible, why)

@@ -56,13 +56,13 @@ def churn():
 
 @pytest.mark.parametrize("argv", MODES, ids=" ".join)
 def test_listing_under_churn_subprocess(churn, argv):
-    hammer(argv, churn, seconds=3.0)
+    hammer(argv, churn, seconds=2.0)
 
 
 @pytest.mark.parametrize("argv", [["-anob"], ["-anobv", "--json"]], ids=" ".join)
 def test_listing_under_churn_inprocess(churn, argv):
     """In-process, so the runs come back to back and the races are tighter."""
-    hammer(argv, churn, seconds=3.0, inprocess=True)
+    hammer(argv, churn, seconds=2.0, inprocess=True)
 
 
 @pytest.mark.slow

@@ -31,6 +31,7 @@ import os
 
 from pynetstat.errors import ParseError
 from pynetstat.linux.owners import OwnerMap, _read_links_one_by_one
+from pynetstat.linux.procfs import hidepid
 from pynetstat.linux.process import parse_stat
 from pynetstat.model.sockets import ScanReport
 
@@ -62,6 +63,7 @@ class OwnerCache:
         self.listed: set[int] = set()  # the PIDs in /proc at the last walk
         self.recent: list[int] = []  # owners that gained a socket lately, most recent first
         self.denied = 0  # fd tables we may not read, at the last walk
+        self.hidepid: str | None = None  # /proc hides other users' processes (owners.scan_owners)
         self.records: dict[int, Owner] = {}
         self.process_cache: dict = {}
         self.how: str | None = None
@@ -96,6 +98,7 @@ class OwnerCache:
                     owners.merge(found)
             # Processes we may not read stay unread between walks: say so on every pass.
             owners.report.denied = max(owners.report.denied, self.denied)
+        owners.report.hidepid = self.hidepid
         self.owners = owners
         self._settle()
         return owners
@@ -109,6 +112,8 @@ class OwnerCache:
         except OSError:
             report.denied += 1
             return False
+        if os.geteuid() != 0:  # hidepid hides nothing from root
+            self.hidepid = hidepid(self.proc_root)
         if missing is None:
             order = sorted(listed)
         else:
@@ -216,6 +221,9 @@ class OwnerCache:
                 del more[inode]
         for pid in gone:
             self.known.pop(pid, None)
+            # Its Owner record (name, -b details) is the old process's: a new process that
+            # gets the PID must not be shown with them (tests/attack/test_interval.py).
+            self.records.pop(pid, None)
 
     def _settle(self) -> None:
         """Keep only what the current owners need, so that memory follows the sockets listed."""
@@ -262,8 +270,14 @@ def _new_sockets(fdir: int, fds: list[str], wanted: set[int], missing: set[int],
     for fd in reversed(fds):
         try:
             link = readlink(fd, dir_fd=fdir)
+        except PermissionError:
+            # Listable but not ours to follow (no CAP_SYS_PTRACE): the whole table is denied
+            # alike; counted as in owners._read_links_one_by_one.
+            report.processes -= 1
+            report.denied += 1
+            break
         except OSError:
-            report.fds_unreadable += 1  # closed meanwhile, or not ours to read
+            report.fds_unreadable += 1  # closed meanwhile
             continue
         if link.startswith("socket:[") and link[8:-1].isdigit():
             inode = int(link[8:-1])
@@ -278,7 +292,8 @@ def _new_sockets(fdir: int, fds: list[str], wanted: set[int], missing: set[int],
 def _stat(dir_fd: int | None, path: str) -> tuple | None:
     """``(start time, comm, ppid)`` from a /proc/PID/stat, or None when it cannot be read."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+        # O_NONBLOCK: a FIFO planted in a tree given as the root must not block the pass.
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dir_fd)
     except OSError:
         return None
     try:

@@ -1,0 +1,189 @@
+"""Interval mode (issue 5) under attack: churn, faults that appear between two passes, PIDs
+reused between passes, and hostile files that would block a pass.
+
+In-process runs get a fake clock and a sleep that changes the machine between passes (and ends
+the run with Ctrl+C after the last one), so each pass sees a different /proc or kernel; the
+subprocess runs face the churn harness and end with SIGINT.
+"""
+
+from __future__ import annotations
+
+import io
+import signal
+import subprocess
+import time
+
+import pytest
+
+from pynetstat.cli import main
+from pynetstat.env import Environment
+
+from .check import assert_printable, assert_quiet_stderr, command, parse_json_lines, subprocess_env
+from .churn import Churn
+from .kernel import BREAKS, FakeKernel, FakeProc, Sock
+from .test_faults import deadline, world_tmp
+
+SOCKS = [Sock("tcp", 4, 10, "127.0.0.1", 8080, inode=7001, cookie=11),
+         Sock("tcp", 4, 1, "127.0.0.1", 8080, "127.0.0.1", 50000, inode=7002, cookie=12),
+         Sock("udp", 6, 7, "::1", 5353, inode=7003, cookie=13)]
+PID = 4300
+
+
+class Between:
+    """The environment's clock and sleep: ``change(n)`` runs after pass n; after ``passes``
+    passes, Ctrl+C."""
+
+    def __init__(self, passes: int, change=None):
+        self.passes, self.change, self.done, self.now = passes, change, 0, 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.done += 1
+        self.now += seconds
+        if self.change is not None:
+            self.change(self.done)
+        if self.done >= self.passes:
+            raise KeyboardInterrupt
+
+
+def run_passes(argv, proc, kernel, between: Between, may_fail: bool = False):
+    """Run until Ctrl+C after the last pass. ``may_fail``: nothing at all can be shown any more
+    (every source of the view is gone), so the run may end with status 1 and one line."""
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(out, err, environ={"PYNETSTAT_RESOLVE_BUDGET": "1"}, proc_root=str(proc.root),
+                      netlink_factory=lambda: kernel, monotonic=between.monotonic,
+                      sleep=between.sleep, wall_clock=between.monotonic)
+    with deadline():
+        status = main(argv, env)
+    assert_quiet_stderr(err.getvalue())
+    if may_fail and status == 1:
+        assert len(err.getvalue().splitlines()) == 1
+        return None, err.getvalue()
+    assert status == 130, err.getvalue()
+    if "--json" in argv:
+        return parse_json_lines(out.getvalue()), err.getvalue()
+    assert_printable(out.getvalue())
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def tree():
+    import shutil
+
+    d = world_tmp()
+    proc = FakeProc(d)
+    proc.sockets(SOCKS)
+    proc.process(PID, b"server", inodes=[s.inode for s in SOCKS], start=100)
+    yield proc
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.parametrize("how", BREAKS)
+@pytest.mark.parametrize("rel", ["stat", "status", "comm", "cgroup", "fd", "fd/3", "exe"])
+@pytest.mark.parametrize("argv", [["-anob", "--json", "1"], ["-anobv", "1"], ["-ano", "--changes", "1"]],
+                         ids=" ".join)
+def test_process_file_breaks_between_passes(tree, argv, rel, how):
+    def change(n):
+        if n == 1:
+            tree.break_path(f"{PID}/{rel}", how)
+
+    got, _ = run_passes(argv, tree, FakeKernel(SOCKS), Between(3, change))
+    if "--json" in argv:
+        displays = [d for d in got if d.get("type") == "display"]
+        assert len(displays) == 3 and all(len(d["connections"]) == len(SOCKS) for d in displays)
+
+
+@pytest.mark.parametrize("argv", [["-anob", "--json", "1"], ["-anobv", "--json", "1"]], ids=" ".join)
+def test_pid_reused_between_passes(tree, argv):
+    """After pass 1 the owner exits and its PID goes to a new process (a later start time) that
+    holds the same sockets (say, it inherited them): pass 2 must show the new process."""
+    def change(n):
+        if n == 1:
+            tree.process(PID, b"newcomer", exe=b"/usr/bin/newcomer", start=900,
+                         inodes=[s.inode for s in SOCKS])
+
+    docs, _ = run_passes(argv, tree, FakeKernel(SOCKS), Between(2, change))
+    names = [{o["name"] for c in d["connections"] for o in c["owners"]} for d in docs]
+    assert names == [{"server"}, {"newcomer"}], names
+    exes = {o["exe"] for c in docs[1]["connections"] for o in c["owners"]}
+    assert exes == {"/usr/bin/newcomer"}
+
+
+def test_owner_gone_between_passes(tree):
+    """The owner exits after pass 1 and its sockets linger: pass 2 attributes them to nobody,
+    and says so."""
+    import shutil
+
+    def change(n):
+        if n == 1:
+            shutil.rmtree(tree.path(str(PID)))
+
+    docs, err = run_passes(["-ano", "--json", "1"], tree, FakeKernel(SOCKS), Between(2, change))
+    assert [c["pid"] for c in docs[1]["connections"]] == [None] * len(SOCKS)
+    assert docs[1]["owner_scan"]["unattributed_sockets"] == len(SOCKS)
+    assert err.count("could not be attributed") == 1
+
+
+@pytest.mark.parametrize("pass_no", [1, 2])
+def test_netlink_garbage_on_one_pass(tree, pass_no):
+    state = {"pass": 0}
+
+    def fault(key, chunks, seq):
+        if key == "sock_diag-tcp":
+            state["pass"] += 1
+        if state["pass"] == pass_no and key == "sock_diag-tcp":
+            return [chunks[0][:30] + b"\xff" * 50]
+        return chunks
+
+    docs, err = run_passes(["-ano", "--json", "1"], tree, FakeKernel(SOCKS, fault=fault, per_buffer=1),
+                           Between(3))
+    assert len(docs) == 3
+    assert err.count("malformed netlink") == 1, err
+
+
+@pytest.mark.parametrize("how", BREAKS + ("truncated",))
+@pytest.mark.parametrize("argv", [["-s", "1"], ["-s", "--json", "1"], ["-s", "--changes", "1"],
+                                  ["-r", "1"], ["-e", "--changes", "1"]], ids=" ".join)
+def test_counter_file_breaks_between_passes(tree, argv, how):
+    rel = {"-s": "net/snmp", "-r": "net/route", "-e": "net/dev"}[argv[0]]
+
+    def change(n):
+        if n == 1:
+            if how == "truncated":
+                tree.truncate(rel, tree.path(rel).read_bytes().rstrip(b"\n").rindex(b"\n") + 13)
+            else:
+                tree.break_path(rel, how)
+
+    # -e has one source left here (netlink is off): when it breaks, nothing can be shown.
+    out, err = run_passes(argv, tree, FakeKernel(rtnl_dir=None), Between(3, change),
+                          may_fail=argv[0] == "-e")
+    if how not in ("missing", "dangling", "empty") and argv[0] == "-s":
+        assert err.count(str(tree.path(rel))) == 1, err  # said once, not on every pass
+
+
+@pytest.mark.parametrize("argv", [["-anob", "--json", "0.05"], ["-ano", "--changes", "0.05"],
+                                  ["-anob", "0.05"], ["-ano", "--changes", "--json", "0.05"]],
+                         ids=" ".join)
+def test_interval_under_churn(argv, tmp_path):
+    """To a file, so every display is written at once and Ctrl+C lands anywhere in one: with
+    --json the last line must still be whole."""
+    with Churn(processes=4, seconds=8) as churn, open(tmp_path / "out", "wb") as out:
+        p = subprocess.Popen(command(argv), stdout=out, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, env=subprocess_env())
+        time.sleep(2)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+        assert churn.alive()
+    assert p.returncode == 130, err.decode()
+    assert_quiet_stderr(err.decode())
+    text = (tmp_path / "out").read_text("utf-8")
+    if "--json" in argv:
+        docs = parse_json_lines(text)
+        assert len(docs) >= 3
+        if "--changes" in argv:
+            assert any(d.get("change") or d.get("type") == "change" for d in docs[1:]), docs[1:3]
+    else:
+        assert_printable(text)
+        assert churn.address in text
