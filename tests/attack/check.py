@@ -220,6 +220,19 @@ def assert_unicode(value) -> None:
             assert_unicode(v)
 
 
+def close_hard(sockets) -> None:
+    """Close with SO_LINGER 0 (an RST, no TIME_WAIT): the suite's hundreds of loopback
+    connections must not linger into the listings of the tests that run after it."""
+    import socket
+    import struct
+    from contextlib import suppress
+
+    for s in sockets:
+        with suppress(OSError):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+
+
 def assert_quiet_stderr(err: str) -> None:
     """stderr carries only pynetstat's own one-line notes, never a traceback."""
     assert "Traceback" not in err, err

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from .check import assert_quiet_stderr, command, subprocess_env
+from .check import assert_quiet_stderr, close_hard, command, subprocess_env
 
 F_SETPIPE_SZ = 1031
 PAIRS = 700  # ~1,400 rows of -an: more than a pipe holds (64 KiB)
@@ -46,8 +46,7 @@ def crowd():
         a, _ = listener.accept()
         held += [c, a]
     yield
-    for s in held:
-        s.close()
+    close_hard(held)
 
 
 def start(argv: list[str], stdout) -> subprocess.Popen:

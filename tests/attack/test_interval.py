@@ -9,6 +9,7 @@ subprocess runs face the churn harness and end with SIGINT.
 from __future__ import annotations
 
 import io
+import random
 import signal
 import subprocess
 import time
@@ -169,10 +170,13 @@ def test_counter_file_breaks_between_passes(tree, argv, how):
 def test_interval_under_churn(argv, tmp_path):
     """To a file, so every display is written at once and Ctrl+C lands anywhere in one: with
     --json the last line must still be whole."""
-    with Churn(processes=4, seconds=8) as churn, open(tmp_path / "out", "wb") as out:
+    with Churn(processes=4, seconds=20) as churn, open(tmp_path / "out", "wb") as out:
         p = subprocess.Popen(command(argv), stdout=out, stderr=subprocess.PIPE,
                              stdin=subprocess.DEVNULL, env=subprocess_env())
-        time.sleep(2)
+        end = time.monotonic() + 15
+        while time.monotonic() < end and (tmp_path / "out").read_bytes().count(b"\n") < 3:
+            time.sleep(0.05)  # three displays (or change lines) at least, however loaded the host
+        time.sleep(random.uniform(0, 0.3))  # then anywhere in a pass
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=30)
         assert churn.alive()

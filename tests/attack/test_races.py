@@ -39,7 +39,7 @@ def judge(argv: list[str], result, churn_address: str) -> int:
 def hammer(argv: list[str], churn: Churn, seconds: float, inprocess: bool = False) -> int:
     runs = seen = 0
     end = time.monotonic() + seconds
-    while time.monotonic() < end and churn.alive():
+    while (time.monotonic() < end or runs < 2) and churn.alive():
         result = run_inprocess(argv) if inprocess else run_subprocess(argv, timeout=30)
         seen += judge(argv, result, churn.address)
         runs += 1

@@ -19,7 +19,14 @@ import time
 
 import pytest
 
-from .check import assert_quiet_stderr, command, parse_json, parse_table, subprocess_env
+from .check import (
+    assert_quiet_stderr,
+    close_hard,
+    command,
+    parse_json,
+    parse_table,
+    subprocess_env,
+)
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(os.geteuid() != 0, reason="mount namespaces and port 53 need root"),
@@ -83,8 +90,7 @@ def scene(tmp_path_factory):
         held += [c, a]
         peers.append(f"127.55.{net}.{i + 1}")
     yield {"conf": conf, "dns": dns, "peers": set(peers), "server": listener.getsockname()}
-    for s in held:
-        s.close()
+    close_hard(held)
     dns.close()
 
 
