@@ -31,8 +31,8 @@ import os
 
 from pynetstat.errors import ParseError
 from pynetstat.linux.owners import OwnerMap, _read_links_one_by_one
-from pynetstat.linux.procfs import hidepid
 from pynetstat.linux.process import parse_stat
+from pynetstat.linux.procfs import hidepid
 from pynetstat.model.sockets import ScanReport
 
 TYPE_CHECKING = False

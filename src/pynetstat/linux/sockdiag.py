@@ -19,8 +19,8 @@ from _socket import AF_INET, AF_INET6, inet_ntop
 from pynetstat.errors import BackendUnavailable
 from pynetstat.linux.netlink import (
     NETLINK_SOCK_DIAG,
-    NLMSG_HDRLEN,
     NLM_F_DUMP_INTR,
+    NLMSG_HDRLEN,
     DumpDone,
     DumpStats,
     Request,
