@@ -54,6 +54,19 @@ def _udp_foreign(cell: str, address: str, port: int) -> str:
     return "*:*" if port == 0 and address in WILDCARD else cell
 
 
+class _OwnerBlocks(dict):
+    """owners tuple -> the -b lines under its rows, made once per distinct owners tuple."""
+
+    def __init__(self, owner_lines: Callable, verbose: bool):
+        super().__init__()
+        self.owner_lines = owner_lines
+        self.verbose = verbose
+
+    def __missing__(self, owners: tuple[Owner, ...]) -> list[str]:
+        lines = self[owners] = self.owner_lines(owners, self.verbose)
+        return lines
+
+
 class _PidCells(dict):
     """owners tuple -> PID cell; the owner join shares one tuple per process, so this is one
     entry per process, not per socket."""
@@ -79,15 +92,38 @@ class ConnectionTable:
         self.extra: dict[int, list[str]] = {}  # index in pending -> the -b lines under that row
         self.started = False
         self.pid_cells = _PidCells()
+        self.owner_blocks: dict = {}
+        self.unreadable_lines: list[str] = []
+        if opts.executables and owner_lines is not None:
+            from pynetstat.render.owners import UNREADABLE_LINE
+
+            # A socket some process holds (it has an inode) but none we can see: say so, as the
+            # spec's netstat does. TIME_WAIT and request sockets (inode 0) have no owner.
+            self.unreadable_lines = [UNREADABLE_LINE]
+            self.owner_blocks = _OwnerBlocks(owner_lines, opts.verbose)
 
     def write_batches(self, batches: Iterable[SocketBatch]) -> None:
         for batch in batches:
-            if self.names is None and not self.opts.executables and not any(batch.scope):
+            if self.names is None and not any(batch.scope):
+                start = len(self.pending)
                 self._add_numeric(batch)
+                if self.opts.executables:
+                    self._add_owner_lines(batch, start)
             else:
                 self.write_rows(batch.rows())
             if len(self.pending) >= BLOCK:
                 self.flush()
+
+    def _add_owner_lines(self, batch: SocketBatch, start: int) -> None:
+        """-b lines under the rows just added. The owner join shares one owners tuple per
+        process, so the lines are made once per process and looked up per socket."""
+        blocks = self.owner_blocks
+        extra = self.extra
+        owners_column = batch.owners if batch.owners is not None else ((),) * len(batch)
+        for i, (owners, inode) in enumerate(zip(owners_column, batch.inode)):
+            lines = blocks[owners] if owners else (self.unreadable_lines if inode else None)
+            if lines:
+                extra[start + i] = lines
 
     def _add_numeric(self, batch: SocketBatch) -> None:
         """The plain numeric case, by column: every step is a ``map`` or ``zip`` that runs in C."""
@@ -115,18 +151,13 @@ class ConnectionTable:
         show_pids = self.opts.pids
         names, ifname = self.names, self.ifname
         lines_for = self.owner_lines if self.opts.executables else None
-        if lines_for is not None:
-            from pynetstat.render.owners import UNREADABLE_LINE
-        verbose = self.opts.verbose
         for sock, owners in rows:
             local, foreign = endpoint_cells(sock, ifname, names, safe)
             cells: tuple[str, ...] = (PROTO_LABELS[sock.proto], local, foreign, state_text(sock))
             append(cells + (self.pid_cells[owners],) if show_pids else cells)
             if lines_for is not None:
-                # A socket some process holds (it has an inode) but none we can see: say so, as
-                # the spec's netstat does. TIME_WAIT and request sockets (inode 0) have no owner.
-                extra = lines_for(owners, verbose) if owners else (
-                    [UNREADABLE_LINE] if sock.inode else None)
+                extra = self.owner_blocks[owners] if owners else (
+                    self.unreadable_lines if sock.inode else None)
                 if extra:
                     self.extra[len(pending) - 1] = extra
 
