@@ -134,13 +134,14 @@ def test_closed_pipe_before_the_first_write():
 
 @pytest.mark.parametrize("argv", [["-an"], ["-an", "--json"]])
 def test_closed_pipe_mid_output(sockets, tmp_path, argv):
-    """`pynetstat -an | head -1`, as a shell runs it, with more rows than a pipe holds (800
-    loopback connections of our own: the pipe fills and head leaves mid-output)."""
+    """`pynetstat -an | head -1`, as a shell runs it, with far more rows than a pipe holds (3000
+    loopback connections of our own, about 0.5 MB of output against a 64 KiB pipe: the pipe
+    fills and head leaves mid-output; with fewer, head could drain it all and the run end 0)."""
     listener = socket.socket()
     sockets.append(listener)
     listener.bind((V4, 0))
-    listener.listen(1024)
-    for _ in range(800):
+    listener.listen(4096)
+    for _ in range(3000):
         c = socket.create_connection(listener.getsockname())
         sockets += [c, listener.accept()[0]]
     err = tmp_path / "stderr"

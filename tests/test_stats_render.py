@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from pynetstat.cli import canonical_protocol
 from pynetstat.errors import UsageError
 from pynetstat.linux.procfs import ProcFS
 from pynetstat.options import STATISTICS_PROTOCOLS, Options
@@ -22,14 +23,14 @@ def snapshot(scenario: str):
 
 @pytest.mark.parametrize("text", ["ip", "IPV6", "icmp", "IcmpV6", "tcp", "Tcpv6", "udp", "UDPv6"])
 def test_protocol_is_case_insensitive_and_canonical(text):
-    assert statistics.parse_statistics_protocol(text) in STATISTICS_PROTOCOLS
-    assert statistics.parse_statistics_protocol(text).lower() == text.lower()
+    assert canonical_protocol(text, statistics=True) in STATISTICS_PROTOCOLS
+    assert canonical_protocol(text, statistics=True).lower() == text.lower()
 
 
 @pytest.mark.parametrize("text", ["sctp", "", "tcp6", "IPv4"])
 def test_other_protocols_are_a_usage_error_naming_the_valid_ones(text):
     with pytest.raises(UsageError) as info:
-        statistics.parse_statistics_protocol(text)
+        canonical_protocol(text, statistics=True)
     message = str(info.value)
     assert "\n" not in message and all(name in message for name in STATISTICS_PROTOCOLS)
     assert info.value.exit_status == 2

@@ -9,10 +9,9 @@ not keep prints ``n/a`` and is ``null`` in JSON.
 
 from __future__ import annotations
 
-from pynetstat.errors import ParseError, UsageError
+from pynetstat.errors import ParseError
 from pynetstat.linux.snmp import monotonic_counters, parse_paired, parse_snmp6
 from pynetstat.model.stats import ProtocolCounters
-from pynetstat.options import STATISTICS_PROTOCOLS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -95,14 +94,6 @@ SECTIONS = (
     Section("udpv6", ("UDPv6",), "UDP Statistics for IPv6", "Udp6", _UDP_LINES,
             extra=("UdpLite6",)),
 )
-
-
-def parse_statistics_protocol(text: str) -> str:
-    """The -p value for -s, case-insensitive, in its canonical spelling: ``"tcpv6" -> "TCPv6"``."""
-    for name in STATISTICS_PROTOCOLS:
-        if text.lower() == name.lower():
-            return name
-    raise UsageError(f"-p {text!r} with -s: valid values are {', '.join(STATISTICS_PROTOCOLS)}")
 
 
 class StatisticsSnapshot:
