@@ -19,7 +19,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from pynetstat.model.sockets import InetSocket
 
 
 class SourceLog:
@@ -70,13 +69,6 @@ def iter_batches(protocols: list[tuple[str, int]], states: int, netlink, proc,
                 log.sources[name] = "netlink (incomplete)"
                 continue
         yield from _from_proc(proc, proto, family, name, states, log)
-
-
-def iter_sockets(protocols: list[tuple[str, int]], states: int, netlink, proc,
-                 log: SourceLog) -> Iterator[InetSocket]:
-    """The same sockets, one record at a time."""
-    for batch in iter_batches(protocols, states, netlink, proc, log):
-        yield from batch.sockets()
 
 
 def _unseen(batch: SocketBatch, keys: tuple, seen: set) -> SocketBatch | None:

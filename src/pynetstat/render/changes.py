@@ -128,7 +128,7 @@ class ConnectionChangeWriter:
         rows = []
         for change in changes:
             sock = change.sock
-            local, foreign = endpoint_cells(sock, session.ifname, session.names, safe)
+            local, foreign = endpoint_cells(sock, session.ifname, session.names)
             state = state_text(sock)
             if change.kind == "state":
                 state = f"{spec_state_name(change.previous_state)} -> {spec_state_name(sock.state)}"

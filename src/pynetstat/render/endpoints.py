@@ -50,8 +50,8 @@ def pid_text(pids: tuple[int, ...]) -> str:
     return f"{pids[0]}+{len(pids) - 1}"
 
 
-def endpoint_cells(sock: InetSocket, ifname: Callable[[int], str], names: Names | None,
-                   safe: Callable[[str], str]) -> tuple[str, str]:
+def endpoint_cells(sock: InetSocket, ifname: Callable[[int], str],
+                   names: Names | None) -> tuple[str, str]:
     """The Local Address and Foreign Address cells.
 
     Numeric (``names is None``) they read ``127.0.0.1:5432``. With names, ports become service

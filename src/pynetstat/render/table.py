@@ -22,7 +22,7 @@ from pynetstat.render.endpoints import (
     pid_text,
     state_text,
 )
-from pynetstat.textsafe import ljust, safe, width
+from pynetstat.textsafe import ljust, width
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ class ConnectionTable:
         names, ifname = self.names, self.ifname
         lines_for = self.owner_lines if self.opts.executables else None
         for sock, owners in rows:
-            local, foreign = endpoint_cells(sock, ifname, names, safe)
+            local, foreign = endpoint_cells(sock, ifname, names)
             cells: tuple[str, ...] = (PROTO_LABELS[sock.proto], local, foreign, state_text(sock))
             append(cells + (self.pid_cells[owners],) if show_pids else cells)
             if lines_for is not None:
