@@ -200,13 +200,28 @@ def choose_netns(wanted: bool) -> str:
     return "private (only the bench's sockets; -p still scans every process)"
 
 
-def machine_facts(runner: CommandRunner, tools: dict[str, Tool], namespace: str) -> Section:
+def precompile(options: argparse.Namespace) -> str:
+    """Write pynetstat's bytecode before it is timed, as ``pip install`` does. A checkout run
+    with PYTHONDONTWRITEBYTECODE set (this project's sandbox sets it) would otherwise compile
+    every changed module on every run, which no installed pynetstat does."""
+    if options.pynetstat_cmd:
+        return "left as it is (--pynetstat-cmd)"
+    import compileall
+
+    if compileall.compile_dir(str(REPO / "src" / "pynetstat"), quiet=1):
+        return "written before timing (as pip install does)"
+    return "compileall failed: each run compiles what it imports"
+
+
+def machine_facts(runner: CommandRunner, tools: dict[str, Tool], namespace: str,
+                  bytecode: str) -> Section:
     pynetstat = tools["pynetstat"]
     facts = (
         ("kernel", f"Linux {platform.release()} {platform.machine()}"),
         ("cpus / memory", f"{os.cpu_count()} / {machine.memory_gib():.0f} GiB"),
         ("python", f"{platform.python_version()} ({os.path.realpath(sys.executable)})"),
         ("pynetstat", pynetstat.missing or shlex.join(pynetstat.argv)),
+        ("pynetstat bytecode", bytecode),
         ("tools", ", ".join(machine.tool_version(name) for name in ("ss", "netstat")
                             if not tools[name].missing)),
         ("peak RSS from", runner.rss_method),
@@ -257,7 +272,7 @@ def progress(text: str) -> None:
 def run(options: argparse.Namespace) -> int:
     runner = CommandRunner(options.timeout, find_gnu_time())
     tools = find_tools(options.pynetstat_cmd)
-    sections = [machine_facts(runner, tools, choose_netns(options.netns))]
+    sections = [machine_facts(runner, tools, choose_netns(options.netns), precompile(options))]
     print(format_text(sections[0]), flush=True)
     if options.startup:
         sections.append(bench_startup(options, runner, tools))

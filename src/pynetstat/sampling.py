@@ -25,6 +25,7 @@ from itertools import chain, count
 
 from pynetstat.errors import Exit, PynetstatError
 from pynetstat.model.sockets import InetSocket, SocketBatch
+from pynetstat.run import NoCycleCollection
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ def _loop(session: Session, log: PassLog | None, hold: _HoldLine | None = None) 
     schedule = Schedule(opts.interval, env.monotonic, env.sleep)
     for number in count(1):
         started = schedule.begin()
-        with hold or nullcontext():
+        with hold or nullcontext(), NoCycleCollection():
             facts = monitor.show(number, env.wall_clock())
             env.stdout.flush()
         if log is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import struct
 import sys
 from _socket import AF_INET, AF_INET6, inet_ntop
+from array import array
 
 from pynetstat.errors import BackendUnavailable
 from pynetstat.linux.netlink import (
@@ -41,7 +42,7 @@ _REQ = struct.Struct("=BBBBI HH16s16sI II")
 # expires, rqueue, wqueue, uid, inode
 _MSG = struct.Struct("=BBBB HH16s16sI II IIIII")
 MSG_SIZE = _MSG.size  # 72
-_HEAD_MSG = struct.Struct("=IHHII BBBB HH16s16sI II IIIII")  # nlmsghdr + inet_diag_msg, 88 bytes
+_HEAD_SIZE = NLMSG_HDRLEN + MSG_SIZE  # 88: a socket message is at least nlmsghdr + inet_diag_msg
 
 ALL_STATES = 0xFFFFFFFF & ~(1 << 13)  # every state but BOUND_INACTIVE (bound, never listened)
 
@@ -85,43 +86,107 @@ class AddressCache:
         self.v6 = _Names(AF_INET6)
 
 
-# A run of messages of one length L is read by two structs over the same bytes: one for the
-# host-order fields (padded to L; fields no view uses are skipped, which saves an object per
-# socket), one for the two big-endian ports. An IPv4 address is read as one u32 (cheaper to make
-# and to hash than 16 bytes). The cookie is two u32 halves, low half first: on a little-endian
-# host exactly a native u64.
+# A run of messages of one length L is decoded by column: ``bytes[start::L]`` picks one byte of
+# every message and ``memoryview.cast("I")[word::L // 4]`` one aligned u32 of every message, both
+# in C, so a run of 300 sockets costs a few dozen C calls and no Python loop or tuple per socket.
+# Byte offsets in a message (nlmsghdr, then inet_diag_msg):
+_AT_FLAGS = 6  # u16, host order
+_AT_FAMILY = 16
+_AT_STATE = 17
+_AT_SPORT = 20  # __be16
+_AT_DPORT = 22  # __be16
+_AT_SRC = 24  # 16 bytes; an IPv4 address is the first 4
+_AT_DST = 40
+_AT_IF = 56  # u32
+_AT_COOKIE = 60  # two u32, low half first
+_AT_RQUEUE = 72
+_AT_WQUEUE = 76
+_AT_UID = 80
+_AT_INODE = 84
+# Header bytes every message of a run must share with the first: length (0-3), type (4-5),
+# sequence number (8-11), and the address family byte. The flags (6-7) may differ.
+_SAME = (0, 1, 2, 3, 4, 5, 8, 9, 10, 11, _AT_FAMILY)
 _LITTLE = sys.byteorder == "little"
-_COOKIE = "Q" if _LITTLE else "II"
-_ADDR = {4: "I12x I12x", 6: "16s16s"}
-_PORTS_AT = NLMSG_HDRLEN + 4  # after nlmsghdr and family/state/timer/retrans
-_PEEK = struct.Struct("=IHHI")
-_run_structs: dict[tuple[int, int], tuple[struct.Struct, struct.Struct]] = {}
-# Field positions in a run tuple: len, type, flags, seq, family, state, src, dst, ifindex,
-# cookie (1 or 2 items), then from the end: rqueue -4, wqueue -3, uid -2, inode -1.
-_F_LEN, _F_TYPE, _F_FLAGS, _F_SEQ, _F_AF, _F_STATE, _F_SRC, _F_DST, _F_IF, _F_COOKIE = range(10)
+_INTR_BYTE = _AT_FLAGS if _LITTLE else _AT_FLAGS + 1  # where NLM_F_DUMP_INTR (0x10) lies
+# The cookie's halves as one native u64 (only needed when the high halves differ within a run):
+# low half first on a little-endian host, high half first on a big-endian one.
+_COOKIE_BYTES = tuple(range(_AT_COOKIE, _AT_COOKIE + 8)) if _LITTLE else (
+    tuple(range(_AT_COOKIE + 4, _AT_COOKIE + 8)) + tuple(range(_AT_COOKIE, _AT_COOKIE + 4)))
+_v6_structs: dict[int, struct.Struct] = {}
+_PEEK = struct.Struct("=IHHI")  # length, type, flags, sequence number
 
 
-def _structs_for(length: int, family: int) -> tuple[struct.Struct, struct.Struct]:
-    pair = _run_structs.get((length, family))
-    if pair is None:
-        body = f"=IHHI4x BB2x4x {_ADDR[family]} I {_COOKIE} 4xIIII"
-        fields = struct.Struct(f"{body} {length - NLMSG_HDRLEN - MSG_SIZE}x")
-        ports = struct.Struct(f"!{_PORTS_AT}xHH{length - _PORTS_AT - 4}x")
-        pair = _run_structs[(length, family)] = (fields, ports)
-    return pair
+def _valid_prefix(chunk: bytes, start: int, end: int, length: int, af: int) -> int:
+    """How many leading messages of the run ``chunk[start:end]`` (messages of ``length`` bytes)
+    are socket messages of this dump: the same length, type and sequence number as the first,
+    which the caller checked, and of the dump's family."""
+    count = (end - start) // length
+    if chunk[start + _AT_FAMILY] != af:
+        return 0
+    good = count
+    for at in _SAME:
+        column = chunk[start + at : end : length]
+        expected = column[0]
+        if column.count(expected) != count:
+            # rare: a message of another length, type or family ends the run there
+            good = min(good, next(i for i, b in enumerate(column) if b != expected))
+    return good
 
 
-def _valid_prefix(cols: list[tuple], length: int, seq: int, af: int) -> int:
-    """How many leading messages of a run are socket messages of this dump and length."""
-    lengths, types, seqs, afs = cols[_F_LEN], cols[_F_TYPE], cols[_F_SEQ], cols[_F_AF]
-    n = len(lengths)
-    if (lengths.count(length) == n and types.count(SOCK_DIAG_BY_FAMILY) == n
-            and seqs.count(seq) == n and afs.count(af) == n):
-        return n
-    for i in range(n):  # rare: a message of another length, type or family ends the run here
-        if lengths[i] != length or types[i] != SOCK_DIAG_BY_FAMILY or seqs[i] != seq or afs[i] != af:
-            return i
-    return n
+def _gather(chunk: bytes, start: int, end: int, length: int, offsets: tuple[int, ...]) -> memoryview:
+    """The bytes at ``offsets`` of every message, message by message, as one buffer."""
+    width = len(offsets)
+    out = bytearray(width * ((end - start) // length))
+    for i, at in enumerate(offsets):
+        out[i::width] = chunk[start + at : end : length]
+    return memoryview(out)
+
+
+def _ports(words: memoryview, step: int) -> tuple[list[int], list[int]]:
+    """Source and destination ports: the u32 that holds both, byte-swapped on a little-endian host."""
+    both = array("H", words[_AT_SPORT // 4 :: step].tobytes())
+    if _LITTLE:
+        both.byteswap()
+    halves = memoryview(both)
+    return halves[0::2].tolist(), halves[1::2].tolist()
+
+
+def _cookies(chunk: bytes, start: int, end: int, length: int, words: memoryview,
+             step: int) -> list[int]:
+    low = words[_AT_COOKIE // 4 :: step].tolist()
+    high = words[_AT_COOKIE // 4 + 1 :: step]
+    first = high[0]
+    if high.tobytes() == _U32.pack(first) * len(high):
+        # The usual case: one high half for the whole run (0 until 2**32 sockets were made).
+        return low if not first else list(map((first << 32).__add__, low))
+    return _gather(chunk, start, end, length, _COOKIE_BYTES).cast("Q").tolist()
+
+
+def _decode_run(chunk: bytes, start: int, end: int, length: int, protocol: str, family: int,
+                names: _Names, stats: DumpStats) -> SocketBatch:
+    """The socket messages ``chunk[start:end]``, all ``length`` bytes long (a multiple of 4)."""
+    if any(flags & NLM_F_DUMP_INTR for flags in set(chunk[start + _INTR_BYTE : end : length])):
+        stats.interrupted = True  # the table changed while it was dumped
+    words = memoryview(chunk)[start:end].cast("I")
+    step = length // 4
+    get = names.__getitem__
+    if family == 4:
+        src = list(map(get, words[_AT_SRC // 4 :: step].tolist()))
+        dst = list(map(get, words[_AT_DST // 4 :: step].tolist()))
+    else:
+        pairs = _v6_structs.get(length)
+        if pairs is None:
+            pairs = _v6_structs[length] = struct.Struct(f"={_AT_SRC}x16s16s{length - _AT_DST - 16}x")
+        raw_src, raw_dst = zip(*pairs.iter_unpack(memoryview(chunk)[start:end]))
+        src = list(map(get, raw_src))
+        dst = list(map(get, raw_dst))
+    sport, dport = _ports(words, step)
+    return SocketBatch(protocol, family, list(chunk[start + _AT_STATE : end : length]),
+                       src, sport, dst, dport,
+                       words[_AT_IF // 4 :: step].tolist(), words[_AT_INODE // 4 :: step].tolist(),
+                       words[_AT_UID // 4 :: step].tolist(),
+                       _cookies(chunk, start, end, length, words, step),
+                       words[_AT_RQUEUE // 4 :: step].tolist(), words[_AT_WQUEUE // 4 :: step].tolist())
 
 
 def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
@@ -129,10 +194,10 @@ def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
     """Decode a sock_diag dump into column batches, in kernel order.
 
     The kernel sends sockets of one kind as messages of one length, so each run of equal-length
-    messages is unpacked by ``Struct.iter_unpack`` and transposed by ``zip`` (C loops, not a
-    Python loop per socket). Whatever is not a socket message of this dump goes through
-    ``netlink.control_message``: ``NLMSG_DONE`` ends the dump, an error reply raises
-    ``NetlinkError``, impossible lengths are counted and the rest of that buffer dropped.
+    messages is decoded a column at a time (see ``_decode_run``). Whatever is not a socket
+    message of this dump goes through ``netlink.control_message``: ``NLMSG_DONE`` ends the dump,
+    an error reply raises ``NetlinkError``, impossible lengths are counted and the rest of that
+    buffer dropped.
     """
     if cache is None:
         cache = AddressCache()
@@ -146,27 +211,35 @@ def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
     malformed = stats.malformed
     try:
         for chunk in reply.chunks:
-            view = memoryview(chunk)
+            chunk = bytes(chunk)
             end = len(chunk)
             off = 0
             while off < end:
-                if off + _HEAD_MSG.size <= end:
+                if off + _HEAD_SIZE <= end:
                     length, mtype, _flags, mseq = peek(chunk, off)
                     if (mtype == SOCK_DIAG_BY_FAMILY and mseq == seq and off + length <= end
-                            and length >= _HEAD_MSG.size):
-                        # A run: as many messages of this length as fit; one if it is unaligned.
-                        count = (end - off) // length if length % 4 == 0 else 1
-                        fields, ports = _structs_for(length, family)
-                        part = view[off : off + count * length]
-                        cols = list(zip(*fields.iter_unpack(part)))
-                        good = _valid_prefix(cols, length, seq, af)
+                            and length >= _HEAD_SIZE):
+                        if length % 4 == 0:
+                            # A run: as many messages of this length as fit.
+                            count = (end - off) // length
+                            good = _valid_prefix(chunk, off, off + count * length, length, af)
+                            step = length
+                            part = chunk
+                        else:
+                            # Unaligned (no kernel sends this): decode this one message alone,
+                            # padded to a multiple of 4, and go on at the next aligned offset.
+                            step = (length + 3) & ~3
+                            part = chunk[off : off + length] + bytes(step - length)
+                            good = _valid_prefix(part, 0, step, step, af)
                         if good:
-                            if good < count:
-                                cols = [c[:good] for c in cols]
-                                part = part[: good * length]
-                            off += good * length if good > 1 or length % 4 == 0 else (length + 3) & ~3
+                            if part is chunk:
+                                batch = _decode_run(chunk, off, off + good * step, step, protocol,
+                                                    family, names, stats)
+                            else:
+                                batch = _decode_run(part, 0, step, step, protocol, family, names, stats)
+                            off += good * step
                             stats.messages += good
-                            yield _batch(protocol, family, cols, ports.iter_unpack(part), names, stats)
+                            yield batch
                             continue
                 off = control_message(chunk, off, seq, stats, what, SOCK_DIAG_BY_FAMILY)
                 if off < 0:
@@ -177,21 +250,6 @@ def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
         # No NLMSG_DONE, and no cut message that was counted: the reply stopped between two
         # messages (or held none), so nothing says what is missing. Say the dump is incomplete.
         raise BackendUnavailable(f"{what}: the dump ended without NLMSG_DONE")
-
-
-def _batch(protocol: str, family: int, cols: list[tuple], port_rows, names: _Names,
-           stats: DumpStats) -> SocketBatch:
-    if any(flags & NLM_F_DUMP_INTR for flags in set(cols[_F_FLAGS])):
-        stats.interrupted = True  # the table changed while it was dumped
-    sport, dport = zip(*port_rows)
-    get = names.__getitem__
-    if _LITTLE:
-        cookie = cols[_F_COOKIE]
-    else:
-        cookie = tuple(lo | (hi << 32) for lo, hi in zip(cols[_F_COOKIE], cols[_F_COOKIE + 1]))
-    return SocketBatch(protocol, family, cols[_F_STATE], tuple(map(get, cols[_F_SRC])), sport,
-                       tuple(map(get, cols[_F_DST])), dport, cols[_F_IF], cols[-1], cols[-2],
-                       cookie, cols[-4], cols[-3])
 
 
 def decode_dump(reply, protocol: str, family: int, stats: DumpStats,

@@ -73,9 +73,12 @@ def iter_batches(protocols: list[tuple[str, int]], states: int, netlink, proc,
 
 def _unseen(batch: SocketBatch, keys: tuple, seen: set) -> SocketBatch | None:
     """Drop sockets already yielded (a message the kernel or a recording repeated)."""
-    if seen.isdisjoint(keys) and len(set(keys)) == len(keys):
+    if seen.isdisjoint(keys):
+        before = len(seen)
         seen.update(keys)
-        return batch
+        if len(seen) - before == len(keys):
+            return batch
+        seen.difference_update(keys)  # a key repeats within the batch: none was seen before
     keep = []
     for i, key in enumerate(keys):
         if key not in seen:

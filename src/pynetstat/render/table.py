@@ -12,7 +12,7 @@ streams instead of waiting for the last row. The spec's widths are the minimum; 
 
 from __future__ import annotations
 
-from itertools import repeat
+from itertools import chain, repeat
 
 from pynetstat.model.sockets import SPEC_STATE_NAMES, spec_state_name
 from pynetstat.render.endpoints import (
@@ -76,8 +76,25 @@ class _PidCells(dict):
         return cell
 
 
+class _Pads(dict):
+    """address -> ``room - len(address)``: the width left for the port after ``address:``."""
+
+    def __init__(self, room: int):
+        super().__init__()
+        self.room = room
+
+    def __missing__(self, address: str) -> int:
+        pad = self[address] = self.room - len(address)
+        return pad
+
+
 class ConnectionTable:
-    """Streams rows to ``out`` in blocks of ``BLOCK``: measure a block, widen columns, print it."""
+    """Streams rows to ``out`` in blocks of about ``BLOCK``: measure a block, widen columns,
+    print it.
+
+    A block is a list of parts, in order: lists of cell tuples (rows that need measuring) and
+    whole batches of numeric TCP rows that cannot widen a column (``_fits``), which are formatted
+    at flush time straight into lines, without building cells."""
 
     def __init__(self, out: TextIO, opts: Options, names: Names | None,
                  ifname: Callable[[int], str], owner_lines: Callable | None = None):
@@ -88,10 +105,12 @@ class ConnectionTable:
         self.owner_lines = owner_lines  # (owners, verbose) -> list[str], for -b
         self.columns = 5 if opts.pids else 4
         self.widths = list(MIN_WIDTHS)
-        self.pending: list[tuple[str, ...]] = []
-        self.extra: dict[int, list[str]] = {}  # index in pending -> the -b lines under that row
+        self.parts: list[list[tuple[str, ...]] | SocketBatch] = []
+        self.rows = 0  # rows in this block
+        self.extra: dict[int, list[str]] = {}  # row index in the block -> the -b lines under it
         self.started = False
         self.pid_cells = _PidCells()
+        self._pad_cache: dict[int, _Pads] = {}
         self.owner_blocks: dict = {}
         self.unreadable_lines: list[str] = []
         if opts.executables and owner_lines is not None:
@@ -104,15 +123,67 @@ class ConnectionTable:
 
     def write_batches(self, batches: Iterable[SocketBatch]) -> None:
         for batch in batches:
+            start = self.rows
             if self.names is None and not any(batch.scope):
-                start = len(self.pending)
-                self._add_numeric(batch)
+                if batch.proto == "tcp" and self._fits(batch):
+                    self.parts.append(batch)
+                    self.rows += len(batch)
+                else:
+                    self._add_numeric(batch)
                 if self.opts.executables:
                     self._add_owner_lines(batch, start)
             else:
                 self.write_rows(batch.rows())
-            if len(self.pending) >= BLOCK:
+            if self.rows >= BLOCK:
                 self.flush()
+
+    def _cells(self) -> list[tuple[str, ...]]:
+        """The list of cell tuples at the end of the block, to add rows to."""
+        if not self.parts or not isinstance(self.parts[-1], list):
+            self.parts.append([])
+        return self.parts[-1]
+
+    def _fits(self, batch: SocketBatch) -> bool:
+        """Can no cell of this batch widen the address columns? Then its rows need no measuring:
+        an IPv4 cell is at most 21 characters; an IPv6 one is checked by its longest address.
+        (Columns never shrink, so a batch that fits now fits when its block is printed.)"""
+        room = min(self.widths[1], self.widths[2]) - 1  # a cell leaves one blank before the next
+        if batch.family == 4:
+            return room >= len("255.255.255.255:65535")
+        longest = max(map(len, set(batch.local_address).union(batch.remote_address)), default=0)
+        return room >= longest + len("[]:65535")
+
+    def _batch_lines(self, batch: SocketBatch) -> list[str]:
+        """A batch that ``_fits``, as text: its rows' cells go straight into one format string,
+        the port by ``%-*d`` with a padding computed once per address, so no cell string is
+        built. With -b, one string per row (the owner lines go between rows)."""
+        widths = self.widths
+        v4 = batch.family == 4
+        endpoint = "%s:%-*d" if v4 else "[%s]:%-*d"
+        pad_local = self._pads(widths[1] - (1 if v4 else 3))
+        pad_remote = self._pads(widths[2] - (1 if v4 else 3))
+        local, remote = batch.local_address, batch.remote_address
+        cells = [local, map(pad_local.__getitem__, local), batch.local_port,
+                 remote, map(pad_remote.__getitem__, remote), batch.remote_port,
+                 map(TCP_STATE_TEXT.__getitem__, batch.state)]
+        head = "  " + "TCP".ljust(widths[0]) + endpoint + endpoint
+        if self.opts.pids:
+            owners = batch.owners if batch.owners is not None else repeat((), len(batch))
+            cells.append(map(self.pid_cells.__getitem__, owners))
+            fmt = f"{head}%-{widths[3]}s%s\n"
+        else:
+            fmt = f"{head}%s\n"
+        rows = zip(*cells)
+        if self.opts.executables:  # -b lines go between rows: one string per row
+            return list(map(fmt.__mod__, rows))
+        # One ``%`` for the whole batch: no call, tuple or string per row.
+        return [(fmt * len(batch)) % tuple(chain.from_iterable(rows))]
+
+    def _pads(self, room: int) -> _Pads:
+        pads = self._pad_cache.get(room)
+        if pads is None:
+            pads = self._pad_cache[room] = _Pads(room)
+        return pads
 
     def _add_owner_lines(self, batch: SocketBatch, start: int) -> None:
         """-b lines under the rows just added. The owner join shares one owners tuple per
@@ -126,7 +197,7 @@ class ConnectionTable:
                 extra[start + i] = lines
 
     def _add_numeric(self, batch: SocketBatch) -> None:
-        """The plain numeric case, by column: every step is a ``map`` or ``zip`` that runs in C."""
+        """Numeric rows that need measuring, by column: every step is a ``map`` or ``zip``."""
         endpoint = "{}:{}" if batch.family == 4 else "[{}]:{}"
         local = map(endpoint.format, batch.local_address, batch.local_port)
         foreign = map(endpoint.format, batch.remote_address, batch.remote_port)
@@ -138,16 +209,18 @@ class ConnectionTable:
             label = repeat("UDP", n)
             state = repeat("", n)
             foreign = map(_udp_foreign, foreign, batch.remote_address, batch.remote_port)
+        cells = self._cells()
         if self.opts.pids:
             owners = batch.owners if batch.owners is not None else repeat((), n)
-            self.pending.extend(zip(label, local, foreign, state, map(self.pid_cells.__getitem__, owners)))
+            cells.extend(zip(label, local, foreign, state, map(self.pid_cells.__getitem__, owners)))
         else:
-            self.pending.extend(zip(label, local, foreign, state))
+            cells.extend(zip(label, local, foreign, state))
+        self.rows += n
 
     def write_rows(self, rows: Iterable[tuple[InetSocket, tuple[Owner, ...]]]) -> None:
         """Row at a time: names, link-local scopes, -b lines."""
-        pending = self.pending
-        append = pending.append
+        cells_list = self._cells()
+        append = cells_list.append
         show_pids = self.opts.pids
         names, ifname = self.names, self.ifname
         lines_for = self.owner_lines if self.opts.executables else None
@@ -159,12 +232,13 @@ class ConnectionTable:
                 extra = self.owner_blocks[owners] if owners else (
                     self.unreadable_lines if sock.inode else None)
                 if extra:
-                    self.extra[len(pending) - 1] = extra
+                    self.extra[self.rows] = extra
+            self.rows += 1
 
     def flush(self) -> None:
-        pending = self.pending
         widths = self.widths
-        columns = list(zip(*pending)) if pending else []
+        measured = [part for part in self.parts if isinstance(part, list)]
+        columns = list(zip(*chain.from_iterable(measured)))
         # A host name may hold wide characters (CJK: two terminal columns each) or combining
         # marks (none): such a block is measured and padded in terminal columns, not characters.
         plain = all("".join(column).isascii() for column in columns[:4])
@@ -176,24 +250,32 @@ class ConnectionTable:
         out = []
         if not self.started:
             self.started = True
-            out.append(TITLE)
-            out.append(self._format(HEADINGS[: self.columns], widths))
+            out.append(TITLE + self._format(HEADINGS[: self.columns], widths))
         if not plain:
-            lines = [self._format(cells if cells[3] or self.columns == 5 else cells[:3], widths)
-                     for cells in pending]
+            def format_rows(rows: list[tuple[str, ...]]) -> list[str]:
+                return [self._format(cells if cells[3] or self.columns == 5 else cells[:3], widths)
+                        for cells in rows]
         elif self.columns == 5:
             fmt = f"  %-{widths[0]}s%-{widths[1]}s%-{widths[2]}s%-{widths[3]}s%s\n"
-            lines = [fmt % cells for cells in pending]
+
+            def format_rows(rows: list[tuple[str, ...]]) -> list[str]:
+                return list(map(fmt.__mod__, rows))
         else:
-            fmt = f"  %-{widths[0]}s%-{widths[1]}s%-{widths[2]}s%s\n"
+            fmt4 = f"  %-{widths[0]}s%-{widths[1]}s%-{widths[2]}s%s\n"
             short = f"  %-{widths[0]}s%-{widths[1]}s%s\n"  # no state (UDP): no trailing blanks
-            lines = [fmt % cells if cells[3] else short % cells[:3] for cells in pending]
+
+            def format_rows(rows: list[tuple[str, ...]]) -> list[str]:
+                return [fmt4 % cells if cells[3] else short % cells[:3] for cells in rows]
+        lines: list[str] = []
+        for part in self.parts:
+            lines += format_rows(part) if isinstance(part, list) else self._batch_lines(part)
         if self.extra:
             for index in sorted(self.extra, reverse=True):
                 lines[index + 1 : index + 1] = [e + "\n" for e in self.extra[index]]
             self.extra.clear()
         out.extend(lines)
-        pending.clear()
+        self.parts.clear()
+        self.rows = 0
         self.out.write("".join(out))
 
     def _format(self, cells: tuple[str, ...], widths: list[int]) -> str:
@@ -201,5 +283,5 @@ class ConnectionTable:
         return f"  {padded}{cells[-1]}\n"
 
     def close(self) -> None:
-        if self.pending or not self.started:
+        if self.parts or not self.started:
             self.flush()
