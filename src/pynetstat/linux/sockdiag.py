@@ -15,7 +15,6 @@ from __future__ import annotations
 import struct
 import sys
 from _socket import AF_INET, AF_INET6, inet_ntop
-from array import array
 
 from pynetstat.errors import BackendUnavailable
 from pynetstat.linux.netlink import (
@@ -113,6 +112,7 @@ _INTR_BYTE = _AT_FLAGS if _LITTLE else _AT_FLAGS + 1  # where NLM_F_DUMP_INTR (0
 _COOKIE_BYTES = tuple(range(_AT_COOKIE, _AT_COOKIE + 8)) if _LITTLE else (
     tuple(range(_AT_COOKIE + 4, _AT_COOKIE + 8)) + tuple(range(_AT_COOKIE, _AT_COOKIE + 4)))
 _v6_structs: dict[int, struct.Struct] = {}
+_BE_PORTS: dict[int, struct.Struct] = {}  # messages in a run -> ">{2n}H"
 _PEEK = struct.Struct("=IHHI")  # length, type, flags, sequence number
 
 
@@ -142,13 +142,14 @@ def _gather(chunk: bytes, start: int, end: int, length: int, offsets: tuple[int,
     return memoryview(out)
 
 
-def _ports(words: memoryview, step: int) -> tuple[list[int], list[int]]:
-    """Source and destination ports: the u32 that holds both, byte-swapped on a little-endian host."""
-    both = array("H", words[_AT_SPORT // 4 :: step].tobytes())
-    if _LITTLE:
-        both.byteswap()
-    halves = memoryview(both)
-    return halves[0::2].tolist(), halves[1::2].tolist()
+def _ports(words: memoryview, step: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Source and destination ports: the u32 that holds both, read as two big-endian u16."""
+    both = words[_AT_SPORT // 4 :: step]
+    ports = _BE_PORTS.get(len(both))
+    if ports is None:
+        ports = _BE_PORTS[len(both)] = struct.Struct(f">{2 * len(both)}H")
+    pairs = ports.unpack(both.tobytes())
+    return pairs[0::2], pairs[1::2]
 
 
 def _cookies(chunk: bytes, start: int, end: int, length: int, words: memoryview,

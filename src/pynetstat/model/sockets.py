@@ -136,10 +136,11 @@ class ScanReport:
 
 
 class SocketBatch:
-    """Sockets of one protocol and family, stored by column: one tuple per field, all of one length.
+    """Sockets of one protocol and family, stored by column: one sequence (a tuple or a list,
+    never changed after the batch is made) per field, all of one length.
 
     A listing of 200,000 sockets spends its time per socket, so the text table works on whole
-    columns at once (``map`` over a tuple runs in C); everything that wants one record at a time
+    columns at once (``map`` over a column runs in C); everything that wants one record at a time
     (JSON, -b, interval diffs) uses ``rows()``. Both sources (sock_diag and /proc) build batches,
     and ``rows()`` gives back exactly the ``InetSocket`` records they hold.
 
