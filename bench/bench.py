@@ -11,10 +11,11 @@ Usage (stdlib only; run with the venv's real interpreter, never the pyenv shim):
 
 For each size N it opens N established TCP pairs (2N sockets) on loopback, held by worker
 processes (see fleet.py), checks with ``ss -tan`` that they are there, then times each command
-``--repeat`` times with stdout on /dev/null: median and min wall time, peak RSS, and the ratio to
-its ss counterpart. Every command has a ``--timeout``; a tool that is not installed shows "n/a".
-It runs in a private network namespace (``--no-netns`` to stay in the host's; see netns.py), so
-that the sockets of whatever else runs on the machine are neither counted nor timed.
+``--repeat`` times (in rounds: every command once per round) with stdout on /dev/null: median
+and min wall time, peak RSS, and the ratio to its ss counterpart. Every command has a
+``--timeout``; a tool that is not installed shows "n/a". It runs in a private network
+namespace (``--no-netns`` to stay in the host's; see netns.py), so that the sockets of whatever
+else runs on the machine are neither counted nor timed.
 pynetstat is run as ``[sys.executable, <repo>/pynetstat, args...]`` unless ``--pynetstat-cmd``.
 Setting up 100k pairs needs root or a RLIMIT_NOFILE hard limit >= --pairs-per-worker + 64.
 """
@@ -85,7 +86,11 @@ def find_tools(pynetstat_cmd: str | None) -> dict[str, Tool]:
 
 def measure_cases(runner: CommandRunner, tools: dict[str, Tool], skip: set[str],
                   repeat: int) -> tuple[Row, ...]:
+    """Run every case ``repeat`` times, in rounds (each case once per round), so that a burst of
+    other work on the host slows every tool alike instead of whichever ran during it. A case
+    stops at its first failure."""
     measured: dict[str, Measurement] = {}
+    active = []
     for case in CASES:
         tool = tools[case.tool]
         if case.tool in skip or case.label in skip:
@@ -93,8 +98,16 @@ def measure_cases(runner: CommandRunner, tools: dict[str, Tool], skip: set[str],
         elif tool.missing:
             measured[case.label] = Measurement(case.label, note=tool.missing)
         else:
-            progress(f"  {case.label} x{repeat}")
-            measured[case.label] = runner.measure(case.label, [*tool.argv, *case.args], repeat)
+            active.append(case)
+    runs: dict[str, list[Run]] = {case.label: [] for case in active}
+    for round_number in range(1, repeat + 1):
+        progress(f"  round {round_number}/{repeat}: " + ", ".join(case.label for case in active))
+        for case in active:
+            done = runs[case.label]
+            if not (done and done[-1].failure):
+                done.append(runner.run([*tools[case.tool].argv, *case.args]))
+    for case in active:
+        measured[case.label] = Measurement(case.label, tuple(runs[case.label]))
     return tuple(Row(measured[case.label], measured.get(case.baseline or "")) for case in CASES)
 
 

@@ -83,16 +83,6 @@ class CommandRunner:
             return f"GNU time %M ({self.gnu_time})"
         return "wait4 ru_maxrss (includes the bench's own RSS as a floor: install GNU time)"
 
-    def measure(self, label: str, argv: list[str], repeat: int) -> Measurement:
-        """Run ``argv`` up to ``repeat`` times; stop at the first failure or timeout."""
-        runs = []
-        for _ in range(repeat):
-            run = self.run(argv)
-            runs.append(run)
-            if run.failure:
-                break
-        return Measurement(label, tuple(runs))
-
     def run(self, argv: list[str]) -> Run:
         with (open(os.devnull, "r+b") as null, tempfile.TemporaryFile() as stderr,
               tempfile.NamedTemporaryFile(prefix="bench-rss-") as rss_file):
