@@ -121,8 +121,7 @@ def write_connections_display(session: Session, conns: ConnectionSet, batches: I
         owner_json = None
         if opts.executables:
             from pynetstat.render.owners import owner_json
-        rows = (row for batch in batches for row in batch.rows())
-        write_connections(out, rows, opts.wants_owners, names, session.ifname, owner_json,
+        write_connections(out, batches, opts.wants_owners, names, session.ifname, owner_json,
                           lambda: account(conns), json_head)
     else:
         from pynetstat.render.table import ConnectionTable

@@ -1,14 +1,17 @@
-"""The connection table as one JSON document, streamed row by row.
+"""The connection table as one JSON document, streamed a batch of rows at a time.
 
 The document is ``{"schema_version": 1, "connections": [...], "sources": ..., ...}``; the array
-is written as rows are decoded (``json`` cannot serialise a generator), every value by
-``json.dumps``. Output is ASCII: any other character is a ``\\uXXXX`` escape, so a hostile
-process name cannot act on a terminal that shows the JSON. Field reference: docs/json.md.
+is written as batches are decoded (``json`` cannot serialise a generator). ``connection_record``
+defines a row; ``BatchEncoder`` writes plain batches without a dict per row. Output is ASCII:
+any other character is a ``\\uXXXX`` escape, so a hostile process name cannot act on a terminal
+that shows the JSON. Field reference: docs/json.md.
 """
 
 from __future__ import annotations
 
 import json
+from itertools import repeat
+from operator import or_
 
 from pynetstat.model.sockets import kernel_state_name, spec_state_name
 from pynetstat.render.endpoints import is_ipv4_mapped, is_link_local
@@ -19,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import TextIO
 
-    from pynetstat.model.sockets import InetSocket, Owner
+    from pynetstat.model.sockets import InetSocket, Owner, SocketBatch
     from pynetstat.resolve import Names
 
 SCHEMA_VERSION = 1
@@ -54,9 +57,7 @@ def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names:
         "remote_host": None,
     }
     if owners is not None:
-        rec["owners"] = [owner_json(o) if owner_json else
-                         {"pid": o.pid, "name": None if o.name is None else json_text(o.name)}
-                         for o in owners]
+        rec["owners"] = owners_value(owners, owner_json)
     if names is not None:
         rec["local_service"] = names.service(sock.local_port, sock.proto)
         rec["remote_service"] = names.service(sock.remote_port, sock.proto) if sock.remote_port else None
@@ -65,24 +66,107 @@ def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names:
     return rec
 
 
-def write_connections(out: TextIO, rows: Iterable[tuple[InetSocket, tuple[Owner, ...]]],
-                      with_owners: bool, names: Names | None, ifname: Callable[[int], str],
+def owners_value(owners: tuple[Owner, ...], owner_json: Callable | None) -> list[dict]:
+    """The ``owners`` field: one object per process holding the socket."""
+    return [owner_json(o) if owner_json else
+            {"pid": o.pid, "name": None if o.name is None else json_text(o.name)} for o in owners]
+
+
+class _Encoded(dict):
+    """value -> its JSON text, made once per distinct value by ``encode``."""
+
+    def __init__(self, encode: Callable):
+        super().__init__()
+        self.encode = encode
+
+    def __missing__(self, value) -> str:
+        text = self[value] = self.encode(value)
+        return text
+
+
+class BatchEncoder:
+    """Rows of a batch as JSON text without a dict per row: a batch whose fields are all known
+    to be plain (numeric, no interface, a cookie; no names) fills one template per row, every
+    string field from a cache of its JSON text per distinct value. The text is exactly
+    ``json.dumps(connection_record(...))`` (tests/test_json_batches.py checks it); any other
+    batch is encoded record by record."""
+
+    def __init__(self, with_owners: bool, names: Names | None, ifname: Callable[[int], str],
+                 owner_json: Callable | None):
+        self.with_owners = with_owners
+        self.names = names
+        self.ifname = ifname
+        self.owner_json = owner_json
+        dumps = json.dumps
+        self.address = _Encoded(dumps)
+        self.link_local = _Encoded(lambda a: "true" if is_link_local(a) else "false")
+        self.mapped = _Encoded(is_ipv4_mapped)
+        self.tcp_state = _Encoded(lambda state: dumps(spec_state_name(state)))
+        self.kernel_state = _Encoded(lambda state: dumps(kernel_state_name(state)))
+        self.pid = _Encoded(lambda owners: str(owners[0].pid) if owners else "null")
+        self.owners = _Encoded(lambda owners: dumps(owners_value(owners, owner_json)))
+        self.templates: dict[tuple[str, int], str] = {}
+
+    def rows(self, batch: SocketBatch) -> list[str]:
+        """The batch's rows, one JSON text each, in order."""
+        if self.names is not None or any(batch.scope) or None in batch.cookie:
+            dumps = json.dumps
+            owners = self.with_owners
+            return [dumps(connection_record(sock, found if owners else None, self.names,
+                                            self.ifname, self.owner_json))
+                    for sock, found in batch.rows()]
+        n = len(batch)
+        local, remote = batch.local_address, batch.remote_address
+        if batch.family == 4:
+            mapped = repeat("false", n)  # is_ipv4_mapped needs "::ffff:"
+        else:
+            mapped_at = self.mapped.__getitem__
+            mapped = map(_BOOL.__getitem__, map(or_, map(mapped_at, local), map(mapped_at, remote)))
+        if self.with_owners:
+            owners = batch.owners if batch.owners is not None else ((),) * n
+            pids, owner_lists = map(self.pid.__getitem__, owners), map(self.owners.__getitem__, owners)
+        else:
+            pids, owner_lists = repeat("null", n), repeat("null", n)
+        state = (map(self.tcp_state.__getitem__, batch.state) if batch.proto == "tcp"
+                 else repeat("null", n))
+        address = self.address.__getitem__
+        cells = zip(map(address, local), batch.local_port, map(address, remote), batch.remote_port,
+                    state, map(self.kernel_state.__getitem__, batch.state),
+                    map(self.link_local.__getitem__, local), mapped, batch.recv_q, batch.send_q,
+                    batch.uid, batch.inode, batch.cookie, pids, owner_lists)
+        return list(map(self._template(batch.proto, batch.family).__mod__, cells))
+
+    def _template(self, proto: str, family: int) -> str:
+        template = self.templates.get((proto, family))
+        if template is None:
+            name = proto + ("6" if family == 6 else "")
+            template = self.templates[(proto, family)] = (
+                f'{{"proto": "{name}", "family": "{"ipv6" if family == 6 else "ipv4"}", '
+                '"local_address": %s, "local_port": %d, "remote_address": %s, "remote_port": %d, '
+                '"state": %s, "kernel_state": %s, "interface": null, "link_local": %s, '
+                '"ipv4_mapped": %s, "recv_q": %d, "send_q": %d, "uid": %d, "inode": %d, '
+                '"cookie": %d, "pid": %s, "owners": %s, "local_service": null, '
+                '"remote_service": null, "remote_host": null}')
+        return template
+
+
+_BOOL = {False: "false", True: "true"}
+
+
+def write_connections(out: TextIO, batches: Iterable[SocketBatch], with_owners: bool,
+                      names: Names | None, ifname: Callable[[int], str],
                       owner_json: Callable | None, trailer: Callable[[], dict],
                       extra_head: dict | None = None) -> None:
     """Stream the document; ``trailer()`` is called after the last row (it reports what the
     collection could not see, which is only known then)."""
     head = {"schema_version": SCHEMA_VERSION, **(extra_head or {})}
     out.write(json.dumps(head)[:-1] + ', "connections": [')
-    dumps = json.dumps
-    first = True
-    batch: list[str] = []
-    for sock, owners in rows:
-        rec = connection_record(sock, owners if with_owners else None, names, ifname, owner_json)
-        batch.append(("\n" if first else ",\n") + dumps(rec))
-        first = False
-        if len(batch) >= 1024:
-            out.write("".join(batch))
-            batch.clear()
-    out.write("".join(batch))
-    tail = dumps(trailer())
+    encoder = BatchEncoder(with_owners, names, ifname, owner_json)
+    separator = "\n"
+    for batch in batches:
+        rows = encoder.rows(batch)
+        if rows:
+            out.write(separator + ",\n".join(rows))
+            separator = ",\n"
+    tail = json.dumps(trailer())
     out.write("\n]" + (", " + tail[1:] if len(tail) > 2 else "}") + "\n")

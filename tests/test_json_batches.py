@@ -1,0 +1,84 @@
+"""JSON rows written a batch at a time (render/jsonout.BatchEncoder) are, byte for byte, what
+``json.dumps(connection_record(...))`` makes of each row: ``connection_record`` is the definition
+of a row, the batch path only a faster way to write the same text.
+
+Batches are drawn to reach both of its paths: plain ones (the template) and ones it must hand
+to ``connection_record`` (a link-local scope, /proc's missing cookie), with and without owners,
+with owners whose names hold control characters, quotes and non-ASCII text.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pynetstat.model.sockets import InetSocket, Owner, SocketBatch
+from pynetstat.render.jsonout import BatchEncoder, connection_record, write_connections
+
+IFNAMES = {0: "", 3: "eth\x1b0", 7: "v0"}
+
+v4 = st.ip_addresses(v=4).map(str)
+v6 = st.one_of(st.ip_addresses(v=6).map(str), st.sampled_from(
+    ["::", "::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.1.2.3"]))
+owner = st.builds(Owner, st.integers(1, 4_000_000),
+                  st.one_of(st.none(), st.text(max_size=8), st.sampled_from(['a"b\\c', "\x1b[31m", "é\u202e"])))
+
+
+@st.composite
+def batch(draw) -> tuple[SocketBatch, bool]:
+    proto = draw(st.sampled_from(["tcp", "udp"]))
+    family = draw(st.sampled_from([4, 6]))
+    addr = v4 if family == 4 else v6
+    kind = draw(st.sampled_from(["plain", "scoped", "proc"]))
+    n = draw(st.integers(1, 10))
+    u32 = st.integers(0, 2**32 - 1)
+    sockets = [InetSocket(proto, family, draw(st.integers(0, 255)), draw(addr), draw(st.integers(0, 65535)),
+                          draw(addr), draw(st.integers(0, 65535)),
+                          draw(st.sampled_from([3, 7, 0])) if kind == "scoped" else 0,
+                          draw(u32), draw(u32), None if kind == "proc" else draw(st.integers(1, 2**64 - 1)),
+                          draw(u32), draw(u32))
+               for _ in range(n)]
+    built = SocketBatch.from_sockets(proto, family, sockets)
+    with_owners = draw(st.booleans())
+    if with_owners:
+        shared = draw(st.lists(owner, max_size=3).map(tuple))
+        built.owners = tuple(draw(st.sampled_from([(), shared])) if draw(st.booleans())
+                             else draw(st.lists(owner, max_size=3).map(tuple)) for _ in sockets)
+    return built, with_owners
+
+
+def _reference(batch: SocketBatch, with_owners: bool) -> list[str]:
+    return [json.dumps(connection_record(sock, owners if with_owners else None, None,
+                                         IFNAMES.__getitem__, None))
+            for sock, owners in batch.rows()]
+
+
+@settings(max_examples=400, deadline=None)
+@given(batch())
+def test_batch_rows_are_connection_records(drawn):
+    built, with_owners = drawn
+    encoder = BatchEncoder(with_owners, None, IFNAMES.__getitem__, None)
+    assert encoder.rows(built) == _reference(built, with_owners)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(batch(), max_size=5), st.booleans())
+def test_document(drawn, with_owners):
+    """The whole document: rows of every batch in order, then the trailer; it parses."""
+    batches = [b for b, _ in drawn]
+    for b in batches:
+        if not with_owners:
+            b.owners = None
+    out = io.StringIO()
+    write_connections(out, batches, with_owners, None, IFNAMES.__getitem__, None,
+                      lambda: {"sources": {"tcp": "netlink"}})
+    rows = [row for b in batches for row in _reference(b, with_owners)]
+    expected = ('{"schema_version": 1, "connections": ['
+                + ("\n" + ",\n".join(rows) if rows else "")
+                + '\n], "sources": {"tcp": "netlink"}}\n')
+    assert out.getvalue() == expected
+    assert out.getvalue().isascii()
+    assert len(json.loads(out.getvalue())["connections"]) == len(rows)
