@@ -222,22 +222,17 @@ def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
                             and length >= _HEAD_SIZE):
                         if length % 4 == 0:
                             # A run: as many messages of this length as fit.
+                            part, start, step = chunk, off, length
                             count = (end - off) // length
-                            good = _valid_prefix(chunk, off, off + count * length, length, af)
-                            step = length
-                            part = chunk
                         else:
                             # Unaligned (no kernel sends this): decode this one message alone,
                             # padded to a multiple of 4, and go on at the next aligned offset.
                             step = (length + 3) & ~3
-                            part = chunk[off : off + length] + bytes(step - length)
-                            good = _valid_prefix(part, 0, step, step, af)
+                            part, start, count = chunk[off : off + length] + bytes(step - length), 0, 1
+                        good = _valid_prefix(part, start, start + count * step, step, af)
                         if good:
-                            if part is chunk:
-                                batch = _decode_run(chunk, off, off + good * step, step, protocol,
-                                                    family, names, stats)
-                            else:
-                                batch = _decode_run(part, 0, step, step, protocol, family, names, stats)
+                            batch = _decode_run(part, start, start + good * step, step, protocol,
+                                                family, names, stats)
                             off += good * step
                             stats.messages += good
                             yield batch

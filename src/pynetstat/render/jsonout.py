@@ -14,7 +14,7 @@ from itertools import repeat
 from operator import or_
 
 from pynetstat.model.sockets import kernel_state_name, spec_state_name
-from pynetstat.render.endpoints import is_ipv4_mapped, is_link_local
+from pynetstat.render.endpoints import Memo, is_ipv4_mapped, is_link_local
 from pynetstat.textsafe import json_text
 
 TYPE_CHECKING = False
@@ -72,18 +72,6 @@ def owners_value(owners: tuple[Owner, ...], owner_json: Callable | None) -> list
             {"pid": o.pid, "name": None if o.name is None else json_text(o.name)} for o in owners]
 
 
-class _Encoded(dict):
-    """value -> its JSON text, made once per distinct value by ``encode``."""
-
-    def __init__(self, encode: Callable):
-        super().__init__()
-        self.encode = encode
-
-    def __missing__(self, value) -> str:
-        text = self[value] = self.encode(value)
-        return text
-
-
 class BatchEncoder:
     """Rows of a batch as JSON text without a dict per row: a batch whose fields are all known
     to be plain (numeric, no interface, a cookie; no names) fills one template per row, every
@@ -98,13 +86,13 @@ class BatchEncoder:
         self.ifname = ifname
         self.owner_json = owner_json
         dumps = json.dumps
-        self.address = _Encoded(dumps)
-        self.link_local = _Encoded(lambda a: "true" if is_link_local(a) else "false")
-        self.mapped = _Encoded(is_ipv4_mapped)
-        self.tcp_state = _Encoded(lambda state: dumps(spec_state_name(state)))
-        self.kernel_state = _Encoded(lambda state: dumps(kernel_state_name(state)))
-        self.pid = _Encoded(lambda owners: str(owners[0].pid) if owners else "null")
-        self.owners = _Encoded(lambda owners: dumps(owners_value(owners, owner_json)))
+        self.address = Memo(dumps)
+        self.link_local = Memo(lambda a: "true" if is_link_local(a) else "false")
+        self.mapped = Memo(is_ipv4_mapped)
+        self.tcp_state = Memo(lambda state: dumps(spec_state_name(state)))
+        self.kernel_state = Memo(lambda state: dumps(kernel_state_name(state)))
+        self.pid = Memo(lambda owners: str(owners[0].pid) if owners else "null")
+        self.owners = Memo(lambda owners: dumps(owners_value(owners, owner_json)))
         self.templates: dict[tuple[str, int], str] = {}
 
     def rows(self, batch: SocketBatch) -> list[str]:

@@ -18,6 +18,7 @@ from pynetstat.model.sockets import SPEC_STATE_NAMES, spec_state_name
 from pynetstat.render.endpoints import (
     PROTO_LABELS,
     WILDCARD,
+    Memo,
     endpoint_cells,
     pid_text,
     state_text,
@@ -39,53 +40,13 @@ MIN_WIDTHS = [7, 23, 23, 16]  # Proto, Local, Foreign, State; PID is last and ne
 BLOCK = 2048
 
 
-class _StateText(dict):
-    """Kernel state -> the spec's name; a code we do not know prints as ``UNKNOWN(n)``."""
-
-    def __missing__(self, state: int) -> str:
-        return spec_state_name(state)
-
-
-TCP_STATE_TEXT = _StateText(SPEC_STATE_NAMES)
+# Kernel state -> the spec's name; a code we do not know prints as ``UNKNOWN(n)``.
+TCP_STATE_TEXT = Memo(spec_state_name, SPEC_STATE_NAMES)
 
 
 def _udp_foreign(cell: str, address: str, port: int) -> str:
     """An unconnected UDP socket has no foreign address: ``*:*``, as in the spec's table."""
     return "*:*" if port == 0 and address in WILDCARD else cell
-
-
-class _OwnerBlocks(dict):
-    """owners tuple -> the -b lines under its rows, made once per distinct owners tuple."""
-
-    def __init__(self, owner_lines: Callable, verbose: bool):
-        super().__init__()
-        self.owner_lines = owner_lines
-        self.verbose = verbose
-
-    def __missing__(self, owners: tuple[Owner, ...]) -> list[str]:
-        lines = self[owners] = self.owner_lines(owners, self.verbose)
-        return lines
-
-
-class _PidCells(dict):
-    """owners tuple -> PID cell; the owner join shares one tuple per process, so this is one
-    entry per process, not per socket."""
-
-    def __missing__(self, owners: tuple[Owner, ...]) -> str:
-        cell = self[owners] = pid_text(tuple(o.pid for o in owners))
-        return cell
-
-
-class _Pads(dict):
-    """address -> ``room - len(address)``: the width left for the port after ``address:``."""
-
-    def __init__(self, room: int):
-        super().__init__()
-        self.room = room
-
-    def __missing__(self, address: str) -> int:
-        pad = self[address] = self.room - len(address)
-        return pad
 
 
 class ConnectionTable:
@@ -109,8 +70,11 @@ class ConnectionTable:
         self.rows = 0  # rows in this block
         self.extra: dict[int, list[str]] = {}  # row index in the block -> the -b lines under it
         self.started = False
-        self.pid_cells = _PidCells()
-        self._pad_cache: dict[int, _Pads] = {}
+        # owners tuple -> PID cell; the owner join shares one tuple per process, so this is one
+        # entry per process, not per socket
+        self.pid_cells = Memo(lambda owners: pid_text(tuple(o.pid for o in owners)))
+        # room -> (address -> the width left for the port after "address:")
+        self.pads = Memo(lambda room: Memo(lambda address: room - len(address)))
         self.owner_blocks: dict = {}
         self.unreadable_lines: list[str] = []
         if opts.executables and owner_lines is not None:
@@ -119,7 +83,8 @@ class ConnectionTable:
             # A socket some process holds (it has an inode) but none we can see: say so, as the
             # spec's netstat does. TIME_WAIT and request sockets (inode 0) have no owner.
             self.unreadable_lines = [UNREADABLE_LINE]
-            self.owner_blocks = _OwnerBlocks(owner_lines, opts.verbose)
+            # owners tuple -> the -b lines under its rows, made once per distinct owners tuple
+            self.owner_blocks = Memo(lambda owners: owner_lines(owners, opts.verbose))
 
     def write_batches(self, batches: Iterable[SocketBatch]) -> None:
         for batch in batches:
@@ -160,8 +125,8 @@ class ConnectionTable:
         widths = self.widths
         v4 = batch.family == 4
         endpoint = "%s:%-*d" if v4 else "[%s]:%-*d"
-        pad_local = self._pads(widths[1] - (1 if v4 else 3))
-        pad_remote = self._pads(widths[2] - (1 if v4 else 3))
+        pad_local = self.pads[widths[1] - (1 if v4 else 3)]
+        pad_remote = self.pads[widths[2] - (1 if v4 else 3)]
         local, remote = batch.local_address, batch.remote_address
         cells = [local, map(pad_local.__getitem__, local), batch.local_port,
                  remote, map(pad_remote.__getitem__, remote), batch.remote_port,
@@ -178,12 +143,6 @@ class ConnectionTable:
             return list(map(fmt.__mod__, rows))
         # One ``%`` for the whole batch: no call, tuple or string per row.
         return [(fmt * len(batch)) % tuple(chain.from_iterable(rows))]
-
-    def _pads(self, room: int) -> _Pads:
-        pads = self._pad_cache.get(room)
-        if pads is None:
-            pads = self._pad_cache[room] = _Pads(room)
-        return pads
 
     def _add_owner_lines(self, batch: SocketBatch, start: int) -> None:
         """-b lines under the rows just added. The owner join shares one owners tuple per
