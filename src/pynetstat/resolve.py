@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 
 DEFAULT_BUDGET = 2.0  # seconds for all host lookups of one display
 DEFAULT_WORKERS = 8
+LOOKUP_TIMEOUT = 0.25  # seconds after which a lookup no longer holds one of the workers
+MAX_THREADS = 64  # lookup threads of one display, stuck ones included
 _WILDCARDS = frozenset({"0.0.0.0", "::", "*"})
 
 
@@ -62,37 +65,56 @@ class Names:
         return self.hosts.get(address)
 
     def resolve_hosts(self, addresses: Iterable[str]) -> None:
-        """Look up every new address, concurrently, within the budget."""
+        """Look up every new address, concurrently, within the budget.
+
+        ``workers`` lookups run at a time. A lookup that has not answered after
+        ``LOOKUP_TIMEOUT`` stops counting against that bound (its thread is left to finish or be
+        abandoned) and another worker takes the queue on, up to ``MAX_THREADS`` in all: one
+        silent DNS server must not keep the names that /etc/hosts knows from being shown.
+        """
         todo = [a for a in dict.fromkeys(addresses) if a not in self.hosts and a not in _WILDCARDS]
         if not todo:
             return
         results: dict[str, str | None] = {}
-        lock = threading.Lock()
-        pending = list(reversed(todo))
+        changed = threading.Condition()
+        pending = deque(todo)
+        busy: dict[str, float] = {}  # address -> when its lookup started
+
+        running = 0  # threads in their loop, stuck ones included
+        started = 0
 
         def work() -> None:
             from socket import NI_NAMEREQD, getnameinfo
 
+            nonlocal running
             while True:
-                with lock:
+                with changed:
                     if not pending:
+                        running -= 1
                         return
-                    address = pending.pop()
+                    address = pending.popleft()
+                    busy[address] = time.monotonic()
                 try:
                     name = getnameinfo((address, 0), NI_NAMEREQD)[0]
                 except (OSError, UnicodeError):
                     name = None
-                with lock:
+                with changed:
                     results[address] = name
+                    del busy[address]
+                    changed.notify()
 
-        threads = [threading.Thread(target=work, daemon=True, name="pynetstat-resolve")
-                   for _ in range(min(self.workers, len(todo)))]
-        for t in threads:
-            t.start()
         deadline = time.monotonic() + self.budget
-        for t in threads:
-            t.join(max(0.0, deadline - time.monotonic()))
-        with lock:
+        with changed:
+            while len(results) < len(todo):
+                now = time.monotonic()
+                if now >= deadline:
+                    break
+                slow = sum(1 for since in busy.values() if now - since > LOOKUP_TIMEOUT)
+                for _ in range(min(len(pending), self.workers - (running - slow), MAX_THREADS - started)):
+                    threading.Thread(target=work, daemon=True, name="pynetstat-resolve").start()
+                    running += 1
+                    started += 1
+                changed.wait(min(deadline - now, LOOKUP_TIMEOUT / 4))
             for address in todo:
                 if address in results:
                     self.hosts[address] = results[address]

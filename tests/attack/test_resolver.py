@@ -125,3 +125,4 @@ def test_silent_resolver(scene, argv):
         shown = {r[2].rpartition(":")[0] for r in rows if r[1] == server and r[3] != "LISTENING"}
         assert shown == scene["peers"], "an unresolved peer must stay numeric"
     assert scene["dns"].queries > before, "the silent server was never asked: the test proves nothing"
+
