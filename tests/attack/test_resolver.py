@@ -68,15 +68,23 @@ class SilentDNS:
         self.tcp.close()
 
 
+def resolver_conf(tmp_path_factory, name: str, dns: SilentDNS, hosts: dict[str, str] | None = None):
+    """A directory with resolv.conf (the silent server, glibc told to wait long), hosts
+    (localhost and ``hosts``) and nsswitch.conf (files, then dns), for run_in_namespace."""
+    conf = tmp_path_factory.mktemp(name)
+    os.chmod(conf, 0o755)
+    (conf / "resolv.conf").write_text(f"nameserver {dns.address}\noptions timeout:30 attempts:5\n")
+    (conf / "hosts").write_text("127.0.0.1 localhost\n::1 localhost\n"
+                                + "".join(f"{a} {n}\n" for a, n in (hosts or {}).items()))
+    (conf / "nsswitch.conf").write_text("hosts: files dns\nservices: files\n")
+    return conf
+
+
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
     net = random.randrange(2, 250)
     dns = SilentDNS(f"127.53.{net}.1")
-    conf = tmp_path_factory.mktemp("resolver")
-    os.chmod(conf, 0o755)
-    (conf / "resolv.conf").write_text(f"nameserver {dns.address}\noptions timeout:30 attempts:5\n")
-    (conf / "hosts").write_text("127.0.0.1 localhost\n::1 localhost\n")
-    (conf / "nsswitch.conf").write_text("hosts: files dns\nservices: files\n")
+    conf = resolver_conf(tmp_path_factory, "resolver", dns)
     held, peers = [], []
     listener = socket.socket()
     listener.bind((f"127.54.{net}.1", 0))

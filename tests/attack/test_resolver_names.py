@@ -4,14 +4,13 @@ scene: a private mount namespace, a silent DNS on loopback, glibc told to wait 3
 
 from __future__ import annotations
 
-import os
 import random
 import socket
 
 import pytest
 
 from .check import assert_quiet_stderr, close_hard, parse_json, parse_table
-from .test_resolver import SilentDNS, pytestmark, run_in_namespace  # noqa: F401  (pytestmark: root, unshare)
+from .test_resolver import SilentDNS, pytestmark, resolver_conf, run_in_namespace  # noqa: F401  (pytestmark: root, unshare)
 
 NAMED = 12
 UNNAMED = 32  # four times the lookup workers: enough to hold them all on the silent DNS
@@ -22,14 +21,9 @@ def named_scene(tmp_path_factory):
     """Peers of which some have a name in /etc/hosts; the others only the silent DNS."""
     net = random.randrange(2, 250)
     dns = SilentDNS(f"127.57.{net}.1")
-    conf = tmp_path_factory.mktemp("resolver-named")
-    os.chmod(conf, 0o755)
     peers = [f"127.58.{net}.{i + 1}" for i in range(NAMED + UNNAMED)]
     names = {address: f"peer{i}.named.test" for i, address in enumerate(peers[:NAMED])}
-    (conf / "resolv.conf").write_text(f"nameserver {dns.address}\noptions timeout:30 attempts:5\n")
-    (conf / "hosts").write_text("127.0.0.1 localhost\n::1 localhost\n"
-                                + "".join(f"{a} {n}\n" for a, n in names.items()))
-    (conf / "nsswitch.conf").write_text("hosts: files dns\nservices: files\n")
+    conf = resolver_conf(tmp_path_factory, "resolver-named", dns, names)
     listener = socket.socket()
     listener.bind((f"127.59.{net}.1", 0))
     listener.listen(len(peers) + 1)
