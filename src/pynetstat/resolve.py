@@ -14,7 +14,9 @@ from collections import deque
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
+
+    from pynetstat.model.sockets import SocketBatch
 
 DEFAULT_BUDGET = 2.0  # seconds for all host lookups of one display
 DEFAULT_WORKERS = 8
@@ -65,62 +67,132 @@ class Names:
         return self.hosts.get(address)
 
     def resolve_hosts(self, addresses: Iterable[str]) -> None:
-        """Look up every new address, concurrently, within the budget.
+        """Look up every new address, concurrently, within the budget."""
+        lookups = Lookups(self)
+        addresses = list(addresses)
+        lookups.submit(addresses)
+        lookups.wait(addresses)
+        lookups.close()
 
-        ``workers`` lookups run at a time. A lookup that has not answered after
-        ``LOOKUP_TIMEOUT`` stops counting against that bound (its thread is left to finish or be
-        abandoned) and another worker takes the queue on, up to ``MAX_THREADS`` in all: one
-        silent DNS server must not keep the names that /etc/hosts knows from being shown.
-        """
-        todo = [a for a in dict.fromkeys(addresses) if a not in self.hosts and a not in _WILDCARDS]
-        if not todo:
+    def in_order(self, batches: Iterable[SocketBatch]) -> Iterator[SocketBatch]:
+        """The batches, each once the foreign hosts in it have answered or the budget is spent.
+
+        Lookups start as batches arrive, so a listing streams as soon as its names are known
+        instead of waiting for the last socket; only batches whose lookups are still running
+        are held."""
+        lookups = Lookups(self)
+        held: deque[SocketBatch] = deque()
+        try:
+            for batch in batches:
+                lookups.submit(batch.remote_address)
+                held.append(batch)
+                while held and lookups.ready(held[0].remote_address):
+                    yield held.popleft()
+            while held:
+                lookups.wait(held[0].remote_address)
+                yield held.popleft()
+        finally:
+            lookups.close()
+
+
+class Lookups:
+    """The host lookups of one display, against one budget that starts with the first lookup.
+
+    ``workers`` lookups run at a time. A lookup that has not answered after ``LOOKUP_TIMEOUT``
+    stops counting against that bound (its thread is left to finish or be abandoned) and
+    another worker takes the queue on, up to ``MAX_THREADS`` in all: one silent DNS server must
+    not keep the names that /etc/hosts knows from being shown. Answers reach ``Names.hosts``
+    only until the budget is spent, so every row of a display shows an address the same way.
+    """
+
+    def __init__(self, names: Names):
+        self.names = names
+        self.changed = threading.Condition()
+        self.pending: deque[str] = deque()
+        self.asked: set[str] = set()  # addresses looked up in this display
+        self.results: dict[str, str | None] = {}  # answers not yet moved to names.hosts
+        self.busy: dict[str, float] = {}  # address -> when its lookup started
+        self.running = 0  # threads in their loop, stuck ones included
+        self.started = 0
+        self.deadline: float | None = None
+
+    def submit(self, addresses: Iterable[str]) -> None:
+        known = self.names.hosts
+        new = [a for a in dict.fromkeys(addresses)
+               if a not in known and a not in self.asked and a not in _WILDCARDS]
+        if not new:
             return
-        results: dict[str, str | None] = {}
-        changed = threading.Condition()
-        pending = deque(todo)
-        busy: dict[str, float] = {}  # address -> when its lookup started
+        with self.changed:
+            if self.deadline is None:
+                self.deadline = time.monotonic() + self.names.budget
+            self.asked.update(new)
+            self.pending.extend(new)
+            self._staff()
 
-        running = 0  # threads in their loop, stuck ones included
-        started = 0
+    def ready(self, addresses: Iterable[str]) -> bool:
+        """Has every address asked for here answered (or is the budget spent)?"""
+        with self.changed:
+            return self._settled(addresses)
 
-        def work() -> None:
-            from socket import NI_NAMEREQD, getnameinfo
+    def wait(self, addresses: Iterable[str]) -> None:
+        """Block until every address asked for here has answered or the budget is spent."""
+        addresses = set(addresses)
+        with self.changed:
+            while not self._settled(addresses):
+                self.changed.wait(min(self.deadline - time.monotonic(), LOOKUP_TIMEOUT / 4))
 
-            nonlocal running
-            while True:
-                with changed:
-                    if not pending:
-                        running -= 1
-                        return
-                    address = pending.popleft()
-                    busy[address] = time.monotonic()
-                try:
-                    name = getnameinfo((address, 0), NI_NAMEREQD)[0]
-                except (OSError, UnicodeError):
-                    name = None
-                with changed:
-                    results[address] = name
-                    del busy[address]
-                    changed.notify()
+    def close(self) -> None:
+        """End of the display: what has not answered stays numeric (asked again next time)."""
+        with self.changed:
+            self._collect()
+            self.names.timed_out += len(self.asked - self.names.hosts.keys())
+            self.pending.clear()
 
-        deadline = time.monotonic() + self.budget
-        with changed:
-            while len(results) < len(todo):
-                now = time.monotonic()
-                if now >= deadline:
-                    break
-                slow = sum(1 for since in busy.values() if now - since > LOOKUP_TIMEOUT)
-                for _ in range(min(len(pending), self.workers - (running - slow), MAX_THREADS - started)):
-                    threading.Thread(target=work, daemon=True, name="pynetstat-resolve").start()
-                    running += 1
-                    started += 1
-                changed.wait(min(deadline - now, LOOKUP_TIMEOUT / 4))
-            for address in todo:
-                if address in results:
-                    self.hosts[address] = results[address]
-                else:
-                    self.timed_out += 1  # still numeric; asked again on the next display
-            pending.clear()
+    def _settled(self, addresses: Iterable[str]) -> bool:
+        if self.deadline is None:
+            return True
+        if time.monotonic() >= self.deadline:
+            self.pending.clear()  # late answers are not used in this display
+            return True
+        self._collect()
+        self._staff()
+        hosts = self.names.hosts
+        return all(a in hosts for a in self.asked.intersection(addresses))
+
+    def _collect(self) -> None:
+        if self.results and (self.deadline is None or time.monotonic() < self.deadline):
+            self.names.hosts.update(self.results)
+        self.results.clear()
+
+    def _staff(self) -> None:
+        """Start workers while the queue has work and fewer than ``workers`` lookups are not
+        yet overdue."""
+        now = time.monotonic()
+        slow = sum(1 for since in self.busy.values() if now - since > LOOKUP_TIMEOUT)
+        for _ in range(min(len(self.pending), self.names.workers - (self.running - slow),
+                           MAX_THREADS - self.started)):
+            threading.Thread(target=self._work, daemon=True, name="pynetstat-resolve").start()
+            self.running += 1
+            self.started += 1
+
+    def _work(self) -> None:
+        from socket import NI_NAMEREQD, getnameinfo
+
+        while True:
+            with self.changed:
+                if not self.pending:
+                    self.running -= 1
+                    return
+                address = self.pending.popleft()
+                self.busy[address] = time.monotonic()
+            try:
+                name = getnameinfo((address, 0), NI_NAMEREQD)[0]
+            except (OSError, UnicodeError):
+                name = None
+            with self.changed:
+                self.results[address] = name
+                del self.busy[address]
+                self.changed.notify_all()
 
 
 def names_from_environ(environ: dict[str, str]) -> Names:

@@ -113,8 +113,7 @@ def write_connections_display(session: Session, conns: ConnectionSet, batches: I
     out = session.env.stdout if out is None else out
     names = session.names
     if names is not None:
-        batches = list(batches)
-        names.resolve_hosts(a for batch in batches for a in batch.remote_address)
+        batches = names.in_order(batches)  # each batch once its foreign hosts have answered
     if opts.json:
         from pynetstat.render.jsonout import write_connections
 
