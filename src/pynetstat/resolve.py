@@ -43,7 +43,16 @@ def parse_services(text: str) -> dict[tuple[int, str], str]:
 
 
 class Names:
-    """Caches of service and host names for one run (or one interval session)."""
+    """Caches of service and host names for one run (or one interval session), and the threads
+    that look hosts up.
+
+    ``workers`` lookups run at a time. A lookup that has not answered after ``LOOKUP_TIMEOUT``
+    stops counting against that bound (its thread is left to finish or be abandoned) and
+    another thread takes the queue on, but never more than ``MAX_THREADS`` are alive, over the
+    whole session: one silent DNS server must neither keep the names that /etc/hosts knows from
+    being shown nor make an interval session pile up threads. An address whose lookup is still
+    running is not asked again; its answer, whenever it comes, is used from the next display on.
+    """
 
     def __init__(self, services_path: str = "/etc/services", budget: float = DEFAULT_BUDGET,
                  workers: int = DEFAULT_WORKERS):
@@ -53,6 +62,12 @@ class Names:
         self._services: dict[tuple[int, str], str] | None = None
         self.hosts: dict[str, str | None] = {}  # address -> name, None = looked up, no name
         self.timed_out = 0
+        self.changed = threading.Condition()  # guards everything below; notified on answers
+        self.queue: deque[str] = deque()
+        self.queued: set[str] = set()  # what is in the queue
+        self.busy: dict[str, float] = {}  # address -> when its lookup started
+        self.answers: dict[str, str | None] = {}  # not yet moved to hosts (see Lookups)
+        self.alive = 0  # lookup threads, stuck ones included
 
     def service(self, port: int, proto: str) -> str | None:
         if self._services is None:
@@ -78,8 +93,8 @@ class Names:
         """The batches, each once the foreign hosts in it have answered or the budget is spent.
 
         Lookups start as batches arrive, so a listing streams as soon as its names are known
-        instead of waiting for the last socket; only batches whose lookups are still running
-        are held."""
+        instead of waiting for the last socket; only batches whose lookups are running are
+        held."""
         lookups = Lookups(self)
         held: deque[SocketBatch] = deque()
         try:
@@ -94,105 +109,109 @@ class Names:
         finally:
             lookups.close()
 
-
-class Lookups:
-    """The host lookups of one display, against one budget that starts with the first lookup.
-
-    ``workers`` lookups run at a time. A lookup that has not answered after ``LOOKUP_TIMEOUT``
-    stops counting against that bound (its thread is left to finish or be abandoned) and
-    another worker takes the queue on, up to ``MAX_THREADS`` in all: one silent DNS server must
-    not keep the names that /etc/hosts knows from being shown. Answers reach ``Names.hosts``
-    only until the budget is spent, so every row of a display shows an address the same way.
-    """
-
-    def __init__(self, names: Names):
-        self.names = names
-        self.changed = threading.Condition()
-        self.pending: deque[str] = deque()
-        self.asked: set[str] = set()  # addresses looked up in this display
-        self.results: dict[str, str | None] = {}  # answers not yet moved to names.hosts
-        self.busy: dict[str, float] = {}  # address -> when its lookup started
-        self.running = 0  # threads in their loop, stuck ones included
-        self.started = 0
-        self.deadline: float | None = None
-
-    def submit(self, addresses: Iterable[str]) -> None:
-        known = self.names.hosts
-        new = [a for a in dict.fromkeys(addresses)
-               if a not in known and a not in self.asked and a not in _WILDCARDS]
-        if not new:
-            return
-        with self.changed:
-            if self.deadline is None:
-                self.deadline = time.monotonic() + self.names.budget
-            self.asked.update(new)
-            self.pending.extend(new)
-            self._staff()
-
-    def ready(self, addresses: Iterable[str]) -> bool:
-        """Has every address asked for here answered (or is the budget spent)?"""
-        with self.changed:
-            return self._settled(addresses)
-
-    def wait(self, addresses: Iterable[str]) -> None:
-        """Block until every address asked for here has answered or the budget is spent."""
-        addresses = set(addresses)
-        with self.changed:
-            while not self._settled(addresses):
-                self.changed.wait(min(self.deadline - time.monotonic(), LOOKUP_TIMEOUT / 4))
-
-    def close(self) -> None:
-        """End of the display: what has not answered stays numeric (asked again next time)."""
-        with self.changed:
-            self._collect()
-            self.names.timed_out += len(self.asked - self.names.hosts.keys())
-            self.pending.clear()
-
-    def _settled(self, addresses: Iterable[str]) -> bool:
-        if self.deadline is None:
-            return True
-        if time.monotonic() >= self.deadline:
-            self.pending.clear()  # late answers are not used in this display
-            return True
-        self._collect()
-        self._staff()
-        hosts = self.names.hosts
-        return all(a in hosts for a in self.asked.intersection(addresses))
-
-    def _collect(self) -> None:
-        if self.results and (self.deadline is None or time.monotonic() < self.deadline):
-            self.names.hosts.update(self.results)
-        self.results.clear()
-
     def _staff(self) -> None:
-        """Start workers while the queue has work and fewer than ``workers`` lookups are not
-        yet overdue."""
+        """(Lock held.) Start threads while the queue has work and fewer than ``workers``
+        lookups are not yet overdue."""
         now = time.monotonic()
         slow = sum(1 for since in self.busy.values() if now - since > LOOKUP_TIMEOUT)
-        for _ in range(min(len(self.pending), self.names.workers - (self.running - slow),
-                           MAX_THREADS - self.started)):
+        for _ in range(min(len(self.queue), self.workers - (self.alive - slow),
+                           MAX_THREADS - self.alive)):
             threading.Thread(target=self._work, daemon=True, name="pynetstat-resolve").start()
-            self.running += 1
-            self.started += 1
+            self.alive += 1
 
     def _work(self) -> None:
         from socket import NI_NAMEREQD, getnameinfo
 
         while True:
             with self.changed:
-                if not self.pending:
-                    self.running -= 1
+                if not self.queue:
+                    self.alive -= 1
                     return
-                address = self.pending.popleft()
+                address = self.queue.popleft()
+                self.queued.discard(address)
                 self.busy[address] = time.monotonic()
             try:
                 name = getnameinfo((address, 0), NI_NAMEREQD)[0]
             except (OSError, UnicodeError):
                 name = None
             with self.changed:
-                self.results[address] = name
+                self.answers[address] = name
                 del self.busy[address]
                 self.changed.notify_all()
+
+
+class Lookups:
+    """The host lookups of one display, against one budget that starts with its first lookup.
+
+    Answers reach ``Names.hosts`` only until the budget is spent, so every row of a display
+    shows an address the same way; later answers wait in ``Names.answers`` for the next display.
+    """
+
+    def __init__(self, names: Names):
+        self.names = names
+        self.asked: set[str] = set()  # addresses this display waits for
+        self.deadline: float | None = None
+
+    def submit(self, addresses: Iterable[str]) -> None:
+        names = self.names
+        with names.changed:
+            self._collect()
+            new = [a for a in dict.fromkeys(addresses)
+                   if a not in names.hosts and a not in self.asked and a not in _WILDCARDS]
+            if not new:
+                return
+            # A lookup still running since an earlier display had its budget: it is not waited
+            # for again (its answer is used once it comes).
+            new = [a for a in new if a not in names.busy]
+            if not new:
+                return
+            if self.deadline is None:
+                self.deadline = time.monotonic() + names.budget
+            self.asked.update(new)
+            for address in new:
+                if address not in names.queued:
+                    names.queue.append(address)
+                    names.queued.add(address)
+            names._staff()
+
+    def ready(self, addresses: Iterable[str]) -> bool:
+        """Has every address asked for here answered (or is the budget spent)?"""
+        with self.names.changed:
+            return self._settled(addresses)
+
+    def wait(self, addresses: Iterable[str]) -> None:
+        """Block until every address asked for here has answered or the budget is spent."""
+        addresses = set(addresses)
+        with self.names.changed:
+            while not self._settled(addresses):
+                self.names.changed.wait(min(self.deadline - time.monotonic(), LOOKUP_TIMEOUT / 4))
+
+    def close(self) -> None:
+        """End of the display: what has not answered stays numeric (asked again next time,
+        unless its lookup is still running)."""
+        names = self.names
+        with names.changed:
+            self._collect()
+            names.timed_out += len(self.asked - names.hosts.keys())
+            names.queue.clear()
+            names.queued.clear()
+
+    def _settled(self, addresses: Iterable[str]) -> bool:
+        if self.deadline is None:
+            return True
+        if time.monotonic() >= self.deadline:
+            return True
+        self._collect()
+        self.names._staff()
+        hosts = self.names.hosts
+        return all(a in hosts for a in self.asked.intersection(addresses))
+
+    def _collect(self) -> None:
+        """(Lock held.) Move answers into the cache, unless this display's budget is spent."""
+        names = self.names
+        if names.answers and (self.deadline is None or time.monotonic() < self.deadline):
+            names.hosts.update(names.answers)
+            names.answers.clear()
 
 
 def names_from_environ(environ: dict[str, str]) -> Names:

@@ -5,11 +5,16 @@ scene: a private mount namespace, a silent DNS on loopback, glibc told to wait 3
 from __future__ import annotations
 
 import random
+import signal
 import socket
+import subprocess
+import time
 
 import pytest
 
-from .check import assert_quiet_stderr, close_hard, parse_json, parse_table
+from pynetstat.resolve import MAX_THREADS
+
+from .check import assert_quiet_stderr, close_hard, command, parse_json, parse_table, subprocess_env
 from .test_resolver import SilentDNS, pytestmark, resolver_conf, run_in_namespace  # noqa: F401  (pytestmark: root, unshare)
 
 NAMED = 12
@@ -62,3 +67,36 @@ def test_names_that_answer_are_shown(named_scene, argv):
         shown = sorted(r[2].rpartition(":")[0] for r in rows
                        if r[1] == f"{server[0]}:{server[1]}" and r[3] != "LISTENING")
         assert shown == expected
+
+
+def test_interval_session_keeps_its_threads_bounded(named_scene):
+    """Interval mode against the silent DNS: each display would ask the silent addresses again;
+    a lookup still running is not asked again, and never more than MAX_THREADS threads live, so
+    the threads stay bounded however many displays pass, and every display still shows the
+    names /etc/hosts knows."""
+    conf = named_scene["conf"]
+    binds = " && ".join(f"mount --bind {conf / name} /etc/{name}"
+                        for name in ("resolv.conf", "hosts", "nsswitch.conf"))
+    env = subprocess_env()
+    env.pop("PYNETSTAT_RESOLVE_BUDGET")
+    script = f"{binds} && exec {' '.join(command(['-a', '-p', 'tcp', '0.3']))}"
+    p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        threads = []
+        for _ in range(12):  # 6 s: three displays' budgets and more, several overdue rounds
+            time.sleep(0.5)
+            with open(f"/proc/{p.pid}/status") as f:
+                threads.append(next(int(line.split()[1]) for line in f if line.startswith("Threads:")))
+    finally:
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+    assert p.returncode == 130, err
+    assert max(threads) <= MAX_THREADS + 1, threads  # + the main thread
+    displays = out.decode().split("Active Connections")[1:]
+    # A display waits at most the budget (2 s) for lookups it started itself: with more silent
+    # addresses than threads (other tests' TIME_WAIT peers), each one does.
+    assert len(displays) >= 2
+    for display in displays[:-1]:  # the last may have been cut by Ctrl+C
+        for name in named_scene["names"].values():
+            assert name in display
