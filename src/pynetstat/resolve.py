@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 DEFAULT_BUDGET = 2.0  # seconds for all host lookups of one display
 DEFAULT_WORKERS = 8
 LOOKUP_TIMEOUT = 0.25  # seconds after which a lookup no longer holds one of the workers
-MAX_THREADS = 64  # lookup threads of one display, stuck ones included
+MAX_THREADS = 64  # lookup threads alive at once over a whole session, stuck ones included
 _WILDCARDS = frozenset({"0.0.0.0", "::", "*"})
 
 
@@ -156,13 +156,10 @@ class Lookups:
         names = self.names
         with names.changed:
             self._collect()
-            new = [a for a in dict.fromkeys(addresses)
-                   if a not in names.hosts and a not in self.asked and a not in _WILDCARDS]
-            if not new:
-                return
-            # A lookup still running since an earlier display had its budget: it is not waited
-            # for again (its answer is used once it comes).
-            new = [a for a in new if a not in names.busy]
+            # A lookup still running since an earlier display (names.busy) had its budget: it is
+            # not waited for again; its answer is used once it comes.
+            new = [a for a in dict.fromkeys(addresses) if a not in names.hosts
+                   and a not in self.asked and a not in names.busy and a not in _WILDCARDS]
             if not new:
                 return
             if self.deadline is None:

@@ -87,7 +87,7 @@ class BatchEncoder:
         self.owner_json = owner_json
         dumps = json.dumps
         self.address = Memo(dumps)
-        self.link_local = Memo(lambda a: "true" if is_link_local(a) else "false")
+        self.link_local = Memo(lambda a: _BOOL[is_link_local(a)])
         self.mapped = Memo(is_ipv4_mapped)
         self.tcp_state = Memo(lambda state: dumps(spec_state_name(state)))
         self.kernel_state = Memo(lambda state: dumps(kernel_state_name(state)))
