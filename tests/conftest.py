@@ -103,10 +103,8 @@ def endpoint(address: str, port: int, family: int) -> str:
 
 
 def pid_cell(pids: tuple[int, ...]) -> str:
-    """Lowest PID, ``+N`` for the N other holders, ``-`` for none."""
-    if not pids:
-        return "-"
-    return str(pids[0]) + (f"+{len(pids) - 1}" if len(pids) > 1 else "")
+    """Lowest PID (one integer, whoever else holds it), ``-`` for none."""
+    return str(min(pids)) if pids else "-"
 
 
 def expected_cells(row, with_pid: bool) -> tuple[str, ...]:

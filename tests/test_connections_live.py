@@ -174,11 +174,24 @@ def test_shared_socket_shows_lowest_pid_and_every_owner(run, scene, how):
     child = scene.children[0].pid
     assert shared.pids == tuple(sorted((os.getpid(), child)))
     cells = expected_cells(shared, True)
-    assert cells[4] == f"{min(os.getpid(), child)}+1"
+    assert cells[4] == str(min(os.getpid(), child))  # one integer: jc and awk read a PID there
     assert cells in parse_table(run(how, "-ano").stdout)
     (rec,) = json_records(run(how, "-ano", "--json"), [shared])
     assert [o["pid"] for o in rec["owners"]] == sorted((os.getpid(), child))
     assert rec["pid"] == min(os.getpid(), child)
+
+
+def test_b_lists_every_holder_of_a_shared_socket(run, scene):
+    """The PID column has only the lowest PID; -b says who else holds the socket, on a line
+    that is not a row (so nothing reads it as a PID)."""
+    (shared,) = [r for r in scene.rows() if r.label == "shared listener"]
+    child = scene.children[0].pid
+    lines = run("in-process", "-anob").stdout.splitlines()
+    (at,) = [i for i, line in enumerate(lines) if tuple(line.split()) == expected_cells(shared, True)]
+    under = lines[at + 1:]
+    under = under[:next(i for i, line in enumerate(under) if line.startswith("  TCP"))]
+    assert f"  pnst-child ({child})" in under
+    assert any(line.endswith(f" ({os.getpid()})") for line in under), under
 
 
 def test_child_process_owns_its_listener(run, scene):

@@ -64,7 +64,8 @@ def test_unreadable_prints_the_spec_message():
 
 def test_several_owners_each_executable_shown():
     lines = owner_lines([proc(801), proc(2050)], verbose=False)
-    assert lines == ["  ssh.service", " [sshd]", f"  docker:{DOCKER_ID[:12]}", " [nginx]"]
+    assert lines == ["  ssh.service", "  sshd (801)", " [sshd]",
+                     f"  docker:{DOCKER_ID[:12]}", "  nginx (2050)", " [nginx]"]
 
 
 def test_prefork_workers_print_once_under_b_each_under_bv():
@@ -72,9 +73,20 @@ def test_prefork_workers_print_once_under_b_each_under_bv():
     assert owner_lines([master, worker], verbose=False) == ["  ssh.service", " [sshd]"]
     session = proc(1204)  # same exe and name, another unit and PID
     assert owner_lines([master, session], verbose=False) == [
-        "  ssh.service", " [sshd]", "  session-3.scope", " [sshd]"]
+        "  ssh.service", "  sshd (801)", " [sshd]", "  session-3.scope", "  sshd (1204)", " [sshd]"]
     both = owner_lines([master, session], verbose=True)
     assert "  sshd (801)" in both and "  sshd (1204)" in both
+
+
+def test_b_names_every_pid_of_a_shared_socket():
+    """The PID column shows the lowest PID only: -b lists the holders, workers of one server on
+    one line."""
+    workers = [proc(801), ProcessInfo(802, "sshd", exe="/usr/sbin/sshd", unit="ssh.service"),
+               ProcessInfo(803, "sshd", exe="/usr/sbin/sshd", unit="ssh.service")]
+    assert owner_lines(workers, verbose=False) == ["  ssh.service", "  sshd (801, 802, 803)", " [sshd]"]
+    denied = ProcessInfo(4242, "x", unreadable=PERMISSION_DENIED)
+    assert owner_lines([proc(801), denied], verbose=False) == [
+        "  ssh.service", "  sshd (801)", " [sshd]", UNREADABLE_LINE]
 
 
 def test_no_owners_no_lines():
@@ -139,6 +151,7 @@ def test_accepts_the_connection_tables_owner_objects():
 
     read = Owner(801, "sshd", proc(801))
     unread = Owner(77, "worker")  # process not looked up: the scan's name still shows
-    assert owner_lines([read, unread], verbose=False) == ["  ssh.service", " [sshd]", " [worker]"]
+    assert owner_lines([read, unread], verbose=False) == [
+        "  ssh.service", "  sshd (801)", " [sshd]", "  worker (77)", " [worker]"]
     assert owner_json(read) == owner_json(proc(801))
     assert owner_json(unread)["name"] == "worker"

@@ -54,7 +54,7 @@ def _expected(batches: list[SocketBatch], pids: bool) -> str:
             if sock.proto == "udp" and sock.remote_port == 0 and sock.remote_address in ("0.0.0.0", "::"):
                 foreign = "*:*"
             state = "" if sock.proto == "udp" else SPEC_STATE_NAMES.get(sock.state, f"UNKNOWN({sock.state})")
-            pid = "-" if not owners else str(owners[0].pid) + (f"+{len(owners) - 1}" if len(owners) > 1 else "")
+            pid = "-" if not owners else str(min(o.pid for o in owners))
             block.append([sock.proto.upper(), local, foreign, state] + ([pid] if pids else []))
         if len(block) >= BLOCK:
             emit()

@@ -29,8 +29,9 @@ FLAGS = {
     "e": ("ethernet", "Displays interface statistics (all interfaces summed; -v: per interface). "
           "May be combined with -s."),
     "n": ("numeric", "Displays addresses and port numbers in numerical form."),
-    "o": ("pids", "Displays the owning process ID of each connection (lowest PID; \"812+2\": two "
-          "more processes hold the socket; \"-\": no visible owner)."),
+    "o": ("pids", "Displays the owning process ID of each connection (one number: the lowest "
+          "PID when several processes hold the socket; -b lists each, --json gives every owner; "
+          "\"-\": no visible owner)."),
     "r": ("routes", "Displays the routing table (main table; -v: every table)."),
     "s": ("statistics", "Displays per-protocol statistics (IP, IPv6, ICMP, ICMPv6, TCP, UDP); "
           "-v adds every counter the kernel keeps."),

@@ -55,13 +55,11 @@ def state_text(sock: InetSocket) -> str:
 
 
 def pid_text(pids: tuple[int, ...]) -> str:
-    """``(812,) -> "812"``; ``(812, 813, 814) -> "812+2"`` (lowest PID, and how many more hold it);
-    ``() -> "-"`` (no visible owner: never an invented 0)."""
-    if not pids:
-        return "-"
-    if len(pids) == 1:
-        return str(pids[0])
-    return f"{pids[0]}+{len(pids) - 1}"
+    """``(812,) -> "812"``; ``(812, 813, 814) -> "812"``: one integer, the lowest PID, as Windows
+    prints it (scripts and jc read the last column as a PID; ``812+2`` read as 8122). -b lists
+    every holder under the row, --json gives each owner. ``() -> "-"`` (no visible owner: never
+    an invented 0)."""
+    return str(min(pids)) if pids else "-"
 
 
 def endpoint_cells(sock: InetSocket, ifname: Callable[[int], str],

@@ -91,12 +91,33 @@ def owner_lines(owners: Iterable[Owner | ProcessInfo], verbose: bool) -> list[st
     ``owners`` are the row's ``Owner`` objects (their ``process`` is used) or ProcessInfo records.
 
     Owners that would print the same lines (the workers of a pre-fork server under -b) are shown
-    once; under -v each process has its own ``name (pid)`` line, so every owner is shown.
+    once; under -v each process has its own ``name (pid)`` line, so every owner is shown. Under
+    -b a socket that several processes hold gets, above each ``[executable]``, the line
+    ``  name (pid, pid, ...)`` of the processes behind it: the PID column shows only the lowest.
     """
+    infos = [as_info(owner) for owner in owners]
+    if verbose:
+        return _unique_lines(_block(info, True) for info in infos)
+    shared = len({info.pid for info in infos}) > 1
+    groups: dict[tuple, list[int]] = {}  # (block, name or None) -> PIDs, in order
+    for info in infos:
+        named = shared and info.unreadable is None
+        pids = groups.setdefault((_block(info, False), info.name if named else None, named), [])
+        if info.pid not in pids:
+            pids.append(info.pid)
+    blocks = []
+    for (block, name, named), pids in groups.items():
+        if named:
+            pid_list = ", ".join(map(str, pids))
+            block = block[:-1] + (f"  {safe(name or '?')} ({pid_list})",) + block[-1:]
+        blocks.append(block)
+    return _unique_lines(blocks)
+
+
+def _unique_lines(blocks: Iterable[tuple[str, ...]]) -> list[str]:
     out: list[str] = []
     seen: set[tuple[str, ...]] = set()
-    for owner in owners:
-        block = _block(as_info(owner), verbose)
+    for block in blocks:
         if block not in seen:
             seen.add(block)
             out.extend(block)
