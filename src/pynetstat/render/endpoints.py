@@ -39,14 +39,16 @@ def is_ipv4_mapped(address: str) -> bool:
     return address.startswith("::ffff:") and "." in address
 
 
-def host_text(address: str, family: int, scope: int, ifname: Callable[[int], str]) -> str:
-    """``127.0.0.1`` / ``[::1]`` / ``[fe80::1%eth0]``: IPv6 in brackets, link-local with its interface."""
-    if family == 4:
-        return address
-    if scope and is_link_local(address):
+def host_text(address: str, family: int, scope: int, ifname: Callable[[int], str],
+              bound: bool = False) -> str:
+    """``127.0.0.1`` / ``[::1]`` / ``[fe80::1%eth0]``: IPv6 in brackets, link-local with its
+    interface. ``bound``: the local end, whose ``scope`` is also the device a socket is bound to
+    (SO_BINDTODEVICE), shown as ss shows it: ``0.0.0.0%va``, ``[::%va]``."""
+    if scope and (bound or (family == 6 and is_link_local(address))):
         # Linux allows any byte in an interface name but '/', ':' and white space: escape it.
-        return f"[{address}%{safe_token(ifname(scope))}]"
-    return f"[{address}]"
+        zoned = f"{address}%{safe_token(ifname(scope))}"
+        return zoned if family == 4 else f"[{zoned}]"
+    return address if family == 4 else f"[{address}]"
 
 
 def state_text(sock: InetSocket) -> str:
@@ -71,7 +73,7 @@ def endpoint_cells(sock: InetSocket, ifname: Callable[[int], str],
     answered in time; local addresses stay numeric, as in the spec's netstat. An unconnected UDP
     socket's foreign address is ``*:*``.
     """
-    local_host = host_text(sock.local_address, sock.family, sock.scope, ifname)
+    local_host = host_text(sock.local_address, sock.family, sock.scope, ifname, bound=True)
     lport: int | str = sock.local_port
     rport: int | str = sock.remote_port
     remote_host = host_text(sock.remote_address, sock.family, sock.scope, ifname)
