@@ -130,8 +130,11 @@ class Names:
                 address = self.queue.popleft()
                 self.queued.discard(address)
                 self.busy[address] = time.monotonic()
+            # An IPv4 peer of an IPv6 socket (``::ffff:127.0.0.1``): glibc answers no name for
+            # the mapped form, so the IPv4 address inside it is what is looked up, as ss does.
+            mapped = address.startswith("::ffff:") and "." in address
             try:
-                name = getnameinfo((address, 0), NI_NAMEREQD)[0]
+                name = getnameinfo((address[7:] if mapped else address, 0), NI_NAMEREQD)[0]
             except (OSError, UnicodeError):
                 name = None
             with self.changed:
