@@ -6,9 +6,9 @@ from __future__ import annotations
 import socket
 
 import pytest
-from conftest import run_inprocess
 from record import has_ipv6
 
+from conftest import run_inprocess
 from pynetstat.resolve import Names
 
 pytestmark = pytest.mark.skipif(not has_ipv6(), reason="no IPv6 on this host")

@@ -11,7 +11,7 @@ import socket
 import time
 
 from pynetstat.model.sockets import InetSocket, SocketBatch
-from pynetstat.resolve import Names
+from pynetstat.resolve import Lookups, Names, hosts_file_answers, parse_hosts
 
 LOOPBACK_NAME = socket.getnameinfo(("127.0.0.1", 0), socket.NI_NAMEREQD)[0]
 
@@ -53,3 +53,26 @@ def test_wildcards_and_known_names_are_not_looked_up():
     assert list(names.in_order(iter(batches))) == batches
     assert names.timed_out == 0 and names.host("127.0.0.9") == "cached.example"
     assert "0.0.0.0" not in names.hosts
+
+
+def test_hosts_file_answers_without_a_lookup_thread(tmp_path):
+    """What /etc/hosts knows is answered at once, before any thread or network lookup (issue 21
+    item 10); an address it does not know goes to the resolver."""
+    (tmp_path / "hosts").write_text("# comment\n10.9.8.7 first.example alias\n10.9.8.7 second.example\n"
+                                    "2001:0db8::0001 six.example\nfe80::1%eth0 zoned.example\n")
+    (tmp_path / "nsswitch.conf").write_text("passwd: files\nhosts: files dns\n")
+    names = Names(budget=5.0, hosts_path=str(tmp_path / "hosts"),
+                  nsswitch_path=str(tmp_path / "nsswitch.conf"))
+    lookups = Lookups(names)
+    lookups.submit(["10.9.8.7", "::ffff:10.9.8.7", "2001:db8::1"])
+    assert names.alive == 0 and lookups.deadline is None  # nothing left for the resolver
+    assert names.host("10.9.8.7") == "first.example" == names.host("::ffff:10.9.8.7")
+    assert names.host("2001:db8::1") == "six.example"
+
+
+def test_hosts_file_is_not_read_when_nsswitch_leaves_it_out(tmp_path):
+    assert parse_hosts("127.0.1.1 web01.example web01 # this host\nbad line\n") == {
+        "127.0.1.1": "web01.example"}
+    assert hosts_file_answers("hosts: dns myhostname\n") is False
+    assert hosts_file_answers("hosts:   files mdns4_minimal [NOTFOUND=return] dns\n") is True
+    assert hosts_file_answers(None) is True

@@ -42,6 +42,58 @@ def parse_services(text: str) -> dict[tuple[int, str], str]:
     return table
 
 
+def parse_hosts(text: str) -> dict[str, str]:
+    """``/etc/hosts`` text to ``{address: name}``: the first name of the first line that holds
+    an address, which is what glibc's files backend answers. Addresses in canonical form.
+
+    ``"127.0.1.1  web01.example web01  # this host"`` -> ``{"127.0.1.1": "web01.example"}``
+    """
+    table: dict[str, str] = {}
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 2:
+            address = _canonical(fields[0])
+            if address is not None:
+                table.setdefault(address, fields[1])
+    return table
+
+
+def hosts_file_answers(nsswitch: str | None) -> bool:
+    """Does glibc consult /etc/hosts for host names? ``nsswitch`` is nsswitch.conf's text
+    (``None``: no such file, and glibc's default, ``dns files``, has it)."""
+    if nsswitch is None:
+        return True
+    for line in nsswitch.splitlines():
+        key, _, sources = line.split("#", 1)[0].partition(":")
+        if key.strip() == "hosts":
+            return "files" in sources.split()
+    return True
+
+
+def _canonical(address: str) -> str | None:
+    from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
+
+    family = AF_INET6 if ":" in address else AF_INET
+    try:
+        return inet_ntop(family, inet_pton(family, address))
+    except (OSError, ValueError):  # a zone (fe80::1%eth0), a typo: not an address we list
+        return None
+
+
+def _lookup_address(address: str) -> str:
+    """The address to ask about: an IPv4 peer of an IPv6 socket (``::ffff:127.0.0.1``) by the
+    IPv4 address inside it, as ss does (glibc answers no name for the mapped form)."""
+    return address[7:] if address.startswith("::ffff:") and "." in address else address
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
 class Names:
     """Caches of service and host names for one run (or one interval session), and the threads
     that look hosts up.
@@ -55,11 +107,14 @@ class Names:
     """
 
     def __init__(self, services_path: str = "/etc/services", budget: float = DEFAULT_BUDGET,
-                 workers: int = DEFAULT_WORKERS):
+                 workers: int = DEFAULT_WORKERS, hosts_path: str = "/etc/hosts",
+                 nsswitch_path: str = "/etc/nsswitch.conf"):
         self.budget = budget
         self.workers = workers
         self._services_path = services_path
         self._services: dict[tuple[int, str], str] | None = None
+        self._hosts_paths = (hosts_path, nsswitch_path)
+        self._local: dict[str, str] | None = None  # what /etc/hosts says, read on first lookup
         self.hosts: dict[str, str | None] = {}  # address -> name, None = looked up, no name
         self.timed_out = 0
         self.changed = threading.Condition()  # guards everything below; notified on answers
@@ -80,6 +135,24 @@ class Names:
 
     def host(self, address: str) -> str | None:
         return self.hosts.get(address)
+
+    def from_files(self, addresses: list[str]) -> list[str]:
+        """(Lock held.) Answer what /etc/hosts knows at once, without the network: a lookup
+        that the files would answer must not wait for a thread behind lookups stuck on a
+        silent DNS server. Returns the addresses left for the resolver."""
+        if self._local is None:
+            hosts_path, nsswitch_path = self._hosts_paths
+            text = _read_text(hosts_path) if hosts_file_answers(_read_text(nsswitch_path)) else None
+            self._local = parse_hosts(text) if text else {}
+        local = self._local
+        left = []
+        for address in addresses:
+            name = local.get(_lookup_address(address))
+            if name is None:
+                left.append(address)
+            else:
+                self.hosts[address] = name
+        return left
 
     def resolve_hosts(self, addresses: Iterable[str]) -> None:
         """Look up every new address, concurrently, within the budget."""
@@ -130,11 +203,8 @@ class Names:
                 address = self.queue.popleft()
                 self.queued.discard(address)
                 self.busy[address] = time.monotonic()
-            # An IPv4 peer of an IPv6 socket (``::ffff:127.0.0.1``): glibc answers no name for
-            # the mapped form, so the IPv4 address inside it is what is looked up, as ss does.
-            mapped = address.startswith("::ffff:") and "." in address
             try:
-                name = getnameinfo((address[7:] if mapped else address, 0), NI_NAMEREQD)[0]
+                name = getnameinfo((_lookup_address(address), 0), NI_NAMEREQD)[0]
             except (OSError, UnicodeError):
                 name = None
             with self.changed:
@@ -163,6 +233,8 @@ class Lookups:
             # not waited for again; its answer is used once it comes.
             new = [a for a in dict.fromkeys(addresses) if a not in names.hosts
                    and a not in self.asked and a not in names.busy and a not in _WILDCARDS]
+            if names.budget > 0:  # a budget of 0 asks nothing, not even the files
+                new = names.from_files(new)
             if not new:
                 return
             if self.deadline is None:

@@ -25,12 +25,20 @@ UNNAMED = 32  # four times the lookup workers: enough to hold them all on the si
 def named_scene(tmp_path_factory):
     """Peers of which some have a name in /etc/hosts; the others only the silent DNS."""
     net = random.randrange(2, 250)
-    dns = SilentDNS(f"127.57.{net}.1")
     peers = [f"127.58.{net}.{i + 1}" for i in range(NAMED + UNNAMED)]
     names = {address: f"peer{i}.named.test" for i, address in enumerate(peers[:NAMED])}
-    conf = resolver_conf(tmp_path_factory, "resolver-named", dns, names)
+    yield from peer_scene(tmp_path_factory, "resolver-named", f"127.57.{net}.1", peers, names,
+                          f"127.59.{net}.1")
+
+
+def peer_scene(tmp_path_factory, name: str, dns_address: str, peers: list[str],
+               names: dict[str, str], server: str):
+    """A silent DNS, /etc/hosts naming ``names``, and a connection from each of ``peers`` to a
+    listener on ``server``: the dict run_in_namespace takes, until the generator is closed."""
+    dns = SilentDNS(dns_address)
+    conf = resolver_conf(tmp_path_factory, name, dns, names)
     listener = socket.socket()
-    listener.bind((f"127.59.{net}.1", 0))
+    listener.bind((server, 0))
     listener.listen(len(peers) + 1)
     held = [listener]
     for address in peers:
