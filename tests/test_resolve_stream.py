@@ -71,8 +71,9 @@ def test_hosts_file_answers_without_a_lookup_thread(tmp_path):
 
 
 def test_hosts_file_is_not_read_when_nsswitch_leaves_it_out(tmp_path):
-    assert parse_hosts("127.0.1.1 web01.example web01 # this host\nbad line\n") == {
-        "127.0.1.1": "web01.example"}
-    assert hosts_file_answers("hosts: dns myhostname\n") is False
-    assert hosts_file_answers("hosts:   files mdns4_minimal [NOTFOUND=return] dns\n") is True
+    assert parse_hosts(b"127.0.1.1 web01.example web01 # this host\nbad line\n"
+                       b"10.0.0.1 nbsp\xc2\xa0name\n10.0.0.2 \xff\n10.0.0.2 second\n") == {
+        "127.0.1.1": "web01.example", "10.0.0.1": "nbsp\xa0name", "10.0.0.2": None}
+    assert hosts_file_answers(b"hosts: dns myhostname\n") is False
+    assert hosts_file_answers(b"hosts:   files mdns4_minimal [NOTFOUND=return] dns\n") is True
     assert hosts_file_answers(None) is True

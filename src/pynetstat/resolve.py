@@ -42,31 +42,36 @@ def parse_services(text: str) -> dict[tuple[int, str], str]:
     return table
 
 
-def parse_hosts(text: str) -> dict[str, str]:
-    """``/etc/hosts`` text to ``{address: name}``: the first name of the first line that holds
-    an address, which is what glibc's files backend answers. Addresses in canonical form.
+def parse_hosts(data: bytes) -> dict[str, str | None]:
+    """``/etc/hosts`` bytes to ``{address: name}``: the first name of the first line that holds
+    an address, which is what glibc's files backend answers. Fields are split on ASCII white
+    space only, as glibc does (a name may hold U+00A0); a name that is not UTF-8, which Python's
+    getnameinfo refuses, is ``None`` (it stays numeric). Addresses in canonical form.
 
-    ``"127.0.1.1  web01.example web01  # this host"`` -> ``{"127.0.1.1": "web01.example"}``
+    ``b"127.0.1.1  web01.example web01  # this host"`` -> ``{"127.0.1.1": "web01.example"}``
     """
-    table: dict[str, str] = {}
-    for line in text.splitlines():
-        fields = line.split("#", 1)[0].split()
+    table: dict[str, str | None] = {}
+    for line in data.splitlines():
+        fields = line.split(b"#", 1)[0].split()
         if len(fields) >= 2:
-            address = _canonical(fields[0])
-            if address is not None:
-                table.setdefault(address, fields[1])
+            address = _canonical(fields[0].decode("ascii", "replace"))
+            if address is not None and address not in table:
+                try:
+                    table[address] = fields[1].decode("utf-8")
+                except UnicodeDecodeError:
+                    table[address] = None
     return table
 
 
-def hosts_file_answers(nsswitch: str | None) -> bool:
-    """Does glibc consult /etc/hosts for host names? ``nsswitch`` is nsswitch.conf's text
+def hosts_file_answers(nsswitch: bytes | None) -> bool:
+    """Does glibc consult /etc/hosts for host names? ``nsswitch`` is nsswitch.conf's bytes
     (``None``: no such file, and glibc's default, ``dns files``, has it)."""
     if nsswitch is None:
         return True
     for line in nsswitch.splitlines():
-        key, _, sources = line.split("#", 1)[0].partition(":")
-        if key.strip() == "hosts":
-            return "files" in sources.split()
+        key, _, sources = line.split(b"#", 1)[0].partition(b":")
+        if key.strip() == b"hosts":
+            return b"files" in sources.split()
     return True
 
 
@@ -86,9 +91,9 @@ def _lookup_address(address: str) -> str:
     return address[7:] if address.startswith("::ffff:") and "." in address else address
 
 
-def _read_text(path: str) -> str | None:
+def _read(path: str) -> bytes | None:
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
+        with open(path, "rb") as f:
             return f.read()
     except OSError:
         return None
@@ -142,16 +147,17 @@ class Names:
         silent DNS server. Returns the addresses left for the resolver."""
         if self._local is None:
             hosts_path, nsswitch_path = self._hosts_paths
-            text = _read_text(hosts_path) if hosts_file_answers(_read_text(nsswitch_path)) else None
-            self._local = parse_hosts(text) if text else {}
+            nsswitch = _read(nsswitch_path)
+            data = _read(hosts_path) if hosts_file_answers(nsswitch) else None
+            self._local = parse_hosts(data) if data else {}
         local = self._local
         left = []
         for address in addresses:
-            name = local.get(_lookup_address(address))
-            if name is None:
-                left.append(address)
+            key = _lookup_address(address)
+            if key in local:
+                self.hosts[address] = local[key]
             else:
-                self.hosts[address] = name
+                left.append(address)
         return left
 
     def resolve_hosts(self, addresses: Iterable[str]) -> None:
