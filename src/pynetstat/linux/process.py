@@ -4,7 +4,8 @@ Every read goes through ``ProcFS`` so a recorded tree replays as /proc. The pars
 take the raw bytes of one file. Names and paths are decoded with surrogateescape: bytes that are
 not UTF-8 survive to the renderer, which escapes them with ``pynetstat.textsafe``.
 
-Cost: one batch of five small reads per process (stat, status, exe, cmdline, cgroup); with a
+Cost: one batch of five small reads per process (stat, status, exe, cmdline, cgroup) and a stat
+of the executable; with a
 shared ``cache``, a process already read costs only its stat read, which also tells whether the
 PID now names another process (start time) or the same one after an exec (name, parent).
 """
@@ -12,6 +13,7 @@ PID now names another process (start time) or the same one after an exec (name, 
 from __future__ import annotations
 
 import errno
+import os
 
 from pynetstat.errors import ParseError
 from pynetstat.model.process import PERMISSION_DENIED, VANISHED, Container, ProcessInfo
@@ -184,6 +186,32 @@ def _reason(err: OSError) -> str:
     return (err.strerror or "error").lower()
 
 
+def read_exe(procfs: ProcFS, pid: int, target: str) -> tuple[str, bool]:
+    """``(path, deleted)`` of the file a process runs, ``target`` being the text of its
+    /proc/PID/exe link.
+
+    Decided from the file, not the text: /proc/PID/exe opens the very inode the process runs,
+    which has no links left once the file is deleted (or replaced by an upgrade). The
+    `` (deleted)`` that d_path() appends to an unlinked name cannot tell alone: a file may be
+    named ``x (deleted)``, so the suffix is dropped only when that name, seen from the
+    process's root (its container), is not this file. Only where the link cannot be followed
+    (a recorded /proc tree's plain symlink; the process gone meanwhile) does the text decide.
+    """
+    try:
+        st = os.stat(procfs.path(f"{pid}/exe"))
+    except OSError:
+        deleted = target.endswith(_DELETED)
+        return (target[:-len(_DELETED)] if deleted else target), deleted
+    if target.endswith(_DELETED):
+        try:
+            named = os.stat(procfs.path(f"{pid}/root") + target)
+        except OSError:
+            named = None
+        if named is None or (named.st_dev, named.st_ino) != (st.st_dev, st.st_ino):
+            target = target[:-len(_DELETED)]
+    return target, st.st_nlink == 0
+
+
 def _read_one(procfs: ProcFS, pid: int, cache: ProcessCache) -> ProcessInfo:
     """Read one process (no ancestry), or return the cached record if it is still the same one."""
     rel = f"{pid}/"
@@ -210,10 +238,7 @@ def _read_one(procfs: ProcFS, pid: int, cache: ProcessCache) -> ProcessInfo:
             if err.errno != errno.ENOENT:
                 info.unreadable = _reason(err)
         else:
-            if exe.endswith(_DELETED):
-                info.exe, info.exe_deleted = exe[:-len(_DELETED)], True
-            else:
-                info.exe = exe
+            info.exe, info.exe_deleted = read_exe(procfs, pid, exe)
         info.cmdline = parse_cmdline(procfs.read_bytes(rel + "cmdline"))
         info.cgroup, info.unit, info.container = parse_cgroup(
             procfs.read_bytes(rel + "cgroup"), procfs.path(rel + "cgroup"))
