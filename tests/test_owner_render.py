@@ -34,7 +34,8 @@ def test_b_no_component_only_the_executable():
 
 
 def test_b_deleted_executable_is_visible():
-    assert owner_lines([proc(1310)], verbose=False) == ["  session-3.scope", " [python3.11 (deleted)]"]
+    assert owner_lines([proc(1310)], verbose=False) == [
+        "  session-3.scope", "  python3 (1310)", " [python3.11 (deleted)]"]
 
 
 def test_bv_whole_sequence():
@@ -87,6 +88,19 @@ def test_b_names_every_pid_of_a_shared_socket():
     denied = ProcessInfo(4242, "x", unreadable=PERMISSION_DENIED)
     assert owner_lines([proc(801), denied], verbose=False) == [
         "  ssh.service", "  sshd (801)", " [sshd]", UNREADABLE_LINE]
+
+
+@pytest.mark.parametrize(("name", "exe", "shown"), [
+    ("redis-server", "/usr/bin/redis-check-rdb", True),   # Debian's link to a multi-call binary
+    ("httpd", "/bin/busybox", True),                      # a busybox applet
+    ("systemd-resolve", "/usr/lib/systemd/systemd-resolved", False),  # comm is cut to 15 bytes
+    ("sshd", "/usr/sbin/sshd", False),
+])
+def test_b_shows_the_process_name_when_the_file_is_called_otherwise(name, exe, shown):
+    info = ProcessInfo(4242, name, exe=exe, unit="x.service")
+    lines = owner_lines([info], verbose=False)
+    base = exe.rpartition("/")[2]
+    assert lines == ["  x.service"] + ([f"  {name} (4242)"] if shown else []) + [f" [{base}]"]
 
 
 def test_no_owners_no_lines():

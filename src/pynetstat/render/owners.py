@@ -53,6 +53,15 @@ def exe_name(info: ProcessInfo) -> str:
     return name + _DELETED if info.exe_deleted else name
 
 
+def renamed(info: ProcessInfo) -> bool:
+    """Does the process's name differ from its executable's file name? The name (comm) is cut
+    to 15 bytes by the kernel (TASK_COMM_LEN, include/linux/sched.h), so only those count."""
+    if not info.exe or info.name is None:
+        return False
+    base = info.exe.rpartition("/")[2].encode("utf-8", "surrogateescape")
+    return info.name.encode("utf-8", "surrogateescape") != base[:15]
+
+
 def as_info(owner: Owner | ProcessInfo) -> ProcessInfo:
     """The ProcessInfo behind a connection's ``Owner`` (its ``process``), or the record itself.
 
@@ -92,8 +101,10 @@ def owner_lines(owners: Iterable[Owner | ProcessInfo], verbose: bool) -> list[st
 
     Owners that would print the same lines (the workers of a pre-fork server under -b) are shown
     once; under -v each process has its own ``name (pid)`` line, so every owner is shown. Under
-    -b a socket that several processes hold gets, above each ``[executable]``, the line
-    ``  name (pid, pid, ...)`` of the processes behind it: the PID column shows only the lowest.
+    -b the line ``  name (pid, pid, ...)`` of the processes behind an ``[executable]`` goes above
+    it when several processes hold the socket (the PID column shows only the lowest) or when
+    the process calls itself otherwise than its file (a multi-call binary: ``redis-server``
+    running ``[redis-check-rdb]``, a busybox applet).
     """
     infos = [as_info(owner) for owner in owners]
     if verbose:
@@ -101,7 +112,7 @@ def owner_lines(owners: Iterable[Owner | ProcessInfo], verbose: bool) -> list[st
     shared = len({info.pid for info in infos}) > 1
     groups: dict[tuple, list[int]] = {}  # (block, name or None) -> PIDs, in order
     for info in infos:
-        named = shared and info.unreadable is None
+        named = info.unreadable is None and (shared or renamed(info))
         pids = groups.setdefault((_block(info, False), info.name if named else None, named), [])
         if info.pid not in pids:
             pids.append(info.pid)
