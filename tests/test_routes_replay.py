@@ -55,7 +55,7 @@ def test_ipv4_text_rows_have_netmask_gateway_interface_metric():
     assert ("198.51.100.0", "255.255.255.0", "On-link", "va", "50") in rows
     assert ("203.0.113.7", "255.255.255.255", "10.77.0.2", "va", "0") in rows
     assert ("10.88.0.0", "255.255.0.0", "10.77.0.3", "va", "0") in rows  # second path
-    assert ("10.99.0.0", "255.255.0.0", "unreachable", "0") in rows
+    assert ("10.99.0.0", "255.255.0.0", "unreachable", "unreachable", "0") in rows  # no device
     assert not any(row[:1] == ("192.0.2.0",) for row in rows)  # table 100: only with -v
     verbose = {tuple(line.split()) for line in routes.render_text(collect("stats-netns"),
                                                                    Options(verbose=True)).splitlines()}

@@ -134,10 +134,13 @@ def _gateway_text(route: Route, gateway: str | None) -> str:
 
 
 def _paths(route: Route) -> list[tuple[str, str, int | None]]:
-    """(gateway text, interface name, ifindex) per next hop; one row for a route with none."""
+    """(gateway text, interface name, ifindex) per next hop; one row for a route with none.
+    The Interface cell is never empty (readers of `route print` split rows on blanks): a route
+    with no device (blackhole, unreachable, prohibit, throw) shows its type there."""
+    kind = code_name(ROUTE_TYPES, route.type)
     if not route.nexthops:
-        return [(_gateway_text(route, None), "", None)]
-    return [(_gateway_text(route, h.gateway), safe_token(h.ifname or ""), h.ifindex)
+        return [(_gateway_text(route, None), kind, None)]
+    return [(_gateway_text(route, h.gateway), safe_token(h.ifname or "") or kind, h.ifindex)
             for h in route.nexthops]
 
 
