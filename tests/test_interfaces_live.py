@@ -112,7 +112,7 @@ def test_counts_linux_does_not_keep_are_not_available(pair):
     result = probe(a, "netlink")
     total = result["json"]["total"]
     assert total["unicast"]["sent"] is None and total["non_unicast"]["sent"] is None
-    assert total["unknown_protocols"]["received"] is not None  # rx_nohandler, kernel >= 4.6
+    assert total["unknown_protocols"]["received"] is None  # no count of its own: in Discards
     lines = result["text"].splitlines()
     assert lines[0] == "Interface Statistics"
     unicast = next(line for line in lines if line.startswith("Unicast packets"))
@@ -120,3 +120,34 @@ def test_counts_linux_does_not_keep_are_not_available(pair):
     fallback = probe(a, "procfs")
     assert fallback["json"]["total"]["unknown_protocols"]["received"] is None  # not in /proc/net/dev
     assert "Interface Statistics: va" in fallback["text"]
+
+
+# Runs inside the sending namespace: five frames of an ethertype no protocol handles (0x88b5,
+# IEEE 802 local experimental) from vb to va's MAC.
+SEND_UNKNOWN = r"""
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("vb", 0))
+dst = bytes.fromhex(sys.argv[1].replace(":", ""))
+src = bytes.fromhex(open("/sys/class/net/vb/address").read().strip().replace(":", ""))
+for _ in range(5):
+    s.send(dst + src + b"\x88\xb5" + bytes(46))
+"""
+
+
+def test_unknown_protocol_frames_are_discards_not_a_count_of_their_own(pair):
+    """Issue 11 item 4: Linux counts a frame of an unknown ethertype in rx_dropped; rx_nohandler
+    (what "Unknown protocols" showed) stays 0. The row says n/a and why; Discards has them."""
+    a, b = pair
+    before = probe(a, "netlink")["json"]["interfaces"]
+    mac = next(i["hw_address"] for i in before if i["name"] == "va")
+    b.python(SEND_UNKNOWN, mac)
+    result = probe(a, "netlink")
+    va = {i["name"]: i for i in result["json"]["interfaces"]}["va"]
+    va_before = {i["name"]: i for i in before}["va"]
+    assert va["statistics"]["discards"]["received"] - va_before["statistics"]["discards"]["received"] >= 5
+    assert va["statistics"]["unknown_protocols"] == {"received": None, "sent": None}
+    table = result["text"].split("Interface Statistics: va")[1]
+    row = next(line for line in table.splitlines() if line.startswith("Unknown protocols"))
+    assert row.split()[2:] == ["n/a"]
+    assert "unknown\nprotocol is counted in Discards" in result["text"]

@@ -10,8 +10,10 @@ How Linux's counters map onto the spec's rows (include/uapi/linux/if_link.h):
   too). Unicast received: rx_packets minus that. Linux keeps no count of packets *sent* by
   cast, so both Sent cells are not available.
 * Discards: rx_dropped + rx_missed_errors / tx_dropped. Errors: rx_errors / tx_errors.
-* Unknown protocols (received only, as in the spec): rx_nohandler, frames no protocol handler
-  took (kernel 4.6+; not in /proc/net/dev).
+* Unknown protocols: not available. Linux keeps no separate count: a frame of an ethertype no
+  protocol handles is counted in rx_dropped (``__netif_receive_skb_core``, net/core/dev.c), so
+  it is in Discards; rx_nohandler counts frames dropped on exact-delivery devices such as an
+  inactive bond slave, which is something else.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ if TYPE_CHECKING:
 ROWS = (("bytes", "Bytes"), ("packets", "Packets"), ("unicast", "Unicast packets"),
         ("non_unicast", "Non-unicast packets"), ("discards", "Discards"), ("errors", "Errors"),
         ("unknown_protocols", "Unknown protocols"))
-NOTE = ("n/a: not counted by Linux (sent packets are not counted by cast) "
-        "or not given by this source.")
+NOTE = ("n/a: not counted by Linux (sent packets are not counted by cast; a frame of an unknown\n"
+        "protocol is counted in Discards) or not given by this source.")
 
 
 class InterfacesSnapshot:
@@ -84,7 +86,7 @@ def summarize(stats: LinkStats | None) -> dict[str, tuple[int | None, int | None
         "non_unicast": (multicast, None),
         "discards": (discards, stats.tx_dropped),
         "errors": (stats.rx_errors, stats.tx_errors),
-        "unknown_protocols": (stats.rx_nohandler, None),
+        "unknown_protocols": (None, None),  # counted in rx_dropped: see the module docstring
     }
 
 
