@@ -27,14 +27,15 @@ FLAGS = {
           "under the row: the systemd unit or container running it, then [executable]. Reads "
           "/proc/PID/exe; other users' processes need root (\"Can not obtain ownership information\")."),
     "e": ("ethernet", "Displays interface statistics (all interfaces summed; -v: per interface). "
-          "May be combined with -s."),
+          "May be combined with -s. Non-unicast packets is the driver's multicast count (veth and "
+          "lo count none: their broadcasts are under Unicast packets)."),
     "n": ("numeric", "Displays addresses and port numbers in numerical form."),
     "o": ("pids", "Displays the owning process ID of each connection (one number: the lowest "
           "PID when several processes hold the socket; -b lists each, --json gives every owner; "
           "\"-\": no visible owner)."),
     "r": ("routes", "Displays the routing table (main table; -v: every table)."),
     "s": ("statistics", "Displays per-protocol statistics (IP, IPv6, ICMP, ICMPv6, TCP, UDP); "
-          "-v adds every counter the kernel keeps."),
+          "-v adds the kernel's counters the lines do not show."),
     "v": ("verbose", "With -b: the whole sequence (process ancestry, cgroup path) for every "
           "executable. With -s, -e, -r: more detail."),
 }

@@ -6,8 +6,9 @@ How Linux's counters map onto the spec's rows (include/uapi/linux/if_link.h):
 
 * Bytes: rx_bytes / tx_bytes. Packets (a row the spec lacks; without it nothing would say how many
   packets were sent): rx_packets / tx_packets.
-* Non-unicast received: ``multicast``, which drivers count on receive (most count broadcast in it
-  too). Unicast received: rx_packets minus that. Linux keeps no count of packets *sent* by
+* Non-unicast received: ``multicast``, the driver's count and no more (many count broadcast in
+  it; veth and lo count nothing, so their broadcasts are "unicast"). Unicast received:
+  rx_packets minus that. Linux keeps no count of packets *sent* by
   cast, so both Sent cells are not available.
 * Discards: rx_dropped + rx_missed_errors / tx_dropped. Errors: rx_errors / tx_errors.
 * Unknown protocols: not available. Linux keeps no separate count: a frame of an ethertype no

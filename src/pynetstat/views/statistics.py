@@ -236,10 +236,11 @@ def to_json(snapshot: StatisticsSnapshot, opts: Options) -> dict:
         values = section_values(section, counters)
         if values is not None and section.icmp:
             values = {label: {"received": rx, "sent": tx} for label, (rx, tx) in values.items()}
+        # "kernel" is always there (docs/json.md): null without -v or when not available.
         entry = {"name": section.key, "title": section.title, "available": values is not None,
-                 "shared_by_ipv4_and_ipv6": section.key == "tcp", "counters": values}
-        if opts.verbose and values is not None:
-            entry["kernel"] = dict(extra_groups(section, counters))
+                 "shared_by_ipv4_and_ipv6": section.key == "tcp", "counters": values,
+                 "kernel": dict(extra_groups(section, counters))
+                 if opts.verbose and values is not None else None}
         sections.append(entry)
     return {"source": snapshot.source, "files": counters.files, "missing": counters.missing,
             "unreadable": dict(snapshot.unreadable), "sections": sections}
