@@ -127,8 +127,8 @@ def _endpoint_ok(text: str, numeric: bool) -> bool:
             return ipaddress.IPv6Address(addr) is not None
         except ValueError:
             return False
-    try:
-        ipaddress.IPv4Address(host)
+    try:  # a socket bound to a device: 0.0.0.0%eth0, as ss prints it
+        ipaddress.IPv4Address(host.partition("%")[0])
     except ValueError:
         return False
     return True
