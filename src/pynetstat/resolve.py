@@ -119,7 +119,7 @@ class Names:
         self._services_path = services_path
         self._services: dict[tuple[int, str], str] | None = None
         self._hosts_paths = (hosts_path, nsswitch_path)
-        self._local: dict[str, str] | None = None  # what /etc/hosts says, read on first lookup
+        self._local: dict[str, str | None] | None = None  # /etc/hosts, read on first lookup
         self.hosts: dict[str, str | None] = {}  # address -> name, None = looked up, no name
         self.timed_out = 0
         self.changed = threading.Condition()  # guards everything below; notified on answers

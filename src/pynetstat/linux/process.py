@@ -5,9 +5,9 @@ take the raw bytes of one file. Names and paths are decoded with surrogateescape
 not UTF-8 survive to the renderer, which escapes them with ``pynetstat.textsafe``.
 
 Cost: one batch of five small reads per process (stat, status, exe, cmdline, cgroup) and a stat
-of the executable; with a
-shared ``cache``, a process already read costs only its stat read, which also tells whether the
-PID now names another process (start time) or the same one after an exec (name, parent).
+of the executable; with a shared ``cache``, a process already read costs only its stat read,
+which also tells whether the PID now names another process (start time) or the same one after an
+exec (name, parent).
 """
 
 from __future__ import annotations

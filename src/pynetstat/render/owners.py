@@ -110,7 +110,7 @@ def owner_lines(owners: Iterable[Owner | ProcessInfo], verbose: bool) -> list[st
     if verbose:
         return _unique_lines(_block(info, True) for info in infos)
     shared = len({info.pid for info in infos}) > 1
-    groups: dict[tuple, list[int]] = {}  # (block, name or None) -> PIDs, in order
+    groups: dict[tuple, list[int]] = {}  # (block, name, named) -> PIDs, in order
     for info in infos:
         named = info.unreadable is None and (shared or renamed(info))
         pids = groups.setdefault((_block(info, False), info.name if named else None, named), [])
