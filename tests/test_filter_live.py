@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -59,7 +60,13 @@ def live():
     netns = Netns()
     with netns.inside():
         scene = Scene()
-    yield Live(netns, scene)
+    live = Live(netns, scene)
+    # The closed connections settle once their FINs are acknowledged (a delayed ACK can hold
+    # one in FIN_WAIT1 or LAST_ACK for a while).
+    deadline = time.monotonic() + 5
+    while {4, 9} & {r[2] for r in rows(live.dump("tcp", 4))} and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield live
     scene.close()
     netns.close()
 

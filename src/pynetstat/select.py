@@ -314,7 +314,7 @@ class Filter:
 class Selection:
     """A bound ``Filter``: what goes into the request, and the predicate over socket columns."""
 
-    __slots__ = ("states", "kernel_terms", "column_terms", "owner_terms")
+    __slots__ = ("states", "kernel_terms", "column_terms", "owner_terms", "_masks")
 
     def __init__(self, terms: tuple):
         self.states = KNOWN_STATES
@@ -325,6 +325,12 @@ class Selection:
         self.kernel_terms = tuple(t for t in terms if isinstance(t, (Ports, Hosts, Devices)))
         self.column_terms = tuple(t for t in terms if not isinstance(t, (States, Owners)))
         self.owner_terms = tuple(t for t in terms if isinstance(t, Owners))
+        # One mask maker per condition, made once: its port table and address memo serve every
+        # batch (a dump comes in runs of a few hundred sockets).
+        self._masks = [_mask_maker(term) for term in self.column_terms]
+        if self.states != KNOWN_STATES:
+            table = bytes((self.states >> s) & 1 for s in range(256))
+            self._masks.insert(0, lambda batch: map(table.__getitem__, batch.state))
 
     def request_states(self, base: int) -> int:
         """The state mask to ask the kernel for, given the mode's (``connections.ALL_STATES``...)."""
@@ -334,16 +340,11 @@ class Selection:
         """The positions of the batch's sockets that meet every condition on socket columns
         (owner conditions aside), or ``None`` for all of them. Work is per distinct value (a
         port table, a memo of address texts) and ``map`` over whole columns, all in C."""
-        masks = []
-        if self.states != KNOWN_STATES:
-            table = bytes((self.states >> s) & 1 for s in range(256))
-            masks.append(map(table.__getitem__, batch.state))
-        masks.extend(_mask(term, batch) for term in self.column_terms)
-        if not masks:
+        if not self._masks:
             return None
-        mask = masks[0]
-        for more in masks[1:]:
-            mask = map(and_, mask, more)
+        mask = self._masks[0](batch)
+        for make in self._masks[1:]:
+            mask = map(and_, mask, make(batch))
         return list(compress(range(len(batch)), mask))
 
     def select(self, batch: SocketBatch) -> SocketBatch | None:
@@ -354,56 +355,63 @@ class Selection:
         return batch.take(keep) if keep else None
 
 
-def _ends(end: str, batch: SocketBatch, column: Callable) -> Iterable:
-    """One end's mask, or for either end the two masks or-ed."""
-    if end == LOCAL:
-        return column(batch.local_port, batch.local_address)
-    if end == REMOTE:
-        return column(batch.remote_port, batch.remote_address)
-    return map(or_, column(batch.local_port, batch.local_address),
-               column(batch.remote_port, batch.remote_address))
-
-
 class _AddressMemo(dict):
     """Address text -> does it match one of the nets; computed once per distinct address."""
 
-    def __init__(self, family: int, nets: Iterable[Net]):
+    def __init__(self, nets: Iterable[Net]):
         super().__init__()
-        self.family = family
-        self.af = AF_INET6 if family == 6 else AF_INET
         self.matchers = [net.matcher() for net in nets]
 
     def __missing__(self, address: str) -> bool:
-        packed = inet_pton(self.af, address)
-        hit = self[address] = any(match(self.family, packed) for match in self.matchers)
+        family = 6 if ":" in address else 4
+        packed = inet_pton(AF_INET6 if family == 6 else AF_INET, address)
+        hit = self[address] = any(match(family, packed) for match in self.matchers)
         return hit
 
 
-def _mask(term, batch: SocketBatch) -> Iterable:
+def _on_ends(end: str, column: Callable[[SocketBatch, Sequence, Sequence], Iterable]) -> Callable:
+    """``batch -> mask`` of one end (``column(batch, ports, addresses)``), or either end's or-ed."""
+    if end == LOCAL:
+        return lambda b: column(b, b.local_port, b.local_address)
+    if end == REMOTE:
+        return lambda b: column(b, b.remote_port, b.remote_address)
+    return lambda b: map(or_, column(b, b.local_port, b.local_address),
+                         column(b, b.remote_port, b.remote_address))
+
+
+def _mask_maker(term) -> Callable[[SocketBatch], Iterable]:
+    """``batch -> iterable of truth values``, one per socket, for one condition."""
     if isinstance(term, Ports):
         table = bytearray(65536)
         for lo, hi in term.ranges:
             table[lo : hi + 1] = b"\x01" * (hi + 1 - lo)
-        mask = _ends(term.end, batch, lambda ports, _addrs: map(table.__getitem__, ports))
+        make = _on_ends(term.end, lambda _b, ports, _a: map(table.__getitem__, ports))
     elif isinstance(term, Hosts):
-        mask = _ends(term.end, batch, lambda _ports, addrs: _host_mask(term.nets, batch, addrs))
+        make = _on_ends(term.end, _hosts_mask(term.nets))
     elif isinstance(term, Devices):
-        mask = map(or_, map(term.ifindexes.__contains__, batch.scope),
-                   map(_AddressMemo(batch.family, term.nets).__getitem__, batch.local_address))
+        memo = _AddressMemo(term.nets)
+        ifindexes = term.ifindexes
+        make = lambda b: map(or_, map(ifindexes.__contains__, b.scope),  # noqa: E731
+                             map(memo.__getitem__, b.local_address))
     else:  # Users
-        mask = map(term.uids.__contains__, batch.uid)
-    return map(not_, mask) if term.negated else mask
+        uids = term.uids
+        make = lambda b: map(uids.__contains__, b.uid)  # noqa: E731
+    if term.negated:
+        return lambda batch: map(not_, make(batch))
+    return make
 
 
-def _host_mask(nets: tuple[Net, ...], batch: SocketBatch, addresses: Sequence[str]) -> Iterable:
-    """Any of the nets: unzoned ones on the address alone, zoned ones also on the bound device."""
-    plain = [net for net in nets if net.ifindex is None]
-    masks = [map(_AddressMemo(batch.family, plain).__getitem__, addresses)] if plain else []
-    for ifindex in {net.ifindex for net in nets} - {None}:
-        zoned = _AddressMemo(batch.family, [net for net in nets if net.ifindex == ifindex])
-        masks.append(map(and_, map(zoned.__getitem__, addresses),
-                         map(ifindex.__eq__, batch.scope)))
-    mask = masks[0]
-    for more in masks[1:]:
-        mask = map(or_, mask, more)
-    return mask
+def _hosts_mask(nets: tuple[Net, ...]) -> Callable[[SocketBatch, Sequence, Sequence], Iterable]:
+    """Any of the nets: unzoned ones on the address alone, zoned ones also on the bound device
+    (the batch's scope column, which holds the socket's bound interface)."""
+    plain = _AddressMemo([net for net in nets if net.ifindex is None])
+    zoned = [(ifindex, _AddressMemo([net for net in nets if net.ifindex == ifindex]))
+             for ifindex in sorted({net.ifindex for net in nets} - {None})]
+
+    def column(batch: SocketBatch, _ports: Sequence, addresses: Sequence) -> Iterable:
+        mask = map(plain.__getitem__, addresses)
+        for ifindex, memo in zoned:
+            mask = map(or_, mask, map(and_, map(memo.__getitem__, addresses),
+                                      map(ifindex.__eq__, batch.scope)))
+        return mask
+    return column
