@@ -171,3 +171,26 @@ def test_selection_partitions_terms_and_masks_states():
 def test_every_option_has_a_row():
     assert set(OPTIONS) == {"state", "port", "lport", "rport", "addr", "local", "remote",
                             "interface", "user", "pid", "process", "unit", "container"}
+
+
+def test_owner_conditions_on_processes():
+    from pynetstat.model.process import Container, ProcessInfo
+
+    nginx = ProcessInfo(812, "nginx", exe="/usr/sbin/nginx-debug", unit="nginx.service")
+    boxed = ProcessInfo(900, "python3", exe="/usr/bin/python3.11", container=Container(
+        "9ec39b91f3d7" + "0" * 52, "docker", pod="dd1bf9d1-aaaa"))
+
+    def holds(option, value, processes):
+        return one(option, value).holds(processes)
+
+    assert holds("pid", "812", [(812, None)]) and not holds("pid", "!812,1", [(812, nginx)])
+    assert holds("pid", "!1", [])  # no visible owner: meets only negated conditions
+    assert holds("process", "nginx-d*", [(812, nginx)])  # the executable's file name
+    assert holds("process", "ngin?", [(1, boxed), (812, nginx)])  # the process name
+    assert not holds("process", "NGINX", [(812, nginx)])
+    assert not holds("process", "nginx", [(812, None)])  # details not read: PID only
+    assert holds("unit", "*.service", [(812, nginx)]) and not holds("unit", "x", [(900, boxed)])
+    for name in ("docker:9ec39b91f3d7", "9ec3", "docker:9ec39b", "dd1bf9d1-*", "docker:*"):
+        assert holds("container", name, [(900, boxed)]), name
+    assert not holds("container", "9ec", [(900, boxed)])  # too short for a prefix
+    assert not holds("container", "docker:*", [(812, nginx)])

@@ -19,7 +19,9 @@ from pynetstat.model.sockets import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
+
+    from pynetstat.model.process import ProcessInfo
 
 LOCAL, REMOTE, EITHER = "local", "remote", "either"
 
@@ -129,6 +131,39 @@ class Users(_Record):
 
 class Owners(_Record):
     """``--pid`` (``values`` are ints), ``--process``, ``--unit``, ``--container`` (``values`` are
-    shell patterns): conditions on the processes holding the socket, for the owner walk."""
+    shell patterns): conditions on the processes holding the socket, for the owner walk.
+
+    A socket meets the condition when one of its processes does (``holds``); negated, when none
+    does, so a socket no visible process holds meets ``--pid '!1'`` and not ``--pid 1``.
+    """
 
     __slots__ = ("kind", "values", "negated")
+
+    def holds(self, processes: Iterable[tuple[int, ProcessInfo | None]]) -> bool:
+        """``processes``: the socket's ``(pid, ProcessInfo or None when not read)``."""
+        return any(self.matches(pid, info) for pid, info in processes) != self.negated
+
+    def matches(self, pid: int, info: ProcessInfo | None) -> bool:
+        """One process, before negation. A process whose details were not read matches only by
+        PID. Names are matched as shell patterns, case-sensitively (``fnmatchcase``)."""
+        if self.kind == "pid":
+            return pid in self.values
+        if info is None:
+            return False
+        from fnmatch import fnmatchcase
+
+        if self.kind == "process":
+            names = [info.name, info.exe.rpartition("/")[2] if info.exe else None]
+        elif self.kind == "unit":
+            names = [info.unit]
+        else:  # container: as -b names it (docker:9ec39b91f3d7), its id or a prefix, its pod
+            c = info.container
+            if c is None:
+                return False
+            ids = [c.id, f"{c.runtime}:{c.id}"] if c.id else []
+            # an id prefix of 4 digits or more, as `docker ps` accepts one
+            if any(i.startswith(v) for i in ids for v in self.values
+                   if len(v.rpartition(":")[2]) >= 4):
+                return True
+            names = [*ids, c.pod]
+        return any(fnmatchcase(name, pattern) for name in names if name for pattern in self.values)
