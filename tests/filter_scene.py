@@ -227,3 +227,21 @@ def as_options(conditions) -> list[tuple[str, str]]:
     """The conditions as (option, value) pairs, the way a user would type them."""
     return [(OPTION[kind, end], ("!" if negated else "") + ",".join(items))
             for kind, end, items, negated in conditions]
+
+
+def conditions(ports: list[str], nets: list[str], states: list[str] = (),
+               users: list[str] = ()):
+    """A hypothesis strategy of condition lists over these pools (interfaces: lo, v0, v1)."""
+    from hypothesis import strategies as st
+
+    def items(pool):
+        return st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True)
+
+    ends = st.sampled_from(["either", "local", "remote"])
+    kinds = [st.tuples(st.just("port"), ends, items(ports), st.booleans()),
+             st.tuples(st.just("addr"), ends, items(nets), st.booleans()),
+             st.tuples(st.just("interface"), st.none(), items(["lo", "v0", "v1"]), st.booleans())]
+    kinds += [st.tuples(st.just(kind), st.none(), items(pool), st.booleans())
+              for kind, pool in (("state", states), ("user", users)) if pool]
+    return st.lists(st.one_of(kinds), max_size=4).map(
+        lambda found: [(kind, end, list(values), negated) for kind, end, values, negated in found])

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from filter_scene import as_options, holds
+from filter_scene import as_options, conditions, holds
 from pynetstat.linux.bytecode import TooLarge, build_filtered_request, compile_terms
 from pynetstat.model.sockets import InetSocket
 from pynetstat.select import parse_filter
@@ -109,34 +109,19 @@ def sockets(draw):
 PORT_ITEMS = ["0", "80", "443", "https", "8080-8081", "1-1023", "0-65535", "40000-65535"]
 NET_ITEMS = ["127.0.0.1", "127.0.0.0/8", "0.0.0.0/0", "::/0", "::1", "::ffff:127.0.0.1",
              "::ffff:10.0.0.0/104", "fe80::/64%v0", "fe80::1%lo", "10.0.0.0/8", "::", "0.0.0.0"]
-ENDS = ["either", "local", "remote"]
-
-
-def _items(pool):
-    return st.lists(st.sampled_from(pool), min_size=1, max_size=4, unique=True)
-
-
-CONDITION = st.one_of(
-    st.tuples(st.just("port"), st.sampled_from(ENDS), _items(PORT_ITEMS), st.booleans()),
-    st.tuples(st.just("addr"), st.sampled_from(ENDS), _items(NET_ITEMS), st.booleans()),
-    st.tuples(st.just("interface"), st.none(), _items(["lo", "v0", "v1"]), st.booleans()),
-)
-
-
 @settings(max_examples=400, deadline=None)
-@given(st.lists(CONDITION, max_size=4), st.lists(sockets(), min_size=1, max_size=8))
+@given(conditions(PORT_ITEMS, NET_ITEMS), st.lists(sockets(), min_size=1, max_size=8))
 @example([("port", "local", ["1-1023"], False)],  # the range's lower bound, at port 0
          [InetSocket("tcp", 4, 10, "0.0.0.0", 0, "0.0.0.0", 0, 0, 1, 0, 1, 0, 0)])
-def test_programs_pass_the_audit_and_keep_what_the_plain_predicate_keeps(conditions, socks):
-    conditions = [(k, e, list(i), n) for k, e, i, n in conditions]
-    selection = parse_filter(as_options(conditions)).bind(LINKS)
+def test_programs_pass_the_audit_and_keep_what_the_plain_predicate_keeps(found, socks):
+    selection = parse_filter(as_options(found)).bind(LINKS)
     for family in (4, 6):
         program = compile_terms(selection.kernel_terms, family)
         if program is not None:
             audit(program)
         for sock in (s for s in socks if s.family == family):
-            expected = all(holds(sock, c, LINKS) for c in conditions)
-            assert (program is None or run(program, sock)) == expected, (conditions, sock)
+            expected = all(holds(sock, c, LINKS) for c in found)
+            assert (program is None or run(program, sock)) == expected, (found, sock)
 
 
 def test_no_program_when_everything_is_kept_and_a_rejecting_one_when_nothing_is():

@@ -22,9 +22,8 @@ import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from filter_scene import OTHER_UID, Netns, Scene, as_options, holds
+from filter_scene import OTHER_UID, Netns, Scene, as_options, conditions, holds
 from pynetstat.errors import NetlinkError
 from pynetstat.linux.bytecode import BC_JMP, BC_NOP, build_filtered_request, compile_terms
 from pynetstat.linux.netlink import DumpStats, LiveNetlink
@@ -177,26 +176,10 @@ NETS = ["127.0.0.1", "127.0.0.0/8", "127.0.0.2/31", "127.0.0.5", "0.0.0.0", "0.0
         "10.0.0.0/8", "2001:db8::/32", "127.0.0.3%lo"]
 STATES = ["established", "syn-sent", "syn-recv", "fin-wait-2", "time-wait", "closed",
           "close-wait", "listening", "connected", "synchronized"]
-ENDS = ["either", "local", "remote"]
-
-
-def _items(pool):
-    return st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True)
-
-
-CONDITION = st.one_of(
-    st.tuples(st.just("port"), st.sampled_from(ENDS), _items(PORTS), st.booleans()),
-    st.tuples(st.just("addr"), st.sampled_from(ENDS), _items(NETS), st.booleans()),
-    st.tuples(st.just("state"), st.none(), _items(STATES), st.booleans()),
-    st.tuples(st.just("interface"), st.none(), _items(["lo", "v0", "v1"]), st.booleans()),
-    st.tuples(st.just("user"), st.none(), _items(["root", str(OTHER_UID)]), st.booleans()),
-)
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(CONDITION, max_size=4))
-def test_random_filters_kernel_equals_python(live, conditions):
-    check(live, [(k, e, list(i), n) for k, e, i, n in conditions])
+@given(conditions(PORTS, NETS, STATES, ["root", str(OTHER_UID)]))
+def test_random_filters_kernel_equals_python(live, found):
+    check(live, found)
 
 
 # --- ss -------------------------------------------------------------------------------------------
