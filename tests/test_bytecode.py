@@ -100,10 +100,12 @@ PORTS = [0, 22, 80, 443, 8080, 8081, 40001, 65535]
 def sockets(draw):
     family = draw(st.sampled_from([4, 6]))
     addrs = ADDRS4 if family == 4 else ADDRS6
+    local, remote = draw(st.sampled_from(addrs)), draw(st.sampled_from(addrs))
+    # a socket on a link-local address is bound to its interface (v0 here), as in Linux
+    scope = 3 if "fe80::1" in (local, remote) else draw(st.sampled_from([0, 1, 3]))
     return InetSocket("tcp", family, draw(st.sampled_from([1, 6, 7, 10])),
-                      draw(st.sampled_from(addrs)), draw(st.sampled_from(PORTS)),
-                      draw(st.sampled_from(addrs)), draw(st.sampled_from(PORTS)),
-                      draw(st.sampled_from([0, 1, 3])), 1, 0, 1, 0, 0)
+                      local, draw(st.sampled_from(PORTS)), remote, draw(st.sampled_from(PORTS)),
+                      scope, 1, 0, 1, 0, 0)
 
 
 PORT_ITEMS = ["0", "80", "443", "https", "8080-8081", "1-1023", "0-65535", "40000-65535"]

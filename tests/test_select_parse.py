@@ -150,10 +150,12 @@ def test_unknown_interfaces_are_refused_when_bound():
     assert filt.interface_names() == {"eth9", "eth0"}
     with pytest.raises(UsageError, match=r"^--interface: unknown interface 'eth9': expected"):
         filt.bind({"eth0": (2, ["10.0.0.1"])})
-    selection = filt.bind({"eth0": (2, ["10.0.0.1"]), "eth9": (9, ["10.9.9.9", "fe80::9"])})
+    selection = filt.bind({"eth0": (2, ["10.0.0.1"]),
+                           "eth9": (9, ["10.9.9.9", "fe80::9", "2001:db8::9"])})
     devices, hosts = selection.kernel_terms[0], selection.kernel_terms[1]
     assert isinstance(devices, Devices) and devices.ifindexes == {9}
-    assert [n.family for n in devices.nets] == [4, 6]
+    # its link-local address is left to the index test: a socket on it is bound to eth9
+    assert [n.family for n in devices.nets] == [4, 6] and devices.nets[1].packed[0] == 0x20
     assert hosts.nets[0].ifindex == 2
     assert parse_filter([("interface", "3")]).bind().kernel_terms[0].ifindexes == {3}
 

@@ -303,10 +303,16 @@ class Filter:
                              for n in term.nets)
                 term = Hosts(end=term.end, nets=nets, negated=term.negated)
             elif isinstance(term, Interfaces):
-                addresses = [a for name in term.names for a in links.get(name, (0, ()))[1]]
+                nets = [parse_net("interface", a)
+                        for name in term.names for a in links.get(name, (0, ()))[1]]
+                # A socket on a link-local IPv6 address is bound to its interface (inet6_bind
+                # wants the scope id), which the index test sees; fe80::1 of another interface
+                # must not match.
+                nets = tuple(n for n in nets
+                             if not (n.family == 6 and n.packed[0] == 0xFE and n.packed[1] >= 0x80
+                                     and n.packed[1] < 0xC0))
                 term = Devices(ifindexes=frozenset(index("interface", n) for n in term.names),
-                               nets=tuple(parse_net("interface", a) for a in addresses),
-                               negated=term.negated)
+                               nets=nets, negated=term.negated)
             bound.append(term)
         return Selection(tuple(bound))
 
