@@ -129,6 +129,9 @@ BAD = [
     ("pid", "0", "bad PID '0'"),
     ("pid", "12,abc", "bad PID 'abc'"),
     ("interface", "eth0/1", "bad interface name 'eth0/1'"),
+    ("port", "\u00b2", "bad port '\u00b2'"),  # digits to str.isdigit, not to int()
+    ("pid", "\u0661", "bad PID '\u0661'"),
+    ("user", "\x1b[2J", "unknown user '\\x1b[2J'"),  # shown escaped
     ("interface", "averyveryverylongname", "bad interface name 'averyveryverylongname'"),
 ]
 

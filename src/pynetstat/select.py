@@ -1,33 +1,11 @@
 """Filters (issue 14): option values -> immutable filter records -> kept sockets, and what of them
 the kernel can do itself.
 
-One option value reads ``[!]ITEM[,ITEM...]``: the items are any-of, and a leading ``!`` negates
-the whole value (``--port '!80,443'``: neither 80 nor 443; quote it, ``!`` is special to shells).
-Each occurrence of an option is one condition and a socket must meet every condition, of the
-same option or not (``--port 80 --port 443``: 80 on one end and 443 on the other). Options:
-
-- ``--state``: the spec's names (``LISTENING``, ``SYN_RECEIVED``, ``FIN_WAIT_1``...), Linux's
-  (``LISTEN``, ``SYN_RECV``, ``FIN_WAIT1``...) or ss's (``fin-wait-1``, ``unconnected``...), any
-  case, and ss's groups (``ss -h``, ``man ss``): ``all`` (every state but BOUND), ``connected``
-  (all but LISTEN and CLOSE), ``synchronized`` (connected but SYN_SENT), ``bucket`` (SYN_RECV,
-  TIME_WAIT), ``big`` (all but bucket). In ss ``listening`` and ``closing`` are single states,
-  and so they are here. Linux's request sockets (NEW_SYN_RECV) are SYN_RECEIVED to the spec, and
-  the kernel dumps them whenever SYN_RECV is asked for: the two are one state here. A UDP socket
-  is CLOSE (``unconnected``) or ESTABLISHED (connected), as ss has it.
-- ``--port`` (either end), ``--lport``, ``--rport``: ``443``, ``8000-8099``, or a name from the
-  services file (its ports for TCP and UDP both).
-- ``--addr`` (either end), ``--local``, ``--remote``: ``10.0.0.0/8``, ``::1``, ``fe80::/64%eth0``
-  (``%ZONE``, a name or an index, also before the ``/``: the socket is also bound to that
-  interface, which is how Linux keeps a link-local address's zone). Host bits past the prefix are
-  ignored, as in ss. An IPv4 address and its IPv4-mapped IPv6 form are one address: ``127.0.0.1``
-  matches ``::ffff:127.0.0.1`` on an IPv6 socket (the kernel's own rule for an IPv4 condition), and
-  a CIDR inside ``::ffff:0:0/96`` is read as the IPv4 CIDR it maps. A wildcard ``::`` listener is
-  IPv6, not ``0.0.0.0``.
-- ``--interface``: the socket is bound to the interface (SO_BINDTODEVICE, or a link-local
-  address's zone) or its local address is one of the interface's addresses.
-- ``--user USER|UID``: the socket's owner (its uid column).
-- ``--pid``, ``--process`` (shell wildcards on the process name or the executable's file name),
-  ``--unit``, ``--container``: on the owning processes; parsed here, applied by the owner walk.
+One option value reads ``[!]ITEM[,ITEM...]``: the items are any-of, a leading ``!`` negates the
+whole value, and a socket must meet every condition (each occurrence of an option is one).
+docs/filters.md says what each option's items mean, and the choices made: ss's state groups,
+SYN_RECV and NEW_SYN_RECV as one state, an IPv4 address and its IPv4-mapped form as one address,
+a ``%ZONE`` as "also bound to that interface".
 
 ``parse_filter`` gives a ``Filter``; ``Filter.bind`` resolves interface names and gives the
 ``Selection`` a collector uses: ``request_states`` for the request's state mask, ``kernel_terms``
@@ -76,6 +54,14 @@ def _items(option: str, value: str) -> tuple[bool, list[str]]:
     return negated, items
 
 
+def _number(text: str, below: int) -> int | None:
+    """``"443"`` -> 443 when under ``below``; ``None`` for anything else (``"²"`` and ``"١"``
+    are digits to ``str.isdigit`` but not to a user)."""
+    if text.isascii() and text.isdigit() and int(text) < below:
+        return int(text)
+    return None
+
+
 def _bad(option: str, what: str, item: str, accepted: str) -> UsageError:
     return UsageError(f"--{option}: {what} {item!r}: expected {accepted}")
 
@@ -104,14 +90,11 @@ def service_ports(text: str) -> dict[str, frozenset[int]]:
     for line in text.splitlines():
         fields = line.split("#", 1)[0].split()
         port, _, proto = fields[1].partition("/") if len(fields) > 1 else ("", "", "")
-        if port.isdigit() and proto.lower() in ("tcp", "udp") and int(port) < 65536:
+        number = _number(port, 65536)
+        if number is not None and proto.lower() in ("tcp", "udp"):
             for name in (fields[0], *fields[2:]):
-                table.setdefault(name.lower(), set()).add(int(port))
+                table.setdefault(name.lower(), set()).add(number)
     return {name: frozenset(ports) for name, ports in table.items()}
-
-
-def _port(option: str, text: str) -> int | None:
-    return int(text) if text.isdigit() and int(text) <= 65535 else None
 
 
 def parse_ports(option: str, value: str, end: str,
@@ -122,7 +105,7 @@ def parse_ports(option: str, value: str, end: str,
     for item in items:
         low, dash, high = item.partition("-")
         if item.isdigit() or (dash and low.isdigit() and high.isdigit()):
-            lo, hi = _port(option, low), _port(option, high or low)
+            lo, hi = _number(low, 65536), _number(high or low, 65536)
             if lo is None or hi is None or lo > hi:
                 raise _bad(option, "bad port", item, accepted)
             ranges.append((lo, hi))
@@ -152,7 +135,7 @@ def parse_net(option: str, item: str) -> Net:
     except OSError:
         raise _bad(option, "bad address", item, accepted) from None
     width = len(packed) * 8
-    if slash and not (prefix_text.isdigit() and int(prefix_text) <= width):
+    if slash and _number(prefix_text, width + 1) is None:
         raise _bad(option, "bad prefix length in", item, accepted)
     if zone is not None and not zone:
         raise _bad(option, "empty zone in", item, accepted)
@@ -173,8 +156,9 @@ def parse_users(option: str, value: str, getpwnam: Callable | None = None) -> Us
     negated, items = _items(option, value)
     uids = set()
     for item in items:
-        if item.isdigit() and int(item) < 0xFFFFFFFF:
-            uids.add(int(item))
+        uid = _number(item, 0xFFFFFFFF)  # (uid_t)-1 is no user
+        if uid is not None:
+            uids.add(uid)
             continue
         if getpwnam is None:
             from pwd import getpwnam
@@ -187,10 +171,11 @@ def parse_users(option: str, value: str, getpwnam: Callable | None = None) -> Us
 
 def parse_pids(option: str, value: str) -> Owners:
     negated, items = _items(option, value)
-    if not all(item.isdigit() and 0 < int(item) < 1 << 22 for item in items):
-        bad = next(i for i in items if not (i.isdigit() and 0 < int(i) < 1 << 22))
-        raise _bad(option, "bad PID", bad, "a process ID (1-4194303)")
-    return Owners(kind="pid", values=frozenset(map(int, items)), negated=negated)
+    pids = [_number(item, 1 << 22) for item in items]  # PID_MAX_LIMIT, include/linux/threads.h
+    for item, pid in zip(items, pids):
+        if not pid:
+            raise _bad(option, "bad PID", item, "a process ID (1-4194303)")
+    return Owners(kind="pid", values=frozenset(pids), negated=negated)
 
 
 def _patterns(kind: str) -> Callable[[str, str], Owners]:
@@ -291,8 +276,9 @@ class Filter:
         def index(option: str, name: str) -> int:
             if name in links:
                 return links[name][0]
-            if name.isdigit() and 0 < int(name) < 1 << 31:
-                return int(name)
+            ifindex = _number(name, 1 << 31)
+            if ifindex:
+                return ifindex
             raise _bad(option, "unknown interface", name, "an interface name or index")
 
         bound = []
