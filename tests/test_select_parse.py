@@ -5,6 +5,8 @@ from __future__ import annotations
 import pwd
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pynetstat.errors import Exit, UsageError
 from pynetstat.model.filters import (
@@ -199,3 +201,18 @@ def test_owner_conditions_on_processes():
         assert holds("container", name, [(900, boxed)]), name
     assert not holds("container", "9ec", [(900, boxed)])  # too short for a prefix
     assert not holds("container", "docker:*", [(812, nginx)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(OPTIONS)), st.text(max_size=30))
+def test_any_text_parses_or_is_a_usage_error(option, value):
+    """No value makes the parser fail otherwise (NUL bytes, odd digits, stray brackets...)."""
+    try:
+        filt = parse_filter([(option, value)], services_path="/nonexistent")
+    except UsageError as error:
+        assert "\n" not in str(error) and str(error).startswith(f"--{option}: ")
+    else:
+        try:
+            filt.bind({})
+        except UsageError as error:
+            assert "unknown interface" in str(error)

@@ -132,7 +132,7 @@ def parse_net(option: str, item: str) -> Net:
     family = 6 if ":" in text else 4
     try:
         packed = inet_pton(AF_INET6 if family == 6 else AF_INET, text)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the text
         raise _bad(option, "bad address", item, accepted) from None
     width = len(packed) * 8
     if slash and _number(prefix_text, width + 1) is None:
@@ -164,7 +164,7 @@ def parse_users(option: str, value: str, getpwnam: Callable | None = None) -> Us
             from pwd import getpwnam
         try:
             uids.add(getpwnam(item).pw_uid)
-        except KeyError:
+        except (KeyError, ValueError):  # ValueError: a NUL in the name
             raise _bad(option, "unknown user", item, "a user name or a numeric UID") from None
     return Users(uids=frozenset(uids), negated=negated)
 
