@@ -66,6 +66,7 @@ def live():
     while {4, 9} & {r[2] for r in rows(live.dump("tcp", 4))} and time.monotonic() < deadline:
         time.sleep(0.02)
     yield live
+    live.netlink.close()
     scene.close()
     netns.close()
 
