@@ -203,6 +203,11 @@ def _port(endpoint: str) -> int:
     ([("local", "::1")], "src [::1]"),
     ([("state", "time-wait,fin-wait-2")], "state time-wait state fin-wait-2"),
     ([("state", "connected"), ("rport", "443")], "state connected dport = :443"),
+    ([("state", "synchronized")], "state synchronized"),
+    ([("state", "bucket")], "state bucket"),
+    ([("state", "big")], "state big"),
+    ([("state", "!listening")], "exclude listening"),
+    ([("addr", "::ffff:127.0.0.1")], "( src 127.0.0.1 or dst 127.0.0.1 )"),
 ])
 def test_tcp_rows_equal_ss(live, options, expression):
     selection = parse_filter(options).bind(live.scene.links)

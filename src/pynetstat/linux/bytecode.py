@@ -193,7 +193,10 @@ def compile_terms(terms: Iterable, family: int) -> bytes | None:
 def build_filtered_request(family: int, proto: str, states: int, bytecode: bytes | None) -> Request:
     """A sock_diag dump request (``struct inet_diag_req_v2``) for one family (4 or 6) and
     protocol (``"tcp"`` or ``"udp"``), with the program attached as an ``INET_DIAG_REQ_BYTECODE``
-    attribute (the kernel finds it after the request, ``nlmsg_find_attr``)."""
+    attribute (the kernel finds it after the request, ``nlmsg_find_attr``).
+
+    The recording key is the unfiltered request's: a recorded dump replays whatever was asked
+    when it was recorded, which is why ``Selection.select`` checks every socket again."""
     af = AF_INET if family == 4 else AF_INET6
     ipproto = IPPROTO_TCP if proto == "tcp" else IPPROTO_UDP
     payload = _REQ_V2.pack(af, ipproto, 0, 0, states, 0, 0, b"", b"", 0, 0xFFFFFFFF, 0xFFFFFFFF)
