@@ -161,6 +161,13 @@ def test_kernel_and_select_equal_the_plain_predicate(live, conditions):
     check(live, conditions)
 
 
+def test_a_program_near_the_attribute_limit_is_accepted_and_right(live):
+    ports = [str(p) for p in range(2, 3800, 2)] + ["8080"]  # 1900 ports, 60,796 bytes
+    assert len(compile_terms(parse_filter([("port", ",".join(ports))]).bind().kernel_terms,
+                             4)) > 60000
+    assert len(check(live, [("port", "either", ports, False)])) == 4  # 8080 three times, 80
+
+
 def test_filters_really_narrow(live):
     """Not vacuous: the cases keep some sockets and drop others."""
     total = len(check(live, []))
