@@ -55,11 +55,13 @@ def test_unix_message_with_every_attribute():
     msg = unix_message(
         900, attr(0, b"\0bus\nx"), attr(1, struct.pack("=II", 11, 22)), attr(2, struct.pack("=I", 901)),
         attr(3, struct.pack("=II", 902, 903)), attr(4, struct.pack("=II", 2, 128)),
-        attr(6, b"\x01"), attr(7, struct.pack("=I", 1000)), state=10)
+        attr(5, struct.pack("=9I", *range(9))), attr(6, b"\x01"), attr(7, struct.pack("=I", 1000)),
+        state=10)
     (s,) = unixdiag.decode_dump(reply(msg), DumpStats())
     assert (s.inode, s.cookie, s.type, s.state) == (900, (1 << 32) | 5, 1, 10)
     assert (s.name, s.abstract, s.vfs, s.peer, s.icons) == (b"bus\nx", True, (11, 22), 901, (902, 903))
     assert (s.rqueue, s.wqueue, s.backlog, s.shutdown, s.uid) == (2, 128, 128, 1, 1000)
+    assert s.meminfo == tuple(range(9))
     assert s.verified and not s.duplicate
 
 
