@@ -1,7 +1,7 @@
 """Socket owners kept from one interval pass to the next, so later passes skip the /proc/*/fd walk.
 
-The walk is the one ``owners.scan_owners`` makes, with one difference: each process is read
-through a descriptor of its ``/proc/PID`` directory. Such a directory stays bound to the process
+The walk is the one ``owners.scan_owners`` makes (``fdscan``), with one difference: each process
+is read through a descriptor of its ``/proc/PID`` directory. Such a directory stays bound to the process
 it was opened for (once that process exits, every lookup below it fails, even if the PID has been
 handed to a new process), so the start time read from its ``stat`` and the sockets in its ``fd``
 belong to the same process, and ``(PID, start time)`` names it for good.
@@ -30,9 +30,9 @@ from __future__ import annotations
 import os
 
 from pynetstat.errors import ParseError
-from pynetstat.linux.owners import OwnerMap, _read_links_one_by_one
+from pynetstat.linux.fdscan import fd_tables, list_pids, missed, socket_inode, socket_inodes
+from pynetstat.linux.owners import OwnerMap
 from pynetstat.linux.process import parse_stat
-from pynetstat.linux.procfs import hidepid
 from pynetstat.model.sockets import ScanReport
 
 TYPE_CHECKING = False
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
     from pynetstat.model.sockets import Owner
 
-_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _RECENT = 16  # owners remembered as "gained a socket lately"
 
 # How the last lookup went (the pass log reports it).
@@ -107,13 +106,11 @@ class OwnerCache:
               report: ScanReport) -> bool:
         """Read fd tables into ``owners`` (only ``wanted`` inodes). With ``missing``: most likely
         holders first, stopping once none is missing. True when every process was read."""
-        try:
-            listed = {int(name) for name in os.listdir(self.proc_root) if name.isdigit()}
-        except OSError:
-            report.denied += 1
+        pids = list_pids(self.proc_root, report)
+        if pids is None:
             return False
-        if os.geteuid() != 0:  # hidepid hides nothing from root
-            self.hidepid = hidepid(self.proc_root)
+        self.hidepid = report.hidepid
+        listed = set(pids)
         if missing is None:
             order = sorted(listed)
         else:
@@ -122,11 +119,17 @@ class OwnerCache:
             seen = set(new).union(recent)
             order = new + recent + sorted(listed - seen, reverse=True)
         self.listed = listed
-        for pid in order:
-            held = self._read(pid, wanted, missing, report)
-            if held is None:
+        for pid, pdir, fdir, fds in fd_tables(self.proc_root, order, report, pid_dir=True):
+            if missing is None:
+                inodes = [inode for inode in socket_inodes(fdir, fds, report) if inode in wanted]
+            else:
+                inodes = _new_sockets(fdir, fds, wanted, missing, report)
+            if not inodes:
                 continue
-            stat, inodes = held
+            stat = _stat(pdir, "stat")
+            if stat is None:
+                report.vanished += 1
+                continue
             self.known[pid] = stat
             for inode in inodes:
                 owners.add(inode, pid)
@@ -138,54 +141,6 @@ class OwnerCache:
                     return False
         self.denied = report.denied
         return True
-
-    def _read(self, pid: int, wanted: set[int], missing: set[int] | None,
-              report: ScanReport) -> tuple[tuple, list[int]] | None:
-        """``(stat, inodes)``: the wanted sockets one process holds, and who it is; ``None`` when it
-        holds none, has gone, or may not be read. Stops early once ``missing`` is empty."""
-        try:
-            pdir = os.open(f"{self.proc_root}/{pid}", _O_DIR)
-        except OSError:
-            report.vanished += 1  # it exited since listdir
-            return None
-        try:
-            inodes = self._sockets(pdir, wanted, missing, report)
-            if not inodes:
-                return None
-            stat = _stat(pdir, "stat")
-            if stat is None:
-                report.vanished += 1
-                return None
-            return stat, inodes
-        finally:
-            os.close(pdir)
-
-    @staticmethod
-    def _sockets(pdir: int, wanted: set[int], missing: set[int] | None,
-                 report: ScanReport) -> list[int]:
-        try:
-            fdir = os.open("fd", _O_DIR, dir_fd=pdir)
-        except PermissionError:
-            report.denied += 1  # another user's process (as non-root), or hidepid
-            return []
-        except OSError:
-            report.vanished += 1
-            return []
-        try:
-            try:
-                fds = os.listdir(fdir)
-            except PermissionError:
-                report.denied += 1
-                return []
-            except OSError:
-                report.vanished += 1
-                return []
-            report.processes += 1
-            if missing is None:
-                return _wanted_sockets(fdir, fds, wanted, report)
-            return _new_sockets(fdir, fds, wanted, missing, report)
-        finally:
-            os.close(fdir)
 
     def _verify(self) -> set[int]:
         """The known owners that exited or whose PID now names another process. One that ran
@@ -245,22 +200,6 @@ class OwnerCache:
                 del self.process_cache[key]
 
 
-def _wanted_sockets(fdir: int, fds: list[str], wanted: set[int], report: ScanReport) -> list[int]:
-    """The wanted socket inodes behind every fd of one process (the whole-walk path, by
-    comprehensions: a process may hold 100,000 fds)."""
-    readlink = os.readlink
-    try:
-        links = [readlink(fd, dir_fd=fdir) for fd in fds]
-    except OSError:
-        links = _read_links_one_by_one(fdir, fds, report)
-    sockets = [link[8:-1] for link in links if link.startswith("socket:[")]
-    try:
-        inodes = list(map(int, sockets))
-    except ValueError:  # not the kernel's "socket:[N]" (a /proc tree that is not the kernel's)
-        inodes = [int(text) for text in sockets if text.isdigit()]
-    return [inode for inode in inodes if inode in wanted]
-
-
 def _new_sockets(fdir: int, fds: list[str], wanted: set[int], missing: set[int],
                  report: ScanReport) -> list[int]:
     """The wanted sockets of one process, read until no ``missing`` one is left. The newest fds
@@ -270,22 +209,16 @@ def _new_sockets(fdir: int, fds: list[str], wanted: set[int], missing: set[int],
     for fd in reversed(fds):
         try:
             link = readlink(fd, dir_fd=fdir)
-        except PermissionError:
-            # Listable but not ours to follow (no CAP_SYS_PTRACE): the whole table is denied
-            # alike; counted as in owners._read_links_one_by_one.
-            report.processes -= 1
-            report.denied += 1
-            break
-        except OSError:
-            report.fds_unreadable += 1  # closed meanwhile
+        except OSError as e:
+            if missed(report, e, fd=True):
+                break
             continue
-        if link.startswith("socket:[") and link[8:-1].isdigit():
-            inode = int(link[8:-1])
-            if inode in wanted:
-                inodes.append(inode)
-                missing.discard(inode)
-                if not missing:
-                    break
+        inode = socket_inode(link)
+        if inode in wanted:
+            inodes.append(inode)
+            missing.discard(inode)
+            if not missing:
+                break
     return inodes
 
 

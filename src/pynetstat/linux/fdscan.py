@@ -1,0 +1,134 @@
+"""The one walk over /proc/*/fd: which socket inodes each process holds, and what could not be read.
+
+Both owner lookups use it: the one-shot scan (``owners.scan_owners``) and the interval cache
+(``owner_cache.OwnerCache``). Each fd table is opened once and every link read relative to that
+directory descriptor (``readlinkat``), so the kernel resolves a short name rather than a whole
+path per fd; the links of one table are read by one comprehension, with no Python call per fd.
+
+What the walk cannot read is counted in a ``ScanReport`` by one function, ``missed``, so that the
+two lookups cannot disagree on what a failure means.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pynetstat.linux.procfs import hidepid
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from pynetstat.model.sockets import ScanReport
+
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+def missed(report: ScanReport, err: OSError, fd: bool = False) -> bool:
+    """Count one read the walk could not make: of a process's table (``fd`` False) or of one of
+    its links (``fd`` True). True when the rest of that process's table is lost with it.
+
+    * EACCES/EPERM: another user's process (as non-root), /proc mounted hidepid, or a table that
+      may be listed but whose links may not be followed (the ptrace access check, no
+      CAP_SYS_PTRACE). It fails alike for every fd, so a process counts once, as denied, and
+      not as read.
+    * ENOENT/ESRCH on a table: the process exited since /proc was listed. ENOENT on a link: the
+      fd was closed between the listing and the read. Both are ``vanished``.
+    * Anything else on one link: ``fds_unreadable``; the table's other links are still read.
+    """
+    if isinstance(err, PermissionError):
+        if fd:
+            report.processes -= 1
+        report.denied += 1
+        return True
+    if fd and not isinstance(err, FileNotFoundError):
+        report.fds_unreadable += 1
+        return False
+    report.vanished += 1
+    return not fd
+
+
+def list_pids(proc_root: str, report: ScanReport) -> list[int] | None:
+    """The PIDs ``proc_root`` lists (None when it cannot be listed, counted as denied), and on
+    ``report`` whether that /proc hides other users' processes."""
+    try:
+        entries = os.listdir(proc_root)
+    except OSError:
+        report.denied += 1
+        return None
+    if os.geteuid() != 0:  # hidepid hides nothing from root
+        report.hidepid = hidepid(proc_root)
+    return [int(name) for name in entries if name.isdigit()]
+
+
+def fd_tables(proc_root: str, pids: Iterable[int], report: ScanReport,
+              pid_dir: bool = False) -> Iterator[tuple[int, int | None, int, list[str]]]:
+    """``(pid, pid dir fd, fd dir fd, fd names)`` for every process whose fd table could be
+    listed, in the order given; the rest is counted by ``missed``. Both descriptors are closed
+    when the consumer moves on (or stops).
+
+    With ``pid_dir``, the table is opened through a descriptor of ``/proc/PID``: that directory
+    stays bound to the process it was opened for, so what is read below it (``stat``, say)
+    belongs to the same process as the table.
+    """
+    for pid in pids:
+        pdir = None
+        try:
+            if pid_dir:
+                pdir = os.open(f"{proc_root}/{pid}", _O_DIR)
+                fdir = os.open("fd", _O_DIR, dir_fd=pdir)
+            else:
+                fdir = os.open(f"{proc_root}/{pid}/fd", _O_DIR)
+        except OSError as e:
+            missed(report, e)
+            if pdir is not None:
+                os.close(pdir)
+            continue
+        try:
+            try:
+                fds = os.listdir(fdir)
+            except OSError as e:
+                missed(report, e)
+                continue
+            report.processes += 1
+            yield pid, pdir, fdir, fds
+        finally:
+            os.close(fdir)
+            if pdir is not None:
+                os.close(pdir)
+
+
+def socket_inodes(fdir: int, fds: list[str], report: ScanReport) -> list[int]:
+    """The socket inodes behind the fds of one table (a process may hold one socket on several
+    fds, and 100,000 fds: comprehensions, no call per fd)."""
+    readlink = os.readlink
+    try:
+        links = [readlink(fd, dir_fd=fdir) for fd in fds]
+    except OSError:
+        links = _links_one_by_one(fdir, fds, report)
+    sockets = [link[8:-1] for link in links if link.startswith("socket:[")]
+    try:
+        return list(map(int, sockets))
+    except ValueError:  # not the kernel's "socket:[N]" (a /proc tree that is not the kernel's)
+        inodes = [int(text) for text in sockets if text.isdigit()]
+        report.fds_unreadable += len(sockets) - len(inodes)
+        return inodes
+
+
+def socket_inode(link: str) -> int | None:
+    """``"socket:[1065]" -> 1065``; None for any other link."""
+    if link.startswith("socket:[") and link[8:-1].isdigit():
+        return int(link[8:-1])
+    return None
+
+
+def _links_one_by_one(fdir: int, fds: list[str], report: ScanReport) -> list[str]:
+    """The slow path, when an fd closed (or could not be read) during the fast one."""
+    links = []
+    for fd in fds:
+        try:
+            links.append(os.readlink(fd, dir_fd=fdir))
+        except OSError as e:
+            if missed(report, e, fd=True):
+                return links
+    return links
