@@ -7,8 +7,13 @@ failing raises: the snapshot then has no source, and says why in its notes.
 from __future__ import annotations
 
 from pynetstat.errors import BackendUnavailable, ParseError
-from pynetstat.linux.netlink import DumpStats
-from pynetstat.linux.rtnetlink import decode_links, link_request, parse_proc_dev
+from pynetstat.linux.rtnetlink import (
+    decode_links,
+    dump_losses,
+    link_request,
+    parse_proc_dev,
+    read_dump,
+)
 from pynetstat.model.stats import LinksSnapshot
 
 TYPE_CHECKING = False
@@ -17,13 +22,15 @@ if TYPE_CHECKING:
     from pynetstat.options import Options
 
 
+def _decode(reply, stats):
+    return decode_links(reply, stats, whole=True)
+
+
 def collect(opts: Options | None, procfs: ProcFS, netlink) -> LinksSnapshot:
     """RTM_GETLINK, else /proc/net/dev, else a snapshot with no interfaces and a note."""
     try:
-        if netlink is None:
-            raise BackendUnavailable("netlink disabled")
-        return LinksSnapshot(list(decode_links(netlink.dump(link_request()), DumpStats())),
-                             "netlink", None)
+        interfaces, stats = read_dump(netlink, link_request(), _decode)
+        return LinksSnapshot(interfaces, "netlink", None, dump_losses(stats, "interface"))
     except (BackendUnavailable, OSError) as e:  # NetlinkError is one; OSError: see sockets.py
         reason = str(e)
     path = procfs.path("net/dev")

@@ -159,18 +159,24 @@ class DumpDone(Exception):
     """Internal signal: NLMSG_DONE was seen."""
 
 
-def iter_dump(reply: Reply, stats: DumpStats, what: str) -> Iterator[tuple[bytes, int, int, int]]:
+def iter_dump(reply: Reply, stats: DumpStats, what: str,
+              whole: bool = False) -> Iterator[tuple[bytes, int, int, int]]:
     """All messages of a dump as ``(chunk, type, offset, length)``, until ``NLMSG_DONE``.
 
     A reply that ends without ``NLMSG_DONE`` (a truncated recording) simply ends; the caller sees
-    it in ``stats`` as nothing more than fewer messages.
+    it in ``stats`` as nothing more than fewer messages. With ``whole``, such a reply raises
+    ``BackendUnavailable`` at its end unless a cut message was counted in ``stats``, as
+    ``sockdiag.decode_batches`` does: nothing else would say what is missing.
     """
+    malformed = stats.malformed
     try:
         for chunk in reply.chunks:
             for mtype, off, length in iter_messages(chunk, reply.seq, stats, what):
                 yield chunk, mtype, off, length
     except DumpDone:
         return
+    if whole and stats.malformed == malformed:
+        raise BackendUnavailable(f"{what}: the dump ended without NLMSG_DONE")
 
 
 def parse_attrs(buf: bytes, off: int, end: int) -> dict[int, tuple[int, int]]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from pynetstat.errors import BackendUnavailable, ParseError
 from pynetstat.linux import links as links_mod
-from pynetstat.linux.netlink import DumpStats
 from pynetstat.linux.rtnetlink import (
     decode_routes,
+    dump_losses,
     parse_proc_ipv6_route,
     parse_proc_route,
+    read_dump,
     route_request,
 )
 from pynetstat.model.stats import RoutesSnapshot
@@ -35,19 +36,21 @@ def collect(opts: Options | None, procfs: ProcFS, netlink) -> RoutesSnapshot:
     sources: dict = {"links": links.source}
     reasons: dict = {"links": links.fallback_reason} if links.fallback_reason else {}
     routes: list[Route] = []
+    losses: list[str] = []
     for family in (4, 6):
         rel = _PROC_FILES[family]
         try:
-            if netlink is None:
-                raise BackendUnavailable("netlink disabled")
-            found = list(decode_routes(netlink.dump(route_request(family)), family, names,
-                                       DumpStats()))
+            def decode(reply, stats, family=family):
+                return decode_routes(reply, family, names, stats, whole=True)
+
+            found, stats = read_dump(netlink, route_request(family), decode)
             # A kernel without IPv6 answers the AF_INET6 dump with other families' routes
             # (see decode_routes), which leaves nothing; its missing ipv6_route tells the cases
             # apart from an IPv6 table that is merely empty.
             if found or family == 4 or _exists(procfs, rel):
                 routes += found
                 sources[family] = "netlink"
+                losses += dump_losses(stats, f"IPv{family} route")
                 continue
             reasons[family] = "no IPv6 routes from netlink"
         except (BackendUnavailable, OSError) as e:  # OSError: see linux/sockets.py
@@ -69,7 +72,7 @@ def collect(opts: Options | None, procfs: ProcFS, netlink) -> RoutesSnapshot:
             continue
         routes += found
         sources[family] = "procfs"
-    notes = list(links.notes)
+    notes = links.notes + losses
     # A kernel without IPv6 is not a loss: its table is simply absent.
     notes += [f"IPv{family} routes could not be read: {reasons.get(family)}"
               for family in (4, 6) if sources.get(family) is None
