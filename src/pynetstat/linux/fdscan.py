@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from pynetstat.linux.procfs import hidepid
+from pynetstat.linux.procfs import read_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def missed(report: ScanReport, err: OSError, fd: bool = False) -> bool:
     * EACCES/EPERM: another user's process (as non-root), /proc mounted hidepid, or a table that
       may be listed but whose links may not be followed (the ptrace access check, no
       CAP_SYS_PTRACE). It fails alike for every fd, so a process counts once, as denied, and
-      not as read.
+      not as read. A table refused under a hidepid mount is hidden by it, not denied.
     * ENOENT/ESRCH on a table: the process exited since /proc was listed. ENOENT on a link: the
       fd was closed between the listing and the read. Both are ``vanished``.
     * Anything else on one link: ``fds_unreadable``; the table's other links are still read.
@@ -39,6 +39,11 @@ def missed(report: ScanReport, err: OSError, fd: bool = False) -> bool:
     if isinstance(err, PermissionError):
         if fd:
             report.processes -= 1
+        elif report.hidepid:
+            # /proc is mounted hidepid (its mount options say so, list_pids): with hidepid=1
+            # (noaccess) other users' processes are listed but may not be entered, and that is
+            # the mount's doing, said as for hidepid=2, where they are not even listed.
+            return True
         report.denied += 1
         return True
     if fd and not isinstance(err, FileNotFoundError):
@@ -132,3 +137,42 @@ def _links_one_by_one(fdir: int, fds: list[str], report: ScanReport) -> list[str
             if missed(report, e, fd=True):
                 return links
     return links
+
+
+def hidepid(root: str) -> str | None:
+    """``"hidepid=invisible"`` when the proc mounted at ``root`` hides other users' processes
+    (proc(5): hidepid=1/noaccess, 2/invisible, 4/ptraceable), else None.
+
+    Decided from the mount's options in our own mountinfo
+    (``id parent dev root MOUNTPOINT opts ... - proc proc rw,hidepid=invisible``), not from an
+    error. When several procs are mounted on one point, the last line is the one on top (a
+    mount is listed after its parent); the mount point is written with octal escapes
+    (``\\040`` for a space, fs/proc_namespace.c ``mangle``).
+    """
+    try:
+        text = read_file(f"{root}/self/mountinfo").decode("utf-8", "surrogateescape")
+    except OSError:
+        return None
+    where = os.path.realpath(root)
+    found: str | None = None
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 10 or _unescape(fields[4]) != where:
+            continue
+        found = None  # a mount on top of another decides alone, whatever it is
+        if " - proc " not in line:
+            continue
+        for option in line.rpartition(" - ")[2].split()[-1].split(","):
+            if option.startswith("hidepid=") and option not in ("hidepid=0", "hidepid=off"):
+                found = option
+    return found
+
+
+def _unescape(field: str) -> str:
+    """``"/tmp/my\\040proc" -> "/tmp/my proc"`` (mountinfo's octal escapes of space, tab,
+    newline and backslash)."""
+    if "\\" not in field:
+        return field
+    import re  # only for such a mount point: re is not imported on the way to a listing
+
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
