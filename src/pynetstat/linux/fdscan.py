@@ -103,21 +103,49 @@ def fd_tables(proc_root: str, pids: Iterable[int], report: ScanReport,
                 os.close(pdir)
 
 
+def read_links(fdir: int, fds: list[str], report: ScanReport | None = None) -> list[str]:
+    """The link behind each fd of one table, in order, ``""`` for one that could not be read
+    (counted in ``report``, if given); after a denied link the rest are not read. One
+    comprehension, no Python call per fd, unless an fd fails."""
+    readlink = os.readlink
+    try:
+        return [readlink(fd, dir_fd=fdir) for fd in fds]
+    except OSError:
+        return _links_one_by_one(fdir, fds, report)
+
+
+def read_again(proc_root: str, pid: int, fds: list[str]) -> list[str]:
+    """The links behind some fds of one process now, in order (``""`` for one that cannot be
+    read, every one when the table cannot be opened): a cheap check of what a walk read before,
+    one ``readlinkat`` per fd, no listing. Nothing is counted: this is not a walk."""
+    try:
+        fdir = os.open(f"{proc_root}/{pid}/fd", _O_DIR)
+    except OSError:
+        return [""] * len(fds)
+    try:
+        links = read_links(fdir, fds)
+    finally:
+        os.close(fdir)
+    return links + [""] * (len(fds) - len(links))
+
+
 def socket_inodes(fdir: int, fds: list[str], report: ScanReport) -> list[int]:
     """The socket inodes behind the fds of one table (a process may hold one socket on several
     fds, and 100,000 fds: comprehensions, no call per fd)."""
-    readlink = os.readlink
-    try:
-        links = [readlink(fd, dir_fd=fdir) for fd in fds]
-    except OSError:
-        links = _links_one_by_one(fdir, fds, report)
-    sockets = [link[8:-1] for link in links if link.startswith("socket:[")]
+    sockets = [link[8:-1] for link in read_links(fdir, fds, report) if link.startswith("socket:[")]
     try:
         return list(map(int, sockets))
     except ValueError:  # not the kernel's "socket:[N]" (a /proc tree that is not the kernel's)
         inodes = [int(text) for text in sockets if text.isdigit()]
         report.fds_unreadable += len(sockets) - len(inodes)
         return inodes
+
+
+def socket_links(fdir: int, fds: list[str], report: ScanReport) -> dict[str, str]:
+    """``{fd: "socket:[N]"}``: the fds of one table that hold sockets, with their links (what a
+    later check of the same fd must read again, ``read_links``)."""
+    links = read_links(fdir, fds, report)
+    return {fd: link for fd, link in zip(fds, links) if link.startswith("socket:[")}
 
 
 def socket_inode(link: str) -> int | None:
@@ -127,15 +155,16 @@ def socket_inode(link: str) -> int | None:
     return None
 
 
-def _links_one_by_one(fdir: int, fds: list[str], report: ScanReport) -> list[str]:
+def _links_one_by_one(fdir: int, fds: list[str], report: ScanReport | None) -> list[str]:
     """The slow path, when an fd closed (or could not be read) during the fast one."""
     links = []
     for fd in fds:
         try:
             links.append(os.readlink(fd, dir_fd=fdir))
         except OSError as e:
-            if missed(report, e, fd=True):
+            if report is not None and missed(report, e, fd=True):
                 return links
+            links.append("")
     return links
 
 

@@ -33,6 +33,19 @@ class OwnerMap:
             if pid not in extra:
                 extra.append(pid)
 
+    def discard(self, inode: int, pid: int) -> None:
+        """``pid`` no longer holds ``inode`` (its other holders still do)."""
+        extra = self.more.get(inode)
+        if self.first.get(inode) == pid:
+            if extra:
+                self.first[inode] = extra.pop(0)
+            else:
+                del self.first[inode]
+        elif extra and pid in extra:
+            extra.remove(pid)
+        if extra is not None and not extra:
+            del self.more[inode]
+
     def add_process(self, pid: int, inodes: list[int]) -> None:
         """All socket inodes one process holds (a process may hold one socket on several fds)."""
         mine = dict.fromkeys(inodes, pid)
