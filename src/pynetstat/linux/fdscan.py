@@ -76,6 +76,7 @@ def fd_tables(proc_root: str, pids: Iterable[int], report: ScanReport,
     stays bound to the process it was opened for, so what is read below it (``stat``, say)
     belongs to the same process as the table.
     """
+    own = _own_pid(proc_root)
     for pid in pids:
         pdir = None
         try:
@@ -96,6 +97,11 @@ def fd_tables(proc_root: str, pids: Iterable[int], report: ScanReport,
                 missed(report, e)
                 continue
             report.processes += 1
+            if pid == own:
+                # Listing a directory opens a descriptor of it (os.listdir dups ``fdir``): our
+                # own table lists it, and it is closed by now. It is the scan's, not an fd that
+                # vanished; our other fds cannot close mid-scan.
+                fds = [fd for fd in fds if _is_open(int(fd))]
             yield pid, pdir, fdir, fds
         finally:
             os.close(fdir)
@@ -146,6 +152,24 @@ def socket_links(fdir: int, fds: list[str], report: ScanReport) -> dict[str, str
     later check of the same fd must read again, ``read_links``)."""
     links = read_links(fdir, fds, report)
     return {fd: link for fd, link in zip(fds, links) if link.startswith("socket:[")}
+
+
+def _own_pid(proc_root: str) -> int | None:
+    """Our PID as the proc at ``proc_root`` numbers it (its ``self`` link); None for a tree
+    that is not a live proc."""
+    try:
+        link = os.readlink(f"{proc_root}/self")
+    except OSError:
+        return None
+    return int(link) if link.isdigit() else None
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.get_inheritable(fd)  # fcntl(F_GETFD): EBADF once closed
+    except OSError:
+        return False
+    return True
 
 
 def socket_inode(link: str) -> int | None:
