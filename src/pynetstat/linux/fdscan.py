@@ -99,8 +99,8 @@ def fd_tables(proc_root: str, pids: Iterable[int], report: ScanReport,
             report.processes += 1
             if pid == own:
                 # Listing a directory opens a descriptor of it (os.listdir dups ``fdir``): our
-                # own table lists it, and it is closed by now. It is the scan's, not an fd that
-                # vanished; our other fds cannot close mid-scan.
+                # own table lists it, and it is closed by now. It is the scan's own, not an fd
+                # that vanished (one fcntl per fd of ours, which holds few).
                 fds = [fd for fd in fds if _is_open(int(fd))]
             yield pid, pdir, fdir, fds
         finally:
