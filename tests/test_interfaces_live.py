@@ -20,6 +20,7 @@ import json, os, sys
 from pynetstat.linux.netlink import LiveNetlink, ReplayNetlink
 from pynetstat.linux.procfs import ProcFS
 from pynetstat.options import Options
+from pynetstat.linux import links as links_collector
 from pynetstat.views import interfaces
 
 def sysfs():
@@ -32,7 +33,7 @@ def sysfs():
 source = LiveNetlink() if sys.argv[1] == "netlink" else ReplayNetlink("/nonexistent-recording")
 opts = Options(ethernet=True, verbose=True)
 before = sysfs()
-snap = interfaces.collect(opts, ProcFS("/proc"), source)
+snap = links_collector.collect(opts, ProcFS("/proc"), source)
 after = sysfs()
 print(json.dumps({"before": before, "after": after, "json": interfaces.to_json(snap, opts),
                   "counters": interfaces.counters(snap),

@@ -8,6 +8,7 @@ import os
 import pytest
 
 from pynetstat.errors import ParseError
+from pynetstat.linux import links as links_collector
 from pynetstat.linux import rtnetlink
 from pynetstat.linux.netlink import DumpStats, ReplayNetlink, Reply, iter_dump, parse_attrs
 from pynetstat.linux.procfs import ProcFS
@@ -20,7 +21,8 @@ FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "linux")
 def collect(scenario: str, replay: bool = True):
     base = os.path.join(FIXTURES, scenario)
     source = ReplayNetlink(os.path.join(base, "netlink" if replay else "no-such-dir"))
-    return interfaces.collect(Options(ethernet=True), ProcFS(os.path.join(base, "proc")), source)
+    return links_collector.collect(Options(ethernet=True), ProcFS(os.path.join(base, "proc")),
+                                   source)
 
 
 def proc_dev(scenario: str) -> dict[str, list[int]]:

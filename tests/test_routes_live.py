@@ -21,10 +21,11 @@ import json, sys
 from pynetstat.linux.netlink import LiveNetlink, ReplayNetlink
 from pynetstat.linux.procfs import ProcFS
 from pynetstat.options import Options
+from pynetstat.linux import routes as routes_collector
 from pynetstat.views import routes
 
 source = LiveNetlink() if sys.argv[1] == "netlink" else ReplayNetlink("/nonexistent-recording")
-snap = routes.collect(Options(routes=True), ProcFS("/proc"), source)
+snap = routes_collector.collect(Options(routes=True), ProcFS("/proc"), source)
 print(json.dumps({"all": routes.to_json(snap, Options(verbose=True)),
                   "main": routes.to_json(snap, Options()),
                   "text": routes.render_text(snap, Options()),

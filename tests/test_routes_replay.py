@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from pynetstat.errors import ParseError
+from pynetstat.linux import routes as routes_collector
 from pynetstat.linux.netlink import ReplayNetlink
 from pynetstat.linux.procfs import ProcFS
 from pynetstat.linux.rtnetlink import parse_proc_ipv6_route, parse_proc_route
@@ -25,7 +26,8 @@ FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "linux")
 def collect(scenario: str, replay: bool = True):
     base = os.path.join(FIXTURES, scenario)
     source = ReplayNetlink(os.path.join(base, "netlink" if replay else "no-such-dir"))
-    return routes.collect(Options(routes=True), ProcFS(os.path.join(base, "proc")), source)
+    return routes_collector.collect(Options(routes=True), ProcFS(os.path.join(base, "proc")),
+                                    source)
 
 
 def oracle(scenario: str, family: int) -> list[tuple]:

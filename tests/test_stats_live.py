@@ -8,6 +8,7 @@ import socket
 
 import pytest
 
+from pynetstat.linux import counters as counters_collector
 from pynetstat.linux.procfs import ProcFS
 from pynetstat.options import Options
 from pynetstat.views import statistics
@@ -84,7 +85,7 @@ def run():
     before = kernel_reading()
     loopback_traffic(udp4=7, udp6=5)
     opts = Options(statistics=True, verbose=True)
-    snapshot = statistics.collect(opts, ProcFS("/proc"), None)
+    snapshot = counters_collector.collect(opts, ProcFS("/proc"), None)
     text = statistics.render_text(snapshot, opts)
     after = kernel_reading()
     return before, snapshot, text, after

@@ -9,6 +9,7 @@ import pytest
 
 from pynetstat.cli import canonical_protocol
 from pynetstat.errors import UsageError
+from pynetstat.linux import counters as counters_collector
 from pynetstat.linux.procfs import ProcFS
 from pynetstat.options import STATISTICS_PROTOCOLS, Options
 from pynetstat.views import statistics
@@ -17,7 +18,7 @@ FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "linux")
 
 
 def snapshot(scenario: str):
-    return statistics.collect(Options(statistics=True),
+    return counters_collector.collect(Options(statistics=True),
                               ProcFS(os.path.join(FIXTURES, scenario, "proc")), None)
 
 
@@ -111,6 +112,6 @@ def test_malformed_file_names_path_and_line(tmp_path):
     (tmp_path / "net" / "snmp").write_text("Ip: Forwarding\nIp: 1 2\n")  # synthesized, see test
     # The file is skipped, not fatal (the other files' sections still show); the reason kept
     # for the stderr note names the path and the line (tests/attack/test_faults.py).
-    snap = statistics.collect(Options(), ProcFS(str(tmp_path)), None)
+    snap = counters_collector.collect(Options(), ProcFS(str(tmp_path)), None)
     assert snap.unreadable[f"{tmp_path}/net/snmp"].startswith(f"{tmp_path}/net/snmp:2: ")
     assert statistics.notes(snap) == [f"skipped {snap.unreadable[f'{tmp_path}/net/snmp']}"]

@@ -1,7 +1,8 @@
 """The spec's other views: -e (interface statistics), -s (protocol statistics), -r (routes).
 
-Each view module offers ``collect``, ``render_text``, ``to_json`` and ``counters``; this module
-picks the ones the options ask for, in the order the spec's netstat prints them (-e before -s).
+Each topic has a collector in linux/ (``collect``) and a view (``render_text``, ``to_json``,
+``counters``, ``notes``); this module picks the ones the options ask for, in the order the
+spec's netstat prints them (-e before -s).
 """
 
 from __future__ import annotations
@@ -16,29 +17,24 @@ if TYPE_CHECKING:
     from pynetstat.run import Session
 
 
-def selected_views(opts: Options) -> list[tuple[str, object]]:
-    """``[(json key, view module), ...]`` for -e, -s, -r, in display order."""
-    views: list[tuple[str, object]] = []
-    if opts.ethernet:
-        from pynetstat.views import interfaces
-
-        views.append(("interfaces", interfaces))
-    if opts.statistics:
-        from pynetstat.views import statistics
-
-        views.append(("statistics", statistics))
-    if opts.routes:
-        from pynetstat.views import routes
-
-        views.append(("routes", routes))
-    return views
+# (JSON key, the Options flag that selects it, collector, view), in the order the spec's netstat
+# prints them. Every collector is ``collect(opts, procfs, netlink) -> snapshot`` and never raises
+# for a source it cannot read (the snapshot's notes say so); every view formats a snapshot.
+SECTIONS = (
+    ("interfaces", "ethernet", "pynetstat.linux.links", "pynetstat.views.interfaces"),
+    ("statistics", "statistics", "pynetstat.linux.counters", "pynetstat.views.statistics"),
+    ("routes", "routes", "pynetstat.linux.routes", "pynetstat.views.routes"),
+)
 
 
 def collect_sections(session: Session) -> list[tuple[str, object, object]]:
     """``[(key, view, snapshot), ...]``: one reading of every selected view."""
+    from importlib import import_module
+
     procfs = ProcFS(session.env.proc_root)
-    return [(key, view, view.collect(session.opts, procfs, session.netlink))
-            for key, view in selected_views(session.opts)]
+    return [(key, import_module(view),
+             import_module(collector).collect(session.opts, procfs, session.netlink))
+            for key, flag, collector, view in SECTIONS if getattr(session.opts, flag)]
 
 
 def sections_json(sections: list[tuple[str, object, object]], opts: Options) -> dict:
@@ -50,8 +46,9 @@ def sections_json(sections: list[tuple[str, object, object]], opts: Options) -> 
 
 def section_notes(sections: list[tuple[str, object, object]]) -> list[str]:
     """What the views could not read, one line each (a view's ``notes``, where it has one)."""
-    return [note for _, view, snapshot in sections
-            for note in (view.notes(snapshot) if hasattr(view, "notes") else ())]
+    # dict: -er reads the interfaces for both views; a failure to is said once.
+    return list(dict.fromkeys(note for _, view, snapshot in sections
+                              for note in view.notes(snapshot)))
 
 
 def show_sections(session: Session) -> None:

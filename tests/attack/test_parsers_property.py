@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from pynetstat.errors import PynetstatError
 from pynetstat.linux import netlink, process, procfs, rtnetlink, snmp, sockdiag
 from pynetstat.linux.netlink import DumpStats, Reply
+from pynetstat.model.stats import monotonic_counters
 from pynetstat.resolve import parse_services
 
 from .kernel import FIXTURES, Sock, diag_message, done_message, nlmsg, proc_net_line
@@ -378,7 +379,7 @@ def test_proc_text_parsers_any_text(rel, parse):
         result = only_our_errors(parse, text, "/proc/" + rel)
         if isinstance(result, dict):
             assert all(isinstance(v, int) for group in result.values() for v in group.values())
-            snmp.monotonic_counters(result)
+            monotonic_counters(result)
         elif isinstance(result, list):
             for item in result:
                 if hasattr(item, "stats") and item.stats is not None:

@@ -188,6 +188,23 @@ def test_hidepid_as_unprivileged_user(scene):
     judge(runs, scene, {"nobody"}, "hidepid")
 
 
+@pytest.mark.parametrize("option", ["hidepid=1", "hidepid=noaccess"])
+def test_hidepid_noaccess_as_unprivileged_user(scene, option):
+    """hidepid=1 (noaccess): other users' processes are listed, but their directories may not
+    be entered. That is /proc's mount option at work, and the note must say so, as for
+    hidepid=2, rather than plain "permission denied" (issue 21 item 13)."""
+    def setup():
+        private_mounts()
+        try:
+            mount("proc", "/proc", "proc", 0, option)
+        except OSError as e:
+            pytest.skip(f"cannot mount proc with {option} here: {e}")
+        become(NOBODY)
+
+    runs = in_child(listings, setup=isolated(scene, setup))
+    judge(runs, scene, {"nobody"}, "hidepid")
+
+
 def test_hidepid_as_root(scene):
     """hidepid hides nothing from root: every listing is whole."""
     def setup():
@@ -198,14 +215,19 @@ def test_hidepid_as_root(scene):
     judge(runs, scene, {"root", "nobody"}, None)
 
 
-@pytest.mark.parametrize("case", ["nobody", "no-ptrace", "hidepid"])
+@pytest.mark.parametrize("case", ["nobody", "no-ptrace", "hidepid", "hidepid-noaccess"])
 def test_interval_mode(scene, case):
     """The same cases through interval mode's owner cache (linux/owner_cache.py)."""
     steps = {"nobody": [lambda: become(NOBODY)],
              "no-ptrace": [lambda: drop_capability(CAP_SYS_PTRACE)],
              "hidepid": [private_mounts, lambda: mount("proc", "/proc", "proc", 0, "hidepid=2"),
-                         lambda: become(NOBODY)]}[case]
-    visible = {"nobody": {"nobody"}, "no-ptrace": set(), "hidepid": {"nobody"}}[case]
-    why = {"nobody": "permission denied", "no-ptrace": "permission denied", "hidepid": "hidepid"}[case]
+                         lambda: become(NOBODY)],
+             "hidepid-noaccess": [private_mounts,
+                                  lambda: mount("proc", "/proc", "proc", 0, "hidepid=noaccess"),
+                                  lambda: become(NOBODY)]}[case]
+    visible = {"nobody": {"nobody"}, "no-ptrace": set(), "hidepid": {"nobody"},
+               "hidepid-noaccess": {"nobody"}}[case]
+    why = {"nobody": "permission denied", "no-ptrace": "permission denied", "hidepid": "hidepid",
+           "hidepid-noaccess": "hidepid"}[case]
     docs = in_child(interval_listing, setup=isolated(scene, *steps))
     judge_interval(docs, scene, visible, why)

@@ -102,7 +102,9 @@ def _proc_text(parse):
     def target(data: bytes) -> None:
         result = parse(_text(data), "/proc/fuzz")
         if isinstance(result, dict):
-            snmp.monotonic_counters(result)
+            from pynetstat.model.stats import monotonic_counters
+
+            monotonic_counters(result)
             return
         for item in result:
             if hasattr(item, "prefix_len"):  # a Route: -r draws its netmask

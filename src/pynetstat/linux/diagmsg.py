@@ -32,7 +32,7 @@ def socket_messages(reply: Reply, stats: DumpStats, what: str, family: int,
     skipped. An error reply raises ``NetlinkError`` (a missing diag module: ENOENT); a dump that
     ends without ``NLMSG_DONE`` and without a counted cut raises ``BackendUnavailable``.
     """
-    for chunk, mtype, off, length in iter_dump(reply, stats, what, complete=True):
+    for chunk, mtype, off, length in iter_dump(reply, stats, what, whole=True):
         if mtype != SOCK_DIAG_BY_FAMILY or length < head_size or chunk[off] != family:
             stats.malformed += 1
             continue

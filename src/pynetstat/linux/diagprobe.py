@@ -77,7 +77,7 @@ def probe(source, kind: str) -> NetlinkError | None:
     stats = DumpStats()
     request = probe_request(kind)
     try:
-        for _ in iter_dump(source.dump(request), stats, f"sock_diag {kind}", complete=True):
+        for _ in iter_dump(source.dump(request), stats, f"sock_diag {kind}", whole=True):
             pass
     except NetlinkError as e:
         return e

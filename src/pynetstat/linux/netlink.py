@@ -160,13 +160,13 @@ class DumpDone(Exception):
 
 
 def iter_dump(reply: Reply, stats: DumpStats, what: str,
-              complete: bool = False) -> Iterator[tuple[bytes, int, int, int]]:
+              whole: bool = False) -> Iterator[tuple[bytes, int, int, int]]:
     """All messages of a dump as ``(chunk, type, offset, length)``, until ``NLMSG_DONE``.
 
     A reply that ends without ``NLMSG_DONE`` (a truncated recording) simply ends; the caller sees
-    it in ``stats`` as nothing more than fewer messages. With ``complete``, it raises
-    ``BackendUnavailable`` instead, unless a cut message was counted in ``stats.malformed``
-    (which already says that something is missing).
+    it in ``stats`` as nothing more than fewer messages. With ``whole``, such a reply raises
+    ``BackendUnavailable`` at its end unless a cut message was counted in ``stats``, as
+    ``sockdiag.decode_batches`` does: nothing else would say what is missing.
     """
     malformed = stats.malformed
     try:
@@ -175,7 +175,7 @@ def iter_dump(reply: Reply, stats: DumpStats, what: str,
                 yield chunk, mtype, off, length
     except DumpDone:
         return
-    if complete and stats.malformed == malformed:
+    if whole and stats.malformed == malformed:
         raise BackendUnavailable(f"{what}: the dump ended without NLMSG_DONE")
 
 

@@ -1,8 +1,8 @@
 """Socket owners kept from one interval pass to the next, so later passes skip the /proc/*/fd walk.
 
-The walk is the one ``owners.scan_owners`` makes, with one difference: each process is read
-through a descriptor of its ``/proc/PID`` directory. Such a directory stays bound to the process
-it was opened for (once that process exits, every lookup below it fails, even if the PID has been
+The walk is the one ``owners.scan_owners`` makes (``fdscan``), with one difference: each
+process is read through a descriptor of its ``/proc/PID`` directory. Such a directory stays bound
+to the process it was opened for (once that process exits, every lookup below it fails, even if the PID has been
 handed to a new process), so the start time read from its ``stat`` and the sockets in its ``fd``
 belong to the same process, and ``(PID, start time)`` names it for good.
 
@@ -10,17 +10,19 @@ A later pass, given the inodes of the sockets it listed:
 
 1. checks every owner it knows by its start time (one small read of ``/proc/PID/stat`` each); a
    PID that exited or now names another process loses every socket it was credited with;
-2. forgets the sockets that are no longer listed;
-3. looks for the sockets it has not seen before. If there are none, no fd table is read at all.
-   Otherwise it reads fd tables, the most likely holders first (processes that were not there at
-   the last walk, newest first; then the owners that gained a socket lately; then the rest), and
-   stops as soon as every new socket is found.
+2. checks every holding it believes: the ``/proc/PID/fd/N`` where the owner was seen holding a
+   socket must still name that socket (one ``readlinkat`` per socket held, no table listed); a
+   holding that fails is dropped, so an owner that closed its copy is never shown again;
+3. forgets the sockets that are no longer listed;
+4. looks for the sockets it has not seen before, and those that lost their last holder in 2. If
+   there are none, no fd table is read at all. Otherwise it reads fd tables, the most likely
+   holders first (processes that were not there at the last walk, newest first; then the owners
+   that gained a socket lately; then the rest), and stops as soon as every such socket is found.
 
 What this trades for speed, and when it is put right:
 
-* a socket already credited to a live process that gains another holder (fork, SCM_RIGHTS), or
-  that its known holder closes while another keeps it, shows its old owners until the known holder
-  exits or a walk reads the other holder;
+* a socket already credited to a live process that gains another holder (fork, SCM_RIGHTS)
+  shows its known owners only, until a walk reads the other holder;
 * a socket that a complete walk found in no visible process (a kernel socket, one held in another
   PID namespace or only in flight) is not looked for again until a walk runs to the end anyway.
 """
@@ -30,9 +32,16 @@ from __future__ import annotations
 import os
 
 from pynetstat.errors import ParseError
-from pynetstat.linux.owners import OwnerMap, _read_links_one_by_one
+from pynetstat.linux.fdscan import (
+    fd_tables,
+    list_pids,
+    missed,
+    read_again,
+    socket_inode,
+    socket_links,
+)
+from pynetstat.linux.owners import OwnerMap
 from pynetstat.linux.process import parse_stat
-from pynetstat.linux.procfs import hidepid
 from pynetstat.model.sockets import ScanReport
 
 TYPE_CHECKING = False
@@ -41,7 +50,6 @@ if TYPE_CHECKING:
 
     from pynetstat.model.sockets import Owner
 
-_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _RECENT = 16  # owners remembered as "gained a socket lately"
 
 # How the last lookup went (the pass log reports it).
@@ -59,6 +67,9 @@ class OwnerCache:
         self.proc_root = proc_root
         self.owners: OwnerMap | None = None
         self.known: dict[int, tuple] = {}  # owner PID -> (start time, comm, ppid) from its stat
+        # owner PID -> {fd: "socket:[N]"}: where each owner was seen holding each listed socket,
+        # so that a later pass can check it still does (_recheck)
+        self.held: dict[int, dict[str, str]] = {}
         self.unowned: set[int] = set()  # inodes a complete walk found in no visible process
         self.listed: set[int] = set()  # the PIDs in /proc at the last walk
         self.recent: list[int] = []  # owners that gained a socket lately, most recent first
@@ -74,6 +85,7 @@ class OwnerCache:
         wanted.discard(0)
         if self.owners is None:
             owners = OwnerMap(ScanReport())
+            self.held = {}
             if self._walk(owners, wanted, None, owners.report):
                 self.unowned = wanted - owners.first.keys()
             self.how = FULL_WALK
@@ -81,6 +93,7 @@ class OwnerCache:
             owners = self.owners
             owners.report = ScanReport()  # this pass's: a pass that reads no fd table reads 0
             self._forget(self._verify())
+            self._recheck()
             first = owners.first
             for inode in first.keys() - wanted:  # closed since the last pass
                 del first[inode]
@@ -92,6 +105,8 @@ class OwnerCache:
                 self.how = PARTIAL_WALK
                 found = OwnerMap(ScanReport())
                 if self._walk(found, wanted, missing, found.report):
+                    # Every process was read: what it holds now is in ``held`` (the rest of
+                    # it is of processes that hold nothing wanted any more; _settle drops it).
                     owners = found  # a walk that ran to the end knows every holder
                     self.unowned = wanted - owners.first.keys()
                 else:
@@ -107,13 +122,11 @@ class OwnerCache:
               report: ScanReport) -> bool:
         """Read fd tables into ``owners`` (only ``wanted`` inodes). With ``missing``: most likely
         holders first, stopping once none is missing. True when every process was read."""
-        try:
-            listed = {int(name) for name in os.listdir(self.proc_root) if name.isdigit()}
-        except OSError:
-            report.denied += 1
+        pids = list_pids(self.proc_root, report)
+        if pids is None:
             return False
-        if os.geteuid() != 0:  # hidepid hides nothing from root
-            self.hidepid = hidepid(self.proc_root)
+        self.hidepid = report.hidepid
+        listed = set(pids)
         if missing is None:
             order = sorted(listed)
         else:
@@ -122,14 +135,27 @@ class OwnerCache:
             seen = set(new).union(recent)
             order = new + recent + sorted(listed - seen, reverse=True)
         self.listed = listed
-        for pid in order:
-            held = self._read(pid, wanted, missing, report)
-            if held is None:
+        for pid, pdir, fdir, fds in fd_tables(self.proc_root, order, report, pid_dir=True):
+            if missing is None:
+                links = socket_links(fdir, fds, report)
+                mine = {fd: link for fd, link in links.items() if socket_inode(link) in wanted}
+            else:
+                mine = _new_sockets(fdir, fds, wanted, missing, report)
+            if not mine:
+                if missing is None:
+                    self.held.pop(pid, None)  # read whole: it holds no wanted socket now
                 continue
-            stat, inodes = held
+            stat = _stat(pdir, "stat")
+            if stat is None:
+                report.vanished += 1
+                continue
             self.known[pid] = stat
-            for inode in inodes:
-                owners.add(inode, pid)
+            if missing is None:
+                self.held[pid] = mine
+            else:
+                self.held.setdefault(pid, {}).update(mine)
+            for link in mine.values():
+                owners.add(socket_inode(link), pid)
             if missing is not None:
                 if pid in self.recent:
                     self.recent.remove(pid)
@@ -139,53 +165,23 @@ class OwnerCache:
         self.denied = report.denied
         return True
 
-    def _read(self, pid: int, wanted: set[int], missing: set[int] | None,
-              report: ScanReport) -> tuple[tuple, list[int]] | None:
-        """``(stat, inodes)``: the wanted sockets one process holds, and who it is; ``None`` when it
-        holds none, has gone, or may not be read. Stops early once ``missing`` is empty."""
-        try:
-            pdir = os.open(f"{self.proc_root}/{pid}", _O_DIR)
-        except OSError:
-            report.vanished += 1  # it exited since listdir
-            return None
-        try:
-            inodes = self._sockets(pdir, wanted, missing, report)
-            if not inodes:
-                return None
-            stat = _stat(pdir, "stat")
-            if stat is None:
-                report.vanished += 1
-                return None
-            return stat, inodes
-        finally:
-            os.close(pdir)
-
-    @staticmethod
-    def _sockets(pdir: int, wanted: set[int], missing: set[int] | None,
-                 report: ScanReport) -> list[int]:
-        try:
-            fdir = os.open("fd", _O_DIR, dir_fd=pdir)
-        except PermissionError:
-            report.denied += 1  # another user's process (as non-root), or hidepid
-            return []
-        except OSError:
-            report.vanished += 1
-            return []
-        try:
-            try:
-                fds = os.listdir(fdir)
-            except PermissionError:
-                report.denied += 1
-                return []
-            except OSError:
-                report.vanished += 1
-                return []
-            report.processes += 1
-            if missing is None:
-                return _wanted_sockets(fdir, fds, wanted, report)
-            return _new_sockets(fdir, fds, wanted, missing, report)
-        finally:
-            os.close(fdir)
+    def _recheck(self) -> None:
+        """Check every holding the cache believes: ``/proc/PID/fd/N`` must still name the socket
+        it named when it was read. One ``readlinkat`` per socket held, relative to the owner's fd
+        directory, and one list comparison per owner when nothing changed; no table is listed.
+        A holding that fails is dropped: the socket then shows its other holders, or, with none
+        left, is missing and looked for by a walk. So an owner that closed its copy of a shared
+        socket is never shown again (issue 21 item 6)."""
+        owners = self.owners
+        for pid, held in self.held.items():
+            links = read_again(self.proc_root, pid, list(held))
+            believed = list(held.values())
+            if links == believed:
+                continue
+            for fd, link, old in zip(list(held), links, believed):
+                if link != old:
+                    del held[fd]
+                    owners.discard(socket_inode(old), pid)
 
     def _verify(self) -> set[int]:
         """The known owners that exited or whose PID now names another process. One that ran
@@ -221,6 +217,7 @@ class OwnerCache:
                 del more[inode]
         for pid in gone:
             self.known.pop(pid, None)
+            self.held.pop(pid, None)
             # Its Owner record (name, -b details) is the old process's: a new process that
             # gets the PID must not be shown with them (tests/attack/test_interval.py).
             self.records.pop(pid, None)
@@ -231,7 +228,7 @@ class OwnerCache:
         owning = set(owners.first.values())
         for pids in owners.more.values():
             owning.update(pids)
-        for cache in (self.known, self.records):
+        for cache in (self.known, self.records, self.held):
             for pid in [pid for pid in cache if pid not in owning]:
                 del cache[pid]
         self.recent = [pid for pid in self.recent if pid in owning][:_RECENT]
@@ -245,48 +242,27 @@ class OwnerCache:
                 del self.process_cache[key]
 
 
-def _wanted_sockets(fdir: int, fds: list[str], wanted: set[int], report: ScanReport) -> list[int]:
-    """The wanted socket inodes behind every fd of one process (the whole-walk path, by
-    comprehensions: a process may hold 100,000 fds)."""
-    readlink = os.readlink
-    try:
-        links = [readlink(fd, dir_fd=fdir) for fd in fds]
-    except OSError:
-        links = _read_links_one_by_one(fdir, fds, report)
-    sockets = [link[8:-1] for link in links if link.startswith("socket:[")]
-    try:
-        inodes = list(map(int, sockets))
-    except ValueError:  # not the kernel's "socket:[N]" (a /proc tree that is not the kernel's)
-        inodes = [int(text) for text in sockets if text.isdigit()]
-    return [inode for inode in inodes if inode in wanted]
-
-
 def _new_sockets(fdir: int, fds: list[str], wanted: set[int], missing: set[int],
-                 report: ScanReport) -> list[int]:
-    """The wanted sockets of one process, read until no ``missing`` one is left. The newest fds
-    come last in the listing and a new socket is most often among them, so they are read first."""
-    inodes = []
+                 report: ScanReport) -> dict[str, str]:
+    """``{fd: "socket:[N]"}``: the wanted sockets of one process, read until no ``missing`` one is
+    left. The newest fds come last in the listing and a new socket is most often among them, so
+    they are read first."""
+    found = {}
     readlink = os.readlink
     for fd in reversed(fds):
         try:
             link = readlink(fd, dir_fd=fdir)
-        except PermissionError:
-            # Listable but not ours to follow (no CAP_SYS_PTRACE): the whole table is denied
-            # alike; counted as in owners._read_links_one_by_one.
-            report.processes -= 1
-            report.denied += 1
-            break
-        except OSError:
-            report.fds_unreadable += 1  # closed meanwhile
+        except OSError as e:
+            if missed(report, e, fd=True):
+                break
             continue
-        if link.startswith("socket:[") and link[8:-1].isdigit():
-            inode = int(link[8:-1])
-            if inode in wanted:
-                inodes.append(inode)
-                missing.discard(inode)
-                if not missing:
-                    break
-    return inodes
+        inode = socket_inode(link)
+        if inode in wanted:
+            found[fd] = link
+            missing.discard(inode)
+            if not missing:
+                break
+    return found
 
 
 def _stat(dir_fd: int | None, path: str) -> tuple | None:

@@ -1,19 +1,15 @@
 """Which processes hold which sockets: one pass over /proc/*/fd, only when owners are asked for.
 
 Every tool pays here. ``ss -p`` keeps its inode table in 256 hash buckets, so each lookup walks
-a chain that grows with the number of sockets; a dict keeps the lookup O(1). The pass opens each
-``/proc/PID/fd`` once and reads every link relative to that directory descriptor
-(``readlinkat``), so the kernel resolves a short name rather than a whole path per fd.
+a chain that grows with the number of sockets; a dict keeps the lookup O(1). The walk itself is
+``fdscan``'s, shared with the interval cache (``owner_cache``).
 """
 
 from __future__ import annotations
 
-import os
-
-from pynetstat.linux.procfs import hidepid, read_file
+from pynetstat.linux.fdscan import fd_tables, list_pids, socket_inodes
+from pynetstat.linux.procfs import read_file
 from pynetstat.model.sockets import ScanReport
-
-_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 class OwnerMap:
@@ -36,6 +32,19 @@ class OwnerMap:
             extra = self.more.setdefault(inode, [])
             if pid not in extra:
                 extra.append(pid)
+
+    def discard(self, inode: int, pid: int) -> None:
+        """``pid`` no longer holds ``inode`` (its other holders still do)."""
+        extra = self.more.get(inode)
+        if self.first.get(inode) == pid:
+            if extra:
+                self.first[inode] = extra.pop(0)
+            else:
+                del self.first[inode]
+        elif extra and pid in extra:
+            extra.remove(pid)
+        if extra is not None and not extra:
+            del self.more[inode]
 
     def add_process(self, pid: int, inodes: list[int]) -> None:
         """All socket inodes one process holds (a process may hold one socket on several fds)."""
@@ -74,82 +83,21 @@ class OwnerMap:
 
 
 def scan_owners(proc_root: str) -> OwnerMap:
-    """Walk ``<proc_root>/*/fd`` once. Processes or fds that vanish mid-scan, and fd tables we may
-    not read, are skipped and counted in the map's ``report``; nothing here raises for them.
+    """Walk ``<proc_root>/*/fd`` once (``fdscan``). Processes or fds that vanish mid-scan, and fd
+    tables we may not read, are skipped and counted in the map's ``report``; nothing here raises
+    for them.
 
     Most of the cost is the kernel's (``readlinkat`` on a /proc fd link is about 2 µs). Splitting
     the PIDs over two threads (``readlink`` releases the GIL) was measured here and gained nothing.
     """
     report = ScanReport()
     owners = OwnerMap(report)
-    try:
-        entries = os.listdir(proc_root)
-    except OSError:
-        report.denied += 1
-        return owners
-    pids = [name for name in entries if name.isdigit()]
-    if os.geteuid() != 0:  # hidepid hides nothing from root
-        report.hidepid = hidepid(proc_root)
-    _scan(proc_root, pids, owners, report)
+    pids = list_pids(proc_root, report)
+    if pids is not None:
+        add_process = owners.add_process
+        for pid, _pdir, fdir, fds in fd_tables(proc_root, pids, report):
+            add_process(pid, socket_inodes(fdir, fds, report))
     return owners
-
-
-def _scan(proc_root: str, pids: list[str], owners: OwnerMap, report: ScanReport) -> None:
-    readlink = os.readlink
-    for name in pids:
-        pid = int(name)
-        try:
-            dfd = os.open(f"{proc_root}/{name}/fd", _O_DIR)
-        except PermissionError:
-            report.denied += 1  # another user's process (as non-root), or /proc mounted hidepid
-            continue
-        except OSError:
-            report.vanished += 1  # ENOENT/ESRCH: the process exited since listdir
-            continue
-        try:
-            try:
-                fds = os.listdir(dfd)
-            except PermissionError:
-                report.denied += 1
-                continue
-            except OSError:
-                report.vanished += 1
-                continue
-            report.processes += 1
-            try:
-                links = [readlink(fd, dir_fd=dfd) for fd in fds]
-            except OSError:
-                links = _read_links_one_by_one(dfd, fds, report)
-            inodes = []
-            for link in links:
-                if link.startswith("socket:["):
-                    try:
-                        inodes.append(int(link[8:-1]))
-                    except ValueError:
-                        report.fds_unreadable += 1
-            owners.add_process(pid, inodes)
-        finally:
-            os.close(dfd)
-
-
-def _read_links_one_by_one(dfd: int, fds: list[str], report: ScanReport) -> list[str]:
-    """The slow path, when an fd closed (or could not be read) during the fast one."""
-    links = []
-    for fd in fds:
-        try:
-            links.append(os.readlink(fd, dir_fd=dfd))
-        except FileNotFoundError:
-            report.vanished += 1  # the fd was closed between listdir and readlink
-        except PermissionError:
-            # The table may be listed but its links not followed: the ptrace access check
-            # (another user's process without CAP_SYS_PTRACE). It fails alike for every fd, so
-            # the process counts once, as denied, like one whose table cannot be opened.
-            report.processes -= 1
-            report.denied += 1
-            return links
-        except OSError:
-            report.fds_unreadable += 1
-    return links
 
 
 def read_comm(proc_root: str, pid: int) -> str | None:

@@ -62,25 +62,6 @@ def read_file(path: str) -> bytes:
         return f.read()
 
 
-def hidepid(root: str) -> str | None:
-    """``"hidepid=invisible"`` when the proc mounted at ``root`` hides other users' processes
-    (proc(5): hidepid=1/noaccess, 2/invisible, 4/ptraceable), else None. Read from our own
-    mountinfo: ``id parent dev root MOUNTPOINT opts ... - proc proc rw,hidepid=invisible``."""
-    try:
-        text = read_file(f"{root}/self/mountinfo").decode("utf-8", "surrogateescape")
-    except OSError:
-        return None
-    where = os.path.realpath(root)
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 10 or fields[4] != where or " - proc " not in line:
-            continue
-        for option in line.rpartition(" - ")[2].split()[-1].split(","):
-            if option.startswith("hidepid=") and option not in ("hidepid=0", "hidepid=off"):
-                return option
-    return None
-
-
 # --- /proc/net/{tcp,tcp6,udp,udp6}: the fallback when sock_diag is missing -----------------------
 
 def decode_address(field: str, byteorder: str = "little") -> tuple[str, int]:

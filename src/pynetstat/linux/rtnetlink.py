@@ -18,7 +18,7 @@ import struct
 import sys
 from _socket import AF_INET, AF_INET6, inet_ntop
 
-from pynetstat.errors import ParseError
+from pynetstat.errors import BackendUnavailable, ParseError
 from pynetstat.linux.netlink import NETLINK_ROUTE, DumpStats, Request, iter_dump, parse_attrs
 from pynetstat.linux.procfs import dec_field, hex_field
 from pynetstat.model.stats import (
@@ -67,6 +67,7 @@ LINK_KEY = "rtnl-link"
 ROUTE_KEYS = {4: "rtnl-route4", 6: "rtnl-route6"}
 _AF = {4: AF_INET, 6: AF_INET6}
 _ADDR_LEN = {4: 4, 6: 16}
+DUMP_RETRIES = 3  # dumps asked again after the first when the kernel flags one inconsistent
 
 
 def link_request() -> Request:
@@ -78,6 +79,38 @@ def route_request(family: int) -> Request:
     """RTM_GETROUTE dump of one family (4 or 6), every table; recorded as ``rtnl-route4``/``6``."""
     return Request(NETLINK_ROUTE, RTM_GETROUTE, RTMSG.pack(_AF[family], 0, 0, 0, 0, 0, 0, 0, 0),
                    ROUTE_KEYS[family])
+
+
+def read_dump(netlink, request: Request, decode) -> tuple[list, DumpStats]:
+    """``decode(reply, stats)``'s records of one whole dump (the decoder's ``whole``: a reply
+    that ends without NLMSG_DONE raises), and what the framing threw away.
+
+    A dump the kernel flags NLM_F_DUMP_INTR (the table changed while it was walked: an entry may
+    be missing or doubled, net/core/rtnetlink.c ``nl_dump_check_consistent``) is asked again, up
+    to ``DUMP_RETRIES`` times, before it is used as it is; ``stats.interrupted`` then stays set
+    and the caller says so. Errors are the source's (``BackendUnavailable``, ``OSError``).
+    """
+    if netlink is None:
+        raise BackendUnavailable("netlink disabled")
+    for _attempt in range(1 + DUMP_RETRIES):
+        stats = DumpStats()
+        records = list(decode(netlink.dump(request), stats))
+        if not stats.interrupted:
+            break
+    return records, stats
+
+
+def dump_losses(stats: DumpStats, what: str) -> list[str]:
+    """The notes for what one dump lost, in the words the socket dumps use (run.notes)."""
+    notes = []
+    if stats.malformed or stats.foreign:
+        notes.append(f"dropped {stats.malformed + stats.foreign} malformed netlink message(s) "
+                     f"of the {what} dump")
+    if stats.interrupted:
+        notes.append(f"the kernel's {what} table changed while it was dumped (NLM_F_DUMP_INTR), "
+                     f"and again on each of {DUMP_RETRIES} retries: an entry may be missing "
+                     "or doubled")
+    return notes
 
 
 def decode_link_stats(buf: bytes, off: int, length: int, width: int) -> LinkStats:
@@ -93,10 +126,10 @@ def format_hw_address(raw: bytes) -> str:
     return ":".join(f"{b:02x}" for b in raw)
 
 
-def decode_links(reply: Reply, stats: DumpStats) -> Iterator[Interface]:
+def decode_links(reply: Reply, stats: DumpStats, whole: bool = False) -> Iterator[Interface]:
     """Interfaces from an RTM_GETLINK dump. IFLA_STATS64 is preferred; IFLA_STATS (32-bit,
-    wraps at 4 GiB) only when a kernel sends no 64-bit block."""
-    for chunk, mtype, off, length in iter_dump(reply, stats, LINK_KEY):
+    wraps at 4 GiB) only when a kernel sends no 64-bit block. ``whole``: see ``iter_dump``."""
+    for chunk, mtype, off, length in iter_dump(reply, stats, LINK_KEY, whole):
         if mtype != RTM_NEWLINK or length < IFINFOMSG.size:
             continue
         index = IFINFOMSG.unpack_from(chunk, off)[2]
@@ -113,14 +146,15 @@ def decode_links(reply: Reply, stats: DumpStats) -> Iterator[Interface]:
 
 
 def decode_routes(reply: Reply, family: int, names: dict[int, str], stats: DumpStats,
-                  ) -> Iterator[Route]:
-    """Routes of one family from an RTM_GETROUTE dump; ``names`` maps ifindex to name.
+                  whole: bool = False) -> Iterator[Route]:
+    """Routes of one family from an RTM_GETROUTE dump; ``names`` maps ifindex to name;
+    ``whole``: see ``iter_dump``.
 
     Messages of another family are skipped: a kernel without IPv6 answers an AF_INET6 dump with
     ``rtnl_dump_all`` (net/core/rtnetlink.c falls back to PF_UNSPEC), i.e. the IPv4 routes.
     """
     want = _AF[family]
-    for chunk, mtype, off, length in iter_dump(reply, stats, ROUTE_KEYS[family]):
+    for chunk, mtype, off, length in iter_dump(reply, stats, ROUTE_KEYS[family], whole):
         if mtype != RTM_NEWROUTE or length < RTMSG.size:
             continue
         af, dst_len, _src_len, _tos, table, proto, scope, rtype, flags = RTMSG.unpack_from(chunk, off)

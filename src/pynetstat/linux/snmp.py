@@ -20,14 +20,6 @@ from __future__ import annotations
 
 from pynetstat.errors import ParseError
 
-# Values that are settings or current levels, not counters that only grow: the interval mode
-# must not take deltas of them. Names from RFC 4293 / RFC 4022 and net/mptcp/mib.c.
-GAUGES = frozenset({
-    "Ip.Forwarding", "Ip.DefaultTTL",
-    "Tcp.RtoAlgorithm", "Tcp.RtoMin", "Tcp.RtoMax", "Tcp.MaxConn", "Tcp.CurrEstab",
-    "MPTcpExt.MPCurrEstab",
-})
-
 
 def parse_paired(text: str, path: str) -> dict[str, dict[str, int]]:
     """Parse the header/value line pairs of /proc/net/snmp or /proc/net/netstat.
@@ -101,18 +93,3 @@ def parse_snmp6(text: str, path: str) -> dict[str, dict[str, int]]:
         except ValueError:
             raise ParseError(path, line_no, line, "value is not an integer") from None
     return groups
-
-
-def monotonic_counters(groups: dict[str, dict[str, int]]) -> dict[str, int]:
-    """Flatten to ``{"Group.Name": value}``, leaving out the GAUGES (they do not only grow).
-
-    >>> monotonic_counters({"Tcp": {"MaxConn": -1, "ActiveOpens": 16}})
-    {'Tcp.ActiveOpens': 16}
-    """
-    flat = {}
-    for group, values in groups.items():
-        for name, value in values.items():
-            key = f"{group}.{name}"
-            if key not in GAUGES:
-                flat[key] = value
-    return flat

@@ -34,6 +34,30 @@ class ProtocolCounters:
         return None if values is None else values.get(name)
 
 
+# Values that are settings or current levels, not counters that only grow: the interval mode
+# must not take deltas of them. Names from RFC 4293 / RFC 4022 and net/mptcp/mib.c.
+GAUGES = frozenset({
+    "Ip.Forwarding", "Ip.DefaultTTL",
+    "Tcp.RtoAlgorithm", "Tcp.RtoMin", "Tcp.RtoMax", "Tcp.MaxConn", "Tcp.CurrEstab",
+    "MPTcpExt.MPCurrEstab",
+})
+
+
+def monotonic_counters(groups: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Flatten to ``{"Group.Name": value}``, leaving out the GAUGES (they do not only grow).
+
+    >>> monotonic_counters({"Tcp": {"MaxConn": -1, "ActiveOpens": 16}})
+    {'Tcp.ActiveOpens': 16}
+    """
+    flat = {}
+    for group, values in groups.items():
+        for name, value in values.items():
+            key = f"{group}.{name}"
+            if key not in GAUGES:
+                flat[key] = value
+    return flat
+
+
 # struct rtnl_link_stats64, include/uapi/linux/if_link.h, in the kernel's order. Kernels before
 # 4.6 stop after tx_compressed, before 5.19 after rx_nohandler: missing tail fields stay None.
 LINK_STAT_FIELDS = (
@@ -144,3 +168,53 @@ class Route:
             return None
         bits = (0xFFFFFFFF << (32 - self.prefix_len)) & 0xFFFFFFFF
         return ".".join(str((bits >> shift) & 0xFF) for shift in (24, 16, 8, 0))
+
+
+# --- what the collectors give (linux/links.py, routes.py, counters.py) --------------------------
+# One failure policy: a source that could not be read is a line in ``notes`` (and, where a view
+# shows nothing in its place, a ``None`` source with the reason), never an exception, so that one
+# broken source cannot end a display that combines several views.
+
+class LinksSnapshot:
+    """Interfaces with their counters. ``source`` is ``"netlink"``, ``"procfs"`` or ``None``
+    (neither could be read); ``fallback_reason`` says why netlink was not used (and, with no
+    source, why /proc/net/dev was not either)."""
+
+    __slots__ = ("interfaces", "source", "fallback_reason", "notes")
+
+    def __init__(self, interfaces: list[Interface], source: str | None,
+                 fallback_reason: str | None, notes: list[str] | None = None):
+        self.interfaces = interfaces
+        self.source = source
+        self.fallback_reason = fallback_reason
+        self.notes = notes or []
+
+
+class RoutesSnapshot:
+    """Interfaces and routes of both families. ``sources`` maps ``"links"``, ``4`` and ``6`` to
+    ``"netlink"``, ``"procfs"`` or ``None`` (not available: a kernel without IPv6); ``reasons``
+    keeps why a source was passed over."""
+
+    __slots__ = ("interfaces", "routes", "sources", "reasons", "notes")
+
+    def __init__(self, interfaces: list[Interface], routes: list[Route], sources: dict,
+                 reasons: dict, notes: list[str] | None = None):
+        self.interfaces = interfaces
+        self.routes = routes
+        self.sources = sources
+        self.reasons = reasons
+        self.notes = notes or []
+
+
+class CountersSnapshot:
+    """The kernel's protocol counters and where they came from (always ``"procfs"``);
+    ``unreadable`` maps each counter file that exists but could not be read or parsed to why."""
+
+    __slots__ = ("counters", "source", "unreadable", "notes")
+
+    def __init__(self, counters: ProtocolCounters, source: str = "procfs",
+                 unreadable: dict[str, str] | None = None, notes: list[str] | None = None):
+        self.counters = counters
+        self.source = source
+        self.unreadable = unreadable or {}
+        self.notes = notes or []

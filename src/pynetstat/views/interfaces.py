@@ -1,6 +1,6 @@
 """-e: interface statistics in the spec's "Interface Statistics" layout, summed over all interfaces.
 
-Source: RTM_GETLINK with IFLA_STATS64 (``rtnetlink.decode_links``), else /proc/net/dev.
+Collected by ``linux/links.py`` (RTM_GETLINK with IFLA_STATS64, else /proc/net/dev).
 
 How Linux's counters map onto the spec's rows (include/uapi/linux/if_link.h):
 
@@ -19,16 +19,12 @@ How Linux's counters map onto the spec's rows (include/uapi/linux/if_link.h):
 
 from __future__ import annotations
 
-from pynetstat.errors import BackendUnavailable
-from pynetstat.linux.netlink import DumpStats
-from pynetstat.linux.rtnetlink import decode_links, link_request, parse_proc_dev
+from pynetstat.render.counts import fmt
 from pynetstat.textsafe import safe_token
-from pynetstat.views.statistics import fmt
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pynetstat.linux.procfs import ProcFS
-    from pynetstat.model.stats import Interface, LinkStats
+    from pynetstat.model.stats import Interface, LinksSnapshot, LinkStats
     from pynetstat.options import Options
 
 ROWS = (("bytes", "Bytes"), ("packets", "Packets"), ("unicast", "Unicast packets"),
@@ -36,37 +32,6 @@ ROWS = (("bytes", "Bytes"), ("packets", "Packets"), ("unicast", "Unicast packets
         ("unknown_protocols", "Unknown protocols"))
 NOTE = ("n/a: not counted by Linux (sent packets are not counted by cast; a frame of an unknown\n"
         "protocol is counted in Discards) or not given by this source.")
-
-
-class InterfacesSnapshot:
-    """Interfaces with their counters; ``source`` is ``"netlink"`` or ``"procfs"``, and
-    ``fallback_reason`` says why netlink was not used."""
-
-    __slots__ = ("interfaces", "source", "fallback_reason")
-
-    def __init__(self, interfaces: list[Interface], source: str, fallback_reason: str | None):
-        self.interfaces = interfaces
-        self.source = source
-        self.fallback_reason = fallback_reason
-
-
-def read_interfaces(procfs: ProcFS, netlink) -> InterfacesSnapshot:
-    """RTM_GETLINK, else /proc/net/dev. Shared with the -r view, which lists interfaces too."""
-    try:
-        return InterfacesSnapshot(list(decode_links(netlink.dump(link_request()), DumpStats())),
-                                  "netlink", None)
-    except (BackendUnavailable, OSError) as e:  # NetlinkError is one; OSError: see sockets.py
-        reason = str(e)
-    path = procfs.path("net/dev")
-    try:
-        text = procfs.read_text("net/dev")
-    except OSError as e:
-        raise BackendUnavailable(f"{reason}; {path}: {e.strerror or e}") from None
-    return InterfacesSnapshot(parse_proc_dev(text, path), "procfs", reason)
-
-
-def collect(opts: Options, procfs: ProcFS, netlink) -> InterfacesSnapshot:
-    return read_interfaces(procfs, netlink)
 
 
 def summarize(stats: LinkStats | None) -> dict[str, tuple[int | None, int | None]]:
@@ -114,7 +79,10 @@ def _table(title: str, rows: dict[str, tuple[int | None, int | None]]) -> list[s
     return out
 
 
-def render_text(snapshot: InterfacesSnapshot, opts: Options) -> str:
+def render_text(snapshot: LinksSnapshot, opts: Options) -> str:
+    if snapshot.source is None:
+        return "\n".join(["Interface Statistics", "",
+                          f"  Not available: {snapshot.fallback_reason}", ""])
     out = _table("Interface Statistics", total(snapshot.interfaces))
     if opts.verbose:
         for interface in snapshot.interfaces:
@@ -130,11 +98,11 @@ def _json_rows(rows: dict[str, tuple[int | None, int | None]]) -> dict:
             for key, (rx, tx) in rows.items()}
 
 
-def to_json(snapshot: InterfacesSnapshot, opts: Options) -> dict:
+def to_json(snapshot: LinksSnapshot, opts: Options) -> dict:
     return {
         "source": snapshot.source,
         "fallback_reason": snapshot.fallback_reason,
-        "total": _json_rows(total(snapshot.interfaces)),
+        "total": None if snapshot.source is None else _json_rows(total(snapshot.interfaces)),
         "interfaces": [{"index": i.index, "name": i.name, "hw_address": i.hw_address,
                         "statistics": _json_rows(summarize(i.stats)),
                         "kernel": None if i.stats is None else i.stats.as_dict()}
@@ -142,7 +110,12 @@ def to_json(snapshot: InterfacesSnapshot, opts: Options) -> dict:
     }
 
 
-def counters(snapshot: InterfacesSnapshot) -> dict[str, int]:
+def notes(snapshot: LinksSnapshot) -> list[str]:
+    """The stderr lines for what could not be read."""
+    return list(snapshot.notes)
+
+
+def counters(snapshot: LinksSnapshot) -> dict[str, int]:
     """``{"lo.rx_bytes": 3193, "eth0.tx_packets": 616, ...}``: every counter the source gave."""
     flat = {}
     for interface in snapshot.interfaces:

@@ -1,7 +1,8 @@
 """-r: the interface list and the IPv4 and IPv6 route tables in the spec's netstat layout.
 
-Sources: RTM_GETLINK and RTM_GETROUTE dumps of every table (``rtnetlink.py``), else /proc/net/dev,
-/proc/net/route (main table only) and /proc/net/ipv6_route (no table ids). The text shows the main
+Collected by ``linux/routes.py``: RTM_GETLINK and RTM_GETROUTE dumps of every table, else
+/proc/net/dev, /proc/net/route (main table only) and /proc/net/ipv6_route (no table ids). The text
+shows the main
 table, as `ip route` does; ``-v`` shows every table, the local table included, with Table and Type
 columns. The "Interface" column names the device: a Linux route is bound to a device, not to
 one of its addresses. Linux keeps no persistent routes in the kernel, and the output says so.
@@ -9,14 +10,6 @@ one of its addresses. Linux keeps no persistent routes in the kernel, and the ou
 
 from __future__ import annotations
 
-from pynetstat.errors import BackendUnavailable, ParseError
-from pynetstat.linux.netlink import DumpStats
-from pynetstat.linux.rtnetlink import (
-    decode_routes,
-    parse_proc_ipv6_route,
-    parse_proc_route,
-    route_request,
-)
 from pynetstat.model.stats import (
     ROUTE_PROTOCOLS,
     ROUTE_SCOPES,
@@ -26,12 +19,10 @@ from pynetstat.model.stats import (
     code_name,
 )
 from pynetstat.textsafe import safe_token
-from pynetstat.views.interfaces import read_interfaces
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pynetstat.linux.procfs import ProcFS
-    from pynetstat.model.stats import Interface, Route
+    from pynetstat.model.stats import Route, RoutesSnapshot
     from pynetstat.options import Options
 
 RULE = "=" * 75
@@ -39,82 +30,14 @@ PERSISTENT_NOTE = ("Linux keeps no persistent routes in the kernel; routes that 
                    "are added again at boot by the network configuration.")
 _NOTE_LINES = ("  (Linux keeps no persistent routes in the kernel; routes that survive a",
                "   reboot are added again at boot by the network configuration.)")
-_PROC_FILES = {4: "net/route", 6: "net/ipv6_route"}
-_PROC_PARSERS = {4: parse_proc_route, 6: parse_proc_ipv6_route}
 _RTN_UNICAST, _RTN_LOCAL = 1, 2
 _NO_PATH = frozenset({6, 7, 8, 9})  # blackhole, unreachable, prohibit, throw: no next hop
 
 
-class RoutesSnapshot:
-    """Interfaces and routes of both families. ``sources`` maps ``"links"``, ``4`` and ``6`` to
-    ``"netlink"``, ``"procfs"`` or ``None`` (not available: a kernel without IPv6); ``reasons``
-    keeps why a source was passed over."""
-
-    __slots__ = ("interfaces", "routes", "sources", "reasons")
-
-    def __init__(self, interfaces: list[Interface], routes: list[Route],
-                 sources: dict, reasons: dict):
-        self.interfaces = interfaces
-        self.routes = routes
-        self.sources = sources
-        self.reasons = reasons
-
-
-def collect(opts: Options, procfs: ProcFS, netlink) -> RoutesSnapshot:
-    links = read_interfaces(procfs, netlink)
-    names = {i.index: i.name for i in links.interfaces if i.index is not None}
-    sources: dict = {"links": links.source}
-    reasons: dict = {"links": links.fallback_reason} if links.fallback_reason else {}
-    routes: list[Route] = []
-    for family in (4, 6):
-        rel = _PROC_FILES[family]
-        try:
-            found = list(decode_routes(netlink.dump(route_request(family)), family, names,
-                                       DumpStats()))
-            # A kernel without IPv6 answers the AF_INET6 dump with other families' routes
-            # (see decode_routes), which leaves nothing; its missing ipv6_route tells the cases
-            # apart from an IPv6 table that is merely empty.
-            if found or family == 4 or _exists(procfs, rel):
-                routes += found
-                sources[family] = "netlink"
-                continue
-            reasons[family] = "no IPv6 routes from netlink"
-        except (BackendUnavailable, OSError) as e:  # OSError: see linux/sockets.py
-            reasons[family] = str(e)
-        try:
-            text = procfs.read_text(rel)
-            found = _PROC_PARSERS[family](text, procfs.path(rel))
-        except FileNotFoundError:
-            sources[family] = None  # no IPv6 in this kernel: no ipv6_route either
-            reasons[family] += f"; {procfs.path(rel)} does not exist: no IPv6 in this kernel"
-            continue
-        except OSError as e:
-            sources[family] = None
-            reasons[family] += f"; cannot read {procfs.path(rel)}: {e.strerror or e}"
-            continue
-        except ParseError as e:
-            sources[family] = None
-            reasons[family] += f"; {e}"
-            continue
-        routes += found
-        sources[family] = "procfs"
-    return RoutesSnapshot(links.interfaces, routes, sources, reasons)
-
-
 def notes(snapshot: RoutesSnapshot) -> list[str]:
-    """The stderr lines for route tables that could not be read (a kernel without IPv6 is not
-    a loss: its table is simply absent)."""
-    return [f"IPv{family} routes could not be read: {snapshot.reasons.get(family)}"
-            for family in (4, 6) if snapshot.sources.get(family) is None
-            and not str(snapshot.reasons.get(family)).endswith("no IPv6 in this kernel")]
-
-
-def _exists(procfs: ProcFS, rel: str) -> bool:
-    try:
-        procfs.read_bytes(rel)
-    except FileNotFoundError:
-        return False
-    return True
+    """The stderr lines for what could not be read (a kernel without IPv6 is not a loss: its
+    table is simply absent)."""
+    return list(snapshot.notes)
 
 
 def shown_routes(snapshot: RoutesSnapshot, family: int, opts: Options) -> list[Route]:
@@ -146,6 +69,8 @@ def _paths(route: Route) -> list[tuple[str, str, int | None]]:
 
 def _interface_list(snapshot: RoutesSnapshot) -> list[str]:
     out = [RULE, "Interface List"]
+    if snapshot.sources.get("links") is None:
+        out.append(f"  Not available: {snapshot.reasons.get('links')}")
     for i in snapshot.interfaces:
         index = "" if i.index is None else str(i.index)
         mid = (i.hw_address.replace(":", " ") + " ......") if i.hw_address else ""

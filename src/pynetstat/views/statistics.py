@@ -9,17 +9,14 @@ not keep prints ``n/a`` and is ``null`` in JSON.
 
 from __future__ import annotations
 
-from pynetstat.errors import ParseError
-from pynetstat.linux.snmp import monotonic_counters, parse_paired, parse_snmp6
-from pynetstat.model.stats import ProtocolCounters
+from pynetstat.model.stats import monotonic_counters
+from pynetstat.render.counts import fmt
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pynetstat.linux.procfs import ProcFS
+    from pynetstat.model.stats import CountersSnapshot, ProtocolCounters
     from pynetstat.options import Options
 
-NOT_AVAILABLE = "n/a"
-_FILES = (("net/snmp", parse_paired), ("net/netstat", parse_paired), ("net/snmp6", parse_snmp6))
 
 # (label, group, name); name None: Linux keeps no such count. "Routing Discards" is RFC 4293's
 # ipRoutingDiscards (valid routes thrown away), which Linux does not count.
@@ -96,49 +93,9 @@ SECTIONS = (
 )
 
 
-class StatisticsSnapshot:
-    """What -s shows: the kernel's counters and where they came from (always ``"procfs"``);
-    ``unreadable`` maps each counter file that exists but could not be read or parsed to why."""
-
-    __slots__ = ("counters", "source", "unreadable")
-
-    def __init__(self, counters: ProtocolCounters, source: str = "procfs",
-                 unreadable: dict[str, str] | None = None):
-        self.counters = counters
-        self.source = source
-        self.unreadable = unreadable or {}
-
-
-def collect(opts: Options, procfs: ProcFS, netlink: object = None) -> StatisticsSnapshot:
-    """Read the three counter files. A missing file (no IPv6: no snmp6) is recorded, not fatal;
-    so is one that cannot be read or is malformed (in ``unreadable``): the other files' sections
-    are still shown. ``netlink`` is unused: these counters have no netlink source that covers
-    them all."""
-    groups: dict[str, dict[str, int]] = {}
-    files, missing, unreadable = [], [], {}
-    for rel, parse in _FILES:
-        path = procfs.path(rel)
-        try:
-            text = procfs.read_text(rel)
-        except FileNotFoundError:
-            missing.append(path)
-            continue
-        except OSError as e:
-            unreadable[path] = e.strerror or str(e)
-            continue
-        try:
-            groups.update(parse(text, path))
-        except ParseError as e:
-            unreadable[path] = str(e)
-            continue
-        files.append(path)
-    return StatisticsSnapshot(ProtocolCounters(groups, files, missing), unreadable=unreadable)
-
-
-def notes(snapshot: StatisticsSnapshot) -> list[str]:
+def notes(snapshot: CountersSnapshot) -> list[str]:
     """The stderr lines for what could not be read."""
-    return [f"cannot read {path}: {why}" if not why.startswith(path) else f"skipped {why}"
-            for path, why in snapshot.unreadable.items()]
+    return list(snapshot.notes)
 
 
 def selected_sections(opts: Options) -> list[Section]:
@@ -185,11 +142,7 @@ def extra_groups(section: Section, counters: ProtocolCounters) -> list[tuple[str
     return [(name, values) for name, values in out if values]
 
 
-def fmt(value: int | None) -> str:
-    return NOT_AVAILABLE if value is None else str(value)
-
-
-def render_text(snapshot: StatisticsSnapshot, opts: Options) -> str:
+def render_text(snapshot: CountersSnapshot, opts: Options) -> str:
     out: list[str] = []
     counters = snapshot.counters
     for section in selected_sections(opts):
@@ -229,7 +182,7 @@ def pair_lines(items, indent: str = "  ") -> list[str]:
     return [f"{indent}{name.ljust(width)} = {fmt(value)}" for name, value in items]
 
 
-def to_json(snapshot: StatisticsSnapshot, opts: Options) -> dict:
+def to_json(snapshot: CountersSnapshot, opts: Options) -> dict:
     counters = snapshot.counters
     sections = []
     for section in selected_sections(opts):
@@ -246,6 +199,7 @@ def to_json(snapshot: StatisticsSnapshot, opts: Options) -> dict:
             "unreadable": dict(snapshot.unreadable), "sections": sections}
 
 
-def counters(snapshot: StatisticsSnapshot) -> dict[str, int]:
+def counters(snapshot: CountersSnapshot) -> dict[str, int]:
     """Every monotonic counter, ``{"Tcp.ActiveOpens": 12, "Ip6.InReceives": 3, ...}``."""
     return monotonic_counters(snapshot.counters.groups)
+

@@ -1,0 +1,46 @@
+"""Interfaces and their counters: RTM_GETLINK with IFLA_STATS64, else /proc/net/dev.
+
+One collector for every view that lists interfaces (-e, and -r's interface list). Neither source
+failing raises: the snapshot then has no source, and says why in its notes.
+"""
+
+from __future__ import annotations
+
+from pynetstat.errors import BackendUnavailable, ParseError
+from pynetstat.linux.rtnetlink import (
+    decode_links,
+    dump_losses,
+    link_request,
+    parse_proc_dev,
+    read_dump,
+)
+from pynetstat.model.stats import LinksSnapshot
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pynetstat.linux.procfs import ProcFS
+    from pynetstat.options import Options
+
+
+def _decode(reply, stats):
+    return decode_links(reply, stats, whole=True)
+
+
+def collect(opts: Options | None, procfs: ProcFS, netlink) -> LinksSnapshot:
+    """RTM_GETLINK, else /proc/net/dev, else a snapshot with no interfaces and a note."""
+    try:
+        interfaces, stats = read_dump(netlink, link_request(), _decode)
+        return LinksSnapshot(interfaces, "netlink", None, dump_losses(stats, "interface"))
+    except (BackendUnavailable, OSError) as e:  # NetlinkError is one; OSError: see sockets.py
+        reason = str(e)
+    path = procfs.path("net/dev")
+    try:
+        return LinksSnapshot(parse_proc_dev(procfs.read_text("net/dev"), path), "procfs", reason)
+    except FileNotFoundError:
+        # Named as the sockets' note names a missing /proc/net file: the file the kernel has.
+        reason += ", and there is no /proc/net/dev"
+    except OSError as e:
+        reason += f"; {path}: {e.strerror or e}"
+    except ParseError as e:
+        reason += f"; {e}"
+    return LinksSnapshot([], None, reason, [f"interfaces could not be read: {reason}"])

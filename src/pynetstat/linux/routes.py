@@ -1,0 +1,88 @@
+"""Routes of both families: RTM_GETROUTE dumps of every table, else /proc/net/route (main table
+only) and /proc/net/ipv6_route (no table ids); and the interfaces they go through (``links``).
+
+A family whose routes cannot be read from either source has no source in the snapshot and a
+note, unless it is a kernel without IPv6 (its table is simply absent, which is no loss).
+"""
+
+from __future__ import annotations
+
+from pynetstat.errors import BackendUnavailable, ParseError
+from pynetstat.linux import links as links_mod
+from pynetstat.linux.rtnetlink import (
+    decode_routes,
+    dump_losses,
+    parse_proc_ipv6_route,
+    parse_proc_route,
+    read_dump,
+    route_request,
+)
+from pynetstat.model.stats import RoutesSnapshot
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pynetstat.linux.procfs import ProcFS
+    from pynetstat.model.stats import Route
+    from pynetstat.options import Options
+
+_PROC_FILES = {4: "net/route", 6: "net/ipv6_route"}
+_PROC_PARSERS = {4: parse_proc_route, 6: parse_proc_ipv6_route}
+NO_IPV6 = "no IPv6 in this kernel"
+
+
+def collect(opts: Options | None, procfs: ProcFS, netlink) -> RoutesSnapshot:
+    links = links_mod.collect(opts, procfs, netlink)
+    names = {i.index: i.name for i in links.interfaces if i.index is not None}
+    sources: dict = {"links": links.source}
+    reasons: dict = {"links": links.fallback_reason} if links.fallback_reason else {}
+    routes: list[Route] = []
+    losses: list[str] = []
+    for family in (4, 6):
+        rel = _PROC_FILES[family]
+        try:
+            def decode(reply, stats, family=family):
+                return decode_routes(reply, family, names, stats, whole=True)
+
+            found, stats = read_dump(netlink, route_request(family), decode)
+            # A kernel without IPv6 answers the AF_INET6 dump with other families' routes
+            # (see decode_routes), which leaves nothing; its missing ipv6_route tells the cases
+            # apart from an IPv6 table that is merely empty.
+            if found or family == 4 or _exists(procfs, rel):
+                routes += found
+                sources[family] = "netlink"
+                losses += dump_losses(stats, f"IPv{family} route")
+                continue
+            reasons[family] = "no IPv6 routes from netlink"
+        except (BackendUnavailable, OSError) as e:  # OSError: see linux/sockets.py
+            reasons[family] = str(e)
+        try:
+            text = procfs.read_text(rel)
+            found = _PROC_PARSERS[family](text, procfs.path(rel))
+        except FileNotFoundError:
+            sources[family] = None  # no IPv6 in this kernel: no ipv6_route either
+            reasons[family] += f"; {procfs.path(rel)} does not exist: {NO_IPV6}"
+            continue
+        except OSError as e:
+            sources[family] = None
+            reasons[family] += f"; cannot read {procfs.path(rel)}: {e.strerror or e}"
+            continue
+        except ParseError as e:
+            sources[family] = None
+            reasons[family] += f"; {e}"
+            continue
+        routes += found
+        sources[family] = "procfs"
+    notes = links.notes + losses
+    # A kernel without IPv6 is not a loss: its table is simply absent.
+    notes += [f"IPv{family} routes could not be read: {reasons.get(family)}"
+              for family in (4, 6) if sources.get(family) is None
+              and not str(reasons.get(family)).endswith(NO_IPV6)]
+    return RoutesSnapshot(links.interfaces, routes, sources, reasons, notes)
+
+
+def _exists(procfs: ProcFS, rel: str) -> bool:
+    try:
+        procfs.read_bytes(rel)
+    except FileNotFoundError:
+        return False
+    return True
