@@ -166,11 +166,13 @@ def _label(ns: NetNamespace, proc: ProcFS, runtimes: RuntimeFiles) -> None:
             _path, _unit, container = parse_cgroup(proc.read_bytes(f"{pid}/cgroup"))
         except (OSError, ParseError):
             continue
-        if container is not None:
-            ns.container = container
-            names = runtimes.names(container)
-            ns.container_name, ns.pod_name = names.name, names.pod
-            return
+        if container is not None and (ns.container is None or container.id):
+            ns.container = container  # a pod's monitor (conmon) names the pod alone: go on
+            if container.id:
+                break
+    if ns.container is not None:
+        names = runtimes.names(ns.container)
+        ns.container_name, ns.pod_name = names.name, names.pod
 
 
 def discover(proc: ProcFS | None = None, runtimes: RuntimeFiles | None = None) -> Discovery:
