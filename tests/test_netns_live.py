@@ -21,7 +21,7 @@ import threading
 import pytest
 
 from pynetstat.linux.netlink import NETLINK_SOCK_DIAG, DumpStats
-from pynetstat.linux.netns import discover
+from pynetstat.linux.netns import discover, find_target
 from pynetstat.linux.nsenter import (
     NEEDS_CAP,
     OPEN_DENIED,
@@ -242,3 +242,11 @@ def test_unprivileged_says_which_namespaces_it_could_not_enter(scene):
     # in pytest's temporary directory (mode 0700): the mount is listed but cannot be opened
     assert seen["mounted"] == (None, OPEN_DENIED, None)
     assert seen["host"][:2] == ("netlink", None) and scene.port in seen["host"][2]
+
+
+def test_find_target_names_each_namespace_of_the_scene(scene):
+    found = discover()
+    for target, key in ((scene.name, "named"), (str(scene.unshared.pid), "unshared"),
+                        (scene.mount, "mounted"), (scene.paths["unshared"], "unshared"),
+                        (str(os.getpid()), "host")):
+        assert [ns.inode for ns in find_target(found, target)] == [scene.inodes[key]], target

@@ -14,7 +14,7 @@ from conftest import FIXTURES
 from pynetstat.errors import ParseError
 from pynetstat.linux import netns as netns_mod
 from pynetstat.linux import runtimes
-from pynetstat.linux.netns import discover, parse_mountinfo_netns
+from pynetstat.linux.netns import discover, find_target, parse_mountinfo_netns
 from pynetstat.linux.procfs import ProcFS
 from pynetstat.linux.runtimes import Names, RuntimeFiles
 from pynetstat.model import netns as labels
@@ -175,3 +175,25 @@ def test_discovery_over_a_built_tree(tmp_path):
         "container": {"id": CRIO_ID, "runtime": "cri-o", "name": "nginx"},
         "pod": {"uid": CRIO_POD, "name": "shop/web-7d9f8b6c5-x2k4q"}}
     assert found.host.to_json()["container"] is None
+
+
+def test_find_target_by_pid_path_name_and_id_prefix(tmp_path):
+    root = tmp_path / "root"
+    for tree in ("docker-written", "crio-written", "podman-4.3.1-debian12"):
+        shutil.copytree(os.path.join(RUNTIMES, tree), root, dirs_exist_ok=True)
+    proc, inode = _proc(tmp_path, root)
+    found = discover(proc, RuntimeFiles(str(root)))
+
+    def inodes(target):
+        return [ns.inode for ns in find_target(found, target)]
+
+    assert inodes("100") == inodes("web") == inodes(DOCKER_ID[:4]) == [inode["docker"]]
+    assert inodes("shop/web-7d9f8b6c5-x2k4q") == inodes(CRIO_ID[:12]) == [inode["pod"]]
+    assert inodes("pnsn-web") == inodes(proc.path("400/ns/net")) == [inode["podman"]]
+    assert inodes(str(tmp_path / "netns-mount")) == [inode["lonely"]]
+    assert inodes(DOCKER_ID[:3]) == inodes("999") == inodes("nobody") == []
+    assert inodes(str(tmp_path / "absent")) == []
+    other = tmp_path / "elsewhere"
+    other.write_text("")
+    [new] = find_target(found, str(other))
+    assert (new.inode, new.mounts) == (os.stat(other).st_ino, [str(other)])

@@ -204,3 +204,30 @@ def discover(proc: ProcFS | None = None, runtimes: RuntimeFiles | None = None) -
     notes.extend(runtimes.errors)
     spaces = sorted(walk.found.values(), key=lambda ns: (not ns.host, ns.inode))
     return Discovery(spaces, host, walk.denied, walk.vanished, notes)
+
+
+def find_target(found: Discovery, target: str) -> list[NetNamespace]:
+    """The namespaces ``--netns TARGET`` may mean; more than one means it is ambiguous.
+
+    TARGET is a PID (its namespace); a path starting with ``/``, ``./`` or ``../``
+    (``/proc/PID/ns/net``, ``/run/docker/netns/ID``, any nsfs file; one that discovery did not
+    list comes back as a new record with that mount); an ``ip netns`` name, a container or pod
+    name; or a prefix of a container ID, of at least 4 digits (docker takes any unique prefix;
+    here a short word must not pass for an ID). Names are tried first: a name that is also some
+    ID's prefix means the name.
+    """
+    spaces = found.namespaces
+    if target.isdigit():
+        pid = int(target)
+        return [ns for ns in spaces if pid in ns.pids]
+    if target.startswith(("/", "./", "../")):  # not "shop/web": a pod's name has a slash too
+        key = _stat_key(target)
+        if key is None:
+            return []
+        hits = [ns for ns in spaces if (ns.dev, ns.inode) == key]
+        return hits or [NetNamespace(key[1], key[0], mounts=[target])]
+    hits = [ns for ns in spaces if target in (ns.netns_name, ns.container_name, ns.pod_name)]
+    if hits or len(target) < 4:
+        return hits
+    return [ns for ns in spaces
+            if ns.container is not None and (ns.container.id or "").startswith(target)]
