@@ -153,12 +153,19 @@ def _proc(tmp_path, runtimes_root):
     return ProcFS(str(proc)), {n: os.stat(ns / n).st_ino for n in os.listdir(ns)}
 
 
-def test_discovery_over_a_built_tree(tmp_path):
+@pytest.fixture
+def built(tmp_path):
+    """Discovery over ``_proc``'s tree, with the runtimes' files of three fixture roots."""
     root = tmp_path / "root"
     for tree in ("docker-written", "crio-written", "podman-4.3.1-debian12"):
         shutil.copytree(os.path.join(RUNTIMES, tree), root, dirs_exist_ok=True)
     proc, inode = _proc(tmp_path, root)
     found = discover(proc, RuntimeFiles(str(root)))
+    return found, proc, inode
+
+
+def test_discovery_over_a_built_tree(built):
+    found, _proc_fs, inode = built
     got = {ns.inode: (ns.label_kind, ns.label, ns.pids, len(ns.mounts)) for ns in found.namespaces}
     assert got == {
         inode["init"]: (labels.HOST, "host", [1, 2], 0),
@@ -177,12 +184,8 @@ def test_discovery_over_a_built_tree(tmp_path):
     assert found.host.to_json()["container"] is None
 
 
-def test_find_target_by_pid_path_name_and_id_prefix(tmp_path):
-    root = tmp_path / "root"
-    for tree in ("docker-written", "crio-written", "podman-4.3.1-debian12"):
-        shutil.copytree(os.path.join(RUNTIMES, tree), root, dirs_exist_ok=True)
-    proc, inode = _proc(tmp_path, root)
-    found = discover(proc, RuntimeFiles(str(root)))
+def test_find_target_by_pid_path_name_and_id_prefix(built, tmp_path):
+    found, proc, inode = built
 
     def inodes(target):
         return [ns.inode for ns in find_target(found, target)]
