@@ -126,9 +126,13 @@ def _tcp(netlink) -> set[tuple[str, str, str]]:
     return rows
 
 
-def _ss(path: str) -> set[tuple[str, str, str]]:
-    out = subprocess.run(["nsenter", f"--net={path}", "ss", "-Htan"], check=True,
-                         capture_output=True, text=True).stdout
+def _ss(scene: Scene, key: str) -> set[tuple[str, str, str]]:
+    """``ip netns exec NAME ss -Htan`` for the named namespace, ``nsenter --net=PATH`` for the
+    others (``ip netns exec`` takes only names under /run/netns)."""
+    enter = (["ip", "netns", "exec", scene.name] if key == "named" else
+             ["nsenter", f"--net={scene.paths[key]}"])
+    out = subprocess.run([*enter, "ss", "-Htan"], check=True, capture_output=True,
+                         text=True).stdout
     return {(f[0], f[3], f[4]) for f in (line.split() for line in out.splitlines())}
 
 
@@ -160,7 +164,7 @@ def test_a_netlink_dump_inside_each_namespace_sees_that_namespace_only(scene):
         mine = [r for r in rows if r[1] == f"127.0.0.1:{scene.port}"]
         assert mine == [("LISTEN", f"127.0.0.1:{scene.port}", "0.0.0.0:*")], key
         if key != "host":  # the host's table changes under the other tests; these do not
-            assert rows == _ss(scene.paths[key]), key
+            assert rows == _ss(scene, key), key
         assert _own_inode() == before
 
 
@@ -210,6 +214,25 @@ def test_a_namespace_that_dies_is_reported_not_raised():
     access = reach(ns)
     assert (access.source, access.why) == (None, VANISHED)
     assert discover().by_inode(inode) is None
+
+
+def test_a_namespace_left_by_its_last_process_after_reach_still_answers():
+    """Our netlink socket holds a reference to its namespace (sk_alloc -> get_net for a user
+    socket): the dump after the holder died is complete, and holds none of the dead process's
+    sockets."""
+    holder = _start(["unshare", "--net", "sh", "-c",
+                     f"ip link set lo up && exec {SYSTEM_PYTHON} -c \"$0\" 0", LISTEN])
+    try:
+        ns = discover().by_inode(_ns_inode(f"/proc/{holder.pid}/ns/net"))
+        access = reach(ns)
+        assert len(_tcp(access.netlink)) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    try:
+        assert _tcp(access.netlink) == set()
+    finally:
+        access.netlink.close()
 
 
 def test_unprivileged_says_which_namespaces_it_could_not_enter(scene):

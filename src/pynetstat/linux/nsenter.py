@@ -3,7 +3,9 @@
 A netlink socket belongs for life to the namespace of the thread that created it
 (``net/netlink/af_netlink.c``: ``sock_net`` is set at ``socket()``), so the calling thread enters
 the namespace (``setns(fd, CLONE_NEWNET)``) only around ``socket()`` and returns at once. Every
-other read (owners, names, cgroups) stays in the host's /proc. Only the calling thread moves
+other read (owners, names, cgroups) stays in the host's /proc. The socket also holds a reference
+to its namespace (``sk_alloc`` -> ``get_net``), so a namespace whose last process exits after
+``reach`` still answers, with the sockets it has left. Only the calling thread moves
 (setns(2) changes the namespace of the caller thread), and it always comes back: the way back is
 an fd of /proc/thread-self/ns/net opened before leaving.
 
