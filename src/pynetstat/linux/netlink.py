@@ -223,8 +223,20 @@ def _recv_chunk(sock, key: str) -> bytes | None:
         return chunk or None
 
 
+def open_socket(protocol: int):
+    """A plain ``AF_NETLINK`` socket of ``protocol`` in our own network namespace."""
+    import _socket
+
+    return _socket.socket(AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, protocol)
+
+
 class LiveNetlink:
-    """Real netlink sockets, one per netlink protocol, opened on first use."""
+    """Real netlink sockets, one per netlink protocol, opened on first use.
+
+    ``opener(protocol)`` makes each socket (``open_socket`` by default); ``linux.nsenter``
+    passes one that makes it inside another network namespace, to which a netlink socket stays
+    bound for its life.
+    """
 
     RCVBUF = 1 << 20
     # The kernel fills a dump buffer with at most what the largest read asked for, capped at
@@ -232,7 +244,8 @@ class LiveNetlink:
     # that is safe; asking for 1 MiB made every read allocate 1 MiB (10% of -an at 200k sockets).
     RECV_SIZE = 1 << 16
 
-    def __init__(self) -> None:
+    def __init__(self, opener=open_socket) -> None:
+        self._opener = opener
         self._socks: dict[int, object] = {}
         self._seq = int.from_bytes(os.urandom(2), "little") + 1
 
@@ -242,7 +255,7 @@ class LiveNetlink:
             import _socket
 
             try:
-                sock = _socket.socket(AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, protocol)
+                sock = self._opener(protocol)
                 sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, self.RCVBUF)
                 sock.settimeout(10.0)
                 sock.bind((0, 0))
