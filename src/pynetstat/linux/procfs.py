@@ -141,8 +141,10 @@ def parse_inet_line(line: str, proto: str, family: int, byteorder: str = "little
     state = hex_field(f[3])
     if state > 0xFF:  # sk_state is a u8, printed %02X
         raise ValueError(f"not a socket state: {f[3]!r}")
-    return InetSocket(proto, family, state, local, lport, remote, rport, 0, dec_field(f[9]),
-                      dec_field(f[7]), None, hex_field(rxq), hex_field(txq))
+    return InetSocket(proto=proto, family=family, state=state, local_address=local,
+                      local_port=lport, remote_address=remote, remote_port=rport, scope=0,
+                      inode=dec_field(f[9]), uid=dec_field(f[7]), cookie=None,
+                      recv_q=hex_field(rxq), send_q=hex_field(txq))
 
 
 def parse_inet_file(text: str, path: str, proto: str, family: int, errors: list,

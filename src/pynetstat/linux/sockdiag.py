@@ -17,6 +17,7 @@ import sys
 from _socket import AF_INET, AF_INET6, inet_ntop
 
 from pynetstat.errors import BackendUnavailable
+from pynetstat.kinds import ALL_STATES, BY_PROTOCOL
 from pynetstat.linux.netlink import (
     NETLINK_SOCK_DIAG,
     NLM_F_DUMP_INTR,
@@ -25,6 +26,7 @@ from pynetstat.linux.netlink import (
     DumpStats,
     Request,
     control_message,
+    parse_attrs,
 )
 from pynetstat.model.sockets import InetSocket, SocketBatch
 
@@ -32,9 +34,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from pynetstat.kinds import SocketKind
+
 SOCK_DIAG_BY_FAMILY = 20
-IPPROTO_TCP = 6
-IPPROTO_UDP = 17
+# idiag_ext bits ask for attributes after the message: bit (INET_DIAG_X - 1) for INET_DIAG_X
+# (include/uapi/linux/inet_diag.h).
+INET_DIAG_MEMINFO = 1
+INET_DIAG_INFO = 2  # struct tcp_info
+INET_DIAG_TOS = 5
+INET_DIAG_SKMEMINFO = 7
 
 _REQ = struct.Struct("=BBBBI HH16s16sI II")
 # nlmsg payload: family, state, timer, retrans, sport, dport, src, dst, if, cookie lo, cookie hi,
@@ -43,16 +51,19 @@ _MSG = struct.Struct("=BBBB HH16s16sI II IIIII")
 MSG_SIZE = _MSG.size  # 72
 _HEAD_SIZE = NLMSG_HDRLEN + MSG_SIZE  # 88: a socket message is at least nlmsghdr + inet_diag_msg
 
-ALL_STATES = 0xFFFFFFFF & ~(1 << 13)  # every state but BOUND_INACTIVE (bound, never listened)
+
+def request_for(kind: SocketKind, states: int = ALL_STATES, ext: int = 0) -> Request:
+    """The dump request of one kind (kinds.py), for the states in the mask; ``ext`` asks for
+    attributes (``1 << (INET_DIAG_INFO - 1)``: tcp_info)."""
+    payload = _REQ.pack(kind.diag_family, kind.diag_protocol, ext, 0, states, 0, 0, b"", b"", 0,
+                        0xFFFFFFFF, 0xFFFFFFFF)
+    # The key names the dump in recordings (tests/fixtures/linux/*/netlink/sock_diag-tcp6.nl).
+    return Request(NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, payload, f"sock_diag-{kind.name}")
 
 
-def build_request(family: int, protocol: int, states: int = ALL_STATES, ext: int = 0) -> Request:
+def build_request(family: int, protocol: str, states: int = ALL_STATES, ext: int = 0) -> Request:
     """A dump request for one family (4 or 6) and protocol ("tcp" or "udp")."""
-    af = AF_INET if family == 4 else AF_INET6
-    ipproto = IPPROTO_TCP if protocol == "tcp" else IPPROTO_UDP
-    payload = _REQ.pack(af, ipproto, ext, 0, states, 0, 0, b"", b"", 0, 0xFFFFFFFF, 0xFFFFFFFF)
-    key = f"sock_diag-{protocol}{'6' if family == 6 else ''}"
-    return Request(NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, payload, key)
+    return request_for(BY_PROTOCOL[(protocol, family)], states, ext)
 
 
 class _Names(dict):
@@ -182,20 +193,38 @@ def _decode_run(chunk: bytes, start: int, end: int, length: int, protocol: str, 
         src = list(map(get, raw_src))
         dst = list(map(get, raw_dst))
     sport, dport = _ports(words, step)
-    return SocketBatch(protocol, family, list(chunk[start + _AT_STATE : end : length]),
-                       src, sport, dst, dport,
-                       words[_AT_IF // 4 :: step].tolist(), words[_AT_INODE // 4 :: step].tolist(),
-                       words[_AT_UID // 4 :: step].tolist(),
-                       _cookies(chunk, start, end, length, words, step),
-                       words[_AT_RQUEUE // 4 :: step].tolist(), words[_AT_WQUEUE // 4 :: step].tolist())
+    return SocketBatch(proto=protocol, family=family,
+                       state=list(chunk[start + _AT_STATE : end : length]),
+                       local_address=src, local_port=sport, remote_address=dst, remote_port=dport,
+                       scope=words[_AT_IF // 4 :: step].tolist(),
+                       inode=words[_AT_INODE // 4 :: step].tolist(),
+                       uid=words[_AT_UID // 4 :: step].tolist(),
+                       cookie=_cookies(chunk, start, end, length, words, step),
+                       recv_q=words[_AT_RQUEUE // 4 :: step].tolist(),
+                       send_q=words[_AT_WQUEUE // 4 :: step].tolist())
+
+
+def _attributes(chunk: bytes, start: int, count: int, step: int, length: int) -> tuple[dict, ...]:
+    """The netlink attributes after each message's ``inet_diag_msg``, one message at a time:
+    ``{INET_DIAG_INFO: b"...", ...}`` per socket (payloads as bytes, types as the kernel numbers
+    them). ``length`` is each message's own length, ``step`` the distance between messages."""
+    out = []
+    for at in range(start, start + count * step, step):
+        found = parse_attrs(chunk, at + _HEAD_SIZE, at + length)
+        out.append({kind: chunk[off : off + size] for kind, (off, size) in found.items()})
+    return tuple(out)
 
 
 def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
-                   cache: AddressCache | None = None) -> Iterator[SocketBatch]:
+                   cache: AddressCache | None = None,
+                   attributes: bool = False) -> Iterator[SocketBatch]:
     """Decode a sock_diag dump into column batches, in kernel order.
 
     The kernel sends sockets of one kind as messages of one length, so each run of equal-length
-    messages is decoded a column at a time (see ``_decode_run``). Whatever is not a socket
+    messages is decoded a column at a time (see ``_decode_run``). With ``attributes`` (the
+    request asked for some: ``ext``), each message's netlink attributes are also read, one
+    message at a time, into the batch's ``attributes`` column; a plain listing never pays for
+    that walk. Whatever is not a socket
     message of this dump goes through ``netlink.control_message``: ``NLMSG_DONE`` ends the dump,
     an error reply raises ``NetlinkError``, impossible lengths are counted and the rest of that
     buffer dropped.
@@ -233,6 +262,8 @@ def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
                         if good:
                             batch = _decode_run(part, start, start + good * step, step, protocol,
                                                 family, names, stats)
+                            if attributes:
+                                batch.attributes = _attributes(part, start, good, step, length)
                             off += good * step
                             stats.messages += good
                             yield batch
