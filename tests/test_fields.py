@@ -9,7 +9,6 @@ import socket
 import struct
 
 import pytest
-from test_json_schema import documented_fields
 
 from pynetstat import kinds
 from pynetstat.linux import sockets as collector
@@ -18,6 +17,7 @@ from pynetstat.linux.sockdiag import INET_DIAG_INFO, decode_batches, request_for
 from pynetstat.model import fields
 from pynetstat.model.sockets import InetSocket, SocketBatch
 from pynetstat.render.jsonout import connection_record
+from test_json_schema import documented_fields
 
 
 def _socket(**changes) -> InetSocket:

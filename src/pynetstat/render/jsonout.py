@@ -100,7 +100,10 @@ class BatchEncoder:
 
     def rows(self, batch: SocketBatch) -> list[str]:
         """The batch's rows, one JSON text each, in order."""
-        if self.names is not None or any(batch.scope) or None in batch.cookie:
+        kind = BY_PROTOCOL[(batch.proto, batch.family)]
+        # The template knows the inet shape's plain rows; anything else is encoded record by record.
+        if (kind.shape != "inet" or self.names is not None or any(batch.scope)
+                or None in batch.cookie):
             dumps = json.dumps
             owners = self.with_owners
             return [dumps(connection_record(sock, found if owners else None, self.names,
@@ -118,7 +121,6 @@ class BatchEncoder:
             pids, owner_lists = map(self.pid.__getitem__, owners), map(self.owners.__getitem__, owners)
         else:
             pids, owner_lists = repeat("null", n), repeat("null", n)
-        kind = BY_PROTOCOL[(batch.proto, batch.family)]
         address = self.address.__getitem__
         columns = {
             "local_address": map(address, local), "local_port": batch.local_port,

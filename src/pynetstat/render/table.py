@@ -90,10 +90,11 @@ class ConnectionTable:
     def write_batches(self, batches: Iterable[SocketBatch]) -> None:
         for batch in batches:
             start = self.rows
-            if self.names is None and not any(batch.scope):
-                kind = BY_PROTOCOL[(batch.proto, batch.family)]
-                # Only rows whose every cell is known to fit skip measuring: a State column
-                # (an unconnected UDP socket's "*:*" and missing state take the measured path).
+            kind = BY_PROTOCOL[(batch.proto, batch.family)]
+            # The column paths know the inet shape; any other shape goes row by row.
+            if kind.shape == "inet" and self.names is None and not any(batch.scope):
+                # Straight to lines only with a State column: a kind without one (UDP) may
+                # print "*:*" and no state, which the measured path handles.
                 if kind.has_state and self._fits(batch):
                     self.parts.append(batch)
                     self.rows += len(batch)
