@@ -195,3 +195,20 @@ def test_unknown_state_is_printed_as_such(tmp_path):
     assert sum("UNKNOWN(14)" in line for line in text.stdout.splitlines()) == 1
     recs = [r for r in only_proc(root, "-an", "--json").json()["connections"] if r["state"] == "UNKNOWN(14)"]
     assert len(recs) == 1 and recs[0]["kernel_state"] == "UNKNOWN(14)"
+
+
+@pytest.mark.parametrize("code", [0x20, 0xFF])
+@pytest.mark.parametrize("argv", [["-an"], ["-n"]])
+def test_a_state_past_the_masks_bits_is_shown(tmp_path, code, argv):
+    """sk_state is a u8, the state mask 32 bits: a code of 32 or more (a newer kernel's, or a
+    forged file's) is in no mask, and was dropped without a word. Every row is shown."""
+    def edit(lines):
+        i = next(i for i, line in enumerate(lines) if " 01 " in line)
+        lines[i] = lines[i].replace(" 01 ", f" {code:02X} ", 1)
+    root = proc_copy(tmp_path, edit)
+    text = only_proc(root, *argv)
+    assert text.status == 0 and text.stderr == ""
+    assert sum(f"UNKNOWN({code})" in line for line in text.stdout.splitlines()) == 1
+    recs = [r for r in only_proc(root, *argv, "--json").json()["connections"]
+            if r["kernel_state"] == f"UNKNOWN({code})"]
+    assert len(recs) == 1 and recs[0]["state"] == f"UNKNOWN({code})"

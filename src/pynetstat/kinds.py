@@ -20,6 +20,13 @@ ALL_STATES = 0xFFFFFFFF & ~(1 << TCP_BOUND_INACTIVE)
 # Without -a: the spec's "active connections": no listeners, no unconnected or closed sockets.
 ACTIVE_STATES = ALL_STATES & ~(1 << TCP_LISTEN) & ~(1 << TCP_CLOSE)
 
+
+def in_states(states: int, state: int) -> bool:
+    """Is ``state`` in the mask? A state of 32 or more (sk_state is a u8) is past the mask's
+    bits: no mask can leave it out, so it is listed (as ``UNKNOWN(n)``), never dropped unseen."""
+    return state > 31 or (states >> state) & 1 == 1
+
+
 # include/linux/socket.h, include/uapi/linux/in.h
 _AF_INET, _AF_INET6 = 2, 10  # AF_INET, AF_INET6
 _IPPROTO_TCP, _IPPROTO_UDP = 6, 17

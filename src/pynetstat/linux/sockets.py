@@ -10,6 +10,7 @@ port are three sockets.
 from __future__ import annotations
 
 from pynetstat.errors import BackendUnavailable
+from pynetstat.kinds import in_states
 from pynetstat.linux.netlink import DumpStats
 from pynetstat.linux.procfs import parse_inet_file
 from pynetstat.linux.sockdiag import AddressCache, decode_batches, request_for
@@ -103,9 +104,9 @@ def _unseen(batch: SocketBatch, keys: tuple, seen: set) -> SocketBatch | None:
 def _in_states(batch: SocketBatch, states: int) -> SocketBatch | None:
     """The sockets whose state is in the mask. A live kernel applies the mask itself; a replayed
     recording answers with whatever was asked for when it was recorded."""
-    if all((states >> state) & 1 for state in set(batch.state)):
+    if all(in_states(states, state) for state in set(batch.state)):
         return batch
-    keep = [i for i, state in enumerate(batch.state) if (states >> state) & 1]
+    keep = [i for i, state in enumerate(batch.state) if in_states(states, state)]
     return batch.take(keep) if keep else None
 
 
@@ -123,7 +124,7 @@ def _from_proc(proc, kind: SocketKind, states: int, log: SourceLog) -> Iterator[
     log.sources[name] = "proc"
     sockets = [sock for sock in PARSERS[kind.proc_parser](text, proc.path(path), kind,
                                                           log.parse_errors)
-               if (states >> sock.state) & 1]
+               if in_states(states, sock.state)]
     # Without a cookie, the identity is the inode, or for inode 0 (TIME_WAIT) the tuple and state.
     seen: set = set()
     for start in range(0, len(sockets), 4096):
