@@ -32,7 +32,14 @@ WILDCARD = {"0.0.0.0", "::"}
 
 
 def is_link_local(address: str) -> bool:
-    return address[:4].lower() in ("fe80", "fe81", "fe82", "fe83") or address.startswith("169.254.")
+    """fe80::/10 (RFC 4291 2.5.6: a first group of fe80 to febf) or 169.254.0.0/16 (RFC 3927)."""
+    head = address[:5].lower()
+    return ((head[:3] in _FE80_10 and head[3:4] in _HEX and head[4:5] == ":")
+            or address.startswith("169.254."))
+
+
+_FE80_10 = frozenset(("fe8", "fe9", "fea", "feb"))  # the 10 bits 1111 1110 10, then any 2 bits
+_HEX = frozenset("0123456789abcdef")
 
 
 def is_ipv4_mapped(address: str) -> bool:
