@@ -108,7 +108,7 @@ def test_parse_inet_line_time_wait_has_fewer_fields():
     line = next(line for line in fixture_lines("tcp") if " 06 " in line)
     assert len(line.split()) == 12
     sock = parse_inet_line(line, "tcp", 4)
-    assert (sock.state, sock.inode, sock.uid) == (6, 0, 0)
+    assert (sock.state, sock.inode, sock.uid) == (6, 0, None)  # TIME_WAIT keeps no uid
 
 
 def test_parse_inet_line_udp6():

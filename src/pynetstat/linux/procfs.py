@@ -10,7 +10,7 @@ import os
 from stat import S_ISDIR, S_ISREG
 
 from pynetstat.errors import ParseError
-from pynetstat.model.sockets import InetSocket
+from pynetstat.model.sockets import InetSocket, owner_uid
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -141,9 +141,10 @@ def parse_inet_line(line: str, proto: str, family: int, byteorder: str = "little
     state = hex_field(f[3])
     if state > 0xFF:  # sk_state is a u8, printed %02X
         raise ValueError(f"not a socket state: {f[3]!r}")
+    inode = dec_field(f[9])
     return InetSocket(proto=proto, family=family, state=state, local_address=local,
                       local_port=lport, remote_address=remote, remote_port=rport, scope=0,
-                      inode=dec_field(f[9]), uid=dec_field(f[7]), cookie=None,
+                      inode=inode, uid=owner_uid(state, inode, dec_field(f[7])), cookie=None,
                       recv_q=hex_field(rxq), send_q=hex_field(txq))
 
 

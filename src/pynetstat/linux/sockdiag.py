@@ -28,7 +28,7 @@ from pynetstat.linux.netlink import (
     control_message,
     parse_attrs,
 )
-from pynetstat.model.sockets import InetSocket, SocketBatch
+from pynetstat.model.sockets import InetSocket, SocketBatch, owner_uids
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -193,12 +193,12 @@ def _decode_run(chunk: bytes, start: int, end: int, length: int, protocol: str, 
         src = list(map(get, raw_src))
         dst = list(map(get, raw_dst))
     sport, dport = _ports(words, step)
-    return SocketBatch(proto=protocol, family=family,
-                       state=list(chunk[start + _AT_STATE : end : length]),
+    state = list(chunk[start + _AT_STATE : end : length])
+    inode = words[_AT_INODE // 4 :: step].tolist()
+    return SocketBatch(proto=protocol, family=family, state=state,
                        local_address=src, local_port=sport, remote_address=dst, remote_port=dport,
-                       scope=words[_AT_IF // 4 :: step].tolist(),
-                       inode=words[_AT_INODE // 4 :: step].tolist(),
-                       uid=words[_AT_UID // 4 :: step].tolist(),
+                       scope=words[_AT_IF // 4 :: step].tolist(), inode=inode,
+                       uid=owner_uids(state, inode, words[_AT_UID // 4 :: step].tolist()),
                        cookie=_cookies(chunk, start, end, length, words, step),
                        recv_q=words[_AT_RQUEUE // 4 :: step].tolist(),
                        send_q=words[_AT_WQUEUE // 4 :: step].tolist())

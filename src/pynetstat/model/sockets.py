@@ -57,6 +57,27 @@ def spec_state_name(state: int) -> str:
     return name if name is not None else f"UNKNOWN({state})"
 
 
+# Mini-sockets keep no owner: a TIME_WAIT socket (struct inet_timewait_sock) and a request socket
+# (struct request_sock, listed as SYN_RECV, NEW_SYN_RECV in the kernel) have no file, hence inode
+# 0, and no uid. sock_diag says uid 0 for them (net/ipv4/inet_diag.c: inet_twsk_diag_fill,
+# inet_req_diag_fill), /proc 0 or the listener's (net/ipv4/tcp_ipv4.c: get_timewait4_sock,
+# get_openreq4): neither is the socket's, so the record says None.
+UIDLESS_STATES = frozenset((TCP_SYN_RECV, TCP_TIME_WAIT, TCP_NEW_SYN_RECV))
+
+
+def owner_uid(state: int, inode: int, uid: int) -> int | None:
+    """The socket's uid, or None for a socket that has none (a TIME_WAIT or request socket)."""
+    return None if inode == 0 and state in UIDLESS_STATES else uid
+
+
+def owner_uids(states: list, inodes: list, uids: list) -> list:
+    """``owner_uid`` for columns; the uid column itself when no socket lacks an owner (the
+    usual batch: one C-level scan for an inode 0, no Python work per socket)."""
+    if 0 not in inodes or UIDLESS_STATES.isdisjoint(states):
+        return uids
+    return list(map(owner_uid, states, inodes, uids))
+
+
 def kernel_state_name(state: int) -> str:
     name = KERNEL_STATE_NAMES.get(state)
     return name if name is not None else f"UNKNOWN({state})"
@@ -68,7 +89,8 @@ class InetSocket:
     Fields (model/fields.py, shape "inet"): ``proto`` is ``"tcp"`` or ``"udp"``; ``family`` 4 or
     6. Addresses are numeric strings (``"127.0.0.1"``, ``"::1"``); ``scope`` is the interface index
     of a link-local address (else 0). ``cookie`` is the kernel's 64-bit socket cookie (``None``
-    from /proc); ``inode`` is 0 for sockets no file refers to (TIME_WAIT, request sockets).
+    from /proc); ``inode`` is 0 for sockets no file refers to (TIME_WAIT, request sockets), whose
+    ``uid`` is None (``owner_uid``).
     The constructor takes keywords only: ``InetSocket(proto="tcp", family=4, state=10, ...)``.
     """
 

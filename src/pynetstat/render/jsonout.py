@@ -94,6 +94,7 @@ class BatchEncoder:
         self.mapped = Memo(is_ipv4_mapped)
         self.tcp_state = Memo(lambda state: dumps(spec_state_name(state)))
         self.kernel_state = Memo(lambda state: dumps(kernel_state_name(state)))
+        self.uid = Memo(str, {None: "null"})
         self.pid = Memo(lambda owners: str(owners[0].pid) if owners else "null")
         self.owners = Memo(lambda owners: dumps(owners_value(owners, owner_json)))
         self.templates: dict[str, str] = {}  # kind name -> the row's template
@@ -129,7 +130,11 @@ class BatchEncoder:
                       else repeat("null", n)),
             "kernel_state": map(self.kernel_state.__getitem__, batch.state),
             "link_local": map(self.link_local.__getitem__, local), "ipv4_mapped": mapped,
-            "recv_q": batch.recv_q, "send_q": batch.send_q, "uid": batch.uid,
+            "recv_q": batch.recv_q, "send_q": batch.send_q,
+            # None (a TIME_WAIT or request socket) is JSON's null; any other uid prints as is
+            # (only a socket with inode 0 can have no uid: one C-level scan decides)
+            "uid": (map(self.uid.__getitem__, batch.uid)
+                    if 0 in batch.inode and None in batch.uid else batch.uid),
             "inode": batch.inode, "cookie": batch.cookie, "pid": pids, "owners": owner_lists,
         }
         cells = zip(*(columns[name] for name in _FILLED))
@@ -152,7 +157,7 @@ class BatchEncoder:
 _PLAIN_CELLS = {
     "local_address": "%s", "local_port": "%d", "remote_address": "%s", "remote_port": "%d",
     "state": "%s", "kernel_state": "%s", "link_local": "%s", "ipv4_mapped": "%s",
-    "recv_q": "%d", "send_q": "%d", "uid": "%d", "inode": "%d", "cookie": "%d", "pid": "%s",
+    "recv_q": "%d", "send_q": "%d", "uid": "%s", "inode": "%d", "cookie": "%d", "pid": "%s",
     "owners": "%s",
 }
 _PLAIN_FIXED = {"interface": "null", "local_service": "null", "remote_service": "null",
