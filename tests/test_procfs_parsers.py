@@ -212,3 +212,38 @@ def test_a_state_past_the_masks_bits_is_shown(tmp_path, code, argv):
     recs = [r for r in only_proc(root, *argv, "--json").json()["connections"]
             if r["kernel_state"] == f"UNKNOWN({code})"]
     assert len(recs) == 1 and recs[0]["state"] == f"UNKNOWN({code})"
+
+
+def _big_endian_address(field: str) -> str:
+    """``ADDR:PORT`` as a big-endian kernel prints it: each 4-byte word in the other order."""
+    hexaddr, _, port = field.partition(":")
+    words = [hexaddr[i : i + 8] for i in range(0, len(hexaddr), 8)]
+    return "".join(bytes.fromhex(w)[::-1].hex().upper() for w in words) + ":" + port
+
+
+def test_the_fallback_reads_addresses_in_the_hosts_byte_order(tmp_path, monkeypatch):
+    """The recorded /proc files (a little-endian kernel) and the same sockets as a big-endian
+    kernel prints them, each read on a host of that order, give the same rows."""
+    from pynetstat.linux import procfs
+
+    little = tmp_path / "little"
+    shutil.copytree(os.path.dirname(NORMAL), little)
+    big = tmp_path / "big"
+    shutil.copytree(os.path.dirname(NORMAL), big)
+    for name in ("tcp", "tcp6", "udp", "udp6"):
+        lines = (little / "net" / name).read_text().splitlines()
+        out = [lines[0]]
+        for line in lines[1:]:
+            f = line.split(" ")
+            at = [i for i, x in enumerate(f) if x][1:3]  # the two ADDR:PORT fields
+            for i in at:
+                f[i] = _big_endian_address(f[i])
+            out.append(" ".join(f))
+        assert out != lines
+        (big / "net" / name).write_text("\n".join(out) + "\n")
+    monkeypatch.setattr(procfs, "HOST_BYTEORDER", "little", raising=False)
+    want = only_proc(str(little), "-an", "--json").json()["connections"]
+    monkeypatch.setattr(procfs, "HOST_BYTEORDER", "big", raising=False)
+    got = only_proc(str(big), "-an", "--json").json()["connections"]
+    assert got == want and len(want) > 10
+    assert {r["local_address"] for r in got} >= {"127.0.0.1", "::1"}

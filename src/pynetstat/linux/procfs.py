@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from stat import S_ISDIR, S_ISREG
 
 from pynetstat.errors import ParseError
@@ -17,13 +18,20 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 
+# The kernel prints /proc/net/{tcp,udp}[6] addresses as host-order words: the files are read on
+# the machine that wrote them, so in this host's order.
+HOST_BYTEORDER = sys.byteorder
+
+
 class ProcFS:
-    """Reads files below ``root`` (``/proc`` by default). Errors are ``OSError`` as the OS gives them."""
+    """Reads files below ``root`` (``/proc`` by default). Errors are ``OSError`` as the OS gives them.
+    ``byteorder``: that of the machine whose kernel wrote the files (this host's by default)."""
 
-    __slots__ = ("root",)
+    __slots__ = ("root", "byteorder")
 
-    def __init__(self, root: str = "/proc"):
+    def __init__(self, root: str = "/proc", byteorder: str | None = None):
         self.root = root.rstrip("/") or "/"
+        self.byteorder = byteorder or HOST_BYTEORDER
 
     def path(self, rel: str) -> str:
         return f"{self.root}/{rel}"

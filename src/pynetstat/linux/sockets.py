@@ -27,8 +27,8 @@ def _inet_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
     return decode_batches(reply, kind.protocol, kind.family, stats, cache)
 
 
-def _inet_proc(text: str, path: str, kind: SocketKind, errors: list):
-    return parse_inet_file(text, path, kind.protocol, kind.family, errors)
+def _inet_proc(text: str, path: str, kind: SocketKind, errors: list, byteorder: str):
+    return parse_inet_file(text, path, kind.protocol, kind.family, errors, byteorder)
 
 
 # The decoders and /proc parsers that kinds.py names: a new kind registers its own here.
@@ -123,7 +123,7 @@ def _from_proc(proc, kind: SocketKind, states: int, log: SourceLog) -> Iterator[
         return
     log.sources[name] = "proc"
     sockets = [sock for sock in PARSERS[kind.proc_parser](text, proc.path(path), kind,
-                                                          log.parse_errors)
+                                                          log.parse_errors, proc.byteorder)
                if in_states(states, sock.state)]
     # Without a cookie, the identity is the inode, or for inode 0 (TIME_WAIT) the tuple and state.
     seen: set = set()
