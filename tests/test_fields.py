@@ -71,6 +71,13 @@ def test_every_kind_has_a_record_a_decoder_and_a_parser():
     assert kinds.selection("UDPv6", False) == []
 
 
+def test_the_help_lists_the_kinds():
+    from pynetstat.cli import help_text
+
+    assert kinds.option_text() == "TCP, UDP, TCPv6 or UDPv6"
+    assert f"Shows connections for proto: {kinds.option_text()}." in " ".join(help_text().split())
+
+
 def test_extension_groups_are_declared():
     assert set(fields.EXTENSIONS) == {"tcp_info", "memory", "tos"}
 

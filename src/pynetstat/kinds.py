@@ -107,6 +107,12 @@ def option_values() -> tuple[str, ...]:
     return CONNECTION_PROTOCOLS
 
 
+def option_text() -> str:
+    """The ``-p`` values as the help lists them: ``"TCP, UDP, TCPv6 or UDPv6"``."""
+    *first, last = CONNECTION_PROTOCOLS
+    return f"{', '.join(first)} or {last}" if first else last
+
+
 def selection(option: str | None, all: bool) -> list[tuple[SocketKind, int]]:
     """``(kind, state mask)`` to list for ``-p option`` (None: every kind) and ``-a``."""
     chosen = (BY_OPTION[option],) if option in BY_OPTION else KINDS
