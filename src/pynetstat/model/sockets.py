@@ -183,13 +183,13 @@ class SocketBatch:
         return cls(proto=proto, family=family, **columns)
 
     def sockets(self) -> Iterator[InetSocket]:
-        constants = (self.proto, self.family)
-        return map(_make_inet, *(repeat(c) for c in constants),
+        return map(_make_inet, *(repeat(getattr(self, name)) for name in self.CONSTANTS),
                    *(getattr(self, name) for name in self.COLUMNS))
 
     def socket_at(self, i: int) -> InetSocket:
         """The record at position ``i``."""
-        return _make_inet(self.proto, self.family, *(getattr(self, name)[i] for name in self.COLUMNS))
+        return _make_inet(*(getattr(self, name) for name in self.CONSTANTS),
+                          *(getattr(self, name)[i] for name in self.COLUMNS))
 
     def rows(self) -> Iterator[tuple[InetSocket, tuple[Owner, ...]]]:
         """``(socket, owners)`` pairs; owners is ``()`` when the owner join did not run."""
