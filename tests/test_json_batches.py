@@ -35,11 +35,13 @@ def batch(draw) -> tuple[SocketBatch, bool]:
     kind = draw(st.sampled_from(["plain", "scoped", "proc"]))
     n = draw(st.integers(1, 10))
     u32 = st.integers(0, 2**32 - 1)
-    sockets = [InetSocket(proto, family, draw(st.integers(0, 255)), draw(addr), draw(st.integers(0, 65535)),
-                          draw(addr), draw(st.integers(0, 65535)),
-                          draw(st.sampled_from([3, 7, 0])) if kind == "scoped" else 0,
-                          draw(u32), draw(u32), None if kind == "proc" else draw(st.integers(1, 2**64 - 1)),
-                          draw(u32), draw(u32))
+    sockets = [InetSocket(proto=proto, family=family, state=draw(st.integers(0, 255)),
+                          local_address=draw(addr), local_port=draw(st.integers(0, 65535)),
+                          remote_address=draw(addr), remote_port=draw(st.integers(0, 65535)),
+                          scope=draw(st.sampled_from([3, 7, 0])) if kind == "scoped" else 0,
+                          inode=draw(u32), uid=draw(u32),
+                          cookie=None if kind == "proc" else draw(st.integers(1, 2**64 - 1)),
+                          recv_q=draw(u32), send_q=draw(u32))
                for _ in range(n)]
     built = SocketBatch.from_sockets(proto, family, sockets)
     with_owners = draw(st.booleans())

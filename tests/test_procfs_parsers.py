@@ -108,7 +108,7 @@ def test_parse_inet_line_time_wait_has_fewer_fields():
     line = next(line for line in fixture_lines("tcp") if " 06 " in line)
     assert len(line.split()) == 12
     sock = parse_inet_line(line, "tcp", 4)
-    assert (sock.state, sock.inode, sock.uid) == (6, 0, 0)
+    assert (sock.state, sock.inode, sock.uid) == (6, 0, None)  # TIME_WAIT keeps no uid
 
 
 def test_parse_inet_line_udp6():
@@ -195,3 +195,55 @@ def test_unknown_state_is_printed_as_such(tmp_path):
     assert sum("UNKNOWN(14)" in line for line in text.stdout.splitlines()) == 1
     recs = [r for r in only_proc(root, "-an", "--json").json()["connections"] if r["state"] == "UNKNOWN(14)"]
     assert len(recs) == 1 and recs[0]["kernel_state"] == "UNKNOWN(14)"
+
+
+@pytest.mark.parametrize("code", [0x20, 0xFF])
+@pytest.mark.parametrize("argv", [["-an"], ["-n"]])
+def test_a_state_past_the_masks_bits_is_shown(tmp_path, code, argv):
+    """sk_state is a u8, the state mask 32 bits: a code of 32 or more (a newer kernel's, or a
+    forged file's) is in no mask, and was dropped without a word. Every row is shown."""
+    def edit(lines):
+        i = next(i for i, line in enumerate(lines) if " 01 " in line)
+        lines[i] = lines[i].replace(" 01 ", f" {code:02X} ", 1)
+    root = proc_copy(tmp_path, edit)
+    text = only_proc(root, *argv)
+    assert text.status == 0 and text.stderr == ""
+    assert sum(f"UNKNOWN({code})" in line for line in text.stdout.splitlines()) == 1
+    recs = [r for r in only_proc(root, *argv, "--json").json()["connections"]
+            if r["kernel_state"] == f"UNKNOWN({code})"]
+    assert len(recs) == 1 and recs[0]["state"] == f"UNKNOWN({code})"
+
+
+def _big_endian_address(field: str) -> str:
+    """``ADDR:PORT`` as a big-endian kernel prints it: each 4-byte word in the other order."""
+    hexaddr, _, port = field.partition(":")
+    words = [hexaddr[i : i + 8] for i in range(0, len(hexaddr), 8)]
+    return "".join(bytes.fromhex(w)[::-1].hex().upper() for w in words) + ":" + port
+
+
+def test_the_fallback_reads_addresses_in_the_hosts_byte_order(tmp_path, monkeypatch):
+    """The recorded /proc files (a little-endian kernel) and the same sockets as a big-endian
+    kernel prints them, each read on a host of that order, give the same rows."""
+    from pynetstat.linux import procfs
+
+    little = tmp_path / "little"
+    shutil.copytree(os.path.dirname(NORMAL), little)
+    big = tmp_path / "big"
+    shutil.copytree(os.path.dirname(NORMAL), big)
+    for name in ("tcp", "tcp6", "udp", "udp6"):
+        lines = (little / "net" / name).read_text().splitlines()
+        out = [lines[0]]
+        for line in lines[1:]:
+            f = line.split(" ")
+            at = [i for i, x in enumerate(f) if x][1:3]  # the two ADDR:PORT fields
+            for i in at:
+                f[i] = _big_endian_address(f[i])
+            out.append(" ".join(f))
+        assert out != lines
+        (big / "net" / name).write_text("\n".join(out) + "\n")
+    monkeypatch.setattr(procfs, "HOST_BYTEORDER", "little", raising=False)
+    want = only_proc(str(little), "-an", "--json").json()["connections"]
+    monkeypatch.setattr(procfs, "HOST_BYTEORDER", "big", raising=False)
+    got = only_proc(str(big), "-an", "--json").json()["connections"]
+    assert got == want and len(want) > 10
+    assert {r["local_address"] for r in got} >= {"127.0.0.1", "::1"}

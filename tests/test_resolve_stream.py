@@ -18,7 +18,9 @@ LOOPBACK_NAME = socket.getnameinfo(("127.0.0.1", 0), socket.NI_NAMEREQD)[0]
 
 def _batch(i: int, remote: str) -> SocketBatch:
     return SocketBatch.from_sockets("tcp", 4, [
-        InetSocket("tcp", 4, 1, "127.0.0.1", 40000 + i, remote, 5432, 0, 100 + i, 0, 1 + i, 0, 0)])
+        InetSocket(proto="tcp", family=4, state=1, local_address="127.0.0.1", local_port=40000 + i,
+                   remote_address=remote, remote_port=5432, scope=0, inode=100 + i, uid=0,
+                   cookie=1 + i, recv_q=0, send_q=0)])
 
 
 def test_batches_stream_as_their_names_answer():

@@ -73,7 +73,9 @@ def _render(batches: list[SocketBatch], pids: bool) -> str:
 
 def _batch(proto: str, family: int, rows: list[tuple], owners: list[tuple] | None) -> SocketBatch:
     batch = SocketBatch.from_sockets(proto, family, [
-        InetSocket(proto, family, state, la, lp, ra, rp, 0, 1000 + i, 0, 1 + i, 0, 0)
+        InetSocket(proto=proto, family=family, state=state, local_address=la, local_port=lp,
+                   remote_address=ra, remote_port=rp, scope=0, inode=1000 + i, uid=0, cookie=1 + i,
+                   recv_q=0, send_q=0)
         for i, (state, la, lp, ra, rp) in enumerate(rows)])
     if owners is not None:
         batch.owners = tuple(owners)

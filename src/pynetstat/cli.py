@@ -11,7 +11,8 @@ import sys
 
 from pynetstat import __version__
 from pynetstat.errors import Exit, PynetstatError, UsageError
-from pynetstat.options import CONNECTION_PROTOCOLS, STATISTICS_PROTOCOLS, Options
+from pynetstat.kinds import CONNECTION_PROTOCOLS
+from pynetstat.options import STATISTICS_PROTOCOLS, Options
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-# -p values: for the connection table, and for -s (the spec's two lists).
-CONNECTION_PROTOCOLS = ("TCP", "UDP", "TCPv6", "UDPv6")
+# -p values for -s (the spec's list); those of the connection table come from the kind table
+# (kinds.CONNECTION_PROTOCOLS).
 STATISTICS_PROTOCOLS = ("IP", "IPv6", "ICMP", "ICMPv6", "TCP", "TCPv6", "UDP", "UDPv6")
 
 
@@ -20,7 +20,7 @@ class Options:
         self.pids = pids  # -o
         self.executables = executables  # -b
         self.verbose = verbose  # -v
-        # -p: canonical spelling from CONNECTION_PROTOCOLS or STATISTICS_PROTOCOLS ("TCPv6"), or None
+        # -p: canonical spelling from kinds.CONNECTION_PROTOCOLS or STATISTICS_PROTOCOLS ("TCPv6"), or None
         self.protocol = protocol
         self.statistics = statistics  # -s
         self.ethernet = ethernet  # -e

@@ -9,8 +9,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import TextIO
 
-    from pynetstat.connections import ConnectionSet
     from pynetstat.env import Environment
+    from pynetstat.linux.connections import ConnectionSet
     from pynetstat.options import Options
 
 
@@ -97,7 +97,7 @@ def show_once(session: Session) -> None:
 
 
 def show_connections(session: Session) -> None:
-    from pynetstat.connections import collect
+    from pynetstat.linux.connections import collect
 
     conns = collect(session.opts, session.env, session.netlink)
     write_connections_display(session, conns, iter(conns))

@@ -203,9 +203,7 @@ class Snapshot:
         """``(socket, owners)`` at a position of the pass's kernel order."""
         b = bisect_right(self.starts, position) - 1
         batch, i = self.batches[b], position - self.starts[b]
-        sock = InetSocket(batch.proto, batch.family,
-                          *(getattr(batch, column)[i] for column in SocketBatch.COLUMNS))
-        return sock, (batch.owners[i] if batch.owners is not None else ())
+        return batch.socket_at(i), (batch.owners[i] if batch.owners is not None else ())
 
 
 class ConnectionChange:
@@ -258,7 +256,7 @@ class ConnectionsMonitor:
         self.rows = 0
 
     def show(self, number: int, stamp: float) -> dict:
-        from pynetstat.connections import collect
+        from pynetstat.linux.connections import collect
         from pynetstat.run import notes, write_connections_display
 
         session = self.session

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 
 from pynetstat.errors import BackendUnavailable, NetlinkError
 
@@ -43,6 +44,11 @@ NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH
 NLMSGHDR = struct.Struct("=IHHII")
 NLMSG_HDRLEN = NLMSGHDR.size  # 16
 _ERRNO = struct.Struct("=i")
+# The header and error code in either byte order, for a dump recorded on a machine of the other
+# order (a live dump is always in this host's).
+_IN_ORDER = {order: (struct.Struct(f"{mark}IHHII"), struct.Struct(f"{mark}i"))
+             for order, mark in (("little", "<"), ("big", ">"))}
+_IN_ORDER[sys.byteorder] = (NLMSGHDR, _ERRNO)
 _RECORD_MAGIC = b"PNLD"
 _RECORD_HEAD = struct.Struct("<4sI")  # magic, seq
 _RECORD_LEN = struct.Struct("<I")
@@ -94,7 +100,7 @@ class DumpStats:
 
 
 def control_message(chunk: bytes, off: int, seq: int, stats: DumpStats, what: str,
-                    data_type: int = -1) -> int:
+                    data_type: int = -1, byteorder: str = sys.byteorder) -> int:
     """Handle the message at ``off`` that a fast decoder did not take; return the next offset,
     or -1 when the rest of the buffer cannot be trusted.
 
@@ -102,12 +108,14 @@ def control_message(chunk: bytes, off: int, seq: int, stats: DumpStats, what: st
     A length shorter than a header or running past the buffer drops the rest of the buffer and is
     counted; otherwise the offset always advances, so no length field can make a caller spin.
     A message of ``data_type`` that reaches here was too short or of the wrong family: malformed.
+    ``byteorder``: that of the kernel that wrote the dump.
     """
+    header, errno_field = _IN_ORDER[byteorder]
     end = len(chunk)
     if off + NLMSG_HDRLEN > end:
         stats.malformed += 1  # trailing bytes too short for a header
         return -1
-    length, mtype, flags, mseq, _pid = NLMSGHDR.unpack_from(chunk, off)
+    length, mtype, flags, mseq, _pid = header.unpack_from(chunk, off)
     if length < NLMSG_HDRLEN or off + length > end:
         stats.malformed += 1
         return -1
@@ -116,7 +124,7 @@ def control_message(chunk: bytes, off: int, seq: int, stats: DumpStats, what: st
         stats.foreign += 1
         return nxt
     if mtype == NLMSG_DONE:
-        err = _ERRNO.unpack_from(chunk, off + NLMSG_HDRLEN)[0] if length >= NLMSG_HDRLEN + 4 else 0
+        err = errno_field.unpack_from(chunk, off + NLMSG_HDRLEN)[0] if length >= NLMSG_HDRLEN + 4 else 0
         if err < 0:
             raise NetlinkError(-err, what)
         raise DumpDone
@@ -124,7 +132,7 @@ def control_message(chunk: bytes, off: int, seq: int, stats: DumpStats, what: st
         if length < NLMSG_HDRLEN + 4:
             stats.malformed += 1
             return -1
-        err = _ERRNO.unpack_from(chunk, off + NLMSG_HDRLEN)[0]
+        err = errno_field.unpack_from(chunk, off + NLMSG_HDRLEN)[0]
         if err < 0:
             raise NetlinkError(-err, what)
         raise DumpDone  # an ACK (error 0) ends a request that asked for one

@@ -7,23 +7,31 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from stat import S_ISDIR, S_ISREG
 
 from pynetstat.errors import ParseError
-from pynetstat.model.sockets import InetSocket
+from pynetstat.model.sockets import InetSocket, owner_uid
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 
+# The kernel prints /proc/net/{tcp,udp}[6] addresses as host-order words: the files are read on
+# the machine that wrote them, so in this host's order.
+HOST_BYTEORDER = sys.byteorder
+
+
 class ProcFS:
-    """Reads files below ``root`` (``/proc`` by default). Errors are ``OSError`` as the OS gives them."""
+    """Reads files below ``root`` (``/proc`` by default). Errors are ``OSError`` as the OS gives them.
+    ``byteorder``: that of the machine whose kernel wrote the files (this host's by default)."""
 
-    __slots__ = ("root",)
+    __slots__ = ("root", "byteorder")
 
-    def __init__(self, root: str = "/proc"):
+    def __init__(self, root: str = "/proc", byteorder: str | None = None):
         self.root = root.rstrip("/") or "/"
+        self.byteorder = byteorder or HOST_BYTEORDER
 
     def path(self, rel: str) -> str:
         return f"{self.root}/{rel}"
@@ -122,8 +130,11 @@ def parse_inet_line(line: str, proto: str, family: int, byteorder: str = "little
     state = hex_field(f[3])
     if state > 0xFF:  # sk_state is a u8, printed %02X
         raise ValueError(f"not a socket state: {f[3]!r}")
-    return InetSocket(proto, family, state, local, lport, remote, rport, 0, dec_field(f[9]),
-                      dec_field(f[7]), None, hex_field(rxq), hex_field(txq))
+    inode = dec_field(f[9])
+    return InetSocket(proto=proto, family=family, state=state, local_address=local,
+                      local_port=lport, remote_address=remote, remote_port=rport, scope=0,
+                      inode=inode, uid=owner_uid(state, inode, dec_field(f[7])), cookie=None,
+                      recv_q=hex_field(rxq), send_q=hex_field(txq))
 
 
 def parse_inet_file(text: str, path: str, proto: str, family: int, errors: list,

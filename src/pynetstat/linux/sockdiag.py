@@ -17,6 +17,7 @@ import sys
 from _socket import AF_INET, AF_INET6, inet_ntop
 
 from pynetstat.errors import BackendUnavailable
+from pynetstat.kinds import ALL_STATES, BY_PROTOCOL
 from pynetstat.linux.netlink import (
     NETLINK_SOCK_DIAG,
     NLM_F_DUMP_INTR,
@@ -25,16 +26,23 @@ from pynetstat.linux.netlink import (
     DumpStats,
     Request,
     control_message,
+    parse_attrs,
 )
-from pynetstat.model.sockets import InetSocket, SocketBatch
+from pynetstat.model.sockets import InetSocket, SocketBatch, owner_uids
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from pynetstat.kinds import SocketKind
+
 SOCK_DIAG_BY_FAMILY = 20
-IPPROTO_TCP = 6
-IPPROTO_UDP = 17
+# idiag_ext bits ask for attributes after the message: bit (INET_DIAG_X - 1) for INET_DIAG_X
+# (include/uapi/linux/inet_diag.h).
+INET_DIAG_MEMINFO = 1
+INET_DIAG_INFO = 2  # struct tcp_info
+INET_DIAG_TOS = 5
+INET_DIAG_SKMEMINFO = 7
 
 _REQ = struct.Struct("=BBBBI HH16s16sI II")
 # nlmsg payload: family, state, timer, retrans, sport, dport, src, dst, if, cookie lo, cookie hi,
@@ -43,16 +51,19 @@ _MSG = struct.Struct("=BBBB HH16s16sI II IIIII")
 MSG_SIZE = _MSG.size  # 72
 _HEAD_SIZE = NLMSG_HDRLEN + MSG_SIZE  # 88: a socket message is at least nlmsghdr + inet_diag_msg
 
-ALL_STATES = 0xFFFFFFFF & ~(1 << 13)  # every state but BOUND_INACTIVE (bound, never listened)
+
+def request_for(kind: SocketKind, states: int = ALL_STATES, ext: int = 0) -> Request:
+    """The dump request of one kind (kinds.py), for the states in the mask; ``ext`` asks for
+    attributes (``1 << (INET_DIAG_INFO - 1)``: tcp_info)."""
+    payload = _REQ.pack(kind.diag_family, kind.diag_protocol, ext, 0, states, 0, 0, b"", b"", 0,
+                        0xFFFFFFFF, 0xFFFFFFFF)
+    # The key names the dump in recordings (tests/fixtures/linux/*/netlink/sock_diag-tcp6.nl).
+    return Request(NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, payload, f"sock_diag-{kind.name}")
 
 
-def build_request(family: int, protocol: int, states: int = ALL_STATES, ext: int = 0) -> Request:
+def build_request(family: int, protocol: str, states: int = ALL_STATES, ext: int = 0) -> Request:
     """A dump request for one family (4 or 6) and protocol ("tcp" or "udp")."""
-    af = AF_INET if family == 4 else AF_INET6
-    ipproto = IPPROTO_TCP if protocol == "tcp" else IPPROTO_UDP
-    payload = _REQ.pack(af, ipproto, ext, 0, states, 0, 0, b"", b"", 0, 0xFFFFFFFF, 0xFFFFFFFF)
-    key = f"sock_diag-{protocol}{'6' if family == 6 else ''}"
-    return Request(NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, payload, key)
+    return request_for(BY_PROTOCOL[(protocol, family)], states, ext)
 
 
 class _Names(dict):
@@ -105,15 +116,39 @@ _AT_INODE = 84
 # Header bytes every message of a run must share with the first: length (0-3), type (4-5),
 # sequence number (8-11), and the address family byte. The flags (6-7) may differ.
 _SAME = (0, 1, 2, 3, 4, 5, 8, 9, 10, 11, _AT_FAMILY)
-_LITTLE = sys.byteorder == "little"
-_INTR_BYTE = _AT_FLAGS if _LITTLE else _AT_FLAGS + 1  # where NLM_F_DUMP_INTR (0x10) lies
-# The cookie's halves as one native u64 (only needed when the high halves differ within a run):
-# low half first on a little-endian host, high half first on a big-endian one.
-_COOKIE_BYTES = tuple(range(_AT_COOKIE, _AT_COOKIE + 8)) if _LITTLE else (
-    tuple(range(_AT_COOKIE + 4, _AT_COOKIE + 8)) + tuple(range(_AT_COOKIE, _AT_COOKIE + 4)))
 _v6_structs: dict[int, struct.Struct] = {}
 _BE_PORTS: dict[int, struct.Struct] = {}  # messages in a run -> ">{2n}H"
-_PEEK = struct.Struct("=IHHI")  # length, type, flags, sequence number
+
+
+class _Order:
+    """What depends on the byte order of the kernel that wrote a dump: a live dump is in this
+    host's order; a recording replayed on a host of the other order is not (tests replay the
+    recorded dumps both ways)."""
+
+    __slots__ = ("native", "peek", "intr_byte", "name")
+
+    def __init__(self, byteorder: str):
+        self.name = byteorder
+        self.native = byteorder == sys.byteorder
+        # length, type, flags, sequence number
+        self.peek = struct.Struct(("<" if byteorder == "little" else ">") + "IHHI").unpack_from
+        # where NLM_F_DUMP_INTR (0x10) of the u16 flags lies
+        self.intr_byte = _AT_FLAGS if byteorder == "little" else _AT_FLAGS + 1
+
+    def words(self, raw: memoryview) -> memoryview:
+        """The run's u32 words as numbers: the bytes themselves in this host's order, else a
+        byte-swapped copy."""
+        if self.native:
+            return raw
+        from array import array  # only for a replayed dump of the other order: not at start-up
+
+        swapped = array("I")
+        swapped.frombytes(raw.cast("B"))
+        swapped.byteswap()
+        return memoryview(swapped)
+
+
+_ORDERS = {order: _Order(order) for order in ("little", "big")}
 
 
 def _valid_prefix(chunk: bytes, start: int, end: int, length: int, af: int) -> int:
@@ -133,15 +168,6 @@ def _valid_prefix(chunk: bytes, start: int, end: int, length: int, af: int) -> i
     return good
 
 
-def _gather(chunk: bytes, start: int, end: int, length: int, offsets: tuple[int, ...]) -> memoryview:
-    """The bytes at ``offsets`` of every message, message by message, as one buffer."""
-    width = len(offsets)
-    out = bytearray(width * ((end - start) // length))
-    for i, at in enumerate(offsets):
-        out[i::width] = chunk[start + at : end : length]
-    return memoryview(out)
-
-
 def _ports(words: memoryview, step: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Source and destination ports: the u32 that holds both, read as two big-endian u16."""
     both = words[_AT_SPORT // 4 :: step]
@@ -152,28 +178,33 @@ def _ports(words: memoryview, step: int) -> tuple[tuple[int, ...], tuple[int, ..
     return pairs[0::2], pairs[1::2]
 
 
-def _cookies(chunk: bytes, start: int, end: int, length: int, words: memoryview,
-             step: int) -> list[int]:
+def _cookies(words: memoryview, step: int) -> list[int]:
+    """The cookies: two u32 halves each, low half first."""
     low = words[_AT_COOKIE // 4 :: step].tolist()
     high = words[_AT_COOKIE // 4 + 1 :: step]
     first = high[0]
     if high.tobytes() == _U32.pack(first) * len(high):
         # The usual case: one high half for the whole run (0 until 2**32 sockets were made).
         return low if not first else list(map((first << 32).__add__, low))
-    return _gather(chunk, start, end, length, _COOKIE_BYTES).cast("Q").tolist()
+    # The run crosses a 2**32 boundary of the cookie counter (rare: once per 2**32 sockets).
+    return [h << 32 | lo for h, lo in zip(high.tolist(), low)]
 
 
 def _decode_run(chunk: bytes, start: int, end: int, length: int, protocol: str, family: int,
-                names: _Names, stats: DumpStats) -> SocketBatch:
+                names: _Names, stats: DumpStats, order: _Order) -> SocketBatch:
     """The socket messages ``chunk[start:end]``, all ``length`` bytes long (a multiple of 4)."""
-    if any(flags & NLM_F_DUMP_INTR for flags in set(chunk[start + _INTR_BYTE : end : length])):
+    flags = set(chunk[start + order.intr_byte : end : length])
+    if any(flag & NLM_F_DUMP_INTR for flag in flags):
         stats.interrupted = True  # the table changed while it was dumped
-    words = memoryview(chunk)[start:end].cast("I")
+    # raw: the bytes as u32 words, for addresses and ports (network order, the same on every
+    # host); words: the host-order fields as numbers
+    raw = memoryview(chunk)[start:end].cast("I")
+    words = order.words(raw)
     step = length // 4
     get = names.__getitem__
     if family == 4:
-        src = list(map(get, words[_AT_SRC // 4 :: step].tolist()))
-        dst = list(map(get, words[_AT_DST // 4 :: step].tolist()))
+        src = list(map(get, raw[_AT_SRC // 4 :: step].tolist()))
+        dst = list(map(get, raw[_AT_DST // 4 :: step].tolist()))
     else:
         pairs = _v6_structs.get(length)
         if pairs is None:
@@ -181,25 +212,45 @@ def _decode_run(chunk: bytes, start: int, end: int, length: int, protocol: str, 
         raw_src, raw_dst = zip(*pairs.iter_unpack(memoryview(chunk)[start:end]))
         src = list(map(get, raw_src))
         dst = list(map(get, raw_dst))
-    sport, dport = _ports(words, step)
-    return SocketBatch(protocol, family, list(chunk[start + _AT_STATE : end : length]),
-                       src, sport, dst, dport,
-                       words[_AT_IF // 4 :: step].tolist(), words[_AT_INODE // 4 :: step].tolist(),
-                       words[_AT_UID // 4 :: step].tolist(),
-                       _cookies(chunk, start, end, length, words, step),
-                       words[_AT_RQUEUE // 4 :: step].tolist(), words[_AT_WQUEUE // 4 :: step].tolist())
+    sport, dport = _ports(raw, step)
+    state = list(chunk[start + _AT_STATE : end : length])
+    inode = words[_AT_INODE // 4 :: step].tolist()
+    return SocketBatch(proto=protocol, family=family, state=state,
+                       local_address=src, local_port=sport, remote_address=dst, remote_port=dport,
+                       scope=words[_AT_IF // 4 :: step].tolist(), inode=inode,
+                       uid=owner_uids(state, inode, words[_AT_UID // 4 :: step].tolist()),
+                       cookie=_cookies(words, step),
+                       recv_q=words[_AT_RQUEUE // 4 :: step].tolist(),
+                       send_q=words[_AT_WQUEUE // 4 :: step].tolist())
+
+
+def _attributes(chunk: bytes, start: int, count: int, step: int, length: int) -> tuple[dict, ...]:
+    """The netlink attributes after each message's ``inet_diag_msg``, one message at a time:
+    ``{INET_DIAG_INFO: b"...", ...}`` per socket (payloads as bytes, types as the kernel numbers
+    them). ``length`` is each message's own length, ``step`` the distance between messages."""
+    out = []
+    for at in range(start, start + count * step, step):
+        found = parse_attrs(chunk, at + _HEAD_SIZE, at + length)
+        out.append({kind: chunk[off : off + size] for kind, (off, size) in found.items()})
+    return tuple(out)
 
 
 def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
-                   cache: AddressCache | None = None) -> Iterator[SocketBatch]:
+                   cache: AddressCache | None = None, attributes: bool = False,
+                   byteorder: str = sys.byteorder) -> Iterator[SocketBatch]:
     """Decode a sock_diag dump into column batches, in kernel order.
 
     The kernel sends sockets of one kind as messages of one length, so each run of equal-length
-    messages is decoded a column at a time (see ``_decode_run``). Whatever is not a socket
+    messages is decoded a column at a time (see ``_decode_run``). With ``attributes`` (the
+    request asked for some: ``ext``), each message's netlink attributes are also read, one
+    message at a time, into the batch's ``attributes`` column; a plain listing never pays for
+    that walk. Whatever is not a socket
     message of this dump goes through ``netlink.control_message``: ``NLMSG_DONE`` ends the dump,
     an error reply raises ``NetlinkError``, impossible lengths are counted and the rest of that
-    buffer dropped.
+    buffer dropped. ``byteorder`` is that of the kernel that wrote the dump (attributes are read
+    in this host's order only).
     """
+    order = _ORDERS[byteorder]
     if cache is None:
         cache = AddressCache()
     if family == 4:
@@ -208,7 +259,7 @@ def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
         names, af = cache.v6, AF_INET6
     seq = reply.seq
     what = f"sock_diag {protocol}{'6' if family == 6 else ''}"
-    peek = _PEEK.unpack_from
+    peek = order.peek
     malformed = stats.malformed
     try:
         for chunk in reply.chunks:
@@ -232,12 +283,15 @@ def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
                         good = _valid_prefix(part, start, start + count * step, step, af)
                         if good:
                             batch = _decode_run(part, start, start + good * step, step, protocol,
-                                                family, names, stats)
+                                                family, names, stats, order)
+                            if attributes:
+                                batch.attributes = _attributes(part, start, good, step, length)
                             off += good * step
                             stats.messages += good
                             yield batch
                             continue
-                off = control_message(chunk, off, seq, stats, what, SOCK_DIAG_BY_FAMILY)
+                off = control_message(chunk, off, seq, stats, what, SOCK_DIAG_BY_FAMILY,
+                                      byteorder)
                 if off < 0:
                     break
     except DumpDone:

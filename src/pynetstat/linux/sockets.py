@@ -1,8 +1,8 @@
-"""TCP/UDP sockets from the best source available, one protocol at a time.
+"""Sockets from the best source available, one kind (kinds.py) at a time.
 
-Order, per protocol: sock_diag over netlink; if the kernel answers with an error (no diag module
+Order, per kind: sock_diag over netlink; if the kernel answers with an error (no diag module
 for it, netlink refused) before the first socket, the matching /proc/net file. Which source served
-each protocol is recorded so the output can say so. Sockets are deduplicated by the kernel's
+each kind is recorded so the output can say so. Sockets are deduplicated by the kernel's
 identity (inode, else cookie), never by the printed tuple: three SO_REUSEPORT listeners on one
 port are three sockets.
 """
@@ -10,15 +10,30 @@ port are three sockets.
 from __future__ import annotations
 
 from pynetstat.errors import BackendUnavailable
-from pynetstat.linux import procfs as procfs_mod
+from pynetstat.kinds import in_states
 from pynetstat.linux.netlink import DumpStats
-from pynetstat.linux.sockdiag import AddressCache, build_request, decode_batches
+from pynetstat.linux.procfs import parse_inet_file
+from pynetstat.linux.sockdiag import AddressCache, decode_batches, request_for
 from pynetstat.model.sockets import SocketBatch
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from pynetstat.kinds import SocketKind
+
+
+def _inet_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
+    return decode_batches(reply, kind.protocol, kind.family, stats, cache)
+
+
+def _inet_proc(text: str, path: str, kind: SocketKind, errors: list, byteorder: str):
+    return parse_inet_file(text, path, kind.protocol, kind.family, errors, byteorder)
+
+
+# The decoders and /proc parsers that kinds.py names: a new kind registers its own here.
+DECODERS = {"inet_diag": _inet_diag}
+PARSERS = {"inet": _inet_proc}
 
 
 class SourceLog:
@@ -34,23 +49,22 @@ class SourceLog:
         self.unreadable: dict[str, str] = {}  # "/proc/net/tcp6" -> reason
 
 
-def iter_batches(protocols: list[tuple[str, int]], states: int, netlink, proc,
+def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc,
                  log: SourceLog) -> Iterator[SocketBatch]:
-    """Yield the sockets of each ``(proto, family)`` in order, e.g. ``[("tcp", 4), ("tcp", 6)]``.
-
-    ``states`` is a bit mask of kernel TCP states (bit N = state N); for netlink it is pushed into
-    the request, for /proc it is applied here, so both sources give the same rows.
+    """Yield the sockets of each kind in order, as ``kinds.selection`` lists them: ``(kind,
+    states)``, ``states`` a bit mask of kernel states (bit N = state N); for netlink it is pushed
+    into the request, for /proc it is applied here, so both sources give the same rows.
     """
     cache = AddressCache()
-    for proto, family in protocols:
-        name = f"{proto}{'6' if family == 6 else ''}"
+    for kind, states in listed:
+        name = kind.name
         seen: set = set()
         yielded = False
         try:
             if netlink is None:
                 raise BackendUnavailable("netlink disabled")
-            reply = netlink.dump(build_request(family, proto, states))
-            for batch in decode_batches(reply, proto, family, log.netlink, cache):
+            reply = netlink.dump(request_for(kind, states))
+            for batch in DECODERS[kind.decoder](reply, kind, log.netlink, cache):
                 # The cookie is the kernel's identity of a socket, unique and never 0 in a dump.
                 batch = _unseen(batch, batch.cookie, seen)
                 if batch is not None:
@@ -68,7 +82,7 @@ def iter_batches(protocols: list[tuple[str, int]], states: int, netlink, proc,
                 # The dump broke off midway: keep what came, and say so rather than mix sources.
                 log.sources[name] = "netlink (incomplete)"
                 continue
-        yield from _from_proc(proc, proto, family, name, states, log)
+        yield from _from_proc(proc, kind, states, log)
 
 
 def _unseen(batch: SocketBatch, keys: tuple, seen: set) -> SocketBatch | None:
@@ -90,15 +104,14 @@ def _unseen(batch: SocketBatch, keys: tuple, seen: set) -> SocketBatch | None:
 def _in_states(batch: SocketBatch, states: int) -> SocketBatch | None:
     """The sockets whose state is in the mask. A live kernel applies the mask itself; a replayed
     recording answers with whatever was asked for when it was recorded."""
-    if all((states >> state) & 1 for state in set(batch.state)):
+    if all(in_states(states, state) for state in set(batch.state)):
         return batch
-    keep = [i for i, state in enumerate(batch.state) if (states >> state) & 1]
+    keep = [i for i, state in enumerate(batch.state) if in_states(states, state)]
     return batch.take(keep) if keep else None
 
 
-def _from_proc(proc, proto: str, family: int, name: str, states: int,
-               log: SourceLog) -> Iterator[SocketBatch]:
-    path = f"net/{name}"
+def _from_proc(proc, kind: SocketKind, states: int, log: SourceLog) -> Iterator[SocketBatch]:
+    name, path = kind.name, kind.proc_file
     try:
         text = proc.read_text(path)
     except FileNotFoundError:
@@ -109,14 +122,14 @@ def _from_proc(proc, proto: str, family: int, name: str, states: int,
         log.unreadable[proc.path(path)] = e.strerror or str(e)
         return
     log.sources[name] = "proc"
-    sockets = [sock for sock in procfs_mod.parse_inet_file(text, proc.path(path), proto, family,
-                                                            log.parse_errors)
-               if (states >> sock.state) & 1]
+    sockets = [sock for sock in PARSERS[kind.proc_parser](text, proc.path(path), kind,
+                                                          log.parse_errors, proc.byteorder)
+               if in_states(states, sock.state)]
     # Without a cookie, the identity is the inode, or for inode 0 (TIME_WAIT) the tuple and state.
     seen: set = set()
     for start in range(0, len(sockets), 4096):
         part = sockets[start : start + 4096]
-        batch = _unseen(SocketBatch.from_sockets(proto, family, part),
+        batch = _unseen(SocketBatch.from_sockets(kind.protocol, kind.family, part),
                         tuple(s.identity for s in part), seen)
         if batch is not None:
             yield batch

@@ -7,6 +7,16 @@ must stay a plain ``__init__``.
 
 from __future__ import annotations
 
+from itertools import repeat
+
+from pynetstat.model.fields import (
+    batch_columns,
+    batch_constants,
+    keyword_init,
+    positional_maker,
+    record_slots,
+)
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -47,6 +57,27 @@ def spec_state_name(state: int) -> str:
     return name if name is not None else f"UNKNOWN({state})"
 
 
+# Mini-sockets keep no owner: a TIME_WAIT socket (struct inet_timewait_sock) and a request socket
+# (struct request_sock, listed as SYN_RECV, NEW_SYN_RECV in the kernel) have no file, hence inode
+# 0, and no uid. sock_diag says uid 0 for them (net/ipv4/inet_diag.c: inet_twsk_diag_fill,
+# inet_req_diag_fill), /proc 0 or the listener's (net/ipv4/tcp_ipv4.c: get_timewait4_sock,
+# get_openreq4): neither is the socket's, so the record says None.
+UIDLESS_STATES = frozenset((TCP_SYN_RECV, TCP_TIME_WAIT, TCP_NEW_SYN_RECV))
+
+
+def owner_uid(state: int, inode: int, uid: int) -> int | None:
+    """The socket's uid, or None for a socket that has none (a TIME_WAIT or request socket)."""
+    return None if inode == 0 and state in UIDLESS_STATES else uid
+
+
+def owner_uids(states: list, inodes: list, uids: list) -> list:
+    """``owner_uid`` for columns; the uid column itself when no socket lacks an owner (the
+    usual batch: one C-level scan for an inode 0, no Python work per socket)."""
+    if 0 not in inodes or UIDLESS_STATES.isdisjoint(states):
+        return uids
+    return list(map(owner_uid, states, inodes, uids))
+
+
 def kernel_state_name(state: int) -> str:
     name = KERNEL_STATE_NAMES.get(state)
     return name if name is not None else f"UNKNOWN({state})"
@@ -55,31 +86,16 @@ def kernel_state_name(state: int) -> str:
 class InetSocket:
     """One TCP or UDP socket, from sock_diag or from /proc/net/{tcp,udp}[6]: the source is invisible here.
 
-    ``proto`` is ``"tcp"`` or ``"udp"``; ``family`` 4 or 6. Addresses are numeric strings
-    (``"127.0.0.1"``, ``"::1"``); ``scope`` is the interface index of a link-local address (else 0).
-    ``cookie`` is the kernel's 64-bit socket cookie (``None`` from /proc); ``inode`` is 0 for
-    sockets no file refers to (TIME_WAIT, request sockets).
+    Fields (model/fields.py, shape "inet"): ``proto`` is ``"tcp"`` or ``"udp"``; ``family`` 4 or
+    6. Addresses are numeric strings (``"127.0.0.1"``, ``"::1"``); ``scope`` is the interface index
+    of a link-local address (else 0). ``cookie`` is the kernel's 64-bit socket cookie (``None``
+    from /proc); ``inode`` is 0 for sockets no file refers to (TIME_WAIT, request sockets), whose
+    ``uid`` is None (``owner_uid``).
+    The constructor takes keywords only: ``InetSocket(proto="tcp", family=4, state=10, ...)``.
     """
 
-    __slots__ = ("proto", "family", "state", "local_address", "local_port", "remote_address",
-                 "remote_port", "scope", "inode", "uid", "cookie", "recv_q", "send_q")
-
-    def __init__(self, proto: str, family: int, state: int, local_address: str, local_port: int,
-                 remote_address: str, remote_port: int, scope: int, inode: int, uid: int,
-                 cookie: int | None, recv_q: int, send_q: int):
-        self.proto = proto
-        self.family = family
-        self.state = state
-        self.local_address = local_address
-        self.local_port = local_port
-        self.remote_address = remote_address
-        self.remote_port = remote_port
-        self.scope = scope
-        self.inode = inode
-        self.uid = uid
-        self.cookie = cookie
-        self.recv_q = recv_q
-        self.send_q = send_q
+    __slots__ = record_slots("inet")
+    __init__ = keyword_init(__slots__)
 
     @property
     def identity(self) -> tuple:
@@ -102,6 +118,10 @@ class InetSocket:
         return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+# The record class of each endpoint shape (the kind table names the shape).
+RECORDS = {"inet": InetSocket}
 
 
 class Owner:
@@ -136,8 +156,8 @@ class ScanReport:
 
 
 class SocketBatch:
-    """Sockets of one protocol and family, stored by column: one sequence (a tuple or a list,
-    never changed after the batch is made) per field, all of one length.
+    """Sockets of one kind (protocol and family), stored by column: one sequence (a tuple or a
+    list, never changed after the batch is made) per column of the field table, all of one length.
 
     A listing of 200,000 sockets spends its time per socket, so the text table works on whole
     columns at once (``map`` over a column runs in C); everything that wants one record at a time
@@ -145,62 +165,49 @@ class SocketBatch:
     and ``rows()`` gives back exactly the ``InetSocket`` records they hold.
 
     ``owners`` is ``None`` until the owner join fills it with one ``tuple[Owner, ...]`` per socket.
+    ``attributes`` is ``None`` unless the dump was decoded with its netlink attributes (a view
+    asked for extension fields): then one ``{attribute type: payload bytes}`` per socket.
     """
 
-    __slots__ = ("proto", "family", "state", "local_address", "local_port", "remote_address",
-                 "remote_port", "scope", "inode", "uid", "cookie", "recv_q", "send_q", "owners")
-
-    COLUMNS = ("state", "local_address", "local_port", "remote_address", "remote_port", "scope",
-               "inode", "uid", "cookie", "recv_q", "send_q")
-
-    def __init__(self, proto: str, family: int, state: tuple, local_address: tuple,
-                 local_port: tuple, remote_address: tuple, remote_port: tuple, scope: tuple,
-                 inode: tuple, uid: tuple, cookie: tuple, recv_q: tuple, send_q: tuple):
-        self.proto = proto
-        self.family = family
-        self.state = state
-        self.local_address = local_address
-        self.local_port = local_port
-        self.remote_address = remote_address
-        self.remote_port = remote_port
-        self.scope = scope
-        self.inode = inode
-        self.uid = uid
-        self.cookie = cookie
-        self.recv_q = recv_q
-        self.send_q = send_q
-        self.owners: tuple | None = None
+    COLUMNS = batch_columns("inet")
+    CONSTANTS = batch_constants("inet")  # ("proto", "family")
+    __slots__ = CONSTANTS + COLUMNS + ("owners", "attributes")
+    __init__ = keyword_init(CONSTANTS + COLUMNS, extra="self.owners = self.attributes = None")
 
     def __len__(self) -> int:
         return len(self.state)
 
     @classmethod
     def from_sockets(cls, proto: str, family: int, sockets: list[InetSocket]) -> SocketBatch:
-        columns = [tuple(getattr(s, name) for s in sockets) for name in cls.COLUMNS]
-        return cls(proto, family, *columns)
+        columns = {name: tuple(getattr(s, name) for s in sockets) for name in cls.COLUMNS}
+        return cls(proto=proto, family=family, **columns)
 
     def sockets(self) -> Iterator[InetSocket]:
-        proto, family = self.proto, self.family
-        for (state, la, lp, ra, rp, scope, inode, uid, cookie, rq, sq) in zip(
-                self.state, self.local_address, self.local_port, self.remote_address,
-                self.remote_port, self.scope, self.inode, self.uid, self.cookie, self.recv_q,
-                self.send_q):
-            yield InetSocket(proto, family, state, la, lp, ra, rp, scope, inode, uid, cookie, rq, sq)
+        return map(_make_inet, *(repeat(getattr(self, name)) for name in self.CONSTANTS),
+                   *(getattr(self, name) for name in self.COLUMNS))
+
+    def socket_at(self, i: int) -> InetSocket:
+        """The record at position ``i``."""
+        return _make_inet(*(getattr(self, name) for name in self.CONSTANTS),
+                          *(getattr(self, name)[i] for name in self.COLUMNS))
 
     def rows(self) -> Iterator[tuple[InetSocket, tuple[Owner, ...]]]:
         """``(socket, owners)`` pairs; owners is ``()`` when the owner join did not run."""
         owners = self.owners
         if owners is None:
-            none: tuple[Owner, ...] = ()
-            for sock in self.sockets():
-                yield sock, none
-        else:
-            yield from zip(self.sockets(), owners)
+            return zip(self.sockets(), repeat(()))
+        return zip(self.sockets(), owners)
 
     def take(self, keep: list[int]) -> SocketBatch:
         """The batch restricted to the positions in ``keep`` (in order)."""
-        columns = [tuple(getattr(self, name)[i] for i in keep) for name in self.COLUMNS]
-        batch = SocketBatch(self.proto, self.family, *columns)
+        columns = {name: tuple(getattr(self, name)[i] for i in keep) for name in self.COLUMNS}
+        batch = SocketBatch(proto=self.proto, family=self.family, **columns)
         if self.owners is not None:
             batch.owners = tuple(self.owners[i] for i in keep)
+        if self.attributes is not None:
+            batch.attributes = tuple(self.attributes[i] for i in keep)
         return batch
+
+
+# Columns -> record, in the field table's order (SocketBatch.sockets and socket_at).
+_make_inet = positional_maker(InetSocket, SocketBatch.CONSTANTS + SocketBatch.COLUMNS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pynetstat.kinds import LABELS, WITH_STATE
 from pynetstat.model.sockets import spec_state_name
 from pynetstat.textsafe import safe_token
 
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from pynetstat.model.sockets import InetSocket
     from pynetstat.resolve import Names
 
-PROTO_LABELS = {"tcp": "TCP", "udp": "UDP"}
+PROTO_LABELS = LABELS  # InetSocket.proto -> the table's Proto cell, from the kind table
 
 
 class Memo(dict):
@@ -31,7 +32,14 @@ WILDCARD = {"0.0.0.0", "::"}
 
 
 def is_link_local(address: str) -> bool:
-    return address[:4].lower() in ("fe80", "fe81", "fe82", "fe83") or address.startswith("169.254.")
+    """fe80::/10 (RFC 4291 2.5.6: a first group of fe80 to febf) or 169.254.0.0/16 (RFC 3927)."""
+    head = address[:5].lower()
+    return ((head[:3] in _FE80_10 and head[3:4] in _HEX and head[4:5] == ":")
+            or address.startswith("169.254."))
+
+
+_FE80_10 = frozenset(("fe8", "fe9", "fea", "feb"))  # the 10 bits 1111 1110 10, then any 2 bits
+_HEX = frozenset("0123456789abcdef")
 
 
 def is_ipv4_mapped(address: str) -> bool:
@@ -52,8 +60,8 @@ def host_text(address: str, family: int, scope: int, ifname: Callable[[int], str
 
 
 def state_text(sock: InetSocket) -> str:
-    """The spec's state name for TCP; UDP has no state column in the spec's table."""
-    return spec_state_name(sock.state) if sock.proto == "tcp" else ""
+    """The spec's state name for kinds with a State column (TCP); UDP has none in the spec's table."""
+    return spec_state_name(sock.state) if sock.proto in WITH_STATE else ""
 
 
 def pid_text(pids: tuple[int, ...]) -> str:
@@ -85,6 +93,6 @@ def endpoint_cells(sock: InetSocket, ifname: Callable[[int], str],
         if name:
             remote_host = safe_token(name)
     local = f"{local_host}:{lport}"
-    if sock.proto == "udp" and sock.remote_port == 0 and sock.remote_address in WILDCARD:
+    if sock.proto not in WITH_STATE and sock.remote_port == 0 and sock.remote_address in WILDCARD:
         return local, "*:*"
     return local, f"{remote_host}:{rport}"

@@ -13,6 +13,8 @@ import json
 from itertools import repeat
 from operator import or_
 
+from pynetstat.kinds import BY_PROTOCOL
+from pynetstat.model.fields import CONNECTION_JSON
 from pynetstat.model.sockets import kernel_state_name, spec_state_name
 from pynetstat.render.endpoints import Memo, is_ipv4_mapped, is_link_local
 from pynetstat.textsafe import json_text
@@ -32,15 +34,16 @@ def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names:
                       ifname: Callable[[int], str], owner_json: Callable | None) -> dict:
     """One row as a dict; ``owners`` is ``None`` when owners were not asked for (then ``pid`` and
     ``owners`` are null), ``()`` when asked for and none is visible."""
-    proto = sock.proto + ("6" if sock.family == 6 else "")
+    kind = BY_PROTOCOL[(sock.proto, sock.family)]
+    # Keys in the order of model/fields.CONNECTION_JSON (tests/test_json_schema.py checks it).
     rec = {
-        "proto": proto,
+        "proto": kind.name,
         "family": "ipv6" if sock.family == 6 else "ipv4",
         "local_address": sock.local_address,
         "local_port": sock.local_port,
         "remote_address": sock.remote_address,
         "remote_port": sock.remote_port,
-        "state": spec_state_name(sock.state) if sock.proto == "tcp" else None,
+        "state": spec_state_name(sock.state) if kind.has_state else None,
         "kernel_state": kernel_state_name(sock.state),
         "interface": json_text(ifname(sock.scope)) if sock.scope else None,
         "link_local": is_link_local(sock.local_address),
@@ -91,13 +94,17 @@ class BatchEncoder:
         self.mapped = Memo(is_ipv4_mapped)
         self.tcp_state = Memo(lambda state: dumps(spec_state_name(state)))
         self.kernel_state = Memo(lambda state: dumps(kernel_state_name(state)))
+        self.uid = Memo(str, {None: "null"})
         self.pid = Memo(lambda owners: str(owners[0].pid) if owners else "null")
         self.owners = Memo(lambda owners: dumps(owners_value(owners, owner_json)))
-        self.templates: dict[tuple[str, int], str] = {}
+        self.templates: dict[str, str] = {}  # kind name -> the row's template
 
     def rows(self, batch: SocketBatch) -> list[str]:
         """The batch's rows, one JSON text each, in order."""
-        if self.names is not None or any(batch.scope) or None in batch.cookie:
+        kind = BY_PROTOCOL[(batch.proto, batch.family)]
+        # The template knows the inet shape's plain rows; anything else is encoded record by record.
+        if (kind.shape != "inet" or self.names is not None or any(batch.scope)
+                or None in batch.cookie):
             dumps = json.dumps
             owners = self.with_owners
             return [dumps(connection_record(sock, found if owners else None, self.names,
@@ -115,27 +122,47 @@ class BatchEncoder:
             pids, owner_lists = map(self.pid.__getitem__, owners), map(self.owners.__getitem__, owners)
         else:
             pids, owner_lists = repeat("null", n), repeat("null", n)
-        state = (map(self.tcp_state.__getitem__, batch.state) if batch.proto == "tcp"
-                 else repeat("null", n))
         address = self.address.__getitem__
-        cells = zip(map(address, local), batch.local_port, map(address, remote), batch.remote_port,
-                    state, map(self.kernel_state.__getitem__, batch.state),
-                    map(self.link_local.__getitem__, local), mapped, batch.recv_q, batch.send_q,
-                    batch.uid, batch.inode, batch.cookie, pids, owner_lists)
-        return list(map(self._template(batch.proto, batch.family).__mod__, cells))
+        columns = {
+            "local_address": map(address, local), "local_port": batch.local_port,
+            "remote_address": map(address, remote), "remote_port": batch.remote_port,
+            "state": (map(self.tcp_state.__getitem__, batch.state) if kind.has_state
+                      else repeat("null", n)),
+            "kernel_state": map(self.kernel_state.__getitem__, batch.state),
+            "link_local": map(self.link_local.__getitem__, local), "ipv4_mapped": mapped,
+            "recv_q": batch.recv_q, "send_q": batch.send_q,
+            # None (a TIME_WAIT or request socket) is JSON's null; any other uid prints as is
+            # (only a socket with inode 0 can have no uid: one C-level scan decides)
+            "uid": (map(self.uid.__getitem__, batch.uid)
+                    if 0 in batch.inode and None in batch.uid else batch.uid),
+            "inode": batch.inode, "cookie": batch.cookie, "pid": pids, "owners": owner_lists,
+        }
+        cells = zip(*(columns[name] for name in _FILLED))
+        return list(map(self._template(kind).__mod__, cells))
 
-    def _template(self, proto: str, family: int) -> str:
-        template = self.templates.get((proto, family))
+    def _template(self, kind) -> str:
+        template = self.templates.get(kind.name)
         if template is None:
-            name = proto + ("6" if family == 6 else "")
-            template = self.templates[(proto, family)] = (
-                f'{{"proto": "{name}", "family": "{"ipv6" if family == 6 else "ipv4"}", '
-                '"local_address": %s, "local_port": %d, "remote_address": %s, "remote_port": %d, '
-                '"state": %s, "kernel_state": %s, "interface": null, "link_local": %s, '
-                '"ipv4_mapped": %s, "recv_q": %d, "send_q": %d, "uid": %d, "inode": %d, '
-                '"cookie": %d, "pid": %s, "owners": %s, "local_service": null, '
-                '"remote_service": null, "remote_host": null}')
+            fixed = {"proto": json.dumps(kind.name),
+                     "family": '"ipv6"' if kind.family == 6 else '"ipv4"', **_PLAIN_FIXED}
+            template = self.templates[kind.name] = "{" + ", ".join(
+                f'"{name}": {_PLAIN_CELLS[name] if name in _PLAIN_CELLS else fixed[name]}'
+                for name, _type in CONNECTION_JSON) + "}"
         return template
+
+
+# How a plain batch writes each field of the row (model/fields.CONNECTION_JSON): a conversion
+# filled from a column, or a text that is the same for every row of the batch (a new field of
+# the row must say which, or the template cannot be made).
+_PLAIN_CELLS = {
+    "local_address": "%s", "local_port": "%d", "remote_address": "%s", "remote_port": "%d",
+    "state": "%s", "kernel_state": "%s", "link_local": "%s", "ipv4_mapped": "%s",
+    "recv_q": "%d", "send_q": "%d", "uid": "%s", "inode": "%d", "cookie": "%d", "pid": "%s",
+    "owners": "%s",
+}
+_PLAIN_FIXED = {"interface": "null", "local_service": "null", "remote_service": "null",
+                "remote_host": "null"}
+_FILLED = tuple(name for name, _type in CONNECTION_JSON if name in _PLAIN_CELLS)
 
 
 _BOOL = {False: "false", True: "true"}

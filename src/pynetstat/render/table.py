@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from itertools import chain, repeat
 
+from pynetstat.kinds import BY_PROTOCOL
 from pynetstat.model.sockets import SPEC_STATE_NAMES, spec_state_name
 from pynetstat.render.endpoints import (
     PROTO_LABELS,
@@ -89,8 +90,12 @@ class ConnectionTable:
     def write_batches(self, batches: Iterable[SocketBatch]) -> None:
         for batch in batches:
             start = self.rows
-            if self.names is None and not any(batch.scope):
-                if batch.proto == "tcp" and self._fits(batch):
+            kind = BY_PROTOCOL[(batch.proto, batch.family)]
+            # The column paths know the inet shape; any other shape goes row by row.
+            if kind.shape == "inet" and self.names is None and not any(batch.scope):
+                # Straight to lines only with a State column: a kind without one (UDP) may
+                # print "*:*" and no state, which the measured path handles.
+                if kind.has_state and self._fits(batch):
                     self.parts.append(batch)
                     self.rows += len(batch)
                 else:
@@ -131,7 +136,8 @@ class ConnectionTable:
         cells = [local, map(pad_local.__getitem__, local), batch.local_port,
                  remote, map(pad_remote.__getitem__, remote), batch.remote_port,
                  map(TCP_STATE_TEXT.__getitem__, batch.state)]
-        head = "  " + "TCP".ljust(widths[0]) + endpoint + endpoint
+        label = BY_PROTOCOL[(batch.proto, batch.family)].label
+        head = "  " + label.ljust(widths[0]) + endpoint + endpoint
         if self.opts.pids:
             owners = batch.owners if batch.owners is not None else repeat((), len(batch))
             cells.append(map(self.pid_cells.__getitem__, owners))
@@ -161,11 +167,11 @@ class ConnectionTable:
         local = map(endpoint.format, batch.local_address, batch.local_port)
         foreign = map(endpoint.format, batch.remote_address, batch.remote_port)
         n = len(batch)
-        if batch.proto == "tcp":
-            label = repeat("TCP", n)
+        kind = BY_PROTOCOL[(batch.proto, batch.family)]
+        label = repeat(kind.label, n)
+        if kind.has_state:
             state = map(TCP_STATE_TEXT.__getitem__, batch.state)
         else:
-            label = repeat("UDP", n)
             state = repeat("", n)
             foreign = map(_udp_foreign, foreign, batch.remote_address, batch.remote_port)
         cells = self._cells()

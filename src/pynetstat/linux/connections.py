@@ -1,4 +1,4 @@
-"""The connection table's collection step: which sockets, from where, with which owners.
+"""The connection table's collector: which sockets, from where, with which owners.
 
 ``collect(opts, env)`` returns a ``ConnectionSet``: an iterator of ``SocketBatch`` (columns of
 sockets, with an ``owners`` column when owners were asked for: a tuple of ``Owner`` per socket,
@@ -8,9 +8,10 @@ seen. Batches stream in kernel order, so a plain listing of 200,000 sockets neve
 
 from __future__ import annotations
 
+from pynetstat.kinds import selection
 from pynetstat.linux.procfs import ProcFS
 from pynetstat.linux.sockets import SourceLog, iter_batches
-from pynetstat.model.sockets import TCP_CLOSE, TCP_LISTEN, Owner
+from pynetstat.model.sockets import Owner
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,26 +20,6 @@ if TYPE_CHECKING:
     from pynetstat.env import Environment
     from pynetstat.model.sockets import InetSocket, SocketBatch
     from pynetstat.options import Options
-
-_PROTOCOLS = {
-    None: [("tcp", 4), ("tcp", 6), ("udp", 4), ("udp", 6)],
-    "TCP": [("tcp", 4)],
-    "TCPv6": [("tcp", 6)],
-    "UDP": [("udp", 4)],
-    "UDPv6": [("udp", 6)],
-}
-ALL_STATES = 0xFFFFFFFF & ~(1 << 13)  # BOUND_INACTIVE (bound, never listened) is not a connection
-# Without -a: the spec's "active connections": no listeners, and no unconnected/closed sockets.
-ACTIVE_STATES = ALL_STATES & ~(1 << TCP_LISTEN) & ~(1 << TCP_CLOSE)
-
-
-def selection(opts: Options) -> tuple[list[tuple[str, int]], int]:
-    """``(protocols, state mask)`` for the options: ``-a`` adds listeners and UDP."""
-    protocols = _PROTOCOLS[opts.protocol if opts.protocol in _PROTOCOLS else None]
-    if opts.all:
-        return protocols, ALL_STATES
-    # The spec's netstat lists UDP only with -a: UDP has no connections to be "active".
-    return [p for p in protocols if p[0] == "tcp"], ACTIVE_STATES
 
 
 class _SoleOwner(dict):
@@ -78,8 +59,8 @@ class ConnectionSet:
 
     def __iter__(self) -> Iterator[SocketBatch]:
         """Batches of sockets, with ``owners`` filled in when owners were asked for."""
-        protocols, states = selection(self.opts)
-        batches = iter_batches(protocols, states, self.netlink, self.proc, self.log)
+        listed = selection(self.opts.protocol, self.opts.all)
+        batches = iter_batches(listed, self.netlink, self.proc, self.log)
         if self.reuse is not None and self.opts.wants_owners:
             batches = list(batches)
             self.owners = self.reuse.lookup([batch.inode for batch in batches])

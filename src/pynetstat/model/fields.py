@@ -1,0 +1,139 @@
+"""The field table: every field a socket record holds, declared once.
+
+In the spirit of pyroute2's ``inet_diag_msg.fields``: a record class, its column batch, their
+keyword-only constructors, and the JSON row are made from these rows, so adding a field is a row
+here (plus the code that fills it), not an edit of every constructor call.
+
+Three groups:
+- **core**: what every kind of socket has (``CORE``);
+- **endpoint**, per endpoint shape (``ENDPOINTS["inet"]``: addresses, ports, scope);
+- **extensions**: filled only when a view asks the kernel for them (``EXTENSIONS``: tcp_info,
+  memory, tos, each a sock_diag attribute group); no view asks yet, so the groups are empty.
+
+A field is either per batch (``proto``, ``family``: one value for a whole dump) or a column (one
+value per socket). ``owners`` is a column of the batch only: the owner join fills it, and rows
+pair it with the record rather than storing it there.
+"""
+
+from __future__ import annotations
+
+
+class Field:
+    """One field: its ``name`` (the attribute and column name), whether it is a column (one
+    value per socket) or one value per batch, and what it holds."""
+
+    __slots__ = ("name", "column", "doc")
+
+    def __init__(self, name: str, doc: str, *, column: bool = True):
+        self.name = name
+        self.column = column
+        self.doc = doc
+
+    def __repr__(self) -> str:
+        return f"Field({self.name!r})"
+
+
+CORE = (
+    Field("proto", "transport protocol of the kind: 'tcp', 'udp'", column=False),
+    Field("family", "4 or 6 for inet kinds", column=False),
+    Field("state", "kernel state code (include/net/tcp_states.h)"),
+    Field("inode", "socket inode; 0 when no file refers to it (TIME_WAIT, request sockets)"),
+    Field("uid", "owner uid; None for TIME_WAIT and request sockets, which keep none"),
+    Field("cookie", "the kernel's 64-bit socket cookie; None from /proc"),
+    Field("recv_q", "receive queue; accept backlog for a listener"),
+    Field("send_q", "send queue; backlog limit for a listener"),
+)
+
+# Endpoint fields per shape. A new shape (UNIX: path, peer inode) is a new entry.
+ENDPOINTS = {
+    "inet": (
+        Field("local_address", "numeric text: '127.0.0.1', '::1'"),
+        Field("local_port", "int"),
+        Field("remote_address", "numeric text"),
+        Field("remote_port", "int"),
+        Field("scope", "interface index of a bound or link-local socket, else 0"),
+    ),
+}
+
+# Extension groups: each the fields one sock_diag attribute fills (include/uapi/linux/inet_diag.h:
+# INET_DIAG_INFO -> struct tcp_info, INET_DIAG_SKMEMINFO -> u32[SK_MEMINFO_VARS], INET_DIAG_TOS).
+# Declared so that a view can ask for a group by name; the fields come with the view (--info).
+EXTENSIONS: dict[str, tuple[Field, ...]] = {
+    "tcp_info": (),
+    "memory": (),
+    "tos": (),
+}
+
+# The batch's own column, filled by the owner join: one tuple of Owner per socket.
+OWNERS = Field("owners", "tuple of Owner per socket, lowest PID first; None until joined")
+
+
+def record_fields(shape: str) -> tuple[Field, ...]:
+    """Every field of a record of this endpoint shape, in slot order."""
+    extra = tuple(f for group in EXTENSIONS.values() for f in group)
+    return CORE + ENDPOINTS[shape] + extra
+
+
+def record_slots(shape: str) -> tuple[str, ...]:
+    return tuple(f.name for f in record_fields(shape))
+
+
+def batch_columns(shape: str) -> tuple[str, ...]:
+    """The per-socket columns of a batch of this shape (without ``owners``)."""
+    return tuple(f.name for f in record_fields(shape) if f.column)
+
+
+def batch_constants(shape: str) -> tuple[str, ...]:
+    """The per-batch values of this shape (``proto``, ``family``)."""
+    return tuple(f.name for f in record_fields(shape) if not f.column)
+
+
+def keyword_init(names: tuple[str, ...], defaults: dict | None = None, extra: str = ""):
+    """An ``__init__(self, *, a, b, ...)`` that stores each keyword in its slot, made from the
+    table as ``namedtuple`` makes its ``__new__``: a plain function, as fast as a hand-written one
+    (a listing may build 200,000 records)."""
+    defaults = defaults or {}
+    params = ", ".join(f"{n}={defaults[n]!r}" if n in defaults else n for n in names)
+    body = "".join(f"\n    self.{n} = {n}" for n in names) + (f"\n    {extra}" if extra else "")
+    namespace: dict = {}
+    exec(f"def __init__(self, *, {params}):{body or chr(10) + '    pass'}", namespace)
+    return namespace["__init__"]
+
+
+def positional_maker(cls, names: tuple[str, ...]):
+    """``make(a, b, ...)`` -> a record of ``cls`` with those slots, in table order: the batch's
+    own fast path from columns to records (``zip`` of the columns feeds it), never called with
+    hand-written arguments."""
+    params = ", ".join(names)
+    body = "".join(f"\n    s.{n} = {n}" for n in names)
+    namespace = {"_new": object.__new__, "_cls": cls}
+    exec(f"def make({params}):\n    s = _new(_cls){body}\n    return s", namespace)
+    return namespace["make"]
+
+
+# --- the JSON row of a connection (docs/json.md, "A connection") -------------------------------
+# (name, documented type), in the order a row is written. tests/test_json_schema.py checks that
+# docs/json.md documents exactly these, and render/jsonout.py writes exactly these, in this order.
+CONNECTION_JSON = (
+    ("proto", "string"),
+    ("family", "string"),
+    ("local_address", "string"),
+    ("local_port", "int"),
+    ("remote_address", "string"),
+    ("remote_port", "int"),
+    ("state", "string or null"),
+    ("kernel_state", "string"),
+    ("interface", "string or null"),
+    ("link_local", "bool"),
+    ("ipv4_mapped", "bool"),
+    ("recv_q", "int"),
+    ("send_q", "int"),
+    ("uid", "int or null"),
+    ("inode", "int"),
+    ("cookie", "int or null"),
+    ("pid", "int or null"),
+    ("owners", "array of object, or null"),
+    ("local_service", "string or null"),
+    ("remote_service", "string or null"),
+    ("remote_host", "string or null"),
+)
