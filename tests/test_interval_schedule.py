@@ -16,7 +16,7 @@ import pytest
 from pynetstat.cli import main
 from pynetstat.env import Environment
 from pynetstat.errors import Exit
-from pynetstat.sampling import counter_changes
+from pynetstat.model.changes import counter_changes
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "linux", "stats-host", "proc")
 EPOCH = 1_700_000_000.0  # the fake wall clock's start

@@ -191,8 +191,10 @@ def main(argv: list[str], env: Environment) -> int:
         except _Version:
             env.stdout.write(f"pynetstat {__version__}\n")
             return Exit.OK
-        from pynetstat.run import run
-
+        if opts.interval is None:
+            from pynetstat.modes.once import run
+        else:
+            from pynetstat.modes.interval import run
         return run(opts, env)
     except UsageError as e:
         env.stderr.write(f"pynetstat: {e}\n{USAGE}\n")

@@ -13,6 +13,7 @@ import json
 from itertools import repeat
 from operator import or_
 
+from pynetstat.model import SCHEMA_VERSION
 from pynetstat.model.sockets import kernel_state_name, spec_state_name
 from pynetstat.render.endpoints import Memo, is_ipv4_mapped, is_link_local
 from pynetstat.textsafe import json_text
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
 
     from pynetstat.model.sockets import InetSocket, Owner, SocketBatch
     from pynetstat.resolve import Names
-
-SCHEMA_VERSION = 1
 
 
 def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names: Names | None,

@@ -1,0 +1,2 @@
+"""Modes drive displays: once (``once.py``), or every interval (``interval.py``). Each offers
+``run(opts, env) -> exit status``; ``cli.main`` picks one."""
