@@ -191,3 +191,20 @@ def test_interval_under_churn(argv, tmp_path):
     else:
         assert_printable(text)
         assert churn.address in text
+
+
+@pytest.mark.parametrize("argv", [["-ano", "1"], ["-ano", "--json", "1"], ["-ano", "--changes", "1"]],
+                         ids=" ".join)
+def test_flapping_note_is_said_once(tree, argv):
+    """Issue 21 item 16: under churn a socket no visible process holds comes and goes between
+    passes; the note about it was said again each time it came back (1,383 stderr lines in 10 s).
+    A note is said when it changes, not on every pass where it returns."""
+    orphan = Sock("tcp", 4, 1, "127.0.0.1", 8081, "127.0.0.1", 50001, inode=9901, cookie=21)
+    kernel = FakeKernel(SOCKS + [orphan])
+
+    def change(n):
+        kernel.socks = SOCKS + [orphan] if n % 2 == 0 else list(SOCKS)
+
+    _, err = run_passes(argv, tree, kernel, Between(12, change))
+    lines = [line for line in err.splitlines() if "could not be attributed" in line]
+    assert len(lines) == 1, err

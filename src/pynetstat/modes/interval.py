@@ -190,7 +190,7 @@ class ConnectionsMonitor:
             self.owners = OwnerCache(session.env.proc_root)
         self.previous: Snapshot | None = None  # with --changes
         self.writer = None
-        self.said: set[str] = set()  # the last pass's notes: each is said when it first appears
+        self.notes = Notes(session)
         self.rows = 0
 
     def show(self, number: int, stamp: float) -> dict:
@@ -218,7 +218,7 @@ class ConnectionsMonitor:
                 if session.names is not None:
                     session.names.resolve_hosts(c.sock.remote_address for c in changes)
                 self.writer.write(changes, stamp, number)
-        _say(session, notes(conns), self)
+        self.notes.say(notes(conns))
         session.bound_caches()
         return {"rows": self.rows, "owners": self.owners.how if self.owners else None}
 
@@ -239,7 +239,7 @@ class SectionsMonitor:
         self.before: dict | None = None  # with --changes: view key -> counters (and routes)
         self.when = 0.0
         self.writer = None
-        self.said: set[str] = set()  # notes already on stderr (_say)
+        self.notes = Notes(session)
 
     def show(self, number: int, stamp: float) -> dict:
         from pynetstat.views.sections import collect_sections, section_notes
@@ -266,7 +266,7 @@ class SectionsMonitor:
                 if counters or routes:
                     self.writer.write(counters, routes, stamp, number)
             self.before, self.when = after, taken
-        _say(session, section_notes(sections), self)
+        self.notes.say(section_notes(sections))
         return {"rows": None, "owners": None}
 
     def _readings(self, key: str, view, snapshot) -> tuple[dict[str, int], dict[str, dict]]:
@@ -285,15 +285,27 @@ class SectionsMonitor:
 
 
 _DIGITS = str.maketrans("", "", "0123456789")
+_QUIET = 60.0  # seconds a note must have been absent before it is said again
 
 
-def _say(session: Session, notes: Iterable[str], monitor) -> None:
-    """Notes on stderr, each when it first appears rather than on every pass: a note is the same
-    note when only its numbers changed ("3 sockets could not be attributed ..." -> "4 ...")."""
-    said = set()
-    for note in notes:
-        kind = note.translate(_DIGITS)
-        if kind not in monitor.said:
-            session.say(note)
-        said.add(kind)
-    monitor.said = said
+class Notes:
+    """Notes on stderr when they change, not on every pass. A note is the same note when only its
+    numbers changed ("3 sockets could not be attributed ..." -> "4 ..."), and under churn a note
+    comes and goes from pass to pass (a socket no visible process holds, closed by the next
+    pass): it is said again only after it has been absent for a minute."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.seen: dict[str, float] = {}  # note without its digits -> when it was last present
+
+    def say(self, notes: Iterable[str]) -> None:
+        now = self.session.env.monotonic()
+        seen = self.seen
+        for note in notes:
+            kind = note.translate(_DIGITS)
+            last = seen.get(kind)
+            if last is None or now - last > _QUIET:
+                self.session.say(note)
+            seen[kind] = now
+        for kind in [k for k, last in seen.items() if now - last > _QUIET]:
+            del seen[kind]
