@@ -46,11 +46,20 @@ class Session:
         self.env = env
         self.netlink = env.netlink_factory()
         self.ifname = InterfaceNames()
+        self._host: str | None = None
         self.names = None
         if not opts.numeric:
             from pynetstat.resolve import names_from_environ
 
             self.names = names_from_environ(env.environ)
+
+    def host(self) -> str:
+        """This machine's name (uname's nodename), as the kernel has it: not escaped."""
+        if self._host is None:
+            import os
+
+            self._host = os.uname().nodename
+        return self._host
 
     def in_order(self, batches: Iterable[SocketBatch]) -> Iterator[SocketBatch] | Iterable[SocketBatch]:
         """Without -n, each batch once its foreign hosts have answered; with -n, as they come."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from pynetstat.model import SCHEMA_VERSION
+from pynetstat.textsafe import json_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class JsonFormat:
         owner_json = None
         if session.opts.executables:
             from pynetstat.render.owners import owner_json
+        head = _envelope(head)
         write_connections(OneLine(out) if head else out, batches, session.opts.wants_owners,
                           session.names, session.ifname, owner_json, lambda: account(conns), head)
         if head:
@@ -43,7 +45,7 @@ class JsonFormat:
     def write_sections(self, out: TextIO, sections: list[tuple[str, object, object]],
                        head: dict | None = None) -> None:
         opts = self.session.opts
-        doc: dict = {"schema_version": SCHEMA_VERSION, **(head or {})}
+        doc: dict = {"schema_version": SCHEMA_VERSION, **(_envelope(head) or {})}
         for key, view, snapshot in sections:
             doc[key] = view.to_json(snapshot, opts)
         out.write(json.dumps(doc) + "\n")
@@ -52,12 +54,20 @@ class JsonFormat:
         from pynetstat.render.changes_json import ConnectionChangeJson
 
         session = self.session
-        return ConnectionChangeJson(out, session.opts, session.names, session.ifname)
+        return ConnectionChangeJson(out, session.opts, session.names, session.ifname,
+                                    json_text(session.host()))
 
     def counter_changes(self, out: TextIO):
         from pynetstat.render.changes_json import CounterChangeJson
 
-        return CounterChangeJson(out)
+        return CounterChangeJson(out, json_text(self.session.host()))
+
+
+def _envelope(head: dict | None) -> dict | None:
+    """The head of a JSON Lines record with its ``host`` escaped (a host name is any bytes)."""
+    if head and "host" in head:
+        return {**head, "host": json_text(head["host"])}
+    return head
 
 
 class OneLine:

@@ -203,7 +203,7 @@ class ConnectionsMonitor:
         self.rows = 0
         if self.previous is None or not opts.changes:
             kept: list[SocketBatch] | None = [] if opts.changes else None
-            head = {"type": "display", "timestamp": stamp, "pass": number}
+            head = {"type": "display", "timestamp": stamp, "pass": number, "host": session.host()}
             batches = session.in_order(self._counted(iter(conns), kept))
             self.fmt.write_connections(env.stdout, conns, batches, head)
             if kept is not None:
@@ -249,8 +249,8 @@ class SectionsMonitor:
         sections = collect_sections(session)
         taken = env.monotonic()
         if self.before is None or not opts.changes:
-            self.fmt.write_sections(env.stdout, sections,
-                                    {"type": "display", "timestamp": stamp, "pass": number})
+            self.fmt.write_sections(env.stdout, sections, {"type": "display", "timestamp": stamp,
+                                                           "pass": number, "host": session.host()})
         if opts.changes:
             after = {key: self._readings(key, view, snapshot) for key, view, snapshot in sections}
             if self.before is None:

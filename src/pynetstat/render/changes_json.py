@@ -1,5 +1,6 @@
 """What ``--changes`` prints after the first display, as JSON Lines: one object per change, with
-the envelope of every interval record (``schema_version``, ``type``, ``timestamp``, ``pass``)
+the envelope of every interval record (``schema_version``, ``type``, ``timestamp``, ``pass``,
+``host``)
 and the change's kind and mark. Fields: docs/interval.md. The text form is render/changes_text.py.
 """
 
@@ -22,17 +23,18 @@ if TYPE_CHECKING:
     from pynetstat.resolve import Names
 
 
-def _head(kind: str, stamp: float, number: int, change: str) -> dict:
+def _head(kind: str, stamp: float, number: int, host: str, change: str) -> dict:
     return {"schema_version": SCHEMA_VERSION, "type": kind, "timestamp": stamp, "pass": number,
-            "change": change, "mark": MARKS[change]}
+            "host": host, "change": change, "mark": MARKS[change]}
 
 
 class ConnectionChangeJson:
     """Connections that appeared, closed or changed state: one line each."""
 
     def __init__(self, out: TextIO, opts: Options, names: Names | None,
-                 ifname: Callable[[int], str]):
+                 ifname: Callable[[int], str], host: str):
         self.out = out
+        self.host = host
         self.with_owners = opts.wants_owners
         self.names = names
         self.ifname = ifname
@@ -48,7 +50,7 @@ class ConnectionChangeJson:
     def write(self, changes: list[ConnectionChange], stamp: float, number: int) -> None:
         out = []
         for change in changes:
-            doc = _head("connection", stamp, number, change.kind)
+            doc = _head("connection", stamp, number, self.host, change.kind)
             doc["previous_state"] = (None if change.previous_state is None
                                      else spec_state_name(change.previous_state))
             doc["connection"] = connection_record(
@@ -61,16 +63,17 @@ class ConnectionChangeJson:
 class CounterChangeJson:
     """Counters that moved (-s, -e) and routes added or removed (-r): one line each."""
 
-    def __init__(self, out: TextIO):
+    def __init__(self, out: TextIO, host: str):
         self.out = out
+        self.host = host
 
     def begin(self) -> None:
         """JSON Lines need no heading."""
 
     def write(self, counters: list[CounterChange], routes: list[tuple[str, dict]], stamp: float,
               number: int) -> None:
-        docs = [{**_head("counter", stamp, number, c.kind), "view": c.view, "name": c.name,
+        docs = [{**_head("counter", stamp, number, self.host, c.kind), "view": c.view, "name": c.name,
                  "value": c.value, "previous": c.previous, "delta": c.delta,
                  "rate": None if c.rate is None else round(c.rate, 3)} for c in counters]
-        docs += [{**_head("route", stamp, number, kind), "route": route} for kind, route in routes]
+        docs += [{**_head("route", stamp, number, self.host, kind), "route": route} for kind, route in routes]
         self.out.write("".join(json.dumps(doc) + "\n" for doc in docs))
