@@ -34,6 +34,14 @@ class InterfaceNames:
                 name = if_indextoname(index)
             except OSError:
                 name = str(index)
+            else:
+                # Python decodes it with the locale's file system encoding: ASCII in the C
+                # locale, where every byte past 0x7f would become an escape. The kernel's name is
+                # bytes; decoded as UTF-8 here like every name (docs/escaping.md), any locale.
+                if not name.isascii():
+                    from os import fsencode
+
+                    name = fsencode(name).decode("utf-8", "surrogateescape")
             self.cache[index] = name
         return name
 

@@ -12,6 +12,7 @@ from pynetstat.model import SCHEMA_VERSION
 from pynetstat.model.changes import MARKS
 from pynetstat.model.sockets import spec_state_name
 from pynetstat.render.jsonout import connection_record
+from pynetstat.textsafe import json_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ class CounterChangeJson:
 
     def write(self, counters: list[CounterChange], routes: list[tuple[str, dict]], stamp: float,
               number: int) -> None:
-        docs = [{**_head("counter", stamp, number, self.host, c.kind), "view": c.view, "name": c.name,
+        docs = [{**_head("counter", stamp, number, self.host, c.kind), "view": c.view, "name": json_text(c.name),
                  "value": c.value, "previous": c.previous, "delta": c.delta,
                  "rate": None if c.rate is None else round(c.rate, 3)} for c in counters]
         docs += [{**_head("route", stamp, number, self.host, kind), "route": route} for kind, route in routes]

@@ -142,13 +142,14 @@ class CounterChangeText:
         when = clock(stamp)
         rows = []
         for c in counters:
+            name = safe(c.name)  # "eth0.rx_bytes": an interface name is any bytes
             if c.kind == "moved":
-                cells = (c.name, f"+{c.delta}", "-" if c.rate is None else f"{c.rate:.1f}",
+                cells = (name, f"+{c.delta}", "-" if c.rate is None else f"{c.rate:.1f}",
                          str(c.value), "")
             elif c.kind == "reset":
-                cells = (c.name, "reset", "-", str(c.value), f"(was {c.previous})")
+                cells = (name, "reset", "-", str(c.value), f"(was {c.previous})")
             else:
-                cells = (c.name, "new" if c.kind == "added" else "gone", "-",
+                cells = (name, "new" if c.kind == "added" else "gone", "-",
                          "-" if c.value is None else str(c.value), "")
             rows.append((when, MARKS[c.kind], cells, []))
         rows += [(when, MARKS[kind], (route_text(route),), []) for kind, route in routes]

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pynetstat.errors import BackendUnavailable
 from pynetstat.linux.netlink import DumpStats
 from pynetstat.linux.rtnetlink import decode_links, link_request, parse_proc_dev
-from pynetstat.textsafe import safe_token
+from pynetstat.textsafe import json_text, safe_token
 from pynetstat.views.statistics import fmt
 
 TYPE_CHECKING = False
@@ -132,7 +132,7 @@ def to_json(snapshot: InterfacesSnapshot, opts: Options) -> dict:
         "source": snapshot.source,
         "fallback_reason": snapshot.fallback_reason,
         "total": _json_rows(total(snapshot.interfaces)),
-        "interfaces": [{"index": i.index, "name": i.name, "hw_address": i.hw_address,
+        "interfaces": [{"index": i.index, "name": json_text(i.name), "hw_address": i.hw_address,
                         "statistics": _json_rows(summarize(i.stats)),
                         "kernel": None if i.stats is None else i.stats.as_dict()}
                        for i in snapshot.interfaces],
