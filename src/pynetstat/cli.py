@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from pynetstat import __version__
-from pynetstat.errors import Exit, PynetstatError, UsageError
+from pynetstat.errors import Exit, OutputError, PynetstatError, UsageError
 from pynetstat.options import CONNECTION_PROTOCOLS, STATISTICS_PROTOCOLS, Options
 
 TYPE_CHECKING = False
@@ -197,10 +197,10 @@ def main(argv: list[str], env: Environment) -> int:
             from pynetstat.modes.interval import run
         return run(opts, env)
     except UsageError as e:
-        env.stderr.write(f"pynetstat: {e}\n{USAGE}\n")
+        _complain(env, f"pynetstat: {e}\n{USAGE}\n")
         return e.exit_status
     except PynetstatError as e:
-        env.stderr.write(f"pynetstat: {e}\n")
+        _complain(env, f"pynetstat: {e}\n")
         return e.exit_status
     except KeyboardInterrupt:
         return Exit.INTERRUPTED
@@ -208,20 +208,35 @@ def main(argv: list[str], env: Environment) -> int:
         return Exit.BROKEN_PIPE
 
 
+def _complain(env: Environment, text: str) -> None:
+    """The one line that says why the run failed, if there is a stderr to say it on."""
+    try:
+        env.stderr.write(text)
+        env.stderr.flush()
+    except (OSError, OutputError):
+        pass
+
+
 def entry() -> None:
-    """The console script: real streams, real environment, quiet on a closed pipe."""
+    """The console script: real streams, real environment, quiet on a closed pipe, one line when
+    the output cannot be written."""
     from pynetstat.env import Environment
 
+    env = Environment.from_process()
     try:
-        status = main(sys.argv[1:], Environment.from_process())
+        status = main(sys.argv[1:], env)
         if status != Exit.BROKEN_PIPE:
-            sys.stdout.flush()
+            env.stdout.flush()
     except BrokenPipeError:
         status = Exit.BROKEN_PIPE
     except KeyboardInterrupt:
         status = Exit.INTERRUPTED
-    if status == Exit.BROKEN_PIPE:
-        # Python flushes stdout once more at exit; point it at /dev/null so that flush is silent.
+    except OutputError as e:
+        _complain(env, f"pynetstat: {e}\n")
+        status = e.exit_status
+    if (status == Exit.BROKEN_PIPE or env.stdout.failed) and sys.stdout is not None:
+        # Python flushes stdout once more at exit, which would fail again (and print "Exception
+        # ignored"); what is left in its buffer cannot be written: point it at /dev/null.
         import os
 
         devnull = os.open(os.devnull, os.O_WRONLY)
