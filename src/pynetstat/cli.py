@@ -208,6 +208,11 @@ def main(argv: list[str], env: Environment) -> int:
         return Exit.BROKEN_PIPE
 
 
+# Exit statuses after which what is left in stdout's buffer is dropped: the reader left, or a
+# signal ended the run (which must end now, whatever the reader does; docs/interval.md).
+_UNFLUSHED = (Exit.BROKEN_PIPE, Exit.INTERRUPTED, Exit.TERMINATED)
+
+
 def _complain(env: Environment, text: str) -> None:
     """The one line that says why the run failed, if there is a stderr to say it on."""
     try:
@@ -225,7 +230,7 @@ def entry() -> None:
     env = Environment.from_process()
     try:
         status = main(sys.argv[1:], env)
-        if status != Exit.BROKEN_PIPE:
+        if status not in _UNFLUSHED:
             env.stdout.flush()
     except BrokenPipeError:
         status = Exit.BROKEN_PIPE
@@ -234,9 +239,10 @@ def entry() -> None:
     except OutputError as e:
         _complain(env, f"pynetstat: {e}\n")
         status = e.exit_status
-    if (status == Exit.BROKEN_PIPE or env.stdout.failed) and sys.stdout is not None:
+    if (status in _UNFLUSHED or env.stdout.failed) and sys.stdout is not None:
         # Python flushes stdout once more at exit, which would fail again (and print "Exception
-        # ignored"); what is left in its buffer cannot be written: point it at /dev/null.
+        # ignored"), or after a signal wait on a reader that stopped reading, or add to a line
+        # that the signal cut: what is left in its buffer is not written: point it at /dev/null.
         import os
 
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -38,39 +38,8 @@ if TYPE_CHECKING:
 
     from pynetstat.env import Environment
     from pynetstat.model.sockets import SocketBatch
+    from pynetstat.modes.signals import HoldLine
     from pynetstat.options import Options
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM in interval mode. A KeyboardInterrupt, so that one raised after the loop has ended
-    is still caught by ``cli.main`` (and ends quietly) rather than printing a traceback."""
-
-
-def _terminate(signum, frame):
-    raise Terminated
-
-
-class _HoldLine:
-    """With --json, SIGINT and SIGTERM are held while a display is written and act as soon as
-    its line is whole, so that a JSON Lines stream never ends in half a record (``> file``,
-    ``| jq``). They are blocked (pthread_sigmask), not caught and put off: a handler that
-    returns while a large write to a full pipe is in progress makes CPython's BufferedWriter
-    repeat and drop bytes (3.11 to 3.13; see docs/hardening.md). The cost: while a reader that
-    stopped reading keeps a display from ending, only SIGKILL ends the run."""
-
-    def __init__(self) -> None:
-        import signal
-
-        self.signals = {signal.SIGINT, signal.SIGTERM}
-        self.sigmask = signal.pthread_sigmask
-        self.block, self.unblock = signal.SIG_BLOCK, signal.SIG_UNBLOCK
-
-    def __enter__(self) -> None:
-        self.sigmask(self.block, self.signals)
-
-    def __exit__(self, *exc) -> None:
-        """The line is whole (or the display failed): a signal that came meanwhile acts now."""
-        self.sigmask(self.unblock, self.signals)
 
 
 def run(opts: Options, env: Environment) -> int:
@@ -86,16 +55,22 @@ def run(opts: Options, env: Environment) -> int:
 def _run(session: Session) -> int:
     import signal
 
-    previous = None
+    from pynetstat.modes.signals import HoldLine, Terminated, terminate
+
+    previous = hold = None
     fmt = chosen(session)
     log = PassLog.from_environ(session.env.environ)
     try:
         try:
             # Outside the main thread (an embedding caller) ValueError: SIGTERM is left alone.
             with suppress(ValueError):
-                previous = signal.signal(signal.SIGTERM, _terminate)
-            _loop(session, fmt, log, _HoldLine() if fmt.line_records and previous is not None else None)
+                previous = signal.signal(signal.SIGTERM, terminate)
+            if fmt.line_records and previous is not None:
+                hold = HoldLine()
+            _loop(session, fmt, log, hold)
         finally:
+            if hold is not None:
+                hold.close()
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
             if log is not None:
@@ -107,7 +82,7 @@ def _run(session: Session) -> int:
     return Exit.OK  # not reached: only a signal or an error ends the loop
 
 
-def _loop(session: Session, fmt, log: PassLog | None, hold: _HoldLine | None = None) -> None:
+def _loop(session: Session, fmt, log: PassLog | None, hold: HoldLine | None = None) -> None:
     opts, env = session.opts, session.env
     monitor = (SectionsMonitor if wanted(opts) else ConnectionsMonitor)(session, fmt)
     schedule = Schedule(opts.interval, env.monotonic, env.sleep)
