@@ -6,7 +6,7 @@ The methods below are the contract every format keeps (``formats/__init__.py`` p
   ``head`` is given by interval mode (``{"type": "display", "timestamp": ..., "pass": n}``) for
   a format that marks each display as a record; ``batches`` are ``conns``'s, in print order.
 - ``write_sections(out, sections, head=None)``: one display of -e, -s, -r:
-  ``sections`` is ``[(key, view, snapshot), ...]`` (views/sections.py).
+  ``sections`` is ``[(key, view, snapshot), ...]`` (views/__init__.py).
 - ``connection_changes(out)`` and ``counter_changes(out)``: the writers of ``--changes``, each
   with ``begin()`` (once, after the first display) and ``write(...)``: ``write(changes, stamp,
   number)`` for connections, ``write(counters, routes, stamp, number)`` for -s, -e, -r.

@@ -30,7 +30,7 @@ from pynetstat.model.changes import (
     route_keys,
 )
 from pynetstat.session import NoCycleCollection, Session
-from pynetstat.views.sections import wanted
+from pynetstat.views import wanted
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -217,7 +217,7 @@ class SectionsMonitor:
         self.notes = Notes(session)
 
     def show(self, number: int, stamp: float) -> dict:
-        from pynetstat.views.sections import collect_sections, section_notes
+        from pynetstat.views import collect_sections, section_notes
 
         session = self.session
         opts, env = session.opts, session.env

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pynetstat.errors import Exit
 from pynetstat.formats import chosen
 from pynetstat.session import NoCycleCollection, Session
-from pynetstat.views.sections import wanted
+from pynetstat.views import wanted
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def show_connections(session: Session, fmt) -> None:
 
 
 def show_sections(session: Session, fmt) -> None:
-    from pynetstat.views.sections import collect_sections, section_notes
+    from pynetstat.views import collect_sections, section_notes
 
     sections = collect_sections(session)
     fmt.write_sections(session.env.stdout, sections)
