@@ -31,7 +31,7 @@ class Environment:
         self.stderr = stderr
         self.environ = dict(os.environ) if environ is None else dict(environ)
         self.proc_root = proc_root or self.environ.get("PYNETSTAT_PROC_ROOT") or "/proc"
-        self.netlink_factory = netlink_factory or _default_netlink_factory(self.environ)
+        self.netlink_factory = netlink_factory  # None: the kernel's (session.netlink_source)
         self.monotonic = monotonic
         self.sleep = sleep
         self.wall_clock = wall_clock
@@ -125,19 +125,3 @@ class _Closed:
 
     def fileno(self) -> int:
         raise OSError(9, os.strerror(9))
-
-
-def _default_netlink_factory(environ: Mapping[str, str]) -> Callable[[], object]:
-    replay = environ.get("PYNETSTAT_NETLINK_REPLAY")
-    if replay:
-        def replayed():
-            from pynetstat.linux.netlink import ReplayNetlink
-
-            return ReplayNetlink(replay)
-        return replayed
-
-    def live():
-        from pynetstat.linux.netlink import LiveNetlink
-
-        return LiveNetlink()
-    return live

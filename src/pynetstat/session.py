@@ -9,7 +9,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from pynetstat.env import Environment
     from pynetstat.model.sockets import SocketBatch
@@ -46,13 +46,31 @@ class InterfaceNames:
         return name
 
 
+def netlink_source(environ: Mapping[str, str]) -> Callable[[], object]:
+    """The netlink source of a run: the kernel's, or the recording ``PYNETSTAT_NETLINK_REPLAY``
+    names (tests, bug reports)."""
+    replay = environ.get("PYNETSTAT_NETLINK_REPLAY")
+    if replay:
+        def replayed():
+            from pynetstat.linux.netlink import ReplayNetlink
+
+            return ReplayNetlink(replay)
+        return replayed
+
+    def live():
+        from pynetstat.linux.netlink import LiveNetlink
+
+        return LiveNetlink()
+    return live
+
+
 class Session:
     """What lives across displays: the netlink source, name caches."""
 
     def __init__(self, opts: Options, env: Environment):
         self.opts = opts
         self.env = env
-        self.netlink = env.netlink_factory()
+        self.netlink = (env.netlink_factory or netlink_source(env.environ))()
         self.ifname = InterfaceNames()
         self._host: str | None = None
         self.names = None
