@@ -76,8 +76,9 @@ class HoldLine:
             raise _interrupt(signum)
 
     def close(self) -> None:
+        """The watcher ends by itself within 0.2 s (not waited for: it sends nothing more, as
+        no line is being written and this thread takes the signals again)."""
         self.stopped = True
-        self.watcher.join(1.0)
         signal.signal(signal.SIGALRM, self.previous_alarm)
 
     def _watch(self) -> None:
