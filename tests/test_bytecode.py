@@ -103,9 +103,10 @@ def sockets(draw):
     local, remote = draw(st.sampled_from(addrs)), draw(st.sampled_from(addrs))
     # a socket on a link-local address is bound to its interface (v0 here), as in Linux
     scope = 3 if "fe80::1" in (local, remote) else draw(st.sampled_from([0, 1, 3]))
-    return InetSocket("tcp", family, draw(st.sampled_from([1, 6, 7, 10])),
-                      local, draw(st.sampled_from(PORTS)), remote, draw(st.sampled_from(PORTS)),
-                      scope, 1, 0, 1, 0, 0)
+    return InetSocket(proto="tcp", family=family, state=draw(st.sampled_from([1, 6, 7, 10])),
+                      local_address=local, local_port=draw(st.sampled_from(PORTS)),
+                      remote_address=remote, remote_port=draw(st.sampled_from(PORTS)),
+                      scope=scope, inode=1, uid=0, cookie=1, recv_q=0, send_q=0)
 
 
 PORT_ITEMS = ["0", "80", "443", "https", "8080-8081", "1-1023", "0-65535", "40000-65535"]
@@ -114,7 +115,9 @@ NET_ITEMS = ["127.0.0.1", "127.0.0.0/8", "0.0.0.0/0", "::/0", "::1", "::ffff:127
 @settings(max_examples=400, deadline=None)
 @given(conditions(PORT_ITEMS, NET_ITEMS), st.lists(sockets(), min_size=1, max_size=8))
 @example([("port", "local", ["1-1023"], False)],  # the range's lower bound, at port 0
-         [InetSocket("tcp", 4, 10, "0.0.0.0", 0, "0.0.0.0", 0, 0, 1, 0, 1, 0, 0)])
+         [InetSocket(proto="tcp", family=4, state=10, local_address="0.0.0.0", local_port=0,
+                     remote_address="0.0.0.0", remote_port=0, scope=0, inode=1, uid=0, cookie=1,
+                     recv_q=0, send_q=0)])
 def test_programs_pass_the_audit_and_keep_what_the_plain_predicate_keeps(found, socks):
     selection = parse_filter(as_options(found)).bind(LINKS)
     for family in (4, 6):

@@ -157,7 +157,7 @@ def test_closed_pipe_mid_output(sockets, tmp_path, argv):
     assert "Traceback" not in err.read_text() and "Error" not in err.read_text()
 
 
-@pytest.mark.xfail(importlib.util.find_spec("pynetstat.sampling") is None,
+@pytest.mark.xfail(importlib.util.find_spec("pynetstat.modes.interval") is None,
                    reason="interval mode not built yet", strict=False)
 def test_ctrl_c_ends_interval_mode_quietly():
     p = subprocess.Popen([sys.executable, LAUNCHER, "-an", "-p", "udp", "1"], stdout=subprocess.PIPE,

@@ -16,7 +16,7 @@ import pytest
 from pynetstat.cli import main
 from pynetstat.env import Environment
 from pynetstat.errors import Exit
-from pynetstat.sampling import counter_changes
+from pynetstat.model.changes import counter_changes
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "linux", "stats-host", "proc")
 EPOCH = 1_700_000_000.0  # the fake wall clock's start
@@ -192,10 +192,10 @@ def test_statistics_changes_json_lines(proc):
     # -p tcp: the UDP counter that wrapped is not in this view.
     assert docs[1:] == [
         {"schema_version": 1, "type": "counter", "timestamp": EPOCH + clock.starts[1], "pass": 2,
-         "change": "moved", "mark": "~", "view": "statistics", "name": "Tcp.InSegs",
+         "host": os.uname().nodename, "change": "moved", "mark": "~", "view": "statistics", "name": "Tcp.InSegs",
          "value": 1100, "previous": 1000, "delta": 100, "rate": 50.0},
         {"schema_version": 1, "type": "counter", "timestamp": EPOCH + clock.starts[2], "pass": 3,
-         "change": "moved", "mark": "~", "view": "statistics", "name": "Tcp.InSegs",
+         "host": os.uname().nodename, "change": "moved", "mark": "~", "view": "statistics", "name": "Tcp.InSegs",
          "value": 1104, "previous": 1100, "delta": 4, "rate": 2.0},
     ]
 

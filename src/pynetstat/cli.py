@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from pynetstat import __version__
-from pynetstat.errors import Exit, PynetstatError, UsageError
+from pynetstat.errors import Exit, OutputError, PynetstatError, UsageError
 from pynetstat.kinds import CONNECTION_PROTOCOLS
 from pynetstat.options import STATISTICS_PROTOCOLS, Options
 
@@ -194,14 +194,16 @@ def main(argv: list[str], env: Environment) -> int:
         except _Version:
             env.stdout.write(f"pynetstat {__version__}\n")
             return Exit.OK
-        from pynetstat.run import run
-
+        if opts.interval is None:
+            from pynetstat.modes.once import run
+        else:
+            from pynetstat.modes.interval import run
         return run(opts, env)
     except UsageError as e:
-        env.stderr.write(f"pynetstat: {e}\n{USAGE}\n")
+        _complain(env, f"pynetstat: {e}\n{USAGE}\n")
         return e.exit_status
     except PynetstatError as e:
-        env.stderr.write(f"pynetstat: {e}\n")
+        _complain(env, f"pynetstat: {e}\n")
         return e.exit_status
     except KeyboardInterrupt:
         return Exit.INTERRUPTED
@@ -209,20 +211,41 @@ def main(argv: list[str], env: Environment) -> int:
         return Exit.BROKEN_PIPE
 
 
+# Exit statuses after which what is left in stdout's buffer is dropped: the reader left, or a
+# signal ended the run (which must end now, whatever the reader does; docs/interval.md).
+_UNFLUSHED = (Exit.BROKEN_PIPE, Exit.INTERRUPTED, Exit.TERMINATED)
+
+
+def _complain(env: Environment, text: str) -> None:
+    """The one line that says why the run failed, if there is a stderr to say it on."""
+    try:
+        env.stderr.write(text)
+        env.stderr.flush()
+    except (OSError, OutputError):
+        pass
+
+
 def entry() -> None:
-    """The console script: real streams, real environment, quiet on a closed pipe."""
+    """The console script: real streams, real environment, quiet on a closed pipe, one line when
+    the output cannot be written."""
     from pynetstat.env import Environment
 
+    env = Environment.from_process()
     try:
-        status = main(sys.argv[1:], Environment.from_process())
-        if status != Exit.BROKEN_PIPE:
-            sys.stdout.flush()
+        status = main(sys.argv[1:], env)
+        if status not in _UNFLUSHED:
+            env.stdout.flush()
     except BrokenPipeError:
         status = Exit.BROKEN_PIPE
     except KeyboardInterrupt:
         status = Exit.INTERRUPTED
-    if status == Exit.BROKEN_PIPE:
-        # Python flushes stdout once more at exit; point it at /dev/null so that flush is silent.
+    except OutputError as e:
+        _complain(env, f"pynetstat: {e}\n")
+        status = e.exit_status
+    if (status in _UNFLUSHED or env.stdout.failed) and sys.stdout is not None:
+        # Python flushes stdout once more at exit, which would fail again (and print "Exception
+        # ignored"), or after a signal wait on a reader that stopped reading, or add to a line
+        # that the signal cut: what is left in its buffer is not written: point it at /dev/null.
         import os
 
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -31,7 +31,7 @@ class Environment:
         self.stderr = stderr
         self.environ = dict(os.environ) if environ is None else dict(environ)
         self.proc_root = proc_root or self.environ.get("PYNETSTAT_PROC_ROOT") or "/proc"
-        self.netlink_factory = netlink_factory or _default_netlink_factory(self.environ)
+        self.netlink_factory = netlink_factory  # None: the kernel's (session.netlink_source)
         self.monotonic = monotonic
         self.sleep = sleep
         self.wall_clock = wall_clock
@@ -44,7 +44,7 @@ class Environment:
 
     @classmethod
     def from_process(cls) -> Environment:
-        return cls(sys.stdout, sys.stderr)
+        return cls(Output(sys.stdout, "standard output"), Output(sys.stderr, "standard error"))
 
     @property
     def color(self) -> bool:
@@ -52,17 +52,76 @@ class Environment:
         return self.stdout_isatty and not self.environ.get("NO_COLOR")
 
 
-def _default_netlink_factory(environ: Mapping[str, str]) -> Callable[[], object]:
-    replay = environ.get("PYNETSTAT_NETLINK_REPLAY")
-    if replay:
-        def replayed():
-            from pynetstat.linux.netlink import ReplayNetlink
+class Output:
+    """One of the process's streams as pynetstat writes to it. A write or flush that fails (ENOSPC
+    on /dev/full or a full disk, EBADF on a closed descriptor) raises ``OutputError``, which
+    ``cli.main`` says in one line (exit 1); ``failed`` remembers it, so that the interpreter's
+    last flush is not tried again. BrokenPipeError goes through: the reader left (a quiet 141).
 
-            return ReplayNetlink(replay)
-        return replayed
+    A stream whose encoding cannot carry every character (ASCII in the C locale,
+    ``PYTHONIOENCODING=latin-1``) writes such a character as its escape (``textsafe``)."""
 
-    def live():
-        from pynetstat.linux.netlink import LiveNetlink
+    __slots__ = ("stream", "name", "failed")
 
-        return LiveNetlink()
-    return live
+    def __init__(self, stream: TextIO | None, name: str):
+        if stream is None:  # the descriptor was closed before Python started
+            stream = _Closed()
+        else:
+            encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
+            if encoding not in ("utf-8", "utf8") and hasattr(stream, "reconfigure"):
+                import codecs
+
+                from pynetstat.textsafe import escape_unencodable
+
+                codecs.register_error("pynetstat-escape", escape_unencodable)
+                stream.reconfigure(errors="pynetstat-escape")
+        self.stream = stream
+        self.name = name
+        self.failed = False
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise self._failure(e) from None
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise self._failure(e) from None
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def _failure(self, error: OSError):
+        from pynetstat.errors import OutputError
+
+        self.failed = True
+        return OutputError(self.name, error)
+
+
+class _Closed:
+    """The stand-in for a stream whose descriptor was closed: every write fails as write(2) on a
+    closed descriptor does."""
+
+    def write(self, text: str) -> int:
+        import errno
+
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    def flush(self) -> None:
+        """Nothing was written."""
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError(9, os.strerror(9))

@@ -28,6 +28,14 @@ class UsageError(PynetstatError):
     exit_status = Exit.USAGE
 
 
+class OutputError(PynetstatError):
+    """What was written could not be: stdout on a full disk or /dev/full, a closed stream."""
+
+    def __init__(self, stream: str, error: OSError):
+        self.stream = stream
+        super().__init__(f"cannot write to {stream}: {error.strerror or error}")
+
+
 class ParseError(PynetstatError):
     """A malformed line or record in a kernel file, named by path and line number."""
 

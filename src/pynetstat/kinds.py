@@ -29,7 +29,7 @@ def in_states(states: int, state: int) -> bool:
 
 # include/linux/socket.h, include/uapi/linux/in.h
 _AF_INET, _AF_INET6 = 2, 10  # AF_INET, AF_INET6
-_IPPROTO_TCP, _IPPROTO_UDP = 6, 17
+IPPROTO_TCP, IPPROTO_UDP = 6, 17
 
 
 class SocketKind:
@@ -82,10 +82,10 @@ def _inet(protocol: str, family: int, ipproto: int, active: int | None,
 # In the order they are listed (the spec's netstat: TCP, TCPv6... as ours always was: tcp, tcp6,
 # udp, udp6). The spec's netstat lists UDP only with -a: UDP has no connections to be "active".
 KINDS = (
-    _inet("tcp", 4, _IPPROTO_TCP, ACTIVE_STATES, True),
-    _inet("tcp", 6, _IPPROTO_TCP, ACTIVE_STATES, True),
-    _inet("udp", 4, _IPPROTO_UDP, None, False),
-    _inet("udp", 6, _IPPROTO_UDP, None, False),
+    _inet("tcp", 4, IPPROTO_TCP, ACTIVE_STATES, True),
+    _inet("tcp", 6, IPPROTO_TCP, ACTIVE_STATES, True),
+    _inet("udp", 4, IPPROTO_UDP, None, False),
+    _inet("udp", 6, IPPROTO_UDP, None, False),
 )
 
 BY_NAME = {kind.name: kind for kind in KINDS}

@@ -140,3 +140,28 @@ def ljust(text: str, columns: int) -> str:
     if text.isascii():
         return text.ljust(columns)
     return text + " " * (columns - width(text))
+
+
+def escape_unencodable(error: UnicodeError) -> tuple[str, int]:
+    """A codec error handler for an output whose encoding cannot carry every character (ASCII in
+    the C locale, ``PYTHONIOENCODING=latin-1``): each such character is written as its escape,
+    ``\\uNNNN`` or ``\\UNNNNNNNN`` (``\\xNN`` for a byte that was not UTF-8), as docs/escaping.md
+    says. Text that reaches a stream has been through ``safe()``, whose backslashes are doubled,
+    so the escape cannot be mistaken for a name's own text. Registered by ``env.py``.
+
+    >>> import codecs; codecs.register_error("pynetstat-escape", escape_unencodable)
+    >>> "caf\\u00e9 \\u65e5".encode("ascii", "pynetstat-escape")
+    b'caf\\\\u00e9 \\\\u65e5'
+    """
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    out = []
+    for ch in error.object[error.start:error.end]:
+        cp = ord(ch)
+        if 0xDC80 <= cp <= 0xDCFF:
+            out.append(f"\\x{cp - 0xDC00:02x}")
+        elif cp <= 0xFFFF:
+            out.append(f"\\u{cp:04x}")
+        else:
+            out.append(f"\\U{cp:08x}")
+    return "".join(out), error.end

@@ -265,13 +265,9 @@ NETNS_CHILD = textwrap.dedent("""
 """)
 
 
-@pytest.mark.root
-@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
-@pytest.mark.skipif(shutil.which("ip") is None, reason="needs ip(8)")
-def test_hostile_interface_name():
-    """Linux allows ESC, U+202E and invalid UTF-8 in an interface name. It shows in a link-local
-    address (``[fe80::1%name]``), in -e -v and in -r."""
-    ifname = b"e\x1b[1m\xe2\x80\xae\xff"
+def run_in_netns_with(ifname: bytes, child: str) -> list:
+    """Run ``child`` (a script given the name in hex) in a new network namespace that has an
+    interface named ``ifname`` holding fe80::1; the JSON lines it prints, decoded."""
     ns = f"pnst-hostile-{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
@@ -280,27 +276,91 @@ def test_hostile_interface_name():
                     ["link", "set", "lo", "up"], ["link", "set", name, "up"], ["link", "set", "p0", "up"],
                     ["-6", "addr", "add", "fe80::1/64", "dev", name, "nodad"]):
             subprocess.run(["ip", "-n", ns, *cmd], check=True)
-        p = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", NETNS_CHILD, ifname.hex()],
+        p = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", child, ifname.hex()],
                            capture_output=True, timeout=120, env=subprocess_env())
         assert p.returncode == 0, p.stderr
-        runs = [json.loads(line) for line in p.stdout.decode().splitlines()]
-        assert len(runs) == 6
-        # rtnetlink gives the name as bytes and -e, -r decode it with U+FFFD for what is not
-        # UTF-8; the connection table has it from if_indextoname, undecodable bytes kept.
-        lossy = safe_token(ifname.decode("utf-8", "replace"))
-        for argv, out, err, status in runs:
-            out, err = bytes.fromhex(out).decode("utf-8"), bytes.fromhex(err).decode("utf-8")
-            assert status == 0, (argv, err)
-            assert_quiet_stderr(err)
-            if "json" in argv:
-                parse_json(out) if argv == "-an --json" else assert_unicode(json.loads(out))
-                assert out.isascii()
-                continue
-            assert_printable(out)
-            if argv == "-an":
-                parse_table(out, pids=False)
-                assert f"[fe80::1%{safe_token(ifname)}]:" in out
-            else:
-                assert lossy in out, (argv, out)
+        return [json.loads(line) for line in p.stdout.decode().splitlines()]
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+@pytest.mark.skipif(shutil.which("ip") is None, reason="needs ip(8)")
+def test_hostile_interface_name():
+    """Linux allows ESC, U+202E and invalid UTF-8 in an interface name. It shows in a link-local
+    address (``[fe80::1%name]``), in -e -v and in -r."""
+    ifname = b"e\x1b[1m\xe2\x80\xae\xff"
+    runs = run_in_netns_with(ifname, NETNS_CHILD)
+    assert len(runs) == 6
+    # rtnetlink gives the name as bytes and -e, -r keep what is not UTF-8, as the connection
+    # table does (issue 21 item 12; before, -e and -r showed U+FFFD for it).
+    lossy = safe_token(ifname)
+    for argv, out, err, status in runs:
+        out, err = bytes.fromhex(out).decode("utf-8"), bytes.fromhex(err).decode("utf-8")
+        assert status == 0, (argv, err)
+        assert_quiet_stderr(err)
+        if "json" in argv:
+            parse_json(out) if argv == "-an --json" else assert_unicode(json.loads(out))
+            assert out.isascii()
+            continue
+        assert_printable(out)
+        if argv == "-an":
+            parse_table(out, pids=False)
+            assert f"[fe80::1%{safe_token(ifname)}]:" in out
+        else:
+            assert lossy in out, (argv, out)
+
+
+INVALID_UTF8_CHILD = textwrap.dedent("""
+    import json, os, socket, subprocess, sys
+    ifname = bytes.fromhex(sys.argv[1])
+    index = socket.if_nametoindex(os.fsdecode(ifname))
+    s = socket.socket(socket.AF_INET6)
+    s.bind(("fe80::1", 0, 0, index))
+    s.listen(1)
+    c_locale = dict(os.environ, LC_ALL="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0")
+    for argv, env in ((["-an"], None), (["-an", "--json"], None), (["-an", "--json"], c_locale),
+                      (["-e", "-v"], None), (["-e", "--json"], None), (["-r"], None),
+                      (["-r", "--json"], None)):
+        p = subprocess.run([sys.executable, "-m", "pynetstat", *argv], capture_output=True, env=env)
+        print(json.dumps([" ".join(argv) + (" (C locale)" if env else ""), p.stdout.hex(),
+                          p.stderr.hex(), p.returncode]))
+""")
+
+
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+@pytest.mark.skipif(shutil.which("ip") is None, reason="needs ip(8)")
+@pytest.mark.parametrize("ifname", [b"\xff\xfe\x9b", "caf\u00e9\xff".encode("utf-8", "surrogateescape")],
+                         ids=["invalid", "mixed"])
+def test_interface_names_that_are_not_utf8_are_kept(ifname):
+    """Issue 21 item 12: an interface name whose bytes are not UTF-8 was shown as U+FFFD in -e and
+    -r (``\\xff\\xfe\\x9b`` as three replacement characters, JSON ``"\\ufffd..."``). Like a process
+    name, it is escaped losslessly, the same in every view and in any locale."""
+    runs = run_in_netns_with(ifname, INVALID_UTF8_CHILD)
+    assert len(runs) == 7
+    for argv, out, err, status in runs:
+        out, err = bytes.fromhex(out).decode("utf-8"), bytes.fromhex(err).decode("utf-8")
+        assert status == 0, (argv, err)
+        assert_quiet_stderr(err)
+        assert "\ufffd" not in out, argv
+        if "json" in argv:
+            found = set()
+
+            def names(value, found=found):
+                if isinstance(value, dict):
+                    for key, item in value.items():
+                        if key in ("interface", "name") and isinstance(item, str):
+                            found.add(item)
+                        names(item)
+                elif isinstance(value, list):
+                    for item in value:
+                        names(item)
+
+            names(parse_json(out) if argv.startswith("-an") else json.loads(out))
+            assert json_text(ifname) in found, (argv, found)
+            assert out.isascii()
+        else:
+            assert_printable(out)
+            assert safe_token(ifname) in out, (argv, out)

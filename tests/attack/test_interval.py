@@ -9,9 +9,12 @@ subprocess runs face the churn harness and end with SIGINT.
 from __future__ import annotations
 
 import io
+import os
 import random
+import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -191,3 +194,69 @@ def test_interval_under_churn(argv, tmp_path):
     else:
         assert_printable(text)
         assert churn.address in text
+
+
+@pytest.mark.parametrize("argv", [["-ano", "1"], ["-ano", "--json", "1"], ["-ano", "--changes", "1"]],
+                         ids=" ".join)
+def test_flapping_note_is_said_once(tree, argv):
+    """Issue 21 item 16: under churn a socket no visible process holds comes and goes between
+    passes; the note about it was said again each time it came back (1,383 stderr lines in 10 s).
+    A note is said when it changes, not on every pass where it returns."""
+    orphan = Sock("tcp", 4, 1, "127.0.0.1", 8081, "127.0.0.1", 50001, inode=9901, cookie=21)
+    kernel = FakeKernel(SOCKS + [orphan])
+
+    def change(n):
+        kernel.socks = SOCKS + [orphan] if n % 2 == 0 else list(SOCKS)
+
+    _, err = run_passes(argv, tree, kernel, Between(12, change))
+    lines = [line for line in err.splitlines() if "could not be attributed" in line]
+    assert len(lines) == 1, err
+
+
+@pytest.mark.parametrize("argv", [["-ano", "--json", "1"], ["-ano", "--json", "--changes", "1"],
+                                  ["-e", "--json", "1"], ["-e", "--json", "--changes", "1"]],
+                         ids=" ".join)
+def test_json_lines_name_their_host(tree, argv):
+    """Issue 21 item 17: lines shipped from many machines into one pipeline must tell them apart:
+    every JSON Lines record carries ``host``."""
+    from pynetstat.textsafe import json_text
+
+    moved = Sock("tcp", 4, 1, "127.0.0.1", 8081, "127.0.0.1", 50001, inode=9901, cookie=21)
+    kernel = FakeKernel(SOCKS)
+
+    def change(n):
+        kernel.socks = SOCKS + [moved] if n % 2 else list(SOCKS)
+
+    docs, _ = run_passes(argv, tree, kernel, Between(4, change))
+    assert len(docs) >= (1 if "--changes" in argv else 4)
+    if "-ano" in argv and "--changes" in argv:
+        assert any(d["type"] == "connection" for d in docs)
+    assert {d.get("host") for d in docs} == {json_text(os.uname().nodename)}, docs
+
+
+HOSTILE_HOST = b"evil\x1b]0;owned\x07\xff\xe2\x80\xae"
+
+UTS_CHILD = """
+import socket, subprocess, sys
+socket.sethostname(bytes.fromhex(sys.argv[1]))
+p = subprocess.Popen([sys.executable, "-m", "pynetstat", "-an", "-p", "udp", "--json", "0.2"],
+                     stdout=subprocess.PIPE)
+sys.stdout.buffer.write(p.stdout.readline())
+p.kill()
+"""
+
+
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0, reason="a UTS namespace needs root")
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+def test_json_lines_escape_a_hostile_host_name():
+    """The host name is any bytes root chose (sethostname): escaped as every outside string is."""
+    from pynetstat.textsafe import json_text
+
+    p = subprocess.run(["unshare", "--uts", sys.executable, "-c", UTS_CHILD, HOSTILE_HOST.hex()],
+                       capture_output=True, timeout=60, env=subprocess_env())
+    assert p.returncode == 0, p.stderr
+    line = p.stdout.decode("ascii")
+    assert line.endswith("\n")
+    doc = parse_json_lines(line)[0]
+    assert doc["host"] == json_text(HOSTILE_HOST)  # parse_json_lines: ASCII, no lone surrogate

@@ -32,8 +32,9 @@ from __future__ import annotations
 import struct
 from _socket import AF_INET, AF_INET6
 
+from pynetstat.kinds import IPPROTO_TCP, IPPROTO_UDP
 from pynetstat.linux.netlink import NETLINK_SOCK_DIAG, RTATTR, Request
-from pynetstat.linux.sockdiag import IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY
+from pynetstat.linux.sockdiag import SOCK_DIAG_BY_FAMILY
 from pynetstat.model.filters import EITHER, LOCAL, REMOTE, Devices, Hosts, Ports
 
 TYPE_CHECKING = False

@@ -46,7 +46,9 @@ class ProcFS:
         return os.listdir(f"{self.root}/{rel}" if rel else self.root)
 
     def readlink(self, rel: str) -> str:
-        return os.readlink(f"{self.root}/{rel}")
+        # As bytes, decoded as UTF-8 like every name (docs/escaping.md): the same in any locale
+        # (in the C locale Python would decode it as ASCII, each byte past 0x7f an escape).
+        return os.readlink(os.fsencode(f"{self.root}/{rel}")).decode("utf-8", "surrogateescape")
 
 
 _O_READ = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK

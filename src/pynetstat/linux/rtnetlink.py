@@ -222,7 +222,9 @@ def _address(buf: bytes, where: tuple[int, int] | None, family: int) -> str | No
 def _string(buf: bytes, where: tuple[int, int] | None) -> str | None:
     if where is None:
         return None
-    return buf[where[0]:where[0] + where[1]].split(b"\0", 1)[0].decode("utf-8", "replace")
+    # surrogateescape: an interface name is any bytes but '/', ':', white space and NUL; the
+    # renderers escape what is not UTF-8 losslessly (docs/escaping.md).
+    return buf[where[0]:where[0] + where[1]].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
 # --- /proc fallbacks -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from itertools import repeat
 from operator import or_
 
 from pynetstat.kinds import BY_PROTOCOL
+from pynetstat.model import SCHEMA_VERSION
 from pynetstat.model.fields import CONNECTION_JSON
 from pynetstat.model.sockets import kernel_state_name, spec_state_name
 from pynetstat.render.endpoints import Memo, is_ipv4_mapped, is_link_local
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 
     from pynetstat.model.sockets import InetSocket, Owner, SocketBatch
     from pynetstat.resolve import Names
-
-SCHEMA_VERSION = 1
 
 
 def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names: Names | None,

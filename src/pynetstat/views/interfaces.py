@@ -20,7 +20,7 @@ How Linux's counters map onto the spec's rows (include/uapi/linux/if_link.h):
 from __future__ import annotations
 
 from pynetstat.render.counts import fmt
-from pynetstat.textsafe import safe_token
+from pynetstat.textsafe import json_text, safe_token
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def to_json(snapshot: LinksSnapshot, opts: Options) -> dict:
         "source": snapshot.source,
         "fallback_reason": snapshot.fallback_reason,
         "total": None if snapshot.source is None else _json_rows(total(snapshot.interfaces)),
-        "interfaces": [{"index": i.index, "name": i.name, "hw_address": i.hw_address,
+        "interfaces": [{"index": i.index, "name": json_text(i.name), "hw_address": i.hw_address,
                         "statistics": _json_rows(summarize(i.stats)),
                         "kernel": None if i.stats is None else i.stats.as_dict()}
                        for i in snapshot.interfaces],

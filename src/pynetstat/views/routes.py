@@ -18,7 +18,7 @@ from pynetstat.model.stats import (
     RT_TABLE_MAIN,
     code_name,
 )
-from pynetstat.textsafe import safe_token
+from pynetstat.textsafe import json_text, safe_token
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ def route_json(route: Route) -> dict:
         "destination": route.destination,
         "prefix_length": route.prefix_len,
         "netmask": route.netmask,
-        "nexthops": [{"gateway": h.gateway, "interface": h.ifname, "ifindex": h.ifindex,
+        "nexthops": [{"gateway": h.gateway, "interface": None if h.ifname is None else json_text(h.ifname), "ifindex": h.ifindex,
                       "weight": h.weight} for h in route.nexthops],
         "metric": route.metric,
         "type": code_name(ROUTE_TYPES, route.type),
@@ -158,7 +158,7 @@ def to_json(snapshot: RoutesSnapshot, opts: Options) -> dict:
     return {
         "source": {str(k): v for k, v in snapshot.sources.items()},
         "fallback_reasons": {str(k): v for k, v in snapshot.reasons.items()},
-        "interfaces": [{"index": i.index, "name": i.name, "hw_address": i.hw_address}
+        "interfaces": [{"index": i.index, "name": json_text(i.name), "hw_address": i.hw_address}
                        for i in snapshot.interfaces],
         "ipv4_routes": ([route_json(r) for r in shown_routes(snapshot, 4, opts)]
                         if snapshot.sources.get(4) else None),

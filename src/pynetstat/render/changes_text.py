@@ -1,6 +1,6 @@
-"""What ``--changes`` prints after the first display: one line per change, as text or JSON Lines.
+"""What ``--changes`` prints after the first display, as text: one line per change.
 
-Text, each line with the local time of the pass and a mark::
+Each line with the local time of the pass and a mark::
 
     Time       Proto  Local Address          Foreign Address        State
     14:02:07 + TCP    127.0.0.1:5000         127.0.0.1:41872        ESTABLISHED
@@ -11,29 +11,29 @@ Text, each line with the local time of the pass and a mark::
     14:02:07 ~ Tcp.InSegs                               +152         76.0          123456
     14:02:07 ! eth0.rx_packets                         reset            -              12  (was 4294967290)
 
-Marks: ``+`` appeared, ``-`` closed or gone, ``~`` changed state or moved, ``!`` went backwards
-(a counter reset or wrapped). Colour only when ``env.color``. Columns are measured per pass and
-never shrink. JSON: one object per change, fields in docs/interval.md.
+Marks (``model.changes.MARKS``): ``+`` appeared, ``-`` closed or gone, ``~`` changed state or
+moved, ``!`` went backwards (a counter reset or wrapped). Colour only when asked (``color``).
+Columns are measured per pass and never shrink. The JSON Lines form is render/changes_json.py.
 """
 
 from __future__ import annotations
 
-import json
 import time
 
+from pynetstat.model.changes import MARKS
 from pynetstat.model.sockets import spec_state_name
 from pynetstat.render.endpoints import PROTO_LABELS, endpoint_cells, pid_text, state_text
-from pynetstat.render.jsonout import connection_record
 from pynetstat.textsafe import safe
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pynetstat.run import Session
-    from pynetstat.sampling import ConnectionChange, CounterChange
+    from collections.abc import Callable
+    from typing import TextIO
 
-SCHEMA_VERSION = 1
-# change kind -> mark; connections: added, removed, state; counters: moved, reset, added, removed
-MARKS = {"added": "+", "removed": "-", "state": "~", "moved": "~", "reset": "!"}
+    from pynetstat.model.changes import ConnectionChange, CounterChange
+    from pynetstat.options import Options
+    from pynetstat.resolve import Names
+
 _COLORS = {"+": "\033[32m", "-": "\033[31m", "~": "\033[33m", "!": "\033[35m"}
 _RESET = "\033[0m"
 _CONNECTION_HEADINGS = ("Proto", "Local Address", "Foreign Address", "State", "PID")
@@ -45,19 +45,14 @@ def clock(stamp: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(stamp))
 
 
-def _head(kind: str, stamp: float, number: int, change: str) -> dict:
-    return {"schema_version": SCHEMA_VERSION, "type": kind, "timestamp": stamp, "pass": number,
-            "change": change, "mark": MARKS[change]}
-
-
 class _Lines:
     """Rows of cells measured, then printed: the widths only grow, so columns stay put."""
 
-    def __init__(self, session: Session, headings: tuple[str, ...], widths: list[int],
-                 right: frozenset[int] = frozenset()):
-        self.out = session.env.stdout
-        self.color = session.env.color
-        self.interval = session.opts.interval
+    def __init__(self, out: TextIO, color: bool, interval: float, headings: tuple[str, ...],
+                 widths: list[int], right: frozenset[int] = frozenset()):
+        self.out = out
+        self.color = color
+        self.interval = interval
         self.headings = headings
         self.widths = widths
         self.right = right  # columns aligned right (numbers)
@@ -89,46 +84,35 @@ class _Lines:
         return f"{when} {mark} {''.join(parts)}{last}".rstrip() + "\n"
 
 
-class ConnectionChangeWriter:
+class ConnectionChangeText:
     """Connections that appeared, closed or changed state, pass after pass."""
 
-    def __init__(self, session: Session):
-        self.session = session
-        opts = session.opts
+    def __init__(self, out: TextIO, opts: Options, names: Names | None,
+                 ifname: Callable[[int], str], color: bool):
+        self.opts = opts
+        self.names = names
+        self.ifname = ifname
         columns = 5 if opts.pids else 4
-        self.lines = _Lines(session, _CONNECTION_HEADINGS[:columns], [7, 23, 23, 16, 0][:columns])
-        self.owner_lines = self.owner_json = None
+        self.lines = _Lines(out, color, opts.interval, _CONNECTION_HEADINGS[:columns],
+                            [7, 23, 23, 16, 0][:columns])
+        self.owner_lines = None
         if opts.executables:
-            from pynetstat.render.owners import owner_json, owner_lines
+            from pynetstat.render.owners import owner_lines
 
-            self.owner_lines, self.owner_json = owner_lines, owner_json
+            self.owner_lines = owner_lines
 
     def begin(self) -> None:
-        if not self.session.opts.json:
-            self.lines.begin("+ appeared, - closed, ~ changed state")
+        self.lines.begin("+ appeared, - closed, ~ changed state")
 
     def write(self, changes: list[ConnectionChange], stamp: float, number: int) -> None:
-        session = self.session
-        opts = session.opts
-        if opts.json:
-            out = []
-            for change in changes:
-                doc = _head("connection", stamp, number, change.kind)
-                doc["previous_state"] = (None if change.previous_state is None
-                                         else spec_state_name(change.previous_state))
-                doc["connection"] = connection_record(
-                    change.sock, change.owners if opts.wants_owners else None, session.names,
-                    session.ifname, self.owner_json)
-                out.append(json.dumps(doc) + "\n")
-            session.env.stdout.write("".join(out))
-            return
         from pynetstat.render.owners import UNREADABLE_LINE
 
+        opts = self.opts
         when = clock(stamp)
         rows = []
         for change in changes:
             sock = change.sock
-            local, foreign = endpoint_cells(sock, session.ifname, session.names)
+            local, foreign = endpoint_cells(sock, self.ifname, self.names)
             state = state_text(sock)
             if change.kind == "state":
                 state = f"{spec_state_name(change.previous_state)} -> {spec_state_name(sock.state)}"
@@ -143,37 +127,29 @@ class ConnectionChangeWriter:
         self.lines.emit(rows)
 
 
-class CounterChangeWriter:
+class CounterChangeText:
     """Counters that moved (-s, -e) and routes added or removed (-r), pass after pass."""
 
-    def __init__(self, session: Session):
-        self.session = session
-        self.lines = _Lines(session, _COUNTER_HEADINGS, [40, 12, 14, 16, 0], frozenset({1, 2, 3}))
+    def __init__(self, out: TextIO, opts: Options, color: bool):
+        self.lines = _Lines(out, color, opts.interval, _COUNTER_HEADINGS, [40, 12, 14, 16, 0],
+                            frozenset({1, 2, 3}))
 
     def begin(self) -> None:
-        if not self.session.opts.json:
-            self.lines.begin("~ moved, ! went backwards: reset or wrapped, + new, - gone")
+        self.lines.begin("~ moved, ! went backwards: reset or wrapped, + new, - gone")
 
     def write(self, counters: list[CounterChange], routes: list[tuple[str, dict]], stamp: float,
               number: int) -> None:
-        if self.session.opts.json:
-            docs = [{**_head("counter", stamp, number, c.kind), "view": c.view, "name": c.name,
-                     "value": c.value, "previous": c.previous, "delta": c.delta,
-                     "rate": None if c.rate is None else round(c.rate, 3)} for c in counters]
-            docs += [{**_head("route", stamp, number, kind), "route": route}
-                     for kind, route in routes]
-            self.session.env.stdout.write("".join(json.dumps(doc) + "\n" for doc in docs))
-            return
         when = clock(stamp)
         rows = []
         for c in counters:
+            name = safe(c.name)  # "eth0.rx_bytes": an interface name is any bytes
             if c.kind == "moved":
-                cells = (c.name, f"+{c.delta}", "-" if c.rate is None else f"{c.rate:.1f}",
+                cells = (name, f"+{c.delta}", "-" if c.rate is None else f"{c.rate:.1f}",
                          str(c.value), "")
             elif c.kind == "reset":
-                cells = (c.name, "reset", "-", str(c.value), f"(was {c.previous})")
+                cells = (name, "reset", "-", str(c.value), f"(was {c.previous})")
             else:
-                cells = (c.name, "new" if c.kind == "added" else "gone", "-",
+                cells = (name, "new" if c.kind == "added" else "gone", "-",
                          "-" if c.value is None else str(c.value), "")
             rows.append((when, MARKS[c.kind], cells, []))
         rows += [(when, MARKS[kind], (route_text(route),), []) for kind, route in routes]

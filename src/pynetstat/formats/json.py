@@ -1,0 +1,83 @@
+"""The JSON format: one document per display (docs/json.md); with an interval, JSON Lines: each
+display and each change one line (docs/interval.md). The methods are those of every format
+(formats/text.py lists them)."""
+
+from __future__ import annotations
+
+import json
+
+from pynetstat.model import SCHEMA_VERSION
+from pynetstat.textsafe import json_text
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import TextIO
+
+    from pynetstat.linux.connections import ConnectionSet
+    from pynetstat.model.sockets import SocketBatch
+    from pynetstat.session import Session
+
+
+class JsonFormat:
+    line_records = True
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def write_connections(self, out: TextIO, conns: ConnectionSet, batches: Iterable[SocketBatch],
+                          head: dict | None = None) -> None:
+        """The document streams a batch at a time; with a ``head`` (interval mode) it is one
+        line."""
+        from pynetstat.render.jsonout import write_connections
+        from pynetstat.views.connections import account
+
+        session = self.session
+        owner_json = None
+        if session.opts.executables:
+            from pynetstat.render.owners import owner_json
+        head = _envelope(head)
+        write_connections(OneLine(out) if head else out, batches, session.opts.wants_owners,
+                          session.names, session.ifname, owner_json, lambda: account(conns), head)
+        if head:
+            out.write("\n")
+
+    def write_sections(self, out: TextIO, sections: list[tuple[str, object, object]],
+                       head: dict | None = None) -> None:
+        opts = self.session.opts
+        doc: dict = {"schema_version": SCHEMA_VERSION, **(_envelope(head) or {})}
+        for key, view, snapshot in sections:
+            doc[key] = view.to_json(snapshot, opts)
+        out.write(json.dumps(doc) + "\n")
+
+    def connection_changes(self, out: TextIO):
+        from pynetstat.render.changes_json import ConnectionChangeJson
+
+        session = self.session
+        return ConnectionChangeJson(out, session.opts, session.names, session.ifname,
+                                    json_text(session.host()))
+
+    def counter_changes(self, out: TextIO):
+        from pynetstat.render.changes_json import CounterChangeJson
+
+        return CounterChangeJson(out, json_text(self.session.host()))
+
+
+def _envelope(head: dict | None) -> dict | None:
+    """The head of a JSON Lines record with its ``host`` escaped (a host name is any bytes)."""
+    if head and "host" in head:
+        return {**head, "host": json_text(head["host"])}
+    return head
+
+
+class OneLine:
+    """A stream that drops newlines, so that a JSON document written for humans becomes one JSON
+    line (``json.dumps`` escapes every newline inside a string, so each one here is layout)."""
+
+    __slots__ = ("out",)
+
+    def __init__(self, out):
+        self.out = out
+
+    def write(self, text: str) -> None:
+        self.out.write(text.replace("\n", ""))

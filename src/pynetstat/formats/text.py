@@ -1,0 +1,62 @@
+"""The text format: the spec's tables and views, for a person at a terminal.
+
+The methods below are the contract every format keeps (``formats/__init__.py`` picks one):
+
+- ``write_connections(out, conns, batches, head=None)``: one display of the connection table.
+  ``head`` is given by interval mode (``{"type": "display", "timestamp": ..., "pass": n}``) for
+  a format that marks each display as a record; ``batches`` are ``conns``'s, in print order.
+- ``write_sections(out, sections, head=None)``: one display of -e, -s, -r:
+  ``sections`` is ``[(key, view, snapshot), ...]`` (views/__init__.py).
+- ``connection_changes(out)`` and ``counter_changes(out)``: the writers of ``--changes``, each
+  with ``begin()`` (once, after the first display) and ``write(...)``: ``write(changes, stamp,
+  number)`` for connections, ``write(counters, routes, stamp, number)`` for -s, -e, -r.
+- ``line_records``: True when each display and change is one line of a stream that a reader
+  parses line by line (JSON Lines), so that interval mode keeps a line from being cut midway.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import TextIO
+
+    from pynetstat.linux.connections import ConnectionSet
+    from pynetstat.model.sockets import SocketBatch
+    from pynetstat.session import Session
+
+
+class TextFormat:
+    line_records = False
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def write_connections(self, out: TextIO, conns: ConnectionSet, batches: Iterable[SocketBatch],
+                          head: dict | None = None) -> None:
+        from pynetstat.render.table import ConnectionTable
+
+        session = self.session
+        owner_lines = None
+        if session.opts.executables:
+            from pynetstat.render.owners import owner_lines
+        table = ConnectionTable(out, session.opts, session.names, session.ifname, owner_lines)
+        table.write_batches(batches)
+        table.close()
+
+    def write_sections(self, out: TextIO, sections: list[tuple[str, object, object]],
+                       head: dict | None = None) -> None:
+        opts = self.session.opts
+        out.write("".join(view.render_text(snapshot, opts) for _, view, snapshot in sections))
+
+    def connection_changes(self, out: TextIO):
+        from pynetstat.render.changes_text import ConnectionChangeText
+
+        session = self.session
+        return ConnectionChangeText(out, session.opts, session.names, session.ifname,
+                                    session.env.color)
+
+    def counter_changes(self, out: TextIO):
+        from pynetstat.render.changes_text import CounterChangeText
+
+        return CounterChangeText(out, self.session.opts, self.session.env.color)

@@ -1,0 +1,144 @@
+"""What changed between two passes of interval mode: pure diffs of snapshots, no I/O.
+
+Connections are keyed by the kernel's socket cookie, which a socket keeps through close() and
+TIME_WAIT (the inode is lost at close()); counters are compared by name, and a counter that went
+backwards is a reset, never a negative delta; routes by everything a -r display shows of them.
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_right
+from itertools import chain, count
+
+from pynetstat.model.sockets import InetSocket, SocketBatch
+
+# change kind -> mark; connections: added, removed, state; counters: moved, reset, added, removed
+MARKS = {"added": "+", "removed": "-", "state": "~", "moved": "~", "reset": "!"}
+
+
+def socket_keys(batch: SocketBatch) -> tuple:
+    """The identity of each socket of a batch: its cookie (sock_diag), which survives close() and
+    TIME_WAIT; from /proc, which has no cookie, ``InetSocket.identity`` (inode, else the tuple)."""
+    cookies = batch.cookie
+    if cookies and cookies[0] is not None:
+        return cookies
+    return tuple(sock.identity for sock in batch.sockets())
+
+
+class Snapshot:
+    """One pass's sockets: the batches themselves, and ``states``, socket key -> kernel state."""
+
+    __slots__ = ("batches", "keys", "states", "starts", "_where")
+
+    def __init__(self, batches: list[SocketBatch]):
+        self.batches = batches
+        self.keys = [socket_keys(batch) for batch in batches]
+        self.states: dict = {}
+        self.starts = []  # position of each batch's first socket
+        at = 0
+        for batch, keys in zip(batches, self.keys, strict=True):
+            self.states.update(zip(keys, batch.state, strict=True))
+            self.starts.append(at)
+            at += len(keys)
+        self._where: dict | None = None
+
+    def position(self, key) -> int:
+        if self._where is None:
+            self._where = dict(zip(chain.from_iterable(self.keys), count()))
+        return self._where[key]
+
+    def row(self, position: int) -> tuple[InetSocket, tuple]:
+        """``(socket, owners)`` at a position of the pass's kernel order."""
+        b = bisect_right(self.starts, position) - 1
+        batch, i = self.batches[b], position - self.starts[b]
+        return batch.socket_at(i), (batch.owners[i] if batch.owners is not None else ())
+
+
+class ConnectionChange:
+    """A socket that appeared (``"added"``), closed (``"removed"``) or changed state (``"state"``,
+    with the state it had before)."""
+
+    __slots__ = ("kind", "sock", "owners", "previous_state")
+
+    def __init__(self, kind: str, sock: InetSocket, owners: tuple, previous_state: int | None = None):
+        self.kind = kind
+        self.sock = sock
+        self.owners = owners
+        self.previous_state = previous_state
+
+    def __repr__(self) -> str:
+        return f"ConnectionChange({self.kind!r}, {self.sock!r})"
+
+
+def connection_changes(before: Snapshot, after: Snapshot) -> list[ConnectionChange]:
+    """What changed between two passes: closed sockets first (in the earlier pass's order), then
+    new and changed ones (in the later pass's order)."""
+    old, new = before.states, after.states
+    if old == new:
+        return []
+    get = old.get
+    moved = [key for key, state in new.items() if get(key) != state]
+    gone = old.keys() - new.keys()
+    out = [ConnectionChange("removed", *before.row(p)) for p in sorted(map(before.position, gone))]
+    for position, key in sorted((after.position(key), key) for key in moved):
+        sock, owners = after.row(position)
+        state = old.get(key)
+        out.append(ConnectionChange("added" if state is None else "state", sock, owners, state))
+    return out
+
+
+class CounterChange:
+    """A counter between two passes. ``kind``: ``"moved"`` (``delta`` > 0, ``rate`` per second),
+    ``"reset"`` (it went backwards: ``value`` is reported, ``delta`` and ``rate`` are None),
+    ``"added"`` or ``"removed"`` (an interface that came or went)."""
+
+    __slots__ = ("view", "name", "kind", "value", "previous", "delta", "rate")
+
+    def __init__(self, view: str, name: str, kind: str, value: int | None, previous: int | None,
+                 delta: int | None = None, rate: float | None = None):
+        self.view, self.name, self.kind = view, name, kind
+        self.value, self.previous, self.delta, self.rate = value, previous, delta, rate
+
+    def __repr__(self) -> str:
+        return f"CounterChange({self.name!r}, {self.kind!r}, {self.previous!r} -> {self.value!r})"
+
+
+def counter_changes(view: str, before: dict[str, int], after: dict[str, int],
+                    seconds: float) -> list[CounterChange]:
+    """Counters that differ between two readings ``seconds`` apart, in the later reading's order.
+
+    A counter that went backwards was reset (an interface brought down and up, a driver reloaded)
+    or wrapped (a 32-bit counter passing 4294967295). The two cannot be told apart from two
+    readings, so no delta is invented: it is reported as a reset, with its new value.
+
+    >>> counter_changes("s", {"a": 4294967290, "b": 5}, {"a": 12, "b": 9}, 2.0)
+    [CounterChange('a', 'reset', 4294967290 -> 12), CounterChange('b', 'moved', 5 -> 9)]
+    """
+    out = []
+    for name, value in after.items():
+        old = before.get(name)
+        if old is None:
+            if name not in before:
+                out.append(CounterChange(view, name, "added", value, None))
+        elif value > old:
+            delta = value - old
+            out.append(CounterChange(view, name, "moved", value, old, delta,
+                                     delta / seconds if seconds > 0 else None))
+        elif value < old:
+            out.append(CounterChange(view, name, "reset", value, old))
+    out += [CounterChange(view, name, "removed", None, old)
+            for name, old in before.items() if name not in after]
+    return out
+
+
+def route_keys(routes: list[dict]) -> dict[str, dict]:
+    """Routes (as ``route_json`` gives them) by a key that changes when anything shown of them
+    does."""
+    return {json.dumps(r, sort_keys=True): r for r in routes}
+
+
+def route_changes(before: dict[str, dict], after: dict[str, dict]) -> list[tuple[str, dict]]:
+    """``[("removed", route), ..., ("added", route), ...]`` between two ``route_keys``."""
+    return ([("removed", r) for k, r in before.items() if k not in after]
+            + [("added", r) for k, r in after.items() if k not in before])

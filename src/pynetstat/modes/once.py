@@ -1,0 +1,49 @@
+"""One display of the view the options select, then the notes on what could not be seen."""
+
+from __future__ import annotations
+
+from pynetstat.errors import Exit
+from pynetstat.formats import chosen
+from pynetstat.modes import wanted
+from pynetstat.session import NoCycleCollection, Session
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pynetstat.env import Environment
+    from pynetstat.options import Options
+
+
+def run(opts: Options, env: Environment) -> int:
+    session = Session(opts, env)
+    try:
+        show(session, chosen(session))
+        return Exit.OK
+    finally:
+        session.close()
+
+
+def show(session: Session, fmt) -> None:
+    with NoCycleCollection():
+        if wanted(session.opts):
+            show_sections(session, fmt)
+        else:
+            show_connections(session, fmt)
+
+
+def show_connections(session: Session, fmt) -> None:
+    from pynetstat.linux.connections import collect
+    from pynetstat.views.connections import notes
+
+    conns = collect(session.opts, session.env, session.netlink)
+    fmt.write_connections(session.env.stdout, conns, session.in_order(iter(conns)))
+    for note in notes(conns):
+        session.say(note)
+
+
+def show_sections(session: Session, fmt) -> None:
+    from pynetstat.modes import collect_sections, section_notes
+
+    sections = collect_sections(session)
+    fmt.write_sections(session.env.stdout, sections)
+    for note in section_notes(sections):
+        session.say(note)

@@ -1,0 +1,80 @@
+"""What ``--changes`` prints after the first display, as JSON Lines: one object per change, with
+the envelope of every interval record (``schema_version``, ``type``, ``timestamp``, ``pass``,
+``host``)
+and the change's kind and mark. Fields: docs/interval.md. The text form is render/changes_text.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pynetstat.model import SCHEMA_VERSION
+from pynetstat.model.changes import MARKS
+from pynetstat.model.sockets import spec_state_name
+from pynetstat.render.jsonout import connection_record
+from pynetstat.textsafe import json_text
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TextIO
+
+    from pynetstat.model.changes import ConnectionChange, CounterChange
+    from pynetstat.options import Options
+    from pynetstat.resolve import Names
+
+
+def _head(kind: str, stamp: float, number: int, host: str, change: str) -> dict:
+    return {"schema_version": SCHEMA_VERSION, "type": kind, "timestamp": stamp, "pass": number,
+            "host": host, "change": change, "mark": MARKS[change]}
+
+
+class ConnectionChangeJson:
+    """Connections that appeared, closed or changed state: one line each."""
+
+    def __init__(self, out: TextIO, opts: Options, names: Names | None,
+                 ifname: Callable[[int], str], host: str):
+        self.out = out
+        self.host = host
+        self.with_owners = opts.wants_owners
+        self.names = names
+        self.ifname = ifname
+        self.owner_json = None
+        if opts.executables:
+            from pynetstat.render.owners import owner_json
+
+            self.owner_json = owner_json
+
+    def begin(self) -> None:
+        """JSON Lines need no heading."""
+
+    def write(self, changes: list[ConnectionChange], stamp: float, number: int) -> None:
+        out = []
+        for change in changes:
+            doc = _head("connection", stamp, number, self.host, change.kind)
+            doc["previous_state"] = (None if change.previous_state is None
+                                     else spec_state_name(change.previous_state))
+            doc["connection"] = connection_record(
+                change.sock, change.owners if self.with_owners else None, self.names,
+                self.ifname, self.owner_json)
+            out.append(json.dumps(doc) + "\n")
+        self.out.write("".join(out))
+
+
+class CounterChangeJson:
+    """Counters that moved (-s, -e) and routes added or removed (-r): one line each."""
+
+    def __init__(self, out: TextIO, host: str):
+        self.out = out
+        self.host = host
+
+    def begin(self) -> None:
+        """JSON Lines need no heading."""
+
+    def write(self, counters: list[CounterChange], routes: list[tuple[str, dict]], stamp: float,
+              number: int) -> None:
+        docs = [{**_head("counter", stamp, number, self.host, c.kind), "view": c.view, "name": json_text(c.name),
+                 "value": c.value, "previous": c.previous, "delta": c.delta,
+                 "rate": None if c.rate is None else round(c.rate, 3)} for c in counters]
+        docs += [{**_head("route", stamp, number, self.host, kind), "route": route} for kind, route in routes]
+        self.out.write("".join(json.dumps(doc) + "\n" for doc in docs))

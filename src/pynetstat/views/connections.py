@@ -1,0 +1,92 @@
+"""What a connection display says after its rows: the JSON trailer (``account``) and the stderr
+notes (``notes``), both about what could not be seen. They read a collected ``ConnectionSet``,
+never the kernel.
+"""
+
+from __future__ import annotations
+
+# ``conns`` is a ``linux.connections.ConnectionSet`` once iterated; it is not imported, not even
+# for annotations, so that views never depend on a collector.
+
+def account(conns) -> dict:
+    """What the JSON document says after its rows: sources, and everything that was not seen."""
+    log = conns.log
+    report = conns.owners.report if conns.owners is not None else None
+    return {
+        "sources": dict(log.sources),
+        "fallback_reasons": dict(log.fallback_reasons),
+        "netlink": {"malformed": log.netlink.malformed, "foreign": log.netlink.foreign,
+                    "interrupted": log.netlink.interrupted},
+        "parse_errors": [str(e) for e in log.parse_errors],
+        "unreadable": dict(log.unreadable),
+        "owner_scan": None if report is None else {
+            "processes": report.processes, "denied": report.denied,
+            "vanished": report.vanished, "fds_unreadable": report.fds_unreadable,
+            "unattributed_sockets": conns.unattributed,
+            "unattributed_reason": unattributed_reason(conns),
+            "unreadable_processes": sum(conns.unread_processes().values()),
+        },
+    }
+
+
+def unattributed_reason(conns) -> str | None:
+    """Why some sockets have no owner: ``"permission denied"``, ``"hidepid=invisible"``, or
+    ``"not held by a visible process"``; None when every socket with an inode has one."""
+    if conns.owners is None or not conns.unattributed:
+        return None
+    report = conns.owners.report
+    if report.denied:
+        return "permission denied"
+    return report.hidepid or "not held by a visible process"
+
+
+def notes(conns) -> list[str]:
+    """The stderr lines that say what could not be seen: never silent, each said once."""
+    out = []
+    log = conns.log
+    for proto, why in log.fallback_reasons.items():
+        source = log.sources.get(proto)
+        if source == "netlink (incomplete)":
+            out.append(f"the {proto} dump broke off ({why}): {proto} sockets after that point "
+                       "are not listed")
+        elif (source == "unavailable" and not proto.endswith("6")
+              and not any(path.endswith(f"/net/{proto}") for path in log.unreadable)):
+            # No IPv6 is a kernel's choice; no IPv4 file is a broken /proc: a loss to say.
+            out.append(f"no {proto} sockets could be read: {why}, and there is no /proc/net/{proto}")
+        elif conns.opts.verbose:
+            # A fallback is not a loss (the rows are the same), so it is only said when asked.
+            out.append(f"{proto}: read {source or 'nothing'} instead of sock_diag ({why})")
+    for path, why in log.unreadable.items():
+        out.append(f"cannot read {path}: {why}")
+    if log.parse_errors:
+        first = log.parse_errors[0]
+        out.append(f"skipped {len(log.parse_errors)} malformed line(s), first: {first}")
+    if log.netlink.malformed or log.netlink.foreign:
+        out.append(f"dropped {log.netlink.malformed + log.netlink.foreign} malformed netlink message(s)")
+    if log.netlink.interrupted:
+        out.append("the kernel's socket table changed while it was dumped (NLM_F_DUMP_INTR): "
+                   "a socket may be missing")
+    unread = conns.unread_processes()
+    if unread:
+        reasons = ", ".join(f"{why}: {n}" for why, n in sorted(unread.items()))
+        out.append(f"{sum(unread.values())} process(es) holding sockets could not be read "
+                   f"({reasons}); their rows say \"Can not obtain ownership information\"")
+    if conns.owners is not None and conns.unattributed:
+        report = conns.owners.report
+        n = conns.unattributed
+        socks = "socket" if n == 1 else "sockets"
+        if report.denied:
+            import os
+
+            advice = ("reading them needs CAP_SYS_PTRACE" if os.geteuid() == 0
+                      else "run as root to see them all")
+            out.append(f"{n} {socks} could not be attributed to a process: permission denied on "
+                       f"the file descriptors of {report.denied} process(es); {advice}")
+        elif report.hidepid:
+            out.append(f"{n} {socks} could not be attributed to a process: /proc is mounted with "
+                       f"{report.hidepid}, which hides other users' processes; run as root to see "
+                       "them all")
+        else:
+            out.append(f"{n} {socks} could not be attributed to a process: no process visible "
+                       "in this PID namespace holds them (or they closed during the scan)")
+    return out
