@@ -129,6 +129,9 @@ SHORT = {row.short: row for row in FLAGS if row.short}
 WHOLE = {name: row for row in FLAGS for name in (*row.long_names, *row.hidden)}
 POSITIONAL = next(row for row in FLAGS if row.positional)
 
+# (what people ask, a command line that answers it): the end of --help and the man page's EXAMPLES.
+EXAMPLES: tuple[tuple[str, str], ...] = ()
+
 SUMMARY = ("Displays protocol statistics and current TCP/IP network connections, read from the "
            "Linux kernel (netlink, /proc).")
 EXIT_STATUSES = ((0, "ok"), (1, "the kernel could not be read"), (2, "bad command line"),
@@ -136,7 +139,7 @@ EXIT_STATUSES = ((0, "ok"), (1, "the kernel could not be read"), (2, "bad comman
 ENVIRONMENT = (
     ("PYNETSTAT_PROC_ROOT", "read another /proc tree"),
     ("PYNETSTAT_RESOLVE_BUDGET", "seconds allowed for host name lookups without -n, default 2"),
-    ("NO_COLOR", ""),
+    ("NO_COLOR", "no colour, even on a terminal"),
 )
 
 
