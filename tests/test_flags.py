@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import LAUNCHER, REPO, run_inprocess
 from pynetstat.cli import help_text, parse_args
-from pynetstat.flags import FLAGS, POSITIONAL, USAGE
+from pynetstat.flags import EXAMPLES, FLAGS, POSITIONAL, USAGE
 
 SWITCHES = [row for row in FLAGS if not row.arg and row.field not in ("help", "version")]
 
@@ -78,12 +80,14 @@ def test_generated_files_match_the_table():
 
 
 def test_help_lists_the_flags_of_the_table():
-    assert set(OPTION.findall(help_text())) == SPELLINGS
+    listing = help_text().partition("\nExamples:")[0]  # examples cluster letters (-ano)
+    assert set(OPTION.findall(listing)) == SPELLINGS
 
 
 def test_man_page_lists_the_flags_of_the_table():
     text = re.sub(r"\\f[BIR]", "", _read("pynetstat.1")).replace("\\-", "-")
-    assert set(OPTION.findall(text)) == SPELLINGS
+    listing = re.sub(r"\.SH EXAMPLES\n.*?(?=\.SH )", "", text, flags=re.S)  # examples cluster letters
+    assert set(OPTION.findall(listing)) == SPELLINGS
     for row in FLAGS:  # each has its own entry under OPTIONS
         assert any(line.startswith(row.label.split(",")[0].split()[0]) for line in text.split("\n.TP\n")[1:]), row.label
 
@@ -134,3 +138,53 @@ def test_bash_completes_proto_values_after_a_cluster():
               'COMP_WORDS=(pynetstat -anp TC); COMP_CWORD=2; _pynetstat; echo "${COMPREPLY[*]}"')
     p = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
     assert p.stdout.split() == ["TCP", "TCPv6"]
+
+
+# --- the examples at the end of --help work ---------------------------------------------------
+
+def _pynetstat_part(command: str) -> list[str]:
+    first = command.split(" | ")[0]
+    words = shlex.split(first)
+    assert words[0] == "pynetstat", command
+    return words[1:]
+
+
+@pytest.mark.parametrize(("question", "command"), EXAMPLES, ids=[c for _, c in EXAMPLES])
+def test_example_runs(question, command):
+    assert f"  {question}\n      {command}\n" in help_text()
+    assert subprocess.run(["bash", "-n", "-c", command], timeout=60).returncode == 0
+    argv = _pynetstat_part(command)
+    opts = parse_args(argv)
+    if opts.interval is None:
+        result = run_inprocess(argv, environ={"PYNETSTAT_RESOLVE_BUDGET": "0.5"})
+        assert result.status == 0, result
+        assert all(line.startswith("pynetstat: ") for line in result.stderr.splitlines()), result.stderr
+        assert result.stdout
+        return
+    # An interval runs until Ctrl+C: the first display, then SIGINT, exit 130.
+    p = subprocess.Popen([sys.executable, LAUNCHER, *argv], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "\n"
+        assert p.stdout.readline() == "Active Connections\n"
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert (p.returncode, err) == (130, "")
+
+
+def test_port_example_finds_a_listener(sockets):
+    """The grep of "what listens on port 80" picks the listener's row (on a port free here)."""
+    import socket
+
+    (command,) = [c for _, c in EXAMPLES if ":80 " in c]
+    listener = socket.socket()
+    sockets.append(listener)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    pattern = shlex.split(command.split(" | ")[1])[1].replace(":80 ", f":{port} ")
+    result = run_inprocess(_pynetstat_part(command))
+    rows = [line for line in result.stdout.splitlines() if re.search(pattern, line)]
+    assert len(rows) == 1 and rows[0].split()[-1] == str(os.getpid()), rows

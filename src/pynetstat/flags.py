@@ -129,8 +129,16 @@ SHORT = {row.short: row for row in FLAGS if row.short}
 WHOLE = {name: row for row in FLAGS for name in (*row.long_names, *row.hidden)}
 POSITIONAL = next(row for row in FLAGS if row.positional)
 
-# (what people ask, a command line that answers it): the end of --help and the man page's EXAMPLES.
-EXAMPLES: tuple[tuple[str, str], ...] = ()
+# (what people ask, a command line that answers it): the end of --help and the man page's
+# EXAMPLES. tests/test_flags.py runs the pynetstat part of each.
+EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("What listens on port 80, and which process is it?", "pynetstat -ano | grep ':80 .*LISTENING'"),
+    ("Which program talks to 10.1.2.3?", "pynetstat -anb | grep -A2 ' 10.1.2.3:'"),
+    ("Watch new and closed connections, every 2 seconds:", "pynetstat -an --changes 2"),
+    ("How many TCP connections are in each state?",
+     "pynetstat -an -p tcp | awk 'NR > 4 { print $4 }' | sort | uniq -c"),
+    ("Is TCP retransmitting or resetting (counters of the whole host)?", "pynetstat -s -p tcp"),
+)
 
 SUMMARY = ("Displays protocol statistics and current TCP/IP network connections, read from the "
            "Linux kernel (netlink, /proc).")
@@ -176,4 +184,7 @@ def help_text() -> str:
     lines += prose("Exit status: " + ", ".join(f"{code} {meaning}" for code, meaning in EXIT_STATUSES) + ".")
     lines += prose("Environment: " + ", ".join(f"{name} ({text})" if text else name
                                                for name, text in ENVIRONMENT) + ".")
+    lines += ["", "Examples:"]
+    for question, command in EXAMPLES:
+        lines += [f"  {question}", f"      {command}"]
     return "\n".join(lines) + "\n"
