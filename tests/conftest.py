@@ -51,6 +51,21 @@ def run_subprocess(argv: list[str], *, env: dict | None = None, timeout: float =
     return Result(p.returncode, p.stdout, p.stderr)
 
 
+# The fast subset (-m smoke) that .ci/run runs on every other Python 3.9-3.13 it finds: every mode
+# as a subprocess, the parsers, the recorded kernels, the command line. Marked here, by file, so a
+# test added to one of these files is in the subset without a decorator.
+SMOKE = {"test_cli.py", "test_modes.py", "test_flags.py", "test_golden.py", "test_sockdiag_decode.py",
+         "test_sockdiag_fixtures.py", "test_procfs_parsers.py", "test_stats_parsers.py",
+         "test_process_parse.py", "test_interfaces_replay.py", "test_routes_replay.py",
+         "test_stats_render.py", "test_json_schema.py", "test_textsafe.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SMOKE:
+            item.add_marker(pytest.mark.smoke)
+
+
 RUNNERS = {"in-process": run_inprocess, "subprocess": run_subprocess}
 
 

@@ -193,7 +193,7 @@ def parse_json(out: str) -> dict:
     assert lines[0].endswith('"connections": ['), lines[0][:200]
     records = lines[1:-2]
     assert len(records) == len(doc["connections"]), "a record spans more or less than one line"
-    for line, rec in zip(records, doc["connections"], strict=True):
+    for line, rec in zip(records, doc["connections"]):
         assert json.loads(line.rstrip(",")) == rec
     return doc
 
