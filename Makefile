@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 VPY    := $(VENV)/bin/python
 
-.PHONY: test soak venv lint bench fuzz clean
+.PHONY: test soak venv lint docs bench fuzz clean
 
 $(VPY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,11 @@ soak: $(VPY)
 	$(VPY) -m pytest -m slow $(PYTEST_ARGS)
 
 lint: $(VPY)
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench tools
+
+# The man page and the shell completions, from the flag table (src/pynetstat/flags.py).
+docs:
+	$(PYTHON) tools/gen_docs.py
 
 bench: $(VPY)
 	$(VPY) bench/bench.py $(BENCH_ARGS)

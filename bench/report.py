@@ -48,7 +48,8 @@ def format_text(section: Section) -> str:
     table = [HEADER, *(cells(row) for row in section.rows)]
     widths = [max(len(line[column]) for line in table) for column in range(len(HEADER))]
     for line in table:
-        first, *numbers = zip(line, widths, strict=True)
+        assert len(line) == len(widths)
+        first, *numbers = zip(line, widths)
         text = [first[0].ljust(first[1])] + [cell.rjust(width) for cell, width in numbers]
         lines.append("   " + "  ".join(text).rstrip())
     return "\n".join(lines)

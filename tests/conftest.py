@@ -1,15 +1,13 @@
-"""Helpers shared by the test modules: run the CLI (in-process with its environment injected, or
-as a subprocess of the launcher), read its connection table back into cells, and loopback
-sockets that are closed after the test."""
+"""Fixtures shared by the test modules: run the CLI (in-process with its environment injected, or
+as a subprocess of the launcher), loopback sockets that are closed after the test, and what the
+spec says a row and a JSON record look like. Running in-process and reading the table back are
+tests/helpers.py's (the one harness, shared with tests/attack)."""
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import subprocess
 import sys
-from typing import NamedTuple
 
 import pytest
 
@@ -19,29 +17,7 @@ LAUNCHER = os.path.join(REPO, "pynetstat")
 FIXTURES = os.path.join(TESTS, "fixtures")
 sys.path.insert(0, FIXTURES)
 
-
-class Result(NamedTuple):
-    """What one run of pynetstat gave: exit status, stdout, stderr."""
-
-    status: int
-    stdout: str
-    stderr: str
-
-    def json(self):
-        return json.loads(self.stdout)
-
-
-def run_inprocess(argv: list[str], *, environ: dict | None = None, proc_root: str | None = None,
-                  netlink_factory=None) -> Result:
-    """``cli.main(argv, Environment(StringIO, StringIO, ...))``: the whole CLI, in this process."""
-    from pynetstat.cli import main
-    from pynetstat.env import Environment
-
-    out, err = io.StringIO(), io.StringIO()
-    env = Environment(out, err, environ=environ, proc_root=proc_root,
-                      netlink_factory=netlink_factory)
-    status = main(list(argv), env)
-    return Result(status, out.getvalue(), err.getvalue())
+from helpers import Result, parse_table, run_inprocess  # noqa: E402, F401  (tests import them from here)
 
 
 def run_subprocess(argv: list[str], *, env: dict | None = None, timeout: float = 60) -> Result:
@@ -51,6 +27,21 @@ def run_subprocess(argv: list[str], *, env: dict | None = None, timeout: float =
     return Result(p.returncode, p.stdout, p.stderr)
 
 
+# The fast subset (-m smoke) that .ci/run runs on every other Python 3.9-3.13 it finds: every mode
+# as a subprocess, the parsers, the recorded kernels, the command line. Marked here, by file, so a
+# test added to one of these files is in the subset without a decorator.
+SMOKE = {"test_cli.py", "test_modes.py", "test_flags.py", "test_golden.py", "test_sockdiag_decode.py",
+         "test_sockdiag_fixtures.py", "test_procfs_parsers.py", "test_stats_parsers.py",
+         "test_process_parse.py", "test_interfaces_replay.py", "test_routes_replay.py",
+         "test_stats_render.py", "test_json_schema.py", "test_textsafe.py", "test_doctests.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SMOKE:
+            item.add_marker(pytest.mark.smoke)
+
+
 RUNNERS = {"in-process": run_inprocess, "subprocess": run_subprocess}
 
 
@@ -58,28 +49,6 @@ RUNNERS = {"in-process": run_inprocess, "subprocess": run_subprocess}
 def run_cli(request):
     """The CLI, run each way in turn: ``run_cli(["-an"]) -> Result``."""
     return RUNNERS[request.param]
-
-
-def parse_table(text: str) -> list[tuple[str, ...]]:
-    """The connection table as rows of cells ``(proto, local, foreign, state[, pid])``; a UDP
-    row's empty state is ``""``. Checks the title and the heading on the way."""
-    lines = text.split("\n")
-    assert lines[:3] == ["", "Active Connections", ""], text[:200]
-    heading = lines[3].split()
-    assert heading[:7] == ["Proto", "Local", "Address", "Foreign", "Address", "State", "PID"][: len(heading)]
-    width = 5 if heading[-1] == "PID" else 4
-    rows = []
-    for line in lines[4:]:
-        if not line:
-            continue
-        assert line.startswith("  ") and not line.startswith("   "), line
-        cells = line.split()
-        if cells[0] == "UDP":
-            cells.insert(3, "")
-        assert len(cells) == width, line
-        rows.append(tuple(cells))
-    assert lines[-1] == "", "the table ends with a newline"
-    return rows
 
 
 # --- what the spec says a row looks like, for a socket the kernel described -------------------

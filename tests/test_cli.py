@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import select
 import signal
 import socket
 import subprocess
 import sys
 import time
-import tomllib
 
 import pytest
 
@@ -116,8 +116,9 @@ def test_help(run_cli):
 
 
 def test_version(run_cli):
-    with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
-        version = tomllib.load(f)["project"]["version"]
+    # pyproject's [project] version, read without tomllib (Python 3.11+)
+    with open(os.path.join(REPO, "pyproject.toml"), encoding="utf-8") as f:
+        version = re.search(r'^\[project\]$.*?^version = "([^"]+)"$', f.read(), re.M | re.S)[1]
     assert version == pynetstat.__version__
     result = run_cli(["--version"])
     assert (result.status, result.stdout, result.stderr) == (0, f"pynetstat {version}\n", "")

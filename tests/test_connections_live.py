@@ -68,7 +68,7 @@ def json_check(result, rows, with_owners: bool) -> None:
     want = sorted((expected_record(r, with_owners) for r in rows),
                   key=lambda rec: (repr(record_key(rec)), rec["inode"]))
     assert len(got) == len(want)
-    assert [{k: rec[k] for k in exp} for rec, exp in zip(got, want, strict=True)] == want
+    assert [{k: rec[k] for k in exp} for rec, exp in zip(got, want)] == want
     for rec in got:
         assert set(rec) == JSON_FIELDS
         for field in ("recv_q", "send_q", "uid", "cookie", "local_port", "remote_port", "inode"):

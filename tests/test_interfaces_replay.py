@@ -78,7 +78,7 @@ def test_32_bit_stats_agree_with_64_bit_and_are_the_fallback():
         edited.append(bytes(buf))
     narrow = list(rtnetlink.decode_links(Reply(reply.seq, iter(edited)), DumpStats()))
     assert [i.name for i in narrow] == [i.name for i in wide]
-    for w, n in zip(wide, narrow, strict=True):
+    for w, n in zip(wide, narrow):
         assert n.stats.rx_bytes == w.stats.rx_bytes % 2**32
         assert n.stats.tx_packets == w.stats.tx_packets % 2**32
         # rx_otherhost_dropped exists only in rtnl_link_stats64: proof the fallback was taken

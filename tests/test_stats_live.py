@@ -38,9 +38,11 @@ def kernel_reading() -> dict[str, int]:
     for name in ("snmp", "netstat"):
         with open(f"/proc/net/{name}") as f:
             lines = f.read().splitlines()
-        for header, values in zip(lines[::2], lines[1::2], strict=True):
+        assert len(lines) % 2 == 0
+        for header, values in zip(lines[::2], lines[1::2]):
             group, *names = header.split()
-            flat.update({f"{group[:-1]}.{n}": int(v) for n, v in zip(names, values.split()[1:], strict=True)})
+            assert len(names) == len(values.split()) - 1
+            flat.update({f"{group[:-1]}.{n}": int(v) for n, v in zip(names, values.split()[1:])})
     if os.path.exists("/proc/net/snmp6"):
         with open("/proc/net/snmp6") as f:
             for line in f:

@@ -11,81 +11,24 @@ import sys
 
 from pynetstat import __version__
 from pynetstat.errors import Exit, OutputError, PynetstatError, UsageError
+from pynetstat.flags import (
+    POSITIONAL,
+    SHORT,
+    USAGE,
+    WHOLE,
+    Flag,
+    canonical_protocol,
+    help_text,
+)
 from pynetstat.kinds import CONNECTION_PROTOCOLS
-from pynetstat.options import STATISTICS_PROTOCOLS, Options
+from pynetstat.options import Options
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pynetstat.env import Environment
 
-USAGE = ("usage: pynetstat [-a] [-b] [-e] [-n] [-o] [-p proto] [-r] [-s] [-v] "
-         "[--json] [--changes] [interval]")
-
-# letter -> (Options field, help). The help text below is built from this table.
-FLAGS = {
-    "a": ("all", "Displays all connections and listening ports (TCP listeners and UDP sockets)."),
-    "b": ("executables", "Displays the executable involved in each connection or listening port, "
-          "under the row: the systemd unit or container running it, then [executable]. Reads "
-          "/proc/PID/exe; other users' processes need root (\"Can not obtain ownership information\")."),
-    "e": ("ethernet", "Displays interface statistics (all interfaces summed; -v: per interface). "
-          "May be combined with -s. Non-unicast packets is the driver's multicast count (veth and "
-          "lo count none: their broadcasts are under Unicast packets)."),
-    "n": ("numeric", "Displays addresses and port numbers in numerical form."),
-    "o": ("pids", "Displays the owning process ID of each connection (one number: the lowest "
-          "PID when several processes hold the socket; -b lists each, --json gives every owner; "
-          "\"-\": no visible owner)."),
-    "r": ("routes", "Displays the routing table (main table; -v: every table)."),
-    "s": ("statistics", "Displays per-protocol statistics (IP, IPv6, ICMP, ICMPv6, TCP, UDP); "
-          "-v adds the kernel's counters the lines do not show."),
-    "v": ("verbose", "With -b: the whole sequence (process ancestry, cgroup path) for every "
-          "executable. With -s, -e, -r: more detail."),
-}
-LONG_FLAGS = {"--all": "all", "--executables": "executables", "--ethernet": "ethernet",
-              "--numeric": "numeric", "--pids": "pids", "--routes": "routes",
-              "--statistics": "statistics", "--verbose": "verbose", "--json": "json",
-              "--changes": "changes"}
-
-
-_HELP_ROWS = [
-    ("-a", FLAGS["a"][1]),
-    ("-b", FLAGS["b"][1]),
-    ("-e", FLAGS["e"][1]),
-    ("-n", FLAGS["n"][1]),
-    ("-o", FLAGS["o"][1]),
-    ("-p proto", "Shows connections for proto: TCP, UDP, TCPv6 or UDPv6. With -s: IP, IPv6, "
-     "ICMP, ICMPv6, TCP, TCPv6, UDP or UDPv6. Case does not matter."),
-    ("-r", FLAGS["r"][1]),
-    ("-s", FLAGS["s"][1]),
-    ("-v", FLAGS["v"][1]),
-    ("interval", "Redisplays the selected view every interval seconds (fractions allowed) until "
-     "Ctrl+C. Without it, pynetstat prints once."),
-    ("--json", "Prints JSON instead of text (JSON Lines with an interval). Schema: docs/json.md."),
-    ("--changes", "With an interval: after the first display, only what changed."),
-    ("-h, --help", "Shows this help."),
-    ("--version", "Shows the version."),
-]
-
-
-def help_text() -> str:
-    import textwrap
-
-    lines = [
-        "Displays protocol statistics and current TCP/IP network connections, read from the",
-        "Linux kernel (netlink, /proc).",
-        "",
-        USAGE,
-        "",
-    ]
-    for label, text in _HELP_ROWS:
-        lines += textwrap.wrap(text, 78, initial_indent=f"  {label:<14}", subsequent_indent=" " * 16)
-    lines += [
-        "",
-        "Exit status: 0 ok, 1 the kernel could not be read, 2 bad command line, 130 Ctrl+C,",
-        "143 SIGTERM, 141 output closed early.",
-        "Environment: PYNETSTAT_PROC_ROOT (read another /proc tree), PYNETSTAT_RESOLVE_BUDGET",
-        "(seconds allowed for host name lookups without -n, default 2), NO_COLOR.",
-    ]
-    return "\n".join(lines) + "\n"
+# canonical_protocol: tests and callers have always found it here.
+__all__ = ["USAGE", "canonical_protocol", "main", "parse_args"]
 
 
 class _Help(Exception):
@@ -96,15 +39,7 @@ class _Version(Exception):
     pass
 
 
-def parse_interval(text: str) -> float:
-    """``"5" -> 5.0``, ``"0.5" -> 0.5``; zero, negative, infinite or not a number is a UsageError."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"invalid interval {text!r}: expected a positive number of seconds") from None
-    if not (value > 0) or value == float("inf"):
-        raise UsageError(f"invalid interval {text!r}: expected a positive number of seconds")
-    return value
+_ACTIONS = {"help": _Help, "version": _Version}
 
 
 def _looks_numeric(token: str) -> bool:
@@ -115,72 +50,74 @@ def _looks_numeric(token: str) -> bool:
     return True
 
 
+def _set(fields: dict[str, object], row: Flag, text: str | None = None) -> None:
+    """Record what ``row`` says: raise _Help or _Version, store True or the converted ``text``."""
+    action = _ACTIONS.get(row.field)
+    if action is not None:
+        raise action
+    if not row.arg:
+        fields[row.field] = True
+    else:
+        fields[row.field] = text if row.convert is None else row.convert(text)
+
+
+def _missing(name: str, row: Flag) -> UsageError:
+    if row.field == "protocol":
+        return UsageError(f"option {name} needs a protocol: " + ", ".join(CONNECTION_PROTOCOLS))
+    return UsageError(f"option {name} needs a value ({row.arg})")
+
+
 def parse_args(argv: list[str]) -> Options:
-    """argv (without the program name) -> Options. Raises UsageError, _Help or _Version."""
+    """argv (without the program name) -> Options, read with the flag table (flags.FLAGS).
+    Raises UsageError, _Help or _Version."""
     fields: dict[str, object] = {}
-    protocol_text: str | None = None
-    interval: float | None = None
     args = list(argv)
     i = 0
     while i < len(args):
         token = args[i]
         i += 1
-        if token in ("-h", "--help", "-?", "/?"):
-            raise _Help
-        if token == "--version":
-            raise _Version
-        if token.startswith("--"):
-            name, eq, value = token.partition("=")
-            if name == "--proto" or name == "--protocol":
-                if not eq:
-                    if i >= len(args):
-                        raise UsageError(f"option {name} needs a protocol")
-                    value = args[i]
-                    i += 1
-                protocol_text = value
-                continue
-            field = LONG_FLAGS.get(token)
-            if field is None:
+        row = WHOLE.get(token)
+        if token.startswith("--") or row is not None:
+            name, eq, value = token.partition("=") if row is None else (token, "", "")
+            row = WHOLE.get(name) if eq else row
+            if row is None or (eq and not row.arg):
                 raise UsageError(f"unknown option {token!r}")
-            fields[field] = True
+            if row.arg and not eq:
+                if i >= len(args):
+                    raise _missing(name, row)
+                value = args[i]
+                i += 1
+            _set(fields, row, value)
             continue
         if token.startswith("-") and len(token) > 1 and not _looks_numeric(token):
             letters = token[1:]
             for j, letter in enumerate(letters):
-                if letter == "p":
+                row = SHORT.get(letter)
+                if row is None:
+                    raise UsageError(f"unknown option -{letter}" + (f" in {token!r}" if len(letters) > 1 else ""))
+                if row.arg:
                     rest = letters[j + 1 :]
                     if rest:
-                        protocol_text = rest
+                        value = rest
                     elif i < len(args):
-                        protocol_text = args[i]
+                        value = args[i]
                         i += 1
                     else:
-                        raise UsageError("option -p needs a protocol: " + ", ".join(CONNECTION_PROTOCOLS))
+                        raise _missing(f"-{letter}", row)
+                    _set(fields, row, value)
                     break
-                field = FLAGS.get(letter, (None,))[0]
-                if field is None:
-                    raise UsageError(f"unknown option -{letter}" + (f" in {token!r}" if len(letters) > 1 else ""))
-                fields[field] = True
+                _set(fields, row)
             continue
-        if interval is not None:
-            raise UsageError(f"unexpected argument {token!r} (the interval is already given)")
-        interval = parse_interval(token)
-    opts = Options(**fields, interval=interval)  # type: ignore[arg-type]
-    if protocol_text is not None:
-        opts.protocol = canonical_protocol(protocol_text, opts.statistics)
+        if POSITIONAL.field in fields:
+            raise UsageError(f"unexpected argument {token!r} (the {POSITIONAL.arg} is already given)")
+        _set(fields, POSITIONAL, token)
+    opts = Options(**fields)  # type: ignore[arg-type]
+    if opts.protocol is not None:
+        # -p's valid names depend on -s, which may come later on the line.
+        opts.protocol = canonical_protocol(opts.protocol, opts.statistics)
     if opts.changes and opts.interval is None:
         raise UsageError("--changes needs an interval (for example: pynetstat -an --changes 2)")
     return opts
-
-
-def canonical_protocol(text: str, statistics: bool) -> str:
-    """``"tcpv6" -> "TCPv6"``; outside the spec's list for the mode: UsageError naming the valid values."""
-    valid = STATISTICS_PROTOCOLS if statistics else CONNECTION_PROTOCOLS
-    for name in valid:
-        if name.lower() == text.lower():
-            return name
-    mode = " with -s" if statistics else ""
-    raise UsageError(f"unknown protocol {text!r}{mode}: expected one of {', '.join(valid)}")
 
 
 def main(argv: list[str], env: Environment) -> int:

@@ -90,7 +90,7 @@ def safe_token(value: str | bytes) -> str:
     row under -b; it is shown as ``\\x20``, which stays injective since ``safe()`` doubles ``\\``.
 
     >>> safe_token("evil.example 10.0.0.1:443")
-    'evil.example\\x2010.0.0.1:443'
+    'evil.example\\\\x2010.0.0.1:443'
     """
     text = safe(value)
     return text.replace(" ", "\\x20") if " " in text else text

@@ -189,7 +189,7 @@ class Churn:
 
 
 def main(argv: list[str]) -> None:
-    args = dict(zip(argv[::2], argv[1::2], strict=False))
+    args = dict(zip(argv[::2], argv[1::2]))
     seconds = float(args.get("--seconds", 5))
     seed = int(args.get("--seed", 0))
     address = args.get("--address", "127.0.0.7")

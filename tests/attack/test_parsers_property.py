@@ -213,7 +213,7 @@ def test_sock_diag_round_trip(v4, v6, per_chunk):
         got = [s for b in sockdiag.decode_batches(Reply(SEQ, iter(chunks)), "tcp", family, stats)
                for s in b.sockets()]
         assert len(got) == len(sockets) and stats.malformed == stats.foreign == 0
-        for s, r in zip(sockets, got, strict=True):
+        for s, r in zip(sockets, got):
             same_socket(s, r, netlink=True)
 
 

@@ -1,0 +1,193 @@
+"""The flag table: every option pynetstat takes, written once.
+
+``cli.parse_args`` reads argv with it, ``help_text`` prints ``--help`` from it, and
+tools/gen_docs.py writes the man page (pynetstat.1) and the bash, zsh and fish completions
+(completions/) from it; tests/test_flags.py regenerates those and compares them with the files.
+A new option is a row here (plus, if it takes a value that needs checking, a ``convert``).
+
+The module is imported on every run: plain data and one small class, nothing else.
+"""
+
+from __future__ import annotations
+
+from pynetstat.errors import UsageError
+from pynetstat.kinds import CONNECTION_PROTOCOLS
+from pynetstat.options import STATISTICS_PROTOCOLS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+class Flag:
+    """One option. ``field`` is the Options field it sets (``True`` for a switch, the converted
+    value for one that takes an argument), or ``"help"`` / ``"version"`` for the two that print
+    and exit. A row with neither ``short`` nor ``long`` is the positional argument."""
+
+    __slots__ = ("field", "short", "long", "aliases", "arg", "help", "choices", "convert", "hidden")
+
+    def __init__(self, field: str, help: str, *, short: str = "", long: str = "",
+                 aliases: tuple[str, ...] = (), arg: str = "", choices: tuple[str, ...] = (),
+                 convert: Callable[[str], object] | None = None, hidden: tuple[str, ...] = ()):
+        self.field = field
+        self.help = help
+        self.short = short  # the letter after "-": "a"
+        self.long = long  # the long name shown beside the letter in --help: "help" for "-h, --help"
+        self.aliases = aliases  # further long names, accepted and listed as long forms: ("all",)
+        self.arg = arg  # the argument's name ("proto"); "" for a switch
+        self.choices = choices  # the values a shell completes for the argument
+        self.convert = convert  # argument text -> value (raises UsageError); None: the text itself
+        self.hidden = hidden  # whole tokens accepted and never listed ("/?")
+
+    @property
+    def label(self) -> str:
+        """How --help names it: ``-a``, ``-p proto``, ``--json``, ``-h, --help``, ``interval``."""
+        names = ", ".join(([f"-{self.short}"] if self.short else [])
+                          + ([f"--{self.long}"] if self.long else []))
+        return f"{names} {self.arg}".strip()
+
+    @property
+    def long_names(self) -> tuple[str, ...]:
+        """``("--proto", "--protocol")``: every long spelling."""
+        return tuple(f"--{name}" for name in (*((self.long,) if self.long else ()), *self.aliases))
+
+    @property
+    def positional(self) -> bool:
+        return not self.short and not self.long and not self.aliases
+
+
+def parse_interval(text: str) -> float:
+    """``"5" -> 5.0``, ``"0.5" -> 0.5``; zero, negative, infinite or not a number is a UsageError.
+
+    >>> parse_interval("0.5")
+    0.5
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"invalid interval {text!r}: expected a positive number of seconds") from None
+    if not (value > 0) or value == float("inf"):
+        raise UsageError(f"invalid interval {text!r}: expected a positive number of seconds")
+    return value
+
+
+def canonical_protocol(text: str, statistics: bool) -> str:
+    """``"tcpv6" -> "TCPv6"``; outside the spec's list for the mode: UsageError naming the valid values.
+
+    >>> canonical_protocol("icmpv6", statistics=True)
+    'ICMPv6'
+    """
+    valid = STATISTICS_PROTOCOLS if statistics else CONNECTION_PROTOCOLS
+    for name in valid:
+        if name.lower() == text.lower():
+            return name
+    mode = " with -s" if statistics else ""
+    raise UsageError(f"unknown protocol {text!r}{mode}: expected one of {', '.join(valid)}")
+
+
+def _either(names: tuple[str, ...]) -> str:
+    """``("TCP", "UDP", "TCPv6")`` -> ``"TCP, UDP or TCPv6"``."""
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+# Help, man page and completions list the rows in this order.
+FLAGS: tuple[Flag, ...] = (
+    Flag("all", "Displays all connections and listening ports (TCP listeners and UDP sockets).",
+         short="a", aliases=("all",)),
+    Flag("executables", "Displays the executable involved in each connection or listening port, "
+         "under the row: the systemd unit or container running it, then [executable]. Reads "
+         "/proc/PID/exe; other users' processes need root (\"Can not obtain ownership information\").",
+         short="b", aliases=("executables",)),
+    Flag("ethernet", "Displays interface statistics (all interfaces summed; -v: per interface). "
+         "May be combined with -s. Non-unicast packets is the driver's multicast count (veth and "
+         "lo count none: their broadcasts are under Unicast packets).", short="e", aliases=("ethernet",)),
+    Flag("numeric", "Displays addresses and port numbers in numerical form.",
+         short="n", aliases=("numeric",)),
+    Flag("pids", "Displays the owning process ID of each connection (one number: the lowest "
+         "PID when several processes hold the socket; -b lists each, --json gives every owner; "
+         "\"-\": no visible owner).", short="o", aliases=("pids",)),
+    Flag("protocol", f"Shows connections for proto: {_either(CONNECTION_PROTOCOLS)}. With -s: "
+         f"{_either(STATISTICS_PROTOCOLS)}. Case does not matter.",
+         short="p", aliases=("proto", "protocol"), arg="proto",
+         # The text is checked once -s is known: cli.parse_args calls canonical_protocol.
+         choices=tuple(dict.fromkeys(CONNECTION_PROTOCOLS + STATISTICS_PROTOCOLS))),
+    Flag("routes", "Displays the routing table (main table; -v: every table).",
+         short="r", aliases=("routes",)),
+    Flag("statistics", "Displays per-protocol statistics (IP, IPv6, ICMP, ICMPv6, TCP, UDP); "
+         "-v adds the kernel's counters the lines do not show.", short="s", aliases=("statistics",)),
+    Flag("verbose", "With -b: the whole sequence (process ancestry, cgroup path) for every "
+         "executable. With -s, -e, -r: more detail.", short="v", aliases=("verbose",)),
+    Flag("interval", "Redisplays the selected view every interval seconds (fractions allowed) "
+         "until Ctrl+C. Without it, pynetstat prints once.", arg="interval", convert=parse_interval),
+    Flag("json", "Prints JSON instead of text (JSON Lines with an interval). Schema: docs/json.md.",
+         long="json"),
+    Flag("changes", "With an interval: after the first display, only what changed.", long="changes"),
+    # "-?" and "/?": what a Windows netstat user types first.
+    Flag("help", "Shows this help.", short="h", long="help", hidden=("-?", "/?")),
+    Flag("version", "Shows the version.", long="version"),
+)
+
+SHORT = {row.short: row for row in FLAGS if row.short}
+# Every token that names a row whole: "--all", "--proto", "/?".
+WHOLE = {name: row for row in FLAGS for name in (*row.long_names, *row.hidden)}
+POSITIONAL = next(row for row in FLAGS if row.positional)
+
+# (what people ask, a command line that answers it): the end of --help and the man page's
+# EXAMPLES. tests/test_flags.py runs the pynetstat part of each.
+EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("What listens on port 80, and which process is it?", "pynetstat -ano | grep ':80 .*LISTENING'"),
+    ("Which program talks to 10.1.2.3?", "pynetstat -anb | grep -A2 ' 10.1.2.3:'"),
+    ("Watch new and closed connections, every 2 seconds:", "pynetstat -an --changes 2"),
+    ("How many TCP connections are in each state?",
+     "pynetstat -an -p tcp | awk 'NR > 4 { print $4 }' | sort | uniq -c"),
+    ("Is TCP retransmitting or resetting (counters of the whole host)?", "pynetstat -s -p tcp"),
+)
+
+SUMMARY = ("Displays protocol statistics and current TCP/IP network connections, read from the "
+           "Linux kernel (netlink, /proc).")
+EXIT_STATUSES = ((0, "ok"), (1, "the kernel could not be read"), (2, "bad command line"),
+                 (130, "Ctrl+C"), (143, "SIGTERM"), (141, "output closed early"))
+ENVIRONMENT = (
+    ("PYNETSTAT_PROC_ROOT", "read another /proc tree"),
+    ("PYNETSTAT_RESOLVE_BUDGET", "seconds allowed for host name lookups without -n, default 2"),
+    ("NO_COLOR", "no colour, even on a terminal"),
+)
+
+
+def usage() -> str:
+    """``usage: pynetstat [-a] ... [-p proto] ... [--json] [--changes] [interval]``"""
+    listed = [row for row in FLAGS if row.field not in ("help", "version")]
+    parts = [f"[-{row.short}{' ' + row.arg if row.arg else ''}]" for row in listed if row.short]
+    parts += [f"[--{row.long}]" for row in listed if not row.short and row.long]
+    parts += [f"[{row.arg}]" for row in listed if row.positional]
+    return "usage: pynetstat " + " ".join(parts)
+
+
+USAGE = usage()
+
+
+def long_forms() -> str:
+    """``--all (-a), ..., --proto or --protocol (-p), ...``: the long names of the letters."""
+    return ", ".join(" or ".join(row.long_names) + f" (-{row.short})"
+                     for row in FLAGS if row.short and row.aliases)
+
+
+def help_text() -> str:
+    import textwrap
+
+    # Prose paragraphs wrap at 85 columns and rows at 78, as the help has always been laid out.
+    def prose(text: str) -> list[str]:
+        return textwrap.wrap(text, 85)
+
+    lines = [*prose(SUMMARY), "", USAGE, ""]
+    for row in FLAGS:
+        lines += textwrap.wrap(row.help, 78, initial_indent=f"  {row.label:<14}",
+                               subsequent_indent=" " * 16)
+    lines += ["", *prose("Long forms: " + long_forms() + "."), ""]
+    lines += prose("Exit status: " + ", ".join(f"{code} {meaning}" for code, meaning in EXIT_STATUSES) + ".")
+    lines += prose("Environment: " + ", ".join(f"{name} ({text})" if text else name
+                                               for name, text in ENVIRONMENT) + ".")
+    lines += ["", "Examples:"]
+    for question, command in EXAMPLES:
+        lines += [f"  {question}", f"      {command}"]
+    return "\n".join(lines) + "\n"

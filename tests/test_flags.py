@@ -1,0 +1,190 @@
+"""The flag table (pynetstat.flags) is what the parser reads and what --help, the man page and the
+completions are generated from: every row's spellings mean the same, and each of those lists
+exactly the table's flags."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from conftest import LAUNCHER, REPO, run_inprocess
+from pynetstat.cli import help_text, parse_args
+from pynetstat.flags import EXAMPLES, FLAGS, POSITIONAL, USAGE
+
+SWITCHES = [row for row in FLAGS if not row.arg and row.field not in ("help", "version")]
+
+
+@pytest.mark.parametrize("row", SWITCHES, ids=lambda row: row.field)
+def test_every_spelling_of_a_switch_sets_its_field(row):
+    argv_extra = ["1"] if row.field == "changes" else []  # --changes needs an interval
+    spellings = ([f"-{row.short}"] if row.short else []) + list(row.long_names)
+    assert spellings, row.field
+    for spelling in spellings:
+        opts = parse_args([spelling, *argv_extra])
+        assert getattr(opts, row.field) is True, spelling
+
+
+@pytest.mark.parametrize("spelling", ["-p", "--proto", "--protocol"])
+def test_every_spelling_of_proto(spelling):
+    assert parse_args([spelling, "udpv6"]).protocol == "UDPv6"
+    assert parse_args([f"{spelling}=udpv6" if spelling.startswith("--") else f"{spelling}udpv6"]).protocol == "UDPv6"
+
+
+def test_positional_is_the_interval():
+    assert POSITIONAL.field == "interval"
+    assert parse_args(["-an", "0.5"]).interval == 0.5
+
+
+def test_help_names_every_row():
+    text = help_text()
+    assert USAGE in text
+    for row in FLAGS:
+        assert f"\n  {row.label} " in text, row.label
+        for name in row.long_names:
+            assert name in text, name
+
+
+def test_choices_of_proto_are_the_options_lists():
+    from pynetstat.options import CONNECTION_PROTOCOLS, STATISTICS_PROTOCOLS
+
+    (proto,) = [row for row in FLAGS if row.field == "protocol"]
+    assert set(proto.choices) == set(CONNECTION_PROTOCOLS) | set(STATISTICS_PROTOCOLS)
+
+
+# --- the man page and the completions are generated from the table and list what it lists -----
+
+TOOLS = os.path.join(REPO, "tools")
+OPTION = re.compile(r"(?<![\w/-])(--?[a-z][a-z-]*)")
+SPELLINGS = {name for row in FLAGS
+             for name in ([f"-{row.short}"] if row.short else []) + list(row.long_names)}
+(PROTO,) = [row for row in FLAGS if row.field == "protocol"]
+
+
+def _read(path: str) -> str:
+    with open(os.path.join(REPO, path), encoding="utf-8") as f:
+        return f.read()
+
+
+def test_generated_files_match_the_table():
+    """Regenerate and compare: tools/gen_docs.py --check."""
+    p = subprocess.run([sys.executable, os.path.join(TOOLS, "gen_docs.py"), "--check"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+
+
+def test_help_lists_the_flags_of_the_table():
+    listing = help_text().partition("\nExamples:")[0]  # examples cluster letters (-ano)
+    assert set(OPTION.findall(listing)) == SPELLINGS
+
+
+def test_man_page_lists_the_flags_of_the_table():
+    text = re.sub(r"\\f[BIR]", "", _read("pynetstat.1")).replace("\\-", "-")
+    listing = re.sub(r"\.SH EXAMPLES\n.*?(?=\.SH )", "", text, flags=re.S)  # examples cluster letters
+    assert set(OPTION.findall(listing)) == SPELLINGS
+    for row in FLAGS:  # each has its own entry under OPTIONS
+        assert any(line.startswith(row.label.split(",")[0].split()[0]) for line in text.split("\n.TP\n")[1:]), row.label
+
+
+def test_man_page_reads_without_warnings():
+    if shutil.which("man") is None:
+        pytest.skip("man is not installed")
+    p = subprocess.run(["man", "--warnings", "-l", os.path.join(REPO, "pynetstat.1")],
+                       capture_output=True, text=True, timeout=60, env={**os.environ, "MANPAGER": "cat"})
+    assert (p.returncode, p.stderr) == (0, "")
+    assert "pynetstat" in p.stdout
+
+
+def test_bash_completion_lists_the_flags_and_protocols():
+    text = _read("completions/bash/pynetstat")
+    words = re.findall(r'compgen -W "([^"]*)"', text)
+    assert [set(w.split()) for w in words] == [set(PROTO.choices), SPELLINGS]
+
+
+def test_zsh_completion_lists_the_flags_and_protocols():
+    text = _read("completions/zsh/_pynetstat")
+    outside = re.sub(r"\[(?:\\.|[^\]\\])*\]", "", text)  # drop the descriptions
+    assert set(OPTION.findall(outside)) == SPELLINGS
+    assert set(re.search(r":proto:\(([^)]*)\)", text)[1].split()) == set(PROTO.choices)
+
+
+def test_fish_completion_lists_the_flags_and_protocols():
+    text = _read("completions/fish/pynetstat.fish")
+    names = {f"-{m}" for m in re.findall(r" -s (\w)", text)} | {f"--{m}" for m in re.findall(r" -l ([\w-]+)", text)}
+    assert names == SPELLINGS
+    assert set(re.search(r" -a '([^']*)'", text)[1].split()) == set(PROTO.choices)
+
+
+@pytest.mark.parametrize(("shell", "check", "path"), [
+    ("bash", ["-n"], "completions/bash/pynetstat"),
+    ("zsh", ["-n"], "completions/zsh/_pynetstat"),
+    ("fish", ["--no-execute"], "completions/fish/pynetstat.fish"),
+])
+def test_completion_is_valid_shell(shell, check, path):
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
+    p = subprocess.run([shell, *check, os.path.join(REPO, path)], capture_output=True, text=True, timeout=60)
+    assert (p.returncode, p.stderr) == (0, "")
+
+
+def test_bash_completes_proto_values_after_a_cluster():
+    script = (f"source {os.path.join(REPO, 'completions/bash/pynetstat')}; "
+              'COMP_WORDS=(pynetstat -anp TC); COMP_CWORD=2; _pynetstat; echo "${COMPREPLY[*]}"')
+    p = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert p.stdout.split() == ["TCP", "TCPv6"]
+
+
+# --- the examples at the end of --help work ---------------------------------------------------
+
+def _pynetstat_part(command: str) -> list[str]:
+    first = command.split(" | ")[0]
+    words = shlex.split(first)
+    assert words[0] == "pynetstat", command
+    return words[1:]
+
+
+@pytest.mark.parametrize(("question", "command"), EXAMPLES, ids=[c for _, c in EXAMPLES])
+def test_example_runs(question, command):
+    assert f"  {question}\n      {command}\n" in help_text()
+    assert subprocess.run(["bash", "-n", "-c", command], timeout=60).returncode == 0
+    argv = _pynetstat_part(command)
+    opts = parse_args(argv)
+    if opts.interval is None:
+        result = run_inprocess(argv, environ={"PYNETSTAT_RESOLVE_BUDGET": "0.5"})
+        assert result.status == 0, result
+        assert all(line.startswith("pynetstat: ") for line in result.stderr.splitlines()), result.stderr
+        assert result.stdout
+        return
+    # An interval runs until Ctrl+C: the first display, then SIGINT, exit 130.
+    p = subprocess.Popen([sys.executable, LAUNCHER, *argv], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "\n"
+        assert p.stdout.readline() == "Active Connections\n"
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert (p.returncode, err) == (130, "")
+
+
+def test_port_example_finds_a_listener(sockets):
+    """The grep of "what listens on port 80" picks the listener's row (on a port free here)."""
+    import socket
+
+    (command,) = [c for _, c in EXAMPLES if ":80 " in c]
+    listener = socket.socket()
+    sockets.append(listener)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    pattern = shlex.split(command.split(" | ")[1])[1].replace(":80 ", f":{port} ")
+    result = run_inprocess(_pynetstat_part(command))
+    rows = [line for line in result.stdout.splitlines() if re.search(pattern, line)]
+    assert len(rows) == 1 and rows[0].split()[-1] == str(os.getpid()), rows
