@@ -52,7 +52,8 @@ def test_help_names_every_row():
 
 
 def test_choices_of_proto_are_the_options_lists():
-    from pynetstat.options import CONNECTION_PROTOCOLS, STATISTICS_PROTOCOLS
+    from pynetstat.kinds import CONNECTION_PROTOCOLS
+    from pynetstat.options import STATISTICS_PROTOCOLS
 
     (proto,) = [row for row in FLAGS if row.field == "protocol"]
     assert set(proto.choices) == set(CONNECTION_PROTOCOLS) | set(STATISTICS_PROTOCOLS)
