@@ -216,3 +216,55 @@ def test_sock_destroy_aborts_the_connection():
         pytest.skip("this kernel has no CONFIG_INET_DIAG_DESTROY")
     assert outcome == {"wrong cookie": "ENOENT", "destroy": "ok", "client": "ECONNABORTED",
                        "server": "ECONNRESET", "again": "ENOENT"}
+
+
+DELAY_MS, LOSS_PCT, OVER_THE_PATH = 50, 5, 1_000_000
+
+
+def lossy_scenario() -> dict:
+    """A client in namespace A sends to a server in B over a path that delays A -> B by 50 ms
+    and drops 5% (netem on a veth, or ``DelayLine`` where the kernel has no netem)."""
+    from delay_line import A_ADDR, B_ADDR, DelayLine, enter, try_netem
+    from record_stats import Netns
+
+    a, b = Netns("tcpia"), Netns("tcpib")
+    line = None
+    try:
+        how = "netem"
+        if not try_netem(a, b, DELAY_MS, LOSS_PCT):
+            how = "delay line"
+            line = DelayLine(a, b, DELAY_MS / 1000, LOSS_PCT / 100)
+        enter(b.name)
+        lst = socket.create_server((B_ADDR, 0))
+        enter(a.name)
+        nl = LiveNetlink()
+        client = socket.create_connection((B_ADDR, lst.getsockname()[1]), timeout=30)
+        server, _ = lst.accept()
+        server.settimeout(30)
+        assert client.getsockname()[0] == A_ADDR
+        transfer(client, server, OVER_THE_PATH)
+        deadline = time.monotonic() + 10
+        while True:  # the last ACKs may still be on their way back
+            msg, ext = dump(nl, 4)[ends(client)]
+            if not ext.info.unacked or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        info = ext.info
+        assert DELAY_MS * 900 <= info.rtt <= DELAY_MS * 2000, f"rtt {info.rtt} us"
+        assert DELAY_MS * 900 <= info.min_rtt <= DELAY_MS * 1500, f"min_rtt {info.min_rtt} us"
+        assert info.total_retrans > 0 and info.bytes_retrans > 0
+        assert info.bytes_acked > OVER_THE_PATH
+        assert info.bytes_sent == info.bytes_acked - 1 + info.bytes_retrans  # -1: the SYN
+        compared = check_against_ss(nl, "ip", "netns", "exec", a.name)
+        return {"how": how, "rtt_us": info.rtt, "retrans": info.total_retrans, "compared": compared}
+    finally:
+        if line is not None:
+            line.close()
+        a.delete()
+        b.delete()
+
+
+@pytest.mark.skipif(shutil.which("ip") is None, reason="iproute2's ip makes the namespaces")
+def test_a_slow_lossy_path_shows_its_rtt_and_retransmissions():
+    result = isolated(lossy_scenario)
+    assert result["retrans"] > 0 and result["compared"] > 30, result
