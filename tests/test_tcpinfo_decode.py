@@ -145,3 +145,20 @@ def test_records_are_keyword_only_and_complete():
         diagext.MemInfo(1, 2, 3, 4)
     with pytest.raises(TypeError):
         decode_tcp_info(bytes(104)).__class__(length=0, nonsense=1)
+
+
+@little_only
+def test_the_keyword_constructor_makes_the_same_record_as_the_decoder():
+    from pynetstat.linux.tcpinfo import TcpInfo
+
+    for length in (104, 280):
+        decoded = decode_tcp_info(struct.pack(LAYOUT, *VALUES)[:length])
+        assert TcpInfo(length=length, **decoded.as_dict()) == decoded
+
+
+def test_the_decoders_records_equal_keyword_built_ones():
+    assert diagext.decode_timer(2, 7200, 1) == diagext.Timer(kind=2, expires_ms=7200, retrans=1)
+    assert diagext.decode_skmeminfo(struct.pack("=9I", *range(9))) == diagext.SkMemInfo(
+        **dict(zip(diagext.SK_MEMINFO_FIELDS, range(9))))
+    assert diagext.decode_extensions({diagext.INET_DIAG_TOS: b"\x04"}) == diagext.Extensions(
+        info=None, meminfo=None, skmeminfo=None, congestion=None, tos=4, tclass=None, shutdown=None)
