@@ -22,7 +22,6 @@ sys.path.insert(0, os.path.join(HERE, "..", "src"))
 
 import fleet  # noqa: E402
 import netns  # noqa: E402
-
 from pynetstat.linux import diagext, diagreq, sockdiag  # noqa: E402
 from pynetstat.linux.netlink import DumpStats, LiveNetlink  # noqa: E402
 
