@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "src"))
 
 import fleet  # noqa: E402
 import netns  # noqa: E402
-from pynetstat.linux import diagext, diagreq, sockdiag  # noqa: E402
+from pynetstat.linux import diagext, diagreq, sockdiag, tcpinfo, tcpinfo_runs  # noqa: E402
 from pynetstat.linux.netlink import DumpStats, LiveNetlink  # noqa: E402
 
 MASKS = (("none", 0), ("INFO", diagext.EXT_INFO), ("INFO+CONG", diagext.GROUP_INFO),
@@ -64,6 +64,26 @@ def column_dump(nl) -> int:
                sockdiag.decode_batches(nl.dump(sockdiag.build_request(4, "tcp")), "tcp", 4, stats))
 
 
+# What --info would show for each connection (issue 13).
+SHOWN = ("rtt", "rttvar", "rto", "snd_mss", "snd_cwnd", "snd_ssthresh", "retransmits",
+         "total_retrans", "lost", "bytes_sent", "bytes_acked", "bytes_received", "segs_out",
+         "segs_in", "delivery_rate", "pacing_rate", "snd_wscale", "rcv_wscale", "options",
+         "last_data_sent", "last_data_recv", "last_ack_recv")
+
+
+def column_info_dump(nl, names: tuple[str, ...]) -> int:
+    """The INFO+CONG dump, tcp_info read a field at a time over runs (tcpinfo_runs)."""
+    reply = nl.dump(diagreq.diag_request(4, "tcp", states=0xFFFFFFFF & ~diagreq.STATE_BOUND,
+                                         ext=diagext.GROUP_INFO))
+    count = 0
+    for chunk in reply.chunks:
+        for _off, length, run, info in tcpinfo_runs.info_runs(chunk, reply.seq):
+            if info is not None:
+                columns = tcpinfo_runs.info_columns(chunk, info[0], run, length, info[1], names)
+                count += len(columns[names[0]])
+    return count
+
+
 def main(argv: list[str]) -> int:
     pairs = int(argv[0]) if argv else 20000
     repeat = int(argv[1]) if len(argv) > 1 else 3
@@ -77,6 +97,10 @@ def main(argv: list[str]) -> int:
             t_dec, count = best(repeat, lambda ext=ext: decoded_dump(nl, ext))
             print(f"ext={ext:#04x} {name:32s} dump {t_raw * 1000:7.1f} ms ({buffers} buffers, "
                   f"{size / 1e6:6.1f} MB)   dump+per-message decode {t_dec * 1000:7.1f} ms "
+                  f"({count} sockets)")
+        for label, names in (("22 --info fields", SHOWN), ("every field", tcpinfo.FIELD_NAMES)):
+            t_col, count = best(repeat, lambda names=names: column_info_dump(nl, names))
+            print(f"ext=0x0a INFO+CONG, tcp_info by columns ({label}): {t_col * 1000:7.1f} ms "
                   f"({count} sockets)")
         t_fast, count = best(repeat, lambda: column_dump(nl))
         print(f"plain request, sockdiag.decode_batches (the -an path): {t_fast * 1000:7.1f} ms "

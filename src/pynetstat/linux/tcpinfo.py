@@ -113,8 +113,8 @@ _NO_RTT = (1 << 32) - 1
 # i.e. "no RTT sample yet" on old kernels: `if (info->tcpi_rto && info->tcpi_rto != 3000000)`.
 _SS_HIDDEN_RTO = 3000000
 
-_RAW_NAMES = tuple(f[0] for f in TCP_INFO_FIELDS)
-FIELD_NAMES = tuple(n for n in _RAW_NAMES if not n.startswith("_")) + tuple(f[0] for f in BIT_FIELDS)
+RAW_NAMES = tuple(f[0] for f in TCP_INFO_FIELDS)
+FIELD_NAMES = tuple(n for n in RAW_NAMES if not n.startswith("_")) + tuple(f[0] for f in BIT_FIELDS)
 UNITS = {f[0]: f[2] for f in TCP_INFO_FIELDS if not f[0].startswith("_")}
 UNITS.update((f[0], f[3]) for f in BIT_FIELDS)
 
@@ -159,7 +159,7 @@ def _bit_positions() -> dict[str, tuple[int, int, int]]:
     big-endian one (the System V ABIs)."""
     out, used = {}, {}
     for name, container, width, _unit, _doc in BIT_FIELDS:
-        index = _RAW_NAMES.index(container)
+        index = RAW_NAMES.index(container)
         unit_bits = 8 * struct.calcsize(TCP_INFO_FIELDS[index][1])
         below = used.get(container, 0)
         used[container] = below + width
@@ -168,7 +168,7 @@ def _bit_positions() -> dict[str, tuple[int, int, int]]:
     return out
 
 
-_BIT_POSITIONS = _bit_positions()
+BIT_POSITIONS = _bit_positions()
 _NONES = (None,) * len(TCP_INFO_FIELDS)
 
 
@@ -199,8 +199,8 @@ class TcpInfo:
         unknown = set(fields) - set(FIELD_NAMES)
         if unknown:
             raise TypeError(f"TcpInfo has no field {sorted(unknown)[0]!r}")
-        values = [fields.get(name) for name in _RAW_NAMES]
-        for name, (index, shift, mask) in _BIT_POSITIONS.items():
+        values = [fields.get(name) for name in RAW_NAMES]
+        for name, (index, shift, mask) in BIT_POSITIONS.items():
             if fields.get(name) is not None:
                 values[index] = (values[index] or 0) | (fields[name] & mask) << shift
         self.length = length
@@ -272,11 +272,11 @@ def decode_tcp_info(payload: bytes) -> TcpInfo:
     return TcpInfo._unpacked(len(payload), reader.unpack_from(payload) + _NONES[count:])
 
 
-for _i, _name in enumerate(_RAW_NAMES):
+for _i, _name in enumerate(RAW_NAMES):
     if not _name.startswith("_"):
         setattr(TcpInfo, _name, _field(_i))
 for _name, _container, _width, _unit, _doc in BIT_FIELDS:
-    setattr(TcpInfo, _name, _bit_field(*_BIT_POSITIONS[_name], _doc))
+    setattr(TcpInfo, _name, _bit_field(*BIT_POSITIONS[_name], _doc))
 
 
 def format_rto_ms(info: TcpInfo) -> float | None:
