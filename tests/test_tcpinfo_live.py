@@ -126,6 +126,33 @@ def test_counters_dscp_congestion_and_keepalive_agree_with_ss():
     assert isolated(counters_scenario) > 100
 
 
+def time_wait_scenario() -> dict:
+    """The end that closes first waits in TIME_WAIT: a timewait socket, whose message has the
+    timer (``timewait``, at most 60 s) and none of the extensions (only INET_DIAG_MARK, 15,
+    to a CAP_NET_ADMIN reader: inet_twsk_diag_fill)."""
+    nl = LiveNetlink()
+    lst, client, server = pair("127.0.0.1")
+    key = ends(client)
+    client.shutdown(socket.SHUT_WR)
+    server.recv(1)
+    server.close()
+    client.recv(1)
+    client.close()
+    msg, ext = dump(nl, 4)[key]
+    timer = diagext.decode_timer(msg.timer, msg.expires, msg.retrans)
+    check_against_ss(nl)
+    return {"state": msg.state, "timer": timer.name, "expires_ms": timer.expires_ms,
+            "extensions": ext.as_dict(), "attrs": sorted(msg.attrs)}
+
+
+def test_a_time_wait_socket_has_its_timer_and_no_extensions():
+    result = isolated(time_wait_scenario)
+    assert 0 < result.pop("expires_ms") <= 60000
+    assert set(result.pop("attrs")) <= {15}
+    assert result == {"state": 6, "timer": "timewait",
+                      "extensions": dict.fromkeys(diagext.Extensions.__slots__)}
+
+
 def stalled_scenario() -> dict:
     """The receiver never reads: its receive queue fills, it advertises a zero window, and the
     sender, with data left, arms the zero-window probe (persist) timer."""
