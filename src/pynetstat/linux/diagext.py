@@ -118,7 +118,8 @@ class Timer(_Record):
       ``retrans`` is ``icsk_probes_out`` (unanswered probes).
     * 3 ``timewait``: a time-wait socket's remaining life (``inet_twsk_diag_fill``), retrans 0.
     * 4 ``persist``: zero-window probe timer; ``retrans`` is ``icsk_probes_out``.
-    * 5 ``delack``: delayed ACK (the uapi names it; the kernels we read do not send it).
+    * 5 ``delack``: the delayed-ACK timer, reported by recent kernels when no timer above is
+      pending (the uapi's IDIAG_TIMER_DELACK; ss prints ``delack``); ``retrans`` is 0.
     * 0 ``off``: nothing pending; ``expires_ms`` is 0.
 
     ``expires_ms``: milliseconds until it fires (``jiffies_delta_to_msecs``, 0 once overdue).
