@@ -126,6 +126,27 @@ def test_counters_dscp_congestion_and_keepalive_agree_with_ss():
     assert isolated(counters_scenario) > 100
 
 
+def udp_scenario() -> dict:
+    """UDP answers the same request with what applies to it: TOS and memory, no tcp_info and no
+    congestion control (udp_diag has no idiag_info_size, no icsk)."""
+    nl = LiveNetlink()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, EF)
+    sock.bind(("127.0.0.1", 0))
+    sock.sendto(b"x" * 100, sock.getsockname())
+    reply = nl.dump(diagreq.diag_request(4, "udp", states=ALL_STATES, ext=ALL_EXT))
+    (msg,) = [m for m in diagreq.iter_messages(reply, DumpStats(), "udp") if m.local == sock.getsockname()]
+    ext = diagext.decode_extensions(msg.attrs)
+    return {"dscp": ext.dscp(ipv4=True), "info": ext.info, "congestion": ext.congestion,
+            "queued": msg.rqueue, "rmem_alloc": ext.skmeminfo.rmem_alloc, "timer": msg.timer}
+
+
+def test_udp_gets_tos_and_memory_but_no_tcp_internals():
+    result = isolated(udp_scenario)
+    assert result.pop("rmem_alloc") > 0 and result.pop("queued") > 0
+    assert result == {"dscp": 46, "info": None, "congestion": None, "timer": 0}
+
+
 def time_wait_scenario() -> dict:
     """The end that closes first waits in TIME_WAIT: a timewait socket, whose message has the
     timer (``timewait``, at most 60 s) and none of the extensions (only INET_DIAG_MARK, 15,
