@@ -162,3 +162,23 @@ def test_the_decoders_records_equal_keyword_built_ones():
         **dict(zip(diagext.SK_MEMINFO_FIELDS, range(9))))
     assert diagext.decode_extensions({diagext.INET_DIAG_TOS: b"\x04"}) == diagext.Extensions(
         info=None, meminfo=None, skmeminfo=None, congestion=None, tos=4, tclass=None, shutdown=None)
+
+
+def test_the_ss_oracle_accepts_what_moved_between_readings_and_nothing_else():
+    from ss_oracle import compare, parse_ss
+
+    line = ("ESTAB 0 0 127.0.0.1:5 127.0.0.1:6 timer:(keepalive,9min56sec,0) tos:0xb8 "
+            "skmem:(r0,rb1,t0,tb2,f0,w0,o0,bl0,d0) ts sack reno wscale:10,10 rtt:0.05/0.02 "
+            "send 1000bps lastsnd:12 pacing_rate 5bps/9bps")
+    fields = parse_ss("State ...\n" + line)[(("127.0.0.1", 5), ("127.0.0.1", 6))]
+    assert fields["timer"] == "keepalive,9min56sec,0" and fields["pacing_rate"] == "5bps/9"
+    assert fields["reno"] == "" and fields["send"] == "1000" and fields["skmem"].startswith("r0,rb1")
+    ours = {k: v for k, v in fields.items() if k not in ("state", "recvq", "sendq")}
+    assert compare(fields, ours, ours) == []
+    assert compare(fields, {**ours, "lastsnd": "10"}, {**ours, "lastsnd": "20"}) == []
+    assert compare(fields, {**ours, "lastsnd": "13"}, {**ours, "lastsnd": "20"}) != []
+    assert compare(fields, {k: v for k, v in ours.items() if k != "lastsnd"}, ours) == []  # 0 -> 12
+    assert compare(fields, {**ours, "timer": "keepalive,9min57sec,0"}, {**ours, "timer": "keepalive,9min55sec,0"}) == []
+    assert compare(fields, {**ours, "timer": "keepalive,9min50sec,0"}, {**ours, "timer": "keepalive,9min40sec,0"}) != []
+    assert compare({"timer": "unknown,030ms,0"}, {"timer": "delack,040ms,0"}, {}) == []
+    assert compare({"rtt": "0.05/0.02"}, {"rtt": "0.05/0.03"}, {"rtt": "0.05/0.03"}) != []

@@ -116,7 +116,6 @@ def counters_scenario() -> int:
     assert timer.name == "keepalive" and 0 < timer.expires_ms <= TCP_KEEPIDLE_S * 1000
     server_msg, server_ext = sockets[ends(server)]
     assert server_ext.info.bytes_received >= SENT and server_ext.info.bytes_acked >= ANSWERED
-    assert server_msg.timer == 0  # no keepalive asked, nothing in flight
     assert ext.skmeminfo.sndbuf > 0 and ext.skmeminfo.rcvbuf > 0
     assert ext.info.length == len(msg.attrs[diagext.INET_DIAG_INFO])
     return check_against_ss(nl)
