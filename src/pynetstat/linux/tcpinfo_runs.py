@@ -7,10 +7,11 @@ the column decoder of ``-an`` takes 0.034 s for the same sockets (bench/tcpinfo_
 kernel sends the full sockets of one dump with the same attributes in the same order, so in a
 run of messages of one length the ``tcp_info`` payload sits at the same offset in each: a field
 of every socket is then one strided slice of the buffer, read in C (as ``sockdiag._decode_run``
-reads the ``inet_diag_msg`` fields). Only the fields a view asks for are read. Measured on the
-buffers of one such dump of 40k sockets (decoding only, a loaded 2-core machine): 49 ms for the
-22 fields ``--info`` shows, 132 ms for every field, 443 ms message by message; the ``-an``
-column decoder took 18 ms on the plain dump of the same sockets.
+reads the ``inet_diag_msg`` fields). Only the fields a view asks for are read. Measured at 40k
+established loopback sockets on an idle 2-core machine (bench/tcpinfo_cost.py, best of 5), the
+INFO+CONG dump received and decoded: 57 ms for the 22 fields ``--info`` shows, 92 ms for every
+field, 255 ms message by message; a plain dump through the ``-an`` column decoder, 32 ms;
+``ss -tani`` 153 ms.
 
 Where the attribute header before that offset is not the same in every message of the run (a
 socket with an extra attribute of the same size: ULP, MD5 keys), ``info_columns`` returns
