@@ -1,0 +1,224 @@
+"""The optional parts of an ``inet_diag`` reply: extension attributes and the socket's timer.
+
+A sock_diag request names the extensions it wants in ``idiag_ext``, one bit per attribute type
+``T`` at ``1 << (T - 1)`` (include/uapi/linux/inet_diag.h; a u8, so only types 1-8 can be
+asked for this way). The kernel appends each as a netlink attribute after ``inet_diag_msg``
+(net/ipv4/inet_diag.c ``inet_diag_msg_attrs_fill`` and ``inet_sk_diag_fill``). Time-wait and
+request sockets get none of them (``inet_twsk_diag_fill``, ``inet_req_diag_fill``); UDP gets no
+``INET_DIAG_INFO`` (its handler's ``idiag_info_size`` is 0) and no ``INET_DIAG_CONG``.
+
+The timer is not an extension: ``idiag_timer``, ``idiag_expires`` and ``idiag_retrans`` are in
+every ``inet_diag_msg``; ``decode_timer`` reads them the way ss ``-o`` prints them.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from pynetstat.linux.tcpinfo import decode_tcp_info
+
+# include/uapi/linux/inet_diag.h, enum { INET_DIAG_NONE, INET_DIAG_MEMINFO, ... }
+INET_DIAG_MEMINFO = 1
+INET_DIAG_INFO = 2
+INET_DIAG_VEGASINFO = 3
+INET_DIAG_CONG = 4
+INET_DIAG_TOS = 5
+INET_DIAG_TCLASS = 6
+INET_DIAG_SKMEMINFO = 7
+INET_DIAG_SHUTDOWN = 8  # always sent, never requested
+
+# idiag_ext bits: what to ask the kernel for, per group of fields a view can want.
+EXT_MEMINFO = 1 << (INET_DIAG_MEMINFO - 1)  # 0x01
+EXT_INFO = 1 << (INET_DIAG_INFO - 1)  # 0x02: struct tcp_info
+EXT_CONG = 1 << (INET_DIAG_CONG - 1)  # 0x08: congestion control name
+EXT_TOS = 1 << (INET_DIAG_TOS - 1)  # 0x10
+EXT_TCLASS = 1 << (INET_DIAG_TCLASS - 1)  # 0x20 (IPv6 sockets only)
+EXT_SKMEMINFO = 1 << (INET_DIAG_SKMEMINFO - 1)  # 0x40
+# The issue-13 field groups: --info (ss -i asks for INFO, CONG and the Vegas/DCTCP/BBR info;
+# we leave the last out), --memory (ss -m asks for SKMEMINFO; MEMINFO is the older, smaller
+# form, kept for kernels before 3.6), -d (the DSCP).
+GROUP_INFO = EXT_INFO | EXT_CONG
+GROUP_MEMORY = EXT_SKMEMINFO | EXT_MEMINFO
+GROUP_TOS = EXT_TOS | EXT_TCLASS
+
+_U8 = struct.Struct("=B")
+_MEMINFO = struct.Struct("=IIII")
+
+
+class _Record:
+    """Slotted, keyword-only: every slot must be given, nothing else."""
+
+    __slots__ = ()
+
+    def __init__(self, **fields):
+        missing = set(self.__slots__) - set(fields)
+        extra = set(fields) - set(self.__slots__)
+        if missing or extra:
+            raise TypeError(f"{type(self).__name__}: missing {sorted(missing)}, unknown {sorted(extra)}")
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    @classmethod
+    def _of(cls, *values):
+        """The decoders' constructor: values in slot order, unchecked (the keyword check costs
+        more than the decoding, at 40k sockets a dump)."""
+        record = object.__new__(cls)
+        for name, value in zip(cls.__slots__, values):
+            setattr(record, name, value)
+        return record
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.as_dict() == other.as_dict()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.as_dict().items())})"
+
+
+class MemInfo(_Record):
+    """``struct inet_diag_meminfo`` (``INET_DIAG_MEMINFO``), all in bytes: ``rmem`` received
+    and unread (sk_rmem_alloc), ``wmem`` queued for sending (sk_wmem_queued), ``fmem`` reserved
+    ahead (sk_forward_alloc), ``tmem`` handed to the device layer and not yet freed (sk_wmem_alloc).
+    ss prints it as ``mem:(r,w,f,t)`` when SKMEMINFO is missing."""
+
+    __slots__ = ("rmem", "wmem", "fmem", "tmem")
+
+
+# include/uapi/linux/sock_diag.h enum { SK_MEMINFO_RMEM_ALLOC, ... }: u32 each, all bytes but
+# drops (packets). ss -m: skmem:(r,rb,t,tb,f,w,o,bl,d).
+SK_MEMINFO_FIELDS = ("rmem_alloc", "rcvbuf", "wmem_alloc", "sndbuf", "fwd_alloc", "wmem_queued",
+                     "optmem", "backlog", "drops")
+SS_SKMEM_LABELS = ("r", "rb", "t", "tb", "f", "w", "o", "bl", "d")
+
+
+class SkMemInfo(_Record):
+    """``INET_DIAG_SKMEMINFO``: ``u32[SK_MEMINFO_VARS]`` (net/core/sock.c ``sk_get_meminfo``).
+    Bytes: rmem_alloc (received, unread), rcvbuf (SO_RCVBUF limit), wmem_alloc (sent, not yet
+    freed by the device), sndbuf (limit), fwd_alloc, wmem_queued, optmem (options, filters),
+    backlog (backlog queue, since 3.x); drops: packets dropped on this socket (4.x+). An older
+    kernel's shorter array leaves the later fields ``None``."""
+
+    __slots__ = SK_MEMINFO_FIELDS
+
+
+# include/uapi/linux/inet_diag.h enum { IDIAG_TIMER_OFF, ... }, with ss's names (tcp_timer_print).
+TIMER_NAMES = ("off", "on", "keepalive", "timewait", "persist", "delack")
+
+
+class Timer(_Record):
+    """The socket's pending timer, from ``inet_diag_msg`` (net/ipv4/inet_diag.c
+    ``inet_sk_diag_fill``):
+
+    * ``kind`` 1 ``on``: retransmission, reordering or loss-probe timer; ``retrans`` is
+      ``icsk_retransmits`` (timeouts in a row). A request socket (SYN_RECV) reports this kind
+      with its SYN-ACK retransmissions.
+    * 2 ``keepalive``: ``sk_timer``, which TCP uses for keepalive and for the FIN_WAIT_2 timeout;
+      ``retrans`` is ``icsk_probes_out`` (unanswered probes).
+    * 3 ``timewait``: a time-wait socket's remaining life (``inet_twsk_diag_fill``), retrans 0.
+    * 4 ``persist``: zero-window probe timer; ``retrans`` is ``icsk_probes_out``.
+    * 5 ``delack``: the delayed-ACK timer, reported by recent kernels when no timer above is
+      pending (the uapi's IDIAG_TIMER_DELACK; ss prints ``delack``); ``retrans`` is 0.
+    * 0 ``off``: nothing pending; ``expires_ms`` is 0.
+
+    ``expires_ms``: milliseconds until it fires (``jiffies_delta_to_msecs``, 0 once overdue).
+    """
+
+    __slots__ = ("kind", "expires_ms", "retrans")
+
+    @property
+    def name(self) -> str:
+        return TIMER_NAMES[self.kind] if self.kind < len(TIMER_NAMES) else "unknown"
+
+    def ss_text(self) -> str:
+        """ss ``-o``'s ``timer:(keepalive,7.2sec,0)``; empty when the timer is off, as ss."""
+        if not self.kind:
+            return ""
+        return f"timer:({self.name},{format_ms_timer(self.expires_ms)},{self.retrans})"
+
+
+def decode_timer(timer: int, expires: int, retrans: int) -> Timer:
+    """``inet_diag_msg``'s ``idiag_timer``, ``idiag_expires``, ``idiag_retrans`` -> ``Timer``."""
+    return Timer._of(timer, expires, retrans)
+
+
+def format_ms_timer(ms: int) -> str:
+    """ss's ``print_ms_timer``: ``7200 -> "7.200sec"``, ``950 -> "950ms"``, ``61000 -> "1min1sec"``,
+    ``600000 -> "10min"`` (past 9 minutes seconds go, past 9 seconds milliseconds go)."""
+    secs, msecs = divmod(ms, 1000)
+    minutes, secs = divmod(secs, 60)
+    text = ""
+    if minutes:
+        msecs = 0
+        text = f"{minutes}min"
+        if minutes > 9:
+            secs = 0
+    if secs:
+        if secs > 9:
+            msecs = 0
+        text += f"{secs}{'.' if msecs else 'sec'}"
+    if msecs:
+        text += f"{msecs:03d}{'sec' if secs else 'ms'}"
+    return text
+
+
+class Extensions(_Record):
+    """What the extension attributes of one socket message said; ``None``: not in the message
+    (not asked for, or not given for this kind of socket).
+
+    ``info``: ``TcpInfo``; ``meminfo``: ``MemInfo``; ``skmeminfo``: ``SkMemInfo``;
+    ``congestion``: the algorithm's name (``"cubic"``); ``tos``: the IPv4 TOS byte (an IPv6
+    socket's too: dual-stack sockets use it for IPv4 traffic); ``tclass``: the IPv6 traffic
+    class; ``shutdown``: ``sk_shutdown`` bits (1 receive side shut, 2 send side shut).
+    """
+
+    __slots__ = ("info", "meminfo", "skmeminfo", "congestion", "tos", "tclass", "shutdown")
+
+    def dscp(self, ipv4: bool) -> int | None:
+        """The DSCP (the TOS or traffic class byte >> 2; the low 2 bits are ECN) of the packets
+        this socket sends: ``ipv4`` for an AF_INET socket or an IPv4-mapped peer."""
+        value = self.tos if ipv4 or self.tclass is None else self.tclass
+        return None if value is None else value >> 2
+
+
+def decode_meminfo(payload: bytes) -> MemInfo | None:
+    if len(payload) < _MEMINFO.size:
+        return None
+    return MemInfo._of(*_MEMINFO.unpack_from(payload))
+
+
+def decode_skmeminfo(payload: bytes) -> SkMemInfo:
+    count = min(len(payload) // 4, len(SK_MEMINFO_FIELDS))
+    values = struct.unpack_from(f"={count}I", payload) + (None,) * (len(SK_MEMINFO_FIELDS) - count)
+    return SkMemInfo._of(*values)
+
+
+def decode_string(payload: bytes) -> str:
+    """A NUL-terminated attribute (``nla_put_string``): ``b"cubic\\0" -> "cubic"``."""
+    return payload.split(b"\0", 1)[0].decode("ascii", "replace")
+
+
+def decode_u8(payload: bytes) -> int | None:
+    return payload[0] if payload else None
+
+
+def decode_extensions(attrs: dict[int, bytes]) -> Extensions:
+    """``{attribute type: payload}`` of one socket message -> ``Extensions``. Types we do not
+    know (``INET_DIAG_PAD`` before a 64-bit aligned ``INET_DIAG_INFO``, ``INET_DIAG_CGROUP_ID``,
+    ...) are ignored."""
+    get = attrs.get
+    info = get(INET_DIAG_INFO)
+    meminfo = get(INET_DIAG_MEMINFO)
+    skmeminfo = get(INET_DIAG_SKMEMINFO)
+    cong = get(INET_DIAG_CONG)
+    return Extensions._of(  # in slot order: info, meminfo, skmeminfo, congestion, tos, tclass, shutdown
+        None if info is None else decode_tcp_info(info),
+        None if meminfo is None else decode_meminfo(meminfo),
+        None if skmeminfo is None else decode_skmeminfo(skmeminfo),
+        None if cong is None else decode_string(cong),
+        decode_u8(get(INET_DIAG_TOS, b"")),
+        decode_u8(get(INET_DIAG_TCLASS, b"")),
+        decode_u8(get(INET_DIAG_SHUTDOWN, b"")),
+    )
+
