@@ -1,0 +1,81 @@
+"""The kernel's two views of its sockets, compared by inode: sock_diag against /proc/net.
+
+Both list the same hash tables (``inet_diag_dump_icsk`` and ``tcp4_seq_show`` walk the same
+``tcp_hashinfo``; udp likewise), so for a socket with an inode, one listed by one view and not the
+other means someone filters a view: a rootkit hooking ``tcp4_seq_show`` hides lines from
+/proc/net/tcp and not from netlink (the check unhide-tcp makes). Sockets come and go between two
+reads, so a difference counts only when a second pair of reads, made after the first, shows the
+same socket in the same view and not in the other. Inode 0 (TIME_WAIT, request and orphaned
+sockets, sock_i_ino() in net/core/sock.c) names no socket and is left out.
+"""
+
+from __future__ import annotations
+
+from pynetstat.errors import BackendUnavailable, ParseError
+from pynetstat.linux.netlink import DumpStats
+from pynetstat.linux.procfs import parse_inet_file
+from pynetstat.linux.sockdiag import ALL_STATES, build_request, decode_dump
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pynetstat.linux.procfs import ProcFS
+    from pynetstat.model.sockets import InetSocket
+
+KINDS = (("tcp", 4), ("tcp", 6), ("udp", 4), ("udp", 6))
+DIAG, PROC = "sock_diag", "/proc/net"
+
+
+def _read_diag(netlink, proto: str, family: int) -> dict[int, InetSocket]:
+    reply = netlink.dump(build_request(family, proto, ALL_STATES))
+    return {s.inode: s for s in decode_dump(reply, proto, family, DumpStats())
+            if s.inode}
+
+
+def _read_proc(procfs: ProcFS, proto: str, family: int) -> dict[int, InetSocket]:
+    rel = f"net/{proto}{'6' if family == 6 else ''}"
+    errors: list[ParseError] = []
+    found = {s.inode: s
+             for s in parse_inet_file(procfs.read_text(rel), procfs.path(rel), proto, family, errors)
+             if s.inode}
+    if errors:
+        raise errors[0]  # a line we cannot read could be the missing one: no verdict
+    return found
+
+
+def _read_both(netlink, procfs, proto, family):
+    return _read_diag(netlink, proto, family), _read_proc(procfs, proto, family)
+
+
+def compare_views(netlink, procfs: ProcFS, notes: list[str]
+                  ) -> tuple[list[tuple[InetSocket, str, str]], set[int]]:
+    """``(disagreements, inodes)``: each ``(socket, seen_in, missing_from)`` that two readings
+    agree on, and every inode the last reading saw (a socket still there). A kind whose views
+    cannot both be read is skipped with a line in ``notes``."""
+    found: list[tuple[InetSocket, str, str]] = []
+    alive: set[int] = set()
+    for proto, family in KINDS:
+        name = f"{proto}{'6' if family == 6 else ''}"
+        try:
+            if netlink is None:
+                raise BackendUnavailable("netlink disabled")
+            diag, proc = _read_both(netlink, procfs, proto, family)
+            only_diag = diag.keys() - proc.keys()
+            only_proc = proc.keys() - diag.keys()
+            if only_diag or only_proc:
+                # Read again, the other way round, so that a socket made or closed between the
+                # two reads of the first pair shows up in both views or in neither this time.
+                proc2 = _read_proc(procfs, proto, family)
+                diag2 = _read_diag(netlink, proto, family)
+                only_diag &= diag2.keys() - proc2.keys()
+                only_proc &= proc2.keys() - diag2.keys()
+                diag, proc = diag2, proc2
+        except FileNotFoundError:
+            continue  # no such kind here (a kernel without IPv6): nothing to compare
+        except (BackendUnavailable, OSError, ParseError) as e:
+            notes.append(f"{name}: the two kernel views were not compared: {e}")
+            continue
+        alive.update(diag)
+        alive.update(proc)
+        found.extend((diag[i], DIAG + " " + name, PROC + "/" + name) for i in sorted(only_diag))
+        found.extend((proc[i], PROC + "/" + name, DIAG + " " + name) for i in sorted(only_proc))
+    return found, alive
