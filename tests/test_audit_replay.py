@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 
 from pynetstat.audit.signs import SIGNS, Audit, exit_status, judge
 from pynetstat.env import Environment
@@ -136,3 +137,17 @@ def test_untrusted_strings_are_escaped():
     assert finding["process"]["exe"] == "/tmp/a\\xffb"
     assert finding["evidence"][0]["value"] == "[" + name + "]"
     json.dumps(doc, ensure_ascii=False).encode("utf-8")  # no lone surrogate left
+
+
+def test_docs_list_every_sign_and_its_severity_rule():
+    from pynetstat.audit.signs import DAEMONS, SHELLS
+    from pynetstat.linux.evidence import TEMPORARY_PLACES
+
+    with open(os.path.join(LINUX, "..", "..", "..", "docs", "audit.md")) as f:
+        doc = f.read()
+    rows = {line.split(" | ")[0].strip("| `"): line.split(" | ")[1]
+            for line in doc.splitlines() if line.startswith("| `")}
+    assert {s.name: s.severity for s in SIGNS}.items() <= rows.items()
+    listed = set(re.findall(r"[ (]([a-z0-9-]+)(?=[,)])", doc))
+    assert SHELLS | set(DAEMONS) <= listed
+    assert all(f"`{place.rstrip('/')}`" in doc for place in TEMPORARY_PLACES)

@@ -234,11 +234,13 @@ SIGNS = (
     Sign("lying-name", "alert",
          "It calls itself like a kernel thread or a well-known daemon, yet runs another "
          "executable.", judge_name),
-    Sign("open-listener", "warning",
+    Sign("open-listener", "warning; info when the owner could not be read",
          "It listens on every address, held by an ordinary user or from an executable its "
          "user can change.", judge_open_listener),
-    Sign("unowned-socket", "warning when every process's fds were read (kernel sockets of NFS, "
-         "WireGuard or VXLAN also have no process); info when some could not be read",
+    # Not an alert: kernel users (NFS, SMB, WireGuard, VXLAN) and sockets in flight over a
+    # UNIX socket hold sockets without a process too.
+    Sign("unowned-socket", "warning when every process's fds were read; info when some could "
+         "not be",
          "A socket no visible process holds, although every fd was read, may be a hidden "
          "process's.", judge_unowned),
     Sign("views-disagree", "alert",
