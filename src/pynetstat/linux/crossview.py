@@ -14,7 +14,7 @@ from __future__ import annotations
 from pynetstat.errors import BackendUnavailable, ParseError
 from pynetstat.linux.netlink import DumpStats
 from pynetstat.linux.procfs import parse_inet_file
-from pynetstat.linux.sockdiag import ALL_STATES, build_request, decode_dump
+from pynetstat.linux.sockdiag import ALL_STATES, build_request, decode_batches
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,10 +25,27 @@ KINDS = (("tcp", 4), ("tcp", 6), ("udp", 4), ("udp", 6))
 DIAG, PROC = "sock_diag", "/proc/net"
 
 
-def _read_diag(netlink, proto: str, family: int) -> dict[int, InetSocket]:
-    reply = netlink.dump(build_request(family, proto, ALL_STATES))
-    return {s.inode: s for s in decode_dump(reply, proto, family, DumpStats())
-            if s.inode}
+class _Diag:
+    """One sock_diag dump, kept as the decoder's column batches: the comparison needs only the
+    inode column, and a record is made only for a socket that differs."""
+
+    def __init__(self, netlink, proto: str, family: int):
+        reply = netlink.dump(build_request(family, proto, ALL_STATES))
+        self.batches = list(decode_batches(reply, proto, family, DumpStats()))
+        self.inodes = set().union(*(batch.inode for batch in self.batches))
+        self.inodes.discard(0)
+
+    def keys(self) -> set[int]:
+        return self.inodes
+
+    def __iter__(self):
+        return iter(self.inodes)
+
+    def __getitem__(self, inode: int) -> InetSocket:
+        for batch in self.batches:
+            if inode in batch.inode:
+                return next(batch.take([batch.inode.index(inode)]).sockets())
+        raise KeyError(inode)
 
 
 def _read_proc(procfs: ProcFS, proto: str, family: int) -> dict[int, InetSocket]:
@@ -43,7 +60,7 @@ def _read_proc(procfs: ProcFS, proto: str, family: int) -> dict[int, InetSocket]
 
 
 def _read_both(netlink, procfs, proto, family):
-    return _read_diag(netlink, proto, family), _read_proc(procfs, proto, family)
+    return _Diag(netlink, proto, family), _read_proc(procfs, proto, family)
 
 
 def compare_views(netlink, procfs: ProcFS, notes: list[str]
@@ -65,7 +82,7 @@ def compare_views(netlink, procfs: ProcFS, notes: list[str]
                 # Read again, the other way round, so that a socket made or closed between the
                 # two reads of the first pair shows up in both views or in neither this time.
                 proc2 = _read_proc(procfs, proto, family)
-                diag2 = _read_diag(netlink, proto, family)
+                diag2 = _Diag(netlink, proto, family)
                 only_diag &= diag2.keys() - proc2.keys()
                 only_proc &= proc2.keys() - diag2.keys()
                 diag, proc = diag2, proc2
