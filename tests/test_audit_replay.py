@@ -151,3 +151,19 @@ def test_docs_list_every_sign_and_its_severity_rule():
     listed = set(re.findall(r"[ (]([a-z0-9-]+)(?=[,)])", doc))
     assert SHELLS | set(DAEMONS) <= listed
     assert all(f"`{place.rstrip('/')}`" in doc for place in TEMPORARY_PLACES)
+
+
+def test_an_environment_we_may_not_read_is_said_not_judged():
+    from pynetstat.linux import evidence as collector
+
+    class Denied(ProcFS):
+        def read_bytes(self, rel):
+            if rel.endswith("/environ"):
+                raise PermissionError(13, "Permission denied")
+            return super().read_bytes(rel)
+
+    fact = collector._ld_preload(Denied("/proc"), os.getpid())
+    assert (fact.value, fact.unreadable) == (None, "permission denied")
+    evidence = _liar("app", "/usr/bin/app")
+    evidence.processes[7].facts["ld_preload"] = fact
+    assert judge(evidence) == []

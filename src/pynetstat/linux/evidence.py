@@ -81,6 +81,11 @@ def collect_evidence(env: Environment, netlink, *, etc: str = "/etc",
     for pf in evidence.processes.values():
         if pf.process is not None:
             _process_facts(procfs, pf, inet_inodes)
+    unread = [pf.pid for pf in evidence.processes.values()
+              if "ld_preload" in pf.facts and pf.facts["ld_preload"].unreadable]
+    if unread:
+        evidence.notes.append(f"LD_PRELOAD not checked for {len(unread)} process(es) whose "
+                              f"environment we may not read (PIDs {', '.join(map(str, unread))})")
     evidence.disagreements, alive = compare_views(netlink, procfs, evidence.notes)
     if unowned:
         # Seen twice or not at all: a socket made after the owner scan, or whose process
