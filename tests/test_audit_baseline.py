@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from pynetstat.audit.baseline import diff_baselines, dump_baseline, load_baseline
+from pynetstat.audit.baseline import diff_baselines, diff_status, dump_baseline, load_baseline
 from pynetstat.errors import UsageError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -168,3 +168,24 @@ def test_a_baseline_round_trips_and_a_stranger_is_refused():
                  json.dumps(_doc(listeners=None))):
         with pytest.raises(UsageError, match="^f: "):
             load_baseline(text, "f")
+
+
+def test_changes_are_printed_one_a_line_and_escaped():
+    from pynetstat.render.audit import changes_json, changes_text
+
+    changes = diff_baselines(_doc(executables=[{"exe": "/srv/a\x1b", "names": [], "users": [],
+                                                "listens": True, "sha256": "aa"}]),
+                             _doc(executables=[{"exe": "/srv/a\x1b", "names": [], "users": [],
+                                                "listens": True, "sha256": "bb"}],
+                                  listeners=[{"proto": "tcp", "family": "ipv6", "address": "::",
+                                              "port": 8080, "exe": "/srv/a\x1b"}]))
+    assert changes_text(changes) == (
+        "new-listener tcp [::]:8080 /srv/a\\x1b\n"
+        "exe-changed /srv/a\\x1b sha256 aa -> bb\n"
+        "Diff: 2 changes since the baseline.\n")
+    assert changes_text([]) == "Diff: nothing changed since the baseline.\n"
+    assert (diff_status(changes), diff_status([])) == (5, 0)
+    doc = changes_json(changes, diff_status(changes))
+    assert doc["exit_status"] == 5 and [c["change"] for c in doc["changes"]] == [
+        "new-listener", "exe-changed"]
+    assert doc["changes"][0]["exe"] == "/srv/a\x1b"  # JSON keeps the real text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from pynetstat.audit.signs import Audit
 from pynetstat.errors import UsageError
 from pynetstat.model.sockets import TCP_LISTEN
 
@@ -130,3 +131,8 @@ def diff_baselines(old: dict, new: dict) -> list[dict]:
     changes += [{"change": "new-destination", **d} for d in new["destinations"]
                 if d["exe"] not in fresh and (d["exe"], d["proto"], d["address"], d["port"]) not in seen]
     return changes
+
+
+def diff_status(changes: list[dict]) -> int:
+    """--diff's exit status: ``Audit.CHANGED`` (5) when anything changed, else 0."""
+    return Audit.CHANGED if changes else 0
