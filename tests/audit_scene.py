@@ -41,11 +41,14 @@ def main(tmp: str, library: str) -> None:
     pids = {}
 
     def start(sign, argv, **kw):
-        p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, **kw)
+        try:  # /dev/shm mounted noexec, no /usr/bin/python3: that sign is not planted (None)
+            p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                 **kw)
+        except (OSError, subprocess.SubprocessError):
+            pids[sign] = None
+            return
         children.append(p)
-        p.stdout.readline()  # its port: listening now
-        pids[sign] = p.pid
-        return p
+        pids[sign] = p.pid if p.stdout.readline() else None  # its port: listening now
 
     deleted = os.path.join(tmp, "pnst-deleted")
     shutil.copy2(sys.executable, deleted)
