@@ -54,6 +54,12 @@ def main(tmp: str, library: str) -> None:
     shutil.copy2(sys.executable, deleted)
     start("deleted-executable", [deleted, "-c", LISTEN, "0.0.0.0"])
     os.unlink(deleted)
+    # An upgrade not yet restarted: the file unlinked and a new one put at its path.
+    upgraded = os.path.join(tmp, "pnst-upgraded")
+    shutil.copy2(sys.executable, upgraded)
+    start("upgraded", [upgraded, "-c", LISTEN, "127.0.0.1"])
+    os.unlink(upgraded)
+    shutil.copy2(sys.executable, upgraded)
     shm = os.path.join("/dev/shm", f"pnst-audit-{os.getpid()}")
     os.makedirs(shm)
     try:

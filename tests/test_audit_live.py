@@ -121,6 +121,13 @@ def test_deleted_executable_that_listens(planted):
     assert [(s["state"], s["local_address"]) for s in found["sockets"]] == [("LISTEN", "0.0.0.0")]
 
 
+def test_an_upgraded_executable_is_info(planted):
+    scene, doc = planted
+    (found,) = _of(doc, "deleted-executable", _pid(scene, "upgraded"))
+    assert found["severity"] == "info" and "upgrade" in found["why"]
+    assert _evidence(found, "executable")[0]["value"]["replaced"] is True
+
+
 def test_executable_in_dev_shm(planted):
     scene, doc = planted
     (found,) = _of(doc, "writable-place", _pid(scene, "writable-place"))
