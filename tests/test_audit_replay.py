@@ -167,3 +167,15 @@ def test_an_environment_we_may_not_read_is_said_not_judged():
     evidence = _liar("app", "/usr/bin/app")
     evidence.processes[7].facts["ld_preload"] = fact
     assert judge(evidence) == []
+
+
+def test_a_line_without_an_inode_gives_no_verdict(tmp_path):
+    import shutil
+
+    shutil.copytree(os.path.join(LINUX, "audit-crossview", "proc"), tmp_path / "proc")
+    with open(tmp_path / "proc" / "net" / "tcp", "a") as f:
+        f.write("  99: 0100007F:0016 00000000:0000 0A garbage\n")
+    found, _, notes = _views("audit-crossview", ProcFS(str(tmp_path / "proc")))
+    assert found == []
+    assert len(notes) == 1 and notes[0].startswith("tcp: the two kernel views were not compared: ")
+    assert "no inode field" in notes[0]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pynetstat.errors import BackendUnavailable, ParseError
 from pynetstat.linux.netlink import DumpStats
-from pynetstat.linux.procfs import parse_inet_file
+from pynetstat.linux.procfs import parse_inet_line
 from pynetstat.linux.sockdiag import ALL_STATES, build_request, decode_batches
 
 TYPE_CHECKING = False
@@ -48,19 +48,37 @@ class _Diag:
         raise KeyError(inode)
 
 
-def _read_proc(procfs: ProcFS, proto: str, family: int) -> dict[int, InetSocket]:
-    rel = f"net/{proto}{'6' if family == 6 else ''}"
-    errors: list[ParseError] = []
-    found = {s.inode: s
-             for s in parse_inet_file(procfs.read_text(rel), procfs.path(rel), proto, family, errors)
-             if s.inode}
-    if errors:
-        raise errors[0]  # a line we cannot read could be the missing one: no verdict
-    return found
+class _Proc:
+    """One /proc/net file, kept as its lines by inode (field 10): a line is parsed whole only
+    for a socket that differs. A line whose inode cannot be read raises ``ParseError``: it could
+    be the one missing, so no verdict is given on that kind."""
+
+    def __init__(self, procfs: ProcFS, proto: str, family: int):
+        self.proto, self.family = proto, family
+        rel = f"net/{proto}{'6' if family == 6 else ''}"
+        self.path = procfs.path(rel)
+        self.lines: dict[int, str] = {}
+        for no, line in enumerate(procfs.read_text(rel).splitlines()[1:], start=2):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) < 10 or not (fields[9].isascii() and fields[9].isdigit()):
+                raise ParseError(self.path, no, line, "no inode field")
+            if fields[9] != "0":
+                self.lines[int(fields[9])] = line
+
+    def keys(self):
+        return self.lines.keys()
+
+    def __iter__(self):
+        return iter(self.lines)
+
+    def __getitem__(self, inode: int) -> InetSocket:
+        return parse_inet_line(self.lines[inode], self.proto, self.family)
 
 
 def _read_both(netlink, procfs, proto, family):
-    return _Diag(netlink, proto, family), _read_proc(procfs, proto, family)
+    return _Diag(netlink, proto, family), _Proc(procfs, proto, family)
 
 
 def compare_views(netlink, procfs: ProcFS, notes: list[str]
@@ -81,7 +99,7 @@ def compare_views(netlink, procfs: ProcFS, notes: list[str]
             if only_diag or only_proc:
                 # Read again, the other way round, so that a socket made or closed between the
                 # two reads of the first pair shows up in both views or in neither this time.
-                proc2 = _read_proc(procfs, proto, family)
+                proc2 = _Proc(procfs, proto, family)
                 diag2 = _Diag(netlink, proto, family)
                 only_diag &= diag2.keys() - proc2.keys()
                 only_proc &= proc2.keys() - diag2.keys()
