@@ -179,3 +179,21 @@ def test_a_line_without_an_inode_gives_no_verdict(tmp_path):
     assert found == []
     assert len(notes) == 1 and notes[0].startswith("tcp: the two kernel views were not compared: ")
     assert "no inode field" in notes[0]
+
+
+class _Extra(ProcFS):
+    """conn-normal's /proc/net/tcp with one more line: a socket sock_diag does not list."""
+
+    LINE = ("  27: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0"
+            "        0 999999 1 0000000000000000 100 0 0 10 0\n")
+
+    def read_text(self, rel):
+        text = super().read_text(rel)
+        return text + self.LINE if rel == "net/tcp" else text
+
+
+def test_a_socket_hidden_from_sock_diag_is_found():
+    found, _, _ = _views("conn-normal", _Extra(os.path.join(LINUX, "conn-normal", "proc")))
+    assert [(s.inode, s.local_address, s.local_port, s.state, seen, missing)
+            for s, seen, missing in found] == [
+        (999999, "127.0.0.1", 8080, 10, "/proc/net/tcp", "sock_diag tcp")]
