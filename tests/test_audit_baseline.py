@@ -26,7 +26,8 @@ SNAPSHOT = textwrap.dedent("""
     from pynetstat.linux.exehash import hash_executables
     from pynetstat.linux.procfs import ProcFS
     env = Environment(sys.stdout, sys.stderr)
-    evidence = collect_evidence(env, env.netlink_factory())
+    from pynetstat.session import netlink_source
+    evidence = collect_evidence(env, netlink_source(env.environ)())
     hashes = hash_executables(ProcFS(env.proc_root), evidence, listener_executables(evidence))
     sys.stdout.write(dump_baseline(build_baseline(evidence, hashes, "2026-12-01T00:00:00Z")))
 """)

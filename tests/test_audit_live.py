@@ -32,7 +32,8 @@ AUDIT = textwrap.dedent("""
     from pynetstat.linux.evidence import collect_evidence
     from pynetstat.render.audit import findings_json
     env = Environment(sys.stdout, sys.stderr)
-    evidence = collect_evidence(env, env.netlink_factory())
+    from pynetstat.session import netlink_source
+    evidence = collect_evidence(env, netlink_source(env.environ)())
     found = judge(evidence)
     doc = findings_json(found, len(evidence.processes), evidence.notes, exit_status(found))
     print(json.dumps(doc))

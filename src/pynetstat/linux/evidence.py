@@ -54,7 +54,7 @@ MEMFD_PREFIX = "/memfd:"
 def _connections(opts: Options, env: Environment, netlink):
     """The one place the audit reaches the connection collection (moving to
     ``pynetstat.linux.connections`` with the same signature)."""
-    from pynetstat.connections import collect
+    from pynetstat.linux.connections import collect
 
     return collect(opts, env, netlink)
 
