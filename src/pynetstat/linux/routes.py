@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pynetstat.errors import BackendUnavailable, ParseError
 from pynetstat.linux import links as links_mod
+from pynetstat.linux import nexthop
 from pynetstat.linux.rtnetlink import (
     decode_routes,
     dump_losses,
@@ -28,6 +29,12 @@ if TYPE_CHECKING:
 _PROC_FILES = {4: "net/route", 6: "net/ipv6_route"}
 _PROC_PARSERS = {4: parse_proc_route, 6: parse_proc_ipv6_route}
 NO_IPV6 = "no IPv6 in this kernel"
+# What the /proc route files cannot say (net/ipv4/fib_trie.c fib_route_seq_show and
+# net/ipv6/route.c ipv6_route_native_seq_show print the first path only, whatever
+# nexthop_compat_mode is): checked on Linux 6.18 with `ip route add ... nhid N`.
+PROC_LIMITS = ("routes from {path} show one path each: the other paths of a multipath route or "
+               "nexthop group, weights, nexthop object ids and an IPv6 gateway of an IPv4 route "
+               "are not in it")
 
 
 def collect(opts: Options | None, procfs: ProcFS, netlink) -> RoutesSnapshot:
@@ -72,12 +79,39 @@ def collect(opts: Options | None, procfs: ProcFS, netlink) -> RoutesSnapshot:
             continue
         routes += found
         sources[family] = "procfs"
+    if nexthop.routes_needing_objects(routes):
+        losses += _resolve_nexthops(routes, names, netlink)
     notes = links.notes + losses
+    notes += [PROC_LIMITS.format(path=procfs.path(_PROC_FILES[family]))
+              for family in (4, 6) if sources.get(family) == "procfs"]
     # A kernel without IPv6 is not a loss: its table is simply absent.
     notes += [f"IPv{family} routes could not be read: {reasons.get(family)}"
               for family in (4, 6) if sources.get(family) is None
               and not str(reasons.get(family)).endswith(NO_IPV6)]
     return RoutesSnapshot(links.interfaces, routes, sources, reasons, notes)
+
+
+def _resolve_nexthops(routes: list[Route], names: dict[int, str], netlink) -> list[str]:
+    """One RTM_GETNEXTHOP dump for every route that names a nexthop object; the notes to say.
+
+    A kernel before 5.3 has no nexthop objects (and no route names one); if the dump fails all
+    the same, only routes left without a path are worth a note.
+    """
+    why = None
+    try:
+        found, stats = read_dump(netlink, nexthop.nexthop_request(),
+                                 lambda reply, stats: nexthop.decode_nexthops(reply, stats, True))
+        objects = {obj.id: obj for obj in found}
+        notes = dump_losses(stats, "nexthop")
+    except (BackendUnavailable, OSError) as e:
+        objects, notes, why = None, [], str(e)
+    unresolved = nexthop.resolve(routes, objects, names)
+    if unresolved:
+        where = f"the nexthop table could not be read: {why}" if why else \
+            "the nexthop table did not have them (changed since the route dump?)"
+        notes.append(f"{len(unresolved)} route(s) name nexthop objects whose gateway and "
+                     f"interface are unknown ({where})")
+    return notes
 
 
 def _exists(procfs: ProcFS, rel: str) -> bool:
