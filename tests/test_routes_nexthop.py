@@ -153,12 +153,15 @@ def test_group_weight_uses_its_high_byte():
     assert (obj.id, obj.group) == (20, [(10, 512), (11, 3)])
 
 
-def test_proc_fallback_shows_first_paths_and_says_what_it_cannot():
+def test_proc_fallback_shows_first_paths_and_says_the_gateway_it_cannot_show():
     snap, _ = collect(netlink_dir="/nonexistent-recording")
     assert snap.sources == {"links": "procfs", 4: "procfs", 6: "procfs"}
     doc = routes.to_json(snap, Options())
     by_dst = {r["destination"]: r["nexthops"] for r in doc["ipv4_routes"]}
     assert by_dst["10.160.0.0"][0]["gateway"] == "10.77.0.2"
     assert len(by_dst["10.161.0.0"]) == 1  # the group's first path only
-    assert sum("show one path each" in note and "nexthop object ids" in note
-               for note in snap.notes) == 2
+    assert by_dst["10.163.0.0"][0]["gateway"] == "0.0.0.0"  # fd77::3: what the file prints
+    assert len(snap.notes) == 1 and "1 IPv4 route(s)" in snap.notes[0]
+    assert "cannot show (an IPv6 gateway, RFC 5549)" in snap.notes[0]
+    quiet, _ = collect(netlink_dir="/nonexistent", base=os.path.join(FIXTURES, "stats-netns"))
+    assert quiet.sources[4] == "procfs" and quiet.notes == []  # nothing hidden: nothing said

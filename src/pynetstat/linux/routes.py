@@ -29,12 +29,6 @@ if TYPE_CHECKING:
 _PROC_FILES = {4: "net/route", 6: "net/ipv6_route"}
 _PROC_PARSERS = {4: parse_proc_route, 6: parse_proc_ipv6_route}
 NO_IPV6 = "no IPv6 in this kernel"
-# What the /proc route files cannot say (net/ipv4/fib_trie.c fib_route_seq_show and
-# net/ipv6/route.c ipv6_route_native_seq_show print the first path only, whatever
-# nexthop_compat_mode is): checked on Linux 6.18 with `ip route add ... nhid N`.
-PROC_LIMITS = ("routes from {path} show one path each: the other paths of a multipath route or "
-               "nexthop group, weights, nexthop object ids and an IPv6 gateway of an IPv4 route "
-               "are not in it")
 
 
 def collect(opts: Options | None, procfs: ProcFS, netlink) -> RoutesSnapshot:
@@ -82,8 +76,8 @@ def collect(opts: Options | None, procfs: ProcFS, netlink) -> RoutesSnapshot:
     if nexthop.routes_needing_objects(routes):
         losses += _resolve_nexthops(routes, names, netlink)
     notes = links.notes + losses
-    notes += [PROC_LIMITS.format(path=procfs.path(_PROC_FILES[family]))
-              for family in (4, 6) if sources.get(family) == "procfs"]
+    if sources.get(4) == "procfs":
+        notes += _proc_gateway_notes(routes, procfs.path(_PROC_FILES[4]))
     # A kernel without IPv6 is not a loss: its table is simply absent.
     notes += [f"IPv{family} routes could not be read: {reasons.get(family)}"
               for family in (4, 6) if sources.get(family) is None
@@ -112,6 +106,24 @@ def _resolve_nexthops(routes: list[Route], names: dict[int, str], netlink) -> li
         notes.append(f"{len(unresolved)} route(s) name nexthop objects whose gateway and "
                      f"interface are unknown ({where})")
     return notes
+
+
+def _proc_gateway_notes(routes: list[Route], path: str) -> list[str]:
+    """What /proc/net/route shows of a route it cannot show whole, said when it shows.
+
+    The /proc files print one path per route, whatever nexthop_compat_mode is (net/ipv4/fib_trie.c
+    ``fib_route_seq_show``, net/ipv6/route.c ``ipv6_route_native_seq_show``: the first path of a
+    multipath route or nexthop group, no weights, no nexthop ids; checked on Linux 6.18), and
+    nothing in them tells such a route apart. One case does show: an IPv4 route through an IPv6
+    gateway (RFC 5549, a nexthop object or RTA_VIA) has RTF_GATEWAY with gateway 0.0.0.0.
+    """
+    hidden = sum(1 for r in routes if r.family == 4 and r.nexthops
+                 and r.nexthops[0].gateway == "0.0.0.0")
+    if not hidden:
+        return []
+    return [f"{hidden} IPv4 route(s) in {path} go through a gateway it cannot show (an IPv6 "
+            "gateway, RFC 5549): it prints 0.0.0.0; netlink (RTM_GETROUTE, RTM_GETNEXTHOP) "
+            "would give it"]
 
 
 def _exists(procfs: ProcFS, rel: str) -> bool:
