@@ -38,10 +38,13 @@ def scene():
         nexthops = json.loads(a.ip("-j", "nexthop", "show"))
         ip_routes = {family: json.loads(a.ip("-j", f"-{family}", "route", "show", "table", "all"))
                      for family in (4, 6)}
-        yield {"printed": printed, "ip_routes": ip_routes,
+        compat_mode = a.run("cat", COMPAT).stdout
+        a.run("sysctl", "-qw", "net.ipv4.nexthop_compat_mode=1")
+        compat = a.run(sys.executable, LAUNCHER, "-rv", "--json", env=env)
+        yield {"printed": printed, "ip_routes": ip_routes, "compat_on": compat,
                "oracle": {family: nexthop_oracle_rows(ip_routes[family], nexthops, family)
                           for family in (4, 6)},
-               "compat": a.run("cat", COMPAT).stdout}
+               "compat": compat_mode}
     finally:
         a.delete()
         b.delete()
@@ -92,3 +95,10 @@ def test_jc_reads_every_route(scene, argv):
                 row["interface"] = None  # jc reads the If column as a number: a type is null
         assert got == want
         assert any(r["nexthop_id"] for r in doc[f"ipv{family}_routes"])
+
+
+def test_compat_mode_changes_nothing_shown(scene):
+    """With compat mode on, the route messages carry the paths too (and RTA_NH_ID): the same
+    routes, paths, weights and ids come out, from one nexthop dump all the same."""
+    assert scene["compat_on"].stderr == ""
+    assert json.loads(scene["compat_on"].stdout) == json.loads(scene["printed"]["-rv --json"].stdout)
