@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pynetstat.errors import BackendUnavailable, ParseError
 from pynetstat.linux import links as links_mod
+from pynetstat.linux import nexthop
 from pynetstat.linux.rtnetlink import (
     decode_routes,
     dump_losses,
@@ -72,12 +73,57 @@ def collect(opts: Options | None, procfs: ProcFS, netlink) -> RoutesSnapshot:
             continue
         routes += found
         sources[family] = "procfs"
+    if nexthop.routes_needing_objects(routes):
+        losses += _resolve_nexthops(routes, names, netlink)
     notes = links.notes + losses
+    if sources.get(4) == "procfs":
+        notes += _proc_gateway_notes(routes, procfs.path(_PROC_FILES[4]))
     # A kernel without IPv6 is not a loss: its table is simply absent.
     notes += [f"IPv{family} routes could not be read: {reasons.get(family)}"
               for family in (4, 6) if sources.get(family) is None
               and not str(reasons.get(family)).endswith(NO_IPV6)]
     return RoutesSnapshot(links.interfaces, routes, sources, reasons, notes)
+
+
+def _resolve_nexthops(routes: list[Route], names: dict[int, str], netlink) -> list[str]:
+    """One RTM_GETNEXTHOP dump for every route that names a nexthop object; the notes to say.
+
+    A kernel before 5.3 has no nexthop objects (and no route names one); if the dump fails all
+    the same, only routes left without a path are worth a note.
+    """
+    why = None
+    try:
+        found, stats = read_dump(netlink, nexthop.nexthop_request(),
+                                 lambda reply, stats: nexthop.decode_nexthops(reply, stats, True))
+        objects = {obj.id: obj for obj in found}
+        notes = dump_losses(stats, "nexthop")
+    except (BackendUnavailable, OSError) as e:
+        objects, notes, why = None, [], str(e)
+    unresolved = nexthop.resolve(routes, objects, names)
+    if unresolved:
+        where = f"the nexthop table could not be read: {why}" if why else \
+            "the nexthop table did not have them (changed since the route dump?)"
+        notes.append(f"{len(unresolved)} route(s) name nexthop objects whose gateway and "
+                     f"interface are unknown ({where})")
+    return notes
+
+
+def _proc_gateway_notes(routes: list[Route], path: str) -> list[str]:
+    """What /proc/net/route shows of a route it cannot show whole, said when it shows.
+
+    The /proc files print one path per route, whatever nexthop_compat_mode is (net/ipv4/fib_trie.c
+    ``fib_route_seq_show``, net/ipv6/route.c ``ipv6_route_native_seq_show``: the first path of a
+    multipath route or nexthop group, no weights, no nexthop ids; checked on Linux 6.18), and
+    nothing in them tells such a route apart. One case does show: an IPv4 route through an IPv6
+    gateway (RFC 5549, a nexthop object or RTA_VIA) has RTF_GATEWAY with gateway 0.0.0.0.
+    """
+    hidden = sum(1 for r in routes if r.family == 4 and r.nexthops
+                 and r.nexthops[0].gateway == "0.0.0.0")
+    if not hidden:
+        return []
+    return [f"{hidden} IPv4 route(s) in {path} go through a gateway it cannot show (an IPv6 "
+            "gateway, RFC 5549): it prints 0.0.0.0; netlink (RTM_GETROUTE, RTM_GETNEXTHOP) "
+            "would give it"]
 
 
 def _exists(procfs: ProcFS, rel: str) -> bool:

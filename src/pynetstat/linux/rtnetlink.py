@@ -54,6 +54,7 @@ RTA_PREFSRC = 7
 RTA_MULTIPATH = 9
 RTA_TABLE = 15
 RTA_VIA = 18
+RTA_NH_ID = 30  # the route names a nexthop object (linux/nexthop.py resolves it)
 
 RTM_F_CLONED = 0x200  # a cached clone, not a configured route (`ip route` hides them too)
 
@@ -174,8 +175,11 @@ def decode_routes(reply: Reply, family: int, names: dict[int, str], stats: DumpS
             hops = [NextHop(_gateway(chunk, attrs, family), oif, names.get(oif) if oif else None)]
         else:
             hops = []  # blackhole, unreachable, prohibit: no path at all
+        # With net.ipv4.nexthop_compat_mode=0 a route through a nexthop object carries only
+        # RTA_NH_ID (net/ipv4/fib_semantics.c fib_dump_info): ``hops`` stays empty until resolved.
         yield Route(family, table, dst, dst_len, hops, metric, rtype, scope, proto,
-                    _address(chunk, attrs.get(RTA_PREFSRC), family))
+                    _address(chunk, attrs.get(RTA_PREFSRC), family),
+                    _u32(chunk, attrs.get(RTA_NH_ID), None))
 
 
 def _nexthops(buf: bytes, off: int, length: int, family: int, names: dict[int, str],

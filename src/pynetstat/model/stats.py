@@ -122,16 +122,29 @@ def code_name(names: Mapping[int, str], code: int | None) -> str | None:
 
 
 class NextHop:
-    """One path of a route: a gateway (``None`` when on-link) and an interface."""
+    """One path of a route: a gateway (``None`` when on-link) and an interface.
 
-    __slots__ = ("gateway", "ifindex", "ifname", "weight")
+    ``nexthop_id`` is the kernel nexthop object this path is (``ip nexthop``), ``None`` for a
+    route that carries its path itself. A path whose object could not be read has an id and
+    neither gateway nor interface. ``gateway`` is text of its own family: an IPv4 route may go
+    through an IPv6 gateway (RFC 5549).
+    """
+
+    __slots__ = ("gateway", "ifindex", "ifname", "weight", "nexthop_id")
 
     def __init__(self, gateway: str | None, ifindex: int | None, ifname: str | None,
-                 weight: int = 1):
+                 weight: int = 1, nexthop_id: int | None = None):
         self.gateway = gateway
         self.ifindex = ifindex
         self.ifname = ifname
         self.weight = weight
+        self.nexthop_id = nexthop_id
+
+    @property
+    def unresolved(self) -> bool:
+        """A nexthop object's path whose gateway and interface could not be read."""
+        return self.nexthop_id is not None and self.gateway is None and self.ifindex is None \
+            and self.ifname is None
 
 
 class Route:
@@ -141,15 +154,17 @@ class Route:
     a route that goes nowhere (blackhole, unreachable, prohibit). ``table``, ``type``, ``scope``
     and ``protocol`` are the kernel's codes (see ``ROUTE_*``); ``table`` is ``None`` when the
     source does not say (/proc/net/ipv6_route). ``metric`` is RTA_PRIORITY (0 when absent, as
-    the kernel treats it).
+    the kernel treats it). ``nexthop_id`` is RTA_NH_ID: the nexthop object or group the route
+    names (``ip route add ... nhid N``), whose paths ``linux/nexthop.py`` puts in ``nexthops``.
     """
 
     __slots__ = ("family", "table", "destination", "prefix_len", "nexthops", "metric", "type",
-                 "scope", "protocol", "prefsrc")
+                 "scope", "protocol", "prefsrc", "nexthop_id")
 
     def __init__(self, family: int, table: int | None, destination: str, prefix_len: int,
                  nexthops: list[NextHop], metric: int, type: int, scope: int | None = None,
-                 protocol: int | None = None, prefsrc: str | None = None):
+                 protocol: int | None = None, prefsrc: str | None = None,
+                 nexthop_id: int | None = None):
         self.family = family
         self.table = table
         self.destination = destination
@@ -160,6 +175,7 @@ class Route:
         self.scope = scope
         self.protocol = protocol
         self.prefsrc = prefsrc
+        self.nexthop_id = nexthop_id
 
     @property
     def netmask(self) -> str | None:

@@ -63,8 +63,9 @@ def _paths(route: Route) -> list[tuple[str, str, int | None]]:
     kind = code_name(ROUTE_TYPES, route.type)
     if not route.nexthops:
         return [(_gateway_text(route, None), kind, None)]
-    return [(_gateway_text(route, h.gateway), safe_token(h.ifname or "") or kind, h.ifindex)
-            for h in route.nexthops]
+    # A path whose nexthop object could not be read names the object, as `ip route` does.
+    return [(f"nhid-{h.nexthop_id}" if h.unresolved else _gateway_text(route, h.gateway),
+             safe_token(h.ifname or "") or kind, h.ifindex) for h in route.nexthops]
 
 
 def _interface_list(snapshot: RoutesSnapshot) -> list[str]:
@@ -144,8 +145,11 @@ def route_json(route: Route) -> dict:
         "destination": route.destination,
         "prefix_length": route.prefix_len,
         "netmask": route.netmask,
-        "nexthops": [{"gateway": h.gateway, "interface": None if h.ifname is None else json_text(h.ifname), "ifindex": h.ifindex,
-                      "weight": h.weight} for h in route.nexthops],
+        "nexthops": [{"gateway": h.gateway,
+                      "interface": None if h.ifname is None else json_text(h.ifname),
+                      "ifindex": h.ifindex, "weight": h.weight, "nexthop_id": h.nexthop_id}
+                     for h in route.nexthops],
+        "nexthop_id": route.nexthop_id,
         "metric": route.metric,
         "type": code_name(ROUTE_TYPES, route.type),
         "scope": code_name(ROUTE_SCOPES, route.scope),
