@@ -77,5 +77,6 @@ def test_a_dump_decodes_the_same_in_either_byte_order(path, proto, family, intr)
     want = decode(seq, chunks, proto, family, RECORDED)
     got = decode(seq, [other_order(c) for c in chunks], proto, family, OTHER)
     assert got == want
-    assert want[0] or "truncated" in path or "missing" in path
+    # conn-extensions recorded TCP sockets only: its UDP dumps are empty
+    assert want[0] or "truncated" in path or "missing" in path or "extensions" in path
     assert want[2][3] == intr or not want[0]
