@@ -14,7 +14,7 @@ from itertools import chain, count
 from pynetstat.model.sockets import InetSocket, SocketBatch
 
 # change kind -> mark; connections: added, removed, state; counters: moved, reset, added, removed
-MARKS = {"added": "+", "removed": "-", "state": "~", "moved": "~", "reset": "!"}
+MARKS = {"added": "+", "removed": "-", "state": "~", "moved": "~", "reset": "!", "changed": "~"}
 
 
 def socket_keys(batch: SocketBatch) -> tuple:
@@ -105,19 +105,27 @@ class CounterChange:
 
 
 def counter_changes(view: str, before: dict[str, int], after: dict[str, int],
-                    seconds: float) -> list[CounterChange]:
+                    seconds: float, *, from_zero: bool = False) -> list[CounterChange]:
     """Counters that differ between two readings ``seconds`` apart, in the later reading's order.
 
     A counter that went backwards was reset (an interface brought down and up, a driver reloaded)
     or wrapped (a 32-bit counter passing 4294967295). The two cannot be told apart from two
     readings, so no delta is invented: it is reported as a reset, with its new value.
 
+    ``from_zero``: a counter that appears was 0 before (the kernel lists ICMP per-type counters
+    such as ``Icmp6.InType1`` only once they count, while ``-s`` prints them as 0), so it moved
+    from 0, or did not change at all.
+
     >>> counter_changes("s", {"a": 4294967290, "b": 5}, {"a": 12, "b": 9}, 2.0)
     [CounterChange('a', 'reset', 4294967290 -> 12), CounterChange('b', 'moved', 5 -> 9)]
+    >>> counter_changes("s", {}, {"Icmp6.InType1": 4, "Icmp6.InType3": 0}, 2.0, from_zero=True)
+    [CounterChange('Icmp6.InType1', 'moved', 0 -> 4)]
     """
     out = []
     for name, value in after.items():
         old = before.get(name)
+        if old is None and from_zero and name not in before:
+            old = 0
         if old is None:
             if name not in before:
                 out.append(CounterChange(view, name, "added", value, None))
@@ -138,7 +146,34 @@ def route_keys(routes: list[dict]) -> dict[str, dict]:
     return {json.dumps(r, sort_keys=True): r for r in routes}
 
 
-def route_changes(before: dict[str, dict], after: dict[str, dict]) -> list[tuple[str, dict]]:
-    """``[("removed", route), ..., ("added", route), ...]`` between two ``route_keys``."""
-    return ([("removed", r) for k, r in before.items() if k not in after]
-            + [("added", r) for k, r in after.items() if k not in before])
+# What names a route in the kernel (a route with the same identity replaces the old one); the
+# rest of a route (gateways, interfaces, preferred source, ...) can change under one identity.
+_ROUTE_IDENTITY = ("family", "table", "destination", "prefix_length", "metric", "type")
+
+
+def route_identity(route: dict) -> tuple:
+    return tuple(route.get(field) for field in _ROUTE_IDENTITY)
+
+
+def route_changes(before: dict[str, dict], after: dict[str, dict]
+                  ) -> list[tuple[str, dict, dict | None]]:
+    """``[(kind, route, previous), ...]`` between two ``route_keys``: ``"removed"`` routes, then
+    ``"added"`` ones, and ``"changed"`` where a route of the same identity (destination, table,
+    metric, ...) differs only in what else is shown (``previous`` is the route as it was)."""
+    gone = {route_identity(r): r for k, r in before.items() if k not in after}
+    new = [r for k, r in after.items() if k not in before]
+    changed = {route_identity(r) for r in new} & gone.keys()
+    return ([("removed", r, None) for i, r in gone.items() if i not in changed]
+            + [("changed", r, gone[route_identity(r)]) if route_identity(r) in changed
+               else ("added", r, None) for r in new])
+
+
+def route_difference(previous: dict, route: dict) -> list[str]:
+    """The fields that differ, ``["prefsrc: 10.0.0.1 -> 10.0.0.2"]`` (JSON values as text)."""
+    out = []
+    for field in sorted(set(previous) | set(route)):
+        old, now = previous.get(field), route.get(field)
+        if old != now:
+            out.append(f"{field}: {json.dumps(old, sort_keys=True)} -> "
+                       f"{json.dumps(now, sort_keys=True)}")
+    return out

@@ -236,7 +236,8 @@ class SectionsMonitor:
                 counters, routes = [], []
                 for key, (values, shown) in after.items():
                     old_values, old_shown = self.before[key]
-                    counters += counter_changes(key, old_values, values, seconds)
+                    counters += counter_changes(key, old_values, values, seconds,
+                                                from_zero=key == "statistics")
                     routes += route_changes(old_shown, shown)
                 if counters or routes:
                     self.writer.write(counters, routes, stamp, number)

@@ -76,5 +76,6 @@ class CounterChangeJson:
         docs = [{**_head("counter", stamp, number, self.host, c.kind), "view": c.view, "name": json_text(c.name),
                  "value": c.value, "previous": c.previous, "delta": c.delta,
                  "rate": None if c.rate is None else round(c.rate, 3)} for c in counters]
-        docs += [{**_head("route", stamp, number, self.host, kind), "route": route} for kind, route in routes]
+        docs += [{**_head("route", stamp, number, self.host, kind), "route": route,
+                  "previous": previous} for kind, route, previous in routes]
         self.out.write("".join(json.dumps(doc) + "\n" for doc in docs))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 
-from pynetstat.model.changes import MARKS
+from pynetstat.model.changes import MARKS, route_difference
 from pynetstat.model.sockets import spec_state_name
 from pynetstat.render.endpoints import PROTO_LABELS, endpoint_cells, pid_text, state_text
 from pynetstat.textsafe import safe
@@ -131,11 +131,22 @@ class CounterChangeText:
     """Counters that moved (-s, -e) and routes added or removed (-r), pass after pass."""
 
     def __init__(self, out: TextIO, opts: Options, color: bool):
-        self.lines = _Lines(out, color, opts.interval, _COUNTER_HEADINGS, [40, 12, 14, 16, 0],
-                            frozenset({1, 2, 3}))
+        # -r alone has routes and no counters: no counter heading or legend above route lines.
+        self.with_routes = opts.routes
+        self.routes_only = opts.routes and not (opts.statistics or opts.ethernet)
+        if self.routes_only:
+            self.lines = _Lines(out, color, opts.interval, ("Route",), [0])
+        else:
+            self.lines = _Lines(out, color, opts.interval, _COUNTER_HEADINGS, [40, 12, 14, 16, 0],
+                                frozenset({1, 2, 3}))
 
     def begin(self) -> None:
-        self.lines.begin("~ moved, ! went backwards: reset or wrapped, + new, - gone")
+        legend = "~ moved, ! went backwards: reset or wrapped, + new, - gone"
+        if self.routes_only:
+            legend = "+ added, - removed, ~ changed"
+        elif self.with_routes:
+            legend += "; routes: + added, - removed, ~ changed"
+        self.lines.begin(legend)
 
     def write(self, counters: list[CounterChange], routes: list[tuple[str, dict]], stamp: float,
               number: int) -> None:
@@ -152,7 +163,11 @@ class CounterChangeText:
                 cells = (name, "new" if c.kind == "added" else "gone", "-",
                          "-" if c.value is None else str(c.value), "")
             rows.append((when, MARKS[c.kind], cells, []))
-        rows += [(when, MARKS[kind], (route_text(route),), []) for kind, route in routes]
+        for kind, route, previous in routes:
+            under = []
+            if previous is not None:  # what changed, under the route: "    prefsrc: a -> b"
+                under = ["           " + safe(line) for line in route_difference(previous, route)]
+            rows.append((when, MARKS[kind], (route_text(route),), under))
         self.lines.emit(rows)
 
 
