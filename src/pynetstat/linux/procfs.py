@@ -27,28 +27,41 @@ class ProcFS:
     """Reads files below ``root`` (``/proc`` by default). Errors are ``OSError`` as the OS gives them.
     ``byteorder``: that of the machine whose kernel wrote the files (this host's by default)."""
 
-    __slots__ = ("root", "byteorder")
+    __slots__ = ("root", "byteorder", "_net")
 
     def __init__(self, root: str = "/proc", byteorder: str | None = None):
         self.root = root.rstrip("/") or "/"
         self.byteorder = byteorder or HOST_BYTEORDER
+        self._net: str | None = None  # where net/ files are read from, decided on first use
 
     def path(self, rel: str) -> str:
+        if rel.startswith("net/"):
+            return f"{self.net_root()}/{rel}"
         return f"{self.root}/{rel}"
 
+    def net_root(self) -> str:
+        """The directory holding ``net/``: the root itself, or ``root/self`` where /proc is
+        mounted with ``subset=pid`` (no /proc/net, but every process's own /proc/PID/net, which
+        shows the reader's network namespace: the same files)."""
+        if self._net is None:
+            self._net = self.root
+            if not os.path.isdir(f"{self.root}/net") and os.path.isdir(f"{self.root}/self/net"):
+                self._net = f"{self.root}/self"
+        return self._net
+
     def read_bytes(self, rel: str) -> bytes:
-        return read_file(f"{self.root}/{rel}")
+        return read_file(self.path(rel))
 
     def read_text(self, rel: str) -> str:
         return self.read_bytes(rel).decode("ascii", "replace")
 
     def listdir(self, rel: str = "") -> list[str]:
-        return os.listdir(f"{self.root}/{rel}" if rel else self.root)
+        return os.listdir(self.path(rel) if rel else self.root)
 
     def readlink(self, rel: str) -> str:
         # As bytes, decoded as UTF-8 like every name (docs/escaping.md): the same in any locale
         # (in the C locale Python would decode it as ASCII, each byte past 0x7f an escape).
-        return os.readlink(os.fsencode(f"{self.root}/{rel}")).decode("utf-8", "surrogateescape")
+        return os.readlink(os.fsencode(self.path(rel))).decode("utf-8", "surrogateescape")
 
 
 _O_READ = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK

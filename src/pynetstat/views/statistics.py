@@ -152,8 +152,12 @@ def render_text(snapshot: CountersSnapshot, opts: Options) -> str:
             if snapshot.unreadable:
                 out.append(f"  Not available: {', '.join(snapshot.unreadable)} could not be read.")
                 continue
-            out.append(f"  Not available: this kernel has no {section.group} counters "
-                       f"({', '.join(counters.missing) or 'file missing'}).")
+            if counters.files:  # some counter files exist: this one's absence is the kernel's
+                out.append(f"  Not available: this kernel has no {section.group} counters "
+                           f"({', '.join(counters.missing) or 'file missing'}).")
+            else:  # none at all: a /proc without net/ (subset=pid, a copied tree), not the kernel
+                out.append(f"  Not available: {', '.join(counters.missing) or 'the counter files'}"
+                           " not found (is /proc mounted with subset=pid?).")
             continue
         if section.key == "tcp":
             out += [f"  {TCP_SHARED_NOTE}", ""]
