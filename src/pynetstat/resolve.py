@@ -199,8 +199,13 @@ class Names:
             self.alive += 1
 
     def _work(self) -> None:
-        from socket import NI_NAMEREQD, getnameinfo
+        import sys
+        from socket import NI_NAMEREQD, gethostbyaddr, getnameinfo
 
+        # CPython before 3.11.4 holds the GIL inside getnameinfo() (python/cpython#104308): one
+        # lookup stuck on a silent DNS server froze every thread, the listing never ended.
+        # gethostbyaddr() releases it (glibc answers both from the same nsswitch "hosts").
+        old_python = sys.version_info < (3, 11, 4)
         while True:
             with self.changed:
                 if not self.queue:
@@ -210,7 +215,10 @@ class Names:
                 self.queued.discard(address)
                 self.busy[address] = time.monotonic()
             try:
-                name = getnameinfo((_lookup_address(address), 0), NI_NAMEREQD)[0]
+                if old_python:
+                    name = gethostbyaddr(_lookup_address(address))[0]
+                else:
+                    name = getnameinfo((_lookup_address(address), 0), NI_NAMEREQD)[0]
             except (OSError, UnicodeError):
                 name = None
             with self.changed:

@@ -56,7 +56,7 @@ class SilentDNS:
             try:
                 self.udp.recvfrom(4096)
                 self.queries += 1
-            except TimeoutError:
+            except socket.timeout:  # not yet TimeoutError on Python 3.9
                 continue
             except OSError:
                 return

@@ -119,7 +119,7 @@ def decode_link_stats(buf: bytes, off: int, length: int, width: int) -> LinkStat
     kernel sent: an older kernel's shorter struct leaves the later fields ``None``."""
     count = min(length // width, len(LINK_STAT_FIELDS))
     values = struct.unpack_from(f"={count}{'Q' if width == 8 else 'I'}", buf, off)
-    return LinkStats(dict(zip(LINK_STAT_FIELDS, values, strict=False)))
+    return LinkStats(dict(zip(LINK_STAT_FIELDS, values)))
 
 
 def format_hw_address(raw: bytes) -> str:
@@ -259,7 +259,7 @@ def parse_proc_dev(text: str, path: str = "/proc/net/dev") -> list[Interface]:
         fields = rest.split()
         if not sep or len(fields) != 16 or not all(f.isascii() and f.isdigit() for f in fields):
             raise ParseError(path, line_no, line, "expected 'name: 16 counters'")
-        values = {key: int(v) for key, v in zip(_DEV_RX + _DEV_TX, fields, strict=True) if key}
+        values = {key: int(v) for key, v in zip(_DEV_RX + _DEV_TX, fields) if key}
         interfaces.append(Interface(None, name.strip(), None, LinkStats(values)))
     return interfaces
 
@@ -299,7 +299,7 @@ def parse_proc_route(text: str, path: str = "/proc/net/route") -> list[Route]:
         else:
             rtype, hops = _RTN_UNICAST, [NextHop(gateway if flags & RTF_GATEWAY else None,
                                                  None, fields[0])]
-        routes.append(Route(4, RT_TABLE_MAIN, dest, mask.bit_count(), hops, metric, rtype))
+        routes.append(Route(4, RT_TABLE_MAIN, dest, bin(mask).count("1"), hops, metric, rtype))
     return routes
 
 

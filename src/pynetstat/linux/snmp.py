@@ -56,7 +56,7 @@ def parse_paired(text: str, path: str) -> dict[str, dict[str, int]]:
             raise ParseError(path, line_no, values_line,
                              f"{len(values)} values for {len(names)} names")
         try:
-            groups[group] = {name: int(value) for name, value in zip(names, values, strict=True)}
+            groups[group] = {name: int(value) for name, value in zip(names, values)}
         except ValueError:
             raise ParseError(path, line_no, values_line, "value is not an integer") from None
     return groups

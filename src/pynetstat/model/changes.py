@@ -37,8 +37,8 @@ class Snapshot:
         self.states: dict = {}
         self.starts = []  # position of each batch's first socket
         at = 0
-        for batch, keys in zip(batches, self.keys, strict=True):
-            self.states.update(zip(keys, batch.state, strict=True))
+        for batch, keys in zip(batches, self.keys):
+            self.states.update(zip(keys, batch.state))
             self.starts.append(at)
             at += len(keys)
         self._where: dict | None = None

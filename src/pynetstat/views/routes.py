@@ -90,13 +90,13 @@ def _ipv4_table(routes: list[Route], verbose: bool) -> list[str]:
         head += ["Table", "Type"]
         extra = [[code_name(ROUTE_TABLES, r.table) or "", code_name(ROUTE_TYPES, r.type)]
                  for r in routes for _ in _paths(r)]
-        rows = [row + more for row, more in zip(rows, extra, strict=True)]
+        rows = [row + more for row, more in zip(rows, extra)]
         widths += [max(len(h), *(len(row[c]) for row in rows)) + 2 if rows else len(h) + 2
                    for c, h in ((5, "Table"), (6, "Type"))]
     # The first heading is wider than its column; the spec's netstat lets it run into the next.
     header = head[0].ljust(widths[0] + widths[1] - len(head[1])) + head[1] + "".join(
-        h.rjust(w) for h, w in zip(head[2:], widths[2:], strict=True))
-    return [header] + ["".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))
+        h.rjust(w) for h, w in zip(head[2:], widths[2:]))
+    return [header] + ["".join(cell.rjust(w) for cell, w in zip(row, widths))
                        for row in rows]
 
 
