@@ -123,11 +123,7 @@ def parse_args(argv: list[str]) -> Options:
         # Only a run with a filter imports the filter code (a plain -an's start-up stays as it is).
         from pynetstat.select import parse_filter
 
-        try:
-            opts.filter = parse_filter(opts.filters)
-        except UsageError as e:
-            e.usage = False  # the line names the value and what is accepted: that is the help
-            raise
+        opts.filter = parse_filter(opts.filters)
     return opts
 
 

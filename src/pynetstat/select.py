@@ -50,7 +50,7 @@ def _items(option: str, value: str) -> tuple[bool, list[str]]:
     negated = value.startswith("!")
     items = [item.strip() for item in (value[1:] if negated else value).split(",")]
     if not all(items):
-        raise UsageError(f"--{option}: empty value in {value!r}: expected [!]ITEM[,ITEM...]")
+        raise _bad(option, "empty value in", value, "[!]ITEM[,ITEM...]")
     return negated, items
 
 
@@ -63,7 +63,9 @@ def _number(text: str, below: int) -> int | None:
 
 
 def _bad(option: str, what: str, item: str, accepted: str) -> UsageError:
-    return UsageError(f"--{option}: {what} {item!r}: expected {accepted}")
+    error = UsageError(f"--{option}: {what} {item!r}: expected {accepted}")
+    error.usage = False  # the line names the value and what is accepted: no usage line after it
+    return error
 
 
 def parse_states(option: str, value: str) -> States:
