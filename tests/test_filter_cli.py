@@ -242,7 +242,8 @@ SOCKET_CASES = [
 
 @pytest.mark.parametrize("conditions", SOCKET_CASES, ids=lambda c: " ".join(argv_of(c)))
 def test_socket_filters_equal_the_plain_predicate(world, conditions):
-    assert check(world, conditions) or conditions[0][3] or conditions[0][0] == "addr"
+    # -an: the unfiltered reference of a socket filter needs no owner walk of every process
+    assert check(world, conditions, ("-an",)) or conditions[0][3] or conditions[0][0] == "addr"
 
 
 @pytest.mark.parametrize("conditions", SOCKET_CASES[:4] + SOCKET_CASES[14:16],
@@ -340,7 +341,8 @@ def test_tcp_rows_equal_ss(world, argv, expression):
         if mine == theirs:
             break
     assert mine == theirs
-    assert mine or expression.startswith("state time")
+    # the scene's only socket on 443 with a peer is in TIME_WAIT, gone after a minute
+    assert mine or expression.startswith("state time") or "443" in expression
 
 
 # --- no match, bad values --------------------------------------------------------------------------
@@ -440,3 +442,30 @@ def test_interface_keeps_its_rows_of_e_and_r(world):
     assert '"v0"' in text and '"v1"' not in text and '"lo"' not in text
     rest = world.run(["-e", "-v", "--interface", "!v0"])
     assert rest.status == 0 and " v0" not in rest.out and "lo" in rest.out
+
+
+def test_an_owner_filter_narrows_the_kernel_dump(world):
+    """With positive owner conditions the kernel is asked for the ends of the sockets the walked
+    processes hold (linux/owner_filter.py): a handful of messages, not the whole table."""
+    from pynetstat.cli import parse_args
+    from pynetstat.env import Environment
+    from pynetstat.linux.connections import collect
+    from pynetstat.linux.netlink import LiveNetlink
+
+    def messages(argv):
+        opts = parse_args(argv)
+        with world.netns.inside():
+            netlink = LiveNetlink()
+            try:
+                conns = collect(opts, Environment(io.StringIO(), io.StringIO()), netlink)
+                rows = [row for batch in conns for row in batch.sockets()]
+            finally:
+                netlink.close()
+        return conns.log.netlink.messages, rows
+
+    everything, _ = messages(["-an"])
+    narrowed, rows = messages(["-an", "--pid", child(world, "fltalpha")])
+    assert {r.local_port for r in rows} | {r.remote_port for r in rows} >= {6001}
+    assert len(rows) == 3 and narrowed == 3 < everything
+    named, rows = messages(["-an", "--process", "fltbeta,fltgamma", "--state", "listening"])
+    assert sorted(r.local_port for r in rows) == [6002, 6003] and named == 2

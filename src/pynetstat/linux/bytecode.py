@@ -30,7 +30,7 @@ its end and *fails* by jumping to 4 bytes past its end (as ss's ``ssfilter_bytec
 from __future__ import annotations
 
 import struct
-from _socket import AF_INET, AF_INET6
+from _socket import AF_INET, AF_INET6, inet_pton
 
 from pynetstat.kinds import BY_PROTOCOL
 from pynetstat.linux.sockdiag import request_for
@@ -185,10 +185,32 @@ def assemble(piece: _Piece) -> bytes | None:
     return b"".join(out)
 
 
-def compile_terms(terms: Iterable, family: int) -> bytes | None:
+def endpoints_piece(ends: Iterable[tuple[str, int, str | None, int]], family: int) -> _Piece:
+    """Any of the sockets with these ends, ``(local address, local port, foreign address or
+    None, foreign port)`` (the foreign end is left out for a socket that has none: a listener,
+    an unconnected UDP socket), each address exact. The owner walk knows them for the few
+    sockets an owner filter keeps (linux/owner_filter.py)."""
+    af = AF_INET6 if family == 6 else AF_INET
+    prefix = 128 if family == 6 else 32
+    pieces = []
+    for local, lport, remote, rport in ends:
+        piece = _op(BC_S_COND, _HOSTCOND.pack(af, prefix, lport) + inet_pton(af, local))
+        if remote is not None:
+            piece = all_of([piece, _op(BC_D_COND, _HOSTCOND.pack(af, prefix, rport)
+                                       + inet_pton(af, remote))])
+        pieces.append(piece)
+    return any_of(pieces)
+
+
+def compile_terms(terms: Iterable, family: int,
+                  ends: Iterable[tuple[str, int, str | None, int]] | None = None) -> bytes | None:
     """A ``Selection``'s ``kernel_terms`` (all of them must hold) as a program for a dump of
-    ``family`` (4 or 6); ``None``: no program needed. Raises ``TooLarge``."""
-    return assemble(all_of(term_piece(term, family) for term in terms))
+    ``family`` (4 or 6), and, given ``ends``, only the sockets with one of those ends
+    (``endpoints_piece``); ``None``: no program needed. Raises ``TooLarge``."""
+    pieces = [term_piece(term, family) for term in terms]
+    if ends is not None:
+        pieces.append(endpoints_piece(ends, family))
+    return assemble(all_of(pieces))
 
 
 def build_filtered_request(family: int, proto: str, states: int, bytecode: bytes | None) -> Request:

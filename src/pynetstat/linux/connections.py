@@ -71,7 +71,9 @@ class ConnectionSet:
 
     def __iter__(self) -> Iterator[SocketBatch]:
         """Batches of sockets, with ``owners`` filled in when owners were asked for."""
-        batches = iter_batches(self._listed(), self.netlink, self.proc, self.log, self.selection)
+        ends = None if self.owner_select is None else self.owner_select.ends
+        batches = iter_batches(self._listed(), self.netlink, self.proc, self.log, self.selection,
+                               ends)
         if self.owner_select is not None:
             batches = filter(None, map(self.owner_select.select, batches))
         elif self.reuse is not None and self.opts.wants_owners:

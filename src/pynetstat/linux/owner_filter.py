@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from itertools import compress
 
-from pynetstat.linux.fdscan import fd_tables, list_pids, socket_inodes
+from pynetstat.linux.fdscan import fd_tables, list_pids, socket_inodes, socket_links
 from pynetstat.linux.owners import OwnerMap, read_comm
 from pynetstat.model.process import ProcessInfo
 from pynetstat.model.sockets import ScanReport
@@ -85,8 +85,17 @@ class OwnerSelect:
         else:
             walk = sorted(set().union(*(self._meeting(t, listed) for t in terms)))
         add_process = self.owners.add_process
+        # With every condition positive, the sockets of the processes walked are all the filter
+        # can keep: when they are few, their ends narrow the kernel's dump (``ends``).
+        held: list[tuple[int, list[str]]] | None = None if any(t.negated for t in terms) else []
         for pid, _pdir, fdir, fds in fd_tables(proc_root, walk, report):
-            add_process(pid, socket_inodes(fdir, fds, report))
+            if held is None:
+                add_process(pid, socket_inodes(fdir, fds, report))
+                continue
+            links = socket_links(fdir, fds, report)
+            add_process(pid, [int(link[8:-1]) for link in links.values() if link[8:-1].isdigit()])
+            held.append((pid, list(links)))
+        self.ends = None if held is None else socket_ends(held)
         # holders -> does a socket held by them meet every condition; one entry per process for
         # the common single holder, the empty tuple for a socket no walked process holds
         self._memo: dict = {}
@@ -128,3 +137,65 @@ class OwnerSelect:
             return batch
         positions = list(compress(range(len(keep)), keep))
         return batch.take(positions) if positions else None
+
+
+# The most sockets whose ends go into the kernel's program: the kernel runs it on every socket
+# of the table, each end one more condition, so a long one would cost more than the dump it
+# saves. Past this, the whole table is dumped and the walk's inodes pick the sockets.
+MAX_ENDS = 64
+_PIDFD_GETFD = 438  # the syscall's number, the same on every architecture (Linux 5.6)
+_INET = {(2, 1, 6): ("tcp", 4), (10, 1, 6): ("tcp", 6), (2, 2, 17): ("udp", 4),
+         (10, 2, 17): ("udp", 6)}  # (AF_*, SOCK_*, IPPROTO_*) -> (protocol, family)
+
+
+def socket_ends(held: list[tuple[int, list[str]]]
+                ) -> dict[tuple[str, int], list[tuple[str, int, str | None, int]]] | None:
+    """``{(protocol, family): [(local address, port, foreign address or None, port), ...]}``:
+    the ends of the TCP and UDP sockets the processes hold (``held``: PID and the fds that are
+    sockets), asked of each socket itself through a copy of its descriptor (``pidfd_getfd``, which
+    needs the right to ptrace the process: root, or the same user where ptrace is allowed).
+    ``None`` when there are more than ``MAX_ENDS``, or one could not be asked: the caller then
+    dumps every socket."""
+    if sum(len(fds) for _, fds in held) > MAX_ENDS:
+        return None
+    import ctypes
+    import socket
+
+    syscall = ctypes.CDLL(None, use_errno=True).syscall
+    ends: dict[tuple[str, int], list] = {}
+    for pid, fds in held:
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (OSError, AttributeError):  # gone, or a kernel older than 5.3
+            return None
+        try:
+            for fd in fds:
+                copy = syscall(_PIDFD_GETFD, pidfd, int(fd), 0)
+                if copy < 0:
+                    return None
+                try:
+                    sock = socket.socket(fileno=copy)
+                except OSError:
+                    os.close(copy)
+                    raise
+                with sock:
+                    kind = _INET.get((sock.family, sock.type, sock.proto))
+                    if kind is None:
+                        continue
+                    local = sock.getsockname()
+                    try:
+                        remote = sock.getpeername()
+                    except OSError:  # ENOTCONN: a listener, an unconnected UDP socket
+                        remote = (None, 0)
+                ends.setdefault(kind, []).append((_host(local[0]), local[1],
+                                                  remote[0] and _host(remote[0]), remote[1]))
+        except OSError:
+            return None
+        finally:
+            os.close(pidfd)
+    return ends
+
+
+def _host(text: str) -> str:
+    """``"fe80::1%eth0"`` -> ``"fe80::1"``: Python names a link-local address with its zone."""
+    return text.partition("%")[0]

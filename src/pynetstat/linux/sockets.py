@@ -18,7 +18,7 @@ from pynetstat.model.sockets import SocketBatch
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
     from pynetstat.kinds import SocketKind
     from pynetstat.select import Selection
@@ -53,7 +53,8 @@ class SourceLog:
 
 
 def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: SourceLog,
-                 selection: Selection | None = None) -> Iterator[SocketBatch]:
+                 selection: Selection | None = None, ends: Mapping | None = None
+                 ) -> Iterator[SocketBatch]:
     """Yield the sockets of each kind in order, as ``kinds.selection`` lists them: ``(kind,
     states)``, ``states`` a bit mask of kernel states (bit N = state N); for netlink it is pushed
     into the request, for /proc it is applied here, so both sources give the same rows.
@@ -62,7 +63,9 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
     request of an inet kind as a bytecode program, so the kernel sends only what matches; then
     ``selection.select`` checks every batch of such a kind again, whatever its source (it is the
     whole filter for /proc and recordings). Other kinds are the caller's to choose
-    (``linux/connections.py``): they pass through.
+    (``linux/connections.py``): they pass through. ``ends``: ``{(protocol, family): [(local
+    address, port, foreign address or None, port), ...]}``, every socket an owner filter can keep
+    (``owner_filter.socket_ends``): the program asks for those alone.
     """
     cache = AddressCache()
     for kind, states in listed:
@@ -73,7 +76,10 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
         try:
             if netlink is None:
                 raise BackendUnavailable("netlink disabled")
-            program = _program(selection, kind) if select is not None else None
+            program = None
+            if select is not None:
+                program = _program(selection, kind, None if ends is None
+                                   else ends.get((kind.protocol, kind.family), []))
             reply = netlink.dump(request_for(kind, states, 0, program))
             for batch in DECODERS[kind.decoder](reply, kind, log.netlink, cache):
                 # The cookie is the kernel's identity of a socket, unique and never 0 in a dump.
@@ -109,15 +115,17 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
                 yield batch
 
 
-def _program(selection: Selection, kind: SocketKind) -> bytes | None:
-    """The inet_diag bytecode of the selection for one kind; ``None``: none needed, or too large
-    for an attribute (then ``select`` alone filters: the same rows, more of them sent)."""
-    if not selection.kernel_terms:
+def _program(selection: Selection, kind: SocketKind, ends: list | None) -> bytes | None:
+    """The inet_diag bytecode of the selection (and the ends) for one kind; ``None``: none
+    needed, or too large for an attribute (then ``select`` alone filters: the same rows, more of
+    them sent). No end: a program that keeps nothing (the dump is still asked for, so that its
+    source is known)."""
+    if not selection.kernel_terms and ends is None:
         return None
     from pynetstat.linux.bytecode import TooLarge, compile_terms
 
     try:
-        return compile_terms(selection.kernel_terms, kind.family)
+        return compile_terms(selection.kernel_terms, kind.family, ends)
     except TooLarge:
         return None
 
