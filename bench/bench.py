@@ -62,6 +62,14 @@ CASES = (
     Case("pynetstat -ano", "pynetstat", ("-ano",), "ss -tanp"),
     Case("netstat -tanp", "netstat", ("-tanp",), "ss -tanp"),
     Case("pynetstat -anb", "pynetstat", ("-anb",), "ss -tanp"),
+    # Filters (issue 14), on the few sockets of the fleet's FEW_NAME worker. Arguments name the
+    # fleet's values in braces ({few_port}, {few_pid}, {few_name}).
+    Case("ss -tan port P", "ss", ("-tan", "( sport = :{few_port} or dport = :{few_port} )")),
+    Case("pynetstat -an --port P", "pynetstat", ("-an", "--port", "{few_port}"),
+         "ss -tan port P"),
+    Case("pynetstat -ano --pid P", "pynetstat", ("-ano", "--pid", "{few_pid}"), "pynetstat -ano"),
+    Case("pynetstat -ano --process NAME", "pynetstat", ("-ano", "--process", "{few_name}"),
+         "pynetstat -ano"),
 )
 
 
@@ -85,10 +93,10 @@ def find_tools(pynetstat_cmd: str | None) -> dict[str, Tool]:
 
 
 def measure_cases(runner: CommandRunner, tools: dict[str, Tool], skip: set[str],
-                  repeat: int) -> tuple[Row, ...]:
+                  repeat: int, values: dict[str, object] | None = None) -> tuple[Row, ...]:
     """Run every case ``repeat`` times, in rounds (each case once per round), so that a burst of
     other work on the host slows every tool alike instead of whichever ran during it. A case
-    stops at its first failure."""
+    stops at its first failure. ``values`` fill the braces of the cases' arguments."""
     measured: dict[str, Measurement] = {}
     active = []
     for case in CASES:
@@ -105,7 +113,8 @@ def measure_cases(runner: CommandRunner, tools: dict[str, Tool], skip: set[str],
         for case in active:
             done = runs[case.label]
             if not (done and done[-1].failure):
-                done.append(runner.run([*tools[case.tool].argv, *case.args]))
+                args = [arg.format(**values) if values else arg for arg in case.args]
+                done.append(runner.run([*tools[case.tool].argv, *args]))
     for case in active:
         measured[case.label] = Measurement(case.label, tuple(runs[case.label]))
     return tuple(Row(measured[case.label], measured.get(case.baseline or "")) for case in CASES)
@@ -160,7 +169,9 @@ def bench_size(pairs: int, options: argparse.Namespace, runner: CommandRunner,
         open_files = machine.open_files_on_host()
         if seen and seen[1] < 2 * pairs:
             progress(f"  warning: ss sees only {seen[1]} of our {2 * pairs} sockets established")
-        rows = measure_cases(runner, tools, options.skip, options.repeat)
+        rows = measure_cases(runner, tools, options.skip, options.repeat,
+                             {"few_port": fleet.FEW_PORT, "few_pid": opened.few_pid,
+                              "few_name": fleet.FEW_NAME})
         if options.interval_passes:
             rows += measure_interval_mode(tools["pynetstat"], options.interval_passes,
                                           options.timeout)

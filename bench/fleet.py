@@ -35,6 +35,10 @@ CLIENT_HOSTS = tuple(f"127.0.1.{i}" for i in range(2, 251))
 EXTRA_LISTENERS = 4  # idle listeners in the first server, so that LISTEN rows exist too
 FD_MARGIN = 64  # stdio, pipes, the listeners
 REAP_TIMEOUT_S = 15.0
+# One more worker holds a handful of sockets of its own, for the filter cases (issue 14): a
+# listener on FEW_PORT (below the ephemeral range, so no pair uses it) and FEW_PAIRS connections
+# to it, in a process named FEW_NAME.
+FEW_HOST, FEW_PORT, FEW_PAIRS, FEW_NAME = "127.0.0.1", 7777, 3, "bench-few"
 
 # Not in the socket module before 3.12 on every build; values from <linux/in.h>, <linux/prctl.h>.
 IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
@@ -88,6 +92,7 @@ class Fleet:
         self.setup_timeout = setup_timeout
         self.setup_seconds = 0.0
         self.workers = 0
+        self.few_pid = 0  # the FEW_NAME worker
         self._pids: list[int] = []
         self._report_r, self._report_w = os.pipe()
         self._stop_r, self._stop_w = os.pipe()
@@ -121,6 +126,7 @@ class Fleet:
                     self._fork(chunk, "client", lambda c=chunk, p=port: self._connect(c, p))
                 elif message.event == "ready":
                     awaiting_ready -= 1
+        self._open_few()
         self.setup_seconds = time.monotonic() - started
         self.workers = len(self._pids)
 
@@ -174,6 +180,39 @@ class Fleet:
             os.read(self._stop_r, 1)  # returns b"" once the bench is gone
         except BaseException as exc:
             self._report(chunk, role, "error", repr(exc))
+            os._exit(1)
+        os._exit(0)
+
+    def _open_few(self) -> None:
+        """Fork the FEW_NAME worker and wait until its sockets are open."""
+        ready_r, ready_w = os.pipe()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid:
+            self._pids.append(pid)
+            os.close(ready_w)
+            said = os.read(ready_r, 16)  # b"" if it died first
+            os.close(ready_r)
+            if said != b"ready":
+                raise FleetError(f"the {FEW_NAME} worker could not open its sockets")
+            self.few_pid = pid
+            return
+        try:
+            os.close(ready_r)
+            self._become_worker(parent, FEW_NAME)
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_ABORT)
+            listener.bind((FEW_HOST, FEW_PORT))
+            listener.listen(FEW_PAIRS)
+            _sockets_held_open = [listener]
+            for _ in range(FEW_PAIRS):
+                client = socket.create_connection((FEW_HOST, FEW_PORT))
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_ABORT)
+                _sockets_held_open += [client, listener.accept()[0]]
+            os.write(ready_w, b"ready")
+            os.read(self._stop_r, 1)
+        except BaseException:
             os._exit(1)
         os._exit(0)
 

@@ -21,6 +21,7 @@ from pynetstat.flags import (  # noqa: E402
     ENVIRONMENT,
     EXAMPLES,
     EXIT_STATUSES,
+    FILTER_GRAMMAR,
     FLAGS,
     SUMMARY,
     USAGE,
@@ -68,6 +69,7 @@ def man_page() -> str:
     ]
     for row in FLAGS:
         lines += [".TP", _man_label(row), _roff(row.help)]
+    lines += [".PP", _roff(FILTER_GRAMMAR)]
     if EXAMPLES:
         lines.append(".SH EXAMPLES")
         for question, command in EXAMPLES:
@@ -134,11 +136,14 @@ def zsh() -> str:
         names = _spellings(row)
         # help and version exclude everything else; each other option excludes its own spellings
         exclusive = "(- *)" if row.field in ("help", "version") else f"({' '.join(names)})"
+        if row.many:  # a filter may be given again: another condition
+            exclusive = "*"
         if row.arg:
             forms = [f"{name}+" if not name.startswith("--") else f"{name}=" for name in names]
         else:
             forms = names
-        value = f":{row.arg}:({' '.join(row.choices)})" if row.arg else ""
+        value = f":{row.arg}:({' '.join(row.choices)})" if row.choices else (
+            f":{row.arg}: " if row.arg else "")
         spelled = forms[0] if len(forms) == 1 else "{" + ",".join(forms) + "}"
         specs.append(f"'{exclusive}'{spelled}'{describe}{value}'")
     body = " \\\n  ".join(specs)

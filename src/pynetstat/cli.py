@@ -57,6 +57,8 @@ def _set(fields: dict[str, object], row: Flag, text: str | None = None) -> None:
         raise action
     if not row.arg:
         fields[row.field] = True
+    elif row.many:
+        fields[row.field] = (*fields.get(row.field, ()), (row.long, text))  # type: ignore[misc]
     else:
         fields[row.field] = text if row.convert is None else row.convert(text)
 
@@ -117,6 +119,11 @@ def parse_args(argv: list[str]) -> Options:
         opts.protocol = canonical_protocol(opts.protocol, opts.statistics)
     if opts.changes and opts.interval is None:
         raise UsageError("--changes needs an interval (for example: pynetstat -an --changes 2)")
+    if opts.filters:
+        # Only a run with a filter imports the filter code (a plain -an's start-up stays as it is).
+        from pynetstat.select import parse_filter
+
+        opts.filter = parse_filter(opts.filters)
     return opts
 
 
@@ -137,7 +144,7 @@ def main(argv: list[str], env: Environment) -> int:
             from pynetstat.modes.interval import run
         return run(opts, env)
     except UsageError as e:
-        _complain(env, f"pynetstat: {e}\n{USAGE}\n")
+        _complain(env, f"pynetstat: {e}\n{USAGE}\n" if e.usage else f"pynetstat: {e}\n")
         return e.exit_status
     except PynetstatError as e:
         _complain(env, f"pynetstat: {e}\n")

@@ -23,9 +23,11 @@ class PynetstatError(Exception):
 
 
 class UsageError(PynetstatError):
-    """The command line is wrong; the message says how."""
+    """The command line is wrong; the message says how. ``usage``: print the usage line after it
+    (not after a filter's bad value: its message says what is accepted)."""
 
     exit_status = Exit.USAGE
+    usage = True
 
 
 class OutputError(PynetstatError):

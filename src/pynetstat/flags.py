@@ -24,11 +24,13 @@ class Flag:
     value for one that takes an argument), or ``"help"`` / ``"version"`` for the two that print
     and exit. A row with neither ``short`` nor ``long`` is the positional argument."""
 
-    __slots__ = ("field", "short", "long", "aliases", "arg", "help", "choices", "convert", "hidden")
+    __slots__ = ("field", "short", "long", "aliases", "arg", "help", "choices", "convert", "hidden",
+                 "many")
 
     def __init__(self, field: str, help: str, *, short: str = "", long: str = "",
                  aliases: tuple[str, ...] = (), arg: str = "", choices: tuple[str, ...] = (),
-                 convert: Callable[[str], object] | None = None, hidden: tuple[str, ...] = ()):
+                 convert: Callable[[str], object] | None = None, hidden: tuple[str, ...] = (),
+                 many: bool = False):
         self.field = field
         self.help = help
         self.short = short  # the letter after "-": "a"
@@ -38,6 +40,8 @@ class Flag:
         self.choices = choices  # the values a shell completes for the argument
         self.convert = convert  # argument text -> value (raises UsageError); None: the text itself
         self.hidden = hidden  # whole tokens accepted and never listed ("/?")
+        # each occurrence adds ``(long, text)`` to the field's tuple, in command-line order
+        self.many = many
 
     @property
     def label(self) -> str:
@@ -122,10 +126,40 @@ FLAGS: tuple[Flag, ...] = (
     Flag("json", "Prints JSON instead of text (JSON Lines with an interval). Schema: docs/json.md.",
          long="json"),
     Flag("changes", "With an interval: after the first display, only what changed.", long="changes"),
+    # Filters (issue 14, docs/filters.md): each row's long name is a parser of select.OPTIONS.
+    *(Flag("filters", help, long=name, arg=arg, many=True) for name, arg, help in (
+        ("state", "STATE", "Only sockets in these states: netstat, Linux or ss names "
+         "(LISTENING, listen, syn-sent, time-wait, ...) or ss's groups all, connected, "
+         "synchronized, bucket, big. Lists every state, as with -a, before it filters."),
+        ("port", "PORT", "Only sockets with one of these ports on either end: 443, a range "
+         "8000-8099, a service name (https)."),
+        ("lport", "PORT", "Only sockets with one of these local ports."),
+        ("rport", "PORT", "Only sockets with one of these foreign ports."),
+        ("addr", "CIDR", "Only sockets with an address in one of these on either end: "
+         "10.0.0.0/8, ::1, fe80::/64%eth0 (IPv4 also matches IPv4-mapped IPv6)."),
+        ("local", "CIDR", "Only sockets whose local address is in one of these."),
+        ("remote", "CIDR", "Only sockets whose foreign address is in one of these."),
+        ("interface", "NAME", "Only sockets bound to one of these interfaces or to one of "
+         "their addresses; with -e and -r, only their rows."),
+        ("user", "USER", "Only sockets owned by one of these users (a name or a UID)."),
+        ("pid", "PID", "Only sockets held by one of these processes (reads only their fds)."),
+        ("process", "NAME", "Only sockets held by a process of this name or executable file "
+         "name (shell wildcards: 'python3*')."),
+        ("unit", "UNIT", "Only sockets held by a process of this systemd unit (nginx.service, "
+         "shell wildcards)."),
+        ("container", "NAME", "Only sockets held by a process of this container, as -b names "
+         "it (docker:9ec39b91f3d7), its id or a prefix of 4 or more digits, or its pod UID."),
+    )),
     # "-?" and "/?": what a Windows netstat user types first.
     Flag("help", "Shows this help.", short="h", long="help", hidden=("-?", "/?")),
     Flag("version", "Shows the version.", long="version"),
 )
+
+# Said once, after the rows, in --help and the man page.
+FILTER_GRAMMAR = ("Filters: a value is ITEM[,ITEM...], any of the items; a leading ! negates the "
+                  "whole value ('!80,443': neither); a socket must meet every filter given, each "
+                  "occurrence one condition. No match prints the header alone, exit 0. "
+                  "docs/filters.md has the details.")
 
 SHORT = {row.short: row for row in FLAGS if row.short}
 # Every token that names a row whole: "--all", "--proto", "/?".
@@ -136,6 +170,8 @@ POSITIONAL = next(row for row in FLAGS if row.positional)
 # EXAMPLES. tests/test_flags.py runs the pynetstat part of each.
 EXAMPLES: tuple[tuple[str, str], ...] = (
     ("What listens on port 80, and which process is it?", "pynetstat -ano | grep ':80 .*LISTENING'"),
+    ("The same, with a filter the kernel applies:", "pynetstat -no --state listening --lport 80"),
+    ("What does nginx talk to?", "pynetstat -nb --process nginx --state '!listening'"),
     ("Which program talks to 10.1.2.3?", "pynetstat -anb | grep -A2 ' 10.1.2.3:'"),
     ("Watch new and closed connections, every 2 seconds:", "pynetstat -an --changes 2"),
     ("How many TCP connections are in each state?",
@@ -158,7 +194,9 @@ def usage() -> str:
     """``usage: pynetstat [-a] ... [-p proto] ... [--json] [--changes] [interval]``"""
     listed = [row for row in FLAGS if row.field not in ("help", "version")]
     parts = [f"[-{row.short}{' ' + row.arg if row.arg else ''}]" for row in listed if row.short]
-    parts += [f"[--{row.long}]" for row in listed if not row.short and row.long]
+    parts += [f"[--{row.long}]" for row in listed if not row.short and row.long and not row.many]
+    if any(row.many for row in listed):
+        parts.append("[--FILTER [!]VALUE[,...]]...")
     parts += [f"[{row.arg}]" for row in listed if row.positional]
     return "usage: pynetstat " + " ".join(parts)
 
@@ -181,8 +219,9 @@ def help_text() -> str:
 
     lines = [*prose(SUMMARY), "", USAGE, ""]
     for row in FLAGS:
-        lines += textwrap.wrap(row.help, 78, initial_indent=f"  {row.label:<14}",
+        lines += textwrap.wrap(row.help, 78, initial_indent=f"  {row.label:<13} ",
                                subsequent_indent=" " * 16)
+    lines += ["", *prose(FILTER_GRAMMAR)]
     lines += ["", *prose("Long forms: " + long_forms() + "."), ""]
     lines += prose("Exit status: " + ", ".join(f"{code} {meaning}" for code, meaning in EXIT_STATUSES) + ".")
     lines += prose("Environment: " + ", ".join(f"{name} ({text})" if text else name

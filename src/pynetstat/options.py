@@ -9,12 +9,13 @@ STATISTICS_PROTOCOLS = ("IP", "IPv6", "ICMP", "ICMPv6", "TCP", "TCPv6", "UDP", "
 
 class Options:
     __slots__ = ("all", "numeric", "pids", "executables", "verbose", "protocol", "statistics",
-                 "ethernet", "routes", "interval", "json", "changes")
+                 "ethernet", "routes", "interval", "json", "changes", "filters", "filter")
 
     def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
                  executables: bool = False, verbose: bool = False, protocol: str | None = None,
                  statistics: bool = False, ethernet: bool = False, routes: bool = False,
-                 interval: float | None = None, json: bool = False, changes: bool = False):
+                 interval: float | None = None, json: bool = False, changes: bool = False,
+                 filters: tuple[tuple[str, str], ...] = ()):
         self.all = all  # -a: listening sockets and UDP too
         self.numeric = numeric  # -n
         self.pids = pids  # -o
@@ -28,6 +29,10 @@ class Options:
         self.interval = interval  # seconds, or None: print once
         self.json = json  # --json
         self.changes = changes  # --changes (with an interval)
+        # --state, --port, ... (issue 14): (option, value) pairs in command-line order, and the
+        # select.Filter that cli.parse_args parses them into once (None without a filter)
+        self.filters = filters
+        self.filter = None
 
     @property
     def wants_owners(self) -> bool:

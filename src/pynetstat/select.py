@@ -50,7 +50,7 @@ def _items(option: str, value: str) -> tuple[bool, list[str]]:
     negated = value.startswith("!")
     items = [item.strip() for item in (value[1:] if negated else value).split(",")]
     if not all(items):
-        raise UsageError(f"--{option}: empty value in {value!r}: expected [!]ITEM[,ITEM...]")
+        raise _bad(option, "empty value in", value, "[!]ITEM[,ITEM...]")
     return negated, items
 
 
@@ -63,7 +63,9 @@ def _number(text: str, below: int) -> int | None:
 
 
 def _bad(option: str, what: str, item: str, accepted: str) -> UsageError:
-    return UsageError(f"--{option}: {what} {item!r}: expected {accepted}")
+    error = UsageError(f"--{option}: {what} {item!r}: expected {accepted}")
+    error.usage = False  # the line names the value and what is accepted: no usage line after it
+    return error
 
 
 def parse_states(option: str, value: str) -> States:
@@ -193,32 +195,23 @@ def parse_interfaces(option: str, value: str) -> Interfaces:
     return Interfaces(names=tuple(items), negated=negated)
 
 
-# option -> (parser(option, value, context) -> record, metavar, help); the flag table's rows
-OPTIONS: dict[str, tuple[Callable, str, str]] = {
-    "state": (lambda o, v, c: parse_states(o, v), "STATE[,...]",
-              "only sockets in these states (netstat, Linux or ss names; all, connected, "
-              "synchronized, bucket, big)"),
-    "port": (lambda o, v, c: parse_ports(o, v, EITHER, c.services), "PORT[,...]",
-             "either end's port: 443, 8000-8099, https"),
-    "lport": (lambda o, v, c: parse_ports(o, v, LOCAL, c.services), "PORT[,...]",
-              "the local port"),
-    "rport": (lambda o, v, c: parse_ports(o, v, REMOTE, c.services), "PORT[,...]",
-              "the foreign port"),
-    "addr": (lambda o, v, c: parse_hosts(o, v, EITHER), "CIDR[,...]",
-             "either end's address: 10.0.0.0/8, ::1, fe80::/64%%eth0"),
-    "local": (lambda o, v, c: parse_hosts(o, v, LOCAL), "CIDR[,...]", "the local address"),
-    "remote": (lambda o, v, c: parse_hosts(o, v, REMOTE), "CIDR[,...]", "the foreign address"),
-    "interface": (lambda o, v, c: parse_interfaces(o, v), "NAME[,...]",
-                  "bound to the interface or to one of its addresses"),
-    "user": (lambda o, v, c: parse_users(o, v, c.getpwnam), "USER|UID[,...]",
-             "the socket's owner"),
-    "pid": (lambda o, v, c: parse_pids(o, v), "PID[,...]", "held by one of these processes"),
-    "process": (lambda o, v, c: _patterns("process")(o, v), "NAME[,...]",
-                "held by a process of this name or executable file name (shell wildcards)"),
-    "unit": (lambda o, v, c: _patterns("unit")(o, v), "UNIT[,...]",
-             "held by a process of this systemd unit (shell wildcards)"),
-    "container": (lambda o, v, c: _patterns("container")(o, v), "NAME|ID[,...]",
-                  "held by a process of this container (as -b names it; an id prefix)"),
+# option -> parser(option, value, context) -> record. The options' metavars and help are rows of
+# the flag table (flags.py), which every run imports: this module is imported only when a
+# filter is given (cli.parse_args).
+OPTIONS: dict[str, Callable] = {
+    "state": lambda o, v, c: parse_states(o, v),
+    "port": lambda o, v, c: parse_ports(o, v, EITHER, c.services),
+    "lport": lambda o, v, c: parse_ports(o, v, LOCAL, c.services),
+    "rport": lambda o, v, c: parse_ports(o, v, REMOTE, c.services),
+    "addr": lambda o, v, c: parse_hosts(o, v, EITHER),
+    "local": lambda o, v, c: parse_hosts(o, v, LOCAL),
+    "remote": lambda o, v, c: parse_hosts(o, v, REMOTE),
+    "interface": lambda o, v, c: parse_interfaces(o, v),
+    "user": lambda o, v, c: parse_users(o, v, c.getpwnam),
+    "pid": lambda o, v, c: parse_pids(o, v),
+    "process": lambda o, v, c: _patterns("process")(o, v),
+    "unit": lambda o, v, c: _patterns("unit")(o, v),
+    "container": lambda o, v, c: _patterns("container")(o, v),
 }
 
 
@@ -245,7 +238,7 @@ def parse_filter(values: Iterable[tuple[str, str]], services_path: str = "/etc/s
     """``[("port", "80,443"), ("state", "!listening")]`` (option, value; command-line order) ->
     ``Filter``. A malformed value raises ``UsageError`` naming it and what is accepted."""
     context = _Context(services_path, getpwnam)
-    return Filter(tuple(OPTIONS[option][0](option, value, context) for option, value in values))
+    return Filter(tuple(OPTIONS[option](option, value, context) for option, value in values))
 
 
 class Filter:
@@ -306,17 +299,21 @@ class Filter:
 class Selection:
     """A bound ``Filter``: what goes into the request, and the predicate over socket columns."""
 
-    __slots__ = ("states", "kernel_terms", "column_terms", "owner_terms", "_masks")
+    __slots__ = ("states", "by_state", "kernel_terms", "column_terms", "owner_terms", "devices",
+                 "_masks")
 
     def __init__(self, terms: tuple):
         self.states = KNOWN_STATES
+        self.by_state = False  # a --state was given: it starts from every state, as with -a
         for term in terms:
             if isinstance(term, States):
                 self.states &= term.mask
+                self.by_state = True
         # What inet_diag bytecode can say (linux/bytecode.py); states go in the request's mask.
         self.kernel_terms = tuple(t for t in terms if isinstance(t, (Ports, Hosts, Devices)))
         self.column_terms = tuple(t for t in terms if not isinstance(t, (States, Owners)))
         self.owner_terms = tuple(t for t in terms if isinstance(t, Owners))
+        self.devices = tuple(t for t in terms if isinstance(t, Devices))  # -e, -r: interface rows
         # One mask maker per condition, made once: its port table and address memo serve every
         # batch (a dump comes in runs of a few hundred sockets).
         self._masks = [_mask_maker(term) for term in self.column_terms]
@@ -327,6 +324,22 @@ class Selection:
     def request_states(self, base: int) -> int:
         """The state mask to ask the kernel for, given the mode's (``connections.ALL_STATES``...)."""
         return base & (self.states | ~KNOWN_STATES)
+
+    def needs_endpoints(self) -> bool:
+        """Does a condition look at ports, addresses or interfaces? A kind whose endpoints have
+        none (UNIX, packet) meets no such condition, negated or not: it is not listed."""
+        return bool(self.kernel_terms)
+
+    def needs_bound_device(self) -> bool:
+        """Does a condition look at the interface a socket is bound to (``--interface``, an
+        address with a ``%ZONE``)? /proc does not say it."""
+        return bool(self.devices) or any(
+            net.ifindex is not None for t in self.kernel_terms if isinstance(t, Hosts)
+            for net in t.nets)
+
+    def keeps_interface(self, ifindex: int | None) -> bool:
+        """``-e``, ``-r``: is the interface ``ifindex`` one the ``--interface`` conditions keep?"""
+        return all((ifindex in t.ifindexes) != t.negated for t in self.devices)
 
     def keep(self, batch: SocketBatch) -> list[int] | None:
         """The positions of the batch's sockets that meet every condition on socket columns

@@ -30,26 +30,24 @@ its end and *fails* by jumping to 4 bytes past its end (as ss's ``ssfilter_bytec
 from __future__ import annotations
 
 import struct
-from _socket import AF_INET, AF_INET6
+from _socket import AF_INET, AF_INET6, inet_pton
 
-from pynetstat.kinds import IPPROTO_TCP, IPPROTO_UDP
-from pynetstat.linux.netlink import NETLINK_SOCK_DIAG, RTATTR, Request
-from pynetstat.linux.sockdiag import SOCK_DIAG_BY_FAMILY
+from pynetstat.kinds import BY_PROTOCOL
+from pynetstat.linux.sockdiag import request_for
 from pynetstat.model.filters import EITHER, LOCAL, REMOTE, Devices, Hosts, Ports
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from pynetstat.linux.netlink import Request
     from pynetstat.model.filters import Net
 
 # enum in include/uapi/linux/inet_diag.h
 BC_NOP, BC_JMP, BC_S_GE, BC_S_LE, BC_D_GE, BC_D_LE, BC_AUTO, BC_S_COND, BC_D_COND, BC_DEV_COND = range(10)
-INET_DIAG_REQ_BYTECODE = 1
 _OP = struct.Struct("=BBH")
 _HOSTCOND = struct.Struct("=BBxxi")  # family, prefix_len, (pad), port
 _U32 = struct.Struct("=I")
-_REQ_V2 = struct.Struct("=BBBBI HH16s16sI II")  # struct inet_diag_req_v2 (see linux/sockdiag.py)
 # The attribute's length is a u16 that counts its 4-byte header, and ``no`` is a u16 too: the
 # largest multiple of 4 that fits. The kernel takes a program this long (about 2,000 ports on
 # either end) in a few tens of ms of audit; tests/test_filter_live.py sends one of 60 KB.
@@ -187,23 +185,35 @@ def assemble(piece: _Piece) -> bytes | None:
     return b"".join(out)
 
 
-def compile_terms(terms: Iterable, family: int) -> bytes | None:
+def endpoints_piece(ends: Iterable[tuple[str, int, str | None, int]], family: int) -> _Piece:
+    """Any of the sockets with these ends, ``(local address, local port, foreign address or
+    None, foreign port)`` (the foreign end is left out for a socket that has none: a listener,
+    an unconnected UDP socket), each address exact. The owner walk knows them for the few
+    sockets an owner filter keeps (linux/owner_filter.py)."""
+    af = AF_INET6 if family == 6 else AF_INET
+    prefix = 128 if family == 6 else 32
+    pieces = []
+    for local, lport, remote, rport in ends:
+        piece = _op(BC_S_COND, _HOSTCOND.pack(af, prefix, lport) + inet_pton(af, local))
+        if remote is not None:
+            piece = all_of([piece, _op(BC_D_COND, _HOSTCOND.pack(af, prefix, rport)
+                                       + inet_pton(af, remote))])
+        pieces.append(piece)
+    return any_of(pieces)
+
+
+def compile_terms(terms: Iterable, family: int,
+                  ends: Iterable[tuple[str, int, str | None, int]] | None = None) -> bytes | None:
     """A ``Selection``'s ``kernel_terms`` (all of them must hold) as a program for a dump of
-    ``family`` (4 or 6); ``None``: no program needed. Raises ``TooLarge``."""
-    return assemble(all_of(term_piece(term, family) for term in terms))
+    ``family`` (4 or 6), and, given ``ends``, only the sockets with one of those ends
+    (``endpoints_piece``); ``None``: no program needed. Raises ``TooLarge``."""
+    pieces = [term_piece(term, family) for term in terms]
+    if ends is not None:
+        pieces.append(endpoints_piece(ends, family))
+    return assemble(all_of(pieces))
 
 
 def build_filtered_request(family: int, proto: str, states: int, bytecode: bytes | None) -> Request:
-    """A sock_diag dump request (``struct inet_diag_req_v2``) for one family (4 or 6) and
-    protocol (``"tcp"`` or ``"udp"``), with the program attached as an ``INET_DIAG_REQ_BYTECODE``
-    attribute (the kernel finds it after the request, ``nlmsg_find_attr``).
-
-    The recording key is the unfiltered request's: a recorded dump replays whatever was asked
-    when it was recorded, which is why ``Selection.select`` checks every socket again."""
-    af = AF_INET if family == 4 else AF_INET6
-    ipproto = IPPROTO_TCP if proto == "tcp" else IPPROTO_UDP
-    payload = _REQ_V2.pack(af, ipproto, 0, 0, states, 0, 0, b"", b"", 0, 0xFFFFFFFF, 0xFFFFFFFF)
-    if bytecode is not None:
-        payload += RTATTR.pack(4 + len(bytecode), INET_DIAG_REQ_BYTECODE) + bytecode
-    return Request(NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, payload,
-                   f"sock_diag-{proto}{'6' if family == 6 else ''}")
+    """A sock_diag dump request for one family (4 or 6) and protocol (``"tcp"`` or ``"udp"``),
+    with the program attached (``sockdiag.request_for``, the one request builder of a kind)."""
+    return request_for(BY_PROTOCOL[(proto, family)], states, 0, bytecode)

@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from pynetstat.env import Environment
+    from pynetstat.kinds import SocketKind
     from pynetstat.model.sockets import InetSocket, SocketBatch
     from pynetstat.options import Options
+    from pynetstat.select import Filter, Selection
 
 
 class _SoleOwner(dict):
@@ -48,7 +50,17 @@ class ConnectionSet:
         # reuse: interval mode's OwnerCache (linux/owner_cache.py). It is asked for owners once
         # the pass's sockets are known, and keeps owner records and process details between passes.
         self.reuse = reuse
-        if opts.wants_owners and reuse is None:
+        # A filter (select.py), bound to this pass's interfaces; its owner conditions walk only
+        # the fd tables they need (linux/owner_filter.py), with or without -o.
+        self.selection = None if opts.filter is None else _bind(opts.filter, netlink, self.log)
+        self.owner_select = None
+        if self.selection is not None and self.selection.owner_terms:
+            from pynetstat.linux.owner_filter import OwnerSelect
+
+            self.owner_select = OwnerSelect(env.proc_root, self.selection.owner_terms)
+            if opts.wants_owners:
+                self.owners = self.owner_select.owners
+        elif opts.wants_owners and reuse is None:
             from pynetstat.linux.owners import scan_owners
 
             self.owners = scan_owners(env.proc_root)
@@ -59,9 +71,12 @@ class ConnectionSet:
 
     def __iter__(self) -> Iterator[SocketBatch]:
         """Batches of sockets, with ``owners`` filled in when owners were asked for."""
-        listed = selection(self.opts.protocol, self.opts.all)
-        batches = iter_batches(listed, self.netlink, self.proc, self.log)
-        if self.reuse is not None and self.opts.wants_owners:
+        ends = None if self.owner_select is None else self.owner_select.ends
+        batches = iter_batches(self._listed(), self.netlink, self.proc, self.log, self.selection,
+                               ends)
+        if self.owner_select is not None:
+            batches = filter(None, map(self.owner_select.select, batches))
+        elif self.reuse is not None and self.opts.wants_owners:
             batches = list(batches)
             self.owners = self.reuse.lookup([batch.inode for batch in batches])
         if self.owners is None:
@@ -80,6 +95,17 @@ class ConnectionSet:
             self.unattributed += pids.count(None) - inodes.count(0)
             batch.owners = tuple(column)
             yield batch
+
+    def _listed(self) -> list[tuple[SocketKind, int]]:
+        """``(kind, state mask)`` to dump. A ``--state`` lists every kind and state, as ``-a``
+        does, before its own mask narrows them (as ss does); a condition on ports, addresses,
+        interfaces or users lists only the kinds whose sockets have them (inet endpoints)."""
+        sel = self.selection
+        if sel is None:
+            return selection(self.opts.protocol, self.opts.all)
+        listed = selection(self.opts.protocol, self.opts.all or sel.by_state)
+        return [(kind, sel.request_states(states)) for kind, states in listed
+                if kind.shape == "inet" or not sel.column_terms]
 
     def rows(self) -> Iterator[tuple[InetSocket, tuple[Owner, ...]]]:
         for batch in self:
@@ -112,6 +138,20 @@ class ConnectionSet:
         from pynetstat.linux.process import read_process
 
         return read_process(self.proc, pid, ancestry=self.opts.verbose, cache=self._process_cache)
+
+
+def _bind(filt: Filter, netlink, log: SourceLog) -> Selection:
+    """The filter with its interface names resolved: the link table is read only when a
+    condition names an interface (``--interface``, an address's ``%ZONE``)."""
+    if not filt.interface_names():
+        return filt.bind()
+    from pynetstat.linux.links import link_table
+
+    links, why = link_table(netlink)
+    if why is not None:
+        log.filter_notes.append(f"interface addresses could not be read ({why}): --interface "
+                                "matched sockets bound to it only")
+    return filt.bind(links)
 
 
 def collect(opts: Options, env: Environment, netlink, reuse=None) -> ConnectionSet:

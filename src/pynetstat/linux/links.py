@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pynetstat.errors import BackendUnavailable, ParseError
 from pynetstat.linux.rtnetlink import (
+    address_request,
+    decode_addresses,
     decode_links,
     dump_losses,
     link_request,
@@ -44,3 +46,22 @@ def collect(opts: Options | None, procfs: ProcFS, netlink) -> LinksSnapshot:
     except ParseError as e:
         reason += f"; {e}"
     return LinksSnapshot([], None, reason, [f"interfaces could not be read: {reason}"])
+
+
+def link_table(netlink) -> tuple[dict[str, tuple[int, list[str]]], str | None]:
+    """``({name: (ifindex, its addresses)}, None)`` for ``--interface`` (select.Filter.bind):
+    two light dumps, RTM_GETLINK and RTM_GETADDR, made only when a filter names an interface.
+    Without netlink: the names and indexes of ``if_nameindex`` (an ioctl), no addresses, and why."""
+    try:
+        links, _ = read_dump(netlink, link_request(), decode_links)
+        addresses, _ = read_dump(netlink, address_request(), decode_addresses)
+    except (BackendUnavailable, OSError) as e:
+        from socket import if_nameindex
+
+        return {name: (index, []) for index, name in if_nameindex()}, str(e)
+    table = {link.name: (link.index, []) for link in links}
+    names = {link.index: link.name for link in links}
+    for index, address in addresses:
+        if index in names:
+            table[names[index]][1].append(address)
+    return table, None

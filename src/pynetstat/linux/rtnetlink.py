@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 RTM_NEWLINK = 16
 RTM_GETLINK = 18
+RTM_NEWADDR = 20
+RTM_GETADDR = 22
 RTM_NEWROUTE = 24
 RTM_GETROUTE = 26
 
@@ -45,6 +47,9 @@ IFLA_ADDRESS = 1
 IFLA_IFNAME = 3
 IFLA_STATS = 7
 IFLA_STATS64 = 23
+
+IFA_ADDRESS = 1  # include/uapi/linux/if_addr.h
+IFA_LOCAL = 2
 
 RTA_DST = 1
 RTA_OIF = 4
@@ -61,10 +66,12 @@ RTM_F_CLONED = 0x200  # a cached clone, not a configured route (`ip route` hides
 IFINFOMSG = struct.Struct("=BxHiII")
 RTMSG = struct.Struct("=BBBBBBBBI")
 RTNEXTHOP = struct.Struct("=HBBi")
+IFADDRMSG = struct.Struct("=BBBBI")  # struct ifaddrmsg: family, prefixlen, flags, scope, index
 _U32 = struct.Struct("=I")
 _U16 = struct.Struct("=H")
 
 LINK_KEY = "rtnl-link"
+ADDR_KEY = "rtnl-addr"
 ROUTE_KEYS = {4: "rtnl-route4", 6: "rtnl-route6"}
 _AF = {4: AF_INET, 6: AF_INET6}
 _ADDR_LEN = {4: 4, 6: 16}
@@ -74,6 +81,28 @@ DUMP_RETRIES = 3  # dumps asked again after the first when the kernel flags one 
 def link_request() -> Request:
     """RTM_GETLINK dump of every interface (family AF_UNSPEC), recorded as ``rtnl-link``."""
     return Request(NETLINK_ROUTE, RTM_GETLINK, IFINFOMSG.pack(0, 0, 0, 0, 0), LINK_KEY)
+
+
+def address_request() -> Request:
+    """RTM_GETADDR dump of every address of every interface, recorded as ``rtnl-addr``."""
+    return Request(NETLINK_ROUTE, RTM_GETADDR, IFADDRMSG.pack(0, 0, 0, 0, 0), ADDR_KEY)
+
+
+def decode_addresses(reply: Reply, stats: DumpStats, whole: bool = False
+                     ) -> Iterator[tuple[int, str]]:
+    """``(ifindex, address text)`` from an RTM_GETADDR dump. An IPv4 address is IFA_LOCAL (on a
+    point-to-point link IFA_ADDRESS is the peer's, include/uapi/linux/if_addr.h)."""
+    for chunk, mtype, off, length in iter_dump(reply, stats, ADDR_KEY, whole):
+        if mtype != RTM_NEWADDR or length < IFADDRMSG.size:
+            continue
+        af, _prefix, _flags, _scope, index = IFADDRMSG.unpack_from(chunk, off)
+        family = 4 if af == AF_INET else 6 if af == AF_INET6 else None
+        if family is None:
+            continue
+        attrs = parse_attrs(chunk, off + IFADDRMSG.size, off + length)
+        address = _address(chunk, attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS), family)
+        if address is not None:
+            yield index, address
 
 
 def route_request(family: int) -> Request:

@@ -22,6 +22,7 @@ from pynetstat.linux.netlink import (
     NETLINK_SOCK_DIAG,
     NLM_F_DUMP_INTR,
     NLMSG_HDRLEN,
+    RTATTR,
     DumpDone,
     DumpStats,
     Request,
@@ -43,6 +44,7 @@ INET_DIAG_MEMINFO = 1
 INET_DIAG_INFO = 2  # struct tcp_info
 INET_DIAG_TOS = 5
 INET_DIAG_SKMEMINFO = 7
+INET_DIAG_REQ_BYTECODE = 1  # the request's attribute (enum inet_diag_req_attrs)
 
 _REQ = struct.Struct("=BBBBI HH16s16sI II")
 # nlmsg payload: family, state, timer, retrans, sport, dport, src, dst, if, cookie lo, cookie hi,
@@ -52,12 +54,20 @@ MSG_SIZE = _MSG.size  # 72
 _HEAD_SIZE = NLMSG_HDRLEN + MSG_SIZE  # 88: a socket message is at least nlmsghdr + inet_diag_msg
 
 
-def request_for(kind: SocketKind, states: int = ALL_STATES, ext: int = 0) -> Request:
+def request_for(kind: SocketKind, states: int = ALL_STATES, ext: int = 0,
+                bytecode: bytes | None = None) -> Request:
     """The dump request of one kind (kinds.py), for the states in the mask; ``ext`` asks for
-    attributes (``1 << (INET_DIAG_INFO - 1)``: tcp_info)."""
+    attributes (``1 << (INET_DIAG_INFO - 1)``: tcp_info); ``bytecode`` is a filter program
+    (linux/bytecode.py), attached as an ``INET_DIAG_REQ_BYTECODE`` attribute after the request
+    (the kernel finds it there, ``nlmsg_find_attr`` in net/ipv4/inet_diag.c).
+
+    The key names the dump in recordings (tests/fixtures/linux/*/netlink/sock_diag-tcp6.nl),
+    with or without a program: a recorded dump replays whatever was asked when it was recorded,
+    which is why ``select.Selection.select`` checks every socket again."""
     payload = _REQ.pack(kind.diag_family, kind.diag_protocol, ext, 0, states, 0, 0, b"", b"", 0,
                         0xFFFFFFFF, 0xFFFFFFFF)
-    # The key names the dump in recordings (tests/fixtures/linux/*/netlink/sock_diag-tcp6.nl).
+    if bytecode is not None:
+        payload += RTATTR.pack(4 + len(bytecode), INET_DIAG_REQ_BYTECODE) + bytecode
     return Request(NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, payload, f"sock_diag-{kind.name}")
 
 

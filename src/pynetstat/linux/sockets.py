@@ -18,9 +18,10 @@ from pynetstat.model.sockets import SocketBatch
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
     from pynetstat.kinds import SocketKind
+    from pynetstat.select import Selection
 
 
 def _inet_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
@@ -39,7 +40,8 @@ PARSERS = {"inet": _inet_proc}
 class SourceLog:
     """Where each protocol's sockets came from, and what was lost on the way."""
 
-    __slots__ = ("sources", "fallback_reasons", "netlink", "parse_errors", "unreadable")
+    __slots__ = ("sources", "fallback_reasons", "netlink", "parse_errors", "unreadable",
+                 "filter_notes")
 
     def __init__(self) -> None:
         self.sources: dict[str, str] = {}  # "tcp6" -> "netlink" | "proc" | "unavailable"
@@ -47,28 +49,45 @@ class SourceLog:
         self.netlink = DumpStats()
         self.parse_errors: list = []  # ParseError from /proc files
         self.unreadable: dict[str, str] = {}  # "/proc/net/tcp6" -> reason
+        self.filter_notes: list[str] = []  # what a filter could not check on this source
 
 
-def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc,
-                 log: SourceLog) -> Iterator[SocketBatch]:
+def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: SourceLog,
+                 selection: Selection | None = None, ends: Mapping | None = None
+                 ) -> Iterator[SocketBatch]:
     """Yield the sockets of each kind in order, as ``kinds.selection`` lists them: ``(kind,
     states)``, ``states`` a bit mask of kernel states (bit N = state N); for netlink it is pushed
     into the request, for /proc it is applied here, so both sources give the same rows.
+
+    ``selection`` (a bound filter, select.py): its ports, addresses and interfaces go into the
+    request of an inet kind as a bytecode program, so the kernel sends only what matches; then
+    ``selection.select`` checks every batch of such a kind again, whatever its source (it is the
+    whole filter for /proc and recordings). Other kinds are the caller's to choose
+    (``linux/connections.py``): they pass through. ``ends``: ``{(protocol, family): [(local
+    address, port, foreign address or None, port), ...]}``, every socket an owner filter can keep
+    (``owner_filter.socket_ends``): the program asks for those alone.
     """
     cache = AddressCache()
     for kind, states in listed:
         name = kind.name
         seen: set = set()
         yielded = False
+        select = selection.select if selection is not None and kind.shape == "inet" else None
         try:
             if netlink is None:
                 raise BackendUnavailable("netlink disabled")
-            reply = netlink.dump(request_for(kind, states))
+            program = None
+            if select is not None:
+                program = _program(selection, kind, None if ends is None
+                                   else ends.get((kind.protocol, kind.family), []))
+            reply = netlink.dump(request_for(kind, states, 0, program))
             for batch in DECODERS[kind.decoder](reply, kind, log.netlink, cache):
                 # The cookie is the kernel's identity of a socket, unique and never 0 in a dump.
                 batch = _unseen(batch, batch.cookie, seen)
                 if batch is not None:
                     batch = _in_states(batch, states)
+                if batch is not None and select is not None:
+                    batch = select(batch)
                 if batch is not None:
                     yielded = True
                     yield batch
@@ -82,7 +101,33 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc,
                 # The dump broke off midway: keep what came, and say so rather than mix sources.
                 log.sources[name] = "netlink (incomplete)"
                 continue
-        yield from _from_proc(proc, kind, states, log)
+        if select is None:
+            yield from _from_proc(proc, kind, states, log)
+            continue
+        if selection.needs_bound_device():
+            log.filter_notes.append(
+                f"{name}: read from {proc.path(kind.proc_file)}, which does not say which "
+                "interface a socket is bound to: --interface matched by address only, and an "
+                "address with a %ZONE matched nothing")
+        for batch in _from_proc(proc, kind, states, log):
+            batch = select(batch)
+            if batch is not None:
+                yield batch
+
+
+def _program(selection: Selection, kind: SocketKind, ends: list | None) -> bytes | None:
+    """The inet_diag bytecode of the selection (and the ends) for one kind; ``None``: none
+    needed, or too large for an attribute (then ``select`` alone filters: the same rows, more of
+    them sent). No end: a program that keeps nothing (the dump is still asked for, so that its
+    source is known)."""
+    if not selection.kernel_terms and ends is None:
+        return None
+    from pynetstat.linux.bytecode import TooLarge, compile_terms
+
+    try:
+        return compile_terms(selection.kernel_terms, kind.family, ends)
+    except TooLarge:
+        return None
 
 
 def _unseen(batch: SocketBatch, keys: tuple, seen: set) -> SocketBatch | None:

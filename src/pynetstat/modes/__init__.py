@@ -41,9 +41,38 @@ def collect_sections(session: Session) -> list[tuple[str, object, object]]:
     from pynetstat.linux.procfs import ProcFS
 
     procfs = ProcFS(session.env.proc_root)
-    return [(key, import_module(view),
-             import_module(collector).collect(session.opts, procfs, session.netlink))
-            for key, flag, collector, view in SECTIONS if getattr(session.opts, flag)]
+    sections = [(key, import_module(view),
+                 import_module(collector).collect(session.opts, procfs, session.netlink))
+                for key, flag, collector, view in SECTIONS if getattr(session.opts, flag)]
+    filt = session.opts.filter
+    if filt is not None and filt.interface_names():
+        kept = _kept_interfaces(session, filt)
+        if kept is not None:
+            for _key, _view, snapshot in sections:
+                _only_interfaces(snapshot, kept)
+    return sections
+
+
+def _kept_interfaces(session: Session, filt) -> set[str] | None:
+    """The interface names an ``--interface`` keeps (the other filters are conditions on
+    sockets: -e, -s and -r show none); ``None`` when no condition is on an interface."""
+    from pynetstat.linux.links import link_table
+
+    links, _why = link_table(session.netlink)
+    selection = filt.bind(links)
+    if not selection.devices:
+        return None
+    return {name for name, (index, _) in links.items() if selection.keeps_interface(index)}
+
+
+def _only_interfaces(snapshot, kept: set[str]) -> None:
+    """-e, -r: only the rows of the kept interfaces (a route by the interfaces it goes out of)."""
+    interfaces = getattr(snapshot, "interfaces", None)
+    if interfaces is not None:
+        snapshot.interfaces = [i for i in interfaces if i.name in kept]
+    routes = getattr(snapshot, "routes", None)
+    if routes is not None:
+        snapshot.routes = [r for r in routes if any(hop.ifname in kept for hop in r.nexthops)]
 
 
 def section_notes(sections: list[tuple[str, object, object]]) -> list[str]:

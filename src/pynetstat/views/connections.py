@@ -56,6 +56,7 @@ def notes(conns) -> list[str]:
         elif conns.opts.verbose:
             # A fallback is not a loss (the rows are the same), so it is only said when asked.
             out.append(f"{proto}: read {source or 'nothing'} instead of sock_diag ({why})")
+    out.extend(log.filter_notes)
     for path, why in log.unreadable.items():
         out.append(f"cannot read {path}: {why}")
     if log.parse_errors:
