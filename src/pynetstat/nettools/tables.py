@@ -124,8 +124,17 @@ def interfaces(session, notes: list[str]) -> str:
 
     snapshot = collect(None, session.proc, session.netlink)
     notes.extend(snapshot.notes)
-    out = ["Kernel Interface table\n",
-           "Iface             MTU    RX-OK RX-ERR RX-DRP RX-OVR    TX-OK TX-ERR TX-DRP TX-OVR Flg\n"]
+    out = ["Kernel Interface table\n"]
+    if session.opts.extend:
+        from pynetstat.nettools.ifconfig import long_form
+
+        try:
+            inet6 = session.proc.read_text("net/if_inet6")
+        except OSError:
+            inet6 = ""
+    else:
+        out.append("Iface             MTU    RX-OK RX-ERR RX-DRP RX-OVR    TX-OK TX-ERR TX-DRP "
+                   "TX-OVR Flg\n")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for iface in sorted(snapshot.interfaces, key=lambda i: _natural(i.name)):
             got = _ioctl_flags_mtu(sock, iface.name)
@@ -133,6 +142,9 @@ def interfaces(session, notes: list[str]) -> str:
                 continue
             flags, mtu = got
             if not (flags & _IFF_UP or session.opts.all):
+                continue
+            if session.opts.extend:
+                out.append(long_form(iface, flags, mtu, sock, inet6))
                 continue
             line = f"{iface.name[:15]:<15} {mtu:>5} "
             s = iface.stats
