@@ -52,20 +52,12 @@ def _scene(workdir: str) -> list:
     ip("addr", "add", "10.77.0.1/24", "dev", "nt0")
     ip("-6", "addr", "add", "fd77::1/64", "dev", "nt0", "nodad")
     ip("route", "add", "10.78.0.0/16", "via", "10.77.0.2", "dev", "nt0")
-    held = []
+    # listener(family, host, kind) and pair(family, server, host), as jc's scene makes them
+    from test_jc_netstat import HELPERS
 
-    def listener(family, host, kind=socket.SOCK_STREAM):
-        s = socket.socket(family, kind)
-        s.bind((host, 0))
-        if kind == socket.SOCK_STREAM:
-            s.listen(8)
-        held.append(s)
-        return s
-
-    def pair(family, server, host):
-        c = socket.socket(family)
-        c.connect((host, server.getsockname()[1]))
-        held.extend((c, server.accept()[0]))
+    scope: dict = {}
+    exec(HELPERS, scope)
+    held, listener, pair = scope["held"], scope["listener"], scope["pair"]
 
     a4, a6 = socket.AF_INET, socket.AF_INET6
     l4 = listener(a4, "127.0.0.1")
