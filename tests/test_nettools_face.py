@@ -12,7 +12,6 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from helpers import run_inprocess  # noqa: E402
-
 from pynetstat.errors import UsageError  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
