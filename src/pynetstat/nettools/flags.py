@@ -167,9 +167,9 @@ def parse_args(argv: list[str]) -> NetToolsOptions:
     return opts
 
 
-USAGE = ("usage: netstat [-vWeenNcCF] [<Af>] -r         netstat {-V|--version|-h|--help}\n"
-         "       netstat [-vWnNcaeol] [<Socket> ...]\n"
-         "       netstat { [-vWeenNac] -i | [-cnNe] -M | -s [-6tuw] }")
+USAGE = ("usage: netstat [-vWnceaolp] [-4|-6] [-t] [-u] [-w] [-x] [--json] [interval]\n"
+         "       netstat [-vWeenc] -r | [-vWeenac] -i | -g [-n] | -s [-6tuw]\n"
+         "       netstat {-V|--version|-h|--help}")
 
 
 def help_text() -> str:
