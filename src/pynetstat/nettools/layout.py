@@ -7,6 +7,8 @@ net-tools output by tests/test_nettools_live.py.
 
 from __future__ import annotations
 
+from itertools import repeat
+
 from pynetstat.model.sockets import TCP_LISTEN
 
 TYPE_CHECKING = False
@@ -70,6 +72,22 @@ class Endpoints:
                 return name
         return str(port)
 
+    def column(self, addresses, ports, family: int, proto: str) -> list[str]:
+        """``__call__`` over two columns; with -n, a few C-level maps and fixes of the rare cells
+        (a mapped address, port 0, an endpoint too long for its column)."""
+        if self.hosts is not None or self.ports is not None:
+            return [self(a, p, family, proto) for a, p in zip(addresses, ports)]
+        if family == 6:
+            addresses = [a[7:] if a.startswith("::ffff:") and "." in a else a for a in addresses]
+        cells = list(map("{}:{}".format, addresses, ports))
+        if 0 in ports:
+            cells = [c if p else c[:-1] + "*" if c.endswith(":0") else c
+                     for c, p in zip(cells, ports)]
+        if not self.wide and max(map(len, cells)) > _SHORT_LEN + 1:
+            cells = [c if len(c) <= _SHORT_LEN + 1 else self(a, p, family, proto)
+                     for c, a, p in zip(cells, addresses, ports)]
+        return cells
+
     def __call__(self, address: str, port: int, family: int, proto: str) -> str:
         host, service = self.host(address, family), self.port(port, proto)
         if not self.wide and len(host) + len(service) > _SHORT_LEN:
@@ -104,6 +122,16 @@ class Tail:
             self.users[uid] = name
         return name
 
+    def column(self, uids, inodes, cookies) -> list[str] | None:
+        """The tails of a column of sockets; None when no option adds one."""
+        if not (self.extend or self.programs is not None or self.timers is not None):
+            return None
+        timers = self.timers
+        found = repeat(None) if timers is None else map(timers.get, cookies)
+        if self.programs is not None and not self.extend and timers is None:
+            return [f" {name:<20}" for name in self.programs.column(inodes)]
+        return list(map(self, uids, inodes, found))
+
     def __call__(self, uid: int | None, inode: int, timer: tuple | None) -> str:
         text = ""
         if self.extend:
@@ -122,33 +150,54 @@ def listed(opts: NetToolsOptions, server: bool) -> bool:
     return opts.all or server == bool(opts.listening)
 
 
-def inet_rows(batch: SocketBatch, opts: NetToolsOptions, endpoint: Endpoints, tail: Tail) -> Iterable[str]:
-    """The lines of one batch (tcp or udp, one family). A TCP socket is a server when its peer's
-    port is 0, a UDP socket when its peer's address is the wildcard (netstat.c, not the state).
-    """
-    proto = batch.proto
-    label = proto + ("6" if batch.family == 6 else "")
+class _Names(dict):
+    """State code -> State cell; a code net-tools has no word for prints empty."""
+
+    def __missing__(self, state: int) -> str:
+        return ""
+
+
+# tcp_state[] by kernel state; NEW_SYN_RECV (12), a request socket, /proc/net/tcp lists as SYN_RECV
+_TCP_CELLS = _Names({state: TCP_STATES[_TCP_STATE_OF.get(state, state)] for state in range(13)})
+# udp_do_one: ESTABLISHED, "" (TCP_CLOSE: unconnected), anything else UNKNOWN
+_UDP_CELLS = _Names({state: "UNKNOWN" for state in range(256)})
+_UDP_CELLS.update({1: "ESTABLISHED", 7: ""})
+_TCP_HEAD = "{:<4}  {:>6} {:>6} {:<23} {:<23} {:<11}".format  # tcp_do_one
+_UDP_HEAD = "{:<5} {:>6} {:>6} {:<23} {:<23} {:<11}".format  # udp_do_one
+
+
+def inet_rows(batch: SocketBatch, opts: NetToolsOptions, endpoint: Endpoints, tail: Tail) -> str:
+    """The lines of one batch (tcp or udp, one family), a column at a time (a listing may hold
+    200,000 sockets). A TCP socket is a server when its peer's port is 0, a UDP socket when its
+    peer's address is the wildcard (netstat.c decides by these, not by the state)."""
+    from itertools import compress, repeat
+
+    proto, family = batch.proto, batch.family
     tcp = proto == "tcp"
-    wildcard = "::" if batch.family == 6 else "0.0.0.0"
-    timers = tail.timers
-    for i, state in enumerate(batch.state):
-        server = batch.remote_port[i] == 0 if tcp else batch.remote_address[i] == wildcard
-        if not listed(opts, server):
-            continue
-        local = endpoint(batch.local_address[i], batch.local_port[i], batch.family, proto)
-        remote = endpoint(batch.remote_address[i], batch.remote_port[i], batch.family, proto)
+    columns = [batch.state, batch.local_address, batch.local_port, batch.remote_address,
+               batch.remote_port, batch.recv_q, batch.send_q, batch.uid, batch.inode, batch.cookie]
+    if not opts.all:
+        wildcard = "::" if family == 6 else "0.0.0.0"
+        servers = (map((0).__eq__, batch.remote_port) if tcp
+                   else map(wildcard.__eq__, batch.remote_address))
+        keep = list(map(bool(opts.listening).__eq__, servers))
+        if not all(keep):
+            columns = [list(compress(column, keep)) for column in columns]
+    state, laddr, lport, raddr, rport, recv_q, send_q, uid, inode, cookie = columns
+    if not state:
+        return ""
+    if TCP_LISTEN in state:
         # inet_diag gives a listener's backlog limit as its send queue; /proc/net/tcp, 0.
-        send_q = 0 if state == TCP_LISTEN else batch.send_q[i]
-        if tcp:
-            state_text = TCP_STATES[_TCP_STATE_OF.get(state, state)] if state < 13 else ""
-            head = (f"{label:<4}  {batch.recv_q[i]:>6} {send_q:>6} {local:<23} {remote:<23} "
-                    f"{state_text:<11}")
-        else:
-            state_text = "ESTABLISHED" if state == 1 else "" if state == 7 else "UNKNOWN"
-            head = (f"{label:<5} {batch.recv_q[i]:>6} {send_q:>6} {local:<23} {remote:<23} "
-                    f"{state_text:<11}")
-        timer = timers.get(batch.cookie[i]) if timers is not None else None
-        yield head + tail(batch.uid[i], batch.inode[i], timer) + "\n"
+        send_q = [0 if s == TCP_LISTEN else q for s, q in zip(state, send_q)]
+    label = proto + ("6" if family == 6 else "")
+    heads = map(_TCP_HEAD if tcp else _UDP_HEAD, repeat(label), recv_q, send_q,
+                endpoint.column(laddr, lport, family, proto),
+                endpoint.column(raddr, rport, family, proto),
+                map((_TCP_CELLS if tcp else _UDP_CELLS).__getitem__, state))
+    tails = tail.column(uid, inode, cookie)
+    if tails is None:
+        return "\n".join(heads) + "\n"
+    return "\n".join(map(str.__add__, heads, tails)) + "\n"
 
 
 def raw_rows(sockets: list, opts: NetToolsOptions, endpoint: Endpoints, tail: Tail) -> Iterable[str]:

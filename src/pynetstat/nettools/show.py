@@ -123,7 +123,7 @@ def write_sockets(session: Run, out, notes: list[str]) -> None:
     if opts.inet_kinds():
         out.write(layout.inet_header(opts))
         for batch in batches:
-            out.write("".join(layout.inet_rows(batch, opts, endpoint, tail)))
+            out.write(layout.inet_rows(batch, opts, endpoint, tail))
         out.write("".join(layout.raw_rows(raw, opts, endpoint, tail)))
     if groups is not None:
         out.write(layout.GROUPS_HEADER)

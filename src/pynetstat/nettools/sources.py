@@ -236,7 +236,22 @@ class Programs:
         pids = self.owners.pids(inode) if inode else ()
         if not pids:
             return "-"
-        pid = pids[0]
+        return self._name(pids[0])
+
+    def column(self, inodes) -> list[str]:
+        """``self(inode)`` for a column: one dict lookup per socket; only sockets that several
+        processes hold go through ``pids`` (lowest PID)."""
+        first, more = self.owners.first, self.owners.more
+        by_pid = {None: "-"}
+        for pid in set(map(first.get, inodes)):
+            if pid is not None:
+                by_pid[pid] = self._name(pid)
+        cells = list(map(by_pid.__getitem__, map(first.get, inodes)))
+        if more and not more.keys().isdisjoint(inodes):
+            cells = [self(inode) if inode in more else cell for inode, cell in zip(inodes, cells)]
+        return cells
+
+    def _name(self, pid: int) -> str:
         name = self.names.get(pid)
         if name is None:
             name = self.names[pid] = f"{pid}/{self._argv0(pid)}"[:19]
