@@ -25,7 +25,7 @@ def _program(programs, inode: int) -> tuple[int | None, str | None]:
 
 def records(session, notes: list[str]) -> list[dict]:
     from pynetstat.nettools import layout
-    from pynetstat.nettools.show import gather
+    from pynetstat.nettools.sources import gather
 
     opts = session.opts
     batches, raw, _groups, unix, programs, _timers = gather(session, notes)

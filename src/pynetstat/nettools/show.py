@@ -14,11 +14,6 @@ if TYPE_CHECKING:
     from pynetstat.env import Environment
     from pynetstat.nettools.flags import NetToolsOptions
 
-# netstat.c prg_cache_load, word for word
-NOT_ALL = ("(Not all processes could be identified, non-owned process info\n"
-           " will not be shown, you would have to be root to see it all.)\n")
-
-
 class Run:
     """What lives across the displays of one run: options, environment, netlink, names."""
 
@@ -73,46 +68,9 @@ def display(session: Run) -> None:
         session.env.stderr.write(note if note.endswith("\n") else f"pynetstat-netstat: {note}\n")
 
 
-def gather(session: Run, notes: list[str]):
-    """The sockets the options select: ``(inet batches, raw sockets, groups, unix lines,
-    programs, timers)``; inet batches as a list (names are looked up before printing)."""
-    from pynetstat.linux.sockets import SourceLog
-    from pynetstat.nettools import sources
-
-    opts = session.opts
-    kinds = opts.inet_kinds()
-    programs = sources.Programs(session.env.proc_root) if opts.programs else None
-    netlink = sources._Keeping(session.netlink) if opts.timers else session.netlink
-    log = SourceLog()
-    inet = [k for k in kinds if k != "raw"]
-    batches = list(sources.inet_batches(inet, opts.families, netlink, session.proc, log))
-    for name, why in log.fallback_reasons.items():
-        if log.sources.get(name) not in ("netlink", "proc"):
-            notes.append(f"{name}: {why}")
-    raw = sources.raw_sockets(opts.families, session.netlink, session.proc, notes) \
-        if "raw" in kinds else []
-    groups = sources.memberships(opts.families, session.proc, notes) if opts.groups else None
-    unix = sources.unix_lines(session.proc, notes) if opts.lists_unix else None
-    timers = sources.timers(netlink) if opts.timers else None
-    if programs is not None:
-        notes.extend(owner_notes(programs.report))
-    return batches, raw, groups, unix, programs, timers
-
-
-def owner_notes(report) -> list[str]:
-    """net-tools' sentence when some owners are hidden, then what pynetstat knows of why."""
-    reasons = []
-    if report.denied:
-        reasons.append(f"{report.denied} processes' fd tables could not be read (permission denied)")
-    if report.hidepid:
-        reasons.append(f"/proc is mounted {report.hidepid}: other users' processes are hidden")
-    if not reasons:
-        return []
-    return [NOT_ALL, f"(pynetstat-netstat: {'; '.join(reasons)}.)\n"]
-
-
 def write_sockets(session: Run, out, notes: list[str]) -> None:
     from pynetstat.nettools import layout
+    from pynetstat.nettools.sources import gather
 
     opts = session.opts
     batches, raw, groups, unix, programs, timers = gather(session, notes)

@@ -269,3 +269,43 @@ class Programs:
         if text.startswith("/"):
             text = text.rsplit("/", 1)[1]
         return text
+
+
+# netstat.c prg_cache_load, word for word
+NOT_ALL = ("(Not all processes could be identified, non-owned process info\n"
+           " will not be shown, you would have to be root to see it all.)\n")
+
+
+def gather(session, notes: list[str]):
+    """The sockets the options select: ``(inet batches, raw sockets, groups, unix lines,
+    programs, timers)``; inet batches as a list (names are looked up before printing)."""
+    opts = session.opts
+    kinds = opts.inet_kinds()
+    programs = Programs(session.env.proc_root) if opts.programs else None
+    netlink = _Keeping(session.netlink) if opts.timers else session.netlink
+    log = SourceLog()
+    inet = [k for k in kinds if k != "raw"]
+    batches = list(inet_batches(inet, opts.families, netlink, session.proc, log))
+    for name, why in log.fallback_reasons.items():
+        if log.sources.get(name) not in ("netlink", "proc"):
+            notes.append(f"{name}: {why}")
+    raw = raw_sockets(opts.families, session.netlink, session.proc, notes) \
+        if "raw" in kinds else []
+    groups = memberships(opts.families, session.proc, notes) if opts.groups else None
+    unix = unix_lines(session.proc, notes) if opts.lists_unix else None
+    found = timers(netlink) if opts.timers else None
+    if programs is not None:
+        notes.extend(owner_notes(programs.report))
+    return batches, raw, groups, unix, programs, found
+
+
+def owner_notes(report) -> list[str]:
+    """net-tools' sentence when some owners are hidden, then what pynetstat knows of why."""
+    reasons = []
+    if report.denied:
+        reasons.append(f"{report.denied} processes' fd tables could not be read (permission denied)")
+    if report.hidepid:
+        reasons.append(f"/proc is mounted {report.hidepid}: other users' processes are hidden")
+    if not reasons:
+        return []
+    return [NOT_ALL, f"(pynetstat-netstat: {'; '.join(reasons)}.)\n"]
