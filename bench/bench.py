@@ -70,6 +70,10 @@ CASES = (
     Case("pynetstat -ano --pid P", "pynetstat", ("-ano", "--pid", "{few_pid}"), "pynetstat -ano"),
     Case("pynetstat -ano --process NAME", "pynetstat", ("-ano", "--process", "{few_name}"),
          "pynetstat -ano"),
+    # The net-tools face (issue 18) against net-tools itself: -tanp at least 8x faster,
+    # -tan no slower.
+    Case("pynetstat-netstat -tan", "pynetstat-netstat", ("-tan",), "netstat -tan"),
+    Case("pynetstat-netstat -tanp", "pynetstat-netstat", ("-tanp",), "netstat -tanp"),
 )
 
 
@@ -89,6 +93,8 @@ def find_tools(pynetstat_cmd: str | None) -> dict[str, Tool]:
         tools["pynetstat"] = Tool("pynetstat", (sys.executable, str(REPO / "pynetstat")))
     else:
         tools["pynetstat"] = Tool("pynetstat", missing="n/a (no <repo>/pynetstat launcher yet)")
+    face = tools["pynetstat"]
+    tools["pynetstat-netstat"] = Tool("pynetstat-netstat", face.argv + ("--nettools",), face.missing)
     return tools
 
 

@@ -84,6 +84,32 @@ def man_page() -> str:
     return "\n".join(lines) + "\n"
 
 
+def nettools_man_page() -> str:
+    """pynetstat-netstat.1: the net-tools face, from its own flag table (nettools/flags.py)."""
+    from pynetstat.nettools import flags as nt
+
+    lines = [
+        f".\\\" {GENERATED.replace('flags.py', 'nettools/flags.py')}",
+        f'.TH PYNETSTAT-NETSTAT 1 "" "pynetstat {__version__}" "User Commands"',
+        ".SH NAME",
+        "pynetstat\\-netstat \\- Linux net\\-tools netstat's options and layouts, read by pynetstat",
+        ".SH SYNOPSIS",
+        ".nf", *(_roff(line.removeprefix("usage: ").strip()) for line in nt.USAGE.split("\n")),
+        ".fi",
+        ".SH DESCRIPTION",
+        _roff("The net-tools face of pynetstat: the command line and the output layouts of Linux "
+              "net-tools 2.10 netstat, from the same netlink and /proc collectors as pynetstat. "
+              "It is chosen by name (this script, or a link named netstat to it) or by "
+              "pynetstat --nettools as the first argument; never guessed. Here -p means "
+              "program; in pynetstat (the Windows grammar) it means protocol."),
+        ".SH OPTIONS",
+    ]
+    for row in nt.FLAGS:
+        lines += [".TP", _man_label(row), _roff(row.help)]
+    lines += [".SH SEE ALSO", "\\fBpynetstat\\fR(1), \\fBnetstat\\fR(8)"]
+    return "\n".join(lines) + "\n"
+
+
 # --- bash -----------------------------------------------------------------------------------------
 
 def bash() -> str:
@@ -182,6 +208,7 @@ def fish() -> str:
 OUTPUTS = {
     "pynetstat.1": man_page,
     "completions/bash/pynetstat": bash,
+    "pynetstat-netstat.1": nettools_man_page,
     "completions/zsh/_pynetstat": zsh,
     "completions/fish/pynetstat.fish": fish,
 }

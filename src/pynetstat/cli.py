@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from pynetstat import __version__
-from pynetstat.errors import Exit, OutputError, PynetstatError, UsageError
+from pynetstat.errors import Exit, UsageError
 from pynetstat.flags import (
     POSITIONAL,
     SHORT,
@@ -127,71 +127,51 @@ def parse_args(argv: list[str]) -> Options:
     return opts
 
 
+# The face a program called this name shows (a link named netstat), and the switch that asks
+# for it as the first argument: chosen before any parsing, never guessed from the options.
+NETTOOLS_NAMES = frozenset({"netstat", "pynetstat-netstat"})
+NETTOOLS_SWITCH = "--nettools"
+
+
 def main(argv: list[str], env: Environment) -> int:
-    """Run pynetstat with ``argv`` in ``env``; return the exit status. Every error ends here."""
+    """Run pynetstat with ``argv`` in ``env``; return the exit status. Every error ends here.
+    ``--nettools`` as the first argument: the net-tools face reads the rest (its own grammar)."""
+    if argv[:1] == [NETTOOLS_SWITCH]:
+        from pynetstat.nettools.cli import main as nettools_main
+
+        return nettools_main(argv[1:], env)
+    from pynetstat.console import guarded
+
+    return guarded(env, "pynetstat", USAGE, lambda: _run(argv, env))
+
+
+def _run(argv: list[str], env: Environment) -> int:
     try:
-        try:
-            opts = parse_args(argv)
-        except _Help:
-            env.stdout.write(help_text())
-            return Exit.OK
-        except _Version:
-            env.stdout.write(f"pynetstat {__version__}\n")
-            return Exit.OK
-        if opts.interval is None:
-            from pynetstat.modes.once import run
-        else:
-            from pynetstat.modes.interval import run
-        return run(opts, env)
-    except UsageError as e:
-        _complain(env, f"pynetstat: {e}\n{USAGE}\n" if e.usage else f"pynetstat: {e}\n")
-        return e.exit_status
-    except PynetstatError as e:
-        _complain(env, f"pynetstat: {e}\n")
-        return e.exit_status
-    except KeyboardInterrupt:
-        return Exit.INTERRUPTED
-    except BrokenPipeError:
-        return Exit.BROKEN_PIPE
-
-
-# Exit statuses after which what is left in stdout's buffer is dropped: the reader left, or a
-# signal ended the run (which must end now, whatever the reader does; docs/interval.md).
-_UNFLUSHED = (Exit.BROKEN_PIPE, Exit.INTERRUPTED, Exit.TERMINATED)
-
-
-def _complain(env: Environment, text: str) -> None:
-    """The one line that says why the run failed, if there is a stderr to say it on."""
-    try:
-        env.stderr.write(text)
-        env.stderr.flush()
-    except (OSError, OutputError):
-        pass
+        opts = parse_args(argv)
+    except _Help:
+        env.stdout.write(help_text())
+        return Exit.OK
+    except _Version:
+        env.stdout.write(f"pynetstat {__version__}\n")
+        return Exit.OK
+    if opts.interval is None:
+        from pynetstat.modes.once import run
+    else:
+        from pynetstat.modes.interval import run
+    return run(opts, env)
 
 
 def entry() -> None:
     """The console script: real streams, real environment, quiet on a closed pipe, one line when
-    the output cannot be written."""
-    from pynetstat.env import Environment
+    the output cannot be written. A program called ``netstat``, or ``--nettools`` as the first
+    argument, runs the net-tools face (pynetstat.nettools) instead."""
+    import os
 
-    env = Environment.from_process()
-    try:
-        status = main(sys.argv[1:], env)
-        if status not in _UNFLUSHED:
-            env.stdout.flush()
-    except BrokenPipeError:
-        status = Exit.BROKEN_PIPE
-    except KeyboardInterrupt:
-        status = Exit.INTERRUPTED
-    except OutputError as e:
-        _complain(env, f"pynetstat: {e}\n")
-        status = e.exit_status
-    if (status in _UNFLUSHED or env.stdout.failed) and sys.stdout is not None:
-        # Python flushes stdout once more at exit, which would fail again (and print "Exception
-        # ignored"), or after a signal wait on a reader that stopped reading, or add to a line
-        # that the signal cut: what is left in its buffer is not written: point it at /dev/null.
-        import os
+    from pynetstat.console import run_console
 
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(status)
+    if os.path.basename(sys.argv[0]) in NETTOOLS_NAMES:
+        from pynetstat.nettools.cli import NAME
+        from pynetstat.nettools.cli import main as nettools_main
+
+        run_console(nettools_main, sys.argv[1:], NAME)
+    run_console(main, sys.argv[1:])

@@ -179,6 +179,11 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
     ("Is TCP retransmitting or resetting (counters of the whole host)?", "pynetstat -s -p tcp"),
 )
 
+# The other face, said at the end of --help (the net-tools one says how to come back).
+OTHER_FACE = ("Linux net-tools grammar and layouts (netstat -tulpn, -rn, -i, -s; there -p means "
+              "program): run pynetstat-netstat, a link named netstat to it, or pynetstat "
+              "--nettools ARGS (as the first argument).")
+
 SUMMARY = ("Displays protocol statistics and current TCP/IP network connections, read from the "
            "Linux kernel (netlink, /proc).")
 EXIT_STATUSES = ((0, "ok"), (1, "the kernel could not be read"), (2, "bad command line"),
@@ -229,4 +234,5 @@ def help_text() -> str:
     lines += ["", "Examples:"]
     for question, command in EXAMPLES:
         lines += [f"  {question}", f"      {command}"]
+    lines += ["", *prose(OTHER_FACE)]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,194 @@
+"""The net-tools face's flag table and its parser: ``netstat -tulpn`` as net-tools 2.10 reads it.
+
+Rows have the shape of ``pynetstat.flags.Flag``, so help, the man page (pynetstat-netstat.1) and
+completions are made from them as for the Windows face. The grammar is getopt's, as net-tools'
+``main`` reads it: letters cluster (``-tulpn``), a letter may repeat (``-ee``: counted), long
+options may be abbreviated to any unique prefix (``--numeric-h``), and ``-c`` takes no value
+(net-tools waits a fixed second; here a bare number after the options sets the interval).
+"""
+
+from __future__ import annotations
+
+from pynetstat.errors import UsageError
+from pynetstat.flags import Flag, parse_interval
+
+FACE = "net-tools"
+
+# Help lists the rows in this order; the field is a NetToolsOptions attribute.
+FLAGS: tuple[Flag, ...] = (
+    Flag("route", "display routing table (route -n layout)", short="r", long="route"),
+    Flag("interfaces", "display interface table (-e: ifconfig's long form)", short="i",
+         long="interfaces"),
+    Flag("groups", "display multicast group memberships", short="g", long="groups"),
+    Flag("statistics", "display networking statistics (like SNMP); -t, -u, -w: those only",
+         short="s", long="statistics"),
+    Flag("verbose", "be verbose", short="v", long="verbose"),
+    Flag("wide", "don't truncate IP addresses", short="W", long="wide", aliases=("notrim",)),
+    Flag("numeric", "don't resolve names", short="n", long="numeric"),
+    Flag("numeric_hosts", "don't resolve host names", long="numeric-hosts"),
+    Flag("numeric_ports", "don't resolve port names", long="numeric-ports"),
+    Flag("numeric_users", "don't resolve user names", long="numeric-users"),
+    Flag("extend", "display other/more information (User, Inode); twice: more", short="e",
+         long="extend"),
+    Flag("programs", "display PID/Program name for sockets", short="p", long="programs"),
+    Flag("timers", "display timers", short="o", long="timers"),
+    Flag("continuous", "continuous listing, every second or every interval seconds", short="c",
+         long="continuous"),
+    Flag("listening", "display listening server sockets", short="l", long="listening"),
+    Flag("all", "display all sockets (default: connected)", short="a", long="all"),
+    Flag("tcp", "TCP sockets", short="t", long="tcp"),
+    Flag("udp", "UDP sockets", short="u", long="udp"),
+    Flag("raw", "RAW sockets", short="w", long="raw"),
+    Flag("unix", "UNIX domain sockets", short="x", long="unix"),
+    Flag("inet", "IPv4 only", short="4", long="inet"),
+    Flag("inet6", "IPv6 only", short="6", long="inet6"),
+    Flag("interval", "seconds between listings with -c (fractions allowed; default 1)",
+         arg="interval", convert=parse_interval),
+    Flag("json", "print JSON instead of the net-tools layout", long="json"),
+    Flag("help", "show this help", short="h", long="help", hidden=("-?",)),
+    Flag("version", "show the version", short="V", long="version"),
+)
+
+SHORT = {row.short: row for row in FLAGS if row.short}
+LONG = {name[2:]: row for row in FLAGS for name in row.long_names}
+POSITIONAL = next(row for row in FLAGS if row.positional)
+# Switches counted rather than set (net-tools' flag_exp: -e is 2, -ee 3).
+COUNTED = frozenset({"extend"})
+
+
+class NetToolsOptions:
+    """The typed options of a net-tools face run (``parse_args`` makes it)."""
+
+    __slots__ = tuple(row.field for row in FLAGS if row.field not in ("help", "version"))
+
+    def __init__(self, **given: object):
+        for name in self.__slots__:
+            setattr(self, name, given.get(name, 0 if name in COUNTED else
+                                          None if name == "interval" else False))
+        if self.numeric:
+            self.numeric_hosts = self.numeric_ports = self.numeric_users = True
+
+    @property
+    def socket_kinds(self) -> bool:
+        """Was any socket kind named (net-tools' flag_arg)?"""
+        return self.tcp or self.udp or self.raw or self.unix or self.groups
+
+    @property
+    def families(self) -> tuple[int, ...]:
+        """The address families listed: -4, -6, or both."""
+        if self.inet or self.inet6:
+            return tuple(f for f, on in ((4, self.inet), (6, self.inet6)) if on)
+        return (4, 6)
+
+    def inet_kinds(self) -> tuple[str, ...]:
+        """Which of tcp, udp, raw to list. Nothing named lists them all (UNIX too, unless -4 or
+        -6 asked for an address family: net-tools' ``flag_noprot``)."""
+        named = tuple(k for k in ("tcp", "udp", "raw") if getattr(self, k))
+        if named or (self.socket_kinds and not (self.inet or self.inet6)):
+            return named
+        return ("tcp", "udp", "raw")
+
+    @property
+    def lists_unix(self) -> bool:
+        return self.unix or not (self.socket_kinds or self.inet or self.inet6)
+
+    @property
+    def wants_owners(self) -> bool:
+        return self.programs
+
+    def __repr__(self) -> str:
+        return "NetToolsOptions(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
+
+
+class Help(Exception):
+    pass
+
+
+class Version(Exception):
+    pass
+
+
+def _long(token: str) -> tuple[Flag, str | None]:
+    """``--numeric-h`` -> its row (getopt_long: a unique prefix names an option)."""
+    name, eq, value = token[2:].partition("=")
+    row = LONG.get(name)
+    if row is None:
+        found = {id(r): r for n, r in LONG.items() if n.startswith(name)} if name else {}
+        if len(found) != 1:
+            raise UsageError(f"unrecognized option '{token}'" if not found
+                             else f"option '{token}' is ambiguous")
+        row = next(iter(found.values()))
+    if eq and not row.arg:
+        raise UsageError(f"option '--{name}' doesn't allow an argument")
+    return row, value if eq else None
+
+
+def _store(fields: dict, row: Flag) -> None:
+    if row.field == "help":
+        raise Help
+    if row.field == "version":
+        raise Version
+    fields[row.field] = fields.get(row.field, 0) + 1 if row.field in COUNTED else True
+
+
+def parse_args(argv: list[str]) -> NetToolsOptions:
+    """argv (without the program name) -> NetToolsOptions. Raises UsageError, Help, Version.
+
+    >>> parse_args(["-tulpn"]).programs
+    True
+    >>> parse_args(["-ee"]).extend
+    2
+    """
+    fields: dict[str, object] = {}
+    for token in argv:
+        if token.startswith("--") and len(token) > 2:
+            row, value = _long(token)
+            if row.arg:
+                fields[row.field] = row.convert(value) if value is not None else True
+            else:
+                _store(fields, row)
+        elif token in ("-?",):
+            raise Help
+        elif token.startswith("-") and len(token) > 1:
+            for letter in token[1:]:
+                row = SHORT.get(letter)
+                if row is None:
+                    raise UsageError(f"invalid option -- '{letter}'")
+                _store(fields, row)
+        else:
+            if "interval" in fields:
+                raise UsageError(f"unexpected argument {token!r}")
+            fields["interval"] = POSITIONAL.convert(token)
+    opts = NetToolsOptions(**fields)
+    if sum(map(bool, (opts.route, opts.interfaces, opts.statistics))) > 1:
+        raise UsageError("-r, -i and -s cannot be combined")
+    if opts.interval is not None:
+        opts.continuous = True
+    return opts
+
+
+USAGE = ("usage: netstat [-vWnceaolp] [-4|-6] [-t] [-u] [-w] [-x] [--json] [interval]\n"
+         "       netstat [-vWeenc] -r | [-vWeenac] -i | -g [-n] | -s [-6tuw]\n"
+         "       netstat {-V|--version|-h|--help}")
+
+
+def help_text() -> str:
+    """``--help``: which face this is, how to reach the other, then every row."""
+    lines = [
+        "pynetstat-netstat: the Linux net-tools netstat face of pynetstat (as net-tools 2.10).",
+        "The Windows netstat face is `pynetstat` (there -p means protocol, here program).",
+        "",
+        *USAGE.split("\n"),
+        "",
+    ]
+    for row in FLAGS:
+        label = row.label if not row.positional else f"[{row.arg}]"
+        lines.append(f"        {label:<24} {row.help}")
+    lines += ["",
+              "  <Socket>={-t|--tcp} {-u|--udp} {-w|--raw} {-x|--unix}",
+              "  <AF>=Use '-6|-4'; default: both",
+              "",
+              "Chosen by name: the pynetstat-netstat script, a link named netstat to it",
+              "(ln -s \"$(command -v pynetstat-netstat)\" ~/.local/bin/netstat), or",
+              "`pynetstat --nettools ARGS`."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,91 @@
+"""One display of what the net-tools options select, once or every interval (``-c``).
+
+The order is net-tools': -r, -i, -s alone; else the Internet table (tcp, udp, raw), the group
+memberships (-g), then the UNIX table. What could not be read is said on stderr, as net-tools
+says "(Not all processes could be identified ...)", with pynetstat's count and reason.
+"""
+
+from __future__ import annotations
+
+from pynetstat.session import NoCycleCollection
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pynetstat.env import Environment
+    from pynetstat.nettools.flags import NetToolsOptions
+
+class Run:
+    """What lives across the displays of one run: options, environment, netlink, names."""
+
+    def __init__(self, opts: NetToolsOptions, env: Environment):
+        from pynetstat.linux.procfs import ProcFS
+        from pynetstat.session import netlink_source
+
+        self.opts = opts
+        self.env = env
+        self.proc = ProcFS(env.proc_root)
+        self.netlink = (env.netlink_factory or netlink_source(env.environ))()
+        self.names = None
+        if not (opts.numeric_hosts and opts.numeric_ports):
+            from pynetstat.resolve import names_from_environ
+
+            self.names = names_from_environ(env.environ)
+
+    def close(self) -> None:
+        self.netlink.close()
+
+
+def run(opts: NetToolsOptions, env: Environment) -> int:
+    from pynetstat.errors import Exit
+
+    session = Run(opts, env)
+    try:
+        while True:
+            with NoCycleCollection():
+                display(session)
+            if not opts.continuous:
+                return Exit.OK
+            env.stdout.flush()
+            env.sleep(opts.interval or 1.0)
+    finally:
+        session.close()
+
+
+def display(session: Run) -> None:
+    opts, out = session.opts, session.env.stdout
+    notes: list[str] = []
+    if opts.route or opts.interfaces or opts.statistics:
+        from pynetstat.nettools import tables
+
+        out.write(tables.render(session, notes))
+    elif opts.json:
+        from pynetstat.nettools.jsonout import write_json
+
+        write_json(session, out, notes)
+    else:
+        write_sockets(session, out, notes)
+    for note in dict.fromkeys(notes):
+        session.env.stderr.write(note if note.endswith("\n") else f"pynetstat-netstat: {note}\n")
+
+
+def write_sockets(session: Run, out, notes: list[str]) -> None:
+    from pynetstat.nettools import layout
+    from pynetstat.nettools.sources import gather
+
+    opts = session.opts
+    batches, raw, groups, unix, programs, timers = gather(session, notes)
+    if session.names is not None and not opts.numeric_hosts:
+        session.names.resolve_hosts({a for b in batches for a in (*b.local_address, *b.remote_address)})
+    endpoint = layout.Endpoints(opts, session.names)
+    tail = layout.Tail(opts, programs, timers)
+    if opts.inet_kinds():
+        out.write(layout.inet_header(opts))
+        for batch in batches:
+            out.write(layout.inet_rows(batch, opts, endpoint, tail))
+        out.write("".join(layout.raw_rows(raw, opts, endpoint, tail)))
+    if groups is not None:
+        out.write(layout.GROUPS_HEADER)
+        out.write("".join(layout.group_rows(groups, endpoint)))
+    if unix is not None:
+        out.write(layout.unix_header(opts))
+        out.write("".join(layout.unix_rows(unix, opts, programs)))

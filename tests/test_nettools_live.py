@@ -1,0 +1,203 @@
+"""The net-tools face against real net-tools (issue 18): for one live scene in a network namespace
+the test makes (TCP listeners and connections over IPv4 and IPv6, an IPv4 peer of an IPv6
+listener, UDP bound and connected, UNIX stream, datagram and abstract sockets, multicast
+memberships on a dummy interface, a route), ``pynetstat --nettools ARGS`` prints the same rows as
+``/usr/bin/netstat ARGS`` (net-tools 2.10), column for column, compared as sets of lines (the
+order of a kernel dump is not a contract); the headers are the same lines in the same order.
+
+Everything runs in one forked child that leaves the test's network namespace, so both tools see
+exactly the scene; it holds the scene's sockets itself, so -p names the same process for both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from attack.sandbox import CLONE_NEWNET, in_child, unshare  # noqa: E402
+from helpers import run_inprocess  # noqa: E402
+
+NETSTAT = "/usr/bin/netstat"
+pytestmark = [pytest.mark.root, pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists(NETSTAT) or not shutil.which("ip"),
+    reason="needs root, ip and net-tools netstat (network namespaces)")]
+
+# The views scripts read (issue 18), and a few more options and combinations.
+VIEWS = ("-tulpn", "-an", "-anp", "-tan", "-tanp", "-uan", "-tanpe", "-tlnW", "-ltn4", "-ltn6",
+         "-x", "-xa", "-xl", "-xp", "-g", "-gn", "-rn", "-rne", "-i", "-ia", "-ie", "-iea", "-s", "-st",
+         "-su", "-s6", "-anw", "-a4n")
+
+
+def _scene(workdir: str) -> list:
+    """The sockets and links of the scene; the caller keeps the list alive."""
+    import socket
+    import struct
+
+    def ip(*args):
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+
+    ip("link", "set", "lo", "up")
+    try:
+        ip("link", "add", "nt0", "type", "dummy")
+    except subprocess.CalledProcessError:
+        ip("link", "add", "nt0", "type", "veth", "peer", "name", "nt1")
+    ip("link", "set", "nt0", "up", "multicast", "on")
+    ip("addr", "add", "10.77.0.1/24", "dev", "nt0")
+    ip("-6", "addr", "add", "fd77::1/64", "dev", "nt0", "nodad")
+    ip("route", "add", "10.78.0.0/16", "via", "10.77.0.2", "dev", "nt0")
+    # listener(family, host, kind) and pair(family, server, host), as jc's scene makes them
+    from test_jc_netstat import HELPERS
+
+    scope: dict = {}
+    exec(HELPERS, scope)
+    held, listener, pair = scope["held"], scope["listener"], scope["pair"]
+
+    a4, a6 = socket.AF_INET, socket.AF_INET6
+    l4 = listener(a4, "127.0.0.1")
+    pair(a4, l4, "127.0.0.1")
+    l6 = listener(a6, "::1")
+    pair(a6, l6, "::1")
+    any6 = listener(a6, "::")
+    pair(a4, any6, "127.0.0.1")  # shown as 127.0.0.1 in a tcp6 row (fix_v4_address)
+    listener(a4, "0.0.0.0")
+    listener(a4, "127.0.0.1", socket.SOCK_DGRAM)
+    listener(a6, "::1", socket.SOCK_DGRAM)
+    listener(a4, "127.0.0.1", socket.SOCK_DGRAM).connect(("127.0.0.1", 9))
+    raw = socket.socket(a4, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    held.append(raw)
+    # UNIX: a listener with a path, an accepted connection, a datagram socket, an abstract name
+    path = os.path.join(workdir, "nt.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(4)
+    client = socket.socket(socket.AF_UNIX)
+    client.connect(path)
+    held += [server, client, server.accept()[0], *socket.socketpair()]
+    dgram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dgram.bind("\0pynetstat-nettools")
+    held.append(dgram)
+    # multicast memberships on nt0
+    index = socket.if_nametoindex("nt0")
+    m4 = socket.socket(a4, socket.SOCK_DGRAM)
+    m4.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                  socket.inet_aton("239.7.7.7") + socket.inet_aton("10.77.0.1"))
+    m6 = socket.socket(a6, socket.SOCK_DGRAM)
+    m6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
+                  socket.inet_pton(a6, "ff15::77") + struct.pack("@I", index))
+    held += [m4, m6]
+    return held
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    """``{view: (net-tools stdout, pynetstat stdout, pynetstat status)}`` and the jc fields."""
+    workdir = str(tmp_path_factory.mktemp("nettools"))
+
+    def run():
+        held = _scene(workdir)
+        out = {}
+        for view in VIEWS:
+            theirs = subprocess.run([NETSTAT, view], capture_output=True, text=True,
+                                    env={"LC_ALL": "C", "PATH": os.environ.get("PATH", "")})
+            ours = run_inprocess(["--nettools", view], resolve_budget="0.5")
+            out[view] = (theirs.stdout, ours.out, ours.status, ours.err)
+        held.clear()
+        return out
+
+    return in_child(run, setup=lambda: unshare(CLONE_NEWNET), timeout=120)
+
+
+def _counters_masked(text: str) -> str:
+    """-i, -ie: the packet counters as ``#`` (IPv6 on the dummy link may send a report between
+    the two runs); names, MTU, flags, addresses and the layout stay."""
+    out = []
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) == 11 and f[1].isdigit():  # -i: Iface MTU 8 counters Flg
+            line = re.sub(r"\d+", "#", line[22:-4]).join((line[:22], line[-4:]))
+        elif line.startswith(("        RX ", "        TX ")):
+            line = re.sub(r"[\d.]+( [KMGTPE]?i?B\))?", "#", line)
+        out.append(line)
+    return "\n".join(out)
+
+
+def _split(text: str) -> tuple[list[str], set[str]]:
+    """(header lines in order, the set of row lines)."""
+    heads, rows = [], set()
+    for line in text.splitlines():
+        if (line.startswith(("Active ", "Proto ", "Kernel ", "Destination ", "Iface ",
+                             "IPv6/IPv4", "Interface ", "-----")) or line.endswith(":")):
+            heads.append(line)
+        else:
+            rows.add(line)
+    return heads, rows
+
+
+@pytest.mark.parametrize("view", [v for v in VIEWS if not v.startswith("-s")])
+def test_rows_equal_nettools(outputs, view):
+    theirs, ours, status, err = outputs[view]
+    assert status == 0, err
+    if view.startswith("-i"):
+        theirs, ours = _counters_masked(theirs), _counters_masked(ours)
+    assert _split(ours) == _split(theirs), f"\n--- netstat {view}\n{theirs}\n--- ours\n{ours}"
+
+
+@pytest.mark.parametrize("view", [v for v in VIEWS if v.startswith("-s")])
+def test_statistics_lines_equal_nettools(outputs, view):
+    """-s: the same lines in the same order; a counter that moved between the two runs (the
+    scene is quiet, but the kernel's own timers tick) compares by its wording alone."""
+    theirs, ours, status, err = outputs[view]
+    assert status == 0, err
+
+    def words(text):
+        return ["".join("#" if c.isdigit() else c for c in line) for line in text.splitlines()]
+
+    assert words(ours) == words(theirs)
+
+
+def test_scene_is_in_the_views(outputs):
+    """The scene's cases are there (else an empty table would pass the comparisons)."""
+    anp = outputs["-anp"][1]
+    for needle in ("127.0.0.1:", "::1:", "LISTEN", "ESTABLISHED", "udp6", "raw ",
+                   "nt.sock", "@pynetstat-nettools", "ACC"):
+        assert needle in anp, needle
+    assert re.search(r"LISTEN +\d+/\S", anp), "a PID/Program name cell"
+    assert "239.7.7.7" in outputs["-gn"][1] and "ff15::77" in outputs["-gn"][1]
+    assert "10.78.0.0" in outputs["-rn"][1]
+    assert "nt0" in outputs["-i"][1]
+
+
+# jc's parser of each view: -ie is ifconfig's long form
+JC_PARSERS = {"-tulpn": "netstat", "-an": "netstat", "-anp": "netstat", "-x": "netstat",
+              "-i": "netstat", "-ie": "ifconfig", "-g": "netstat"}
+
+
+@pytest.mark.parametrize("view", JC_PARSERS)
+def test_jc_reads_the_same_fields(outputs, view):
+    """jc gives the same records for our output as for net-tools' (jc has no parser of the
+    group table: for -g both give nothing, and the rows are compared above)."""
+    jc = pytest.importorskip("jc")
+    theirs, ours, status, err = outputs[view]
+    assert status == 0, err
+    if view.startswith("-i"):
+        theirs, ours = _counters_masked(theirs).replace("#", "0"), _counters_masked(ours).replace("#", "0")
+    parser = JC_PARSERS[view]
+    key = json.dumps
+    mine = jc.parse(parser, ours)
+    assert mine or view == "-g"
+    assert sorted(map(key, mine)) == sorted(map(key, jc.parse(parser, theirs)))
+
+
+def test_jc_route_reads_the_same_fields(outputs):
+    jc = pytest.importorskip("jc")
+    theirs, ours, status, err = outputs["-rn"]
+    assert status == 0, err
+    mine = jc.parse("route", ours)
+    assert mine and mine == jc.parse("route", theirs)
