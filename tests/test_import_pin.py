@@ -13,7 +13,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Every pynetstat module a plain -an loads, and nothing else (modes, formats, views, collectors
 # of the one display it makes).
 AN_MODULES = {
-    "pynetstat", "pynetstat.cli", "pynetstat.env", "pynetstat.errors", "pynetstat.flags",
+    "pynetstat", "pynetstat.cli", "pynetstat.console", "pynetstat.env", "pynetstat.errors", "pynetstat.flags",
     "pynetstat.formats", "pynetstat.formats.text", "pynetstat.kinds", "pynetstat.linux",
     "pynetstat.linux.connections", "pynetstat.linux.netlink", "pynetstat.linux.procfs",
     "pynetstat.linux.sockdiag", "pynetstat.linux.sockets", "pynetstat.model",
