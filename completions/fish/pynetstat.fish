@@ -11,5 +11,8 @@ complete -c pynetstat -s s -l statistics -d 'Displays per-protocol statistics (I
 complete -c pynetstat -s v -l verbose -d 'With -b: the whole sequence (process ancestry, cgroup path) for every executable.'
 complete -c pynetstat -l json -d 'Prints JSON instead of text (JSON Lines with an interval).'
 complete -c pynetstat -l changes -d 'With an interval: after the first display, only what changed.'
+complete -c pynetstat -l audit -d 'Checks the processes with network sockets for signs of compromise (a deleted or in-memory executable, a shell on a socket, a name that lies, a sniffer, a hidden socket, ...) and prints each finding with its evidence; exit status 3 for an alert, 4 for a warning.'
+complete -c pynetstat -l snapshot -r -F -d 'Writes a baseline to FILE (JSON: listeners, executables with sockets and the SHA-256 of those that listen, remote destinations); replaces FILE whole or not at all.'
+complete -c pynetstat -l diff -r -F -d 'Compares now against the baseline in FILE: new and gone listeners, a listener\'s executable changed, new executables and destinations; exit status 5 when anything differs.'
 complete -c pynetstat -s h -l help -d 'Shows this help.'
 complete -c pynetstat -l version -d 'Shows the version.'

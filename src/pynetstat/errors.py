@@ -26,6 +26,15 @@ class UsageError(PynetstatError):
     """The command line is wrong; the message says how."""
 
     exit_status = Exit.USAGE
+    show_usage = True  # cli.main adds the usage line
+
+
+class InputError(UsageError):
+    """A file named on the command line is not what it should be (``--diff FILE``: unreadable,
+    not JSON, another format or version). Exit 2 like a usage error, but one line: the usage
+    line would not help."""
+
+    show_usage = False
 
 
 class OutputError(PynetstatError):
