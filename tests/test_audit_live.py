@@ -84,7 +84,7 @@ def planted(tmp_path_factory):
         ns.ip("link", "set", "va", "promisc", "on")
         scene = subprocess.Popen(
             ns.run([sys.executable, os.path.join(TESTS, "audit_scene.py"),
-                    str(tmp_path_factory.mktemp("audit")), _libc()]),
+                    str(tmp_path_factory.mktemp("audit")), _libc(), "va"]),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         planted = json.loads(scene.stdout.readline())
         doc = ns.audit()
@@ -209,6 +209,50 @@ def test_promiscuous_interfaces(planted):
     assert by_name["vc"]["severity"] == "info"  # a bridge port: br0 made it so
     assert by_name["vc"]["evidence"][0]["value"]["master"] == "br0"
     assert set(by_name) == {"va", "vc"}
+
+
+def _held(doc, sign, pid):
+    (found,) = _of(doc, sign, pid)
+    (fact,) = [e for e in found["evidence"] if e["what"] == sign.replace("-", " ")]
+    return found, fact
+
+
+def test_a_sniffer_holding_an_interface_promiscuous_is_an_alert(planted):
+    scene, doc = planted
+    pid = _pid(scene, "sniffer")
+    found, fact = _held(doc, "packet-socket", pid)
+    assert found["severity"] == "alert" and "sniffer" in found["why"]
+    assert found["process"]["pid"] == pid and found["process"]["exe"] == os.path.realpath(
+        sys.executable)
+    assert fact["source"] == "sock_diag packet"
+    assert fact["value"]["promiscuous"] is True and fact["value"]["promiscuous_on"] == ["va"]
+    assert (fact["value"]["type"], fact["value"]["protocol"], fact["value"]["protocol_name"],
+            fact["value"]["interface"]) == ("raw", 3, "all", "va")
+    # The interface's own finding names the socket and its holder.
+    (va,) = [f for f in _of(doc, "promiscuous-interface")
+             if f["evidence"][0]["value"]["interface"] == "va"]
+    assert [e["value"] for e in va["evidence"] if e["what"] == "held promiscuous by"] == [
+        f"packet socket inode {fact['value']['inode']} of {pid} {found['process']['name']}"]
+
+
+def test_a_dhcp_clients_packet_socket_is_info(planted):
+    scene, doc = planted
+    found, fact = _held(doc, "packet-socket", _pid(scene, "dhclient"))
+    assert found["severity"] == "info" and "DHCP" in found["why"]
+    assert found["process"]["exe"].endswith("/dhclient")
+    assert fact["value"]["promiscuous"] is False
+    assert (fact["value"]["type"], fact["value"]["protocol"]) == ("dgram", 0x0800)
+
+
+def test_raw_sockets_with_their_owners(planted):
+    scene, doc = planted
+    found, fact = _held(doc, "raw-socket", _pid(scene, "raw-socket"))
+    assert found["severity"] == "warning"
+    assert (fact["value"]["family"], fact["value"]["protocol"],
+            fact["value"]["protocol_name"]) == ("ipv4", 1, "icmp")
+    assert fact["source"] in ("sock_diag raw", "/proc/net/raw")
+    ping, _ = _held(doc, "raw-socket", _pid(scene, "ping"))
+    assert ping["severity"] == "info" and ping["process"]["exe"].endswith("/ping")
 
 
 def test_exit_status_says_alerts(planted):

@@ -50,6 +50,8 @@ def build_baseline(evidence: Evidence, hashes: dict[str, str | None], taken: str
                        for s in pf.sockets if _is_listener(s)}
     listeners, destinations, executables = set(), set(), {}
     for pf in evidence.processes.values():
+        if not pf.sockets:
+            continue  # a holder of RAW or packet sockets only: the baseline is TCP and UDP
         key = exe_key(pf)
         entry = executables.setdefault(key, {"exe": key, "names": set(), "users": set(),
                                              "listens": False, "sha256": None})

@@ -20,8 +20,9 @@ what the signs of ``pynetstat.audit.signs`` need, each with the file it came fro
   may not read another user's environment).
 
 Host facts (``Evidence.host``): ``ld_so_preload`` (non-empty /etc/ld.so.preload, its entries),
-``uid_min`` (UID_MIN of /etc/login.defs, else 1000). RAW and packet sockets come with the socket
-kinds of helper G: ``packet_sockets`` is the hook (TODO, next round).
+``uid_min`` (UID_MIN of /etc/login.defs, else 1000). RAW and packet sockets
+(``Evidence.packet_sockets``, ``raw_sockets``: ``linux/capture.py``), with their holders, whose
+processes join ``processes`` and are judged like any other.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def collect_evidence(env: Environment, netlink, *, etc: str = "/etc",
             if pf is None:
                 pf = evidence.processes[owner.pid] = ProcessFacts(owner.pid, owner.process)
             pf.sockets.append(sock)
+    evidence.interfaces = promiscuous_interfaces(sys_root, evidence.notes)
+    _capturers(evidence, netlink, procfs, conns.owners, sys_root)
     for pf in evidence.processes.values():
         if pf.process is not None:
             _process_facts(procfs, pf, inet_inodes)
@@ -94,8 +97,25 @@ def collect_evidence(env: Environment, netlink, *, etc: str = "/etc",
         evidence.unowned = [r for r in unowned if r.inode in alive and r.inode not in again.first]
     evidence.visibility = _visibility(procfs, conns.owners.report)
     evidence.host.update(_host_facts(etc))
-    evidence.interfaces = promiscuous_interfaces(sys_root, evidence.notes)
     return evidence
+
+
+def _capturers(evidence: Evidence, netlink, procfs: ProcFS, owners, sys_root: str) -> None:
+    """Packet and RAW sockets, and a ``ProcessFacts`` for each holder not met yet (one that holds
+    no TCP or UDP socket: a sniffer need not)."""
+    from pynetstat.linux.capture import interface_names, packet_sockets, raw_sockets
+    from pynetstat.linux.process import read_process
+
+    ifnames = interface_names(sys_root)
+    evidence.packet_sockets = packet_sockets(netlink, procfs, owners, ifnames,
+                                             bool(evidence.interfaces), evidence.notes)
+    evidence.raw_sockets = raw_sockets(netlink, procfs, owners, ifnames, evidence.notes)
+    cache: dict = {}
+    for _, pids in evidence.packet_sockets + evidence.raw_sockets:
+        for pid in pids:
+            if pid not in evidence.processes:
+                evidence.processes[pid] = ProcessFacts(
+                    pid, read_process(procfs, pid, ancestry=True, cache=cache))
 
 
 def _process_facts(procfs: ProcFS, pf: ProcessFacts, inet_inodes: set[int]) -> None:
