@@ -62,6 +62,10 @@ CASES = (
     Case("pynetstat -ano", "pynetstat", ("-ano",), "ss -tanp"),
     Case("netstat -tanp", "netstat", ("-tanp",), "ss -tanp"),
     Case("pynetstat -anb", "pynetstat", ("-anb",), "ss -tanp"),
+    # issue 16: --audit reads what -anob does and more (process facts, the two views compared,
+    # packet and raw sockets); its target is 2x -anob.
+    Case("pynetstat -anob", "pynetstat", ("-anob",), "ss -tanp"),
+    Case("pynetstat --audit", "pynetstat", ("--audit",), "pynetstat -anob"),
 )
 
 

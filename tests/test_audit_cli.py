@@ -176,3 +176,38 @@ def test_a_snapshot_that_cannot_be_written_is_exit_1_and_leaves_nothing(tmp_path
     assert done.err.startswith(f"pynetstat: cannot write to {target}: ")
     assert done.err.count("\n") == 1
     assert sorted(os.listdir(tmp_path)) == ["is-a-directory"]
+
+
+
+def test_snapshot_hashes_only_the_executables_of_listeners_each_once(monkeypatch, tmp_path):
+    """``pynetstat --snapshot`` on this host, with a pre-fork server of ours on loopback (two
+    processes, one executable, one listener) and a client of another executable: each listening
+    executable read once, the others never."""
+    import socket
+    import subprocess
+    import sys
+
+    from pynetstat.linux import exehash
+
+    server = socket.create_server(("127.0.0.1", 0))
+    worker = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                              stdin=subprocess.PIPE, pass_fds=[server.fileno()])
+    client = socket.create_connection(server.getsockname())
+    read = []
+    real = exehash._sha256
+    monkeypatch.setattr(exehash, "_sha256", lambda fd: read.append(os.fstat(fd).st_ino) or real(fd))
+    try:
+        done = run_inprocess(["--snapshot", str(tmp_path / "b.json")], environ={})
+    finally:
+        worker.kill()
+        worker.wait()
+        client.close()
+        server.close()
+    assert done.status == 0
+    doc = json.loads((tmp_path / "b.json").read_text())
+    python = os.path.realpath(sys.executable)
+    (ours,) = [e for e in doc["executables"] if e["exe"] == python]
+    assert ours["listens"] and len(ours["sha256"]) == 64
+    assert len(read) == len(set(read))  # each file once, however many processes run it
+    assert len(read) <= sum(e["listens"] for e in doc["executables"])
+    assert all(e["sha256"] is None for e in doc["executables"] if not e["listens"])
