@@ -74,6 +74,10 @@ CASES = (
     # -tan no slower.
     Case("pynetstat-netstat -tan", "pynetstat-netstat", ("-tan",), "netstat -tan"),
     Case("pynetstat-netstat -tanp", "pynetstat-netstat", ("-tanp",), "netstat -tanp"),
+    # issue 16: --audit reads what -anob does and more (process facts, the two views compared,
+    # packet and raw sockets); its target is 2x -anob.
+    Case("pynetstat -anob", "pynetstat", ("-anob",), "ss -tanp"),
+    Case("pynetstat --audit", "pynetstat", ("--audit",), "pynetstat -anob"),
 )
 
 

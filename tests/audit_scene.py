@@ -1,5 +1,6 @@
 """Planted signs of compromise for the audit's live tests (issue 16), run inside a test-made
-network namespace: ``python audit_scene.py TMPDIR LIBRARY`` starts one process per sign, prints
+network namespace: ``python audit_scene.py TMPDIR LIBRARY INTERFACE`` starts one process per sign
+(INTERFACE: one the packet sockets bind to and hold promiscuous), prints
 ``{"sign": pid, ...}`` (and the inode of the unowned socket) as one JSON line, and keeps them all
 until its stdin closes.
 
@@ -35,8 +36,29 @@ with open(sys.executable, "rb") as f:
 os.execv(f"/proc/self/fd/{fd}", ["pnst-fileless", "-c", sys.argv[1], "127.0.0.1"])
 """
 
+# Sign 5: argv[1] says which socket to hold. "raw": a RAW ICMP socket; "dhcp": a packet socket
+# for IPv4 frames on interface argv[2], as a DHCP client's; "sniff": one for every frame
+# (ETH_P_ALL) holding argv[2] promiscuous, as tcpdump does (PACKET_ADD_MEMBERSHIP with
+# PACKET_MR_PROMISC, include/uapi/linux/if_packet.h: SOL_PACKET 263, option 1, struct
+# packet_mreq {int ifindex; u16 type, alen; u8 address[8]}).
+CAPTURE = r"""
+import socket, struct, sys
+kind = sys.argv[1]
+if kind == "raw":
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+else:
+    dgram = kind == "dhcp"
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM if dgram else socket.SOCK_RAW,
+                      socket.htons(0x0800 if dgram else 0x0003))
+    s.bind((sys.argv[2], 0))
+    if kind == "sniff":
+        s.setsockopt(263, 1, struct.pack("iHH8s", socket.if_nametoindex(sys.argv[2]), 1, 0, b""))
+print(s.fileno(), flush=True)
+sys.stdin.read()
+"""
 
-def main(tmp: str, library: str) -> None:
+
+def main(tmp: str, library: str, interface: str) -> None:
     children = []
     pids = {}
 
@@ -86,6 +108,14 @@ def main(tmp: str, library: str) -> None:
     children.append(shell)
     conn.close()
     pids["shell-on-socket"] = shell.pid
+    # Sign 5: a program's raw socket, and the same from a copy named ping (ping's trade); a
+    # sniffer holding the interface promiscuous, and a copy named dhclient with its packet socket.
+    start("raw-socket", [sys.executable, "-c", CAPTURE, "raw"])
+    for name, kind in (("ping", "raw"), ("dhclient", "dhcp")):
+        copy = os.path.join(tmp, name)
+        shutil.copy2(sys.executable, copy)
+        start(name, [copy, "-c", CAPTURE, kind, interface])
+    start("sniffer", [sys.executable, "-c", CAPTURE, "sniff", interface])
     # A socket no process holds: sent over a UNIX socket, closed by the sender, never received.
     carrier, _peer = socket.socketpair()
     flying = socket.create_server(("127.0.0.1", 0))
@@ -103,4 +133,4 @@ def main(tmp: str, library: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], sys.argv[3])

@@ -18,20 +18,6 @@ from pynetstat.errors import UsageError
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_audit_live import Netns  # noqa: E402
 
-SNAPSHOT = textwrap.dedent("""
-    import sys
-    from pynetstat.audit.baseline import build_baseline, dump_baseline, listener_executables
-    from pynetstat.env import Environment
-    from pynetstat.linux.evidence import collect_evidence
-    from pynetstat.linux.exehash import hash_executables
-    from pynetstat.linux.procfs import ProcFS
-    env = Environment(sys.stdout, sys.stderr)
-    from pynetstat.session import netlink_source
-    evidence = collect_evidence(env, netlink_source(env.environ)())
-    hashes = hash_executables(ProcFS(env.proc_root), evidence, listener_executables(evidence))
-    sys.stdout.write(dump_baseline(build_baseline(evidence, hashes, "2026-12-01T00:00:00Z")))
-""")
-
 # The scene: a server (a copy of Python at argv[1]) on a fixed port, a client connected to it;
 # commands on stdin change it: "listen" (a new listener), "replace" (the server's file
 # rewritten and the server restarted on its port), "connect PORT" (the client dials anew).
@@ -104,21 +90,31 @@ def test_snapshot_then_three_changes_each_reported_once(tmp_path):
         scene.stdin.flush()
         return scene.stdout.readline().strip()
 
-    def snapshot():
-        out = subprocess.run(ns.run([sys.executable, "-c", SNAPSHOT]), capture_output=True,
-                             text=True, check=True, timeout=120).stdout
-        return load_baseline(out, "<snapshot>")
+    def snapshot(name):
+        path = str(tmp_path / name)
+        done = ns.pynetstat("--snapshot", path)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+        with open(path, encoding="utf-8") as f:
+            return load_baseline(f.read(), path)
+
+    def diff(*args):
+        done = ns.pynetstat("--diff", str(tmp_path / "before.json"), *args)
+        assert done.stderr == ""
+        return done
 
     try:
         scene = subprocess.Popen(ns.run([sys.executable, "-c", SCENE, server]),
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         port = int(scene.stdout.readline())
-        before = snapshot()
-        assert diff_baselines(before, snapshot()) == []  # nothing moved: nothing to say
+        before = snapshot("before.json")
+        assert diff_baselines(before, snapshot("again.json")) == []  # nothing moved
+        same = diff()
+        assert (same.returncode, same.stdout) == (0, "Diff: nothing changed since the baseline.\n")
         new_port = int(ask("listen"))
         assert ask("replace") == "ok"
         assert ask(f"connect {new_port}") == "ok"
-        after = snapshot()
+        after = snapshot("after.json")
+        text, as_json = diff(), diff("--json")
     finally:
         if scene is not None:
             scene.stdin.close()
@@ -140,6 +136,15 @@ def test_snapshot_then_three_changes_each_reported_once(tmp_path):
         {"change": "new-destination", "exe": python, "proto": "tcp", "address": "127.0.0.1",
          "port": new_port},
     ]
+    # Through the command line: each change once, exit status 5, in text and in JSON.
+    assert text.returncode == as_json.returncode == 5
+    assert text.stdout.splitlines() == [
+        f"new-listener tcp 127.0.0.1:{new_port} {python}",
+        f"exe-changed {server} sha256 {served['sha256']} -> {now}",
+        f"new-destination tcp 127.0.0.1:{new_port} {python}",
+        "Diff: 3 changes since the baseline."]
+    assert json.loads(as_json.stdout) == {"schema_version": 1, "changes": changes,
+                                          "exit_status": 5}
     assert diff_baselines(after, before)[:1] == [
         {"change": "gone-listener", "proto": "tcp", "family": "ipv4", "address": "127.0.0.1",
          "port": new_port, "exe": python}]

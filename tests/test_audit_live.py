@@ -25,19 +25,10 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("ip") is None, reason="iproute2's ip is not installed"),
 ]
 
-AUDIT = textwrap.dedent("""
-    import json, sys
-    from pynetstat.audit.signs import exit_status, judge
-    from pynetstat.env import Environment
-    from pynetstat.linux.evidence import collect_evidence
-    from pynetstat.render.audit import findings_json
-    env = Environment(sys.stdout, sys.stderr)
-    from pynetstat.session import netlink_source
-    evidence = collect_evidence(env, netlink_source(env.environ)())
-    found = judge(evidence)
-    doc = findings_json(found, len(evidence.processes), evidence.notes, exit_status(found))
-    print(json.dumps(doc))
-""")
+# The audit as a user runs it: the command line, in the namespace (PYTHONPATH: this checkout's
+# pynetstat, whatever is installed).
+AUDIT = ("--audit", "--json")
+SRC = os.path.join(os.path.dirname(TESTS), "src")
 
 
 class Netns:
@@ -52,10 +43,20 @@ class Netns:
     def run(self, argv, **kw):
         return ["ip", "netns", "exec", self.name, *argv]
 
+    def pynetstat(self, *args: str) -> subprocess.CompletedProcess:
+        """``pynetstat ARGS`` run in the namespace through the command line."""
+        env = {**os.environ, "PYTHONPATH": SRC}
+        return subprocess.run(self.run([sys.executable, "-m", "pynetstat", *args]),
+                              capture_output=True, text=True, timeout=120, env=env)
+
     def audit(self) -> dict:
-        out = subprocess.run(self.run([sys.executable, "-c", AUDIT]), capture_output=True,
-                             text=True, check=True, timeout=120).stdout
-        return json.loads(out)
+        """``pynetstat --audit --json``'s document, its exit status checked against the one it
+        says."""
+        done = self.pynetstat(*AUDIT)
+        doc = json.loads(done.stdout)
+        assert done.returncode == doc["exit_status"], done.stderr
+        assert done.stderr == ""
+        return doc
 
     def close(self):
         subprocess.run(["ip", "netns", "del", self.name], check=False)
@@ -83,10 +84,12 @@ def planted(tmp_path_factory):
         ns.ip("link", "set", "va", "promisc", "on")
         scene = subprocess.Popen(
             ns.run([sys.executable, os.path.join(TESTS, "audit_scene.py"),
-                    str(tmp_path_factory.mktemp("audit")), _libc()]),
+                    str(tmp_path_factory.mktemp("audit")), _libc(), "va"]),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         planted = json.loads(scene.stdout.readline())
-        yield planted, ns.audit()
+        doc = ns.audit()
+        planted["text"] = ns.pynetstat("--audit")  # the same scene, as a person reads it
+        yield planted, doc
     finally:
         if scene is not None:
             scene.stdin.close()
@@ -208,10 +211,71 @@ def test_promiscuous_interfaces(planted):
     assert set(by_name) == {"va", "vc"}
 
 
+def _held(doc, sign, pid):
+    (found,) = _of(doc, sign, pid)
+    (fact,) = [e for e in found["evidence"] if e["what"] == sign.replace("-", " ")]
+    return found, fact
+
+
+def test_a_sniffer_holding_an_interface_promiscuous_is_an_alert(planted):
+    scene, doc = planted
+    pid = _pid(scene, "sniffer")
+    found, fact = _held(doc, "packet-socket", pid)
+    assert found["severity"] == "alert" and "sniffer" in found["why"]
+    assert found["process"]["pid"] == pid and found["process"]["exe"] == os.path.realpath(
+        sys.executable)
+    assert fact["source"] == "sock_diag packet"
+    assert fact["value"]["promiscuous"] is True and fact["value"]["promiscuous_on"] == ["va"]
+    assert (fact["value"]["type"], fact["value"]["protocol"], fact["value"]["protocol_name"],
+            fact["value"]["interface"]) == ("raw", 3, "all", "va")
+    # The interface's own finding names the socket and its holder.
+    (va,) = [f for f in _of(doc, "promiscuous-interface")
+             if f["evidence"][0]["value"]["interface"] == "va"]
+    assert [e["value"] for e in va["evidence"] if e["what"] == "held promiscuous by"] == [
+        f"packet socket inode {fact['value']['inode']} of {pid} {found['process']['name']}"]
+
+
+def test_a_dhcp_clients_packet_socket_is_info(planted):
+    scene, doc = planted
+    found, fact = _held(doc, "packet-socket", _pid(scene, "dhclient"))
+    assert found["severity"] == "info" and "DHCP" in found["why"]
+    assert found["process"]["exe"].endswith("/dhclient")
+    assert fact["value"]["promiscuous"] is False
+    assert (fact["value"]["type"], fact["value"]["protocol"]) == ("dgram", 0x0800)
+
+
+def test_raw_sockets_with_their_owners(planted):
+    scene, doc = planted
+    found, fact = _held(doc, "raw-socket", _pid(scene, "raw-socket"))
+    assert found["severity"] == "warning"
+    assert (fact["value"]["family"], fact["value"]["protocol"],
+            fact["value"]["protocol_name"]) == ("ipv4", 1, "icmp")
+    assert fact["source"] in ("sock_diag raw", "/proc/net/raw")
+    ping, _ = _held(doc, "raw-socket", _pid(scene, "ping"))
+    assert ping["severity"] == "info" and ping["process"]["exe"].endswith("/ping")
+
+
 def test_exit_status_says_alerts(planted):
     _, doc = planted
     assert doc["exit_status"] == 3
     assert doc["summary"]["alert"] == sum(f["severity"] == "alert" for f in doc["findings"])
+
+
+def test_text_says_each_finding_with_its_evidence_then_a_summary(planted):
+    scene, doc = planted
+    done = scene["text"]
+    assert done.returncode == 3 and done.stderr == ""
+    lines = done.stdout.splitlines()
+    heads = [line for line in lines if not line.startswith(("    ", "note: "))]
+    assert heads[-1].startswith(f"Audit: {doc['summary']['alert']} alerts, ")
+    for sign in ("deleted-executable", "memory-executable", "writable-place", "shell-on-socket",
+                 "lying-name"):
+        assert any(h.startswith(f"ALERT {sign}: ") for h in heads), sign
+    pid = _pid(scene, "shell-on-socket")
+    at = lines.index(next(h for h in heads if h.startswith("ALERT shell-on-socket:")))
+    assert lines[at + 1].startswith(f"    process: {pid} sh, user 0, exe ")
+    assert any(line.startswith("    standard streams on network sockets: 0=")
+               and line.endswith(f"[/proc/{pid}/fd/{{0,1,2}}]") for line in lines[at:])
 
 
 CLEAN = textwrap.dedent("""

@@ -8,6 +8,8 @@ import json
 import os
 import re
 
+import pytest
+
 from pynetstat.audit.signs import SIGNS, Audit, exit_status, judge
 from pynetstat.env import Environment
 from pynetstat.linux.crossview import compare_views
@@ -197,3 +199,77 @@ def test_a_socket_hidden_from_sock_diag_is_found():
     assert [(s.inode, s.local_address, s.local_port, s.state, seen, missing)
             for s, seen, missing in found] == [
         (999999, "127.0.0.1", 8080, 10, "/proc/net/tcp", "sock_diag tcp")]
+
+
+def test_packet_sockets_from_proc_promiscuous_only_when_no_interface_is(tmp_path):
+    """Without packet_diag, /proc/net/packet lists no memberships; but the kernel sets IFF_PROMISC
+    on a device while a socket holds it so: no promiscuous interface, no promiscuous socket."""
+    from pynetstat.linux.capture import packet_sockets, raw_sockets
+    from pynetstat.linux.owners import OwnerMap
+    from pynetstat.model.sockets import ScanReport
+
+    (tmp_path / "net").mkdir()
+    (tmp_path / "net" / "packet").write_text(
+        "sk               RefCnt Type Proto  Iface R Rmem   User   Inode\n"
+        "ffff8a0c00000000 3      3    0003   2     1 0      0      31137\n")
+    (tmp_path / "net" / "raw").write_text(
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
+        "timeout inode ref pointer drops\n"
+        "  1: 00000000:0001 00000000:0000 07 00000000:00000000 00:00000000 00000000     0  "
+        "      0 828204 2 00000000c139d7f5 0\n")
+    owners = OwnerMap(ScanReport())
+    owners.add(31137, 42)
+    notes: list[str] = []
+    procfs = ProcFS(str(tmp_path))
+    (fact, pids), = packet_sockets(None, procfs, owners, {2: "eth0"}, False, notes)
+    assert pids == (42,) and fact.source == str(tmp_path / "net" / "packet")
+    assert fact.value == {"inode": 31137, "type": "raw", "protocol": 3, "protocol_name": "all",
+                          "interface": "eth0", "promiscuous": False, "promiscuous_on": None,
+                          "uid": 0}
+    (fact, _), = packet_sockets(None, procfs, owners, {2: "eth0"}, True, notes)
+    assert fact.value["promiscuous"] is None  # some interface is: /proc cannot say which socket
+    (raw, nobody), = raw_sockets(None, procfs, owners, {}, notes)
+    assert nobody == () and (raw.value["protocol"], raw.value["protocol_name"]) == (1, "icmp")
+    assert raw.source == str(tmp_path / "net" / "raw") and notes == []
+
+
+def _holding(kind: str, value: dict, name: str, exe: str | None) -> Evidence:
+    evidence = Evidence()
+    if exe is not None:
+        pf = evidence.processes[7] = ProcessFacts(7, ProcessInfo(7, name, uid=0, exe=exe))
+        pf.facts["name"] = Fact("name", name, "/proc/7/stat")
+        pf.facts["exe"] = Fact("executable", {"path": exe, "deleted": False, "memfd": False},
+                               "/proc/7/exe")
+    held = [(Fact(kind.replace("-", " "), value, "sock_diag"), (7,) if exe else ())]
+    if kind == "packet-socket":
+        evidence.packet_sockets = held
+    else:
+        evidence.raw_sockets = held
+    return evidence
+
+
+@pytest.mark.parametrize("kind, value, name, exe, severity", [
+    ("packet-socket", {"promiscuous": False}, "dhclient", "/usr/sbin/dhclient", INFO),
+    ("packet-socket", {"promiscuous": False}, "udhcpc", "/bin/busybox", INFO),  # an applet
+    ("packet-socket", {"promiscuous": None}, "dhclient", "/usr/sbin/dhclient", WARNING),
+    ("packet-socket", {"promiscuous": True}, "dhclient", "/usr/sbin/dhclient", WARNING),
+    ("packet-socket", {"promiscuous": True}, "tcpdump", "/usr/bin/tcpdump", ALERT),
+    ("packet-socket", {"promiscuous": False}, "tcpdump", "/usr/bin/tcpdump", WARNING),
+    ("packet-socket", {"promiscuous": True}, "x", None, WARNING),  # nobody, every fd read
+    ("raw-socket", {"protocol": 1}, "ping", "/usr/bin/ping", INFO),
+    ("raw-socket", {"protocol": 58}, "systemd-networkd", "/usr/lib/systemd/systemd-networkd",
+     INFO),
+    ("raw-socket", {"protocol": 6}, "systemd-networkd", "/usr/lib/systemd/systemd-networkd",
+     WARNING),  # router discovery needs no raw TCP
+    ("raw-socket", {"protocol": 1}, "python3", "/usr/bin/python3.11", WARNING),
+])
+def test_who_holds_a_packet_or_raw_socket_decides_its_severity(kind, value, name, exe, severity):
+    (sign,) = [s for s in SIGNS if s.name == kind]
+    (found,) = sign.judge(_holding(kind, value, name, exe), sign)
+    assert found.severity == severity
+    what = [e.what for e in found.evidence]
+    if exe is None:
+        assert found.process is None and what == [kind.replace("-", " "),
+                                                  "every process's fds were read"]
+    else:
+        assert found.process.pid == 7 and what[-1] == kind.replace("-", " ")

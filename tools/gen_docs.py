@@ -21,6 +21,7 @@ from pynetstat.flags import (  # noqa: E402
     ENVIRONMENT,
     EXAMPLES,
     EXIT_STATUSES,
+    FILE,
     FILTER_GRAMMAR,
     FLAGS,
     SUMMARY,
@@ -122,6 +123,10 @@ def bash() -> str:
             cases.append(f"        {'|'.join(patterns)})\n"
                          f"            COMPREPLY=($(compgen -W \"{' '.join(row.choices)}\" -- \"$cur\"))\n"
                          f"            return ;;")
+        elif row.arg == FILE:
+            cases.append(f"        {'|'.join(_spellings(row))})\n"
+                         f"            COMPREPLY=($(compgen -f -- \"$cur\"))\n"
+                         f"            return ;;")
     options = " ".join(name for row in FLAGS for name in _spellings(row))
     return f"""# bash completion for pynetstat. {GENERATED}
 _pynetstat() {{
@@ -170,6 +175,8 @@ def zsh() -> str:
             forms = names
         value = f":{row.arg}:({' '.join(row.choices)})" if row.choices else (
             f":{row.arg}: " if row.arg else "")
+        if row.arg == FILE:
+            value = f":{row.arg}:_files"
         spelled = forms[0] if len(forms) == 1 else "{" + ",".join(forms) + "}"
         specs.append(f"'{exclusive}'{spelled}'{describe}{value}'")
     body = " \\\n  ".join(specs)
@@ -196,7 +203,9 @@ def fish() -> str:
         if row.short:
             parts.append(f"-s {row.short}")
         parts += [f"-l {name[2:]}" for name in row.long_names]
-        if row.arg:
+        if row.arg == FILE:
+            parts.append("-r -F")  # a file name, despite -f above
+        elif row.arg:
             parts.append("-x")
             if row.choices:
                 parts.append(f"-a {_fish_quote(' '.join(row.choices))}")

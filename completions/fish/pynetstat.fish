@@ -24,5 +24,8 @@ complete -c pynetstat -l pid -x -d 'Only sockets held by one of these processes 
 complete -c pynetstat -l process -x -d 'Only sockets held by a process of this name or executable file name (shell wildcards: \'python3*\').'
 complete -c pynetstat -l unit -x -d 'Only sockets held by a process of this systemd unit (nginx.service, shell wildcards).'
 complete -c pynetstat -l container -x -d 'Only sockets held by a process of this container, as -b names it (docker:9ec39b91f3d7), its id or a prefix of 4 or more digits, or its pod UID.'
+complete -c pynetstat -l audit -d 'Checks the processes with network sockets for signs of compromise (a deleted or in-memory executable, a shell on a socket, a name that lies, a sniffer, a hidden socket, ...) and prints each finding with its evidence; exit status 3 for an alert, 4 for a warning.'
+complete -c pynetstat -l snapshot -r -F -d 'Writes a baseline to FILE (JSON: listeners, executables with sockets and the SHA-256 of those that listen, remote destinations); replaces FILE whole or not at all.'
+complete -c pynetstat -l diff -r -F -d 'Compares now against the baseline in FILE: new and gone listeners, a listener\'s executable changed, new executables and destinations; exit status 5 when anything differs.'
 complete -c pynetstat -s h -l help -d 'Shows this help.'
 complete -c pynetstat -l version -d 'Shows the version.'

@@ -124,7 +124,25 @@ def parse_args(argv: list[str]) -> Options:
         from pynetstat.select import parse_filter
 
         opts.filter = parse_filter(opts.filters)
+    _check_audit(opts)
     return opts
+
+
+def _check_audit(opts: Options) -> None:
+    """--audit, --snapshot and --diff run once and alone: one reading of every socket, judged or
+    kept; a view, an interval or a protocol filter would make it say less than it seems to."""
+    names = [name for name, given in (("--audit", opts.audit), ("--snapshot", opts.snapshot),
+                                      ("--diff", opts.diff)) if given]
+    if not names:
+        return
+    if opts.audit and len(names) > 1:
+        raise UsageError(f"--audit cannot be combined with {names[1]}")
+    others = [flag for flag, given in (("an interval", opts.interval is not None),
+                                       ("-s", opts.statistics), ("-e", opts.ethernet),
+                                       ("-r", opts.routes), ("-p", opts.protocol is not None),
+                                       ("--changes", opts.changes)) if given]
+    if others:
+        raise UsageError(f"{names[0]} cannot be combined with {others[0]}")
 
 
 # The face a program called this name shows (a link named netstat), and the switch that asks
@@ -154,7 +172,9 @@ def _run(argv: list[str], env: Environment) -> int:
     except _Version:
         env.stdout.write(f"pynetstat {__version__}\n")
         return Exit.OK
-    if opts.interval is None:
+    if opts.audit or opts.snapshot is not None or opts.diff is not None:
+        from pynetstat.modes.audit import run
+    elif opts.interval is None:
         from pynetstat.modes.once import run
     else:
         from pynetstat.modes.interval import run

@@ -30,6 +30,14 @@ class UsageError(PynetstatError):
     usage = True
 
 
+class InputError(UsageError):
+    """A file named on the command line is not what it should be (``--diff FILE``: unreadable,
+    not JSON, another format or version). Exit 2 like a usage error, but one line: the usage
+    line would not help."""
+
+    usage = False
+
+
 class OutputError(PynetstatError):
     """What was written could not be: stdout on a full disk or /dev/full, a closed stream."""
 

@@ -94,6 +94,8 @@ def _either(names: tuple[str, ...]) -> str:
     return ", ".join(names[:-1]) + " or " + names[-1]
 
 
+FILE = "FILE"  # the argument name of a row that takes a file: completions offer file names
+
 # Help, man page and completions list the rows in this order.
 FLAGS: tuple[Flag, ...] = (
     Flag("all", "Displays all connections and listening ports (TCP listeners and UDP sockets).",
@@ -150,6 +152,18 @@ FLAGS: tuple[Flag, ...] = (
         ("container", "NAME", "Only sockets held by a process of this container, as -b names "
          "it (docker:9ec39b91f3d7), its id or a prefix of 4 or more digits, or its pod UID."),
     )),
+    # The audit (issue 16, docs/audit.md): each runs once, alone (no interval, -e, -s, -r).
+    Flag("audit", "Checks the processes with network sockets for signs of compromise (a deleted "
+         "or in-memory executable, a shell on a socket, a name that lies, a sniffer, a hidden "
+         "socket, ...) and prints each finding with its evidence; exit status 3 for an alert, "
+         "4 for a warning. With --json, one JSON document. Needs root to see every process.",
+         long="audit"),
+    Flag("snapshot", "Writes a baseline to FILE (JSON: listeners, executables with sockets and "
+         "the SHA-256 of those that listen, remote destinations); replaces FILE whole or not at "
+         "all. With --diff, compares first, then writes.", long="snapshot", arg=FILE),
+    Flag("diff", "Compares now against the baseline in FILE: new and gone listeners, a "
+         "listener's executable changed, new executables and destinations; exit status 5 when "
+         "anything differs.", long="diff", arg=FILE),
     # "-?" and "/?": what a Windows netstat user types first.
     Flag("help", "Shows this help.", short="h", long="help", hidden=("-?", "/?")),
     Flag("version", "Shows the version.", long="version"),
@@ -186,7 +200,10 @@ OTHER_FACE = ("Linux net-tools grammar and layouts (netstat -tulpn, -rn, -i, -s;
 
 SUMMARY = ("Displays protocol statistics and current TCP/IP network connections, read from the "
            "Linux kernel (netlink, /proc).")
-EXIT_STATUSES = ((0, "ok"), (1, "the kernel could not be read"), (2, "bad command line"),
+EXIT_STATUSES = ((0, "ok"), (1, "the kernel could not be read, or the output not written"),
+                 (2, "bad command line, or a --diff FILE that is no baseline"),
+                 (3, "--audit found an alert"), (4, "--audit found warnings, no alert"),
+                 (5, "--diff found changes"),
                  (130, "Ctrl+C"), (143, "SIGTERM"), (141, "output closed early"))
 ENVIRONMENT = (
     ("PYNETSTAT_PROC_ROOT", "read another /proc tree"),
@@ -199,7 +216,8 @@ def usage() -> str:
     """``usage: pynetstat [-a] ... [-p proto] ... [--json] [--changes] [interval]``"""
     listed = [row for row in FLAGS if row.field not in ("help", "version")]
     parts = [f"[-{row.short}{' ' + row.arg if row.arg else ''}]" for row in listed if row.short]
-    parts += [f"[--{row.long}]" for row in listed if not row.short and row.long and not row.many]
+    parts += [f"[--{row.long}{' ' + row.arg if row.arg else ''}]" for row in listed
+              if not row.short and row.long and not row.many]
     if any(row.many for row in listed):
         parts.append("[--FILTER [!]VALUE[,...]]...")
     parts += [f"[{row.arg}]" for row in listed if row.positional]
@@ -228,7 +246,7 @@ def help_text() -> str:
                                subsequent_indent=" " * 16)
     lines += ["", *prose(FILTER_GRAMMAR)]
     lines += ["", *prose("Long forms: " + long_forms() + "."), ""]
-    lines += prose("Exit status: " + ", ".join(f"{code} {meaning}" for code, meaning in EXIT_STATUSES) + ".")
+    lines += prose("Exit status: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_STATUSES) + ".")
     lines += prose("Environment: " + ", ".join(f"{name} ({text})" if text else name
                                                for name, text in ENVIRONMENT) + ".")
     lines += ["", "Examples:"]

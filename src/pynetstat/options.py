@@ -9,13 +9,16 @@ STATISTICS_PROTOCOLS = ("IP", "IPv6", "ICMP", "ICMPv6", "TCP", "TCPv6", "UDP", "
 
 class Options:
     __slots__ = ("all", "numeric", "pids", "executables", "verbose", "protocol", "statistics",
-                 "ethernet", "routes", "interval", "json", "changes", "filters", "filter")
+                 "ethernet", "routes", "interval", "json", "changes", "filters", "filter",
+                 # --audit, --snapshot, --diff (issue 16)
+                 "audit", "snapshot", "diff")
 
     def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
                  executables: bool = False, verbose: bool = False, protocol: str | None = None,
                  statistics: bool = False, ethernet: bool = False, routes: bool = False,
                  interval: float | None = None, json: bool = False, changes: bool = False,
-                 filters: tuple[tuple[str, str], ...] = ()):
+                 filters: tuple[tuple[str, str], ...] = (),
+                 audit: bool = False, snapshot: str | None = None, diff: str | None = None):
         self.all = all  # -a: listening sockets and UDP too
         self.numeric = numeric  # -n
         self.pids = pids  # -o
@@ -33,6 +36,9 @@ class Options:
         # select.Filter that cli.parse_args parses them into once (None without a filter)
         self.filters = filters
         self.filter = None
+        self.audit = audit  # --audit: the signs of compromise (docs/audit.md)
+        self.snapshot = snapshot  # --snapshot FILE: write a baseline there
+        self.diff = diff  # --diff FILE: compare now against that baseline
 
     @property
     def wants_owners(self) -> bool:

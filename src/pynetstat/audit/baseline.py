@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from pynetstat.audit.signs import Audit
-from pynetstat.errors import UsageError
+from pynetstat.errors import InputError
 from pynetstat.model.sockets import TCP_LISTEN
 
 TYPE_CHECKING = False
@@ -50,6 +50,8 @@ def build_baseline(evidence: Evidence, hashes: dict[str, str | None], taken: str
                        for s in pf.sockets if _is_listener(s)}
     listeners, destinations, executables = set(), set(), {}
     for pf in evidence.processes.values():
+        if not pf.sockets:
+            continue  # a holder of RAW or packet sockets only: the baseline is TCP and UDP
         key = exe_key(pf)
         entry = executables.setdefault(key, {"exe": key, "names": set(), "users": set(),
                                              "listens": False, "sha256": None})
@@ -84,20 +86,34 @@ def dump_baseline(baseline: dict) -> str:
     return json.dumps(baseline, indent=1, sort_keys=True) + "\n"
 
 
+# What diff_baselines reads of each entry: a file edited by hand or cut short is refused whole,
+# rather than failing halfway through the comparison.
+_ENTRY_FIELDS = {
+    "listeners": frozenset({"proto", "family", "address", "port", "exe"}),
+    "executables": frozenset({"exe", "names", "users"}),
+    "destinations": frozenset({"exe", "proto", "address", "port"}),
+}
+
+
 def load_baseline(text: str, path: str) -> dict:
     """A baseline read back; a file of another format or version is a usage error naming it."""
     try:
         doc = json.loads(text)
     except ValueError as e:
-        raise UsageError(f"{path}: not a pynetstat baseline: {e}") from None
+        raise InputError(f"{path}: not a pynetstat baseline: {e}") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise UsageError(f"{path}: not a pynetstat baseline (no \"format\": \"{FORMAT}\")")
+        raise InputError(f"{path}: not a pynetstat baseline (no \"format\": \"{FORMAT}\")")
     if doc.get("version") != VERSION:
-        raise UsageError(f"{path}: baseline version {doc.get('version')!r}; this pynetstat "
+        raise InputError(f"{path}: baseline version {doc.get('version')!r}; this pynetstat "
                          f"reads version {VERSION}")
-    for key in ("listeners", "executables", "destinations"):
-        if not isinstance(doc.get(key), list):
-            raise UsageError(f"{path}: baseline without a {key!r} list")
+    for key, fields in _ENTRY_FIELDS.items():
+        entries = doc.get(key)
+        if not isinstance(entries, list):
+            raise InputError(f"{path}: baseline without a {key!r} list")
+        for n, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not fields <= entry.keys():
+                raise InputError(f"{path}: {key}[{n}] is not an entry with "
+                                 + ", ".join(sorted(fields)))
     return doc
 
 

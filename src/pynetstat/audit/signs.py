@@ -47,6 +47,23 @@ DAEMONS = {
     "rsyslogd": ("rsyslogd",), "chronyd": ("chronyd",), "ntpd": ("ntpd",), "named": ("named",),
     "dockerd": ("dockerd",), "containerd": ("containerd",), "master": ("master",),
 }
+# Programs that hold a packet socket by trade: DHCP speaks to a host with no address yet, so
+# clients (and the servers and relays that answer them) send and receive whole frames. Matched
+# on the executable's base name (busybox's applet on its name: udhcpc is a link to busybox).
+DHCP_PROGRAMS = frozenset({"dhclient", "dhcpcd", "udhcpc", "dhcp6c", "systemd-networkd",
+                           "NetworkManager", "connmand", "wickedd-dhcp4", "wickedd-dhcp6",
+                           "dhcpd", "dhcrelay", "kea-dhcp4"})
+# Programs that hold a RAW socket by trade, and the IP protocols they need it for: ping and
+# traceroute's ICMP (when unprivileged ICMP sockets are not allowed), router and neighbour
+# discovery (ICMPv6), VRRP (112), OSPF (89).
+RAW_PROGRAMS = {
+    **dict.fromkeys(("ping", "ping4", "ping6", "fping", "fping6", "mtr-packet", "traceroute",
+                     "traceroute6", "tracepath", "tcptraceroute"), frozenset({1, 6, 17, 58, 255})),
+    **dict.fromkeys(("systemd-networkd", "NetworkManager", "radvd", "dhcpcd", "rdisc", "ndppd"),
+                    frozenset({1, 58})),
+    "keepalived": frozenset({112}),
+    **dict.fromkeys(("bird", "bird6", "ospfd", "ospf6d"), frozenset({89})),
+}
 # Where packaged executables live (FHS; Nix, Guix and snap stores).
 SYSTEM_PREFIXES = ("/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/opt/", "/nix/store/",
                    "/gnu/store/", "/snap/")
@@ -205,16 +222,92 @@ def judge_preload(evidence: Evidence, sign: Sign) -> list[Finding]:
 
 
 def judge_promiscuous(evidence: Evidence, sign: Sign) -> list[Finding]:
-    # TODO(next round): with helper G's packet sockets, name the owners: a known DHCP client's
-    # packet socket is info; a promiscuous interface with an unknown capturer is an alert.
+    """The interface itself, with the packet sockets that hold it so (their own finding,
+    ``packet-socket``, judges the holder)."""
     found = []
     for fact in evidence.interfaces:
+        held = _capturer_facts(evidence, fact.value["interface"])
         if fact.value["master"]:
             why = f"A port of {fact.value['master']} is promiscuous because its master made it so."
-            found.append(Finding(INFO, sign.name, why, None, [], [fact]))
+            found.append(Finding(INFO, sign.name, why, None, [], [fact, *held]))
         else:
-            found.append(Finding(WARNING, sign.name, sign.why, None, [], [fact]))
+            found.append(Finding(WARNING, sign.name, sign.why, None, [], [fact, *held]))
     return found
+
+
+def _holders(evidence: Evidence, pids) -> list[ProcessFacts]:
+    return [evidence.processes[p] for p in pids if p in evidence.processes]
+
+
+def _program(pf: ProcessFacts) -> str:
+    """The executable's base name; a busybox applet's own name."""
+    base = _base((pf.fact("exe") or {}).get("path"))
+    return (pf.fact("name") or base) if base == "busybox" else base
+
+
+def _held(evidence: Evidence, sign: Sign, held, rule) -> list[Finding]:
+    """A finding per packet or RAW socket of ``held`` (``[(Fact, pids)]``): ``rule(sign, fact,
+    holders)`` gives severity and why from the facts. A socket no visible process holds is judged
+    as ``unowned-socket`` judges one."""
+    found = []
+    for fact, pids in held:
+        holders = _holders(evidence, pids)
+        if not holders:
+            seen = evidence.visibility
+            if seen is not None:
+                found.append(Finding(INFO, sign.name, "No process we can see holds it: "
+                                     + seen.what + ".", None, [], [fact, seen]))
+            else:
+                found.append(Finding(WARNING, sign.name, sign.why + " No visible process holds "
+                                     "it.", None, [], [fact, Fact("every process's fds were read",
+                                                                  True, "/proc/*/fd")]))
+            continue
+        severity, why = rule(sign, fact, holders)
+        pf = holders[0]
+        facts = [*_who(pf, "exe"), fact]
+        if len(holders) > 1:
+            facts.append(Fact("also held by", [p.pid for p in holders[1:]], "/proc/*/fd"))
+        found.append(Finding(severity, sign.name, why, pf, [], facts))
+    return found
+
+
+def _packet_rule(sign: Sign, fact: Fact, holders: list[ProcessFacts]) -> tuple[str, str]:
+    dhcp = all(_program(pf) in DHCP_PROGRAMS for pf in holders)
+    promiscuous = fact.value["promiscuous"]
+    if dhcp and promiscuous is False:
+        return INFO, ("A DHCP program's packet socket: DHCP talks to hosts that have no address "
+                      "yet, in whole frames.")
+    if promiscuous and not dhcp:
+        return ALERT, ("A program that is no DHCP client holds an interface in promiscuous mode: "
+                       "it captures every frame on the link, a sniffer.")
+    return WARNING, sign.why
+
+
+def _raw_rule(sign: Sign, fact: Fact, holders: list[ProcessFacts]) -> tuple[str, str]:
+    protocol = fact.value["protocol"]
+    if all(protocol in RAW_PROGRAMS.get(_program(pf), ()) for pf in holders):
+        return INFO, f"A raw socket for the protocol its program's trade needs ({_program(holders[0])})."
+    return WARNING, sign.why
+
+
+def judge_packet(evidence: Evidence, sign: Sign) -> list[Finding]:
+    return _held(evidence, sign, evidence.packet_sockets, _packet_rule)
+
+
+def judge_raw(evidence: Evidence, sign: Sign) -> list[Finding]:
+    return _held(evidence, sign, evidence.raw_sockets, _raw_rule)
+
+
+def _capturer_facts(evidence: Evidence, interface: str) -> list[Fact]:
+    """The packet sockets (and their holders) that hold ``interface`` promiscuous."""
+    facts = []
+    for fact, pids in evidence.packet_sockets:
+        if interface in (fact.value["promiscuous_on"] or ()):
+            names = ", ".join(f"{pf.pid} {pf.fact('name') or '?'}"
+                              for pf in _holders(evidence, pids)) or "no visible process"
+            facts.append(Fact("held promiscuous by", f"packet socket inode "
+                              f"{fact.value['inode']} of {names}", fact.source))
+    return facts
 
 
 SIGNS = (
@@ -252,6 +345,14 @@ SIGNS = (
     Sign("promiscuous-interface", "warning; info for a port its bridge or bond made so",
          "An interface in promiscuous mode receives every frame on its link: someone may be "
          "capturing traffic.", judge_promiscuous),
+    Sign("packet-socket", "info for a DHCP program's socket that is not promiscuous; alert for "
+         "another program's promiscuous one; warning otherwise",
+         "A program receives whole link-layer frames (a packet socket), below every firewall "
+         "rule.", judge_packet),
+    Sign("raw-socket", "info when its program's trade needs that protocol (ping, router "
+         "discovery, VRRP, OSPF); warning otherwise",
+         "A program receives every packet of an IP protocol (a raw socket), whatever port it "
+         "is for.", judge_raw),
 )
 
 

@@ -62,6 +62,17 @@ class JsonFormat:
 
         return CounterChangeJson(out, json_text(self.session.host()))
 
+    def write_findings(self, out: TextIO, findings: list, processes: int, notes: list[str],
+                       status: int) -> None:
+        from pynetstat.render.audit import findings_json
+
+        out.write(json.dumps(findings_json(findings, processes, notes, status)) + "\n")
+
+    def write_baseline_changes(self, out: TextIO, changes: list[dict], status: int) -> None:
+        from pynetstat.render.audit import changes_json
+
+        out.write(json.dumps(changes_json(changes, status)) + "\n")
+
 
 def _envelope(head: dict | None) -> dict | None:
     """The head of a JSON Lines record with its ``host`` escaped (a host name is any bytes)."""

@@ -10,6 +10,11 @@ The methods below are the contract every format keeps (``formats/__init__.py`` p
 - ``connection_changes(out)`` and ``counter_changes(out)``: the writers of ``--changes``, each
   with ``begin()`` (once, after the first display) and ``write(...)``: ``write(changes, stamp,
   number)`` for connections, ``write(counters, routes, stamp, number)`` for -s, -e, -r.
+- ``write_findings(out, findings, processes, notes, status)``: --audit's findings (``Finding``
+  records, most serious first), how many processes were checked, what could not be, and the
+  exit status the findings give (docs/audit.md).
+- ``write_baseline_changes(out, changes, status)``: --diff's changes (``audit.baseline``'s
+  dicts) and their exit status.
 - ``line_records``: True when each display and change is one line of a stream that a reader
   parses line by line (JSON Lines), so that interval mode keeps a line from being cut midway.
 """
@@ -60,3 +65,14 @@ class TextFormat:
         from pynetstat.render.changes_text import CounterChangeText
 
         return CounterChangeText(out, self.session.opts, self.session.env.color)
+
+    def write_findings(self, out: TextIO, findings: list, processes: int, notes: list[str],
+                       status: int) -> None:
+        from pynetstat.render.audit import findings_text
+
+        out.write(findings_text(findings, processes, notes))
+
+    def write_baseline_changes(self, out: TextIO, changes: list[dict], status: int) -> None:
+        from pynetstat.render.audit import changes_text
+
+        out.write(changes_text(changes))

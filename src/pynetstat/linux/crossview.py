@@ -29,9 +29,11 @@ class _Diag:
     """One sock_diag dump, kept as the decoder's column batches: the comparison needs only the
     inode column, and a record is made only for a socket that differs."""
 
-    def __init__(self, netlink, proto: str, family: int):
-        reply = netlink.dump(build_request(family, proto, ALL_STATES))
-        self.batches = list(decode_batches(reply, proto, family, DumpStats()))
+    def __init__(self, netlink, proto: str, family: int, batches: list | None = None):
+        if batches is None:
+            reply = netlink.dump(build_request(family, proto, ALL_STATES))
+            batches = list(decode_batches(reply, proto, family, DumpStats()))
+        self.batches = batches
         self.inodes = set().union(*(batch.inode for batch in self.batches))
         self.inodes.discard(0)
 
@@ -77,15 +79,18 @@ class _Proc:
         return parse_inet_line(self.lines[inode], self.proto, self.family)
 
 
-def _read_both(netlink, procfs, proto, family):
-    return _Diag(netlink, proto, family), _Proc(procfs, proto, family)
+def _read_both(netlink, procfs, proto, family, batches=None):
+    return _Diag(netlink, proto, family, batches), _Proc(procfs, proto, family)
 
 
-def compare_views(netlink, procfs: ProcFS, notes: list[str]
+def compare_views(netlink, procfs: ProcFS, notes: list[str],
+                  first: dict[tuple[str, int], list] | None = None
                   ) -> tuple[list[tuple[InetSocket, str, str]], set[int]]:
     """``(disagreements, inodes)``: each ``(socket, seen_in, missing_from)`` that two readings
     agree on, and every inode the last reading saw (a socket still there). A kind whose views
-    cannot both be read is skipped with a line in ``notes``."""
+    cannot both be read is skipped with a line in ``notes``. ``first``: ``(proto, family) ->
+    batches`` of a sock_diag dump of every state already made (the connection collection's),
+    used as the first reading of that kind instead of asking again."""
     found: list[tuple[InetSocket, str, str]] = []
     alive: set[int] = set()
     for proto, family in KINDS:
@@ -93,7 +98,8 @@ def compare_views(netlink, procfs: ProcFS, notes: list[str]
         try:
             if netlink is None:
                 raise BackendUnavailable("netlink disabled")
-            diag, proc = _read_both(netlink, procfs, proto, family)
+            diag, proc = _read_both(netlink, procfs, proto, family,
+                                    (first or {}).get((proto, family)))
             only_diag = diag.keys() - proc.keys()
             only_proc = proc.keys() - diag.keys()
             if only_diag or only_proc:

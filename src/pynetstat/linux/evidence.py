@@ -20,8 +20,9 @@ what the signs of ``pynetstat.audit.signs`` need, each with the file it came fro
   may not read another user's environment).
 
 Host facts (``Evidence.host``): ``ld_so_preload`` (non-empty /etc/ld.so.preload, its entries),
-``uid_min`` (UID_MIN of /etc/login.defs, else 1000). RAW and packet sockets come with the socket
-kinds of helper G: ``packet_sockets`` is the hook (TODO, next round).
+``uid_min`` (UID_MIN of /etc/login.defs, else 1000). RAW and packet sockets
+(``Evidence.packet_sockets``, ``raw_sockets``: ``linux/capture.py``), with their holders, whose
+processes join ``processes`` and are judged like any other.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from __future__ import annotations
 import os
 from stat import S_ISVTX, S_IWGRP, S_IWOTH, S_IWUSR
 
-from pynetstat.linux.crossview import compare_views
+from pynetstat.linux.crossview import KINDS, compare_views
 from pynetstat.linux.owners import scan_owners
 from pynetstat.linux.procfs import read_file
 from pynetstat.model.evidence import Evidence, Fact, ProcessFacts
@@ -68,16 +69,28 @@ def collect_evidence(env: Environment, netlink, *, etc: str = "/etc",
     procfs = conns.proc
     inet_inodes: set[int] = set()
     unowned: list[InetSocket] = []
-    for sock, owners in conns.rows():
-        if sock.inode:
-            inet_inodes.add(sock.inode)
-            if not owners:
-                unowned.append(sock)
-        for owner in owners:
-            pf = evidence.processes.get(owner.pid)
-            if pf is None:
-                pf = evidence.processes[owner.pid] = ProcessFacts(owner.pid, owner.process)
-            pf.sockets.append(sock)
+    dumped: dict[tuple[str, int], list] = {}  # the batches of each kind: the cross-view's first
+    for batch in conns:
+        inet_inodes.update(batch.inode)
+        dumped.setdefault((batch.proto, batch.family), []).append(batch)
+        # Grouped by owner tuple (one shared tuple per process, linux/connections.py), so that
+        # the per-socket work is one append, not a lookup per owner (200,000 sockets).
+        groups: dict[tuple, list[InetSocket]] = {}
+        for sock, owners in batch.rows():
+            group = groups.get(owners)
+            if group is None:
+                group = groups[owners] = []
+            group.append(sock)
+        unowned += [sock for sock in groups.pop((), ()) if sock.inode]
+        for owners, socks in groups.items():
+            for owner in owners:
+                pf = evidence.processes.get(owner.pid)
+                if pf is None:
+                    pf = evidence.processes[owner.pid] = ProcessFacts(owner.pid, owner.process)
+                pf.sockets += socks
+    inet_inodes.discard(0)
+    evidence.interfaces = promiscuous_interfaces(sys_root, evidence.notes)
+    _capturers(evidence, netlink, procfs, conns.owners, sys_root)
     for pf in evidence.processes.values():
         if pf.process is not None:
             _process_facts(procfs, pf, inet_inodes)
@@ -86,7 +99,12 @@ def collect_evidence(env: Environment, netlink, *, etc: str = "/etc",
     if unread:
         evidence.notes.append(f"LD_PRELOAD not checked for {len(unread)} process(es) whose "
                               f"environment we may not read (PIDs {', '.join(map(str, unread))})")
-    evidence.disagreements, alive = compare_views(netlink, procfs, evidence.notes)
+    # The connection collection's dump is the cross-view's first sock_diag reading, for each kind
+    # it read from netlink: the same request (every state but BOUND_INACTIVE, which /proc/net
+    # does not list either), not made twice.
+    first = {kind: dumped.get(kind, []) for kind in KINDS
+             if conns.log.sources.get(kind[0] + ("6" if kind[1] == 6 else "")) == "netlink"}
+    evidence.disagreements, alive = compare_views(netlink, procfs, evidence.notes, first)
     if unowned:
         # Seen twice or not at all: a socket made after the owner scan, or whose process
         # exited, is not unowned. A second scan, and the kernel's later reading, decide.
@@ -94,8 +112,25 @@ def collect_evidence(env: Environment, netlink, *, etc: str = "/etc",
         evidence.unowned = [r for r in unowned if r.inode in alive and r.inode not in again.first]
     evidence.visibility = _visibility(procfs, conns.owners.report)
     evidence.host.update(_host_facts(etc))
-    evidence.interfaces = promiscuous_interfaces(sys_root, evidence.notes)
     return evidence
+
+
+def _capturers(evidence: Evidence, netlink, procfs: ProcFS, owners, sys_root: str) -> None:
+    """Packet and RAW sockets, and a ``ProcessFacts`` for each holder not met yet (one that holds
+    no TCP or UDP socket: a sniffer need not)."""
+    from pynetstat.linux.capture import interface_names, packet_sockets, raw_sockets
+    from pynetstat.linux.process import read_process
+
+    ifnames = interface_names(sys_root)
+    evidence.packet_sockets = packet_sockets(netlink, procfs, owners, ifnames,
+                                             bool(evidence.interfaces), evidence.notes)
+    evidence.raw_sockets = raw_sockets(netlink, procfs, owners, ifnames, evidence.notes)
+    cache: dict = {}
+    for _, pids in evidence.packet_sockets + evidence.raw_sockets:
+        for pid in pids:
+            if pid not in evidence.processes:
+                evidence.processes[pid] = ProcessFacts(
+                    pid, read_process(procfs, pid, ancestry=True, cache=cache))
 
 
 def _process_facts(procfs: ProcFS, pf: ProcessFacts, inet_inodes: set[int]) -> None:

@@ -67,7 +67,8 @@ class ProcessFacts:
 class Evidence:
     """Everything the judges look at, for one audit.
 
-    - ``processes``: ``pid -> ProcessFacts`` for every process holding a TCP/UDP socket;
+    - ``processes``: ``pid -> ProcessFacts`` for every process holding a TCP, UDP, RAW or
+      packet socket;
     - ``unowned``: sockets with an inode no visible process holds, seen twice (not a race);
     - ``visibility``: why an unowned socket may be someone we cannot see, or ``None`` when every
       process's fds were read (``"permission denied (3 processes)"``, ``"hidepid=invisible"``,
@@ -76,11 +77,13 @@ class Evidence:
     - ``interfaces``: ``[Fact]`` of interfaces whose flags say promiscuous;
     - ``disagreements``: ``[(InetSocket, seen_in, missing_from)]``: a socket one kernel view
       lists and the other does not, in both of two readings;
+    - ``packet_sockets``, ``raw_sockets``: ``[(Fact, pids)]``: each AF_PACKET or RAW socket as a
+      fact (``linux/capture.py`` names its fields) and the PIDs holding it (``()``: none seen);
     - ``notes``: what could not be checked, and why (one line each).
     """
 
     __slots__ = ("processes", "unowned", "visibility", "host", "interfaces", "disagreements",
-                 "notes")
+                 "packet_sockets", "raw_sockets", "notes")
 
     def __init__(self) -> None:
         self.processes: dict[int, ProcessFacts] = {}
@@ -89,6 +92,8 @@ class Evidence:
         self.host: dict[str, Fact] = {}
         self.interfaces: list[Fact] = []
         self.disagreements: list[tuple[InetSocket, str, str]] = []
+        self.packet_sockets: list[tuple[Fact, tuple[int, ...]]] = []
+        self.raw_sockets: list[tuple[Fact, tuple[int, ...]]] = []
         self.notes: list[str] = []
 
 

@@ -33,7 +33,9 @@ def summary(findings: list[Finding]) -> dict[str, int]:
 
 def _text_value(value) -> str:
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_text_value(v)}" for k, v in value.items() if v is not None)
+        # None and [] say nothing in a line of text (JSON keeps them)
+        return ", ".join(f"{k}={_text_value(v)}" for k, v in value.items()
+                         if v is not None and v != [])
     if isinstance(value, (list, tuple)):
         return " ".join(_text_value(v) for v in value)
     if isinstance(value, str):
