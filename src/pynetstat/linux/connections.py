@@ -104,12 +104,21 @@ class ConnectionSet:
                     unowned_of(batch, pids))
             batch.owners = tuple(column)
             yield batch
-        if unowned:
-            # Closed between the dump and the walk, or held where we may not look? The kernel
-            # says, asked again (recheck.py); only when some socket had no owner.
+        # Closed between the dump and the walk, or held where we may not look? The kernel says,
+        # asked again (recheck.py); only when some socket had no owner. In interval mode a
+        # socket the kernel still had at the last pass's asking is not asked about again while
+        # it is listed without an owner (a later pass stays as cheap as the cache makes it).
+        known = set() if self.reuse is None else self.reuse.open_unowned
+        ask = {key: [s for s in sockets if s[0] not in known] for key, sockets in unowned.items()}
+        if any(ask.values()):
             from pynetstat.linux.recheck import closed
 
-            self.closed = closed(self._listed(), unowned, self.netlink, self.proc)
+            gone = closed(self._listed(), ask, self.netlink, self.proc)
+            self.closed = len(gone)
+        else:
+            gone = set()
+        if self.reuse is not None:
+            self.reuse.open_unowned = {s[0] for sockets in unowned.values() for s in sockets} - gone
 
     def _listed(self) -> list[tuple[SocketKind, int]]:
         """``(kind, state mask)`` to dump. A ``--state`` lists every kind and state, as ``-a``

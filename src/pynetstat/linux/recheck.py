@@ -34,10 +34,10 @@ def unowned(batch: SocketBatch, pids: tuple) -> list[Unowned]:
 
 
 def closed(listed: list[tuple[SocketKind, int]], sockets: dict[tuple[str, int], list[Unowned]],
-           netlink, proc) -> int:
-    """How many of ``sockets`` (by ``(protocol, family)``) the kernel no longer lists, asking
-    with the same kinds and state masks as the pass (``listed``) and the same sources."""
-    gone = 0
+           netlink, proc) -> set[int]:
+    """The inodes of ``sockets`` (by ``(protocol, family)``) that the kernel no longer lists,
+    asking with the same kinds and state masks as the pass (``listed``) and the same sources."""
+    gone: set[int] = set()
     for kind, states in listed:
         mine = sockets.get((kind.protocol, kind.family))
         if not mine:
@@ -50,5 +50,5 @@ def closed(listed: list[tuple[SocketKind, int]], sockets: dict[tuple[str, int], 
         now: set[int] = set()
         for batch in iter_batches([(kind, states)], netlink, proc, SourceLog(), None, ends):
             now.update(batch.inode)
-        gone += sum(1 for inode, *_ in mine if inode not in now)
+        gone.update(inode for inode, *_ in mine if inode not in now)
     return gone
