@@ -27,5 +27,6 @@ complete -c pynetstat -l container -x -d 'Only sockets held by a process of this
 complete -c pynetstat -l audit -d 'Checks the processes with network sockets for signs of compromise (a deleted or in-memory executable, a shell on a socket, a name that lies, a sniffer, a hidden socket, ...) and prints each finding with its evidence; exit status 3 for an alert, 4 for a warning.'
 complete -c pynetstat -l snapshot -r -F -d 'Writes a baseline to FILE (JSON: listeners, executables with sockets and the SHA-256 of those that listen, remote destinations); replaces FILE whole or not at all.'
 complete -c pynetstat -l diff -r -F -d 'Compares now against the baseline in FILE: new and gone listeners, a listener\'s executable changed, new executables and destinations; exit status 5 when anything differs.'
+complete -c pynetstat -l serve -x -d 'Serves Prometheus metrics over HTTP at /metrics on ADDR:PORT (default 127.0.0.1:9817, loopback only): sockets by state, listeners with their programs, per-program sockets and queues, the -s and -e counters, computed at each scrape; the filters narrow the sockets exported.'
 complete -c pynetstat -s h -l help -d 'Shows this help.'
 complete -c pynetstat -l version -d 'Shows the version.'

@@ -1,0 +1,183 @@
+"""``--serve``: Prometheus metrics over HTTP, computed from the collectors at each scrape.
+
+prometheus_client (the ``exporter`` extra) serves the exposition and escapes it; this module
+reads the kernel when asked (one scan at a time: a scrape that comes while a scan is in flight
+waits for that scan and shares it), turns render/metrics.py's families into the library's metric
+objects, and ends quietly on SIGTERM (143) or Ctrl+C (130), closing the listening socket first.
+No name is ever resolved: the address is numeric (flags.parse_listen), sockets are read with -n.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+from pynetstat.errors import Exit, PynetstatError, ServeError
+from pynetstat.linux import counters as counters_collector
+from pynetstat.linux import links as links_collector
+from pynetstat.linux.connections import collect
+from pynetstat.linux.procfs import ProcFS
+from pynetstat.options import Options
+from pynetstat.render.metrics import (
+    Family,
+    SocketTally,
+    counter_families,
+    folded_family,
+    interface_families,
+    socket_families,
+)
+from pynetstat.session import NoCycleCollection, Session
+from pynetstat.views.connections import unattributed_reason
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pynetstat.env import Environment
+
+INSTALL_HINT = "--serve needs prometheus_client: pip install 'pynetstat[exporter]'"
+
+
+def scan_options(opts: Options) -> Options:
+    """What one scan reads: every state (listeners too), numeric, with owners and their
+    executables and units; the user's -p and filters narrow it."""
+    scan = Options(all=True, numeric=True, pids=True, executables=True, json=True,
+                   protocol=opts.protocol, filters=opts.filters)
+    scan.filter = opts.filter
+    return scan
+
+
+class Scanner:
+    """Reads the kernel for a scrape, one scan at a time; concurrent scrapes share the scan in
+    flight (a 200k-socket scan takes a second or more: 50 scrapers must not make 50 of them)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.procfs = ProcFS(session.env.proc_root)
+        self.cond = threading.Condition()
+        self.running = False
+        self.generation = 0
+        self.families: list[Family] = []
+        self.errors: Counter = Counter()  # stage -> scans in which it failed (a counter)
+
+    def read(self) -> list[Family]:
+        with self.cond:
+            if self.running:
+                generation = self.generation
+                while self.generation == generation:
+                    self.cond.wait()
+                return self.families
+            self.running = True
+        families: list[Family] = []
+        try:
+            families = self.scan()
+        finally:
+            with self.cond:
+                self.families = families
+                self.running = False
+                self.generation += 1
+                self.cond.notify_all()
+        return families
+
+    def scan(self) -> list[Family]:
+        start = time.monotonic()
+        session = self.session
+        folded = folded_family()
+        families: list[Family] = []
+        unattributed = Family("pynetstat_unattributed_sockets", "gauge",
+                              "Sockets with an inode that no visible process holds, and why.",
+                              ("reason",))
+        sources = Family("pynetstat_source_info", "gauge",
+                         "Where each socket kind was read from (netlink, procfs); value 1.",
+                         ("proto", "source"))
+        with NoCycleCollection():
+            try:
+                conns = collect(session.opts, session.env, session.netlink)
+                tally = SocketTally()
+                for batch in conns:
+                    tally.add(batch)
+                families += socket_families(tally, folded)
+                if conns.unattributed:
+                    unattributed.samples[(unattributed_reason(conns) or "",)] = conns.unattributed
+                for proto, source in conns.log.sources.items():
+                    sources.samples[(proto, source or "unavailable")] = 1
+            except (PynetstatError, OSError):
+                self.errors["sockets"] += 1
+            links = links_collector.collect(None, self.procfs, session.netlink)
+            if links.source is None:
+                self.errors["interfaces"] += 1
+            families += interface_families(links, folded)
+            counters = counters_collector.collect(None, self.procfs)
+            if counters.unreadable:
+                self.errors["counters"] += 1
+            families += counter_families(counters)
+        errors = Family("pynetstat_scrape_errors_total", "counter",
+                        "Scans in which a stage (sockets, interfaces, counters) could not be "
+                        "read, since the exporter started.", ("stage",))
+        for stage in ("sockets", "interfaces", "counters"):
+            errors.samples[(stage,)] = self.errors[stage]
+        duration = Family("pynetstat_scrape_duration_seconds", "gauge",
+                          "Seconds this scan of the kernel took.")
+        duration.samples[()] = time.monotonic() - start
+        return [*families, unattributed, sources, folded, errors, duration]
+
+
+def _library_family(family: Family, core):
+    make = core.CounterMetricFamily if family.kind == "counter" else core.GaugeMetricFamily
+    metric = make(family.name, family.help, labels=family.labels)
+    for labels, value in family.samples.items():
+        metric.add_metric(labels, value)
+    return metric
+
+
+class Exporter:
+    """A prometheus_client collector: each collect() is one scrape."""
+
+    def __init__(self, scanner: Scanner, core):
+        self.scanner = scanner
+        self.core = core
+
+    def collect(self):
+        return [_library_family(family, self.core) for family in self.scanner.read()]
+
+
+def run(opts: Options, env: Environment) -> int:
+    try:
+        from prometheus_client import core, start_http_server
+        from prometheus_client.registry import CollectorRegistry
+    except ImportError:
+        raise ServeError(INSTALL_HINT) from None
+    import signal
+
+    from pynetstat.modes.signals import Terminated, terminate
+
+    host, port = opts.serve
+    session = Session(scan_options(opts), env)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Exporter(Scanner(session), core))
+    shown = f"[{host}]" if ":" in host else host
+    # The server's threads (and the threads they start per request) are made with SIGINT and
+    # SIGTERM blocked, so that the kernel hands both to this thread, which waits in pause().
+    stops = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as e:
+        session.close()
+        raise ServeError(f"cannot serve on {shown}:{port}: {e.strerror or e}") from None
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        session.say(f"serving metrics on http://{shown}:{server.server_port}/metrics")
+        env.stderr.flush()
+        while True:
+            signal.pause()
+    except Terminated:
+        return Exit.TERMINATED
+    except KeyboardInterrupt:
+        return Exit.INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.shutdown()
+        server.server_close()
+        session.close()
