@@ -172,10 +172,10 @@ def socket_families(tally: SocketTally, folded: Family) -> list[Family]:
 
 def counter_families(snapshot: CountersSnapshot) -> list[Family]:
     """-s: every counter of /proc/net/snmp, netstat and snmp6 by its kernel group and name."""
-    counters = Family("pynetstat_protocol_counter_total", "counter",
+    counters = Family("pynetstat_protocol_mib_total", "counter",
                       "The kernel's protocol counters (pynetstat -s -v), by group and name as "
                       "/proc/net/snmp, netstat and snmp6 spell them.", ("group", "name"))
-    gauges = Family("pynetstat_protocol_value", "gauge",
+    gauges = Family("pynetstat_protocol_mib_value", "gauge",
                     "The kernel's protocol settings and levels that are not counters "
                     "(Tcp.CurrEstab, Ip.Forwarding, ...).", ("group", "name"))
     for group, values in snapshot.counters.groups.items():
