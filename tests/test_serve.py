@@ -323,3 +323,50 @@ def test_real_prometheus_sees_a_listener_appear_and_vanish(scene):
         holder.kill()
         holder.wait()
         _wait_for("the listener gone", lambda: not query(listener))
+
+
+@pytest.mark.slow
+def test_concurrent_scrapes_share_the_scan_in_flight(scene):
+    import threading
+
+    scene.holder(b"expholder", conns=2000)
+    scene.serve()
+
+    def scans() -> float:
+        return samples(scene.scrape())[("pynetstat_scans_total", frozenset())]
+
+    before = scans()
+    start = threading.Barrier(20)
+    answers: list[str] = []
+
+    def scrape() -> None:
+        start.wait()
+        answers.append(scene.scrape())
+    threads = [threading.Thread(target=scrape) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 20
+    for text in answers:
+        assert by_state(samples(text), "pynetstat_process_sockets", process="expholder")[
+            ("tcp", "ipv4", "ESTABLISHED")] == 4000
+    # 20 scrapes at once: each waits for the scan in flight (if any) and shares it
+    made = scans() - before - 1
+    assert 1 <= made <= 10, made
+
+
+def test_docs_list_every_metric(scene):
+    import re
+
+    scene.holder(b"expholder")
+    scene.serve()
+    names = {family.name for family in parser.text_string_to_metric_families(scene.scrape())}
+    with open(os.path.join(os.path.dirname(TESTS), "docs", "metrics.md"), encoding="utf-8") as f:
+        docs = f.read()
+    table = set(re.findall(r"^\| `(pynetstat_\w+)` \|", docs, re.M))
+    fields = re.search(r"FIELD is (.*?); RTM_GETLINK", docs).group(1)
+    documented = {name.removesuffix("_total") for name in table if "FIELD" not in name}
+    documented |= {f"pynetstat_interface_{field}" for field in re.findall(r"`(\w+)`", fields)}
+    # the parser names a counter's family without its _total
+    assert names == documented

@@ -58,6 +58,7 @@ class Scanner:
         self.generation = 0
         self.families: list[Family] = []
         self.errors: Counter = Counter()  # stage -> scans in which it failed (a counter)
+        self.scans = 0  # scans made since the start (scrapes that shared one are not counted)
 
     def read(self) -> list[Family]:
         with self.cond:
@@ -80,6 +81,7 @@ class Scanner:
 
     def scan(self) -> list[Family]:
         start = time.monotonic()
+        self.scans += 1
         session = self.session
         folded = folded_family()
         families: list[Family] = []
@@ -115,10 +117,14 @@ class Scanner:
                         "read, since the exporter started.", ("stage",))
         for stage in ("sockets", "interfaces", "counters"):
             errors.samples[(stage,)] = self.errors[stage]
+        scans = Family("pynetstat_scans_total", "counter",
+                       "Scans of the kernel since the exporter started; scrapes that came while "
+                       "a scan was in flight shared it.")
+        scans.samples[()] = self.scans
         duration = Family("pynetstat_scrape_duration_seconds", "gauge",
                           "Seconds this scan of the kernel took.")
         duration.samples[()] = time.monotonic() - start
-        return [*families, unattributed, sources, folded, errors, duration]
+        return [*families, unattributed, sources, folded, errors, scans, duration]
 
 
 def _library_family(family: Family, core):
