@@ -71,9 +71,9 @@ class Scene:
         self.path = f"/run/netns/{self.name}"
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, argv: list[str], **kw) -> subprocess.Popen:
+    def start(self, argv: list[str], environ: dict | None = None, **kw) -> subprocess.Popen:
         proc = subprocess.Popen(["ip", "netns", "exec", self.name, *argv], text=True,
-                                env={**os.environ, "PYTHONPATH": SRC}, **kw)
+                                env={**os.environ, "PYTHONPATH": SRC, **(environ or {})}, **kw)
         self.procs.append(proc)
         return proc
 
@@ -84,9 +84,9 @@ class Scene:
         assert proc.stdout.readline().strip() == "ready"
         return proc
 
-    def serve(self, *args: str) -> subprocess.Popen:
+    def serve(self, *args: str, environ: dict | None = None) -> subprocess.Popen:
         proc = self.start([sys.executable, LAUNCHER, "--serve", f"127.0.0.1:{SERVE_PORT}", *args],
-                          stderr=subprocess.PIPE)
+                          environ, stderr=subprocess.PIPE)
         line = proc.stderr.readline()
         assert line == f"pynetstat: serving metrics on http://127.0.0.1:{SERVE_PORT}/metrics\n"
         return proc
@@ -370,3 +370,14 @@ def test_docs_list_every_metric(scene):
     documented |= {f"pynetstat_interface_{field}" for field in re.findall(r"`(\w+)`", fields)}
     # the parser names a counter's family without its _total
     assert names == documented
+
+
+def test_a_scrape_that_cannot_wait_answers_with_the_last_scan_marked_stale(scene):
+    scene.serve(environ={"PYNETSTAT_SCRAPE_WAIT": "0"})
+    first = samples(scene.scrape())  # no scan before it: it waits for its own
+    assert first[("pynetstat_stale", frozenset())] == 0
+    assert first[("pynetstat_scans_total", frozenset())] == 1
+    second = samples(scene.scrape())  # starts a scan, waits 0 s: the first scan's values
+    assert second[("pynetstat_stale", frozenset())] == 1
+    assert second[("pynetstat_scans_total", frozenset())] == 1
+    assert by_state(second, "pynetstat_sockets") == by_state(first, "pynetstat_sockets")

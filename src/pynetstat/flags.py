@@ -254,6 +254,8 @@ EXIT_STATUSES = ((0, "ok"), (1, "the kernel could not be read, or the output not
 ENVIRONMENT = (
     ("PYNETSTAT_PROC_ROOT", "read another /proc tree"),
     ("PYNETSTAT_RESOLVE_BUDGET", "seconds allowed for host name lookups without -n, default 2"),
+    ("PYNETSTAT_SCRAPE_WAIT", "seconds a --serve scrape waits for a fresh scan before it "
+     "answers with the last one, marked stale, default 8"),
     ("NO_COLOR", "no colour, even on a terminal"),
 )
 

@@ -46,28 +46,44 @@ def scan_options(opts: Options) -> Options:
     return scan
 
 
-class Scanner:
-    """Reads the kernel for a scrape, one scan at a time; concurrent scrapes share the scan in
-    flight (a 200k-socket scan takes a second or more: 50 scrapers must not make 50 of them)."""
+# Seconds a scrape waits for a fresh scan before it answers with the last one, marked stale:
+# under Prometheus's default scrape timeout (10 s), so that a slow scan still gets an answer.
+SCRAPE_WAIT = 8.0
 
-    def __init__(self, session: Session):
+
+class Scanner:
+    """Reads the kernel for scrapes, one scan at a time, in a thread of its own. A scrape starts a
+    scan unless one is in flight, then waits for it (a 200k-socket scan takes a second or more:
+    50 scrapers must not make 50 of them). One that waits longer than ``wait`` seconds answers
+    with the last scan's families, marked ``pynetstat_stale 1``, while the scan goes on."""
+
+    def __init__(self, session: Session, wait: float = SCRAPE_WAIT):
         self.session = session
+        self.wait = wait
         self.procfs = ProcFS(session.env.proc_root)
         self.cond = threading.Condition()
         self.running = False
-        self.generation = 0
+        self.generation = 0  # scans finished
         self.families: list[Family] = []
         self.errors: Counter = Counter()  # stage -> scans in which it failed (a counter)
         self.scans = 0  # scans made since the start (scrapes that shared one are not counted)
 
     def read(self) -> list[Family]:
         with self.cond:
-            if self.running:
-                generation = self.generation
-                while self.generation == generation:
-                    self.cond.wait()
-                return self.families
-            self.running = True
+            generation = self.generation
+            if not self.running:
+                self.running = True
+                threading.Thread(target=self._scan_once, name="pynetstat-scan",
+                                 daemon=True).start()
+            deadline = time.monotonic() + self.wait
+            while self.generation == generation:
+                left = deadline - time.monotonic()
+                if left <= 0 and generation > 0:
+                    return [*self.families, _stale(1)]
+                self.cond.wait(left if left > 0 else None)
+            return [*self.families, _stale(0)]
+
+    def _scan_once(self) -> None:
         families: list[Family] = []
         try:
             families = self.scan()
@@ -77,7 +93,6 @@ class Scanner:
                 self.running = False
                 self.generation += 1
                 self.cond.notify_all()
-        return families
 
     def scan(self) -> list[Family]:
         start = time.monotonic()
@@ -127,6 +142,14 @@ class Scanner:
         return [*families, unattributed, sources, folded, errors, scans, duration]
 
 
+def _stale(value: int) -> Family:
+    stale = Family("pynetstat_stale", "gauge",
+                   "1: the scan in flight took longer than the scrape may wait, and this answer "
+                   "is the previous scan's; 0: a fresh scan.")
+    stale.samples[()] = value
+    return stale
+
+
 def _library_family(family: Family, core):
     make = core.CounterMetricFamily if family.kind == "counter" else core.GaugeMetricFamily
     metric = make(family.name, family.help, labels=family.labels)
@@ -159,7 +182,13 @@ def run(opts: Options, env: Environment) -> int:
     host, port = opts.serve
     session = Session(scan_options(opts), env)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(Exporter(Scanner(session), core))
+    wait = env.environ.get("PYNETSTAT_SCRAPE_WAIT")
+    try:
+        scanner = Scanner(session, float(wait) if wait else SCRAPE_WAIT)
+    except ValueError:
+        session.close()
+        raise ServeError(f"PYNETSTAT_SCRAPE_WAIT={wait!r}: expected seconds") from None
+    registry.register(Exporter(scanner, core))
     shown = f"[{host}]" if ":" in host else host
     # The server's threads (and the threads they start per request) are made with SIGINT and
     # SIGTERM blocked, so that the kernel hands both to this thread, which waits in pause().
