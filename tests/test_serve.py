@@ -222,6 +222,21 @@ def test_hostile_process_name_gives_valid_exposition(scene):
         assert check.returncode == 0, check.stdout + check.stderr
 
 
+def test_a_listener_from_a_deleted_executable_is_labelled_as_the_rule_expects(scene, tmp_path):
+    # prometheus/pynetstat.rules.yml: PynetstatListenerFromDeletedExecutable matches
+    # executable=~".* \\(deleted\\)"
+    copy = tmp_path / "expdeleted"
+    shutil.copy2(os.path.realpath(sys.executable), copy)
+    proc = scene.start([str(copy), "-c", HOLDER, b"expdel".hex(), "4103", "0", "0"],
+                       stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == "ready"
+    copy.unlink()
+    scene.serve()
+    listeners = series(samples(scene.scrape()), "pynetstat_listeners", process="expdel")
+    assert {dict(key)["executable"] for key in listeners} == {"expdeleted (deleted)"}
+    assert len(listeners) == 2  # TCP and UDP on 4103
+
+
 def test_sigterm_and_ctrl_c_end_quietly_and_close_the_listener(scene):
     for signum, status in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
         proc = scene.serve()
