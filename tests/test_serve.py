@@ -396,3 +396,56 @@ def test_a_scrape_that_cannot_wait_answers_with_the_last_scan_marked_stale(scene
     assert second[("pynetstat_stale", frozenset())] == 1
     assert second[("pynetstat_scans_total", frozenset())] == 1
     assert by_state(second, "pynetstat_sockets") == by_state(first, "pynetstat_sockets")
+
+
+def _certificate(directory, name: str) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and its key (PEM files), made by openssl."""
+    cert, key = os.path.join(directory, f"{name}.pem"), os.path.join(directory, f"{name}.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", f"/CN={name}", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_tls_and_client_certificates(scene, tmp_path):
+    import ssl
+
+    cert, key = _certificate(tmp_path, "server")
+    client_cert, client_key = _certificate(tmp_path, "client")
+    url = f"https://127.0.0.1:{SERVE_PORT}/metrics"
+
+    def get(context: ssl.SSLContext) -> str:
+        def fetch() -> str:
+            with urllib.request.urlopen(url, timeout=60, context=context) as reply:
+                return reply.read().decode("utf-8")
+        return call_in(scene.path, fetch)
+
+    trusting = ssl.create_default_context(cafile=cert)
+    proc = scene.start([sys.executable, LAUNCHER, "--serve", f"127.0.0.1:{SERVE_PORT}",
+                        "--serve-cert", cert, "--serve-key", key], stderr=subprocess.PIPE)
+    assert proc.stderr.readline() == (f"pynetstat: serving metrics on https://127.0.0.1:"
+                                      f"{SERVE_PORT}/metrics\n")
+    assert ("pynetstat_scans_total", frozenset()) in samples(get(trusting))
+    with pytest.raises(urllib.error.URLError):  # another certificate: not trusted
+        get(ssl.create_default_context(cafile=client_cert))
+    proc.terminate()
+    assert proc.wait(timeout=30) == 143
+
+    proc = scene.start([sys.executable, LAUNCHER, "--serve", f"127.0.0.1:{SERVE_PORT}",
+                        "--serve-cert", cert, "--serve-key", key, "--serve-client-ca",
+                        client_cert], stderr=subprocess.PIPE)
+    assert "https://" in proc.stderr.readline()
+    with pytest.raises((urllib.error.URLError, ssl.SSLError, ConnectionError)):
+        get(trusting)  # no client certificate
+    trusting.load_cert_chain(client_cert, client_key)
+    assert ("pynetstat_scans_total", frozenset()) in samples(get(trusting))
+    # a certificate that cannot be read: one line, exit 2
+    done = subprocess.run([sys.executable, LAUNCHER, "--serve", "127.0.0.1:9818", "--serve-cert",
+                           str(tmp_path / "absent.pem"), "--serve-key", key],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith("pynetstat: cannot serve on 127.0.0.1:9818: Cannot load "
+                                  "server certificate file")
+    assert done.stderr.count("\n") == 1

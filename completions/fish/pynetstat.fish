@@ -28,5 +28,8 @@ complete -c pynetstat -l audit -d 'Checks the processes with network sockets for
 complete -c pynetstat -l snapshot -r -F -d 'Writes a baseline to FILE (JSON: listeners, executables with sockets and the SHA-256 of those that listen, remote destinations); replaces FILE whole or not at all.'
 complete -c pynetstat -l diff -r -F -d 'Compares now against the baseline in FILE: new and gone listeners, a listener\'s executable changed, new executables and destinations; exit status 5 when anything differs.'
 complete -c pynetstat -l serve -x -d 'Serves Prometheus metrics over HTTP at /metrics on ADDR:PORT (default 127.0.0.1:9817, loopback only): sockets by state, listeners with their programs, per-program sockets and queues, the -s and -e counters, computed at each scrape; the filters narrow the sockets exported.'
+complete -c pynetstat -l serve-cert -r -F -d 'With --serve: serves HTTPS with this certificate (PEM; --serve-key names its private key).'
+complete -c pynetstat -l serve-key -r -F -d 'With --serve-cert: the certificate\'s private key (PEM).'
+complete -c pynetstat -l serve-client-ca -r -F -d 'With --serve-cert: only clients with a certificate signed by these CAs (PEM) may scrape (mutual TLS).'
 complete -c pynetstat -s h -l help -d 'Shows this help.'
 complete -c pynetstat -l version -d 'Shows the version.'

@@ -136,8 +136,16 @@ def parse_args(argv: list[str]) -> Options:
 def _check_serve(opts: Options) -> None:
     """--serve exports sockets, -s and -e at every scrape: a view, an interval or another format
     would say nothing there. The filters and -p narrow the sockets exported."""
+    tls = [name for name, given in (("--serve-cert", opts.serve_cert), ("--serve-key", opts.serve_key),
+                                    ("--serve-client-ca", opts.serve_client_ca)) if given]
     if opts.serve is None:
+        if tls:
+            raise UsageError(f"{tls[0]} goes with --serve")
         return
+    if (opts.serve_cert is None) != (opts.serve_key is None):
+        raise UsageError("--serve-cert and --serve-key go together")
+    if opts.serve_client_ca and not opts.serve_cert:
+        raise UsageError("--serve-client-ca goes with --serve-cert and --serve-key")
     others = [flag for flag, given in (("an interval", opts.interval is not None),
                                        ("-s", opts.statistics), ("-e", opts.ethernet),
                                        ("-r", opts.routes), ("--json", opts.json),

@@ -210,6 +210,12 @@ FLAGS: tuple[Flag, ...] = (
          "filters narrow the sockets exported. Needs pip install 'pynetstat[exporter]'. Metrics: "
          "docs/metrics.md.", long="serve", arg="ADDR:PORT", convert=parse_listen,
          optional=SERVE_DEFAULT),
+    Flag("serve_cert", "With --serve: serves HTTPS with this certificate (PEM; --serve-key "
+         "names its private key).", long="serve-cert", arg=FILE),
+    Flag("serve_key", "With --serve-cert: the certificate's private key (PEM).",
+         long="serve-key", arg=FILE),
+    Flag("serve_client_ca", "With --serve-cert: only clients with a certificate signed by "
+         "these CAs (PEM) may scrape (mutual TLS).", long="serve-client-ca", arg=FILE),
     # "-?" and "/?": what a Windows netstat user types first.
     Flag("help", "Shows this help.", short="h", long="help", hidden=("-?", "/?")),
     Flag("version", "Shows the version.", long="version"),

@@ -195,7 +195,11 @@ def run(opts: Options, env: Environment) -> int:
     stops = {signal.SIGINT, signal.SIGTERM}
     signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     try:
-        server, _thread = start_http_server(port, addr=host, registry=registry)
+        # TLS and client certificates are the library's (its only access control).
+        server, _thread = start_http_server(
+            port, addr=host, registry=registry, certfile=opts.serve_cert,
+            keyfile=opts.serve_key, client_cafile=opts.serve_client_ca,
+            client_auth_required=opts.serve_client_ca is not None)
     except OSError as e:
         session.close()
         raise ServeError(f"cannot serve on {shown}:{port}: {e.strerror or e}") from None
@@ -203,7 +207,8 @@ def run(opts: Options, env: Environment) -> int:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        session.say(f"serving metrics on http://{shown}:{server.server_port}/metrics")
+        scheme = "https" if opts.serve_cert else "http"
+        session.say(f"serving metrics on {scheme}://{shown}:{server.server_port}/metrics")
         env.stderr.flush()
         while True:
             signal.pause()
