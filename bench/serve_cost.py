@@ -7,7 +7,9 @@ sockets, fleet.py), one exporter started on 127.0.0.1, then ``--repeat`` rounds 
 scrape (urllib, the whole body read) and one timed ``-ano --json`` run (stdout to /dev/null, peak
 RSS from GNU time or wait4). Reported: the medians, their ratio (target: a scrape at most 1.5x
 ``-ano --json`` at 200k sockets), the exporter's peak RSS (VmHWM: its whole life, idle start-up
-included; target under 80 MiB) and its RSS after the first and the last scrape (flat = no leak).
+included; target under 80 MiB), its RSS after the first and the last scrape (flat = no leak),
+and ``--concurrent`` scrapes sent at once: how long until all are answered, and how many scans
+they made (they share the scan in flight).
 Needs the exporter extra (prometheus_client) in the interpreter that runs this.
 """
 
@@ -50,11 +52,38 @@ def scrape() -> tuple[float, int]:
     return time.perf_counter() - started, size
 
 
-def bench_size(pairs: int, repeat: int, runner: CommandRunner, per_worker: int) -> dict:
+def scans_total() -> float:
+    with NO_PROXY.open(f"http://127.0.0.1:{PORT}/metrics", timeout=600) as reply:
+        for line in reply.read().decode().splitlines():
+            if line.startswith("pynetstat_scans_total "):
+                return float(line.split()[1])
+    raise LookupError("pynetstat_scans_total")
+
+
+def concurrent_scrapes(count: int) -> tuple[float, float]:
+    """``count`` scrapes at once: the time until the last is answered, and the scans made."""
+    import threading
+
+    before = scans_total()
+    barrier = threading.Barrier(count + 1)
+    threads = [threading.Thread(target=lambda: (barrier.wait(), scrape())) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, scans_total() - before - 1
+
+
+def bench_size(pairs: int, repeat: int, runner: CommandRunner, per_worker: int,
+               concurrent: int) -> dict:
     launcher = [sys.executable, os.path.join(REPO, "pynetstat")]
     with fleet.Fleet(pairs, per_worker, 600):
+        # Every scrape waits for its scan (no stale answers): the scan's cost is what is timed.
         server = subprocess.Popen([*launcher, "--serve", f"127.0.0.1:{PORT}"],
-                                  stderr=subprocess.PIPE, text=True)
+                                  stderr=subprocess.PIPE, text=True,
+                                  env={**os.environ, "PYNETSTAT_SCRAPE_WAIT": "600"})
         try:
             assert "serving metrics" in server.stderr.readline()
             idle = status_kib(server.pid, "VmRSS")
@@ -70,6 +99,7 @@ def bench_size(pairs: int, repeat: int, runner: CommandRunner, per_worker: int) 
                 if run.failure:
                     raise SystemExit(f"-ano --json failed: {run.failure}")
                 json_runs.append(run)
+            burst_s, burst_scans = concurrent_scrapes(concurrent)
             peak = status_kib(server.pid, "VmHWM")
         finally:
             server.terminate()
@@ -80,7 +110,7 @@ def bench_size(pairs: int, repeat: int, runner: CommandRunner, per_worker: int) 
     return {"pairs": pairs, "scrape_s": scrape_s, "json_s": json_s, "ratio": scrape_s / json_s,
             "serve_peak_mib": peak / 1024, "json_peak_mib": json_peak / 1024,
             "idle_mib": idle / 1024, "rss_first_mib": rss[0] / 1024, "rss_last_mib": rss[-1] / 1024,
-            "body_kib": size / 1024}
+            "body_kib": size / 1024, "burst_s": burst_s, "burst_scans": burst_scans}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,20 +118,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=parse_sizes, default="5000,50000",
                         help="connection pairs, comma-separated; k suffix (5k,50k: 10k and 100k sockets)")
     parser.add_argument("--repeat", type=int, default=5, help="rounds per size (5)")
+    parser.add_argument("--concurrent", type=int, default=50,
+                        help="scrapes sent at once after the rounds (50)")
     options = parser.parse_args(argv)
     netns.enter_private_netns()
     runner = CommandRunner(600, find_gnu_time())
     per_worker = machine.effective_pairs_per_worker(4000)
     print(f"peak RSS of -ano --json from {runner.rss_method}")
     print("| sockets | scrape (median) | -ano --json (median) | ratio | --serve peak RSS | "
-          "-ano --json peak RSS | RSS after 1st / last scrape | exposition |")
-    print("|--:|--:|--:|--:|--:|--:|--:|--:|")
+          "-ano --json peak RSS | RSS after 1st / last scrape | exposition | "
+          f"{options.concurrent} scrapes at once: all answered in, scans |")
+    print("|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for pairs in options.sizes:
-        r = bench_size(pairs, options.repeat, runner, per_worker)
+        r = bench_size(pairs, options.repeat, runner, per_worker, options.concurrent)
         print(f"| {2 * pairs} | {r['scrape_s']:.3f} s | {r['json_s']:.3f} s | {r['ratio']:.2f}x "
               f"| {r['serve_peak_mib']:.0f} MiB | {r['json_peak_mib']:.0f} MiB "
               f"| {r['rss_first_mib']:.0f} / {r['rss_last_mib']:.0f} MiB "
-              f"| {r['body_kib']:.0f} KiB |", flush=True)
+              f"| {r['body_kib']:.0f} KiB | {r['burst_s']:.2f} s, {r['burst_scans']:.0f} |",
+              flush=True)
     return 0
 
 
