@@ -12,8 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from typing import Any, cast
 
 from pynetstat.errors import Exit, PynetstatError, ServeError
+from pynetstat.flags import SERVE_DEFAULT, parse_listen
 from pynetstat.linux import counters as counters_collector
 from pynetstat.linux import links as links_collector
 from pynetstat.linux.connections import collect
@@ -33,6 +35,7 @@ from pynetstat.views.connections import unattributed_reason
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pynetstat.env import Environment
+    from pynetstat.linux.netlink import NetlinkSource
 
 INSTALL_HINT = "--serve needs prometheus_client: pip install 'pynetstat[exporter]'"
 
@@ -70,7 +73,7 @@ class Scanner:
         self.running = False  # a scan is asked for or in flight
         self.generation = 0  # scans finished
         self.families: list[Family] = []
-        self.errors: Counter = Counter()  # stage -> scans in which it failed (a counter)
+        self.errors: Counter[str] = Counter()  # stage -> scans in which it failed (a counter)
         self.scans = 0  # scans made since the start (scrapes that shared one are not counted)
 
     def read(self) -> list[Family]:
@@ -136,7 +139,8 @@ class Scanner:
                     sources.samples[(proto, source or "unavailable")] = 1
             except (PynetstatError, OSError):
                 self.errors["sockets"] += 1
-            links = links_collector.collect(None, self.procfs, session.netlink)
+            links = links_collector.collect(None, self.procfs,
+                                            cast("NetlinkSource", session.netlink))
             if links.source is None:
                 self.errors["interfaces"] += 1
             families += interface_families(links, folded)
@@ -172,7 +176,7 @@ def _stale(value: int) -> Family:
     return stale
 
 
-def _library_family(family: Family, core):
+def _library_family(family: Family, core: Any) -> Any:
     make = core.CounterMetricFamily if family.kind == "counter" else core.GaugeMetricFamily
     metric = make(family.name, family.help, labels=family.labels)
     for labels, value in family.samples.items():
@@ -183,11 +187,11 @@ def _library_family(family: Family, core):
 class Exporter:
     """A prometheus_client collector: each collect() is one scrape."""
 
-    def __init__(self, scanner: Scanner, core):
+    def __init__(self, scanner: Scanner, core: Any):
         self.scanner = scanner
         self.core = core
 
-    def collect(self):
+    def collect(self) -> list[Any]:
         return [_library_family(family, self.core) for family in self.scanner.read()]
 
 
@@ -201,7 +205,7 @@ def run(opts: Options, env: Environment) -> int:
 
     from pynetstat.modes.signals import Terminated, terminate
 
-    host, port = opts.serve
+    host, port = opts.serve if opts.serve is not None else parse_listen(SERVE_DEFAULT)
     session = Session(scan_options(opts), env)
     registry = CollectorRegistry(auto_describe=False)
     wait = env.environ.get("PYNETSTAT_SCRAPE_WAIT")

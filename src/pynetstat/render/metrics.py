@@ -58,7 +58,7 @@ def _family_label(family: int) -> str:
     return "ipv6" if family == 6 else "ipv4"  # as --json says it
 
 
-class OwnerLabels(dict):
+class OwnerLabels(dict[tuple["Owner", ...], tuple[str, str, str]]):
     """``owners tuple -> (process, executable, unit)``, escaped, made once per tuple (the owner
     join shares one tuple among all the sockets of a process). The lowest PID's process names a
     socket held by several, as -o does."""
@@ -83,9 +83,11 @@ class SocketTally:
     sockets, and listening endpoints. Memory grows with processes and listeners, not sockets."""
 
     def __init__(self) -> None:
-        self.counts: Counter = Counter()  # (owners, proto, family, state) -> sockets
-        self.queues: dict[tuple, list[int]] = {}  # owners -> [recv_q, send_q]
-        self.listeners: set[tuple] = set()  # (proto, family, address, port, owners)
+        # (owners, proto, family, state) -> sockets
+        self.counts: Counter[tuple[tuple[Owner, ...], str, int, int]] = Counter()
+        self.queues: dict[tuple[Owner, ...], list[int]] = {}  # owners -> [recv_q, send_q]
+        # (proto, family, address, port, owners)
+        self.listeners: set[tuple[str, int, str, int, tuple[Owner, ...]]] = set()
 
     def add(self, batch: SocketBatch) -> None:
         proto, family = batch.proto, batch.family
@@ -118,12 +120,12 @@ def _capped(values: Iterable[tuple[tuple[str, ...], float]], cap: int, keep_firs
     sums: dict[tuple[str, ...], float] = {}
     for labels, value in values:
         sums[labels] = sums.get(labels, 0) + value
-    heads: Counter = Counter()
+    heads: dict[tuple[str, ...], float] = {}
     for labels, value in sums.items():
-        heads[labels[:keep_first]] += value
+        heads[labels[:keep_first]] = heads.get(labels[:keep_first], 0) + value
     if len(heads) <= cap:
         return sums
-    kept = {head for head, _ in heads.most_common(cap)}
+    kept = set(sorted(heads, key=heads.__getitem__, reverse=True)[:cap])
     out: dict[tuple[str, ...], float] = {}
     for labels, value in sums.items():
         if labels[:keep_first] not in kept:
@@ -156,9 +158,9 @@ def socket_families(tally: SocketTally, folded: Family) -> list[Family]:
                   ("process",))
     for who, (rq, sq) in tally.queues.items():
         name = names[who][0]
-        key = (name if name in kept else OTHER,)
-        recv.samples[key] = recv.samples.get(key, 0) + rq
-        send.samples[key] = send.samples.get(key, 0) + sq
+        shown = (name if name in kept else OTHER,)
+        recv.samples[shown] = recv.samples.get(shown, 0) + rq
+        send.samples[shown] = send.samples.get(shown, 0) + sq
     listeners = Family("pynetstat_listeners", "gauge",
                        "Listening endpoints (TCP LISTEN, UDP bound and unconnected), with the "
                        "program holding each; the value is 1 (a folded \"other\" series: how many).",
