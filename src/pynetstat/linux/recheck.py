@@ -18,6 +18,8 @@ from pynetstat.linux.sockets import SourceLog, iter_batches
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pynetstat.kinds import SocketKind
+    from pynetstat.linux.netlink import NetlinkSource
+    from pynetstat.linux.procfs import ProcFS
     from pynetstat.model.sockets import SocketBatch
 
 # One socket no owner was found for: (inode, local address, local port, foreign address, port)
@@ -25,7 +27,7 @@ Unowned = tuple[int, str, int, str, int]
 _UNSPECIFIED = ("0.0.0.0", "::")
 
 
-def unowned(batch: SocketBatch, pids: tuple) -> list[Unowned]:
+def unowned(batch: SocketBatch, pids: tuple[int | None, ...]) -> list[Unowned]:
     """The sockets of a batch with an inode and no owner (``pids[i]`` None)."""
     inode, local, lport = batch.inode, batch.local_address, batch.local_port
     remote, rport = batch.remote_address, batch.remote_port
@@ -34,7 +36,7 @@ def unowned(batch: SocketBatch, pids: tuple) -> list[Unowned]:
 
 
 def closed(listed: list[tuple[SocketKind, int]], sockets: dict[tuple[str, int], list[Unowned]],
-           netlink, proc) -> set[int]:
+           netlink: NetlinkSource | None, proc: ProcFS) -> set[int]:
     """The inodes of ``sockets`` (by ``(protocol, family)``) that the kernel no longer lists,
     asking with the same kinds and state masks as the pass (``listed``) and the same sources."""
     gone: set[int] = set()
