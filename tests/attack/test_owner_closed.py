@@ -60,19 +60,20 @@ class Toggler:
     """A process that opens a listener on ``b"o"`` (answering its port) and closes it on
     ``b"c"`` (answering ``b"k"``), one pipe each way."""
 
-    def __init__(self):
+    def __init__(self, count: int = 1):
         cmd_r, self.cmd = os.pipe()
         self.answers, ans_w = os.pipe()
 
         def body():
-            held = None
+            held = []
             while True:
                 word = os.read(cmd_r, 1)
                 if word == b"o":
-                    held = _listener()
-                    os.write(ans_w, held.getsockname()[1].to_bytes(2, "big"))
+                    held = [_listener() for _ in range(count)]
+                    os.write(ans_w, held[0].getsockname()[1].to_bytes(2, "big"))
                 elif word == b"c":
-                    held.close()
+                    for sock in held:
+                        sock.close()
                     os.write(ans_w, b"k")
                 else:
                     return
@@ -121,7 +122,7 @@ class FirstDump:
         self.live.close()
 
 
-def scene(run):
+def scene(run, count: int = 1):
     """In the listing child: a namespace of its own, the refusing holder (forked before
     CAP_SYS_PTRACE is dropped), then the readable toggler (forked after), then ``run``."""
     def body():
@@ -130,7 +131,7 @@ def scene(run):
         holder = _forked(lambda: signal.pause())
         refused.close()  # the holder's copy is the only one
         drop_capability(CAP_SYS_PTRACE)
-        toggler = Toggler()
+        toggler = Toggler(count)
         try:
             return run(toggler)
         finally:
@@ -140,10 +141,10 @@ def scene(run):
     return in_child(body)
 
 
-def one_shot(argv):
+def one_shot(argv, json_only: bool = False):
     def run(toggler):
         results = []
-        for args in (argv, [*argv, "--json"]):
+        for args in ([argv] if json_only else (argv, [*argv, "--json"])):
             source = FirstDump(before=toggler.open, after=toggler.close)
             results.append(run_inprocess(args, netlink=source))
         return [(r.status, r.out, r.err) for r in results]
@@ -214,3 +215,18 @@ def test_interval_counts_closed_apart_from_refused():
     assert (second["unattributed_sockets"], second["closed_during_scan"],
             second["unattributed_reason"]) == (1, 0, "permission denied"), second
     assert dumps == [2, 3], dumps
+
+
+def test_past_max_ends_the_whole_table_is_asked_again():
+    """More sockets to ask about than go into a program (owner_filter.MAX_ENDS): the kind's
+    whole table is dumped again, with the same counts."""
+    from pynetstat.linux.owner_filter import MAX_ENDS
+
+    closing = MAX_ENDS + 6
+    (status, out, err), = scene(one_shot(["-ano", "-p", "tcp", "--json"], json_only=True),
+                                count=closing)
+    assert status == 0, err
+    scan = json.loads(out)["owner_scan"]
+    assert (scan["unattributed_sockets"], scan["closed_during_scan"],
+            scan["unattributed_reason"]) == (closing + 1, closing, "permission denied"), scan
+    assert f"{closing + 1} sockets could not be attributed to a process: 1 still open" in err, err
