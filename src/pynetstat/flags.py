@@ -25,12 +25,12 @@ class Flag:
     and exit. A row with neither ``short`` nor ``long`` is the positional argument."""
 
     __slots__ = ("field", "short", "long", "aliases", "arg", "help", "choices", "convert", "hidden",
-                 "many", "optional")
+                 "many", "optional", "complete")
 
     def __init__(self, field: str, help: str, *, short: str = "", long: str = "",
                  aliases: tuple[str, ...] = (), arg: str = "", choices: tuple[str, ...] = (),
                  convert: Callable[[str], object] | None = None, hidden: tuple[str, ...] = (),
-                 many: bool = False, optional: str | None = None):
+                 many: bool = False, optional: str | None = None, complete: str = ""):
         self.field = field
         self.help = help
         self.short = short  # the letter after "-": "a"
@@ -45,6 +45,10 @@ class Flag:
         # the value when the argument is left out (``--serve`` alone): the argument is then taken
         # only as ``--serve=VALUE`` or from a next word that does not start with "-"
         self.optional = optional
+        # what a shell offers for a filter's items, named here and made by tools/gen_docs.py
+        # (COMPLETERS): "states" (the names and groups --state takes), "users", "pids",
+        # "interfaces" (what the shell finds on the machine when asked)
+        self.complete = complete
 
     @property
     def arg_text(self) -> str:
@@ -137,6 +141,9 @@ def _either(names: tuple[str, ...]) -> str:
 FILE = "FILE"  # the argument name of a row that takes a file: completions offer file names
 
 # Help, man page and completions list the rows in this order.
+# The filters whose items a shell can offer (Flag.complete).
+_COMPLETE = {"state": "states", "user": "users", "pid": "pids", "interface": "interfaces"}
+
 FLAGS: tuple[Flag, ...] = (
     Flag("all", "Displays all connections and listening ports (TCP listeners and UDP sockets).",
          short="a", aliases=("all",)),
@@ -169,7 +176,8 @@ FLAGS: tuple[Flag, ...] = (
          long="json"),
     Flag("changes", "With an interval: after the first display, only what changed.", long="changes"),
     # Filters (issue 14, docs/filters.md): each row's long name is a parser of select.OPTIONS.
-    *(Flag("filters", help, long=name, arg=arg, many=True) for name, arg, help in (
+    *(Flag("filters", help, long=name, arg=arg, many=True, complete=_COMPLETE.get(name, ""))
+      for name, arg, help in (
         ("state", "STATE", "Only sockets in these states: netstat, Linux or ss names "
          "(LISTENING, listen, syn-sent, time-wait, ...) or ss's groups all, connected, "
          "synchronized, bucket, big. Lists every state, as with -a, before it filters."),

@@ -65,6 +65,8 @@ class ConnectionSet:
 
             self.owners = scan_owners(env.proc_root)
         self.unattributed = 0  # sockets with an inode that no visible process holds
+        # of those, the ones the kernel no longer had when asked again after the pass (recheck.py)
+        self.closed = 0
         self._owners: dict[int, Owner] = {} if reuse is None else reuse.records
         # read_process's own cache, keyed by (pid, start time)
         self._process_cache: dict = {} if reuse is None else reuse.process_cache
@@ -84,6 +86,7 @@ class ConnectionSet:
             return
         first, more = self.owners.first, self.owners.more
         alone = _SoleOwner(self._owner)  # pid -> (Owner,), one shared tuple per process
+        unowned: dict[tuple[str, int], list] = {}
         for batch in batches:
             inodes = batch.inode
             pids = tuple(map(first.get, inodes))  # inode 0 (TIME_WAIT) is never in the map
@@ -92,9 +95,30 @@ class ConnectionSet:
                 for i, inode in enumerate(inodes):
                     if inode in more:
                         column[i] = tuple(self._owner(p) for p in self.owners.pids(inode))
-            self.unattributed += pids.count(None) - inodes.count(0)
+            missing = pids.count(None) - inodes.count(0)
+            if missing:
+                self.unattributed += missing
+                from pynetstat.linux.recheck import unowned as unowned_of
+
+                unowned.setdefault((batch.proto, batch.family), []).extend(
+                    unowned_of(batch, pids))
             batch.owners = tuple(column)
             yield batch
+        # Closed between the dump and the walk, or held where we may not look? The kernel says,
+        # asked again (recheck.py); only when some socket had no owner. In interval mode a
+        # socket the kernel still had at the last pass's asking is not asked about again while
+        # it is listed without an owner (a later pass stays as cheap as the cache makes it).
+        known = set() if self.reuse is None else self.reuse.open_unowned
+        ask = {key: [s for s in sockets if s[0] not in known] for key, sockets in unowned.items()}
+        if any(ask.values()):
+            from pynetstat.linux.recheck import closed
+
+            gone = closed(self._listed(), ask, self.netlink, self.proc)
+            self.closed = len(gone)
+        else:
+            gone = set()
+        if self.reuse is not None:
+            self.reuse.open_unowned = {s[0] for sockets in unowned.values() for s in sockets} - gone
 
     def _listed(self) -> list[tuple[SocketKind, int]]:
         """``(kind, state mask)`` to dump. A ``--state`` lists every kind and state, as ``-a``
