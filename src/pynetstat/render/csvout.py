@@ -1,0 +1,197 @@
+"""CSV rows (RFC 4180, through the ``csv`` module): the connection table, -e, -s and -r, each a
+header row then one record per row. docs/csv.md is the reference.
+
+A row holds the same values as the JSON row of the same thing (render/jsonout.py, the views'
+``to_json``), one cell per scalar field: a number as it is, ``true``/``false``, an empty cell for
+``null``; a string through ``textsafe.csv_text`` (no raw control character ever reaches a cell);
+a list or object (a connection's ``owners``, a -b owner's details) as its JSON text, which is
+ASCII. ``cell`` is that rule, for any JSON value.
+
+Interval mode puts ``timestamp``, ``pass`` and ``host`` in front of every row (``INTERVAL``), and
+``--changes`` a ``change`` column (and the state before, for a connection); the header is written
+once, at the start of the stream.
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import repeat
+
+from pynetstat.kinds import BY_PROTOCOL
+from pynetstat.model.fields import CONNECTION_JSON
+from pynetstat.model.sockets import kernel_state_name, spec_state_name
+from pynetstat.render.endpoints import Memo, is_ipv4_mapped, is_link_local
+from pynetstat.render.jsonout import connection_record, owners_value
+from pynetstat.textsafe import csv_text
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from pynetstat.model.sockets import SocketBatch
+    from pynetstat.resolve import Names
+
+# The columns every row of an interval stream starts with (the envelope of a JSON Lines record).
+INTERVAL = ("timestamp", "pass", "host")
+CONNECTION_COLUMNS = tuple(name for name, _type in CONNECTION_JSON)
+# --changes of the connection table: what happened to the socket, and the state it had before
+# (a change of state); both empty on the rows of the first, whole display.
+CONNECTION_CHANGE = ("change", "previous_state")
+
+_BOOL = {False: "false", True: "true"}
+
+
+def cell(value):
+    """One JSON value as a CSV cell (the csv module writes ``None`` as an empty cell).
+
+    >>> [cell(v) for v in (None, True, 3, "a\\nb", [{"pid": 1, "name": "x"}])]
+    [None, 'true', 3, 'a\\\\nb', '[{"pid": 1, "name": "x"}]']
+    """
+    if value is None or type(value) is int or type(value) is float:
+        return value
+    if type(value) is bool:
+        return _BOOL[value]
+    if type(value) is str:
+        return csv_text(value)
+    return json.dumps(value)
+
+
+def record_cells(record: dict, columns: Iterable[str]) -> list:
+    return [cell(record.get(name)) for name in columns]
+
+
+class ConnectionRows:
+    """The connection table's rows, a batch at a time. A plain batch (inet, numeric, no scope,
+    with cookies: what ``jsonout.BatchEncoder`` fills a template for) is written a column at a
+    time from its columns; any other batch record by record through ``connection_record``.
+    tests/test_csv.py checks both against the JSON rows."""
+
+    def __init__(self, with_owners: bool, names: Names | None, ifname: Callable[[int], str],
+                 owner_json: Callable | None):
+        self.with_owners = with_owners
+        self.names = names
+        self.ifname = ifname
+        self.owner_json = owner_json
+        self.link_local = Memo(lambda a: _BOOL[is_link_local(a)])
+        self.mapped = Memo(is_ipv4_mapped)
+        self.tcp_state = Memo(spec_state_name)
+        self.kernel_state = Memo(kernel_state_name)
+        self.pid = Memo(lambda owners: owners[0].pid if owners else None)
+        self.owners = Memo(lambda owners: json.dumps(owners_value(owners, owner_json)))
+
+    def rows(self, batch: SocketBatch) -> Iterable[tuple]:
+        kind = BY_PROTOCOL[(batch.proto, batch.family)]
+        if (kind.shape != "inet" or self.names is not None or any(batch.scope)
+                or None in batch.cookie):
+            owners = self.with_owners
+            return [tuple(map(cell, connection_record(sock, found if owners else None, self.names,
+                                                      self.ifname, self.owner_json).values()))
+                    for sock, found in batch.rows()]
+        n = len(batch)
+        local, remote = batch.local_address, batch.remote_address
+        if batch.family == 4:
+            mapped = repeat("false", n)  # is_ipv4_mapped needs "::ffff:"
+        else:
+            mapped_at = self.mapped.__getitem__
+            mapped = (_BOOL[a or b] for a, b in zip(map(mapped_at, local), map(mapped_at, remote)))
+        if self.with_owners:
+            owners = batch.owners if batch.owners is not None else ((),) * n
+            pids, owner_lists = map(self.pid.__getitem__, owners), map(self.owners.__getitem__, owners)
+        else:
+            pids, owner_lists = repeat(None, n), repeat(None, n)
+        none = repeat(None, n)
+        # In the order of CONNECTION_COLUMNS (model/fields.CONNECTION_JSON); a new field of the
+        # row must be added here too (tests/test_csv.py compares every column with JSON's).
+        return zip(
+            repeat(kind.name, n), repeat("ipv6" if batch.family == 6 else "ipv4", n),
+            local, batch.local_port, remote, batch.remote_port,
+            map(self.tcp_state.__getitem__, batch.state) if kind.has_state else none,
+            map(self.kernel_state.__getitem__, batch.state), repeat(None, n),
+            map(self.link_local.__getitem__, local), mapped,
+            batch.recv_q, batch.send_q, batch.uid, batch.inode, batch.cookie, pids, owner_lists,
+            repeat(None, n), repeat(None, n), repeat(None, n))
+
+
+# --- -e, -s, -r: one table per view, made from the view's JSON (``to_json``) ----------------
+
+def _interface_columns() -> tuple[str, ...]:
+    from pynetstat.model.stats import LINK_STAT_FIELDS
+    from pynetstat.views.interfaces import ROWS
+
+    return ("row", "index", "name", "hw_address",
+            *(f"{key}_{way}" for key, _label in ROWS for way in ("received", "sent")),
+            *LINK_STAT_FIELDS)
+
+
+def _interface_records(doc: dict) -> list[dict]:
+    """The ``total`` row (the spec's summed table), then one row per interface with its own
+    counts and every kernel counter."""
+    def flat(statistics: dict | None) -> dict:
+        return {f"{key}_{way}": value for key, pair in (statistics or {}).items()
+                for way, value in pair.items()}
+
+    out = []
+    if doc["total"] is not None:
+        out.append({"row": "total", **flat(doc["total"])})
+    for i in doc["interfaces"]:
+        out.append({"row": "interface", "index": i["index"], "name": i["name"],
+                    "hw_address": i["hw_address"], **flat(i["statistics"]), **(i["kernel"] or {})})
+    return out
+
+
+STATISTICS_COLUMNS = ("section", "available", "kernel", "counter", "value", "received", "sent")
+
+
+def _statistics_records(doc: dict) -> list[dict]:
+    """One row per counter line of a section (ICMP's lines have ``received`` and ``sent``, the
+    others a ``value``); with -v the kernel's further counters, ``kernel`` true and the counter
+    named ``Group.Name``. A section this kernel lacks is one row, ``available`` false."""
+    out = []
+    for section in doc["sections"]:
+        base = {"section": section["name"], "available": section["available"]}
+        if not section["available"]:
+            out.append(base)
+            continue
+        for label, value in section["counters"].items():
+            row = {**base, "kernel": False, "counter": label}
+            if isinstance(value, dict):
+                row.update(value)
+            else:
+                row["value"] = value
+            out.append(row)
+        for group, counters in (section["kernel"] or {}).items():
+            out.extend({**base, "kernel": True, "counter": f"{group}.{name}", "value": value}
+                       for name, value in counters.items())
+    return out
+
+
+ROUTE_FIELDS = ("family", "table", "table_name", "destination", "prefix_length", "netmask",
+                "nexthop_id", "metric", "type", "scope", "protocol", "preferred_source")
+PATH_FIELDS = ("gateway", "interface", "ifindex", "weight", "nexthop_id")
+ROUTE_COLUMNS = (*ROUTE_FIELDS, *(f"path_{name}" for name in PATH_FIELDS))
+
+
+def route_records(route: dict) -> list[dict]:
+    """One row per path of a route (``path_``: its gateway, interface, weight, nexthop object),
+    the route's own fields repeated; a route with no path (blackhole, ...) is one row."""
+    base = {name: route[name] for name in ROUTE_FIELDS}
+    return [{**base, **{f"path_{name}": hop[name] for name in PATH_FIELDS}}
+            for hop in route["nexthops"]] or [base]
+
+
+def _routes_records(doc: dict) -> list[dict]:
+    return [row for family in ("ipv4_routes", "ipv6_routes") for route in doc[family] or ()
+            for row in route_records(route)]
+
+
+# view key (modes.SECTIONS) -> (its columns, JSON document -> row records)
+SECTION_TABLES: dict[str, tuple[Callable[[], tuple[str, ...]], Callable[[dict], list[dict]]]] = {
+    "interfaces": (_interface_columns, _interface_records),
+    "statistics": (lambda: STATISTICS_COLUMNS, _statistics_records),
+    "routes": (lambda: ROUTE_COLUMNS, _routes_records),
+}
+
+# --changes of -e and -s: one row per counter (views' ``counters``), the first display too.
+COUNTER_COLUMNS = ("change", "view", "name", "value", "previous", "delta", "rate")
+# --changes of -r: one row per path of each route added, removed or changed (as it is now).
+ROUTE_CHANGE_COLUMNS = ("change", *ROUTE_COLUMNS)
