@@ -19,6 +19,7 @@ from pynetstat.render.csvout import (
     COUNTER_COLUMNS,
     INTERVAL,
     ROUTE_CHANGE_COLUMNS,
+    ROUTE_COLUMNS,
     SECTION_TABLES,
     ConnectionRows,
     cell,
@@ -91,9 +92,8 @@ class CsvFormat:
         if opts.changes:
             # The first display of --changes: what the later rows are changes of.
             if key == "routes":
-                records = [dict(row, change=None) for family in (4, 6)
-                           for route in view.shown_routes(snapshot, family, opts)
-                           for row in route_records(view.route_json(route))]
+                records = route_records(view.route_json(route) for family in (4, 6)
+                                        for route in view.shown_routes(snapshot, family, opts))
                 columns = ROUTE_CHANGE_COLUMNS
             else:
                 records = [{"view": key, "name": name, "value": value}
@@ -188,6 +188,8 @@ class CounterChangeCsv:
         lead = [stamp, number, csv_text(self.session.host())]
         rows = [lead + [c.kind, c.view, csv_text(c.name), c.value, c.previous, c.delta,
                         None if c.rate is None else round(c.rate, 3)] for c in counters]
-        rows += [lead + record_cells({**row, "change": kind}, ROUTE_CHANGE_COLUMNS)
-                 for kind, route, _previous in routes for row in route_records(route)]
+        # the changed routes are numbered as one listing
+        rows += [lead + [kind, *record_cells({**row, "route": number}, ROUTE_COLUMNS)]
+                 for number, (kind, route, _previous) in enumerate(routes, 1)
+                 for row in route_records([route])]
         csv.writer(self.out).writerows(rows)

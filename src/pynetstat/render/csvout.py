@@ -168,20 +168,26 @@ def _statistics_records(doc: dict) -> list[dict]:
 ROUTE_FIELDS = ("family", "table", "table_name", "destination", "prefix_length", "netmask",
                 "nexthop_id", "metric", "type", "scope", "protocol", "preferred_source")
 PATH_FIELDS = ("gateway", "interface", "ifindex", "weight", "nexthop_id")
-ROUTE_COLUMNS = (*ROUTE_FIELDS, *(f"path_{name}" for name in PATH_FIELDS))
+# ``route``: the route's number in the listing, shared by the rows of its paths (two routes
+# can agree in every other field: fe80::/64 on two interfaces).
+ROUTE_COLUMNS = ("route", *ROUTE_FIELDS, *(f"path_{name}" for name in PATH_FIELDS))
 
 
-def route_records(route: dict) -> list[dict]:
-    """One row per path of a route (``path_``: its gateway, interface, weight, nexthop object),
-    the route's own fields repeated; a route with no path (blackhole, ...) is one row."""
-    base = {name: route[name] for name in ROUTE_FIELDS}
-    return [{**base, **{f"path_{name}": hop[name] for name in PATH_FIELDS}}
-            for hop in route["nexthops"]] or [base]
+def route_records(routes: Iterable[dict]) -> list[dict]:
+    """One row per path of each route (``path_``: its gateway, interface, weight, nexthop
+    object), the route's number and own fields repeated; a route with no path (blackhole, ...)
+    is one row."""
+    out = []
+    for number, route in enumerate(routes, 1):
+        base = {"route": number, **{name: route[name] for name in ROUTE_FIELDS}}
+        out += [{**base, **{f"path_{name}": hop[name] for name in PATH_FIELDS}}
+                for hop in route["nexthops"]] or [base]
+    return out
 
 
 def _routes_records(doc: dict) -> list[dict]:
-    return [row for family in ("ipv4_routes", "ipv6_routes") for route in doc[family] or ()
-            for row in route_records(route)]
+    return route_records(route for family in ("ipv4_routes", "ipv6_routes")
+                         for route in doc[family] or ())
 
 
 # view key (modes.SECTIONS) -> (its columns, JSON document -> row records)

@@ -1,0 +1,529 @@
+"""--csv (docs/csv.md): read back with Python's csv module, every row equals the JSON row of the
+same thing, field for field, for live sockets held by a process with a hostile name, for every
+recorded kernel (connections, -e, -s, -r) and for an interface with a hostile name in a network
+namespace of the test's own; interval mode writes its header once; a bad combination is one line.
+
+The expected cell of a JSON value is written here from the doc, not taken from the renderer:
+``null`` an empty cell, ``true``/``false``, a number as JSON writes it, a list or an object as
+its JSON text (ASCII), a string as it is, but each character ``str.isprintable()`` rejects
+written as ``json.dumps`` writes that character.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+
+import pytest
+from golden_outputs import LINUX
+
+from helpers import run_inprocess
+from pynetstat.textsafe import json_text
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SRC = os.path.join(REPO, "src")
+
+
+def env_for_subprocess() -> dict:
+    env = dict(os.environ, PYTHONPATH=SRC, PYNETSTAT_RESOLVE_BUDGET="1")
+    env.pop("PYNETSTAT_PROC_ROOT", None)
+    env.pop("PYNETSTAT_NETLINK_REPLAY", None)
+    return env
+
+
+def pynetstat(argv: list[str], timeout: float = 60) -> tuple[int, str, str]:
+    p = subprocess.run([sys.executable, "-m", "pynetstat", *argv], capture_output=True,
+                       timeout=timeout, env=env_for_subprocess(), stdin=subprocess.DEVNULL)
+    # Both streams must be valid UTF-8 (strict decoding raises otherwise).
+    return p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8")
+
+
+def read_csv(out: str) -> list[list[str]]:
+    """The records of a CSV document, after checking it is RFC 4180 as we promise: every line
+    ends in CRLF and holds no other control character (no raw newline, ESC, ... inside a cell)."""
+    assert out.endswith("\r\n"), out[-200:]
+    for line in out[:-2].split("\r\n"):
+        assert line.isprintable(), line
+    rows = list(csv.reader(io.StringIO(out, newline=""), strict=True))
+    assert len(rows) == out.count("\r\n"), "a record spans more than one line"
+    return rows
+
+
+def expected_cell(value) -> str:
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return "".join(ch if ch.isprintable() else json.dumps(ch)[1:-1] for ch in value)
+    raise AssertionError(f"a container is compared as JSON text: {value!r}")
+
+
+def assert_cell(cell: str, value, where) -> None:
+    if isinstance(value, (list, dict)):
+        assert cell.isascii(), where
+        assert json.loads(cell) == value, where
+    else:
+        assert cell == expected_cell(value), (where, cell, value)
+
+
+def assert_rows_equal(rows: list[list[str]], records: list[dict], lead: int = 0) -> None:
+    """CSV rows (header first) against JSON records: the same keys in the same order after the
+    first ``lead`` columns, and each cell the record's value."""
+    header, body = rows[0], rows[1:]
+    assert len(body) == len(records), (len(body), len(records))
+    for i, (row, record) in enumerate(zip(body, records)):
+        assert header[lead:] == list(record), (header, list(record))
+        assert len(row) == len(header)
+        for name, cell in zip(header[lead:], row[lead:]):
+            assert_cell(cell, record[name], (i, name))
+
+
+# --- recorded kernels --------------------------------------------------------------------------
+
+def replay(scenario: str, argv: list[str]):
+    from pynetstat.linux.netlink import ReplayNetlink
+
+    base = os.path.join(LINUX, scenario)
+    return run_inprocess(argv, environ={}, proc_root=os.path.join(base, "proc"),
+                         netlink_factory=lambda: ReplayNetlink(os.path.join(base, "netlink")))
+
+
+def scenarios(prefix: str) -> list[str]:
+    return sorted(name for name in os.listdir(LINUX) if name.startswith(prefix))
+
+
+@pytest.mark.skipif(sys.byteorder != "little", reason="recordings are little-endian")
+@pytest.mark.parametrize("scenario", scenarios("conn-"))
+@pytest.mark.parametrize("argv", [["-an"], ["-ano"], ["-anob"], ["-anobv"], ["-anp", "udpv6"]],
+                         ids=" ".join)
+def test_recorded_connections_equal_json(scenario, argv):
+    as_json, as_csv = replay(scenario, [*argv, "--json"]), replay(scenario, [*argv, "--csv"])
+    assert as_csv.status == as_json.status == 0, as_csv
+    assert as_csv.err == as_json.err  # what JSON puts after its rows, CSV says on stderr
+    records = json.loads(as_json.out)["connections"]
+    rows = read_csv(as_csv.out)
+    assert rows[0][:4] == ["proto", "family", "local_address", "local_port"]
+    assert_rows_equal(rows, records)
+
+
+def rebuild_interfaces(rows: list[list[str]]) -> tuple[dict | None, list[dict]]:
+    """The JSON ``total`` and ``interfaces`` made back from -e's CSV rows (docs/csv.md)."""
+    header = rows[0]
+    stats = [c for c in header[4:] if c.endswith(("_received", "_sent"))]
+    kernel = [c for c in header[4:] if c not in stats]
+
+    def value(cell: str):
+        return None if cell == "" else cell if not cell.isdigit() else int(cell)
+
+    def statistics(rec: dict) -> dict:
+        out: dict = {}
+        for c in stats:
+            key, _, way = c.rpartition("_")
+            out.setdefault(key, {})[way] = value(rec[c])
+        return out
+
+    total, interfaces = None, []
+    for row in rows[1:]:
+        rec = dict(zip(header, row))
+        if rec["row"] == "total":
+            assert total is None and not interfaces, "the total comes first, once"
+            total = statistics(rec)
+            assert all(rec[c] == "" for c in ("index", "name", "hw_address", *kernel))
+        else:
+            assert rec["row"] == "interface"
+            interfaces.append({"index": value(rec["index"]), "name": rec["name"],
+                               "hw_address": value(rec["hw_address"]),
+                               "statistics": statistics(rec),
+                               "kernel": {c: value(rec[c]) for c in kernel}})
+    return total, interfaces
+
+
+def rebuild_statistics(rows: list[list[str]]) -> list[dict]:
+    header = rows[0]
+    assert header == ["section", "available", "kernel", "counter", "value", "received", "sent"]
+    sections: dict[str, dict] = {}
+    for row in rows[1:]:
+        rec = dict(zip(header, row))
+        section = sections.setdefault(rec["section"], {
+            "name": rec["section"], "available": rec["available"] == "true",
+            "counters": None, "kernel": None})
+        if rec["available"] == "false":
+            assert rec["counter"] == ""
+            continue
+        num = lambda c: None if c == "" else int(c)  # noqa: E731
+        if rec["kernel"] == "true":
+            group, _, name = rec["counter"].partition(".")
+            section["kernel"] = section["kernel"] or {}
+            section["kernel"].setdefault(group, {})[name] = num(rec["value"])
+        else:
+            section["counters"] = section["counters"] or {}
+            # docs/csv.md: the lines of the ICMP sections count received and sent, the others
+            # have one value
+            if rec["section"].startswith("icmp"):
+                assert rec["value"] == ""
+                value = {"received": num(rec["received"]), "sent": num(rec["sent"])}
+            else:
+                assert rec["received"] == rec["sent"] == ""
+                value = num(rec["value"])
+            section["counters"][rec["counter"]] = value
+    return list(sections.values())
+
+
+def rebuild_routes(rows: list[list[str]]) -> list[dict]:
+    """Routes made back from -r's rows: the rows of one ``route`` number are its paths."""
+    header = rows[0]
+    routes: list[dict] = []
+    previous = None
+
+    # docs/json.md: the integer fields of a route and of a path (table_name is a string: "100")
+    numbers = {"route", "family", "table", "prefix_length", "nexthop_id", "metric", "path_ifindex",
+               "path_weight", "path_nexthop_id"}
+
+    def value(name: str, cell: str):
+        return None if cell == "" else int(cell) if name in numbers else cell
+
+    for row in rows[1:]:
+        rec = {k: value(k, v) for k, v in zip(header, row)}
+        own = {k: v for k, v in rec.items() if not k.startswith("path_") and k != "route"}
+        path = {k[5:]: v for k, v in rec.items() if k.startswith("path_")}
+        if rec["route"] != previous:
+            assert rec["route"] == len(routes) + 1, "routes are numbered 1, 2, ..."
+            routes.append({**own, "nexthops": []})
+            previous = rec["route"]
+        else:
+            assert own == {k: v for k, v in routes[-1].items() if k != "nexthops"}
+        if any(v is not None for v in path.values()):
+            routes[-1]["nexthops"].append(path)
+    return routes
+
+
+SECTIONS = [["-e"], ["-ev"], ["-s"], ["-sv"], ["-s", "-p", "tcp"], ["-s", "-p", "ICMPv6"],
+            ["-r"], ["-rv"]]
+
+
+@pytest.mark.skipif(sys.byteorder != "little", reason="recordings are little-endian")
+@pytest.mark.parametrize("scenario", scenarios("stats-"))
+@pytest.mark.parametrize("argv", SECTIONS, ids=" ".join)
+def test_recorded_sections_equal_json(scenario, argv):
+    as_json, as_csv = replay(scenario, [*argv, "--json"]), replay(scenario, [*argv, "--csv"])
+    assert as_csv.status == as_json.status == 0, as_csv
+    assert as_csv.err == as_json.err
+    doc = json.loads(as_json.out)
+    rows = read_csv(as_csv.out)
+    if "interfaces" in doc:
+        total, interfaces = rebuild_interfaces(rows)
+        assert total == doc["interfaces"]["total"]
+        fields = rows[0][4 + 14:]
+        assert interfaces == [{**i, "kernel": i["kernel"] or dict.fromkeys(fields)}
+                              for i in doc["interfaces"]["interfaces"]]
+    elif "statistics" in doc:
+        assert rebuild_statistics(rows) == [
+            {k: s[k] for k in ("name", "available", "counters", "kernel")}
+            for s in doc["statistics"]["sections"]]
+    else:
+        want = [*(doc["routes"]["ipv4_routes"] or ()), *(doc["routes"]["ipv6_routes"] or ())]
+        got = rebuild_routes(rows)
+        # a route's own fields, then its paths: the same routes in the same order
+        assert [{k: r[k] for k in sorted(r)} for r in got] == [
+            {k: r[k] for k in sorted(r)} for r in want]
+
+
+# --- a live process with a hostile name ----------------------------------------------------------
+
+CHILD = textwrap.dedent("""
+    import socket, sys, time
+    with open("/proc/self/comm", "wb") as f:
+        f.write(bytes.fromhex(sys.argv[1]))
+    held = []
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(4)
+    c = socket.create_connection(s.getsockname())
+    a, _ = s.accept()
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1], c.getsockname()[1], u.getsockname()[1]]
+    try:
+        s6 = socket.socket(socket.AF_INET6)
+        s6.bind(("::1", 0))
+        s6.listen(1)
+        ports.append(s6.getsockname()[1])
+    except OSError:
+        ports.append(0)
+    print(*ports, flush=True)
+    time.sleep(120)
+""")
+# comma, quote, newline, ESC, a byte that is not UTF-8: 15 bytes, all the kernel keeps of a comm
+HOSTILE_COMM = b'a,"b\nc\x1b[2J\xffe\xe2\x80\xae'
+
+
+@pytest.fixture(scope="module")
+def hostile_process():
+    """A Python copied into a directory with a comma, a quote, a newline, ESC and an invalid byte
+    in its name, named (comm) with the same, holding TCP, UDP and TCPv6 sockets."""
+    base = tempfile.mkdtemp(prefix="pynetstat-csv-")
+    exe_dir = os.path.join(os.fsencode(base), b'd,"ir\n\x1b[31m\xff')
+    os.mkdir(exe_dir)
+    exe = os.path.join(exe_dir, b"py\x07thon")
+    shutil.copy(os.path.realpath(sys.executable), exe)
+    env = dict(os.environ, PYTHONHOME=sys.base_prefix)
+    p = subprocess.Popen([exe, "-c", CHILD, HOSTILE_COMM.hex(), 'arg,"\n\x1b'], env=env,
+                         stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        ports = [int(x) for x in p.stdout.readline().split()]
+        yield p.pid, ports, exe
+    finally:
+        p.kill()
+        p.wait()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.parametrize("argv", [["-ano"], ["-anob"], ["-anobv"], ["-ao"]], ids=" ".join)
+def test_live_hostile_process_csv_equals_json(hostile_process, argv):
+    pid, (listen, client, udp, listen6), exe = hostile_process
+    argv = [*argv, "--pid", str(pid)]
+    status, out, err = pynetstat([*argv, "--json"])
+    assert status == 0, err
+    records = json.loads(out)["connections"]
+    status, out, err = pynetstat([*argv, "--csv"])
+    assert status == 0, err
+    rows = read_csv(out)
+    assert_rows_equal(rows, records)
+    # the exact sockets the child holds, nothing else
+    at = {name: i for i, name in enumerate(rows[0])}
+    got = sorted((r[at["proto"]], int(r[at["local_port"]]), r[at["state"]]) for r in rows[1:])
+    want = [("tcp", listen, "LISTENING"), ("tcp", client, "ESTABLISHED"), ("udp", udp, "")]
+    want += [("tcp", listen, "ESTABLISHED")]  # the accepted end
+    if listen6:
+        want.append(("tcp6", listen6, "LISTENING"))
+    assert got == sorted(want)
+    # the hostile name survives the quoting whole: the owners cell is the JSON text of the owners
+    for row in rows[1:]:
+        assert row[at["pid"]] == str(pid)
+        (owner,) = json.loads(row[at["owners"]])
+        assert owner["name"] == json_text(HOSTILE_COMM)
+        if "b" in argv[0]:
+            assert owner["exe"] == json_text(exe)
+            assert owner["cmdline"][-1] == 'arg,"\n\x1b'
+    assert '"name": "a,\\"b\\nc\\u001b[2J\\\\xffe\\u202e"' in out.replace('""', '"')
+
+
+def test_plain_rows_are_the_json_rows_of_the_whole_machine():
+    """Without a filter, over whatever the machine holds (the batch fast path): the same sockets
+    as JSON, read twice, so only the sockets in both runs are compared."""
+    held = []
+    try:
+        for _ in range(20):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            s.listen(1)
+            c = socket.create_connection(s.getsockname())
+            held += [s, c, s.accept()[0]]
+        runs = []
+        for fmt in ("--json", "--csv"):
+            status, out, err = pynetstat(["-ano", fmt])
+            assert status == 0, err
+            runs.append(out)
+        records = {r["cookie"]: r for r in json.loads(runs[0])["connections"]}
+        rows = read_csv(runs[1])
+        at = rows[0].index("cookie")
+        both = [row for row in rows[1:] if int(row[at]) in records]
+        assert len(both) >= 60
+        assert_rows_equal([rows[0], *both], [records[int(row[at])] for row in both])
+    finally:
+        for s in held:
+            s.close()
+
+
+# --- an interface with a hostile name, in a network namespace --------------------------------
+
+NETNS_CHILD = textwrap.dedent("""
+    import json, os, socket, subprocess, sys
+    ifname = bytes.fromhex(sys.argv[1])
+    index = socket.if_nametoindex(os.fsdecode(ifname))
+    s = socket.socket(socket.AF_INET6)
+    s.bind(("fe80::1", 0, 0, index))
+    s.listen(1)
+    for argv in (["-an"], ["-r"], ["-rv"], ["-e"]):
+        for fmt in ("--json", "--csv"):
+            p = subprocess.run([sys.executable, "-m", "pynetstat", *argv, fmt], capture_output=True)
+            print(json.dumps([" ".join(argv), fmt, p.stdout.hex(), p.stderr.hex(), p.returncode]))
+""")
+
+
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+@pytest.mark.skipif(shutil.which("ip") is None, reason="needs ip(8)")
+def test_hostile_interface_name_in_cells():
+    """An interface named with a comma, a quote, ESC, U+202E and a byte that is not UTF-8 (Linux
+    allows them): it is a plain string cell of the connection row (``interface``), of -r and of
+    -e, escaped as docs/csv.md says and equal to JSON's."""
+    ifname = b'i,"\x1b\xe2\x80\xae\xff'
+    ns = f"csv-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        name = os.fsdecode(ifname)
+        for cmd in (["link", "add", name, "type", "veth", "peer", "name", "p0"],
+                    ["link", "set", "lo", "up"], ["link", "set", name, "up"],
+                    ["link", "set", "p0", "up"],
+                    ["-6", "addr", "add", "fe80::1/64", "dev", name, "nodad"],
+                    ["addr", "add", "10.77.0.1/24", "dev", name],
+                    ["route", "add", "10.78.0.0/16", "via", "10.77.0.2", "dev", name]):
+            subprocess.run(["ip", "-n", ns, *cmd], check=True)
+        p = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", NETNS_CHILD,
+                            ifname.hex()], capture_output=True, timeout=120,
+                           env=env_for_subprocess())
+        assert p.returncode == 0, p.stderr
+        runs = [json.loads(line) for line in p.stdout.decode().splitlines()]
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+    assert len(runs) == 8
+    outputs = {}
+    for argv, fmt, out, err, status in runs:
+        out = bytes.fromhex(out).decode("utf-8")
+        assert status == 0, (argv, fmt, bytes.fromhex(err))
+        outputs[(argv, fmt)] = out
+    cell = 'i,"\\u001b\\u202e\\xff'  # docs/csv.md: JSON's value, its non-printables as JSON writes them
+    assert json_text(ifname) == 'i,"\x1b\u202e\\xff'
+    rows = read_csv(outputs[("-an", "--csv")])
+    records = json.loads(outputs[("-an", "--json")])["connections"]
+    assert_rows_equal(rows, records)
+    assert [r[rows[0].index("interface")] for r in rows[1:]] == [cell]
+    for argv in ("-r", "-rv"):
+        rows = read_csv(outputs[(argv, "--csv")])
+        doc = json.loads(outputs[(argv, "--json")])["routes"]
+        got = rebuild_routes(rows)
+        assert got == [strings_as_cells(r) for r in
+                       [*(doc["ipv4_routes"] or ()), *(doc["ipv6_routes"] or ())]]
+        assert cell in {r[rows[0].index("path_interface")] for r in rows[1:]}
+    rows = read_csv(outputs[("-e", "--csv")])
+    names = [r[rows[0].index("name")] for r in rows[1:] if r[0] == "interface"]
+    json_names = [i["name"] for i in json.loads(outputs[("-e", "--json")])["interfaces"]["interfaces"]]
+    assert names == [expected_cell(n) for n in json_names]
+    assert cell in names
+
+
+def strings_as_cells(value):
+    """A JSON value with each string in it as its CSV cell reads."""
+    if isinstance(value, dict):
+        return {k: strings_as_cells(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strings_as_cells(v) for v in value]
+    return expected_cell(value) if isinstance(value, str) else value
+
+
+# --- interval mode ------------------------------------------------------------------------------
+
+def watch(argv: list[str], until, timeout: float = 30.0) -> tuple[list[list[str]], str, int]:
+    """Run an interval mode until ``until(rows)`` holds for the rows read so far, then Ctrl+C."""
+    p = subprocess.Popen([sys.executable, "-m", "pynetstat", *argv], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env_for_subprocess(), stdin=subprocess.DEVNULL)
+    text = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            line = p.stdout.readline()
+            if not line:
+                break
+            text += line
+            if until(list(csv.reader(io.StringIO(text.decode(), newline="")))):
+                break
+    finally:
+        p.send_signal(signal.SIGINT)
+        rest, err = p.communicate(timeout=30)
+    out = (text + rest).decode("utf-8")
+    # a line cut by the signal would be a record that does not parse or is short
+    return read_csv(out), err.decode(), p.returncode
+
+
+def test_interval_one_header_then_rows_with_timestamp_and_pass():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    try:
+        rows, err, status = watch(["-an", "--csv", "--lport", str(port), "0.2"],
+                                  lambda rows: sum(r[1] == "3" for r in rows[1:]) >= 1)
+    finally:
+        s.close()
+    assert status == 130, err
+    header = rows[0]
+    assert header[:4] == ["timestamp", "pass", "host", "proto"]
+    assert all(r != header for r in rows[1:]), "the header is written once"
+    passes = [int(r[1]) for r in rows[1:]]
+    assert passes[:3] == [1, 2, 3], passes
+    stamps = [float(r[0]) for r in rows[1:]]
+    assert stamps == sorted(stamps) and abs(stamps[0] - time.time()) < 60
+    assert {r[2] for r in rows[1:]} == {socket.gethostname()}
+    at = {name: i for i, name in enumerate(header)}
+    assert all((r[at["local_port"]], r[at["state"]]) == (str(port), "LISTENING") for r in rows[1:])
+
+
+def test_interval_changes_rows_have_a_change_column():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    held = [s]
+
+    def until(rows):
+        if len(rows) == 2 and len(held) == 1:  # the first display came: now a connection
+            c = socket.create_connection(("127.0.0.1", port))
+            held.extend([c, s.accept()[0]])
+        return sum(r[3] == "added" for r in rows[1:]) >= 2
+
+    try:
+        rows, err, status = watch(["-an", "--csv", "--changes", "--port", str(port), "0.2"], until)
+    finally:
+        for x in held:
+            x.close()
+    assert status == 130, err
+    header = rows[0]
+    assert header[:6] == ["timestamp", "pass", "host", "change", "previous_state", "proto"]
+    assert all(r != header for r in rows[1:])
+    at = {name: i for i, name in enumerate(header)}
+    first, later = rows[1], rows[2:]
+    assert (first[1], first[3], first[at["state"]]) == ("1", "", "LISTENING")
+    assert sorted((r[3], r[at["state"]]) for r in later) == [("added", "ESTABLISHED")] * 2
+    assert all(int(r[1]) > 1 for r in later)
+
+
+def test_interval_sections_header_once():
+    rows, err, status = watch(["-s", "-p", "udp", "--csv", "0.2"],
+                              lambda rows: any(r[1] == "2" for r in rows[1:]))
+    assert status == 130, err
+    assert rows[0] == ["timestamp", "pass", "host", "section", "available", "kernel", "counter",
+                       "value", "received", "sent"]
+    assert rows[0] not in rows[1:]
+    assert {r[3] for r in rows[1:]} == {"udpv4"}
+
+
+# --- bad combinations: one line, exit 2 -----------------------------------------------------------
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["-an", "--csv", "--json"], "pynetstat: --csv cannot be combined with --json: choose one "
+     "output format\n"),
+    (["--json", "-s", "--csv"], "pynetstat: --csv cannot be combined with --json: choose one "
+     "output format\n"),
+    (["-es", "--csv"], "pynetstat: --csv shows one view at a time: -e or -s, not both (each has "
+     "its own columns)\n"),
+    (["-r", "--csv", "-e", "1"], "pynetstat: --csv shows one view at a time: -e or -r, not both "
+     "(each has its own columns)\n"),
+], ids=" ".join)
+def test_bad_combination_is_one_line(argv, line):
+    result = run_inprocess(argv)
+    assert (result.status, result.out, result.err) == (2, "", line)
