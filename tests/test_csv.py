@@ -323,9 +323,10 @@ def test_live_hostile_process_csv_equals_json(hostile_process, argv):
 
 
 def test_plain_rows_are_the_json_rows_of_the_whole_machine():
-    """Without a filter, over whatever the machine holds (the batch fast path): the same sockets
-    as JSON, read twice, so only the sockets in both runs are compared."""
-    held = []
+    """Without a filter, over whatever the machine holds (the batch fast path): the rows of the
+    60 sockets this test holds equal JSON's (the rest of the machine may change between the two
+    runs)."""
+    held, ports = [], set()
     try:
         for _ in range(20):
             s = socket.socket()
@@ -333,17 +334,21 @@ def test_plain_rows_are_the_json_rows_of_the_whole_machine():
             s.listen(1)
             c = socket.create_connection(s.getsockname())
             held += [s, c, s.accept()[0]]
+            ports.add(s.getsockname()[1])
         runs = []
         for fmt in ("--json", "--csv"):
             status, out, err = pynetstat(["-ano", fmt])
             assert status == 0, err
             runs.append(out)
-        records = {r["cookie"]: r for r in json.loads(runs[0])["connections"]}
+        records = {r["cookie"]: r for r in json.loads(runs[0])["connections"]
+                   if ports & {r["local_port"], r["remote_port"]}}
         rows = read_csv(runs[1])
-        at = rows[0].index("cookie")
-        both = [row for row in rows[1:] if int(row[at]) in records]
-        assert len(both) >= 60
-        assert_rows_equal([rows[0], *both], [records[int(row[at])] for row in both])
+        at = {name: i for i, name in enumerate(rows[0])}
+        mine = [row for row in rows[1:]
+                if ports & {int(row[at["local_port"]]), int(row[at["remote_port"]])}]
+        assert len(mine) == len(records) == 60
+        assert_rows_equal([rows[0], *mine], [records[int(row[at["cookie"]])] for row in mine])
+        assert all(row[at["pid"]] == str(os.getpid()) for row in mine)
     finally:
         for s in held:
             s.close()
@@ -523,7 +528,62 @@ def test_interval_sections_header_once():
      "its own columns)\n"),
     (["-r", "--csv", "-e", "1"], "pynetstat: --csv shows one view at a time: -e or -r, not both "
      "(each has its own columns)\n"),
-], ids=" ".join)
+], ids=lambda value: " ".join(value) if isinstance(value, list) else "")
 def test_bad_combination_is_one_line(argv, line):
     result = run_inprocess(argv)
     assert (result.status, result.out, result.err) == (2, "", line)
+
+
+# --- --audit and --diff ---------------------------------------------------------------------------
+
+@pytest.mark.skipif(sys.byteorder != "little", reason="recordings are little-endian")
+def test_audit_rows_equal_the_json_findings():
+    """The recording with a listener hidden from /proc/net/tcp: the finding, as JSON's."""
+    as_json = replay("audit-crossview", ["--audit", "--json"])
+    as_csv = replay("audit-crossview", ["--audit", "--csv"])
+    assert as_csv.status == as_json.status != 0
+    doc = json.loads(as_json.out)
+    assert doc["findings"], "the recording gives at least one finding"
+    rows = read_csv(as_csv.out)
+    assert rows[0] == ["severity", "sign", "why", "process", "sockets", "evidence"]
+    assert_rows_equal(rows, doc["findings"])
+    assert as_csv.err == "".join(f"pynetstat: {n}\n" for n in doc["notes"])
+
+
+@pytest.mark.skipif(sys.byteorder != "little", reason="recordings are little-endian")
+def test_diff_rows_equal_the_json_changes(tmp_path):
+    path = tmp_path / "base.json"
+    listener = {"proto": "tcp", "family": "ipv4", "address": "0.0.0.0", "port": 22,
+                "exe": "/usr/sbin/sshd"}
+    path.write_text(json.dumps({"format": "pynetstat-baseline", "version": 1, "taken": "t",
+                                "listeners": [listener], "executables": [],
+                                "destinations": []}))
+    done = replay("conn-normal", ["--diff", str(path), "--csv"])
+    assert done.status == 5, done
+    rows = read_csv(done.out)
+    header = ["change", "proto", "family", "address", "port", "exe", "names", "users",
+              "destinations", "was", "now"]
+    assert rows == [header, ["gone-listener", "tcp", "ipv4", "0.0.0.0", "22", "/usr/sbin/sshd",
+                             "", "", "", "", ""]]
+
+
+# --- docs/csv.md lists the columns ----------------------------------------------------------------
+
+def documented_columns(heading: str) -> list[str]:
+    """The first column of the table under ``heading`` in docs/csv.md, a cell that lists
+    several names (``bytes_received, bytes_sent, ...``) giving each."""
+    with open(os.path.join(REPO, "docs", "csv.md"), encoding="utf-8") as f:
+        text = f.read()
+    section = text.split(f"\n## {heading}", 1)[1].split("\n## ", 1)[0]
+    table = [line for line in section.splitlines() if line.startswith("| ")][1:]
+    return [name.strip() for line in table for name in line.split("|")[1].split(",")]
+
+
+@pytest.mark.skipif(sys.byteorder != "little", reason="recordings are little-endian")
+@pytest.mark.parametrize(("heading", "scenario", "argv"), [
+    ("Connections", "conn-normal", ["-an"]), ("Interface statistics", "stats-host", ["-e"]),
+    ("Protocol statistics", "stats-host", ["-s"]), ("Routes", "stats-host", ["-r"]),
+])
+def test_docs_list_every_column(heading, scenario, argv):
+    rows = read_csv(replay(scenario, [*argv, "--csv"]).out)
+    assert rows[0] == documented_columns(heading)

@@ -26,7 +26,7 @@ from pynetstat.render.csvout import (
     record_cells,
     route_records,
 )
-from pynetstat.textsafe import csv_text
+from pynetstat.textsafe import csv_text, safe
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -123,8 +123,8 @@ class CsvFormat:
         writer = csv.writer(out)
         writer.writerow(columns)
         writer.writerows(record_cells(f, columns) for f in doc["findings"])
-        for note in doc["notes"]:
-            self.session.say(csv_text(note))
+        for note in notes:
+            self.session.say(safe(note))
 
     def write_baseline_changes(self, out: TextIO, changes: list[dict], status: int) -> None:
         writer = csv.writer(out)
