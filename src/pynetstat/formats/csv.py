@@ -73,16 +73,19 @@ class CsvFormat:
             from pynetstat.render.owners import owner_json
         encoder = ConnectionRows(session.opts.wants_owners, session.names, session.ifname,
                                  owner_json)
-        # Rows of a batch go to a buffer and out in one write: one call per row to the output
-        # stream (a TextIOWrapper) costs more than the csv module's own work.
+        # Rows go to a buffer and out about 64 KiB at a time: one call per row to the output
+        # stream (a TextIOWrapper) costs more than the csv module's own work, and a dump of mixed
+        # sockets comes in batches of a few rows.
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         for batch in batches:
             rows = encoder.rows(batch)
             writer.writerows(map(prefix.__add__, rows) if prefix else rows)
-            out.write(buffer.getvalue())
-            buffer.seek(0)
-            buffer.truncate()
+            if buffer.tell() > _FLUSH:
+                out.write(buffer.getvalue())
+                buffer.seek(0)
+                buffer.truncate()
+        out.write(buffer.getvalue())
 
     def write_sections(self, out: TextIO, sections: list[tuple[str, object, object]],
                        head: dict | None = None) -> None:
@@ -132,6 +135,7 @@ class CsvFormat:
         writer.writerows(record_cells(c, BASELINE_COLUMNS) for c in changes)
 
 
+_FLUSH = 1 << 16
 FINDING_COLUMNS = ("severity", "sign", "why", "process", "sockets", "evidence")
 # Every field a --diff change may have (audit/baseline.py): a listener's, a destination's, a new
 # executable's, a replaced one's; a change leaves the others empty.
