@@ -21,7 +21,7 @@ from pynetstat.kinds import BY_PROTOCOL
 from pynetstat.model.fields import CONNECTION_JSON
 from pynetstat.model.sockets import kernel_state_name, spec_state_name
 from pynetstat.render.endpoints import Memo, is_ipv4_mapped, is_link_local
-from pynetstat.render.jsonout import connection_record, owners_value
+from pynetstat.render.jsonout import connection_record, is_plain, mapped_cells, owners_value
 from pynetstat.textsafe import csv_text
 
 TYPE_CHECKING = False
@@ -81,19 +81,13 @@ class ConnectionRows:
 
     def rows(self, batch: SocketBatch) -> Iterable[tuple]:
         kind = BY_PROTOCOL[(batch.proto, batch.family)]
-        if (kind.shape != "inet" or self.names is not None or any(batch.scope)
-                or None in batch.cookie):
+        if not is_plain(kind, batch, self.names):
             owners = self.with_owners
             return [tuple(map(cell, connection_record(sock, found if owners else None, self.names,
                                                       self.ifname, self.owner_json).values()))
                     for sock, found in batch.rows()]
         n = len(batch)
         local, remote = batch.local_address, batch.remote_address
-        if batch.family == 4:
-            mapped = repeat("false", n)  # is_ipv4_mapped needs "::ffff:"
-        else:
-            mapped_at = self.mapped.__getitem__
-            mapped = (_BOOL[a or b] for a, b in zip(map(mapped_at, local), map(mapped_at, remote)))
         if self.with_owners:
             owners = batch.owners if batch.owners is not None else ((),) * n
             pids, owner_lists = map(self.pid.__getitem__, owners), map(self.owners.__getitem__, owners)
@@ -107,7 +101,7 @@ class ConnectionRows:
             local, batch.local_port, remote, batch.remote_port,
             map(self.tcp_state.__getitem__, batch.state) if kind.has_state else none,
             map(self.kernel_state.__getitem__, batch.state), repeat(None, n),
-            map(self.link_local.__getitem__, local), mapped,
+            map(self.link_local.__getitem__, local), mapped_cells(batch, self.mapped),
             batch.recv_q, batch.send_q, batch.uid, batch.inode, batch.cookie, pids, owner_lists,
             repeat(None, n), repeat(None, n), repeat(None, n))
 

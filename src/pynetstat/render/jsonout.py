@@ -102,20 +102,15 @@ class BatchEncoder:
         """The batch's rows, one JSON text each, in order."""
         kind = BY_PROTOCOL[(batch.proto, batch.family)]
         # The template knows the inet shape's plain rows; anything else is encoded record by record.
-        if (kind.shape != "inet" or self.names is not None or any(batch.scope)
-                or None in batch.cookie):
+        if not is_plain(kind, batch, self.names):
             dumps = json.dumps
             owners = self.with_owners
             return [dumps(connection_record(sock, found if owners else None, self.names,
                                             self.ifname, self.owner_json))
                     for sock, found in batch.rows()]
         n = len(batch)
-        local, remote = batch.local_address, batch.remote_address
-        if batch.family == 4:
-            mapped = repeat("false", n)  # is_ipv4_mapped needs "::ffff:"
-        else:
-            mapped_at = self.mapped.__getitem__
-            mapped = map(_BOOL.__getitem__, map(or_, map(mapped_at, local), map(mapped_at, remote)))
+        local = batch.local_address
+        mapped = mapped_cells(batch, self.mapped)
         if self.with_owners:
             owners = batch.owners if batch.owners is not None else ((),) * n
             pids, owner_lists = map(self.pid.__getitem__, owners), map(self.owners.__getitem__, owners)
@@ -124,7 +119,7 @@ class BatchEncoder:
         address = self.address.__getitem__
         columns = {
             "local_address": map(address, local), "local_port": batch.local_port,
-            "remote_address": map(address, remote), "remote_port": batch.remote_port,
+            "remote_address": map(address, batch.remote_address), "remote_port": batch.remote_port,
             "state": (map(self.tcp_state.__getitem__, batch.state) if kind.has_state
                       else repeat("null", n)),
             "kernel_state": map(self.kernel_state.__getitem__, batch.state),
@@ -165,6 +160,23 @@ _FILLED = tuple(name for name, _type in CONNECTION_JSON if name in _PLAIN_CELLS)
 
 
 _BOOL = {False: "false", True: "true"}
+
+
+def is_plain(kind, batch: SocketBatch, names: Names | None) -> bool:
+    """Can a batch's rows be filled from its columns (JSON's template, CSV's columns)? Inet
+    sockets, numeric (no names to look up), none bound to an interface, each with a cookie."""
+    return (kind.shape == "inet" and names is None and not any(batch.scope)
+            and None not in batch.cookie)
+
+
+def mapped_cells(batch: SocketBatch, mapped: Memo) -> Iterable[str]:
+    """The ``ipv4_mapped`` column as JSON writes it: ``"true"`` when either end is an
+    IPv4-mapped IPv6 address (``mapped``: a Memo of ``is_ipv4_mapped``)."""
+    if batch.family == 4:
+        return repeat("false", len(batch))  # is_ipv4_mapped needs "::ffff:"
+    at = mapped.__getitem__
+    return map(_BOOL.__getitem__, map(or_, map(at, batch.local_address),
+                                      map(at, batch.remote_address)))
 
 
 def write_connections(out: TextIO, batches: Iterable[SocketBatch], with_owners: bool,
