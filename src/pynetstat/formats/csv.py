@@ -11,7 +11,6 @@ What JSON puts after the rows (sources, what could not be read) is said on stder
 from __future__ import annotations
 
 import csv
-import io
 
 from pynetstat.render.csvout import (
     CONNECTION_CHANGE,
@@ -72,20 +71,19 @@ class CsvFormat:
         if session.opts.executables:
             from pynetstat.render.owners import owner_json
         encoder = ConnectionRows(session.opts.wants_owners, session.names, session.ifname,
-                                 owner_json)
-        # Rows go to a buffer and out about 64 KiB at a time: one call per row to the output
-        # stream (a TextIOWrapper) costs more than the csv module's own work, and a dump of mixed
-        # sockets comes in batches of a few rows.
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
+                                 owner_json, prefix)
+        # Rows leave about 64 KiB at a time: a dump of mixed sockets comes in batches of a few
+        # rows, and a write to the output stream costs more than a short row's text.
+        pending: list[str] = []
+        size = 0
         for batch in batches:
-            rows = encoder.rows(batch)
-            writer.writerows(map(prefix.__add__, rows) if prefix else rows)
-            if buffer.tell() > _FLUSH:
-                out.write(buffer.getvalue())
-                buffer.seek(0)
-                buffer.truncate()
-        out.write(buffer.getvalue())
+            text = encoder.text(batch)
+            pending.append(text)
+            size += len(text)
+            if size > _FLUSH:
+                out.write("".join(pending))
+                pending, size = [], 0
+        out.write("".join(pending))
 
     def write_sections(self, out: TextIO, sections: list[tuple[str, object, object]],
                        head: dict | None = None) -> None:
