@@ -16,10 +16,10 @@ import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_json_batches import IFNAMES, batch
 
 from pynetstat.render.csvout import ConnectionRows, cell
 from pynetstat.render.jsonout import connection_record
+from test_json_batches import IFNAMES, batch
 
 LEADS = [(), (1796170000.25, 3, "vm"), (1.5, 1, 'h,"o%st', None, None), (2.0, 2, "%d%s", None)]
 
