@@ -433,9 +433,10 @@ def strings_as_cells(value):
 
 # --- interval mode ------------------------------------------------------------------------------
 
-def watch(argv: list[str], until, timeout: float = 30.0) -> tuple[list[list[str]], str, int]:
+def watch(argv: list[str], until, timeout: float = 30.0, prefix: tuple = ()
+          ) -> tuple[list[list[str]], str, int]:
     """Run an interval mode until ``until(rows)`` holds for the rows read so far, then Ctrl+C."""
-    p = subprocess.Popen([sys.executable, "-m", "pynetstat", *argv], stdout=subprocess.PIPE,
+    p = subprocess.Popen([*prefix, sys.executable, "-m", "pynetstat", *argv], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=env_for_subprocess(), stdin=subprocess.DEVNULL)
     text = b""
     deadline = time.monotonic() + timeout
@@ -515,6 +516,74 @@ def test_interval_sections_header_once():
                        "value", "received", "sent"]
     assert rows[0] not in rows[1:]
     assert {r[3] for r in rows[1:]} == {"udpv4"}
+
+
+def test_interval_counter_changes():
+    """-s --changes: the first display lists the counters, one a row, change empty; later rows
+    are the counters that moved, with their delta (datagrams the test sends between passes)."""
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+    def until(rows):
+        sender.sendto(b"x", sink.getsockname())
+        return any(r[3] == "moved" and r[5] == "Udp.OutDatagrams" for r in rows[1:])
+
+    try:
+        rows, err, status = watch(["-s", "-p", "udp", "--csv", "--changes", "0.2"], until)
+    finally:
+        sender.close()
+        sink.close()
+    assert status == 130, err
+    assert rows[0] == ["timestamp", "pass", "host", "change", "view", "name", "value", "previous",
+                       "delta", "rate"]
+    assert rows[0] not in rows[1:]
+    first = [r for r in rows[1:] if r[1] == "1"]
+    assert first and all(r[3] == "" and r[4] == "statistics" and r[7:] == ["", "", ""]
+                         for r in first)
+    assert "Udp.OutDatagrams" in {r[5] for r in first}
+    moved = [r for r in rows[1:] if r[3] == "moved" and r[5] == "Udp.OutDatagrams"]
+    for r in moved:
+        assert int(r[6]) - int(r[7]) == int(r[8]) > 0 and float(r[9]) > 0
+
+
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+@pytest.mark.skipif(shutil.which("ip") is None, reason="needs ip(8)")
+def test_interval_route_changes_in_a_netns():
+    """-r --changes in a network namespace of the test's own: a route added after the first
+    display is a row with change ``added`` and the route's columns."""
+    ns = f"csv-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    added = []
+
+    def until(rows):
+        if len(rows) >= 2 and not added:
+            subprocess.run(["ip", "-n", ns, "route", "add", "10.79.0.0/16", "via", "10.77.0.2"],
+                           check=True)
+            added.append(True)
+        return any(r[3] == "added" for r in rows[1:])
+
+    try:
+        for cmd in (["link", "add", "v0", "type", "veth", "peer", "name", "p0"],
+                    ["link", "set", "v0", "up"], ["link", "set", "p0", "up"],
+                    ["addr", "add", "10.77.0.1/24", "dev", "v0"]):
+            subprocess.run(["ip", "-n", ns, *cmd], check=True)
+        rows, err, status = watch(["-r", "--csv", "--changes", "0.2"], until,
+                                  prefix=("ip", "netns", "exec", ns))
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+    assert status == 130, err
+    header = rows[0]
+    assert header[:5] == ["timestamp", "pass", "host", "change", "route"]
+    at = {name: i for i, name in enumerate(header)}
+    first = [r for r in rows[1:] if r[1] == "1"]
+    assert [(r[3], r[at["destination"]], r[at["path_interface"]]) for r in first
+            if r[at["family"]] == "4"] == [("", "10.77.0.0", "v0")]
+    later = [r for r in rows[1:] if r[1] != "1"]
+    assert [(r[3], r[at["route"]], r[at["destination"]], r[at["prefix_length"]],
+             r[at["path_gateway"]], r[at["path_interface"]]) for r in later] == [
+        ("added", "1", "10.79.0.0", "16", "10.77.0.2", "v0")]
 
 
 # --- bad combinations: one line, exit 2 -----------------------------------------------------------
