@@ -23,7 +23,14 @@ from pynetstat.kinds import BY_PROTOCOL
 from pynetstat.model.fields import CONNECTION_JSON
 from pynetstat.model.sockets import kernel_state_name, spec_state_name
 from pynetstat.render.endpoints import Memo, is_ipv4_mapped, is_link_local
-from pynetstat.render.jsonout import connection_record, is_plain, mapped_cells, owners_value
+from pynetstat.render.jsonout import (
+    PLAIN_CELLS,
+    connection_record,
+    is_plain,
+    mapped_cells,
+    owners_value,
+    uid_cells,
+)
 from pynetstat.textsafe import csv_text
 
 TYPE_CHECKING = False
@@ -130,10 +137,7 @@ class ConnectionRows:
             "link_local": map(self.link_local.__getitem__, local),
             "ipv4_mapped": mapped_cells(batch, self.mapped),
             "recv_q": batch.recv_q, "send_q": batch.send_q,
-            # a uid of None (TIME_WAIT, request sockets) is an empty cell; only a socket with
-            # inode 0 can have none (one C-level scan decides)
-            "uid": (map(self.uid.__getitem__, batch.uid)
-                    if 0 in batch.inode and None in batch.uid else batch.uid),
+            "uid": uid_cells(batch, self.uid),  # None: an empty cell
             "inode": batch.inode, "cookie": batch.cookie, "pid": pids, "owners": owner_lists,
         }
         filled = _FILLED if kind.has_state else _FILLED_STATELESS
@@ -151,21 +155,14 @@ class ConnectionRows:
             fixed = {"proto": kind.name, "family": "ipv6" if kind.family == 6 else "ipv4"}
             template = self.templates[kind.name] = lead + ",".join(
                 fixed[name] if name in fixed else
-                _PLAIN_CELLS[name] if name in _PLAIN_CELLS and (name != "state" or kind.has_state)
+                PLAIN_CELLS[name] if name in PLAIN_CELLS and (name != "state" or kind.has_state)
                 else "" for name in CONNECTION_COLUMNS) + "\r\n"
         return template
 
 
-# How a plain batch writes each column: a conversion filled from a column, or a cell that is the
-# same for every row (a new field of the row must say which). ``state`` is empty for a kind
-# without states (UDP).
-_PLAIN_CELLS = {
-    "local_address": "%s", "local_port": "%d", "remote_address": "%s", "remote_port": "%d",
-    "state": "%s", "kernel_state": "%s", "link_local": "%s", "ipv4_mapped": "%s",
-    "recv_q": "%d", "send_q": "%d", "uid": "%s", "inode": "%d", "cookie": "%d", "pid": "%s",
-    "owners": "%s",
-}
-_FILLED = tuple(name for name in CONNECTION_COLUMNS if name in _PLAIN_CELLS)
+# How a plain batch writes each column: JSON's conversions (jsonout.PLAIN_CELLS); a column not
+# there is the same for every row, an empty cell. ``state`` is empty for a kind without states.
+_FILLED = tuple(name for name in CONNECTION_COLUMNS if name in PLAIN_CELLS)
 _FILLED_STATELESS = tuple(name for name in _FILLED if name != "state")
 
 

@@ -125,10 +125,7 @@ class BatchEncoder:
             "kernel_state": map(self.kernel_state.__getitem__, batch.state),
             "link_local": map(self.link_local.__getitem__, local), "ipv4_mapped": mapped,
             "recv_q": batch.recv_q, "send_q": batch.send_q,
-            # None (a TIME_WAIT or request socket) is JSON's null; any other uid prints as is
-            # (only a socket with inode 0 can have no uid: one C-level scan decides)
-            "uid": (map(self.uid.__getitem__, batch.uid)
-                    if 0 in batch.inode and None in batch.uid else batch.uid),
+            "uid": uid_cells(batch, self.uid),
             "inode": batch.inode, "cookie": batch.cookie, "pid": pids, "owners": owner_lists,
         }
         cells = zip(*(columns[name] for name in _FILLED))
@@ -140,7 +137,7 @@ class BatchEncoder:
             fixed = {"proto": json.dumps(kind.name),
                      "family": '"ipv6"' if kind.family == 6 else '"ipv4"', **_PLAIN_FIXED}
             template = self.templates[kind.name] = "{" + ", ".join(
-                f'"{name}": {_PLAIN_CELLS[name] if name in _PLAIN_CELLS else fixed[name]}'
+                f'"{name}": {PLAIN_CELLS[name] if name in PLAIN_CELLS else fixed[name]}'
                 for name, _type in CONNECTION_JSON) + "}"
         return template
 
@@ -148,7 +145,7 @@ class BatchEncoder:
 # How a plain batch writes each field of the row (model/fields.CONNECTION_JSON): a conversion
 # filled from a column, or a text that is the same for every row of the batch (a new field of
 # the row must say which, or the template cannot be made).
-_PLAIN_CELLS = {
+PLAIN_CELLS = {
     "local_address": "%s", "local_port": "%d", "remote_address": "%s", "remote_port": "%d",
     "state": "%s", "kernel_state": "%s", "link_local": "%s", "ipv4_mapped": "%s",
     "recv_q": "%d", "send_q": "%d", "uid": "%s", "inode": "%d", "cookie": "%d", "pid": "%s",
@@ -156,7 +153,7 @@ _PLAIN_CELLS = {
 }
 _PLAIN_FIXED = {"interface": "null", "local_service": "null", "remote_service": "null",
                 "remote_host": "null"}
-_FILLED = tuple(name for name, _type in CONNECTION_JSON if name in _PLAIN_CELLS)
+_FILLED = tuple(name for name, _type in CONNECTION_JSON if name in PLAIN_CELLS)
 
 
 _BOOL = {False: "false", True: "true"}
@@ -167,6 +164,13 @@ def is_plain(kind, batch: SocketBatch, names: Names | None) -> bool:
     sockets, numeric (no names to look up), none bound to an interface, each with a cookie."""
     return (kind.shape == "inet" and names is None and not any(batch.scope)
             and None not in batch.cookie)
+
+
+def uid_cells(batch: SocketBatch, uid: Memo) -> Iterable:
+    """The ``uid`` column: each uid as it is, and through ``uid`` (a Memo that knows what None
+    is written as) when a uid is None (a TIME_WAIT or request socket). Only a socket with inode
+    0 can have none: one C-level scan decides whether to look."""
+    return map(uid.__getitem__, batch.uid) if 0 in batch.inode and None in batch.uid else batch.uid
 
 
 def mapped_cells(batch: SocketBatch, mapped: Memo) -> Iterable[str]:
