@@ -119,7 +119,7 @@ def json_text(value: str | bytes) -> str:
 _JSON_SHORT = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
 
 
-class _CsvTable(dict):
+class _CsvTable(dict[int, str]):
     """``str.translate`` table for ``csv_text``: a character ``str.isprintable()`` rejects
     becomes the escape ``json.dumps`` writes for it; every other character stays itself."""
 

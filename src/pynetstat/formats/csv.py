@@ -30,10 +30,12 @@ from pynetstat.textsafe import csv_text, safe
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from typing import TextIO
+    from typing import Any, TextIO
 
     from pynetstat.linux.connections import ConnectionSet
+    from pynetstat.model.changes import ConnectionChange, CounterChange
     from pynetstat.model.sockets import SocketBatch
+    from pynetstat.render.csvout import OwnerJson
     from pynetstat.session import Session
 
 
@@ -44,32 +46,35 @@ class CsvFormat:
         self.session = session
         self.headed = False  # the header is written once per stream
 
-    def _start(self, out: TextIO, columns: tuple[str, ...], head: dict | None) -> tuple:
+    def _start(self, out: TextIO, columns: tuple[str, ...], head: dict[str, Any] | None
+               ) -> tuple[object, ...]:
         """Write the header if this is the stream's first display; return the cells every row of
         this display starts with (interval mode: timestamp, pass, host, and empty change cells)."""
         changes = self.session.opts.changes
         if not self.headed:
             self.headed = True
-            lead = INTERVAL if head else ()
+            lead: tuple[str, ...] = INTERVAL if head else ()
             if changes and columns[0] != "change":
                 lead += ("change",)
             csv.writer(out).writerow(lead + columns)
         if not head:
             return ()
-        prefix: tuple = (head["timestamp"], head["pass"], csv_text(head["host"]))
+        prefix: tuple[object, ...] = (head["timestamp"], head["pass"], csv_text(head["host"]))
         return prefix + (None,) if changes and columns[0] != "change" else prefix
 
     def write_connections(self, out: TextIO, conns: ConnectionSet, batches: Iterable[SocketBatch],
-                          head: dict | None = None) -> None:
+                          head: dict[str, Any] | None = None) -> None:
         session = self.session
         changes = session.opts.changes
         columns = (CONNECTION_CHANGE[1:] if changes else ()) + CONNECTION_COLUMNS
         prefix = self._start(out, columns, head)
         if changes:
             prefix += (None,)  # previous_state
-        owner_json = None
+        owner_json: OwnerJson | None = None
         if session.opts.executables:
-            from pynetstat.render.owners import owner_json
+            from pynetstat.render.owners import owner_json as of_owner
+
+            owner_json = of_owner
         encoder = ConnectionRows(session.opts.wants_owners, session.names, session.ifname,
                                  owner_json, prefix)
         # Rows leave about 64 KiB at a time: a dump of mixed sockets comes in batches of a few
@@ -85,8 +90,8 @@ class CsvFormat:
                 pending, size = [], 0
         out.write("".join(pending))
 
-    def write_sections(self, out: TextIO, sections: list[tuple[str, object, object]],
-                       head: dict | None = None) -> None:
+    def write_sections(self, out: TextIO, sections: list[tuple[str, Any, Any]],
+                       head: dict[str, Any] | None = None) -> None:
         """One view (cli refuses --csv with more than one of -e, -s, -r: one header each)."""
         opts = self.session.opts
         ((key, view, snapshot),) = sections
@@ -107,13 +112,13 @@ class CsvFormat:
         prefix = list(self._start(out, columns, head))
         csv.writer(out).writerows(prefix + record_cells(r, columns) for r in records)
 
-    def connection_changes(self, out: TextIO):
+    def connection_changes(self, out: TextIO) -> ConnectionChangeCsv:
         return ConnectionChangeCsv(out, self.session)
 
-    def counter_changes(self, out: TextIO):
+    def counter_changes(self, out: TextIO) -> CounterChangeCsv:
         return CounterChangeCsv(out, self.session)
 
-    def write_findings(self, out: TextIO, findings: list, processes: int, notes: list[str],
+    def write_findings(self, out: TextIO, findings: list[Any], processes: int, notes: list[str],
                        status: int) -> None:
         """One row per finding; its process, sockets and evidence as JSON text. The notes (what
         could not be checked) go to stderr."""
@@ -127,7 +132,8 @@ class CsvFormat:
         for note in notes:
             self.session.say(safe(note))
 
-    def write_baseline_changes(self, out: TextIO, changes: list[dict], status: int) -> None:
+    def write_baseline_changes(self, out: TextIO, changes: list[dict[str, Any]], status: int
+                               ) -> None:
         writer = csv.writer(out)
         writer.writerow(BASELINE_COLUMNS)
         writer.writerows(record_cells(c, BASELINE_COLUMNS) for c in changes)
@@ -158,7 +164,7 @@ class ConnectionChangeCsv:
     def begin(self) -> None:
         """The header came with the first display."""
 
-    def write(self, changes: list, stamp: float, number: int) -> None:
+    def write(self, changes: list[ConnectionChange], stamp: float, number: int) -> None:
         from pynetstat.model.sockets import spec_state_name
         from pynetstat.render.jsonout import connection_record
 
@@ -186,7 +192,9 @@ class CounterChangeCsv:
     def begin(self) -> None:
         """The header came with the first display."""
 
-    def write(self, counters: list, routes: list, stamp: float, number: int) -> None:
+    def write(self, counters: list[CounterChange],
+              routes: list[tuple[str, dict[str, Any], dict[str, Any] | None]], stamp: float,
+              number: int) -> None:
         lead = [stamp, number, csv_text(self.session.host())]
         rows = [lead + [c.kind, c.view, csv_text(c.name), c.value, c.previous, c.delta,
                         None if c.rate is None else round(c.rate, 3)] for c in counters]

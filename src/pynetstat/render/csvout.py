@@ -36,9 +36,13 @@ from pynetstat.textsafe import csv_text
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
+    from typing import Any
 
+    from pynetstat.kinds import SocketKind
     from pynetstat.model.sockets import SocketBatch
     from pynetstat.resolve import Names
+
+    OwnerJson = Callable[..., dict[str, Any]]
 
 # The columns every row of an interval stream starts with (the envelope of a JSON Lines record).
 INTERVAL = ("timestamp", "pass", "host")
@@ -50,7 +54,7 @@ CONNECTION_CHANGE = ("change", "previous_state")
 _BOOL = {False: "false", True: "true"}
 
 
-def cell(value):
+def cell(value: object) -> object:
     """One JSON value as a CSV cell (the csv module writes ``None`` as an empty cell).
 
     >>> [cell(v) for v in (None, True, 3, "a\\nb", [{"pid": 1, "name": "x"}])]
@@ -65,7 +69,7 @@ def cell(value):
     return json.dumps(value)
 
 
-def record_cells(record: dict, columns: Iterable[str]) -> list:
+def record_cells(record: dict[str, Any], columns: Iterable[str]) -> list[object]:
     return [cell(record.get(name)) for name in columns]
 
 
@@ -80,7 +84,7 @@ class ConnectionRows:
     200,000 sockets). tests/test_csv_batches.py checks that the two give the same text."""
 
     def __init__(self, with_owners: bool, names: Names | None, ifname: Callable[[int], str],
-                 owner_json: Callable | None, lead: tuple = ()):
+                 owner_json: OwnerJson | None, lead: tuple[object, ...] = ()):
         self.with_owners = with_owners
         self.names = names
         self.ifname = ifname
@@ -124,6 +128,8 @@ class ConnectionRows:
             return self.reference(batch)
         n = len(batch)
         local = batch.local_address
+        pids: Iterable[str]
+        owner_lists: Iterable[str]
         if self.with_owners:
             owners = batch.owners if batch.owners is not None else ((),) * n
             pids, owner_lists = map(self.pid.__getitem__, owners), map(self.owners.__getitem__, owners)
@@ -143,7 +149,7 @@ class ConnectionRows:
         filled = _FILLED if kind.has_state else _FILLED_STATELESS
         return "".join(map(self._template(kind).__mod__, zip(*(columns[name] for name in filled))))
 
-    def _template(self, kind) -> str:
+    def _template(self, kind: SocketKind) -> str:
         template = self.templates.get(kind.name)
         if template is None:
             # The lead as the csv module writes it (a host name may need quotes), then the fixed
@@ -177,10 +183,10 @@ def _interface_columns() -> tuple[str, ...]:
             *LINK_STAT_FIELDS)
 
 
-def _interface_records(doc: dict) -> list[dict]:
+def _interface_records(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """The ``total`` row (the spec's summed table), then one row per interface with its own
     counts and every kernel counter."""
-    def flat(statistics: dict | None) -> dict:
+    def flat(statistics: dict[str, Any] | None) -> dict[str, Any]:
         return {f"{key}_{way}": value for key, pair in (statistics or {}).items()
                 for way, value in pair.items()}
 
@@ -196,7 +202,7 @@ def _interface_records(doc: dict) -> list[dict]:
 STATISTICS_COLUMNS = ("section", "available", "kernel", "counter", "value", "received", "sent")
 
 
-def _statistics_records(doc: dict) -> list[dict]:
+def _statistics_records(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per counter line of a section (ICMP's lines have ``received`` and ``sent``, the
     others a ``value``); with -v the kernel's further counters, ``kernel`` true and the counter
     named ``Group.Name``. A section this kernel lacks is one row, ``available`` false."""
@@ -227,7 +233,7 @@ PATH_FIELDS = ("gateway", "interface", "ifindex", "weight", "nexthop_id")
 ROUTE_COLUMNS = ("route", *ROUTE_FIELDS, *(f"path_{name}" for name in PATH_FIELDS))
 
 
-def route_records(routes: Iterable[dict]) -> list[dict]:
+def route_records(routes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per path of each route (``path_``: its gateway, interface, weight, nexthop
     object), the route's number and own fields repeated; a route with no path (blackhole, ...)
     is one row."""
@@ -239,13 +245,14 @@ def route_records(routes: Iterable[dict]) -> list[dict]:
     return out
 
 
-def _routes_records(doc: dict) -> list[dict]:
+def _routes_records(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return route_records(route for family in ("ipv4_routes", "ipv6_routes")
                          for route in doc[family] or ())
 
 
 # view key (modes.SECTIONS) -> (its columns, JSON document -> row records)
-SECTION_TABLES: dict[str, tuple[Callable[[], tuple[str, ...]], Callable[[dict], list[dict]]]] = {
+SECTION_TABLES: dict[str, tuple[Callable[[], tuple[str, ...]],
+                                Callable[[dict[str, Any]], list[dict[str, Any]]]]] = {
     "interfaces": (_interface_columns, _interface_records),
     "statistics": (lambda: STATISTICS_COLUMNS, _statistics_records),
     "routes": (lambda: ROUTE_COLUMNS, _routes_records),
