@@ -78,6 +78,9 @@ CASES = (
     # packet and raw sockets); its target is 2x -anob.
     Case("pynetstat -anob", "pynetstat", ("-anob",), "ss -tanp"),
     Case("pynetstat --audit", "pynetstat", ("--audit",), "pynetstat -anob"),
+    # issue 17: --csv, no slower than --json (the same rows)
+    Case("pynetstat -an --json", "pynetstat", ("-an", "--json"), "ss -tan"),
+    Case("pynetstat -an --csv", "pynetstat", ("-an", "--csv"), "pynetstat -an --json"),
 )
 
 

@@ -16,6 +16,7 @@ complete -c pynetstat -s r -l routes -d 'Displays the routing table (main table;
 complete -c pynetstat -s s -l statistics -d 'Displays per-protocol statistics (IP, IPv6, ICMP, ICMPv6, TCP, UDP); -v adds the kernel\'s counters the lines do not show.'
 complete -c pynetstat -s v -l verbose -d 'With -b: the whole sequence (process ancestry, cgroup path) for every executable.'
 complete -c pynetstat -l json -d 'Prints JSON instead of text (JSON Lines with an interval).'
+complete -c pynetstat -l csv -d 'Prints CSV instead of text: a header row, then one record per row (RFC 4180; one of -e, -s, -r at a time; with an interval one header, then rows with timestamp and pass).'
 complete -c pynetstat -l changes -d 'With an interval: after the first display, only what changed.'
 complete -c pynetstat -l state -x -a '(__pynetstat_items all big bound bound-inactive bucket close close-wait closed closing connected established fin-wait-1 fin-wait-2 fin-wait1 fin-wait2 last-ack listen listening new-syn-recv syn-rcv syn-received syn-recv syn-sent synchronized time-wait unconnected)' -d 'Only sockets in these states: netstat, Linux or ss names (LISTENING, listen, syn-sent, time-wait, ...) or ss\'s groups all, connected, synchronized, bucket, big.'
 complete -c pynetstat -l port -x -d 'Only sockets with one of these ports on either end: 443, a range 8000-8099, a service name (https).'

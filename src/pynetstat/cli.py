@@ -130,6 +130,7 @@ def parse_args(argv: list[str]) -> Options:
         opts.filter = parse_filter(opts.filters)
     _check_audit(opts)
     _check_serve(opts)
+    _check_csv(opts)
     return opts
 
 
@@ -149,11 +150,30 @@ def _check_serve(opts: Options) -> None:
     others = [flag for flag, given in (("an interval", opts.interval is not None),
                                        ("-s", opts.statistics), ("-e", opts.ethernet),
                                        ("-r", opts.routes), ("--json", opts.json),
+                                       ("--csv", opts.csv),
                                        ("--changes", opts.changes), ("--audit", opts.audit),
                                        ("--snapshot", opts.snapshot is not None),
                                        ("--diff", opts.diff is not None)) if given]
     if others:
         raise UsageError(f"--serve cannot be combined with {others[0]}")
+
+
+def _check_csv(opts: Options) -> None:
+    """CSV is one table with one header: one format, and one of the views -e, -s, -r. Each
+    error is one line (it says what to do; the usage line would not help)."""
+    if not opts.csv:
+        return
+    error = None
+    views = [flag for flag, given in (("-e", opts.ethernet), ("-s", opts.statistics),
+                                      ("-r", opts.routes)) if given]
+    if opts.json:
+        error = UsageError("--csv cannot be combined with --json: choose one output format")
+    elif len(views) > 1:
+        error = UsageError(f"--csv shows one view at a time: {views[0]} or {views[1]}, not "
+                           "both (each has its own columns)")
+    if error is not None:
+        error.usage = False
+        raise error
 
 
 def _check_audit(opts: Options) -> None:

@@ -174,6 +174,9 @@ FLAGS: tuple[Flag, ...] = (
          "until Ctrl+C. Without it, pynetstat prints once.", arg="interval", convert=parse_interval),
     Flag("json", "Prints JSON instead of text (JSON Lines with an interval). Schema: docs/json.md.",
          long="json"),
+    Flag("csv", "Prints CSV instead of text: a header row, then one record per row (RFC 4180; "
+         "one of -e, -s, -r at a time; with an interval one header, then rows with timestamp "
+         "and pass). Not with --json. Columns: docs/csv.md.", long="csv"),
     Flag("changes", "With an interval: after the first display, only what changed.", long="changes"),
     # Filters (issue 14, docs/filters.md): each row's long name is a parser of select.OPTIONS.
     *(Flag("filters", help, long=name, arg=arg, many=True, complete=_COMPLETE.get(name, ""))

@@ -9,7 +9,7 @@ STATISTICS_PROTOCOLS = ("IP", "IPv6", "ICMP", "ICMPv6", "TCP", "TCPv6", "UDP", "
 
 class Options:
     __slots__ = ("all", "numeric", "pids", "executables", "verbose", "protocol", "statistics",
-                 "ethernet", "routes", "interval", "json", "changes", "filters", "filter",
+                 "ethernet", "routes", "interval", "json", "csv", "changes", "filters", "filter",
                  # --audit, --snapshot, --diff (issue 16)
                  "audit", "snapshot", "diff",
                  # --serve (issue 19)
@@ -18,7 +18,8 @@ class Options:
     def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
                  executables: bool = False, verbose: bool = False, protocol: str | None = None,
                  statistics: bool = False, ethernet: bool = False, routes: bool = False,
-                 interval: float | None = None, json: bool = False, changes: bool = False,
+                 interval: float | None = None, json: bool = False, csv: bool = False,
+                 changes: bool = False,
                  filters: tuple[tuple[str, str], ...] = (),
                  audit: bool = False, snapshot: str | None = None, diff: str | None = None,
                  serve: tuple[str, int] | None = None, serve_cert: str | None = None,
@@ -35,6 +36,7 @@ class Options:
         self.routes = routes  # -r
         self.interval = interval  # seconds, or None: print once
         self.json = json  # --json
+        self.csv = csv  # --csv
         self.changes = changes  # --changes (with an interval)
         # --state, --port, ... (issue 14): (option, value) pairs in command-line order, and the
         # select.Filter that cli.parse_args parses them into once (None without a filter)
@@ -47,6 +49,12 @@ class Options:
         self.serve_cert = serve_cert  # --serve-cert FILE: HTTPS with this certificate
         self.serve_key = serve_key  # --serve-key FILE: its private key
         self.serve_client_ca = serve_client_ca  # --serve-client-ca FILE: mutual TLS
+
+    @property
+    def owner_names(self) -> bool:
+        """Does the output name each owner (``-b``, and the owner lists of --json and --csv),
+        so that the owner join reads each owning process's name?"""
+        return self.json or self.csv or self.executables
 
     @property
     def wants_owners(self) -> bool:
