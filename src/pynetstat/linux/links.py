@@ -22,6 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pynetstat.linux.procfs import ProcFS
     from pynetstat.options import Options
+    from pynetstat.select import Filter
 
 
 def _decode(reply, stats):
@@ -65,3 +66,16 @@ def link_table(netlink) -> tuple[dict[str, tuple[int, list[str]]], str | None]:
         if index in names:
             table[names[index]][1].append(address)
     return table, None
+
+
+def kept_interfaces(filt: Filter, netlink) -> set[str] | None:
+    """The interface names a filter's ``--interface`` keeps (the views of interfaces, routes
+    and groups show only their rows; the other conditions are on sockets); ``None`` when no
+    condition names an interface."""
+    if not filt.interface_names():
+        return None
+    links, _why = link_table(netlink)
+    selection = filt.bind(links)
+    if not selection.devices:
+        return None
+    return {name for name, (index, _) in links.items() if selection.keeps_interface(index)}
