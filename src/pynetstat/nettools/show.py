@@ -57,7 +57,12 @@ def display(session: Run) -> None:
     if opts.route or opts.interfaces or opts.statistics:
         from pynetstat.nettools import tables
 
-        out.write(tables.render(session, notes))
+        if opts.json:
+            from pynetstat.nettools.jsonout import write
+
+            write(out, tables.records(session, notes))
+        else:
+            out.write(tables.render(session, notes))
     elif opts.json:
         from pynetstat.nettools.jsonout import write_json
 
