@@ -39,7 +39,9 @@ FLAGS: tuple[Flag, ...] = (
     Flag("groups", "display multicast group memberships", short="g", long="groups"),
     Flag("statistics", "display networking statistics (like SNMP); -t, -u, -w: those only",
          short="s", long="statistics"),
-    Flag("verbose", "be verbose", short="v", long="verbose"),
+    Flag("verbose", "be verbose: say which address families net-tools would list are missing "
+         "here, and which have sockets this face does not list (UDP-Lite, SCTP, ...)", short="v",
+         long="verbose"),
     Flag("wide", "don't truncate IP addresses", short="W", long="wide", aliases=("notrim",)),
     Flag("numeric", "don't resolve names", short="n", long="numeric"),
     Flag("numeric_hosts", "don't resolve host names", long="numeric-hosts"),

@@ -69,6 +69,10 @@ def display(session: Run) -> None:
         write_json(session, out, notes)
     else:
         write_sockets(session, out, notes)
+    if not (opts.route or opts.interfaces or opts.statistics):
+        from pynetstat.nettools.families import said
+
+        session.env.stderr.write("".join(said(opts, session.proc)))
     for note in dict.fromkeys(notes):
         session.env.stderr.write(note if note.endswith("\n") else f"pynetstat-netstat: {note}\n")
 
