@@ -187,7 +187,8 @@ def test_scene_is_in_the_views(outputs):
 
 # jc's parser of each view: -ie is ifconfig's long form
 JC_PARSERS = {"-tulpn": "netstat", "-an": "netstat", "-anp": "netstat", "-x": "netstat",
-              "-i": "netstat", "-ie": "ifconfig", "-g": "netstat"}
+              "-xa": "netstat", "-xp": "netstat", "-i": "netstat", "-ie": "ifconfig",
+              "-g": "netstat"}
 
 
 @pytest.mark.parametrize("view", JC_PARSERS)
@@ -296,3 +297,42 @@ def test_json_fields_are_documented(outputs, view, section):
         assert list(row) == list(documented), view
         for field, value in row.items():
             assert isinstance(value, TYPES[documented[field]]), (field, value)
+
+
+# --- the UNIX table, column for column -----------------------------------------------------------------
+UNIX_COLUMNS = ("Proto", "RefCnt", "Flags", "Type", "State", "I-Node", "PID/Program name", "Path")
+
+
+def unix_columns(text: str) -> dict[int, dict[str, str]]:
+    """``{inode: {column: cell}}`` of a UNIX table: Flags is bracketed (it holds blanks), State
+    may be blank, the PID/Program name column is there with -p."""
+    programs = "PID/Program name" in text
+    rows = {}
+    for line in text.splitlines():
+        if not line.startswith("unix "):
+            continue
+        head, _, rest = line.partition("]")
+        proto, refcnt, flags = head.split(None, 2)
+        cells = rest.split()
+        state = "" if cells[1].isdigit() else cells[1]
+        at = 2 if state == "" else 3
+        inode = cells[at - 1]
+        program = cells[at] if programs else None
+        path = " ".join(cells[at + 1 if programs else at:])
+        row = dict(zip(UNIX_COLUMNS, (proto, refcnt, flags + "]", cells[0], state, inode, program,
+                                      path)))
+        rows[int(inode)] = row
+    return rows
+
+
+@pytest.mark.parametrize("view", ["-x", "-xa", "-xl", "-xp"])
+def test_unix_rows_equal_nettools_column_for_column(outputs, view):
+    theirs, ours, status, err = outputs[view]
+    assert status == 0, err
+    mine, expected = unix_columns(ours), unix_columns(theirs)
+    assert mine.keys() == expected.keys()
+    for inode, row in expected.items():
+        for column in UNIX_COLUMNS:
+            assert mine[inode][column] == row[column], (view, inode, column)
+    scene = [r for r in mine.values() if r["Path"].endswith(("nt.sock", "@pynetstat-nettools"))]
+    assert scene or view == "-xl"

@@ -66,12 +66,24 @@ def tried(opts: NetToolsOptions) -> list[tuple[str, str, tuple[str, ...], bool]]
     return rows
 
 
-def _entries(proc: ProcFS, rel: str) -> int | None:
-    """The lines after the header of a /proc/net table; ``None`` when it cannot be opened."""
+def _opens(proc: ProcFS, rel: str) -> bool:
+    """Can the table be opened (net-tools' test: ENOENT and EACCES are "no support")? Opened
+    only: /proc/net/tcp at 200,000 sockets is megabytes that a listing has already read."""
+    import os
+
     try:
-        return max(len(proc.read_bytes(rel).splitlines()) - 1, 0)
+        os.close(os.open(proc.path(rel), os.O_RDONLY))
     except OSError:
-        return None
+        return False
+    return True
+
+
+def _entries(proc: ProcFS, rel: str) -> int:
+    """The lines after the header of a /proc/net table (a family this face does not list)."""
+    try:
+        return max(proc.read_bytes(rel).count(b"\n") - 1, 0)
+    except OSError:
+        return 0
 
 
 def said(opts: NetToolsOptions, proc: ProcFS) -> list[str]:
@@ -81,15 +93,19 @@ def said(opts: NetToolsOptions, proc: ProcFS) -> list[str]:
     list."""
     named = any(getattr(opts, option) for option in _NAMED)
     noprot = bool(opts.inet or opts.inet6) and not (opts.tcp or opts.udp or opts.raw)
+    if not (named or noprot or opts.verbose):
+        return []  # net-tools says nothing: not even a table is opened
     lines = []
     unlisted = []
     for _kind, name, files, listed in tried(opts):
-        counts = [n for n in (_entries(proc, rel) for rel in files) if n is not None]
-        if not counts:
-            if (named or noprot or opts.verbose) and not (noprot and name.startswith("AF INET")):
+        found = next((rel for rel in files if _opens(proc, rel)), None)
+        if found is None:
+            if not (noprot and name.startswith("AF INET")):
                 lines.append(f"netstat: no support for `{name}' on this system.\n")
-        elif opts.verbose and not listed and counts[0] and name not in unlisted:
-            unlisted.append(name)
-            lines.append(f"pynetstat-netstat: {name}: {counts[0]} sockets in "
-                         f"{proc.path(files[0])}, which pynetstat does not list.\n")
+        elif opts.verbose and not listed and name not in unlisted:
+            count = _entries(proc, found)
+            if count:
+                unlisted.append(name)
+                lines.append(f"pynetstat-netstat: {name}: {count} sockets in "
+                             f"{proc.path(found)}, which pynetstat does not list.\n")
     return lines
