@@ -74,13 +74,15 @@ def link_table(netlink: NetlinkSource | None
     return table, None
 
 
-def kept_interfaces(filt: Filter, netlink) -> set[str] | None:
+def kept_interfaces(filt: Filter, netlink: NetlinkSource | None) -> set[str] | None:
     """The interface names a filter's ``--interface`` keeps (the views of interfaces, routes
     and groups show only their rows; the other conditions are on sockets); ``None`` when no
     condition names an interface."""
     if not filt.interface_names():
         return None
-    links, _why = link_table(netlink)
+    table, _why = link_table(netlink)
+    links = {name: (index, addresses) for name, (index, addresses) in table.items()
+             if index is not None}
     selection = filt.bind(links)
     if not selection.devices:
         return None

@@ -13,6 +13,10 @@ from pynetstat.errors import UsageError
 from pynetstat.flags import FILTER_GRAMMAR, Flag, parse_interval
 from pynetstat.flags import FLAGS as WINDOWS_FLAGS
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pynetstat.select import Filter
+
 FACE = "net-tools"
 
 
@@ -82,6 +86,33 @@ class NetToolsOptions:
     __slots__ = (*dict.fromkeys(row.field for row in FLAGS if row.field not in ("help", "version")),
                  "filter")
     _DEFAULTS = {"interval": None, "filters": (), "filter": None, **dict.fromkeys(COUNTED, 0)}
+    if TYPE_CHECKING:  # the slots' types, for mypy (the slots come from FLAGS)
+        route: bool
+        interfaces: bool
+        groups: bool
+        statistics: bool
+        verbose: bool
+        wide: bool
+        numeric: bool
+        numeric_hosts: bool
+        numeric_ports: bool
+        numeric_users: bool
+        extend: int
+        programs: bool
+        timers: bool
+        continuous: bool
+        listening: bool
+        all: bool
+        tcp: bool
+        udp: bool
+        raw: bool
+        unix: bool
+        inet: bool
+        inet6: bool
+        interval: float | None
+        json: bool
+        filters: tuple[tuple[str, str], ...]
+        filter: Filter | None
 
     def __init__(self, **given: object):
         for name in self.__slots__:
