@@ -22,7 +22,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import test_filter_cli as scene  # noqa: E402  (the scene, its predicate and its cases)
-from test_filter_cli import SOCKET_CASES, argv_of, keeps  # noqa: E402
+from test_filter_cli import SOCKET_CASES, SS_CASES, argv_of, keeps  # noqa: E402
 
 pytestmark = [
     pytest.mark.root,
@@ -122,18 +122,9 @@ SS_STATES = {"ESTAB": "ESTABLISHED", "SYN-SENT": "SYN_SENT", "SYN-RECV": "SYN_RE
 
 
 @pytest.mark.skipif(shutil.which("ss") is None, reason="iproute2's ss is not installed")
-@pytest.mark.parametrize(("argv", "expression"), [
-    (["--port", "8080"], "( sport = :8080 or dport = :8080 )"),
-    (["--port", "!8080"], "not ( sport = :8080 or dport = :8080 )"),
-    (["--lport", "8000-8099"], "( sport >= :8000 and sport <= :8099 )"),
-    (["--remote", "127.0.0.0/8"], "dst 127.0.0.0/8"),
-    (["--local", "::1"], "src [::1]"),
-    (["--state", "time-wait,fin-wait-2"], "state time-wait state fin-wait-2"),
-    (["--state", "connected", "--rport", "443"], "state connected dport = :443"),
-    (["--state", "!listening"], "exclude listening"),
-    (["--state", "established,syn-sent", "--addr", "192.0.2.0/24"],
-     "state established state syn-sent ( src 192.0.2.0/24 or dst 192.0.2.0/24 )"),
-])
+@pytest.mark.parametrize(("argv", "expression"), [*SS_CASES, (
+    ["--state", "established,syn-sent", "--addr", "192.0.2.0/24"],
+    "state established state syn-sent ( src 192.0.2.0/24 or dst 192.0.2.0/24 )")])
 def test_tcp_rows_equal_ss(world, argv, expression):
     """``netstat -tanW FILTER`` (the face's text) and ``ss -tanH EXPRESSION``: the same
     (state, local port, foreign port) rows."""
