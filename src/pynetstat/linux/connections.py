@@ -52,7 +52,7 @@ class ConnectionSet:
         self.reuse = reuse
         # A filter (select.py), bound to this pass's interfaces; its owner conditions walk only
         # the fd tables they need (linux/owner_filter.py), with or without -o.
-        self.selection = None if opts.filter is None else _bind(opts.filter, netlink, self.log)
+        self.selection = None if opts.filter is None else bind_filter(opts.filter, netlink, self.log)
         self.owner_select = None
         if self.selection is not None and self.selection.owner_terms:
             from pynetstat.linux.owner_filter import OwnerSelect
@@ -164,7 +164,7 @@ class ConnectionSet:
         return read_process(self.proc, pid, ancestry=self.opts.verbose, cache=self._process_cache)
 
 
-def _bind(filt: Filter, netlink, log: SourceLog) -> Selection:
+def bind_filter(filt: Filter, netlink, log: SourceLog) -> Selection:
     """The filter with its interface names resolved: the link table is read only when a
     condition names an interface (``--interface``, an address's ``%ZONE``)."""
     if not filt.interface_names():
