@@ -125,6 +125,7 @@ def parse_args(argv: list[str]) -> Options:
 
         opts.filter = parse_filter(opts.filters)
     _check_audit(opts)
+    _check_close(opts)
     return opts
 
 
@@ -143,6 +144,31 @@ def _check_audit(opts: Options) -> None:
                                        ("--changes", opts.changes)) if given]
     if others:
         raise UsageError(f"{names[0]} cannot be combined with {others[0]}")
+
+
+def _check_close(opts: Options) -> None:
+    """--close needs a filter (it never closes every connection of the machine) and runs once,
+    alone, as text: a listing, a question, the closing."""
+    if opts.yes and not opts.close:
+        raise UsageError("--yes goes with --close")
+    if not opts.close:
+        return
+    if not opts.filters:
+        error = UsageError("--close needs a filter (--lport, --rport, --addr, --pid, --process, "
+                           "...): it never closes every connection")
+        error.usage = False
+        raise error
+    others = [flag for flag, given in (("an interval", opts.interval is not None),
+                                       ("-s", opts.statistics), ("-e", opts.ethernet),
+                                       ("-r", opts.routes), ("--changes", opts.changes),
+                                       ("--json", opts.json), ("--audit", opts.audit),
+                                       ("--snapshot", opts.snapshot is not None),
+                                       ("--diff", opts.diff is not None),
+                                       ("-p " + str(opts.protocol),
+                                        opts.protocol is not None
+                                        and not opts.protocol.startswith("TCP"))) if given]
+    if others:
+        raise UsageError(f"--close cannot be combined with {others[0]}")
 
 
 # The face a program called this name shows (a link named netstat), and the switch that asks
@@ -172,7 +198,9 @@ def _run(argv: list[str], env: Environment) -> int:
     except _Version:
         env.stdout.write(f"pynetstat {__version__}\n")
         return Exit.OK
-    if opts.audit or opts.snapshot is not None or opts.diff is not None:
+    if opts.close:
+        from pynetstat.modes.close import run
+    elif opts.audit or opts.snapshot is not None or opts.diff is not None:
         from pynetstat.modes.audit import run
     elif opts.interval is None:
         from pynetstat.modes.once import run

@@ -164,6 +164,12 @@ FLAGS: tuple[Flag, ...] = (
     Flag("diff", "Compares now against the baseline in FILE: new and gone listeners, a "
          "listener's executable changed, new executables and destinations; exit status 5 when "
          "anything differs.", long="diff", arg=FILE),
+    # Closing connections (issue 20): SOCK_DESTROY, as ss -K; never without a filter.
+    Flag("close", "Closes the TCP connections the filters select (at least one filter is "
+         "required): lists them, asks for confirmation, then aborts each in the kernel "
+         "(sock_diag SOCK_DESTROY, as ss -K; the owner sees ECONNABORTED, the peer a reset). "
+         "Needs root and a kernel with CONFIG_INET_DIAG_DESTROY.", long="close"),
+    Flag("yes", "With --close: close without asking.", long="yes"),
     # "-?" and "/?": what a Windows netstat user types first.
     Flag("help", "Shows this help.", short="h", long="help", hidden=("-?", "/?")),
     Flag("version", "Shows the version.", long="version"),
