@@ -29,5 +29,6 @@ complete -c pynetstat -l snapshot -r -F -d 'Writes a baseline to FILE (JSON: lis
 complete -c pynetstat -l diff -r -F -d 'Compares now against the baseline in FILE: new and gone listeners, a listener\'s executable changed, new executables and destinations; exit status 5 when anything differs.'
 complete -c pynetstat -l close -d 'Closes the TCP connections the filters select (at least one filter is required): lists them, asks for confirmation, then aborts each in the kernel (sock_diag SOCK_DESTROY, as ss -K; the owner sees ECONNABORTED, the peer a reset).'
 complete -c pynetstat -l yes -d 'With --close: close without asking.'
+complete -c pynetstat -l live -d 'A full-screen live view of the connections (with -a, -n, the filters; the interval, default 1 s, is its refresh): new rows green, closed red, changed yellow; keys 1-6 sort, / filter, p pause, Enter details, c close, q quit.'
 complete -c pynetstat -s h -l help -d 'Shows this help.'
 complete -c pynetstat -l version -d 'Shows the version.'

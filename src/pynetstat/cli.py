@@ -126,6 +126,7 @@ def parse_args(argv: list[str]) -> Options:
         opts.filter = parse_filter(opts.filters)
     _check_audit(opts)
     _check_close(opts)
+    _check_live(opts)
     return opts
 
 
@@ -171,6 +172,21 @@ def _check_close(opts: Options) -> None:
         raise UsageError(f"--close cannot be combined with {others[0]}")
 
 
+def _check_live(opts: Options) -> None:
+    """--live shows the connection table (its interval is the refresh); the other screens, JSON
+    and the one-shot modes are not part of it."""
+    if not opts.live:
+        return
+    others = [flag for flag, given in (("-s", opts.statistics), ("-e", opts.ethernet),
+                                       ("-r", opts.routes), ("--changes", opts.changes),
+                                       ("--json", opts.json), ("--close", opts.close),
+                                       ("--audit", opts.audit),
+                                       ("--snapshot", opts.snapshot is not None),
+                                       ("--diff", opts.diff is not None)) if given]
+    if others:
+        raise UsageError(f"--live cannot be combined with {others[0]}")
+
+
 # The face a program called this name shows (a link named netstat), and the switch that asks
 # for it as the first argument: chosen before any parsing, never guessed from the options.
 NETTOOLS_NAMES = frozenset({"netstat", "pynetstat-netstat"})
@@ -198,7 +214,9 @@ def _run(argv: list[str], env: Environment) -> int:
     except _Version:
         env.stdout.write(f"pynetstat {__version__}\n")
         return Exit.OK
-    if opts.close:
+    if opts.live:
+        from pynetstat.modes.live import run
+    elif opts.close:
         from pynetstat.modes.close import run
     elif opts.audit or opts.snapshot is not None or opts.diff is not None:
         from pynetstat.modes.audit import run

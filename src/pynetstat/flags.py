@@ -170,6 +170,10 @@ FLAGS: tuple[Flag, ...] = (
          "(sock_diag SOCK_DESTROY, as ss -K; the owner sees ECONNABORTED, the peer a reset). "
          "Needs root and a kernel with CONFIG_INET_DIAG_DESTROY.", long="close"),
     Flag("yes", "With --close: close without asking.", long="yes"),
+    Flag("live", "A full-screen live view of the connections (with -a, -n, the filters; the "
+         "interval, default 1 s, is its refresh): new rows green, closed red, changed yellow; "
+         "keys 1-6 sort, / filter, p pause, Enter details, c close, q quit. Needs the live "
+         "extra: pip install 'pynetstat[live]'. docs/live.md.", long="live"),
     # "-?" and "/?": what a Windows netstat user types first.
     Flag("help", "Shows this help.", short="h", long="help", hidden=("-?", "/?")),
     Flag("version", "Shows the version.", long="version"),

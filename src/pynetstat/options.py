@@ -13,7 +13,7 @@ class Options:
                  # --audit, --snapshot, --diff (issue 16)
                  "audit", "snapshot", "diff",
                  # --close, --yes (issue 20)
-                 "close", "yes")
+                 "close", "yes", "live")
 
     def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
                  executables: bool = False, verbose: bool = False, protocol: str | None = None,
@@ -21,7 +21,7 @@ class Options:
                  interval: float | None = None, json: bool = False, changes: bool = False,
                  filters: tuple[tuple[str, str], ...] = (),
                  audit: bool = False, snapshot: str | None = None, diff: str | None = None,
-                 close: bool = False, yes: bool = False):
+                 close: bool = False, yes: bool = False, live: bool = False):
         self.all = all  # -a: listening sockets and UDP too
         self.numeric = numeric  # -n
         self.pids = pids  # -o
@@ -44,6 +44,7 @@ class Options:
         self.diff = diff  # --diff FILE: compare now against that baseline
         self.close = close  # --close: close the TCP connections the filters select (modes/close.py)
         self.yes = yes  # --yes: without asking
+        self.live = live  # --live: the full-screen view (modes/live, the "live" extra)
 
     @property
     def wants_owners(self) -> bool:
