@@ -137,6 +137,10 @@ class LiveApp(App):
         self.collect_loop()
         self.show_status()
 
+    def on_unmount(self) -> None:
+        self.stopping.set()  # however the app ends, the collector thread ends with it
+        self.wake.set()
+
     def _handle_sigterm(self) -> None:
         import asyncio
         import signal
