@@ -22,8 +22,8 @@ import sys
 import time
 
 import pytest
-from conftest import LAUNCHER
 
+from conftest import LAUNCHER
 from pynetstat.cli import parse_args
 from pynetstat.env import Environment
 
