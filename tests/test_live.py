@@ -339,3 +339,62 @@ def test_close_key_asks_then_closes_the_connection(held):
         assert caught.value.errno == errno.ECONNABORTED
 
     drive(app, scenario)
+
+
+def _close_as_nobody(port: int, w: int) -> None:  # pragma: no cover - the forked child
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+    app = make_app(["-n", "--lport", str(port)])
+    said = []
+
+    async def scenario(pilot):
+        await until(pilot, lambda: len(table_rows(app)) == 1, "the server end")
+        said.append(table_rows(app)[0][5])
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, Confirm), "the question")
+        await pilot.press("y")
+        await until(pilot, lambda: "cannot close" in app.message, "the refusal")
+        said.append(app.message)
+        said.append(str(app.query_one("#status").render()))
+
+    drive(app, scenario)
+    os.write(w, "\0".join(said).encode())
+
+
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to uid 65534")
+def test_close_key_without_privilege_says_so(held):
+    from pynetstat.linux.destroy import DENIED
+
+    lst, port = listener(held)
+    client, server = connect(held, lst)
+    # Every module the app needs is loaded first: uid 65534 may not read this interpreter's tree.
+    warm = make_app(["-n", "--lport", str(port), "--pid", str(os.getpid())])
+
+    async def look(pilot):
+        await until(pilot, lambda: len(table_rows(warm)) == 1, "the server end")
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(warm.screen, Confirm), "the question")
+        await pilot.press("n")
+    drive(warm, look)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.close(r)
+            for sock in held:
+                sock.close()  # the fork's copies: else the child would own them
+            _close_as_nobody(port, w)
+        except BaseException as e:
+            os.write(w, f"error\0{e!r}".encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        said = f.read().decode().split("\0")
+    os.waitpid(pid, 0)
+    assert said[:2] == ["-", DENIED], said  # no visible owner for uid 65534; the refusal
+    assert DENIED in said[2]  # in the status bar
+    client.sendall(b"x")
+    assert server.recv(1) == b"x"  # still open
