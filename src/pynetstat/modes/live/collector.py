@@ -44,6 +44,7 @@ class Collector:
         self.session = Session(opts, env)
         self.base = opts.filter  # the command line's conditions (a Filter or None)
         self.box: Filter | None = None
+        self.pending: tuple[Filter | None] | None = None  # a filter box's change, not yet read
         self.owners = OwnerCache(env.proc_root)
         self.lock = threading.Lock()
         self.comm: dict[int, str] = {}  # pid -> escaped process name, for the pids seen last
@@ -51,9 +52,16 @@ class Collector:
         self.notes: list[str] = []
 
     def set_filter(self, box: Filter | None) -> None:
-        """The filter box's conditions (None: none), joined to the command line's."""
-        with self.lock:
-            self.box = box
+        """The filter box's conditions (None: none), joined to the command line's from the next
+        reading on. Called from the UI thread: it only leaves them for the collector thread,
+        never waits for a reading in progress."""
+        self.box = box
+        self.pending = (box,)
+
+    def _take_filter(self) -> None:
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            box = pending[0]
             terms = (self.base.terms if self.base else ()) + (box.terms if box else ())
             self.opts.filter = Filter(terms) if terms else None
             self.board.reset()
@@ -62,6 +70,7 @@ class Collector:
         from pynetstat.views.connections import notes
 
         with self.lock, NoCycleCollection():
+            self._take_filter()
             conns = collect(self.opts, self.session.env, self.session.netlink, self.owners)
             batches = [batch for batch in conns if len(batch)]
             self.notes = notes(conns)
