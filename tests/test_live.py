@@ -294,7 +294,16 @@ def test_detail_panel_of_a_test_made_process(child):
         ancestry = next(line for line in lines if line.startswith("  ancestry    "))
         assert ancestry.startswith(f"  ancestry    {comm()} ({os.getpid()}) < ")
         assert "  sockets     1" in lines
+        # The socket, asked of the kernel alone: no timer pending on an idle connection, its
+        # tcp_info, and the host's default congestion control (nothing set it otherwise).
+        assert "  timer       off" in lines
+        assert any(line.startswith("  tcp_info    rtt ") and ", cwnd 10, retransmitted 0, " in line
+                   for line in lines), text
+        with open("/proc/sys/net/ipv4/tcp_congestion_control") as f:
+            assert f"  congestion  {f.read().strip()}" in lines
         assert f"    TCP 127.0.0.1:{server.getpeername()[1]} -> 127.0.0.1:{port} ESTABLISHED" in lines
+        seen = app.readings  # readings go on while the panel is open
+        await until(pilot, lambda: app.readings >= seen + 2, "readings under the panel")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, Detail), "back to the table")
 

@@ -122,13 +122,16 @@ class LiveApp(App):
     def compose(self) -> ComposeResult:
         yield Input(placeholder="--lport 443 --state established --process 'ssh*'  "
                     "(Enter: apply, empty: none, Escape: back)", id="filter")
-        table = DataTable(id="table", cursor_type="row", zebra_stripes=False)
-        yield table
+        yield DataTable(id="table", cursor_type="row", zebra_stripes=False)
         yield Static(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
+        # Kept: a query asks the screen on top, which is a modal while the detail panel or the
+        # close question is open, and the readings go on meanwhile.
+        self.table = table = self.query_one(DataTable)
+        self.status_bar = self.query_one("#status", Static)
+        self.box = self.query_one(Input)
         table.add_column(" ", key="mark", width=1)
         for i, title in enumerate(COLUMNS):
             table.add_column(title, key=f"c{i}")
@@ -190,7 +193,7 @@ class LiveApp(App):
         return [Text(mark, style=style), *(Text(cell, style=style) for cell in row.cells)]
 
     def apply(self, delta: Delta) -> None:
-        table = self.query_one(DataTable)
+        table = self.table
         self.readings += 1
         if delta.reset:
             table.clear()
@@ -215,7 +218,7 @@ class LiveApp(App):
         self.show_status()
 
     def _sort(self) -> None:
-        table = self.query_one(DataTable)
+        table = self.table
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key \
             if table.row_count else None
         table.sort(f"c{self.sort_column}", key=natural, reverse=self.sort_reverse)
@@ -231,19 +234,19 @@ class LiveApp(App):
                          f" {'descending' if self.sort_reverse else 'ascending'}")
         box = self.collector.box
         if box:
-            parts.append("filter: " + self.query_one(Input).value)
+            parts.append("filter: " + self.box.value)
         if self.collector.notes:
             parts.append(self.collector.notes[0])
         if self.message:
             parts.append(self.message)
-        self.query_one("#status", Static).update(Text(" | ".join(parts)))
+        self.status_bar.update(Text(" | ".join(parts)))
 
     def say(self, message: str) -> None:
         self.message = message
         self.show_status()
 
     def selected(self) -> Row | None:
-        table = self.query_one(DataTable)
+        table = self.table
         if not table.row_count:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
@@ -269,7 +272,7 @@ class LiveApp(App):
             self.action_sort(KEYS.index(event.column_key.value) - 1)
 
     def action_filter(self) -> None:
-        box = self.query_one(Input)
+        box = self.box
         box.add_class("shown")
         box.focus()
 
@@ -285,18 +288,18 @@ class LiveApp(App):
         self.message = ""
         self.collector.set_filter(box)
         self.rows = {}
-        self.query_one(DataTable).clear()
+        self.table.clear()
         if box is None:
             event.input.remove_class("shown")
-        self.query_one(DataTable).focus()
+        self.table.focus()
         self.action_refresh_now()
 
     def on_key(self, event) -> None:
-        box = self.query_one(Input)
+        box = self.box
         if event.key == "escape" and box.has_focus:
             if not box.value.strip():
                 box.remove_class("shown")
-            self.query_one(DataTable).focus()
+            self.table.focus()
             event.stop()
 
     def action_pause(self) -> None:
@@ -316,9 +319,11 @@ class LiveApp(App):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         row = self._row_by_name(event.row_key.value)
         if row is not None:
-            self.push_screen(Detail(self.detail(row)))
+            self.open_detail(row, self.rows)
 
-    def detail(self, row: Row) -> list[str]:
+    @work(thread=True, group="detail")
+    def open_detail(self, row: Row, rows: dict) -> None:
+        """Read the processes and ask the kernel about the socket off the UI thread, then show."""
         import pwd
 
         from pynetstat.linux.process import read_process
@@ -326,7 +331,13 @@ class LiveApp(App):
 
         procfs = ProcFS(self.collector.session.env.proc_root)
         processes = [read_process(procfs, pid, ancestry=True) for pid in sorted(set(row.pids))]
-        return detail_lines(row, processes, self.rows.values(), pwd.getpwuid)
+        try:
+            message = self.collector.socket_detail(row.sock)
+        except PynetstatError as e:
+            message = None
+            self._to_ui(self.say, str(e))
+        lines = detail_lines(row, processes, rows.values(), pwd.getpwuid, message)
+        self._to_ui(self.push_screen, Detail(lines))
 
     def action_close_connection(self) -> None:
         row = self.selected()

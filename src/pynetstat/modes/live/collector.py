@@ -13,6 +13,8 @@ import threading
 
 from pynetstat.linux.connections import collect
 from pynetstat.linux.destroy import destroy
+from pynetstat.linux.diagext import GROUP_INFO
+from pynetstat.linux.diagreq import query_socket
 from pynetstat.linux.owner_cache import OwnerCache
 from pynetstat.linux.owners import read_comm
 from pynetstat.model.changes import Snapshot
@@ -105,6 +107,17 @@ class Collector:
             comm = read_comm(self.session.env.proc_root, pid)
             name = self.comm[pid] = "?" if comm is None else safe(comm)
         return name
+
+    def socket_detail(self, sock: InetSocket):
+        """``DiagMessage`` of one socket with tcp_info and the congestion algorithm (its timer
+        is in every message), or None: gone, not TCP, or not from sock_diag (no cookie)."""
+        if sock.proto != "tcp" or sock.cookie is None:
+            return None
+        with self.lock:
+            return query_socket(self.session.netlink, sock.family, sock.proto,
+                                (sock.local_address, sock.local_port),
+                                (sock.remote_address, sock.remote_port), cookie=sock.cookie,
+                                ext=GROUP_INFO, ifindex=sock.scope or 0)
 
     def close(self, sock: InetSocket) -> str:
         """Close one TCP connection: ``"closed"`` or ``"gone"``; CloseRefused, NetlinkError."""

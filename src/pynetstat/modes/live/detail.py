@@ -7,6 +7,7 @@ the board's rows in, escaped lines of text out (textsafe), the same escaping as 
 
 from __future__ import annotations
 
+from pynetstat.linux.diagext import decode_extensions, decode_timer, format_ms_timer
 from pynetstat.render.owners import component
 from pynetstat.textsafe import safe
 
@@ -14,6 +15,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from pynetstat.linux.diagreq import DiagMessage
     from pynetstat.model.process import ProcessInfo
     from pynetstat.modes.live.board import Row
 
@@ -33,15 +35,44 @@ def describe(cells: tuple[str, ...]) -> str:
     return f"{proto} {local} -> {remote} {state}".rstrip()
 
 
+def _kernel_lines(message: DiagMessage | None) -> list[str]:
+    """The timer and tcp_info of a one-socket sock_diag answer (as ``ss -toi`` shows them)."""
+    if message is None:
+        return []
+    timer = decode_timer(message.timer, message.expires, message.retrans)
+    lines = [f"  timer       {timer.name}" + (f", {format_ms_timer(timer.expires_ms)}, "
+                                               f"{timer.retrans} retransmitted"
+                                               if timer.kind else "")]
+    ext = decode_extensions(message.attrs)
+    info = ext.info
+    if info is not None:
+        def value(name: str) -> str:
+            v = getattr(info, name, None)
+            return "?" if v is None else str(v)
+        rtt = getattr(info, "rtt", None)
+        rttvar = getattr(info, "rttvar", None)
+        lines.append("  tcp_info    "
+                     + (f"rtt {rtt / 1000:g}/{rttvar / 1000:g} ms, "
+                        if rtt is not None and rttvar is not None else "")
+                     + f"cwnd {value('snd_cwnd')}, retransmitted {value('total_retrans')}, "
+                     f"bytes acked {value('bytes_acked')}, received {value('bytes_received')}")
+    if ext.congestion:
+        lines.append(f"  congestion  {safe(ext.congestion)}")
+    return lines
+
+
 def detail_lines(row: Row, processes: Iterable[ProcessInfo], rows: Iterable[Row],
-                 getpwuid: Callable) -> list[str]:
-    """The panel's lines for ``row``: the socket, then each process holding it and the other
-    sockets that process holds (from ``rows``, the board as it is)."""
+                 getpwuid: Callable, message: DiagMessage | None = None) -> list[str]:
+    """The panel's lines for ``row``: the socket (with ``message``, the kernel's answer about
+    it alone: its timer and tcp_info), then each process holding it and the other sockets that
+    process holds (from ``rows``, the board as it is)."""
     sock = row.sock
     lines = ["Connection", f"  {describe(row.cells)}",
-             f"  receive queue {sock.recv_q}, send queue {sock.send_q}; "
-             f"cookie {sock.cookie if sock.cookie is not None else '-'}, inode {sock.inode or '-'}",
-             f"  socket owner {_user(sock.uid, getpwuid)}"]
+             f"  queues      receive {sock.recv_q}, send {sock.send_q}",
+             f"  cookie      {sock.cookie if sock.cookie is not None else '-'}, "
+             f"inode {sock.inode or '-'}",
+             f"  owner       {_user(sock.uid, getpwuid)}",
+             *_kernel_lines(message)]
     processes = list(processes)
     if not processes:
         lines += ["", "No visible process holds this socket (a TIME_WAIT or request socket, "
