@@ -28,6 +28,9 @@ UNSUPPORTED = ("cannot close connections: this kernel was built without "
 DENIED = ("cannot close connections: the kernel's SOCK_DESTROY needs CAP_NET_ADMIN "
           "(run as root)")
 
+# Sockets that are no full socket (struct inet_timewait_sock, struct request_sock)
+_MINI_SOCKETS = {6: "TIME_WAIT", 12: "SYN_RECEIVED"}
+
 # errno -> what it means for every socket after it: the run stops with this line
 _REFUSALS = {errno.EOPNOTSUPP: UNSUPPORTED, errno.EPERM: DENIED, errno.EACCES: DENIED}
 
@@ -45,6 +48,11 @@ def destroy(netlink, sock: InetSocket) -> str:
     except NetlinkError as e:
         if e.errno == errno.ENOENT:
             return GONE
+        if e.errno == errno.EOPNOTSUPP and sock.state in _MINI_SOCKETS:
+            # Kernels before TIME_WAIT support in tcp_abort refuse these alone: not a kernel
+            # without SOCK_DESTROY (6.18 here closes them).
+            raise NetlinkError(e.errno, f"this kernel cannot close a {_MINI_SOCKETS[sock.state]} "
+                               "socket") from None
         refusal = _REFUSALS.get(e.errno)
         if refusal is not None:
             raise CloseRefused(refusal) from None
