@@ -407,3 +407,27 @@ def test_close_key_without_privilege_says_so(held):
     assert DENIED in said[2]  # in the status bar
     client.sendall(b"x")
     assert server.recv(1) == b"x"  # still open
+
+
+def test_pause_holds_the_table_and_resume_catches_up(held):
+    lst, port = listener(held)
+    app = make_app(["-n", "--port", str(port), "--pid", str(os.getpid())], interval=0.2)
+
+    async def scenario(pilot):
+        await until(pilot, lambda: app.readings >= 1, "a first reading")
+        await pilot.press("p")
+        assert "PAUSED" in str(app.status_bar.render())
+        await pilot.pause(0.5)  # a reading in flight when p was pressed lands
+        frozen = app.readings
+        client, server = connect(held, lst)
+        await pilot.pause(1.0)
+        assert (app.readings, table_rows(app)) == (frozen, [])
+        await pilot.press("p")
+        await until(pilot, lambda: len(table_rows(app)) == 2, "the pair after resuming")
+        assert {r[0] for r in table_rows(app)} == {"+"}
+        await pilot.press("minus")  # half as often
+        assert "every 0.4 s" in str(app.status_bar.render())
+        await pilot.press("plus", "plus")  # 0.1 s: held at the floor
+        assert "every 0.25 s" in str(app.status_bar.render())
+
+    drive(app, scenario)
