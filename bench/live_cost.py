@@ -8,11 +8,14 @@ In a private network namespace, ``PAIRS`` established loopback pairs (bench/flee
 it is in this namespace), a 120x40 terminal. Once the first reading is on screen (the status bar
 says how many sockets) and 5 s more have passed, the process's CPU time (utime + stime of every
 thread, /proc/PID/stat) is read twice, ``SECONDS`` apart: their difference over ``SECONDS`` is
-the share of one core. The first reading's wall time is reported too.
+the share of one core. The first reading's wall time is reported too, and from the app's pass
+log (``PYNETSTAT_PASS_TIMES``) the time of each reading (collector thread) and of its edit of
+the table (UI thread).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -47,7 +50,8 @@ def main() -> int:
     interval = sys.argv[3] if len(sys.argv) > 3 else "1"
     netns.enter_private_netns()
     pidfile = f"/tmp/{SERVER}.pid"
-    live = " ".join(shlex.quote(a) for a in (sys.executable, os.path.join(REPO, "pynetstat"),
+    passes = f"/tmp/{SERVER}.passes"
+    live = f"PYNETSTAT_PASS_TIMES={passes} " + " ".join(shlex.quote(a) for a in (sys.executable, os.path.join(REPO, "pynetstat"),
                                              "--live", "-an", interval))
     with fleet.Fleet(pairs, 4000, 300.0) as opened:
         print(f"{pairs} pairs ready in {opened.setup_seconds:.1f} s", flush=True)
@@ -73,9 +77,19 @@ def main() -> int:
             after, t1 = cpu_seconds(pid), time.monotonic()
             print(f"CPU over {t1 - t0:.1f} s at a {interval} s interval: {after - before:.2f} s "
                   f"= {(after - before) / (t1 - t0):.1%} of one core")
+            with open(passes) as f:
+                lines = [json.loads(line) for line in f]
+            later = sorted(lines[2:], key=lambda r: r["seconds"])
+            print(f"first reading {lines[0]['seconds']:.2f} s, its table edit (UI thread) "
+                  f"{lines[0]['apply']:.2f} s; later readings: {len(later)}, median "
+                  f"{later[len(later) // 2]['seconds']:.3f} s, table edit median "
+                  f"{sorted(r['apply'] for r in later)[len(later) // 2]:.3f} s, "
+                  f"slots skipped {lines[-1]['skipped']}")
         finally:
             tmux("kill-server")
             os.unlink(pidfile)
+            if os.path.exists(passes):
+                os.unlink(passes)
     return 0
 
 

@@ -27,7 +27,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from pynetstat.errors import Exit, PynetstatError
-from pynetstat.modes.interval import Schedule
+from pynetstat.modes.interval import PassLog, Schedule
 from pynetstat.modes.live.board import COLUMNS, MARKS
 from pynetstat.modes.live.detail import describe, detail_lines
 
@@ -117,6 +117,9 @@ class LiveApp(App):
         self.wake = threading.Event()
         if hold is not None:
             collector.board.hold = hold
+        self.applied = 0.0  # seconds the last reading's edit of the table took (UI thread)
+        # PYNETSTAT_PASS_TIMES=FILE: a JSON line per reading, as interval mode writes (bench/)
+        self.pass_log = PassLog.from_environ(collector.session.env.environ)
 
     # --- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -158,15 +161,21 @@ class LiveApp(App):
     @work(thread=True, exclusive=True, group="collector")
     def collect_loop(self) -> None:
         schedule = Schedule(self.interval, time.monotonic, self._sleep)
+        log = self.pass_log
         while not self.stopping.is_set():
-            schedule.begin()
+            started = schedule.begin()
             if not self.paused:
                 try:
                     delta = self.collector.read(time.monotonic())
                 except PynetstatError as e:
                     self._to_ui(self.say, str(e))
                 else:
+                    read = time.monotonic() - started
                     self._to_ui(self.apply, delta)
+                    if log is not None:  # the reading, then the UI thread's edit of the table (call_from_thread waited for it)
+                        log.write({"pass": self.readings, "seconds": round(read, 6),
+                                   "apply": round(self.applied, 6), "rows": len(delta.rows),
+                                   "skipped": schedule.skipped})
             if self.stopping.is_set():
                 return
             schedule.interval = self.interval
@@ -193,6 +202,13 @@ class LiveApp(App):
         return [Text(mark, style=style), *(Text(cell, style=style) for cell in row.cells)]
 
     def apply(self, delta: Delta) -> None:
+        started = time.monotonic()
+        try:
+            self._apply(delta)
+        finally:
+            self.applied = time.monotonic() - started
+
+    def _apply(self, delta: Delta) -> None:
         table = self.table
         self.readings += 1
         if delta.reset:
