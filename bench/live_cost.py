@@ -51,13 +51,13 @@ def main() -> int:
     netns.enter_private_netns()
     pidfile = f"/tmp/{SERVER}.pid"
     passes = f"/tmp/{SERVER}.passes"
-    live = f"PYNETSTAT_PASS_TIMES={passes} " + " ".join(shlex.quote(a) for a in (sys.executable, os.path.join(REPO, "pynetstat"),
+    live = " ".join(shlex.quote(a) for a in (sys.executable, os.path.join(REPO, "pynetstat"),
                                              "--live", "-an", interval))
     with fleet.Fleet(pairs, 4000, 300.0) as opened:
         print(f"{pairs} pairs ready in {opened.setup_seconds:.1f} s", flush=True)
         started = time.monotonic()
         tmux("new-session", "-d", "-s", "bench", "-x", "120", "-y", "40",
-             f"sh -c {shlex.quote(f'echo $$ > {pidfile}; exec {live}')}")
+             f"sh -c {shlex.quote(f'echo $$ > {pidfile}; export PYNETSTAT_PASS_TIMES={passes}; exec {live}')}")
         try:
             while True:
                 screen = tmux("capture-pane", "-p", "-t", "bench")
@@ -79,12 +79,16 @@ def main() -> int:
                   f"= {(after - before) / (t1 - t0):.1%} of one core")
             with open(passes) as f:
                 lines = [json.loads(line) for line in f]
-            later = sorted(lines[2:], key=lambda r: r["seconds"])
-            print(f"first reading {lines[0]['seconds']:.2f} s, its table edit (UI thread) "
-                  f"{lines[0]['apply']:.2f} s; later readings: {len(later)}, median "
-                  f"{later[len(later) // 2]['seconds']:.3f} s, table edit median "
-                  f"{sorted(r['apply'] for r in later)[len(later) // 2]:.3f} s, "
-                  f"slots skipped {lines[-1]['skipped']}")
+            later = lines[2:]
+
+            def median(field: str) -> float:
+                return sorted(r[field] for r in later)[len(later) // 2]
+            first = lines[0]
+            print(f"first reading {first['seconds']:.2f} s ({first['cpu']:.2f} s CPU), its table "
+                  f"edit (UI thread) {first['apply']:.2f} s ({first['apply_cpu']:.2f} s CPU)")
+            print(f"later readings: {len(later)}, median {median('seconds'):.3f} s "
+                  f"({median('cpu'):.3f} s CPU), table edit median {median('apply'):.4f} s "
+                  f"({median('apply_cpu'):.4f} s CPU); slots skipped {lines[-1]['skipped']}")
         finally:
             tmux("kill-server")
             os.unlink(pidfile)

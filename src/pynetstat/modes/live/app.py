@@ -117,7 +117,8 @@ class LiveApp(App):
         self.wake = threading.Event()
         if hold is not None:
             collector.board.hold = hold
-        self.applied = 0.0  # seconds the last reading's edit of the table took (UI thread)
+        # seconds (wall, CPU) the last reading's edit of the table took (UI thread)
+        self.applied = self.applied_cpu = 0.0
         # PYNETSTAT_PASS_TIMES=FILE: a JSON line per reading, as interval mode writes (bench/)
         self.pass_log = PassLog.from_environ(collector.session.env.environ)
 
@@ -164,18 +165,22 @@ class LiveApp(App):
         log = self.pass_log
         while not self.stopping.is_set():
             started = schedule.begin()
+            cpu = time.thread_time()
             if not self.paused:
                 try:
                     delta = self.collector.read(time.monotonic())
                 except PynetstatError as e:
                     self._to_ui(self.say, str(e))
                 else:
-                    read = time.monotonic() - started
+                    read, cpu = time.monotonic() - started, time.thread_time() - cpu
                     self._to_ui(self.apply, delta)
-                    if log is not None:  # the reading, then the UI thread's edit of the table (call_from_thread waited for it)
+                    # the reading, then the UI thread's edit of the table (call_from_thread
+                    # waited for it)
+                    if log is not None:
                         log.write({"pass": self.readings, "seconds": round(read, 6),
-                                   "apply": round(self.applied, 6), "rows": len(delta.rows),
-                                   "skipped": schedule.skipped})
+                                   "cpu": round(cpu, 6), "apply": round(self.applied, 6),
+                                   "apply_cpu": round(self.applied_cpu, 6),
+                                   "rows": len(delta.rows), "skipped": schedule.skipped})
             if self.stopping.is_set():
                 return
             schedule.interval = self.interval
@@ -202,11 +207,12 @@ class LiveApp(App):
         return [Text(mark, style=style), *(Text(cell, style=style) for cell in row.cells)]
 
     def apply(self, delta: Delta) -> None:
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.thread_time()
         try:
             self._apply(delta)
         finally:
             self.applied = time.monotonic() - started
+            self.applied_cpu = time.thread_time() - cpu
 
     def _apply(self, delta: Delta) -> None:
         table = self.table
