@@ -431,3 +431,27 @@ def test_pause_holds_the_table_and_resume_catches_up(held):
         assert "every 0.25 s" in str(app.status_bar.render())
 
     drive(app, scenario)
+
+
+def test_q_does_not_wait_for_a_reading_in_progress(held):
+    """A reading can take seconds (the first at 20k sockets on a busy host); q must not wait.
+    The test holds the collector's lock, so the next reading blocks as a slow one would."""
+    lst, port = listener(held)
+    app = make_app(["-n", "--lport", str(port), "--pid", str(os.getpid())], interval=0.2)
+    pressed = []
+
+    async def main():
+        async with app.run_test() as pilot:
+            await until(pilot, lambda: app.readings >= 1, "a first reading")
+            app.collector.lock.acquire()
+            await pilot.pause(0.5)  # the collector thread is now waiting inside read()
+            pressed.append(time.monotonic())
+            await pilot.press("q")
+    try:
+        asyncio.run(asyncio.wait_for(main(), 300))
+        quit_took = time.monotonic() - pressed[0]
+    finally:
+        app.collector.lock.release()
+        app.collector.shutdown()
+    assert app.return_code == 0
+    assert quit_took < 5.0  # was 14 s with a Textual thread worker: the app waited for it

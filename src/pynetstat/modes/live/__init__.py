@@ -42,5 +42,5 @@ def run(opts: Options, env: Environment) -> int:
     finally:
         app.stopping.set()
         app.wake.set()
-        collector.shutdown()
+        collector.shutdown(wait=False)
     return app.return_code if app.return_code is not None else Exit.OK

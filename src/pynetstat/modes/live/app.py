@@ -19,7 +19,6 @@ import threading
 import time
 
 from rich.text import Text
-from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -141,7 +140,7 @@ class LiveApp(App):
             table.add_column(title, key=f"c{i}")
         table.focus()
         self._handle_sigterm()
-        self.collect_loop()
+        self._in_thread(self.collect_loop)
         self.show_status()
 
     def on_unmount(self) -> None:
@@ -159,7 +158,6 @@ class LiveApp(App):
             pass  # not the main thread (an embedding caller): SIGTERM is left alone
 
     # --- the collector thread ----------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="collector")
     def collect_loop(self) -> None:
         schedule = Schedule(self.interval, time.monotonic, self._sleep)
         log = self.pass_log
@@ -188,6 +186,15 @@ class LiveApp(App):
             if self.wake.is_set():  # woken early (filter, close, resume): the next is due now
                 self.wake.clear()
                 schedule.due = None
+
+    @staticmethod
+    def _in_thread(target, *args) -> None:
+        """Run ``target`` on a daemon thread of its own, not a Textual worker: the app waits
+        for its workers when it quits, and a reading or a close can take seconds (the first
+        reading at 20k sockets on a busy host: 20 s); q must not wait for it. What such a
+        thread hands to the UI after the app ended is dropped (``_to_ui``)."""
+        threading.Thread(target=target, args=args, daemon=True,
+                         name=f"pynetstat-live-{target.__name__}").start()
 
     def _sleep(self, seconds: float) -> None:
         self.wake.wait(seconds)
@@ -341,9 +348,8 @@ class LiveApp(App):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         row = self._row_by_name(event.row_key.value)
         if row is not None:
-            self.open_detail(row, self.rows)
+            self._in_thread(self.open_detail, row, self.rows)
 
-    @work(thread=True, group="detail")
     def open_detail(self, row: Row, rows: dict) -> None:
         """Read the processes and ask the kernel about the socket off the UI thread, then show."""
         import pwd
@@ -376,10 +382,9 @@ class LiveApp(App):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.close_row(row)
+                self._in_thread(self.close_row, row)
         self.push_screen(Confirm(question), answered)
 
-    @work(thread=True, group="close")
     def close_row(self, row: Row) -> None:
         try:
             result = self.collector.close(row.sock)

@@ -124,6 +124,11 @@ class Collector:
         with self.lock:
             return destroy(self.session.netlink, sock)
 
-    def shutdown(self) -> None:
-        with self.lock:
-            self.session.close()
+    def shutdown(self, wait: bool = True) -> None:
+        """Close the netlink socket; without ``wait``, only if no reading holds it (at exit: a
+        reading still running ends with the process)."""
+        if self.lock.acquire(blocking=wait):
+            try:
+                self.session.close()
+            finally:
+                self.lock.release()
