@@ -38,7 +38,7 @@ class Options:
         # --state, --port, ... (issue 14): (option, value) pairs in command-line order, and the
         # select.Filter that cli.parse_args parses them into once (None without a filter)
         self.filters = filters
-        self.filter = None
+        self.filter: object | None = None
         self.audit = audit  # --audit: the signs of compromise (docs/audit.md)
         self.snapshot = snapshot  # --snapshot FILE: write a baseline there
         self.diff = diff  # --diff FILE: compare now against that baseline

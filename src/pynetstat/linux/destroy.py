@@ -19,6 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from pynetstat.linux.netlink import NetlinkSource
     from pynetstat.model.sockets import InetSocket
 
 CLOSED, GONE = "closed", "gone"
@@ -35,7 +36,7 @@ _MINI_SOCKETS = {6: "TIME_WAIT", 12: "SYN_RECEIVED"}
 _REFUSALS = {errno.EOPNOTSUPP: UNSUPPORTED, errno.EPERM: DENIED, errno.EACCES: DENIED}
 
 
-def destroy(netlink, sock: InetSocket) -> str:
+def destroy(netlink: NetlinkSource, sock: InetSocket) -> str:
     """Close one TCP socket: ``"closed"``, or ``"gone"`` when the kernel no longer has it (it
     closed meanwhile, or its cookie now names no socket). ``CloseRefused`` when the kernel cannot
     or will not (no CONFIG_INET_DIAG_DESTROY, no CAP_NET_ADMIN); any other refusal is a
@@ -60,7 +61,7 @@ def destroy(netlink, sock: InetSocket) -> str:
     return CLOSED
 
 
-def destroy_all(netlink, socks: Iterable[InetSocket]) -> list[tuple[InetSocket, str]]:
+def destroy_all(netlink: NetlinkSource, socks: Iterable[InetSocket]) -> list[tuple[InetSocket, str]]:
     """``[(socket, "closed" | "gone" | "error text"), ...]`` for each socket in turn; a refusal
     of the kernel (``CloseRefused``) ends the run at the first socket it meets."""
     out = []

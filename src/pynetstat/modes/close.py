@@ -20,6 +20,7 @@ from pynetstat.session import Session
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pynetstat.env import Environment
+    from pynetstat.linux.netlink import NetlinkSource
     from pynetstat.model.sockets import InetSocket
     from pynetstat.options import Options
 
@@ -47,7 +48,9 @@ def run(opts: Options, env: Environment) -> int:
         if not opts.yes and not _confirmed(env, len(targets)):
             env.stdout.write("\nNothing closed.\n")
             return Exit.OK
-        results = destroy_all(session.netlink, targets)
+        # session.py types its source only as object
+        netlink: NetlinkSource = session.netlink  # type: ignore[assignment]
+        results = destroy_all(netlink, targets)
         closed = sum(1 for _, result in results if result == CLOSED)
         gone = sum(1 for _, result in results if result == GONE)
         failed = [(sock, result) for sock, result in results if result not in (CLOSED, GONE)]

@@ -32,6 +32,10 @@ from pynetstat.modes.live.detail import describe, detail_lines
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable
+
+    from textual import events
+
     from pynetstat.modes.live.board import Delta, Row
     from pynetstat.modes.live.collector import Collector
 
@@ -40,13 +44,13 @@ _NUMBER = re.compile(r"(\d+)")
 MIN_INTERVAL, MAX_INTERVAL = 0.25, 60.0
 
 
-def natural(cell: Text) -> tuple:
+def natural(cell: Text) -> tuple[int | str, ...]:
     """Sort key of a cell: numbers in it compare as numbers (ports, PIDs, addresses' bytes)."""
     return tuple(int(part) if part.isdigit() else part.lower()
                  for part in _NUMBER.split(cell.plain))
 
 
-class Detail(ModalScreen):
+class Detail(ModalScreen[None]):
     """Enter on a row: what holds the connection. Escape, Enter or q closes it."""
 
     BINDINGS = [Binding("escape,enter,q", "dismiss", "back")]
@@ -77,7 +81,7 @@ class Confirm(ModalScreen[bool]):
         self.dismiss(yes)
 
 
-class LiveApp(App):
+class LiveApp(App[None]):
     CSS = """
     #filter { display: none; }
     #filter.shown { display: block; }
@@ -108,7 +112,7 @@ class LiveApp(App):
         self.paused = False
         self.sort_column: int | None = None
         self.sort_reverse = False
-        self.rows: dict = {}  # the board as of the last delta (key -> Row)
+        self.rows: dict[Hashable, Row] = {}  # the board as of the last delta
         self.message = ""
         self.status = Exit.OK
         self.readings = 0
@@ -188,7 +192,7 @@ class LiveApp(App):
                 schedule.due = None
 
     @staticmethod
-    def _in_thread(target, *args) -> None:
+    def _in_thread(target: Callable[..., None], *args: object) -> None:
         """Run ``target`` on a daemon thread of its own, not a Textual worker: the app waits
         for its workers when it quits, and a reading or a close can take seconds (the first
         reading at 20k sockets on a busy host: 20 s); q must not wait for it. What such a
@@ -199,7 +203,7 @@ class LiveApp(App):
     def _sleep(self, seconds: float) -> None:
         self.wake.wait(seconds)
 
-    def _to_ui(self, callback, *args) -> None:
+    def _to_ui(self, callback: Callable[..., object], *args: object) -> None:
         if self.stopping.is_set():
             return
         try:
@@ -323,7 +327,7 @@ class LiveApp(App):
         self.table.focus()
         self.action_refresh_now()
 
-    def on_key(self, event) -> None:
+    def on_key(self, event: events.Key) -> None:
         box = self.box
         if event.key == "escape" and box.has_focus:
             if not box.value.strip():
@@ -350,7 +354,7 @@ class LiveApp(App):
         if row is not None:
             self._in_thread(self.open_detail, row, self.rows)
 
-    def open_detail(self, row: Row, rows: dict) -> None:
+    def open_detail(self, row: Row, rows: dict[Hashable, Row]) -> None:
         """Read the processes and ask the kernel about the socket off the UI thread, then show."""
         import pwd
 

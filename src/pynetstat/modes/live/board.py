@@ -14,7 +14,7 @@ from pynetstat.model.changes import connection_changes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Hashable
 
     from pynetstat.model.changes import Snapshot
     from pynetstat.model.sockets import InetSocket, Owner
@@ -25,7 +25,7 @@ COLUMNS = ("Proto", "Local Address", "Foreign Address", "State", "PID", "Process
 MARKS = {"": (" ", ""), "added": ("+", "green"), "removed": ("-", "red"), "state": ("~", "yellow")}
 
 
-def sock_key(sock: InetSocket):
+def sock_key(sock: InetSocket) -> Hashable:
     """The key ``socket_keys`` gives this socket in its batch: the cookie, else its identity."""
     return sock.cookie if sock.cookie is not None else sock.identity
 
@@ -36,7 +36,7 @@ class Row:
 
     __slots__ = ("key", "sock", "owners", "cells", "mark", "until")
 
-    def __init__(self, key, sock: InetSocket, owners: tuple[Owner, ...], cells: tuple[str, ...],
+    def __init__(self, key: Hashable, sock: InetSocket, owners: tuple[Owner, ...], cells: tuple[str, ...],
                  mark: str = "", until: float = 0.0):
         self.key = key
         self.sock = sock
@@ -60,8 +60,8 @@ class Delta:
 
     __slots__ = ("reset", "added", "changed", "removed", "rows")
 
-    def __init__(self, reset: bool, added: list[Row], changed: list[Row], removed: list,
-                 rows: dict):
+    def __init__(self, reset: bool, added: list[Row], changed: list[Row], removed: list[Hashable],
+                 rows: dict[Hashable, Row]):
         self.reset = reset
         self.added = added
         self.changed = changed
@@ -80,7 +80,7 @@ class Board:
                  hold: float = HOLD):
         self.cells = cells
         self.hold = hold
-        self.rows: dict = {}
+        self.rows: dict[Hashable, Row] = {}
         self.previous: Snapshot | None = None
 
     def reset(self) -> None:
@@ -109,19 +109,19 @@ class Board:
         until = now + self.hold
         for change in connection_changes(self.previous, snapshot):
             key = sock_key(change.sock)
-            row = rows.get(key)
+            known = rows.get(key)
             if change.kind == "removed":
-                if row is not None and row.mark != "removed":
-                    row.mark, row.until = "removed", until
-                    changed.append(row)
-            elif change.kind == "added" or row is None:
-                row = rows[key] = Row(key, change.sock, change.owners,
+                if known is not None and known.mark != "removed":
+                    known.mark, known.until = "removed", until
+                    changed.append(known)
+            elif change.kind == "added" or known is None:
+                new = rows[key] = Row(key, change.sock, change.owners,
                                       cells(change.sock, change.owners), "added", until)
-                added.append(row)
+                added.append(new)
             else:
-                row.sock, row.owners = change.sock, change.owners or row.owners
-                row.cells = cells(row.sock, row.owners)
-                row.mark, row.until = "state", until
-                changed.append(row)
+                known.sock, known.owners = change.sock, change.owners or known.owners
+                known.cells = cells(known.sock, known.owners)
+                known.mark, known.until = "state", until
+                changed.append(known)
         self.previous = snapshot
         return Delta(False, added, changed, removed, dict(rows))

@@ -27,7 +27,9 @@ from pynetstat.textsafe import safe
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pynetstat.env import Environment
-    from pynetstat.model.sockets import InetSocket, Owner
+    from pynetstat.linux.diagreq import DiagMessage
+    from pynetstat.linux.netlink import NetlinkSource
+    from pynetstat.model.sockets import InetSocket, Owner, SocketBatch
     from pynetstat.modes.live.board import Delta
     from pynetstat.options import Options
 
@@ -44,13 +46,16 @@ class Collector:
         opts.pids = True  # the PID and Process columns
         self.opts = opts
         self.session = Session(opts, env)
-        self.base = opts.filter  # the command line's conditions (a Filter or None)
+        # the command line's conditions
+        self.base = opts.filter if isinstance(opts.filter, Filter) else None
         self.box: Filter | None = None
         self.pending: tuple[Filter | None] | None = None  # a filter box's change, not yet read
         self.owners = OwnerCache(env.proc_root)
         self.lock = threading.Lock()
         self.comm: dict[int, str] = {}  # pid -> escaped process name, for the pids seen last
         self.board = Board(self.cells)
+        # the session's source, as destroy takes it (session.py types it only as object)
+        self.netlink: NetlinkSource = self.session.netlink  # type: ignore[assignment]
         self.notes: list[str] = []
 
     def set_filter(self, box: Filter | None) -> None:
@@ -89,7 +94,7 @@ class Collector:
             return delta
 
     @staticmethod
-    def _pids(batches) -> set[int]:
+    def _pids(batches: list[SocketBatch]) -> set[int]:
         return {owner.pid for batch in batches for owners in set(batch.owners or ())
                 for owner in owners}
 
@@ -108,7 +113,7 @@ class Collector:
             name = self.comm[pid] = "?" if comm is None else safe(comm)
         return name
 
-    def socket_detail(self, sock: InetSocket):
+    def socket_detail(self, sock: InetSocket) -> DiagMessage | None:
         """``DiagMessage`` of one socket with tcp_info and the congestion algorithm (its timer
         is in every message), or None: gone, not TCP, or not from sock_diag (no cookie)."""
         if sock.proto != "tcp" or sock.cookie is None:
@@ -122,7 +127,7 @@ class Collector:
     def close(self, sock: InetSocket) -> str:
         """Close one TCP connection: ``"closed"`` or ``"gone"``; CloseRefused, NetlinkError."""
         with self.lock:
-            return destroy(self.session.netlink, sock)
+            return destroy(self.netlink, sock)
 
     def shutdown(self, wait: bool = True) -> None:
         """Close the netlink socket; without ``wait``, only if no reading holds it (at exit: a

@@ -14,13 +14,14 @@ from pynetstat.textsafe import safe
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
+    from typing import Any
 
     from pynetstat.linux.diagreq import DiagMessage
     from pynetstat.model.process import ProcessInfo
     from pynetstat.modes.live.board import Row
 
 
-def _user(uid: int | None, getpwuid: Callable) -> str:
+def _user(uid: int | None, getpwuid: Callable[[int], Any]) -> str:
     if uid is None:
         return "?"
     try:
@@ -39,11 +40,12 @@ def _kernel_lines(message: DiagMessage | None) -> list[str]:
     """The timer and tcp_info of a one-socket sock_diag answer (as ``ss -toi`` shows them)."""
     if message is None:
         return []
-    timer = decode_timer(message.timer, message.expires, message.retrans)
+    # diagext's records set their slots from a table (no declared attribute types yet)
+    timer: Any = decode_timer(message.timer, message.expires, message.retrans)
     lines = [f"  timer       {timer.name}" + (f", {format_ms_timer(timer.expires_ms)}, "
                                                f"{timer.retrans} retransmitted"
                                                if timer.kind else "")]
-    ext = decode_extensions(message.attrs)
+    ext: Any = decode_extensions(message.attrs)
     info = ext.info
     if info is not None:
         def value(name: str) -> str:
@@ -62,7 +64,7 @@ def _kernel_lines(message: DiagMessage | None) -> list[str]:
 
 
 def detail_lines(row: Row, processes: Iterable[ProcessInfo], rows: Iterable[Row],
-                 getpwuid: Callable, message: DiagMessage | None = None) -> list[str]:
+                 getpwuid: Callable[[int], Any], message: DiagMessage | None = None) -> list[str]:
     """The panel's lines for ``row``: the socket (with ``message``, the kernel's answer about
     it alone: its timer and tcp_info), then each process holding it and the other sockets that
     process holds (from ``rows``, the board as it is)."""
