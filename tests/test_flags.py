@@ -23,7 +23,9 @@ SWITCHES = [row for row in FLAGS if not row.arg and row.field not in ("help", "v
 
 @pytest.mark.parametrize("row", SWITCHES, ids=lambda row: row.field)
 def test_every_spelling_of_a_switch_sets_its_field(row):
-    argv_extra = ["1"] if row.field == "changes" else []  # --changes needs an interval
+    # --changes needs an interval, --close a filter, --yes --close
+    argv_extra = {"changes": ["1"], "close": ["--lport", "1"],
+                  "yes": ["--close", "--lport", "1"]}.get(row.field, [])
     spellings = ([f"-{row.short}"] if row.short else []) + list(row.long_names)
     assert spellings, row.field
     for spelling in spellings:

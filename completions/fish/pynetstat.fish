@@ -38,5 +38,8 @@ complete -c pynetstat -l serve -x -d 'Serves Prometheus metrics over HTTP at /me
 complete -c pynetstat -l serve-cert -r -F -d 'With --serve: serves HTTPS with this certificate (PEM; --serve-key names its private key).'
 complete -c pynetstat -l serve-key -r -F -d 'With --serve-cert: the certificate\'s private key (PEM).'
 complete -c pynetstat -l serve-client-ca -r -F -d 'With --serve-cert: only clients with a certificate signed by these CAs (PEM) may scrape (mutual TLS).'
+complete -c pynetstat -l close -d 'Closes the TCP connections the filters select (at least one filter is required): lists them, asks for confirmation, then aborts each in the kernel (sock_diag SOCK_DESTROY, as ss -K; the owner sees ECONNABORTED, the peer a reset).'
+complete -c pynetstat -l yes -d 'With --close: close without asking.'
+complete -c pynetstat -l live -d 'A full-screen live view of the connections (with -a, -n, the filters; the interval, default 1 s, is its refresh): new rows green, closed red, changed yellow; keys 1-6 sort, / filter, p pause, Enter details, c close, q quit.'
 complete -c pynetstat -s h -l help -d 'Shows this help.'
 complete -c pynetstat -l version -d 'Shows the version.'

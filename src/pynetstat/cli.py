@@ -131,6 +131,8 @@ def parse_args(argv: list[str]) -> Options:
     _check_audit(opts)
     _check_serve(opts)
     _check_csv(opts)
+    _check_close(opts)
+    _check_live(opts)
     return opts
 
 
@@ -193,6 +195,48 @@ def _check_audit(opts: Options) -> None:
         raise UsageError(f"{names[0]} cannot be combined with {others[0]}")
 
 
+def _check_close(opts: Options) -> None:
+    """--close needs a filter (it never closes every connection of the machine) and runs once,
+    alone, as text: a listing, a question, the closing."""
+    if opts.yes and not opts.close:
+        raise UsageError("--yes goes with --close")
+    if not opts.close:
+        return
+    if not opts.filters:
+        error = UsageError("--close needs a filter (--lport, --rport, --addr, --pid, --process, "
+                           "...): it never closes every connection")
+        error.usage = False
+        raise error
+    others = [flag for flag, given in (("an interval", opts.interval is not None),
+                                       ("-s", opts.statistics), ("-e", opts.ethernet),
+                                       ("-r", opts.routes), ("--changes", opts.changes),
+                                       ("--json", opts.json), ("--audit", opts.audit),
+                                       ("--snapshot", opts.snapshot is not None),
+                                       ("--diff", opts.diff is not None),
+                                       ("--serve", opts.serve is not None),
+                                       ("-p " + str(opts.protocol),
+                                        opts.protocol is not None
+                                        and not opts.protocol.startswith("TCP"))) if given]
+    if others:
+        raise UsageError(f"--close cannot be combined with {others[0]}")
+
+
+def _check_live(opts: Options) -> None:
+    """--live shows the connection table (its interval is the refresh); the other screens, JSON
+    and the one-shot modes are not part of it."""
+    if not opts.live:
+        return
+    others = [flag for flag, given in (("-s", opts.statistics), ("-e", opts.ethernet),
+                                       ("-r", opts.routes), ("--changes", opts.changes),
+                                       ("--json", opts.json), ("--close", opts.close),
+                                       ("--audit", opts.audit),
+                                       ("--snapshot", opts.snapshot is not None),
+                                       ("--diff", opts.diff is not None),
+                                       ("--serve", opts.serve is not None)) if given]
+    if others:
+        raise UsageError(f"--live cannot be combined with {others[0]}")
+
+
 # The face a program called this name shows (a link named netstat), and the switch that asks
 # for it as the first argument: chosen before any parsing, never guessed from the options.
 NETTOOLS_NAMES = frozenset({"netstat", "pynetstat-netstat"})
@@ -222,6 +266,10 @@ def _run(argv: list[str], env: Environment) -> int:
         return Exit.OK
     if opts.serve is not None:
         from pynetstat.modes.serve import run
+    elif opts.live:
+        from pynetstat.modes.live import run
+    elif opts.close:
+        from pynetstat.modes.close import run
     elif opts.audit or opts.snapshot is not None or opts.diff is not None:
         from pynetstat.modes.audit import run
     elif opts.interval is None:

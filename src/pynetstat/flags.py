@@ -227,6 +227,16 @@ FLAGS: tuple[Flag, ...] = (
          long="serve-key", arg=FILE),
     Flag("serve_client_ca", "With --serve-cert: only clients with a certificate signed by "
          "these CAs (PEM) may scrape (mutual TLS).", long="serve-client-ca", arg=FILE),
+    # Closing connections (issue 20): SOCK_DESTROY, as ss -K; never without a filter.
+    Flag("close", "Closes the TCP connections the filters select (at least one filter is "
+         "required): lists them, asks for confirmation, then aborts each in the kernel "
+         "(sock_diag SOCK_DESTROY, as ss -K; the owner sees ECONNABORTED, the peer a reset). "
+         "Needs root and a kernel with CONFIG_INET_DIAG_DESTROY.", long="close"),
+    Flag("yes", "With --close: close without asking.", long="yes"),
+    Flag("live", "A full-screen live view of the connections (with -a, -n, the filters; the "
+         "interval, default 1 s, is its refresh): new rows green, closed red, changed yellow; "
+         "keys 1-6 sort, / filter, p pause, Enter details, c close, q quit. Needs the live "
+         "extra: pip install 'pynetstat[live]'. docs/live.md.", long="live"),
     # "-?" and "/?": what a Windows netstat user types first.
     Flag("help", "Shows this help.", short="h", long="help", hidden=("-?", "/?")),
     Flag("version", "Shows the version.", long="version"),

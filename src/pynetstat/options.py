@@ -13,7 +13,9 @@ class Options:
                  # --audit, --snapshot, --diff (issue 16)
                  "audit", "snapshot", "diff",
                  # --serve (issue 19)
-                 "serve", "serve_cert", "serve_key", "serve_client_ca")
+                 "serve", "serve_cert", "serve_key", "serve_client_ca",
+                 # --close, --yes, --live (issue 20)
+                 "close", "yes", "live")
 
     def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
                  executables: bool = False, verbose: bool = False, protocol: str | None = None,
@@ -23,7 +25,8 @@ class Options:
                  filters: tuple[tuple[str, str], ...] = (),
                  audit: bool = False, snapshot: str | None = None, diff: str | None = None,
                  serve: tuple[str, int] | None = None, serve_cert: str | None = None,
-                 serve_key: str | None = None, serve_client_ca: str | None = None):
+                 serve_key: str | None = None, serve_client_ca: str | None = None,
+                 close: bool = False, yes: bool = False, live: bool = False):
         self.all = all  # -a: listening sockets and UDP too
         self.numeric = numeric  # -n
         self.pids = pids  # -o
@@ -41,7 +44,7 @@ class Options:
         # --state, --port, ... (issue 14): (option, value) pairs in command-line order, and the
         # select.Filter that cli.parse_args parses them into once (None without a filter)
         self.filters = filters
-        self.filter = None
+        self.filter: object | None = None
         self.audit = audit  # --audit: the signs of compromise (docs/audit.md)
         self.snapshot = snapshot  # --snapshot FILE: write a baseline there
         self.diff = diff  # --diff FILE: compare now against that baseline
@@ -49,6 +52,9 @@ class Options:
         self.serve_cert = serve_cert  # --serve-cert FILE: HTTPS with this certificate
         self.serve_key = serve_key  # --serve-key FILE: its private key
         self.serve_client_ca = serve_client_ca  # --serve-client-ca FILE: mutual TLS
+        self.close = close  # --close: close the TCP connections the filters select (modes/close.py)
+        self.yes = yes  # --yes: without asking
+        self.live = live  # --live: the full-screen view (modes/live, the "live" extra)
 
     @property
     def owner_names(self) -> bool:
