@@ -27,5 +27,7 @@ complete -c pynetstat -l container -x -d 'Only sockets held by a process of this
 complete -c pynetstat -l audit -d 'Checks the processes with network sockets for signs of compromise (a deleted or in-memory executable, a shell on a socket, a name that lies, a sniffer, a hidden socket, ...) and prints each finding with its evidence; exit status 3 for an alert, 4 for a warning.'
 complete -c pynetstat -l snapshot -r -F -d 'Writes a baseline to FILE (JSON: listeners, executables with sockets and the SHA-256 of those that listen, remote destinations); replaces FILE whole or not at all.'
 complete -c pynetstat -l diff -r -F -d 'Compares now against the baseline in FILE: new and gone listeners, a listener\'s executable changed, new executables and destinations; exit status 5 when anything differs.'
+complete -c pynetstat -l netns -x -d 'The view (every mode) from inside one network namespace: an ip netns name, a PID (its namespace), a path (/proc/PID/ns/net, /run/docker/netns/ID), or a container or pod name or ID prefix.'
+complete -c pynetstat -l all-netns -d 'The connections of every network namespace on the host, each row labelled in a Namespace column: its container, pod, ip netns name, host, or inode.'
 complete -c pynetstat -s h -l help -d 'Shows this help.'
 complete -c pynetstat -l version -d 'Shows the version.'

@@ -125,7 +125,28 @@ def parse_args(argv: list[str]) -> Options:
 
         opts.filter = parse_filter(opts.filters)
     _check_audit(opts)
+    _check_netns(opts)
     return opts
+
+
+def _check_netns(opts: Options) -> None:
+    """--netns shows one namespace in any mode; --all-netns lists the connections of all, once
+    (-e, -s, -r and an interval across namespaces are not done yet: refused, not half shown)."""
+    if opts.netns is not None and opts.all_netns:
+        raise UsageError("--netns cannot be combined with --all-netns")
+    if opts.netns == "":
+        raise UsageError("--netns needs a TARGET: an ip netns name, a PID, a path or a container")
+    if not (opts.all_netns or opts.netns is not None):
+        return
+    name = "--netns" if opts.netns is not None else "--all-netns"
+    others = [flag for flag, given in (("--audit", opts.audit), ("--snapshot", opts.snapshot),
+                                       ("--diff", opts.diff)) if given]
+    if opts.all_netns:
+        others += [flag for flag, given in (("an interval", opts.interval is not None),
+                                            ("-s", opts.statistics), ("-e", opts.ethernet),
+                                            ("-r", opts.routes)) if given]
+    if others:
+        raise UsageError(f"{name} cannot be combined with {others[0]}")
 
 
 def _check_audit(opts: Options) -> None:
@@ -172,7 +193,13 @@ def _run(argv: list[str], env: Environment) -> int:
     except _Version:
         env.stdout.write(f"pynetstat {__version__}\n")
         return Exit.OK
-    if opts.audit or opts.snapshot is not None or opts.diff is not None:
+    if opts.netns is not None:
+        from pynetstat.modes.netns import entered
+
+        env = entered(opts.netns, env)
+    if opts.all_netns:
+        from pynetstat.modes.allnetns import run
+    elif opts.audit or opts.snapshot is not None or opts.diff is not None:
         from pynetstat.modes.audit import run
     elif opts.interval is None:
         from pynetstat.modes.once import run

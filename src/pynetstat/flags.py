@@ -164,6 +164,16 @@ FLAGS: tuple[Flag, ...] = (
     Flag("diff", "Compares now against the baseline in FILE: new and gone listeners, a "
          "listener's executable changed, new executables and destinations; exit status 5 when "
          "anything differs.", long="diff", arg=FILE),
+    # Network namespaces (issue 15, docs/netns.md).
+    Flag("netns", "The view (every mode) from inside one network namespace: an ip netns name, "
+         "a PID (its namespace), a path (/proc/PID/ns/net, /run/docker/netns/ID), or a "
+         "container or pod name or ID prefix. Entering needs CAP_SYS_ADMIN; without it the "
+         "sockets come from /proc/PID/net of a process in it (said on stderr).",
+         long="netns", arg="TARGET"),
+    Flag("all_netns", "The connections of every network namespace on the host, each row "
+         "labelled in a Namespace column: its container, pod, ip netns name, host, or inode. "
+         "Owners are host PIDs. Namespaces that cannot be read are named on stderr.",
+         long="all-netns"),
     # "-?" and "/?": what a Windows netstat user types first.
     Flag("help", "Shows this help.", short="h", long="help", hidden=("-?", "/?")),
     Flag("version", "Shows the version.", long="version"),

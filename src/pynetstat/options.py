@@ -11,14 +11,17 @@ class Options:
     __slots__ = ("all", "numeric", "pids", "executables", "verbose", "protocol", "statistics",
                  "ethernet", "routes", "interval", "json", "changes", "filters", "filter",
                  # --audit, --snapshot, --diff (issue 16)
-                 "audit", "snapshot", "diff")
+                 "audit", "snapshot", "diff",
+                 # --netns, --all-netns (issue 15)
+                 "netns", "all_netns")
 
     def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
                  executables: bool = False, verbose: bool = False, protocol: str | None = None,
                  statistics: bool = False, ethernet: bool = False, routes: bool = False,
                  interval: float | None = None, json: bool = False, changes: bool = False,
                  filters: tuple[tuple[str, str], ...] = (),
-                 audit: bool = False, snapshot: str | None = None, diff: str | None = None):
+                 audit: bool = False, snapshot: str | None = None, diff: str | None = None,
+                 netns: str | None = None, all_netns: bool = False):
         self.all = all  # -a: listening sockets and UDP too
         self.numeric = numeric  # -n
         self.pids = pids  # -o
@@ -39,6 +42,8 @@ class Options:
         self.audit = audit  # --audit: the signs of compromise (docs/audit.md)
         self.snapshot = snapshot  # --snapshot FILE: write a baseline there
         self.diff = diff  # --diff FILE: compare now against that baseline
+        self.netns = netns  # --netns TARGET: the view from inside that network namespace
+        self.all_netns = all_netns  # --all-netns: the connections of every network namespace
 
     @property
     def wants_owners(self) -> bool:

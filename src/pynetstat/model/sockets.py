@@ -171,8 +171,10 @@ class SocketBatch:
 
     COLUMNS = batch_columns("inet")
     CONSTANTS = batch_constants("inet")  # ("proto", "family")
-    __slots__ = CONSTANTS + COLUMNS + ("owners", "attributes")
-    __init__ = keyword_init(CONSTANTS + COLUMNS, extra="self.owners = self.attributes = None")
+    # netns: the model.netns.NetNamespace its sockets are in, with --netns and --all-netns
+    __slots__ = CONSTANTS + COLUMNS + ("owners", "attributes", "netns")
+    __init__ = keyword_init(CONSTANTS + COLUMNS,
+                            extra="self.owners = self.attributes = self.netns = None")
 
     def __len__(self) -> int:
         return len(self.state)
