@@ -39,6 +39,7 @@ NEEDS_CAP = "entering it needs CAP_SYS_ADMIN"
 VANISHED = "it vanished"
 OPEN_DENIED = "its namespace file may not be opened (permission denied)"
 NO_HANDLE = "no process is in it and no bind mount of it is visible"
+INVALID = "not a network namespace"
 
 
 def _setns(fd: int, nstype: int) -> None:
@@ -149,6 +150,8 @@ def _why(err: OSError) -> str:
         return VANISHED
     if err.errno == errno.EACCES:
         return OPEN_DENIED
+    if err.errno == errno.EINVAL:  # setns: the file is another type of namespace
+        return INVALID
     return (err.strerror or str(err)).lower()
 
 

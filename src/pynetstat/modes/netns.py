@@ -35,21 +35,41 @@ def find(target: str, proc_root: str) -> NetNamespace:
         raise InputError(f"--netns {safe(target)}: no such network namespace (expected an ip "
                          "netns name, a PID, a path to a namespace file, or a container or pod "
                          "name or ID)")
+    if target.startswith(("/", ".")) and not _nsfs(hits[0].dev, proc_root):
+        raise InputError(f"--netns {safe(target)}: not a network namespace file")
     if len(hits) > 1:
         raise InputError(f"--netns {safe(target)} is ambiguous: it names "
                          + ", ".join(sorted(safe(ns.label) for ns in hits)))
     return hits[0]
 
 
+def _nsfs(dev: int, proc_root: str) -> bool:
+    """Is ``dev`` the device of namespace files (nsfs: one device for all of them)?"""
+    import os
+
+    try:
+        return os.stat(f"{proc_root}/thread-self/ns/net").st_dev == dev
+    except OSError:
+        return True  # cannot tell: entering it will
+
+
 def entered(target: str, env: Environment) -> Environment:
     """``env`` as seen from inside the namespace ``target`` names; a stderr line says when its
     sockets come from /proc/PID/net instead of netlink, and why. A namespace that can be read
     neither way ends the run (exit 1)."""
-    from pynetstat.linux.nsenter import Unreachable, net_reader, proc_net_root, reach
+    from pynetstat.linux.nsenter import (
+        INVALID,
+        Unreachable,
+        net_reader,
+        proc_net_root,
+        reach,
+    )
 
     ns = find(target, env.proc_root)
     access = reach(ns, env.proc_root)
     label = safe(ns.label)
+    if access.source is None and access.why == INVALID:
+        raise InputError(f"--netns {safe(target)}: not a network namespace file")
     if access.source is None:
         raise PynetstatError(f"network namespace {label} cannot be read: {access.why}, and no "
                              "process in it has a readable /proc/PID/net")
