@@ -224,6 +224,26 @@ def test_netns_statistics_interfaces_and_routes_are_the_namespaces(scene):
         assert routes["ipv4_routes"] == []
 
 
+def test_all_netns_sections_are_one_per_namespace(scene):
+    res = run_subprocess(["--all-netns", "-s", "-p", "tcp", "-e", "-v", "--json"])
+    assert res.status == 0, res.err
+    docs = [json.loads(line) for line in res.out.splitlines()]
+    by_inode = {d["netns"]["inode"]: d for d in docs}
+    assert len(by_inode) == len(docs)  # each namespace once
+    assert docs[0]["netns"]["label"] == "host"
+    for key in ("named", "unshared", "mounted"):
+        doc = by_inode[scene.inodes[key]]
+        assert doc["netns"]["label"] == scene.labels[key]
+        tcp = doc["statistics"]["sections"][0]["counters"]
+        assert (tcp["Active Opens"], tcp["Passive Opens"]) == (1, 1), key
+        assert [i["name"] for i in doc["interfaces"]["interfaces"]] == ["lo"], key
+    text = run_subprocess(["--all-netns", "-r"]).out
+    for key in ("named", "mounted"):
+        title = f"Network namespace {scene.labels[key]} (inode {scene.inodes[key]})"
+        assert text.count(title) == 1
+        assert "Interface List\n  1...00 00 00 00 00 00 ......lo\n====" in text.split(title)[1]
+
+
 def test_netns_interval_redisplays_the_namespace(scene):
     proc = subprocess.Popen([sys.executable, LAUNCHER, "--netns", scene.name, "-an", "0.2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -248,8 +268,8 @@ def test_bad_targets_are_one_line_and_exit_2(scene):
         assert res.err.count("\n") == 1 and says in res.err, res.err
     res = run_subprocess(["--netns", scene.name, "--all-netns"])
     assert res.status == 2 and "cannot be combined" in res.err
-    res = run_subprocess(["--all-netns", "-s"])
-    assert res.status == 2 and "--all-netns cannot be combined with -s" in res.err
+    res = run_subprocess(["--all-netns", "-an", "1"])
+    assert res.status == 2 and "--all-netns cannot be combined with an interval" in res.err
 
 
 def test_a_namespace_that_dies_after_it_was_reached_still_answers(scene):

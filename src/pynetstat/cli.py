@@ -130,8 +130,8 @@ def parse_args(argv: list[str]) -> Options:
 
 
 def _check_netns(opts: Options) -> None:
-    """--netns shows one namespace in any mode; --all-netns lists the connections of all, once
-    (-e, -s, -r and an interval across namespaces are not done yet: refused, not half shown)."""
+    """--netns shows one namespace in any mode; --all-netns shows all, once (an interval
+    across namespaces is not done yet: refused, not half shown)."""
     if opts.netns is not None and opts.all_netns:
         raise UsageError("--netns cannot be combined with --all-netns")
     if opts.netns == "":
@@ -141,10 +141,8 @@ def _check_netns(opts: Options) -> None:
     name = "--netns" if opts.netns is not None else "--all-netns"
     others = [flag for flag, given in (("--audit", opts.audit), ("--snapshot", opts.snapshot),
                                        ("--diff", opts.diff)) if given]
-    if opts.all_netns:
-        others += [flag for flag, given in (("an interval", opts.interval is not None),
-                                            ("-s", opts.statistics), ("-e", opts.ethernet),
-                                            ("-r", opts.routes)) if given]
+    if opts.all_netns and opts.interval is not None:
+        others.append("an interval")
     if others:
         raise UsageError(f"{name} cannot be combined with {others[0]}")
 

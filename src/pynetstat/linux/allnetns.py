@@ -27,15 +27,18 @@ if TYPE_CHECKING:
 
 class NamespacePart:
     """One namespace of the listing: how it was read (``source``: "netlink" or "proc", ``why``
-    netlink could not be had) and its ``ConnectionSet``."""
+    netlink could not be had), the environment and netlink source that read it (``env``,
+    ``netlink``), and its ``ConnectionSet`` (``None`` for -e, -s, -r)."""
 
-    __slots__ = ("namespace", "source", "why", "conns")
+    __slots__ = ("namespace", "source", "why", "env", "netlink", "conns")
 
     def __init__(self, namespace: NetNamespace, source: str, why: str | None,
-                 conns: ConnectionSet):
+                 env: Environment, netlink, conns: ConnectionSet | None = None):
         self.namespace = namespace
         self.source = source
         self.why = why
+        self.env = env
+        self.netlink = netlink
         self.conns = conns
 
 
@@ -59,7 +62,7 @@ class AllNamespaces:
 
     def close(self) -> None:
         for part in self.parts:
-            part.conns.netlink.close()
+            part.netlink.close()
 
 
 def _by_owner(opts: Options) -> bool:
@@ -71,14 +74,11 @@ def _by_owner(opts: Options) -> bool:
     return any(isinstance(term, Owners) for term in opts.filter.terms)
 
 
-def collect(opts: Options, env: Environment) -> AllNamespaces:
-    """Discover, reach every namespace, walk the owners once; nothing is dumped until iterated."""
+def reach_all(env: Environment) -> tuple[Discovery, list[NamespacePart],
+                                          list[tuple[NetNamespace, str]]]:
+    """Every namespace found, each reached now: the parts that can be read, with an
+    environment whose net/ files are the namespace's, and ``(namespace, why)`` of the rest."""
     found = discover(ProcFS(env.proc_root))
-    owners = None
-    if opts.wants_owners and not _by_owner(opts):
-        from pynetstat.linux.owners import scan_owners
-
-        owners = scan_owners(env.proc_root)
     parts, unread = [], []
     for ns in found.namespaces:
         access = reach(ns, env.proc_root)
@@ -95,6 +95,22 @@ def collect(opts: Options, env: Environment) -> AllNamespaces:
             if root is None and ns.mounts:
                 reader = net_reader(ns, ns.mounts[0], env.proc_root)
             ns_env = env.replaced(net_root=root, net_reader=reader, netns=ns)
-        parts.append(NamespacePart(ns, access.source, access.why,
-                                   ConnectionSet(opts, ns_env, netlink, owners=owners)))
+        ns_env.netlink_factory = lambda netlink=netlink: netlink
+        parts.append(NamespacePart(ns, access.source, access.why, ns_env, netlink))
+    return found, parts, unread
+
+
+def collect(opts: Options, env: Environment) -> AllNamespaces:
+    """Discover, reach every namespace, walk the owners once; nothing is dumped until iterated.
+    Without the connection table (-e, -s, -r), the parts have no ``conns``."""
+    found, parts, unread = reach_all(env)
+    owners = None
+    table = not (opts.ethernet or opts.statistics or opts.routes)
+    if table and opts.wants_owners and not _by_owner(opts):
+        from pynetstat.linux.owners import scan_owners
+
+        owners = scan_owners(env.proc_root)
+    if table:
+        for part in parts:
+            part.conns = ConnectionSet(opts, part.env, part.netlink, owners=owners)
     return AllNamespaces(opts, env, found, parts, unread, owners)

@@ -1,10 +1,12 @@
-"""``--all-netns``: one display of the connection table across every network namespace; the
-namespaces that could not be read are named on stderr, each with why, after the rows."""
+"""``--all-netns``: one display across every network namespace: the connection table with a
+Namespace column, or (-e, -s, -r) each namespace's sections in turn, the host's first. The
+namespaces that could not be read are named on stderr, each with why, after the output."""
 
 from __future__ import annotations
 
 from pynetstat.errors import Exit
 from pynetstat.formats import chosen
+from pynetstat.modes import wanted
 from pynetstat.session import NoCycleCollection, Session
 
 TYPE_CHECKING = False
@@ -15,17 +17,43 @@ if TYPE_CHECKING:
 
 def run(opts: Options, env: Environment) -> int:
     from pynetstat.linux.allnetns import collect
-    from pynetstat.views.connections import notes
 
     session = Session(opts, env)
-    conns = collect(opts, env)
+    every = collect(opts, env)
     try:
         with NoCycleCollection():
-            fmt = chosen(session)
-            fmt.write_connections(env.stdout, conns, session.in_order(iter(conns)))
-        for note in notes(conns):
-            session.say(note)
+            if wanted(opts):
+                _sections(session, every)
+            else:
+                _connections(session, every)
         return Exit.OK
     finally:
-        conns.close()
+        every.close()
         session.close()
+
+
+def _connections(session: Session, every) -> None:
+    from pynetstat.views.connections import notes
+
+    chosen(session).write_connections(session.env.stdout, every,
+                                      session.in_order(iter(every)))
+    for note in notes(every):
+        session.say(note)
+
+
+def _sections(session: Session, every) -> None:
+    """Each namespace's -e, -s, -r, read through its own netlink source and net/ files; a
+    ``netns`` head names it (a title line in text, the ``netns`` field of its JSON line)."""
+    from pynetstat.modes import collect_sections, section_notes
+    from pynetstat.views.netns import namespace_notes, netns_cell, netns_json
+
+    notes = namespace_notes(every)
+    for part in every.parts:
+        inside = Session(session.opts, part.env)
+        sections = collect_sections(inside)
+        chosen(inside).write_sections(session.env.stdout, sections,
+                                      {"netns": netns_json(part.namespace)})
+        label = netns_cell(part.namespace)
+        notes += [f"namespace {label}: {note}" for note in section_notes(sections)]
+    for note in dict.fromkeys(notes):
+        session.say(note)

@@ -64,22 +64,9 @@ def notes(conns) -> list[str]:
     if parts is None:
         return _source_notes(conns) + _owner_notes(conns, conns.unattributed,
                                                    conns.unread_processes())
-    from pynetstat.views.netns import netns_cell
+    from pynetstat.views.netns import namespace_notes, netns_cell
 
-    out = []
-    found = conns.discovery
-    if found.denied:
-        out.append(f"the network namespaces of {found.denied} process(es) could not be seen "
-                   "(their /proc/PID/ns/net may not be read): namespaces only they are in are "
-                   "not listed")
-    out.extend(f"network namespaces: {note}" for note in found.notes)
-    if conns.unread:
-        out.append(f"{len(conns.unread)} network namespace(s) could not be read: " + "; ".join(
-            f"{netns_cell(ns)} ({why})" for ns, why in conns.unread))
-    by_proc = [p for p in parts if p.source == "proc"]
-    if by_proc:
-        out.append("read from /proc/PID/net instead of netlink: " + "; ".join(
-            f"{netns_cell(p.namespace)} ({p.why})" for p in by_proc))
+    out = namespace_notes(conns)
     unread: dict[str, int] = {}
     for part in parts:
         out.extend(f"namespace {netns_cell(part.namespace)}: {note}"
