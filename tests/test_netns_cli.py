@@ -244,6 +244,30 @@ def test_all_netns_sections_are_one_per_namespace(scene):
         assert "Interface List\n  1...00 00 00 00 00 00 ......lo\n====" in text.split(title)[1]
 
 
+def test_netns_names_interfaces_as_the_namespace_does(scene):
+    """A link-local socket's scope is an ifindex of its namespace: named by that namespace's
+    link table, not by ours (where the same index is another interface, or none)."""
+    ns = ["ip", "-n", scene.name]
+    subprocess.run([*ns, "link", "add", "k15dummy", "type", "veth", "peer", "name", "k15peer"],
+                   check=True)
+    subprocess.run([*ns, "link", "set", "k15peer", "up"], check=True)
+    subprocess.run([*ns, "link", "set", "k15dummy", "up"], check=True)
+    subprocess.run([*ns, "addr", "add", "fe80::15/64", "dev", "k15dummy", "nodad"], check=True)
+
+    def bind():
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        sock.bind(("fe80::15", scene.port, 0, socket.if_nametoindex("k15dummy")))
+        return sock
+    sock = call_in(scene.paths["named"], bind)
+    try:
+        res = run_subprocess(["--netns", scene.name, "-an", "-p", "udpv6"])
+        assert res.status == 0, res.err
+        assert f"[fe80::15%k15dummy]:{scene.port}" in res.out
+    finally:
+        sock.close()
+        subprocess.run([*ns, "link", "del", "k15dummy"], check=True)
+
+
 def test_netns_interval_redisplays_the_namespace(scene):
     proc = subprocess.Popen([sys.executable, LAUNCHER, "--netns", scene.name, "-an", "0.2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

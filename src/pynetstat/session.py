@@ -46,6 +46,30 @@ class InterfaceNames:
         return name
 
 
+class NamespaceInterfaceNames(InterfaceNames):
+    """ifindex -> name in another network namespace (--netns): its link table, dumped once
+    through its netlink source on first use (if_indextoname would answer for ours). Without
+    netlink there (the /proc fallback), an index stays a number rather than take a wrong name."""
+
+    def __init__(self, netlink) -> None:
+        super().__init__()
+        self.netlink = netlink
+        self.loaded = False
+
+    def __call__(self, index: int) -> str:
+        if not self.loaded:
+            self.loaded = True
+            from pynetstat.linux.links import link_table
+
+            links, why = link_table(self.netlink)
+            if why is None:
+                self.cache.update((i, name) for name, (i, _addresses) in links.items())
+        name = self.cache.get(index)
+        if name is None:
+            name = self.cache[index] = str(index)
+        return name
+
+
 def netlink_source(environ: Mapping[str, str]) -> Callable[[], object]:
     """The netlink source of a run: the kernel's, or the recording ``PYNETSTAT_NETLINK_REPLAY``
     names (tests, bug reports)."""
@@ -71,7 +95,8 @@ class Session:
         self.opts = opts
         self.env = env
         self.netlink = (env.netlink_factory or netlink_source(env.environ))()
-        self.ifname = InterfaceNames()
+        self.ifname = InterfaceNames() if env.netns is None else NamespaceInterfaceNames(
+            self.netlink)
         self._host: str | None = None
         self.names = None
         if not opts.numeric:
