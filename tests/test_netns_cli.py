@@ -263,6 +263,11 @@ def test_netns_names_interfaces_as_the_namespace_does(scene):
         res = run_subprocess(["--netns", scene.name, "-an", "-p", "udpv6"])
         assert res.status == 0, res.err
         assert f"[fe80::15%k15dummy]:{scene.port}" in res.out
+        res = run_subprocess(["--all-netns", "-an", "-p", "udpv6"])
+        assert f"  {scene.name} UDP    [fe80::15%k15dummy]:{scene.port}" in res.out
+        res = run_subprocess(["--all-netns", "-an", "-p", "udpv6", "--json"])
+        rows = [r for r in json.loads(res.out)["connections"] if r["local_address"] == "fe80::15"]
+        assert [(r["interface"], r["netns"]["label"]) for r in rows] == [("k15dummy", scene.name)]
     finally:
         sock.close()
         subprocess.run([*ns, "link", "del", "k15dummy"], check=True)

@@ -45,6 +45,10 @@ class InterfaceNames:
             self.cache[index] = name
         return name
 
+    def within(self, netns) -> InterfaceNames:
+        """The names of the namespace ``netns`` (a ``model.netns.NetNamespace``) rows are in."""
+        return self
+
 
 class NamespaceInterfaceNames(InterfaceNames):
     """ifindex -> name in another network namespace (--netns): its link table, dumped once
@@ -68,6 +72,25 @@ class NamespaceInterfaceNames(InterfaceNames):
         if name is None:
             name = self.cache[index] = str(index)
         return name
+
+
+class EveryNamespaceInterfaceNames(InterfaceNames):
+    """--all-netns: ``within(ns)`` gives the names of each namespace's rows, from its own link
+    table (``NamespaceInterfaceNames``); our own namespace's are ours."""
+
+    def __init__(self, netlinks: dict[int, object], own: int | None) -> None:
+        super().__init__()
+        self.netlinks = netlinks  # namespace inode -> its netlink source
+        self.own = own
+        self.each: dict[int, InterfaceNames] = {}
+
+    def within(self, netns) -> InterfaceNames:
+        if netns is None or netns.inode == self.own or netns.inode not in self.netlinks:
+            return self
+        names = self.each.get(netns.inode)
+        if names is None:
+            names = self.each[netns.inode] = NamespaceInterfaceNames(self.netlinks[netns.inode])
+        return names
 
 
 def netlink_source(environ: Mapping[str, str]) -> Callable[[], object]:

@@ -33,8 +33,11 @@ def run(opts: Options, env: Environment) -> int:
 
 
 def _connections(session: Session, every) -> None:
+    from pynetstat.session import EveryNamespaceInterfaceNames
     from pynetstat.views.connections import notes
 
+    session.ifname = EveryNamespaceInterfaceNames(
+        {p.namespace.inode: p.netlink for p in every.parts}, _own_inode(session))
     chosen(session).write_connections(session.env.stdout, every,
                                       session.in_order(iter(every)))
     for note in notes(every):
@@ -57,3 +60,12 @@ def _sections(session: Session, every) -> None:
         notes += [f"namespace {label}: {note}" for note in section_notes(sections)]
     for note in dict.fromkeys(notes):
         session.say(note)
+
+
+def _own_inode(session: Session) -> int | None:
+    import os
+
+    try:
+        return os.stat(f"{session.env.proc_root}/thread-self/ns/net").st_ino
+    except OSError:
+        return None

@@ -106,8 +106,11 @@ class BatchEncoder:
                 or None in batch.cookie):
             dumps = json.dumps
             owners = self.with_owners
+            ifname = self.ifname
+            if batch.netns is not None and hasattr(ifname, "within"):
+                ifname = ifname.within(batch.netns)  # a scope is an ifindex of its namespace
             return [dumps(connection_record(sock, found if owners else None, self.names,
-                                            self.ifname, self.owner_json))
+                                            ifname, self.owner_json))
                     for sock, found in batch.rows()]
         n = len(batch)
         local, remote = batch.local_address, batch.remote_address

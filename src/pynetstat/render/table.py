@@ -65,6 +65,9 @@ class ConnectionTable:
         self.opts = opts
         self.names = names
         self.ifname = ifname
+        # --all-netns: a scope is an ifindex of the row's namespace (session.InterfaceNames.within)
+        self.within = getattr(ifname, "within", None)
+        self.scope_names = ifname
         self.owner_lines = owner_lines  # (owners, verbose) -> list[str], for -b
         self.columns = 5 if opts.pids else 4
         self.widths = list(MIN_WIDTHS)
@@ -120,6 +123,8 @@ class ConnectionTable:
     def _enter_namespace(self, batch: SocketBatch) -> None:
         from pynetstat.views.netns import netns_cell
 
+        if self.within is not None:
+            self.scope_names = self.within(batch.netns)
         cell = netns_cell(batch.netns)
         if cell != self.cell:
             self.cell = cell
@@ -217,7 +222,7 @@ class ConnectionTable:
         cells_list = self._cells()
         append = cells_list.append
         show_pids = self.opts.pids
-        names, ifname = self.names, self.ifname
+        names, ifname = self.names, self.scope_names
         lines_for = self.owner_lines if self.opts.executables else None
         for sock, owners in rows:
             local, foreign = endpoint_cells(sock, ifname, names)
