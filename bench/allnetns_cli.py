@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -124,6 +125,8 @@ def main() -> int:
     ap.add_argument("--sockets", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
+    # SIGTERM (timeout(1)) ends the run through the finally clauses, which remove what was made.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     total = args.namespaces * args.sockets
     prefix = f"k15bench-{os.getpid()}-"
     names = [f"{prefix}{i}" for i in range(args.namespaces)]

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from pynetstat.env import Environment
+    from pynetstat.linux.netlink import NetlinkSource
+    from pynetstat.linux.owners import OwnerMap
     from pynetstat.model.netns import Discovery, NetNamespace
     from pynetstat.model.sockets import SocketBatch
     from pynetstat.options import Options
@@ -33,7 +35,8 @@ class NamespacePart:
     __slots__ = ("namespace", "source", "why", "env", "netlink", "conns")
 
     def __init__(self, namespace: NetNamespace, source: str, why: str | None,
-                 env: Environment, netlink, conns: ConnectionSet | None = None):
+                 env: Environment, netlink: NetlinkSource,
+                 conns: ConnectionSet | None = None):
         self.namespace = namespace
         self.source = source
         self.why = why
@@ -48,7 +51,8 @@ class AllNamespaces:
     walk could not see. Iterate once."""
 
     def __init__(self, opts: Options, env: Environment, found: Discovery,
-                 parts: list[NamespacePart], unread: list[tuple[NetNamespace, str]], owners):
+                 parts: list[NamespacePart], unread: list[tuple[NetNamespace, str]],
+                 owners: OwnerMap | None):
         self.opts = opts
         self.env = env
         self.discovery = found
@@ -58,7 +62,8 @@ class AllNamespaces:
 
     def __iter__(self) -> Iterator[SocketBatch]:
         for part in self.parts:
-            yield from part.conns
+            if part.conns is not None:
+                yield from part.conns
 
     def close(self) -> None:
         for part in self.parts:
@@ -69,7 +74,7 @@ def _by_owner(opts: Options) -> bool:
     """An owner filter (--pid, --process, ...) walks only its processes, per namespace."""
     if opts.filter is None:
         return False
-    from pynetstat.select import Owners
+    from pynetstat.model.filters import Owners
 
     return any(isinstance(term, Owners) for term in opts.filter.terms)
 
@@ -86,9 +91,10 @@ def reach_all(env: Environment) -> tuple[Discovery, list[NamespacePart],
             unread.append((ns, access.why or "it cannot be read"))
             continue
         if access.source == "proc":
-            netlink: object = Unreachable(access.why or "")
+            netlink: NetlinkSource = Unreachable(access.why or "")
             ns_env = env.replaced(net_root=access.proc_root, netns=ns)
         else:
+            assert access.netlink is not None  # source "netlink" comes with its socket
             netlink = access.netlink
             root = proc_net_root(ns, env.proc_root)
             reader = None

@@ -15,7 +15,9 @@ from pynetstat.model.sockets import InetSocket, owner_uid
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+
+    from pynetstat.env import Environment
 
 
 # The kernel prints /proc/net/{tcp,udp}[6] addresses as host-order words: the files are read on
@@ -30,7 +32,7 @@ class ProcFS:
     __slots__ = ("root", "byteorder", "_net", "net_reader")
 
     def __init__(self, root: str = "/proc", byteorder: str | None = None, *,
-                 net: str | None = None, net_reader=None):
+                 net: str | None = None, net_reader: Callable[[str], bytes] | None = None):
         self.root = root.rstrip("/") or "/"
         self.byteorder = byteorder or HOST_BYTEORDER
         # Where net/ files are read from, decided on first use; ``net``: given (``--netns``:
@@ -71,7 +73,7 @@ class ProcFS:
         return os.readlink(os.fsencode(self.path(rel))).decode("utf-8", "surrogateescape")
 
 
-def procfs_of(env) -> ProcFS:
+def procfs_of(env: Environment) -> ProcFS:
     """The ProcFS of a run's ``env.Environment``: its /proc root, and with ``--netns`` the
     namespace's net/ files."""
     return ProcFS(env.proc_root, net=env.net_root, net_reader=env.net_reader)
@@ -165,7 +167,7 @@ def parse_inet_line(line: str, proto: str, family: int, byteorder: str = "little
                       recv_q=hex_field(rxq), send_q=hex_field(txq))
 
 
-def parse_inet_file(text: str, path: str, proto: str, family: int, errors: list,
+def parse_inet_file(text: str, path: str, proto: str, family: int, errors: list[ParseError],
                     byteorder: str = "little") -> Iterator[InetSocket]:
     """Every socket of one /proc/net/{tcp,udp}[6] file; malformed lines become ``ParseError`` in ``errors``."""
     lines = text.splitlines()

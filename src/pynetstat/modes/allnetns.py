@@ -12,6 +12,7 @@ from pynetstat.session import NoCycleCollection, Session
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pynetstat.env import Environment
+    from pynetstat.linux.allnetns import AllNamespaces
     from pynetstat.options import Options
 
 
@@ -32,7 +33,7 @@ def run(opts: Options, env: Environment) -> int:
         session.close()
 
 
-def _connections(session: Session, every) -> None:
+def _connections(session: Session, every: AllNamespaces) -> None:
     from pynetstat.session import EveryNamespaceInterfaceNames
     from pynetstat.views.connections import notes
 
@@ -44,7 +45,7 @@ def _connections(session: Session, every) -> None:
         session.say(note)
 
 
-def _sections(session: Session, every) -> None:
+def _sections(session: Session, every: AllNamespaces) -> None:
     """Each namespace's -e, -s, -r, read through its own netlink source and net/ files; a
     ``netns`` head names it (a title line in text, the ``netns`` field of its JSON line)."""
     from pynetstat.modes import collect_sections, section_notes

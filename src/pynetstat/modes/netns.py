@@ -76,7 +76,7 @@ def entered(target: str, env: Environment) -> Environment:
     if access.source == "proc":
         env.stderr.write(f"pynetstat: network namespace {label}: read from "
                          f"{access.proc_root}/net instead of netlink ({access.why})\n")
-        return env.replaced(netlink_factory=lambda: Unreachable(access.why),
+        return env.replaced(netlink_factory=lambda: Unreachable(access.why or ""),
                             net_root=access.proc_root, netns=ns)
     root = proc_net_root(ns, env.proc_root)
     return env.replaced(netlink_factory=lambda: access.netlink, net_root=root, netns=ns,

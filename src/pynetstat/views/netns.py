@@ -8,6 +8,8 @@ from pynetstat.textsafe import json_text, safe_token
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pynetstat.model.netns import NetNamespace
 
 
@@ -22,13 +24,13 @@ def netns_title(ns: NetNamespace) -> str:
     return f"\nNetwork namespace {netns_cell(ns)} (inode {ns.inode})\n"
 
 
-def netns_json(ns: NetNamespace) -> dict:
+def netns_json(ns: NetNamespace) -> dict[str, object]:
     """``{"inode", "label", "name", "container": {"id", "runtime", "name"} or null, "pod":
     {"uid", "name"} or null}`` (docs/json.md, "The netns object")."""
-    return _escaped(ns.to_json())
+    return {key: _escaped(value) for key, value in ns.to_json().items()}
 
 
-def _escaped(value):
+def _escaped(value: object) -> object:
     if isinstance(value, str):
         return json_text(value)
     if isinstance(value, dict):
@@ -36,7 +38,7 @@ def _escaped(value):
     return value
 
 
-def namespace_notes(every) -> list[str]:
+def namespace_notes(every: Any) -> list[str]:
     """--all-netns (``every``: a ``linux.allnetns.AllNamespaces``): the stderr lines that say
     which namespaces could not be seen or read, and why, and which were read from /proc."""
     out = []
