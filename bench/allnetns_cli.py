@@ -19,7 +19,21 @@ each command ``--repeat`` times in rounds, stdout on /dev/null, best and median:
 * ``pynetstat --netns k15bench-...-one -ano``: the same number of sockets in one namespace;
 * ``sh -c 'for ns in NAMES; do ip netns exec $ns ss -tanp; done'``.
 
-Everything it made is removed at the end, also on error.
+Everything it made is removed at the end, also on error (and on SIGTERM).
+
+On a shared machine, run it alone in PID, mount and network namespaces of its own, so that the
+"host" of ``--all-netns`` is an empty namespace, /proc holds only the bench's processes and
+/run/netns only its namespaces (others' mounts still show in the mount table, hidden: each is
+one failed open)::
+
+    unshare --pid --fork --mount-proc --mount --net sh -c 'mkdir -p /run/netns &&
+        mount -t tmpfs k15tmpfs /run/netns && ip link set lo up &&
+        exec .venv/bin/python bench/allnetns_cli.py --namespaces 50 --sockets 200'
+
+What no namespace isolates: the kernel keeps TCP sockets of every namespace in one hash table
+(unless ``net.ipv4.tcp_child_ehash_entries`` was set when a namespace was made), and a sock_diag
+dump walks all of it and skips the sockets of other namespaces; so each namespace's dump costs
+in proportion to every TCP socket on the machine, for pynetstat as for ss.
 """
 
 from __future__ import annotations
