@@ -84,6 +84,10 @@ def parse_args(argv: list[str]) -> Options:
             row = WHOLE.get(name) if eq else row
             if row is None or (eq and not row.arg):
                 raise UsageError(f"unknown option {token!r}")
+            if row.arg and not eq and row.optional is not None and (
+                    i >= len(args) or args[i].startswith("-")):
+                _set(fields, row, row.optional)
+                continue
             if row.arg and not eq:
                 if i >= len(args):
                     raise _missing(name, row)
@@ -125,6 +129,7 @@ def parse_args(argv: list[str]) -> Options:
 
         opts.filter = parse_filter(opts.filters)
     _check_audit(opts)
+    _check_serve(opts)
     _check_netns(opts)
     return opts
 
@@ -140,11 +145,35 @@ def _check_netns(opts: Options) -> None:
         return
     name = "--netns" if opts.netns is not None else "--all-netns"
     others = [flag for flag, given in (("--audit", opts.audit), ("--snapshot", opts.snapshot),
-                                       ("--diff", opts.diff)) if given]
+                                       ("--diff", opts.diff), ("--serve", opts.serve))
+              if given]
     if opts.all_netns and opts.interval is not None:
         others.append("an interval")
     if others:
         raise UsageError(f"{name} cannot be combined with {others[0]}")
+
+
+def _check_serve(opts: Options) -> None:
+    """--serve exports sockets, -s and -e at every scrape: a view, an interval or another format
+    would say nothing there. The filters and -p narrow the sockets exported."""
+    tls = [name for name, given in (("--serve-cert", opts.serve_cert), ("--serve-key", opts.serve_key),
+                                    ("--serve-client-ca", opts.serve_client_ca)) if given]
+    if opts.serve is None:
+        if tls:
+            raise UsageError(f"{tls[0]} goes with --serve")
+        return
+    if (opts.serve_cert is None) != (opts.serve_key is None):
+        raise UsageError("--serve-cert and --serve-key go together")
+    if opts.serve_client_ca and not opts.serve_cert:
+        raise UsageError("--serve-client-ca goes with --serve-cert and --serve-key")
+    others = [flag for flag, given in (("an interval", opts.interval is not None),
+                                       ("-s", opts.statistics), ("-e", opts.ethernet),
+                                       ("-r", opts.routes), ("--json", opts.json),
+                                       ("--changes", opts.changes), ("--audit", opts.audit),
+                                       ("--snapshot", opts.snapshot is not None),
+                                       ("--diff", opts.diff is not None)) if given]
+    if others:
+        raise UsageError(f"--serve cannot be combined with {others[0]}")
 
 
 def _check_audit(opts: Options) -> None:
@@ -197,6 +226,8 @@ def _run(argv: list[str], env: Environment) -> int:
         env = entered(opts.netns, env)
     if opts.all_netns:
         from pynetstat.modes.allnetns import run
+    elif opts.serve is not None:
+        from pynetstat.modes.serve import run
     elif opts.audit or opts.snapshot is not None or opts.diff is not None:
         from pynetstat.modes.audit import run
     elif opts.interval is None:

@@ -12,6 +12,8 @@ class Options:
                  "ethernet", "routes", "interval", "json", "changes", "filters", "filter",
                  # --audit, --snapshot, --diff (issue 16)
                  "audit", "snapshot", "diff",
+                 # --serve (issue 19)
+                 "serve", "serve_cert", "serve_key", "serve_client_ca",
                  # --netns, --all-netns (issue 15)
                  "netns", "all_netns")
 
@@ -21,6 +23,8 @@ class Options:
                  interval: float | None = None, json: bool = False, changes: bool = False,
                  filters: tuple[tuple[str, str], ...] = (),
                  audit: bool = False, snapshot: str | None = None, diff: str | None = None,
+                 serve: tuple[str, int] | None = None, serve_cert: str | None = None,
+                 serve_key: str | None = None, serve_client_ca: str | None = None,
                  netns: str | None = None, all_netns: bool = False):
         self.all = all  # -a: listening sockets and UDP too
         self.numeric = numeric  # -n
@@ -42,6 +46,10 @@ class Options:
         self.audit = audit  # --audit: the signs of compromise (docs/audit.md)
         self.snapshot = snapshot  # --snapshot FILE: write a baseline there
         self.diff = diff  # --diff FILE: compare now against that baseline
+        self.serve = serve  # --serve: (numeric address, port) to serve metrics on, or None
+        self.serve_cert = serve_cert  # --serve-cert FILE: HTTPS with this certificate
+        self.serve_key = serve_key  # --serve-key FILE: its private key
+        self.serve_client_ca = serve_client_ca  # --serve-client-ca FILE: mutual TLS
         self.netns = netns  # --netns TARGET: the view from inside that network namespace
         self.all_netns = all_netns  # --all-netns: the connections of every network namespace
 
