@@ -128,6 +128,18 @@ FLAGS: tuple[Flag, ...] = (
     Flag("json", "Prints JSON instead of text (JSON Lines with an interval). Schema: docs/json.md.",
          long="json"),
     Flag("changes", "With an interval: after the first display, only what changed.", long="changes"),
+    # TCP internals per connection (issue 13, docs/tcpinfo.md): asked of the kernel only when given.
+    Flag("info", "Under each TCP row, what the kernel knows of the connection (what ss prints "
+         "for its info option): congestion algorithm, window scale, rto, rtt/rttvar (ms), mss, cwnd, ssthresh, bytes "
+         "sent, acked and received, segments, last send/receive/ack (ms ago), pacing and "
+         "delivery rate, retransmissions (now/total), lost. --json: every tcp_info field.",
+         long="info"),
+    Flag("timers", "Under each row, the socket's pending timer and when it fires, in ss's words: "
+         "timer:(on|keepalive|timewait|persist|delack,time left,retransmissions).",
+         long="timers"),
+    Flag("memory", "Under each row, the socket's memory, in ss's words: skmem:(r received, rb "
+         "receive buffer, t sent, tb send buffer, f forward alloc, w queued, o options, bl "
+         "backlog, d drops).", long="memory"),
     # Filters (issue 14, docs/filters.md): each row's long name is a parser of select.OPTIONS.
     *(Flag("filters", help, long=name, arg=arg, many=True) for name, arg, help in (
         ("state", "STATE", "Only sockets in these states: netstat, Linux or ss names "

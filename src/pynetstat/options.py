@@ -11,14 +11,17 @@ class Options:
     __slots__ = ("all", "numeric", "pids", "executables", "verbose", "protocol", "statistics",
                  "ethernet", "routes", "interval", "json", "changes", "filters", "filter",
                  # --audit, --snapshot, --diff (issue 16)
-                 "audit", "snapshot", "diff")
+                 "audit", "snapshot", "diff",
+                 # TCP internals per connection (issue 13, docs/tcpinfo.md)
+                 "info", "timers", "memory")
 
     def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
                  executables: bool = False, verbose: bool = False, protocol: str | None = None,
                  statistics: bool = False, ethernet: bool = False, routes: bool = False,
                  interval: float | None = None, json: bool = False, changes: bool = False,
                  filters: tuple[tuple[str, str], ...] = (),
-                 audit: bool = False, snapshot: str | None = None, diff: str | None = None):
+                 audit: bool = False, snapshot: str | None = None, diff: str | None = None,
+                 info: bool = False, timers: bool = False, memory: bool = False):
         self.all = all  # -a: listening sockets and UDP too
         self.numeric = numeric  # -n
         self.pids = pids  # -o
@@ -39,11 +42,21 @@ class Options:
         self.audit = audit  # --audit: the signs of compromise (docs/audit.md)
         self.snapshot = snapshot  # --snapshot FILE: write a baseline there
         self.diff = diff  # --diff FILE: compare now against that baseline
+        self.info = info  # --info: tcp_info and the congestion algorithm under each TCP row
+        self.timers = timers  # --timers: each socket's timer and when it fires
+        self.memory = memory  # --memory: socket memory (skmeminfo)
 
     @property
     def wants_owners(self) -> bool:
         """Only -o and -b pay for the /proc/*/fd scan."""
         return self.pids or self.executables
+
+    @property
+    def extension_groups(self) -> tuple[str, ...]:
+        """The per-socket extension groups (model/fields.EXTENSIONS) asked for, in the order
+        their text is printed under a row: none for a plain listing."""
+        return tuple(group for group, given in (("timer", self.timers), ("memory", self.memory),
+                                                ("tcp_info", self.info)) if given)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)

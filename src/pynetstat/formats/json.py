@@ -36,9 +36,17 @@ class JsonFormat:
         owner_json = None
         if session.opts.executables:
             from pynetstat.render.owners import owner_json
+        ext_json = None
+        groups = session.opts.extension_groups
+        if groups:
+            from pynetstat.render.extensions import extension_json
+
+            def ext_json(ext):
+                return extension_json(ext, groups)
         head = _envelope(head)
         write_connections(OneLine(out) if head else out, batches, session.opts.wants_owners,
-                          session.names, session.ifname, owner_json, lambda: account(conns), head)
+                          session.names, session.ifname, owner_json, lambda: account(conns), head,
+                          ext_json)
         if head:
             out.write("\n")
 

@@ -45,7 +45,17 @@ class TextFormat:
         owner_lines = None
         if session.opts.executables:
             from pynetstat.render.owners import owner_lines
-        table = ConnectionTable(out, session.opts, session.names, session.ifname, owner_lines)
+        ext_lines = None
+        groups = session.opts.extension_groups
+        if groups:
+            from pynetstat.render.extensions import extension_lines
+
+            numeric = session.opts.numeric
+
+            def ext_lines(ext):
+                return extension_lines(ext, groups, numeric)
+        table = ConnectionTable(out, session.opts, session.names, session.ifname, owner_lines,
+                                ext_lines)
         table.write_batches(batches)
         table.close()
 

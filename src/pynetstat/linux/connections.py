@@ -72,8 +72,15 @@ class ConnectionSet:
     def __iter__(self) -> Iterator[SocketBatch]:
         """Batches of sockets, with ``owners`` filled in when owners were asked for."""
         ends = None if self.owner_select is None else self.owner_select.ends
+        ext = None
+        if self.opts.extension_groups:
+            # Only a view that shows extension fields asks the kernel for them (a plain -an's
+            # request and decoding stay as they are).
+            from pynetstat.linux.diagext import request_bits
+
+            ext = request_bits(self.opts.extension_groups)
         batches = iter_batches(self._listed(), self.netlink, self.proc, self.log, self.selection,
-                               ends)
+                               ends, ext)
         if self.owner_select is not None:
             batches = filter(None, map(self.owner_select.select, batches))
         elif self.reuse is not None and self.opts.wants_owners:

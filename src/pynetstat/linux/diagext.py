@@ -40,6 +40,17 @@ EXT_SKMEMINFO = 1 << (INET_DIAG_SKMEMINFO - 1)  # 0x40
 GROUP_INFO = EXT_INFO | EXT_CONG
 GROUP_MEMORY = EXT_SKMEMINFO | EXT_MEMINFO
 GROUP_TOS = EXT_TOS | EXT_TCLASS
+# model/fields.EXTENSIONS group -> the idiag_ext bits it needs. The timer is in every message
+# (no bit), but is read only when a view asks for it.
+GROUP_BITS = {"tcp_info": GROUP_INFO, "memory": GROUP_MEMORY, "tos": GROUP_TOS, "timer": 0}
+
+
+def request_bits(groups) -> int:
+    """The ``idiag_ext`` byte for these groups: ``("tcp_info",) -> 0x0a``."""
+    bits = 0
+    for group in groups:
+        bits |= GROUP_BITS[group]
+    return bits
 
 _U8 = struct.Struct("=B")
 _MEMINFO = struct.Struct("=IIII")
@@ -170,10 +181,12 @@ class Extensions(_Record):
     ``info``: ``TcpInfo``; ``meminfo``: ``MemInfo``; ``skmeminfo``: ``SkMemInfo``;
     ``congestion``: the algorithm's name (``"cubic"``); ``tos``: the IPv4 TOS byte (an IPv6
     socket's too: dual-stack sockets use it for IPv4 traffic); ``tclass``: the IPv6 traffic
-    class; ``shutdown``: ``sk_shutdown`` bits (1 receive side shut, 2 send side shut).
+    class; ``shutdown``: ``sk_shutdown`` bits (1 receive side shut, 2 send side shut);
+    ``timer``: the ``Timer`` of the message (``decode_extensions`` leaves it ``None``, the dump's
+    decoder fills it from ``inet_diag_msg``).
     """
 
-    __slots__ = ("info", "meminfo", "skmeminfo", "congestion", "tos", "tclass", "shutdown")
+    __slots__ = ("info", "meminfo", "skmeminfo", "congestion", "tos", "tclass", "shutdown", "timer")
 
     def dscp(self, ipv4: bool) -> int | None:
         """The DSCP (the TOS or traffic class byte >> 2; the low 2 bits are ECN) of the packets
@@ -203,7 +216,7 @@ def decode_u8(payload: bytes) -> int | None:
     return payload[0] if payload else None
 
 
-def decode_extensions(attrs: dict[int, bytes]) -> Extensions:
+def decode_extensions(attrs: dict[int, bytes], timer: Timer | None = None) -> Extensions:
     """``{attribute type: payload}`` of one socket message -> ``Extensions``. Types we do not
     know (``INET_DIAG_PAD`` before a 64-bit aligned ``INET_DIAG_INFO``, ``INET_DIAG_CGROUP_ID``,
     ...) are ignored."""
@@ -212,7 +225,7 @@ def decode_extensions(attrs: dict[int, bytes]) -> Extensions:
     meminfo = get(INET_DIAG_MEMINFO)
     skmeminfo = get(INET_DIAG_SKMEMINFO)
     cong = get(INET_DIAG_CONG)
-    return Extensions._of(  # in slot order: info, meminfo, skmeminfo, congestion, tos, tclass, shutdown
+    return Extensions._of(  # in slot order: info, meminfo, skmeminfo, congestion, tos, tclass, shutdown, timer
         None if info is None else decode_tcp_info(info),
         None if meminfo is None else decode_meminfo(meminfo),
         None if skmeminfo is None else decode_skmeminfo(skmeminfo),
@@ -220,5 +233,6 @@ def decode_extensions(attrs: dict[int, bytes]) -> Extensions:
         decode_u8(get(INET_DIAG_TOS, b"")),
         decode_u8(get(INET_DIAG_TCLASS, b"")),
         decode_u8(get(INET_DIAG_SHUTDOWN, b"")),
+        timer,
     )
 

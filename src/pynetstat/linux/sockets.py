@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from pynetstat.select import Selection
 
 
-def _inet_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
-    return decode_batches(reply, kind.protocol, kind.family, stats, cache)
+def _inet_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache,
+               extensions: bool = False):
+    return decode_batches(reply, kind.protocol, kind.family, stats, cache, extensions=extensions)
 
 
 def _inet_proc(text: str, path: str, kind: SocketKind, errors: list, byteorder: str):
@@ -53,8 +54,8 @@ class SourceLog:
 
 
 def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: SourceLog,
-                 selection: Selection | None = None, ends: Mapping | None = None
-                 ) -> Iterator[SocketBatch]:
+                 selection: Selection | None = None, ends: Mapping | None = None,
+                 ext: int | None = None) -> Iterator[SocketBatch]:
     """Yield the sockets of each kind in order, as ``kinds.selection`` lists them: ``(kind,
     states)``, ``states`` a bit mask of kernel states (bit N = state N); for netlink it is pushed
     into the request, for /proc it is applied here, so both sources give the same rows.
@@ -65,7 +66,9 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
     whole filter for /proc and recordings). Other kinds are the caller's to choose
     (``linux/connections.py``): they pass through. ``ends``: ``{(protocol, family): [(local
     address, port, foreign address or None, port), ...]}``, every socket an owner filter can keep
-    (``owner_filter.socket_ends``): the program asks for those alone.
+    (``owner_filter.socket_ends``): the program asks for those alone. ``ext``: ``None`` for a
+    plain listing; else the ``idiag_ext`` bits to ask for (``diagext.request_bits``), and every
+    batch from sock_diag carries its ``extensions`` column (from /proc: none, and the log says so).
     """
     cache = AddressCache()
     for kind, states in listed:
@@ -80,8 +83,10 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
             if select is not None:
                 program = _program(selection, kind, None if ends is None
                                    else ends.get((kind.protocol, kind.family), []))
-            reply = netlink.dump(request_for(kind, states, 0, program))
-            for batch in DECODERS[kind.decoder](reply, kind, log.netlink, cache):
+            reply = netlink.dump(request_for(kind, states, ext or 0, program))
+            batches = (DECODERS[kind.decoder](reply, kind, log.netlink, cache) if ext is None
+                       else DECODERS[kind.decoder](reply, kind, log.netlink, cache, True))
+            for batch in batches:
                 # The cookie is the kernel's identity of a socket, unique and never 0 in a dump.
                 batch = _unseen(batch, batch.cookie, seen)
                 if batch is not None:

@@ -167,12 +167,16 @@ class SocketBatch:
     ``owners`` is ``None`` until the owner join fills it with one ``tuple[Owner, ...]`` per socket.
     ``attributes`` is ``None`` unless the dump was decoded with its netlink attributes (a view
     asked for extension fields): then one ``{attribute type: payload bytes}`` per socket.
+    ``extensions`` is ``None`` unless a view asked for extension groups (model/fields.EXTENSIONS:
+    --info, --timers, --memory) and the source had them (sock_diag): then one decoded record per
+    socket (``linux.diagext.Extensions``).
     """
 
     COLUMNS = batch_columns("inet")
     CONSTANTS = batch_constants("inet")  # ("proto", "family")
-    __slots__ = CONSTANTS + COLUMNS + ("owners", "attributes")
-    __init__ = keyword_init(CONSTANTS + COLUMNS, extra="self.owners = self.attributes = None")
+    __slots__ = CONSTANTS + COLUMNS + ("owners", "attributes", "extensions")
+    __init__ = keyword_init(CONSTANTS + COLUMNS,
+                            extra="self.owners = self.attributes = self.extensions = None")
 
     def __len__(self) -> int:
         return len(self.state)
@@ -206,6 +210,8 @@ class SocketBatch:
             batch.owners = tuple(self.owners[i] for i in keep)
         if self.attributes is not None:
             batch.attributes = tuple(self.attributes[i] for i in keep)
+        if self.extensions is not None:
+            batch.extensions = tuple(self.extensions[i] for i in keep)
         return batch
 
 

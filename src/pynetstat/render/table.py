@@ -59,12 +59,17 @@ class ConnectionTable:
     at flush time straight into lines, without building cells."""
 
     def __init__(self, out: TextIO, opts: Options, names: Names | None,
-                 ifname: Callable[[int], str], owner_lines: Callable | None = None):
+                 ifname: Callable[[int], str], owner_lines: Callable | None = None,
+                 ext_lines: Callable | None = None):
         self.out = out
         self.opts = opts
         self.names = names
         self.ifname = ifname
         self.owner_lines = owner_lines  # (owners, verbose) -> list[str], for -b
+        # an Extensions record -> the lines under its row (--info, --timers, --memory)
+        self.ext_lines = ext_lines
+        # rows may have lines under them: format them one string per row
+        self.row_lines = opts.executables or ext_lines is not None
         self.columns = 5 if opts.pids else 4
         self.widths = list(MIN_WIDTHS)
         self.parts: list[list[tuple[str, ...]] | SocketBatch] = []
@@ -104,6 +109,8 @@ class ConnectionTable:
                     self._add_owner_lines(batch, start)
             else:
                 self.write_rows(batch.rows())
+            if self.ext_lines is not None and batch.extensions is not None:
+                self._add_ext_lines(batch, start)
             if self.rows >= BLOCK:
                 self.flush()
 
@@ -145,7 +152,7 @@ class ConnectionTable:
         else:
             fmt = f"{head}%s\n"
         rows = zip(*cells)
-        if self.opts.executables:  # -b lines go between rows: one string per row
+        if self.row_lines:  # -b and --info lines go between rows: one string per row
             return list(map(fmt.__mod__, rows))
         # One ``%`` for the whole batch: no call, tuple or string per row.
         return [(fmt * len(batch)) % tuple(chain.from_iterable(rows))]
@@ -160,6 +167,15 @@ class ConnectionTable:
             lines = blocks[owners] if owners else (self.unreadable_lines if inode else None)
             if lines:
                 extra[start + i] = lines
+
+    def _add_ext_lines(self, batch: SocketBatch, start: int) -> None:
+        """--info, --timers, --memory lines under the rows just added, above any -b lines."""
+        extra, lines_for = self.extra, self.ext_lines
+        for i, ext in enumerate(batch.extensions):
+            lines = lines_for(ext)
+            if lines:
+                below = extra.get(start + i)
+                extra[start + i] = lines + below if below else lines
 
     def _add_numeric(self, batch: SocketBatch) -> None:
         """Numeric rows that need measuring, by column: every step is a ``map`` or ``zip``."""

@@ -1,0 +1,194 @@
+"""What --timers, --memory and --info print for a socket: a line under its row (text) and the
+``timer``, ``memory`` and ``tcp_info`` objects of its JSON row.
+
+The text line is in ss's own words (iproute2 misc/ss.c ``tcp_timer_print``, ``print_skmeminfo``,
+``tcp_show_info``), so that someone who knows ``ss -tinom`` reads it at once and a test can hold
+it against ss for the same socket::
+
+      TCP    127.0.0.1:41230        127.0.0.1:5432         ESTABLISHED
+        timer:(keepalive,7.2sec,0) skmem:(r0,rb131072,t0,tb2626560,f0,w0,o0,bl0,d0)
+        cubic wscale:7,7 rto:204 rtt:0.031/0.015 mss:32768 cwnd:10 bytes_sent:3000000 ...
+
+Unlike ss, the --info fields are printed even when 0 (``retrans:0/0 lost:0``): a reader should
+not have to know which ones ss leaves out. A field the kernel does not report (an older
+``struct tcp_info``) is left out. JSON: every field of ``struct tcp_info``, its unit in its name
+(docs/json.md, "tcp_info").
+"""
+
+from __future__ import annotations
+
+from pynetstat.linux.diagext import SK_MEMINFO_FIELDS, SS_SKMEM_LABELS
+from pynetstat.linux.tcpinfo import FIELD_NAMES, UNITS, format_rto_ms
+from pynetstat.textsafe import json_text, safe_token
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pynetstat.linux.diagext import Extensions, Timer
+    from pynetstat.linux.tcpinfo import TcpInfo
+
+INDENT = "    "
+
+# Unit of a tcp_info field (tcpinfo.TCP_INFO_FIELDS) -> the suffix its JSON name carries, unless
+# the name says it already (``bytes_acked``, ``data_segs_in``).
+_SUFFIXES = {"us": "us", "ms": "ms", "bytes": "bytes", "segments": "segs", "bytes/s": "bytes_per_sec"}
+# Bit-field containers never appear; these two are written as names, not only as numbers.
+_DERIVED_JSON = (("congestion", "string or null"), ("option_names", "array of string"))
+
+
+def json_name(name: str, unit: str) -> str:
+    """``("rtt", "us") -> "rtt_us"``, ``("bytes_acked", "bytes") -> "bytes_acked"``,
+    ``("pacing_rate", "bytes/s") -> "pacing_rate_bytes_per_sec"``, ``("retransmits", "count")
+    -> "retransmits"``."""
+    suffix = _SUFFIXES.get(unit)
+    if suffix is None or suffix.split("_")[0] in name.split("_"):
+        return name
+    return f"{name}_{suffix}"
+
+
+TCP_INFO_JSON = tuple((name, json_name(name, UNITS[name])) for name in FIELD_NAMES)
+# (JSON name, documented type) of the tcp_info object, in the order it is written.
+TCP_INFO_SCHEMA = tuple((key, "int or null") for _name, key in TCP_INFO_JSON) + _DERIVED_JSON
+
+TIMER_SCHEMA = (("name", "string"), ("expires_ms", "int"), ("retrans", "int"))
+# SkMemInfo field -> JSON name: bytes, but ``drops`` counts packets.
+MEMORY_JSON = tuple((name, f"{name}_packets" if name == "drops" else f"{name}_bytes")
+                    for name in SK_MEMINFO_FIELDS)
+MEMORY_SCHEMA = tuple((key, "int or null") for _name, key in MEMORY_JSON)
+# The older INET_DIAG_MEMINFO (before Linux 3.6) -> the skmeminfo fields it holds.
+_MEMINFO_AS = (("rmem", "rmem_alloc"), ("wmem", "wmem_queued"), ("fmem", "fwd_alloc"),
+               ("tmem", "wmem_alloc"))
+
+
+# ---- text ----------------------------------------------------------------------------------
+
+def _g(value: float) -> str:
+    return f"{value:g}"  # ss prints times in ms with C's %g
+
+
+def _rate(bps: float, numeric: bool) -> str:
+    """ss's ``sprint_bw``: ``%.0f`` with -n, else ``52.4Gbps``-style."""
+    if numeric:
+        return f"{bps:.0f}bps"
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if bps >= scale:
+            return f"{bps / scale:.1f}{prefix}bps"
+    return f"{bps:g}bps"
+
+
+def timer_tokens(timer: Timer | None) -> list[str]:
+    """``["timer:(keepalive,7.200sec,0)"]``; none when no timer is pending, as ss."""
+    if timer is None or not timer.kind:
+        return []
+    return [timer.ss_text()]
+
+
+def memory_tokens(ext: Extensions) -> list[str]:
+    """ss -m: ``skmem:(r0,rb131072,...)``, or ``mem:(r,w,f,t)`` from a kernel before 3.6."""
+    sk = ext.skmeminfo
+    if sk is not None:
+        values = sk.as_dict().values()
+        return ["skmem:(" + ",".join(f"{label}{value}" for label, value in zip(SS_SKMEM_LABELS, values)
+                                     if value is not None) + ")"]
+    m = ext.meminfo
+    if m is not None:
+        return [f"mem:(r{m.rmem},w{m.wmem},f{m.fmem},t{m.tmem})"]
+    return []
+
+
+def info_tokens(ext: Extensions, numeric: bool) -> list[str]:
+    """The --info fields of one TCP socket, in ss's order and words."""
+    info = ext.info
+    if info is None:
+        return []
+    out = list(info.option_names())
+    if ext.congestion:
+        out.append(safe_token(ext.congestion))
+    if info.options is not None and info.options & 4:  # TCPI_OPT_WSCALE
+        out.append(f"wscale:{info.snd_wscale},{info.rcv_wscale}")
+    rto = format_rto_ms(info)
+    if rto is not None:
+        out.append(f"rto:{_g(rto)}")
+    if info.rtt:  # 0: no sample yet (a listener), as ss leaves it out
+        out.append(f"rtt:{_g(info.rtt / 1000)}/{_g(info.rttvar / 1000)}")
+    if info.snd_mss:
+        out.append(f"mss:{info.snd_mss}")
+    out.append(f"cwnd:{info.snd_cwnd}")
+    ssthresh = info.ssthresh()
+    if ssthresh is not None:
+        out.append(f"ssthresh:{ssthresh}")
+    for label, value in (("bytes_sent", info.bytes_sent), ("bytes_acked", info.bytes_acked),
+                         ("bytes_received", info.bytes_received), ("segs_out", info.segs_out),
+                         ("segs_in", info.segs_in), ("lastsnd", info.last_data_sent),
+                         ("lastrcv", info.last_data_recv), ("lastack", info.last_ack_recv)):
+        if value is not None:
+            out.append(f"{label}:{value}")
+    pacing = info.pacing_rate_bps()
+    if pacing:
+        out += ["pacing_rate", _rate(pacing, numeric)]
+    delivery = info.delivery_rate_bps()
+    if delivery:
+        out += ["delivery_rate", _rate(delivery, numeric)]
+    out.append(f"retrans:{info.retrans}/{info.total_retrans}")
+    out.append(f"lost:{info.lost}")
+    return out
+
+
+def extension_lines(ext: Extensions | None, groups: tuple[str, ...], numeric: bool) -> list[str]:
+    """The line under a row for the groups asked for (``Options.extension_groups``), or none
+    when the socket has nothing to say (no pending timer, UDP under --info, a TIME_WAIT socket,
+    which has a timer and no other extension)."""
+    if ext is None:
+        return []
+    tokens: list[str] = []
+    for group in groups:
+        if group == "timer":
+            tokens += timer_tokens(ext.timer)
+        elif group == "memory":
+            tokens += memory_tokens(ext)
+        elif group == "tcp_info":
+            tokens += info_tokens(ext, numeric)
+    return [INDENT + " ".join(tokens)] if tokens else []
+
+
+# ---- JSON ----------------------------------------------------------------------------------
+
+def timer_json(timer: Timer | None) -> dict | None:
+    if timer is None:
+        return None
+    return {"name": timer.name, "expires_ms": timer.expires_ms, "retrans": timer.retrans}
+
+
+def memory_json(ext: Extensions) -> dict | None:
+    sk = ext.skmeminfo
+    if sk is not None:
+        return {key: getattr(sk, name) for name, key in MEMORY_JSON}
+    m = ext.meminfo
+    if m is None:
+        return None
+    known = {sk_name: getattr(m, name) for name, sk_name in _MEMINFO_AS}
+    return {key: known.get(name) for name, key in MEMORY_JSON}
+
+
+def tcp_info_json(ext: Extensions) -> dict | None:
+    info: TcpInfo | None = ext.info
+    if info is None:
+        return None
+    out = {key: getattr(info, name) for name, key in TCP_INFO_JSON}
+    out["congestion"] = None if ext.congestion is None else json_text(ext.congestion)
+    out["option_names"] = list(info.option_names())
+    return out
+
+
+def extension_json(ext: Extensions | None, groups: tuple[str, ...]) -> dict:
+    """The row's ``timer``, ``memory`` and ``tcp_info`` (``null`` when not asked for or not
+    reported for this socket)."""
+    out: dict = {"timer": None, "memory": None, "tcp_info": None}
+    if ext is None:
+        return out
+    if "timer" in groups:
+        out["timer"] = timer_json(ext.timer)
+    if "memory" in groups:
+        out["memory"] = memory_json(ext)
+    if "tcp_info" in groups:
+        out["tcp_info"] = tcp_info_json(ext)
+    return out
