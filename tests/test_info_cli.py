@@ -1,0 +1,174 @@
+"""--info, --timers, --memory through the command line (issue 13), on connections each test makes
+in a private network namespace: the line under a row and the JSON objects of a known transfer,
+a receiver that stops reading, and ss (``ss -tanoimO --tos``) run between two of our listings:
+every field we print equals what ss prints for the same socket, or lies between our two readings.
+The decoders themselves are tested in test_tcpinfo_{decode,live,replay}.py."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import time
+
+import pytest
+from ss_oracle import NEWER_KEYS, compare, parse_tokens, run_ss
+
+from pynetstat.cli import main
+from pynetstat.env import Environment
+from test_interval_live import isolated
+from test_tcpinfo_live import ends, pair, transfer
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="private network namespaces need root"),
+]
+SENT, ANSWERED = 2_000_000, 300_000
+EF = 0xB8  # DSCP 46 << 2
+
+
+def run(*argv: str) -> str:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(list(argv), Environment(out, err, environ={"PYNETSTAT_RESOLVE_BUDGET": "0"}))
+    assert status == 0 and not err.getvalue(), err.getvalue()
+    return out.getvalue()
+
+
+def _endpoint(text: str) -> tuple[str, int]:
+    host, port = text.rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
+def text_rows(text: str) -> dict[tuple, list[list[str]]]:
+    """``{(local, foreign): [tokens of each line under the row]}`` of the text table."""
+    rows: dict[tuple, list[list[str]]] = {}
+    under = None
+    for line in text.splitlines():
+        if line.startswith("  TCP ") or line.startswith("  UDP "):
+            cells = line.split()
+            key = (_endpoint(cells[1]), None if cells[2] == "*:*" else _endpoint(cells[2]))
+            under = rows[key] = []
+        elif line.startswith("    ") and under is not None:
+            under.append(line.split())
+    return rows
+
+
+def json_rows(text: str) -> dict[tuple, dict]:
+    doc = json.loads(text)
+    return {((c["local_address"], c["local_port"]), (c["remote_address"], c["remote_port"])): c
+            for c in doc["connections"]}
+
+
+def transfer_scenario() -> dict:
+    lst, client, server = pair("127.0.0.1", client_opts=[
+        (socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"reno"),
+        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+        (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 600),
+    ])
+    transfer(client, server, SENT)
+    transfer(server, client, ANSWERED)
+    text = text_rows(run("-n", "--info", "--timers", "--memory"))
+    plain = text_rows(run("-n"))
+    rows = json_rows(run("-n", "--info", "--timers", "--memory", "--json"))
+    bare = json_rows(run("-n", "--json"))
+    (line,) = text[ends(client)]
+    tokens = parse_tokens(line)
+    me, peer = rows[ends(client)], rows[ends(server)]
+    return {
+        "plain_lines": [lines for lines in plain.values() if lines],
+        "bare_objects": [(c["timer"], c["memory"], c["tcp_info"]) for c in bare.values()
+                         if (c["timer"], c["memory"], c["tcp_info"]) != (None, None, None)],
+        "text_bytes_acked": int(tokens["bytes_acked"]), "text_bytes_received": int(tokens["bytes_received"]),
+        "text_reno": "reno" in tokens, "text_timer": tokens["timer"].split(",")[0],
+        "text_skmem": tokens["skmem"].startswith("r"), "first_token": line[0].split(",")[0],
+        "json_bytes_acked": me["tcp_info"]["bytes_acked"],
+        "json_bytes_received": me["tcp_info"]["bytes_received"],
+        "json_peer_received": peer["tcp_info"]["bytes_received"],
+        "json_congestion": me["tcp_info"]["congestion"], "json_timer": me["timer"]["name"],
+        "json_sndbuf": me["memory"]["sndbuf_bytes"], "json_mss": me["tcp_info"]["snd_mss_bytes"],
+        "json_segs_out": me["tcp_info"]["segs_out"],
+    }
+
+
+def test_a_known_transfer_shows_in_text_and_json():
+    r = isolated(transfer_scenario)
+    # without the flags: no line under any row, every extension object null
+    assert r.pop("plain_lines") == [] and r.pop("bare_objects") == []
+    assert r.pop("text_bytes_acked") >= SENT and r.pop("json_bytes_acked") >= SENT
+    assert r.pop("text_bytes_received") >= ANSWERED and r.pop("json_bytes_received") >= ANSWERED
+    assert r.pop("json_peer_received") >= SENT
+    assert r.pop("json_sndbuf") > 0 and r.pop("json_segs_out") >= SENT // r.pop("json_mss")
+    assert r == {"text_reno": True, "text_timer": "keepalive", "text_skmem": True,
+                 "first_token": "timer:(keepalive", "json_congestion": "reno",
+                 "json_timer": "keepalive"}
+
+
+def stalled_scenario() -> dict:
+    """The receiver never reads: its receive queue fills and it advertises a zero window; the
+    sender's zero-window probe (persist) timer runs."""
+    small = (socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    lst, client, server = pair("127.0.0.1", listener_opts=[small])
+    client.setblocking(False)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            client.send(bytes(16384))
+        except BlockingIOError:
+            rows = json_rows(run("-n", "--info", "--timers", "--memory", "--json"))
+            me = rows[ends(client)]
+            if me["tcp_info"]["snd_wnd_bytes"] == 0 and me["timer"]["name"] == "persist":
+                break
+            time.sleep(0.01)
+    text = text_rows(run("-n", "--timers", "--memory"))
+    me, peer = rows[ends(client)], rows[ends(server)]
+    return {"snd_wnd": me["tcp_info"]["snd_wnd_bytes"], "timer": me["timer"]["name"],
+            "recv_q": peer["recv_q"], "rmem": peer["memory"]["rmem_alloc_bytes"],
+            "rcv_wnd": peer["tcp_info"]["rcv_wnd_bytes"],
+            "text_timer": parse_tokens(text[ends(client)][0]).get("timer", "").split(",")[0],
+            "text_rmem": parse_tokens(text[ends(server)][0])["skmem"].split(",")[0]}
+
+
+def test_a_receiver_that_stops_reading():
+    r = isolated(stalled_scenario)
+    assert r.pop("recv_q") > 0 and r.pop("rmem") > 0
+    assert r.pop("text_rmem") != "r0"
+    assert r == {"snd_wnd": 0, "timer": "persist", "rcv_wnd": 0, "text_timer": "persist"}
+
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def oracle_scenario() -> dict:
+    lst, client, server = pair("127.0.0.1", client_opts=[
+        (socket.IPPROTO_IP, socket.IP_TOS, EF), (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)])
+    lst6, client6, server6 = pair("::1")
+    transfer(client, server, SENT)
+    transfer(server, client, ANSWERED)
+    transfer(client6, server6, 100_000)
+    argv = ("-an", "--info", "--timers", "--memory")
+    before = text_rows(run(*argv))
+    printed = run_ss()
+    after = text_rows(run(*argv))
+    problems, compared = [], 0
+    for key in (ends(s) for s in (client, server, client6, server6)):
+        ours = [parse_tokens(reading[key][0]) for reading in (before, after)]
+        ss = printed[key]
+        # every key ss prints that we print too: equal to a reading of ours, or between them
+        shared = {k: v for k, v in ss.items() if k in ours[0] or k in ours[1]}
+        problems += [f"{key}: {p}" for p in compare(shared, *ours)]
+        compared += len(shared)
+        # what we print and ss does not: ss leaves zeros out (and an old ss, newer keys)
+        for name in set(ours[0]) - set(ss) - NEWER_KEYS:
+            if any(float(n) for n in _NUMBER.findall(ours[0][name])) and \
+                    any(float(n) for n in _NUMBER.findall(ours[1].get(name, "0"))):
+                problems.append(f"{key}: we print {name}:{ours[0][name]}, ss does not")
+    return {"problems": problems, "compared": compared}
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="the oracle is iproute2's ss")
+def test_every_field_we_print_agrees_with_ss():
+    r = isolated(oracle_scenario)
+    assert r["problems"] == [] and r["compared"] > 60, r
