@@ -172,3 +172,29 @@ def oracle_scenario() -> dict:
 def test_every_field_we_print_agrees_with_ss():
     r = isolated(oracle_scenario)
     assert r["problems"] == [] and r["compared"] > 60, r
+
+
+def dscp_scenario() -> dict:
+    """IP_TOS 0xb8 (DSCP 46, Expedited Forwarding) on an IPv4 client, IPV6_TCLASS 0xb8 on an
+    IPv6 one, IP_TOS on an IPv6 socket talking to an IPv4-mapped peer (its packets are IPv4)."""
+    lst, client, server = pair("127.0.0.1", client_opts=[(socket.IPPROTO_IP, socket.IP_TOS, EF)])
+    lst6, client6, server6 = pair("::1", client_opts=[(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, EF)])
+    mapped_lst = socket.create_server(("::", 0), family=socket.AF_INET6, dualstack_ipv6=True)
+    mapped = socket.socket(socket.AF_INET6)
+    mapped.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 0x28)  # DSCP 10 (AF11)
+    mapped.connect(("::ffff:127.0.0.1", mapped_lst.getsockname()[1]))
+    mapped_peer, _ = mapped_lst.accept()
+    text = text_rows(run("-and"))
+    rows = json_rows(run("-and", "--json"))
+    socks = {"client": client, "server": server, "client6": client6, "server6": server6,
+             "mapped": mapped}
+    return {"text": {name: text[ends(s)] for name, s in socks.items()},
+            "json": {name: rows[ends(s)]["dscp"] for name, s in socks.items()}}
+
+
+def test_dscp_of_ipv4_ipv6_and_mapped_sockets():
+    r = isolated(dscp_scenario)
+    expected = {"client": 46, "server": 0, "client6": 46, "server6": 0, "mapped": 10}
+    assert r["json"] == expected
+    assert r["text"] == {name: [[f"dscp:{value}"]] for name, value in expected.items()}
+

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from pynetstat import __version__
-from pynetstat.errors import Exit, UsageError
+from pynetstat.errors import Exit, NoCounterpart, UsageError
 from pynetstat.flags import (
     POSITIONAL,
     SHORT,
@@ -55,6 +55,9 @@ def _set(fields: dict[str, object], row: Flag, text: str | None = None) -> None:
     action = _ACTIONS.get(row.field)
     if action is not None:
         raise action
+    if row.field == "no_counterpart":
+        what = row.help.split(". ")[0].removeprefix("Windows: ")
+        raise NoCounterpart(f"-{row.short} ({what}) has no Linux counterpart")
     if not row.arg:
         fields[row.field] = True
     elif row.many:

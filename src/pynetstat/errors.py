@@ -38,6 +38,13 @@ class InputError(UsageError):
     usage = False
 
 
+class NoCounterpart(UsageError):
+    """A Windows flag for something Linux does not have (-t offload state, -x NetworkDirect,
+    -y connection templates): one line that says so, exit 2, no usage line."""
+
+    usage = False
+
+
 class OutputError(PynetstatError):
     """What was written could not be: stdout on a full disk or /dev/full, a closed stream."""
 

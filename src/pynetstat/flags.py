@@ -129,6 +129,9 @@ FLAGS: tuple[Flag, ...] = (
          long="json"),
     Flag("changes", "With an interval: after the first display, only what changed.", long="changes"),
     # TCP internals per connection (issue 13, docs/tcpinfo.md): asked of the kernel only when given.
+    Flag("dscp", "Under each row, the DSCP of the packets the socket sends (dscp:46 is "
+         "Expedited Forwarding), from its IPv4 TOS or IPv6 traffic class.", short="d",
+         aliases=("dscp",)),
     Flag("info", "Under each TCP row, what the kernel knows of the connection (what ss prints "
          "for its info option): congestion algorithm, window scale, rto, rtt/rttvar (ms), mss, cwnd, ssthresh, bytes "
          "sent, acked and received, segments, last send/receive/ack (ms ago), pacing and "
@@ -176,6 +179,13 @@ FLAGS: tuple[Flag, ...] = (
     Flag("diff", "Compares now against the baseline in FILE: new and gone listeners, a "
          "listener's executable changed, new executables and destinations; exit status 5 when "
          "anything differs.", long="diff", arg=FILE),
+    # Windows flags for what Linux does not have: one line says so, exit 2 (cli._set).
+    Flag("no_counterpart", "Windows: the offload state of each connection. Linux has no "
+         "counterpart (it does not offload TCP connections to the NIC): exit status 2.", short="t"),
+    Flag("no_counterpart", "Windows: NetworkDirect connections, listeners and shared endpoints. "
+         "Linux has no counterpart (RDMA is not a TCP/IP socket): exit status 2.", short="x"),
+    Flag("no_counterpart", "Windows: the TCP connection template of every connection. Linux "
+         "has no counterpart (per-route settings are in ip route): exit status 2.", short="y"),
     # "-?" and "/?": what a Windows netstat user types first.
     Flag("help", "Shows this help.", short="h", long="help", hidden=("-?", "/?")),
     Flag("version", "Shows the version.", long="version"),

@@ -13,7 +13,7 @@ class Options:
                  # --audit, --snapshot, --diff (issue 16)
                  "audit", "snapshot", "diff",
                  # TCP internals per connection (issue 13, docs/tcpinfo.md)
-                 "info", "timers", "memory")
+                 "info", "timers", "memory", "dscp")
 
     def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
                  executables: bool = False, verbose: bool = False, protocol: str | None = None,
@@ -21,7 +21,8 @@ class Options:
                  interval: float | None = None, json: bool = False, changes: bool = False,
                  filters: tuple[tuple[str, str], ...] = (),
                  audit: bool = False, snapshot: str | None = None, diff: str | None = None,
-                 info: bool = False, timers: bool = False, memory: bool = False):
+                 info: bool = False, timers: bool = False, memory: bool = False,
+                 dscp: bool = False):
         self.all = all  # -a: listening sockets and UDP too
         self.numeric = numeric  # -n
         self.pids = pids  # -o
@@ -45,6 +46,7 @@ class Options:
         self.info = info  # --info: tcp_info and the congestion algorithm under each TCP row
         self.timers = timers  # --timers: each socket's timer and when it fires
         self.memory = memory  # --memory: socket memory (skmeminfo)
+        self.dscp = dscp  # -d: the DSCP of each socket's packets (TOS / traffic class)
 
     @property
     def wants_owners(self) -> bool:
@@ -55,8 +57,9 @@ class Options:
     def extension_groups(self) -> tuple[str, ...]:
         """The per-socket extension groups (model/fields.EXTENSIONS) asked for, in the order
         their text is printed under a row: none for a plain listing."""
-        return tuple(group for group, given in (("timer", self.timers), ("memory", self.memory),
-                                                ("tcp_info", self.info)) if given)
+        return tuple(group for group, given in (("tos", self.dscp), ("timer", self.timers),
+                                                ("memory", self.memory), ("tcp_info", self.info))
+                     if given)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)

@@ -41,8 +41,8 @@ class JsonFormat:
         if groups:
             from pynetstat.render.extensions import extension_json
 
-            def ext_json(ext):
-                return extension_json(ext, groups)
+            def ext_json(ext, ipv4):
+                return extension_json(ext, groups, ipv4)
         head = _envelope(head)
         write_connections(OneLine(out) if head else out, batches, session.opts.wants_owners,
                           session.names, session.ifname, owner_json, lambda: account(conns), head,

@@ -52,8 +52,8 @@ class TextFormat:
 
             numeric = session.opts.numeric
 
-            def ext_lines(ext):
-                return extension_lines(ext, groups, numeric)
+            def ext_lines(ext, ipv4):
+                return extension_lines(ext, groups, numeric, ipv4)
         table = ConnectionTable(out, session.opts, session.names, session.ifname, owner_lines,
                                 ext_lines)
         table.write_batches(batches)

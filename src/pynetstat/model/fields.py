@@ -67,7 +67,7 @@ EXTENSIONS: dict[str, tuple[Field, ...]] = {
     "timer": (Field("timer", "the pending timer: kind, ms until it fires, retransmissions"),),
     "memory": (Field("memory", "socket memory (skmeminfo), bytes; drops in packets"),),
     "tcp_info": (Field("tcp_info", "struct tcp_info and the congestion algorithm"),),
-    "tos": (),
+    "tos": (Field("dscp", "DSCP of the packets the socket sends: TOS / traffic class >> 2"),),
 }
 
 # The batch's own column, filled by the owner join: one tuple of Owner per socket.
@@ -141,7 +141,8 @@ CONNECTION_JSON = (
     ("local_service", "string or null"),
     ("remote_service", "string or null"),
     ("remote_host", "string or null"),
-    # extension groups (EXTENSIONS), null unless asked for: --timers, --memory, --info
+    # extension groups (EXTENSIONS), null unless asked for: -d, --timers, --memory, --info
+    ("dscp", "int or null"),
     ("timer", "object or null"),
     ("memory", "object or null"),
     ("tcp_info", "object or null"),

@@ -1,5 +1,5 @@
-"""What --timers, --memory and --info print for a socket: a line under its row (text) and the
-``timer``, ``memory`` and ``tcp_info`` objects of its JSON row.
+"""What -d, --timers, --memory and --info print for a socket: a line under its row (text) and the
+``dscp``, ``timer``, ``memory`` and ``tcp_info`` fields of its JSON row.
 
 The text line is in ss's own words (iproute2 misc/ss.c ``tcp_timer_print``, ``print_skmeminfo``,
 ``tcp_show_info``), so that someone who knows ``ss -tinom`` reads it at once and a test can hold
@@ -133,15 +133,31 @@ def info_tokens(ext: Extensions, numeric: bool) -> list[str]:
     return out
 
 
-def extension_lines(ext: Extensions | None, groups: tuple[str, ...], numeric: bool) -> list[str]:
+def dscp_tokens(ext: Extensions, ipv4: bool) -> list[str]:
+    """-d: ``["dscp:46"]`` (Expedited Forwarding); none when the kernel sent no TOS or traffic
+    class (a TIME_WAIT or request socket)."""
+    dscp = ext.dscp(ipv4)
+    return [] if dscp is None else [f"dscp:{dscp}"]
+
+
+def is_ipv4(family: int, remote_address: str) -> bool:
+    """Do the socket's packets carry an IPv4 TOS byte (an IPv4 socket, or an IPv6 one talking
+    to an IPv4-mapped peer), rather than an IPv6 traffic class?"""
+    return family == 4 or remote_address.startswith("::ffff:")
+
+
+def extension_lines(ext: Extensions | None, groups: tuple[str, ...], numeric: bool,
+                    ipv4: bool = True) -> list[str]:
     """The line under a row for the groups asked for (``Options.extension_groups``), or none
     when the socket has nothing to say (no pending timer, UDP under --info, a TIME_WAIT socket,
-    which has a timer and no other extension)."""
+    which has a timer and no other extension). ``ipv4``: see ``is_ipv4``."""
     if ext is None:
         return []
     tokens: list[str] = []
     for group in groups:
-        if group == "timer":
+        if group == "tos":
+            tokens += dscp_tokens(ext, ipv4)
+        elif group == "timer":
             tokens += timer_tokens(ext.timer)
         elif group == "memory":
             tokens += memory_tokens(ext)
@@ -179,12 +195,14 @@ def tcp_info_json(ext: Extensions) -> dict | None:
     return out
 
 
-def extension_json(ext: Extensions | None, groups: tuple[str, ...]) -> dict:
-    """The row's ``timer``, ``memory`` and ``tcp_info`` (``null`` when not asked for or not
-    reported for this socket)."""
-    out: dict = {"timer": None, "memory": None, "tcp_info": None}
+def extension_json(ext: Extensions | None, groups: tuple[str, ...], ipv4: bool = True) -> dict:
+    """The row's ``dscp``, ``timer``, ``memory`` and ``tcp_info`` (``null`` when not asked for
+    or not reported for this socket)."""
+    out: dict = {"dscp": None, "timer": None, "memory": None, "tcp_info": None}
     if ext is None:
         return out
+    if "tos" in groups:
+        out["dscp"] = ext.dscp(ipv4)
     if "timer" in groups:
         out["timer"] = timer_json(ext.timer)
     if "memory" in groups:

@@ -34,7 +34,7 @@ def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names:
                       extensions: dict | None = None) -> dict:
     """One row as a dict; ``owners`` is ``None`` when owners were not asked for (then ``pid`` and
     ``owners`` are null), ``()`` when asked for and none is visible. ``extensions``: the row's
-    ``timer``, ``memory`` and ``tcp_info`` (render/extensions.extension_json), or ``None``:
+    ``dscp``, ``timer``, ``memory`` and ``tcp_info`` (render/extensions.extension_json), or ``None``:
     not asked for, all null."""
     kind = BY_PROTOCOL[(sock.proto, sock.family)]
     # Keys in the order of model/fields.CONNECTION_JSON (tests/test_json_schema.py checks it).
@@ -60,6 +60,7 @@ def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names:
         "local_service": None,
         "remote_service": None,
         "remote_host": None,
+        "dscp": None,
         "timer": None,
         "memory": None,
         "tcp_info": None,
@@ -116,8 +117,10 @@ class BatchEncoder:
             dumps = json.dumps
             owners = self.with_owners
             ext_json = self.ext_json
+            v4 = batch.family == 4
             exts = (repeat(None) if batch.extensions is None or ext_json is None
-                    else map(ext_json, batch.extensions))
+                    else (ext_json(ext, v4 or remote.startswith("::ffff:"))
+                          for ext, remote in zip(batch.extensions, batch.remote_address)))
             return [dumps(connection_record(sock, found if owners else None, self.names,
                                             self.ifname, self.owner_json, ext))
                     for (sock, found), ext in zip(batch.rows(), exts)]
@@ -172,7 +175,7 @@ _PLAIN_CELLS = {
     "owners": "%s",
 }
 _PLAIN_FIXED = {"interface": "null", "local_service": "null", "remote_service": "null",
-                "remote_host": "null", "timer": "null", "memory": "null", "tcp_info": "null"}
+                "remote_host": "null", "dscp": "null", "timer": "null", "memory": "null", "tcp_info": "null"}
 _FILLED = tuple(name for name, _type in CONNECTION_JSON if name in _PLAIN_CELLS)
 
 

@@ -66,7 +66,7 @@ class ConnectionTable:
         self.names = names
         self.ifname = ifname
         self.owner_lines = owner_lines  # (owners, verbose) -> list[str], for -b
-        # an Extensions record -> the lines under its row (--info, --timers, --memory)
+        # (Extensions record, IPv4 packets?) -> the lines under its row (-d, --info, ...)
         self.ext_lines = ext_lines
         # rows may have lines under them: format them one string per row
         self.row_lines = opts.executables or ext_lines is not None
@@ -171,8 +171,9 @@ class ConnectionTable:
     def _add_ext_lines(self, batch: SocketBatch, start: int) -> None:
         """--info, --timers, --memory lines under the rows just added, above any -b lines."""
         extra, lines_for = self.extra, self.ext_lines
-        for i, ext in enumerate(batch.extensions):
-            lines = lines_for(ext)
+        v4 = batch.family == 4
+        for i, (ext, remote) in enumerate(zip(batch.extensions, batch.remote_address)):
+            lines = lines_for(ext, v4 or remote.startswith("::ffff:"))
             if lines:
                 below = extra.get(start + i)
                 extra[start + i] = lines + below if below else lines
