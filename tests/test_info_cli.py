@@ -198,3 +198,41 @@ def test_dscp_of_ipv4_ipv6_and_mapped_sockets():
     assert r["json"] == expected
     assert r["text"] == {name: [[f"dscp:{value}"]] for name, value in expected.items()}
 
+
+
+def bound_scenario() -> dict:
+    bound = socket.socket()
+    bound.bind(("127.0.0.1", 0))
+    bound6 = socket.socket(socket.AF_INET6)
+    bound6.bind(("::1", 0))
+    lst, client, server = pair("127.0.0.1")
+    keys = {"bound": (bound.getsockname(), ("0.0.0.0", 0)),
+            "bound6": (bound6.getsockname()[:2], ("::", 0)),
+            "listener": (lst.getsockname(), ("0.0.0.0", 0)), "client": ends(client)}
+    with_q, with_a = text_rows(run("-nq")), text_rows(run("-na"))
+    out, err = io.StringIO(), io.StringIO()
+    main(["-nq", "--json"], Environment(out, err))
+    rows = json_rows(out.getvalue())
+    states = {}
+    for line in run("-nq").splitlines():
+        cells = line.split()
+        if len(cells) == 4 and cells[0] == "TCP":
+            states[(_endpoint(cells[1]), _endpoint(cells[2]))] = cells[3]
+    return {"q": {name: states.get(key) for name, key in keys.items()},
+            "a": {name: key in with_a for name, key in keys.items()},
+            "in_q": {name: key in with_q for name, key in keys.items()},
+            "json": [rows[keys["bound"]]["state"], rows[keys["bound"]]["kernel_state"]],
+            "stderr": err.getvalue()}
+
+
+def kernel_at_least(major: int, minor: int) -> bool:
+    return tuple(int(x) for x in os.uname().release.split(".")[:2]) >= (major, minor)
+
+
+@pytest.mark.skipif(not kernel_at_least(6, 8), reason="sock_diag lists bound sockets since Linux 6.8")
+def test_q_lists_bound_sockets_as_bound():
+    r = isolated(bound_scenario)
+    assert r["q"] == {"bound": "BOUND", "bound6": "BOUND", "listener": "LISTENING",
+                      "client": "ESTABLISHED"}
+    assert r["a"] == {"bound": False, "bound6": False, "listener": True, "client": True}
+    assert r["json"] == ["BOUND", "BOUND_INACTIVE"] and r["stderr"] == ""

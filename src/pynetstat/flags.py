@@ -100,6 +100,9 @@ FILE = "FILE"  # the argument name of a row that takes a file: completions offer
 FLAGS: tuple[Flag, ...] = (
     Flag("all", "Displays all connections and listening ports (TCP listeners and UDP sockets).",
          short="a", aliases=("all",)),
+    Flag("bound", "Displays all connections, listening ports, and bound nonlistening TCP ports "
+         "(state BOUND). Linux lists those since 6.8 (sock_diag); an older kernel cannot, and a "
+         "note says so.", short="q", aliases=("bound",)),
     Flag("executables", "Displays the executable involved in each connection or listening port, "
          "under the row: the systemd unit or container running it, then [executable]. Reads "
          "/proc/PID/exe; other users' processes need root (\"Can not obtain ownership information\").",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pynetstat.kinds import selection
 from pynetstat.linux.procfs import ProcFS
 from pynetstat.linux.sockets import SourceLog, iter_batches
-from pynetstat.model.sockets import Owner
+from pynetstat.model.sockets import TCP_BOUND_INACTIVE, Owner
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -109,10 +109,20 @@ class ConnectionSet:
         interfaces or users lists only the kinds whose sockets have them (inet endpoints)."""
         sel = self.selection
         if sel is None:
-            return selection(self.opts.protocol, self.opts.all)
-        listed = selection(self.opts.protocol, self.opts.all or sel.by_state)
-        return [(kind, sel.request_states(states)) for kind, states in listed
-                if kind.shape == "inet" or not sel.column_terms]
+            listed = selection(self.opts.protocol, self.opts.all or self.opts.bound)
+        else:
+            listed = selection(self.opts.protocol, self.opts.all or self.opts.bound or sel.by_state)
+            listed = [(kind, sel.request_states(states)) for kind, states in listed
+                      if kind.shape == "inet" or not sel.column_terms]
+        if self.opts.bound:
+            listed = [(kind, states | 1 << TCP_BOUND_INACTIVE if kind.has_state else states)
+                      for kind, states in listed]
+            if _kernel_release() < (6, 8):
+                self.log.notes.append(
+                    f"-q: this kernel ({'.'.join(map(str, _kernel_release()))}) cannot list "
+                    "bound TCP ports that do not listen (sock_diag lists them since Linux 6.8): "
+                    "no BOUND rows")
+        return listed
 
     def rows(self) -> Iterator[tuple[InetSocket, tuple[Owner, ...]]]:
         for batch in self:
@@ -145,6 +155,17 @@ class ConnectionSet:
         from pynetstat.linux.process import read_process
 
         return read_process(self.proc, pid, ancestry=self.opts.verbose, cache=self._process_cache)
+
+
+def _kernel_release() -> tuple[int, ...]:
+    """``os.uname().release`` as numbers: ``"6.8.0-31-generic" -> (6, 8)``."""
+    import os
+
+    parts = []
+    for part in os.uname().release.split(".")[:2]:
+        digits = "".join(c for c in part if c.isdigit()) if not part.isdigit() else part
+        parts.append(int(digits or 0))
+    return tuple(parts)
 
 
 def _bind(filt: Filter, netlink, log: SourceLog) -> Selection:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pynetstat.errors import BackendUnavailable
 from pynetstat.kinds import in_states
+from pynetstat.model.sockets import TCP_BOUND_INACTIVE, TCP_CLOSE
 from pynetstat.linux.netlink import DumpStats
 from pynetstat.linux.procfs import parse_inet_file
 from pynetstat.linux.sockdiag import AddressCache, decode_batches, request_for
@@ -42,7 +43,7 @@ class SourceLog:
     """Where each protocol's sockets came from, and what was lost on the way."""
 
     __slots__ = ("sources", "fallback_reasons", "netlink", "parse_errors", "unreadable",
-                 "filter_notes")
+                 "filter_notes", "notes")
 
     def __init__(self) -> None:
         self.sources: dict[str, str] = {}  # "tcp6" -> "netlink" | "proc" | "unavailable"
@@ -51,6 +52,7 @@ class SourceLog:
         self.parse_errors: list = []  # ParseError from /proc files
         self.unreadable: dict[str, str] = {}  # "/proc/net/tcp6" -> reason
         self.filter_notes: list[str] = []  # what a filter could not check on this source
+        self.notes: list[str] = []  # what else could not be listed (-q on an old kernel)
 
 
 def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: SourceLog,
@@ -86,7 +88,10 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
             reply = netlink.dump(request_for(kind, states, ext or 0, program))
             batches = (DECODERS[kind.decoder](reply, kind, log.netlink, cache) if ext is None
                        else DECODERS[kind.decoder](reply, kind, log.netlink, cache, True))
+            bound = kind.has_state and in_states(states, TCP_BOUND_INACTIVE)
             for batch in batches:
+                if bound:
+                    batch = _bound_inactive(batch)
                 # The cookie is the kernel's identity of a socket, unique and never 0 in a dump.
                 batch = _unseen(batch, batch.cookie, seen)
                 if batch is not None:
@@ -149,6 +154,16 @@ def _unseen(batch: SocketBatch, keys: tuple, seen: set) -> SocketBatch | None:
             seen.add(key)
             keep.append(i)
     return batch.take(keep) if keep else None
+
+
+def _bound_inactive(batch: SocketBatch) -> SocketBatch:
+    """A dump that asked for TCP_BOUND_INACTIVE (-q) reports those sockets in their own state,
+    TCP_CLOSE: the kernel finds them in the bind hash and keeps only the ones that are closed and
+    bound (net/ipv4/inet_diag.c ``inet_diag_dump_icsk``, Linux 6.8). No other dumped socket is
+    CLOSE (a closed socket leaves the established and listening hashes), so each is BOUND."""
+    if TCP_CLOSE in batch.state:
+        batch.state = [TCP_BOUND_INACTIVE if s == TCP_CLOSE else s for s in batch.state]
+    return batch
 
 
 def _in_states(batch: SocketBatch, states: int) -> SocketBatch | None:

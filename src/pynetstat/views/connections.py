@@ -57,6 +57,7 @@ def notes(conns) -> list[str]:
             # A fallback is not a loss (the rows are the same), so it is only said when asked.
             out.append(f"{proto}: read {source or 'nothing'} instead of sock_diag ({why})")
     out.extend(log.filter_notes)
+    out.extend(log.notes)
     groups = conns.opts.extension_groups
     fallen = [proto for proto, source in log.sources.items() if source == "proc"]
     if groups and fallen:
