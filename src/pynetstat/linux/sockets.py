@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from pynetstat.errors import BackendUnavailable
 from pynetstat.kinds import in_states
-from pynetstat.model.sockets import TCP_BOUND_INACTIVE, TCP_CLOSE
 from pynetstat.linux.netlink import DumpStats
 from pynetstat.linux.procfs import parse_inet_file
 from pynetstat.linux.sockdiag import AddressCache, decode_batches, request_for
-from pynetstat.model.sockets import SocketBatch
+from pynetstat.model.sockets import TCP_BOUND_INACTIVE, TCP_CLOSE, SocketBatch
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
