@@ -236,3 +236,41 @@ def test_q_lists_bound_sockets_as_bound():
                       "client": "ESTABLISHED"}
     assert r["a"] == {"bound": False, "bound6": False, "listener": True, "client": True}
     assert r["json"] == ["BOUND", "BOUND_INACTIVE"] and r["stderr"] == ""
+
+
+def fast_paths_scenario() -> dict:
+    """Many sockets of one kind (runs of equal-length messages): the run-at-a-time decoder
+    (diagext.run_extensions) gives what the message-by-message one gives, and the one-``%``
+    text (render.extensions.info_text) is the tokens of the reference path, joined."""
+    from pynetstat.linux import diagext, diagreq, sockdiag
+    from pynetstat.linux.netlink import DumpStats, LiveNetlink, Reply
+    from pynetstat.render.extensions import info_text, info_tokens
+
+    nl = LiveNetlink()
+    socks = [pair("127.0.0.1") for _ in range(60)]
+    for _lst, client, server in socks[::3]:
+        transfer(client, server, 70_000)
+    bits = diagext.request_bits(("tos", "timer", "memory", "tcp_info"))
+    reply = nl.dump(diagreq.diag_request(4, "tcp", states=0xFFFFFFFF, ext=bits))
+    chunks = list(reply.chunks)
+    slow = {}
+    for m in diagreq.iter_messages(Reply(reply.seq, iter(chunks)), DumpStats(), "test"):
+        slow[(m.local, m.remote)] = diagext.decode_extensions(
+            m.attrs, diagext.decode_timer(m.timer, m.expires, m.retrans))
+    fast, runs = {}, 0
+    for batch in sockdiag.decode_batches(Reply(reply.seq, iter(chunks)), "tcp", 4, DumpStats(),
+                                         extensions=True):
+        runs += len(batch) > 1
+        for sock, ext in zip(batch.sockets(), batch.extensions):
+            fast[((sock.local_address, sock.local_port), (sock.remote_address, sock.remote_port))] = ext
+    differ = [str(key) for key in slow if slow[key].as_dict() != fast[key].as_dict()]
+    texts = [(info_text(ext, numeric), " ".join(info_tokens(ext, numeric)))
+             for ext in fast.values() for numeric in (True, False)]
+    return {"sockets": len(fast), "same_keys": set(slow) == set(fast), "differ": differ,
+            "runs": runs, "text_differ": [t for t in texts if t[0] != t[1]]}
+
+
+def test_the_fast_paths_equal_the_reference_paths():
+    r = isolated(fast_paths_scenario)
+    assert r["sockets"] >= 180 and r["same_keys"] and r["runs"] > 0
+    assert r["differ"] == [] and r["text_differ"] == []

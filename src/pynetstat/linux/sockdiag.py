@@ -253,12 +253,21 @@ def _extensions(chunk: bytes, start: int, count: int, step: int, length: int,
     """One ``diagext.Extensions`` per message of the run, its ``timer`` from the message's own
     fields (``idiag_timer``, ``idiag_expires``, ``idiag_retrans``). Only a view that asked for
     extension fields (--info, --timers, --memory) pays for this walk, one message at a time."""
-    from pynetstat.linux.diagext import decode_extensions, decode_timer
+    from pynetstat.linux.diagext import decode_extensions, decode_timer, run_extensions
 
     end = start + count * step
     timers = chunk[start + _AT_TIMER : end : step]
     retrans = chunk[start + _AT_RETRANS : end : step]
     expires = order.words(memoryview(chunk)[start:end].cast("I"))[_AT_EXPIRES // 4 :: step // 4].tolist()
+    if order.native:
+        # A run at a time, attribute by attribute (see run_extensions): at 18k sockets with
+        # INFO+CONG, 0.6 s message by message on a loaded 2-core host; this: measured below.
+        found = parse_attrs(chunk, start + _HEAD_SIZE, start + length)
+        if count > 1 and found:
+            records = run_extensions(chunk, start, count, step, start + _HEAD_SIZE, found,
+                                     timers, expires, retrans)
+            if records is not None:
+                return tuple(records)
     out = []
     for i, at in enumerate(range(start, end, step)):
         found = parse_attrs(chunk, at + _HEAD_SIZE, at + length)
