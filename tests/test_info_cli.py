@@ -274,3 +274,53 @@ def test_the_fast_paths_equal_the_reference_paths():
     r = isolated(fast_paths_scenario)
     assert r["sockets"] >= 180 and r["same_keys"] and r["runs"] > 0
     assert r["differ"] == [] and r["text_differ"] == []
+
+
+def _private_hosts_file(text: str) -> None:
+    """This process (a forked child) in a mount namespace of its own, where /etc/hosts says
+    ``text``."""
+    import ctypes
+    import tempfile
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.unshare(0x00020000) == 0, os.strerror(ctypes.get_errno())  # CLONE_NEWNS
+    assert libc.mount(b"none", b"/", None, 0x40000 | 0x4000, None) == 0  # MS_PRIVATE | MS_REC
+    path = tempfile.mktemp(prefix="k13hosts")
+    with open(path, "w") as f:
+        f.write(text)
+    assert libc.mount(path.encode(), b"/etc/hosts", None, 0x1000, None) == 0, \
+        os.strerror(ctypes.get_errno())  # MS_BIND
+
+
+def run_named(*argv: str) -> str:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(list(argv), Environment(out, err, environ={"PYNETSTAT_RESOLVE_BUDGET": "2"}))
+    assert status == 0, err.getvalue()
+    return out.getvalue()
+
+
+def fqdn_scenario() -> dict:
+    _private_hosts_file("127.0.0.2 db1.example.test db1\n127.0.0.1 localhost\n")
+    lst = socket.create_server(("127.0.0.2", 0))
+    client = socket.create_connection(lst.getsockname())
+    server, _ = lst.accept()
+    key = client.getsockname()
+
+    def foreign(*argv: str) -> str | None:
+        for line in run_named(*argv).splitlines():
+            cells = line.split()
+            if len(cells) == 4 and cells[1].rsplit(":", 1)[0] == key[0] and \
+                    cells[2].endswith(f":{lst.getsockname()[1]}"):
+                return cells[2].rsplit(":", 1)[0]
+        return None
+
+    (row,) = [c for c in json.loads(run_named("-a", "--json"))["connections"]
+              if (c["local_address"], c["local_port"]) == key]
+    return {"short": foreign("-a"), "full": foreign("-af"), "numeric": foreign("-anf"),
+            "json": row["remote_host"]}
+
+
+def test_f_shows_fully_qualified_foreign_names_and_short_ones_without_it():
+    r = isolated(fqdn_scenario)
+    assert r == {"short": "db1", "full": "db1.example.test", "numeric": "127.0.0.2",
+                 "json": "db1.example.test"}

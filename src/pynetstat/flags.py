@@ -110,6 +110,9 @@ FLAGS: tuple[Flag, ...] = (
     Flag("ethernet", "Displays interface statistics (all interfaces summed; -v: per interface). "
          "May be combined with -s. Non-unicast packets is the driver's multicast count (veth and "
          "lo count none: their broadcasts are under Unicast packets).", short="e", aliases=("ethernet",)),
+    Flag("fqdn", "Displays fully qualified domain names for foreign addresses (without it, a "
+         "name's first label: db1 for db1.example.com; --json always gives the full name).",
+         short="f", aliases=("fqdn",)),
     Flag("numeric", "Displays addresses and port numbers in numerical form.",
          short="n", aliases=("numeric",)),
     Flag("pids", "Displays the owning process ID of each connection (one number: the lowest "

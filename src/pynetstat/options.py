@@ -13,7 +13,7 @@ class Options:
                  # --audit, --snapshot, --diff (issue 16)
                  "audit", "snapshot", "diff",
                  # TCP internals per connection (issue 13, docs/tcpinfo.md)
-                 "info", "timers", "memory", "dscp", "bound")
+                 "info", "timers", "memory", "dscp", "bound", "fqdn")
 
     def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
                  executables: bool = False, verbose: bool = False, protocol: str | None = None,
@@ -22,7 +22,7 @@ class Options:
                  filters: tuple[tuple[str, str], ...] = (),
                  audit: bool = False, snapshot: str | None = None, diff: str | None = None,
                  info: bool = False, timers: bool = False, memory: bool = False,
-                 dscp: bool = False, bound: bool = False):
+                 dscp: bool = False, bound: bool = False, fqdn: bool = False):
         self.all = all  # -a: listening sockets and UDP too
         self.numeric = numeric  # -n
         self.pids = pids  # -o
@@ -48,6 +48,7 @@ class Options:
         self.memory = memory  # --memory: socket memory (skmeminfo)
         self.dscp = dscp  # -d: the DSCP of each socket's packets (TOS / traffic class)
         self.bound = bound  # -q: -a and TCP sockets bound but not listening (BOUND)
+        self.fqdn = fqdn  # -f: foreign host names in full (else their first label, as Windows)
 
     @property
     def wants_owners(self) -> bool:
