@@ -48,12 +48,9 @@ class TextFormat:
         ext_lines = None
         groups = session.opts.extension_groups
         if groups:
-            from pynetstat.render.extensions import extension_lines
+            from pynetstat.render.extensions import ext_lines_for
 
-            numeric = session.opts.numeric
-
-            def ext_lines(ext, ipv4):
-                return extension_lines(ext, groups, numeric, ipv4)
+            ext_lines = ext_lines_for(groups, session.opts.numeric)
         table = ConnectionTable(out, session.opts, session.names, session.ifname, owner_lines,
                                 ext_lines)
         table.write_batches(batches)

@@ -114,12 +114,13 @@ _SND_WS, _RCV_WS = BIT_POSITIONS["snd_wscale"][1:], BIT_POSITIONS["rcv_wscale"][
 _NUMBERS = itemgetter(*(_AT[name] for name in ("bytes_sent", "bytes_acked", "bytes_received", "segs_out",
                                         "segs_in", "last_data_sent", "last_data_recv",
                                         "last_ack_recv")))
+_TAIL = itemgetter(*(_AT[name] for name in ("retrans", "total_retrans", "lost")))
+_TAIL_TEXT = " retrans:%d/%d lost:%d"
 _NUMBERS_TEXT = ("bytes_sent:%d bytes_acked:%d bytes_received:%d segs_out:%d segs_in:%d "
                  "lastsnd:%d lastrcv:%d lastack:%d")
-_RTO, _RTT, _RTTVAR, _MSS, _CWND, _SSTHRESH = (_AT[n] for n in ("rto", "rtt", "rttvar", "snd_mss",
-                                                              "snd_cwnd", "snd_ssthresh"))
-_PACING, _DELIVERY, _RETRANS, _TOTAL, _LOST = (_AT[n] for n in (
-    "pacing_rate", "delivery_rate", "retrans", "total_retrans", "lost"))
+_RTO, _RTT, _RTTVAR, _MSS, _CWND, _SSTHRESH = (_AT[n] for n in (
+    "rto", "rtt", "rttvar", "snd_mss", "snd_cwnd", "snd_ssthresh"))
+_PACING, _DELIVERY = _AT["pacing_rate"], _AT["delivery_rate"]
 
 
 class _Memo(dict):
@@ -139,8 +140,17 @@ def _option_words(options: int) -> str:
     return "".join(f"{name} " for bit, name in OPTION_NAMES if options & bit)
 
 
-_OPTION_WORDS = _Memo(_option_words)
-_CONGESTION_WORD = _Memo(lambda name: "" if not name else safe_token(name) + " ")
+def _head(key: tuple) -> str:
+    """(options, congestion algorithm, the window scales' byte) -> the line's first words:
+    ``"ts sack cubic wscale:7,7 "``. A few distinct keys per host: made once each."""
+    options, congestion, ws = key
+    text = _option_words(options) + ("" if not congestion else safe_token(congestion) + " ")
+    if options & 4:  # TCPI_OPT_WSCALE
+        text += f"wscale:{ws >> _SND_WS[0] & _SND_WS[1]},{ws >> _RCV_WS[0] & _RCV_WS[1]} "
+    return text
+
+
+_HEADS = _Memo(_head)
 
 
 def info_text(ext: Extensions, numeric: bool) -> str | None:
@@ -152,11 +162,7 @@ def info_text(ext: Extensions, numeric: bool) -> str | None:
     v = info._values
     if v[_LAST] is None:  # a struct older than Linux 4.19
         return " ".join(info_tokens(ext, numeric))
-    options = v[_OPTS_AT]
-    text = _OPTION_WORDS[options] + _CONGESTION_WORD[ext.congestion]
-    if options & 4:  # TCPI_OPT_WSCALE
-        ws = v[_WS_AT]
-        text += f"wscale:{ws >> _SND_WS[0] & _SND_WS[1]},{ws >> _RCV_WS[0] & _RCV_WS[1]} "
+    text = _HEADS[(v[_OPTS_AT], ext.congestion, v[_WS_AT])]
     rto = v[_RTO]
     if rto and rto != 3000000:
         text += f"rto:{rto / 1000:g} "
@@ -165,16 +171,17 @@ def info_text(ext: Extensions, numeric: bool) -> str | None:
         text += f"rtt:{rtt / 1000:g}/{v[_RTTVAR] / 1000:g} "
     if v[_MSS]:
         text += f"mss:{v[_MSS]} "
-    text += f"cwnd:{v[_CWND]} "
     if v[_SSTHRESH] < 0xFFFF:
-        text += f"ssthresh:{v[_SSTHRESH]} "
+        text += f"cwnd:{v[_CWND]} ssthresh:{v[_SSTHRESH]} "
+    else:
+        text += f"cwnd:{v[_CWND]} "
     text += _NUMBERS_TEXT % _NUMBERS(v)
     pacing = v[_PACING]
     if pacing and pacing != (1 << 64) - 1:
         text += " pacing_rate " + _rate(pacing * 8.0, numeric)
     if v[_DELIVERY]:
         text += " delivery_rate " + _rate(v[_DELIVERY] * 8.0, numeric)
-    return f"{text} retrans:{v[_RETRANS]}/{v[_TOTAL]} lost:{v[_LOST]}"
+    return text + _TAIL_TEXT % _TAIL(v)
 
 
 def info_tokens(ext: Extensions, numeric: bool) -> list[str]:
@@ -249,6 +256,20 @@ def extension_lines(ext: Extensions | None, groups: tuple[str, ...], numeric: bo
             if text is not None:
                 tokens.append(text)
     return [INDENT + " ".join(tokens)] if tokens else []
+
+
+def ext_lines_for(groups: tuple[str, ...], numeric: bool):
+    """``(ext, ipv4) -> lines`` for the table: ``extension_lines``, or for --info alone (the
+    common case, 200k rows) the ``info_text`` line straight."""
+    if groups == ("tcp_info",):
+        def info_only(ext, ipv4):
+            text = None if ext is None else info_text(ext, numeric)
+            return [INDENT + text] if text else []
+        return info_only
+
+    def lines(ext, ipv4):
+        return extension_lines(ext, groups, numeric, ipv4)
+    return lines
 
 
 # ---- JSON ----------------------------------------------------------------------------------

@@ -251,10 +251,22 @@ class ConnectionTable:
         lines: list[str] = []
         for part in self.parts:
             lines += format_rows(part) if isinstance(part, list) else self._batch_lines(part)
-        if self.extra:
-            for index in sorted(self.extra, reverse=True):
-                lines[index + 1 : index + 1] = [e + "\n" for e in self.extra[index]]
-            self.extra.clear()
+        extra = self.extra
+        if len(extra) > 64:
+            # Lines under most rows (-b, --info): one merge, not a list insertion per row (each
+            # moves the rest of the block: quadratic in the block's rows).
+            merged: list[str] = []
+            add, more, get = merged.append, merged.extend, extra.get
+            for index, line in enumerate(lines):
+                add(line)
+                under = get(index)
+                if under:
+                    more([e + "\n" for e in under])
+            lines = merged
+        elif extra:
+            for index in sorted(extra, reverse=True):
+                lines[index + 1 : index + 1] = [e + "\n" for e in extra[index]]
+        extra.clear()
         out.extend(lines)
         self.parts.clear()
         self.rows = 0
