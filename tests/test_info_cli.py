@@ -244,7 +244,7 @@ def fast_paths_scenario() -> dict:
     text (render.extensions.info_text) is the tokens of the reference path, joined."""
     from pynetstat.linux import diagext, diagreq, sockdiag
     from pynetstat.linux.netlink import DumpStats, LiveNetlink, Reply
-    from pynetstat.render.extensions import info_text, info_tokens
+    from pynetstat.render.extensions import INDENT, info_lines, info_text, info_tokens
 
     nl = LiveNetlink()
     socks = [pair("127.0.0.1") for _ in range(60)]
@@ -257,23 +257,29 @@ def fast_paths_scenario() -> dict:
     for m in diagreq.iter_messages(Reply(reply.seq, iter(chunks)), DumpStats(), "test"):
         slow[(m.local, m.remote)] = diagext.decode_extensions(
             m.attrs, diagext.decode_timer(m.timer, m.expires, m.retrans))
-    fast, runs = {}, 0
+    fast, runs, columns = {}, 0, []
     for batch in sockdiag.decode_batches(Reply(reply.seq, iter(chunks)), "tcp", 4, DumpStats(),
                                          extensions=True):
         runs += len(batch) > 1
+        for numeric in (True, False):
+            by_column = info_lines(batch.extensions, numeric)
+            by_row = [[INDENT + " ".join(info_tokens(ext, numeric))] for ext in batch.extensions]
+            columns.append(by_column is None or by_column == by_row)
         for sock, ext in zip(batch.sockets(), batch.extensions):
             fast[((sock.local_address, sock.local_port), (sock.remote_address, sock.remote_port))] = ext
     differ = [str(key) for key in slow if slow[key].as_dict() != fast[key].as_dict()]
     texts = [(info_text(ext, numeric), " ".join(info_tokens(ext, numeric)))
              for ext in fast.values() for numeric in (True, False)]
     return {"sockets": len(fast), "same_keys": set(slow) == set(fast), "differ": differ,
-            "runs": runs, "text_differ": [t for t in texts if t[0] != t[1]]}
+            "runs": runs, "text_differ": [t for t in texts if t[0] != t[1]],
+            "columns": columns}
 
 
 def test_the_fast_paths_equal_the_reference_paths():
     r = isolated(fast_paths_scenario)
     assert r["sockets"] >= 180 and r["same_keys"] and r["runs"] > 0
     assert r["differ"] == [] and r["text_differ"] == []
+    assert r["columns"] and all(r["columns"])
 
 
 def _private_hosts_file(text: str) -> None:

@@ -17,7 +17,8 @@ not have to know which ones ss leaves out. A field the kernel does not report (a
 
 from __future__ import annotations
 
-from operator import itemgetter
+from itertools import repeat
+from operator import attrgetter, itemgetter, mul, truediv
 
 from pynetstat.linux.diagext import SK_MEMINFO_FIELDS, SS_SKMEM_LABELS
 from pynetstat.linux.tcpinfo import (
@@ -111,10 +112,12 @@ _LAST = max(_AT[name] for name in ("bytes_sent", "bytes_acked", "bytes_received"
                                    "segs_in", "last_data_sent", "delivery_rate", "lost"))
 _OPTS_AT, _WS_AT = _AT["options"], BIT_POSITIONS["snd_wscale"][0]
 _SND_WS, _RCV_WS = BIT_POSITIONS["snd_wscale"][1:], BIT_POSITIONS["rcv_wscale"][1:]
-_NUMBERS = itemgetter(*(_AT[name] for name in ("bytes_sent", "bytes_acked", "bytes_received", "segs_out",
-                                        "segs_in", "last_data_sent", "last_data_recv",
-                                        "last_ack_recv")))
-_TAIL = itemgetter(*(_AT[name] for name in ("retrans", "total_retrans", "lost")))
+_NUMBERS_AT = tuple(_AT[name] for name in ("bytes_sent", "bytes_acked", "bytes_received",
+                                           "segs_out", "segs_in", "last_data_sent",
+                                           "last_data_recv", "last_ack_recv"))
+_NUMBERS = itemgetter(*_NUMBERS_AT)
+_TAIL_AT = tuple(_AT[name] for name in ("retrans", "total_retrans", "lost"))
+_TAIL = itemgetter(*_TAIL_AT)
 _TAIL_TEXT = " retrans:%d/%d lost:%d"
 _NUMBERS_TEXT = ("bytes_sent:%d bytes_acked:%d bytes_received:%d segs_out:%d segs_in:%d "
                  "lastsnd:%d lastrcv:%d lastack:%d")
@@ -259,17 +262,92 @@ def extension_lines(ext: Extensions | None, groups: tuple[str, ...], numeric: bo
 
 
 def ext_lines_for(groups: tuple[str, ...], numeric: bool):
-    """``(ext, ipv4) -> lines`` for the table: ``extension_lines``, or for --info alone (the
-    common case, 200k rows) the ``info_text`` line straight."""
-    if groups == ("tcp_info",):
-        def info_only(ext, ipv4):
-            text = None if ext is None else info_text(ext, numeric)
-            return [INDENT + text] if text else []
-        return info_only
-
-    def lines(ext, ipv4):
-        return extension_lines(ext, groups, numeric, ipv4)
+    """``batch -> [lines under each row]`` for the table (a batch with an ``extensions``
+    column): ``extension_lines`` row by row, or for --info alone on a batch of full structs
+    (the common case: 200k rows) ``info_lines``, a column at a time."""
+    def lines(batch):
+        if groups == ("tcp_info",):
+            made = info_lines(batch.extensions, numeric)
+            if made is not None:
+                return made
+        v4 = batch.family == 4
+        return [extension_lines(ext, groups, numeric, v4 or remote.startswith("::ffff:"))
+                for ext, remote in zip(batch.extensions, batch.remote_address)]
     return lines
+
+
+_VALUES = attrgetter("_values")
+_INFO = attrgetter("info")
+_CONGESTION = attrgetter("congestion")
+_INFO_LINE = (INDENT + "%s%s%s%s%s" + _NUMBERS_TEXT + "%s%s" + _TAIL_TEXT)
+_RTO_CELL = _Memo(lambda rto: f"rto:{rto / 1000:g} " if rto and rto != 3000000 else "")
+_RTT_CELL = _Memo(lambda key: f"rtt:{key[0] / 1000:g}/{key[1] / 1000:g} " if key[0] else "")
+_MSS_CELL = _Memo(lambda mss: f"mss:{mss} " if mss else "")
+_CWND_CELL = _Memo(lambda key: f"cwnd:{key[0]} ssthresh:{key[1]} " if key[1] < 0xFFFF
+                   else f"cwnd:{key[0]} ")
+
+
+def _rate_cells(word: str, numeric: bool, unlimited: int | None) -> _Memo:
+    def cell(rate: int) -> str:
+        if not rate or rate == unlimited:
+            return ""
+        return f" {word} {_rate(rate * 8.0, numeric)}"
+    return _Memo(cell)
+
+
+_UNLIMITED = (1 << 64) - 1
+_RATE_CELLS = {(word, numeric): _rate_cells(word, numeric, (1 << 64) - 1 if word == "pacing_rate" else None)
+               for word in ("pacing_rate", "delivery_rate") for numeric in (False, True)}
+
+
+def info_lines(exts, numeric: bool) -> list[list[str]] | None:
+    """``info_text`` of every socket of a batch, a field at a time: each field a column taken
+    from the unpacked tuples by ``itemgetter`` (in C), each conditional cell (``rto:``, ``rtt:``,
+    rates) from a table of the texts of the values seen, every line one ``%``. ``None`` when a
+    socket has no tcp_info or an older struct (then ``info_text`` row by row)."""
+    infos = list(map(_INFO, exts))
+    if not all(infos):  # (``None in`` would call TcpInfo.__eq__ on each)
+        return None
+    values = list(map(_VALUES, infos))
+    if None in map(itemgetter(_LAST), values):
+        return None
+
+    def column(index: int) -> list:
+        return list(map(itemgetter(index), values))
+
+    heads = map(_HEADS.__getitem__, zip(column(_OPTS_AT), map(_CONGESTION, exts), column(_WS_AT)))
+    # A cell shown for some values only is made in C when the column has none of the others
+    # (the usual batch: every socket has an RTT sample, an MSS, a rate), else by the table of
+    # texts of the values seen (a Python call per new value).
+    rto, rtt, rttvar, mss = column(_RTO), column(_RTT), column(_RTTVAR), column(_MSS)
+    pacing, delivery = column(_PACING), column(_DELIVERY)
+    thousand, eight = repeat(1000), repeat(8.0)
+    if 0 in rto or 3000000 in rto:
+        rto_cells = map(_RTO_CELL.__getitem__, rto)
+    else:
+        rto_cells = map("rto:%g ".__mod__, map(truediv, rto, thousand))
+    if 0 in rtt:
+        rtt_cells = map(_RTT_CELL.__getitem__, zip(rtt, rttvar))
+    else:
+        rtt_cells = map("rtt:%g/%g ".__mod__, zip(map(truediv, rtt, thousand),
+                                                  map(truediv, rttvar, thousand)))
+    mss_cells = map(_MSS_CELL.__getitem__, mss) if 0 in mss else map("mss:%d ".__mod__, mss)
+    if numeric and 0 not in pacing and _UNLIMITED not in pacing:
+        pacing_cells = map(" pacing_rate %.0fbps".__mod__, map(mul, pacing, eight))
+    else:
+        pacing_cells = map(_RATE_CELLS[("pacing_rate", numeric)].__getitem__, pacing)
+    if numeric and 0 not in delivery:
+        delivery_cells = map(" delivery_rate %.0fbps".__mod__, map(mul, delivery, eight))
+    else:
+        delivery_cells = map(_RATE_CELLS[("delivery_rate", numeric)].__getitem__, delivery)
+    cells = [heads, rto_cells, rtt_cells, mss_cells,
+             map(_CWND_CELL.__getitem__, zip(column(_CWND), column(_SSTHRESH))),
+             *(column(i) for i in _NUMBERS_AT), pacing_cells, delivery_cells,
+             *(column(i) for i in _TAIL_AT)]
+    return list(map(list, zip(map(_INFO_LINE.__mod__, zip(*cells)))))
+
+
+# ---- JSON ---
 
 
 # ---- JSON ----------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ class ConnectionTable:
         self.names = names
         self.ifname = ifname
         self.owner_lines = owner_lines  # (owners, verbose) -> list[str], for -b
-        # (Extensions record, IPv4 packets?) -> the lines under its row (-d, --info, ...)
+        # a batch with extensions -> the lines under each of its rows (-d, --info, ...)
         self.ext_lines = ext_lines
         # rows may have lines under them: format them one string per row
         self.row_lines = opts.executables or ext_lines is not None
@@ -170,10 +170,8 @@ class ConnectionTable:
 
     def _add_ext_lines(self, batch: SocketBatch, start: int) -> None:
         """--info, --timers, --memory lines under the rows just added, above any -b lines."""
-        extra, lines_for = self.extra, self.ext_lines
-        v4 = batch.family == 4
-        for i, (ext, remote) in enumerate(zip(batch.extensions, batch.remote_address)):
-            lines = lines_for(ext, v4 or remote.startswith("::ffff:"))
+        extra = self.extra
+        for i, lines in enumerate(self.ext_lines(batch)):
             if lines:
                 below = extra.get(start + i)
                 extra[start + i] = lines + below if below else lines
