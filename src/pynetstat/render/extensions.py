@@ -33,8 +33,15 @@ from pynetstat.textsafe import json_text, safe_token
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pynetstat.linux.diagext import Extensions, Timer
-    from pynetstat.linux.tcpinfo import TcpInfo
+    from collections.abc import Callable, Iterable
+    from typing import Any
+
+    from pynetstat.model.sockets import SocketBatch
+
+    # linux.diagext's records state no slot types (that module is not type-checked yet)
+    Extensions = Any
+    Timer = Any
+    TcpInfo = Any
 
 INDENT = "    "
 
@@ -126,15 +133,18 @@ _RTO, _RTT, _RTTVAR, _MSS, _CWND, _SSTHRESH = (_AT[n] for n in (
 _PACING, _DELIVERY = _AT["pacing_rate"], _AT["delivery_rate"]
 
 
-class _Memo(dict):
+class _Memo(dict):  # type: ignore[type-arg]
+    """key -> ``make(key)``, made on first sight and kept."""
+
     __slots__ = ("make",)
 
-    def __init__(self, make):
+    def __init__(self, make: Callable[[Any], str]) -> None:
         super().__init__()
         self.make = make
 
-    def __missing__(self, key):
-        value = self[key] = self.make(key)
+    def __missing__(self, key: Any) -> str:
+        value: str = self.make(key)
+        self[key] = value
         return value
 
 
@@ -143,7 +153,7 @@ def _option_words(options: int) -> str:
     return "".join(f"{name} " for bit, name in OPTION_NAMES if options & bit)
 
 
-def _head(key: tuple) -> str:
+def _head(key: tuple[int, str | None, int]) -> str:
     """(options, congestion algorithm, the window scales' byte) -> the line's first words:
     ``"ts sack cubic wscale:7,7 "``. A few distinct keys per host: made once each."""
     options, congestion, ws = key
@@ -165,7 +175,7 @@ def info_text(ext: Extensions, numeric: bool) -> str | None:
     v = info._values
     if v[_LAST] is None:  # a struct older than Linux 4.19
         return " ".join(info_tokens(ext, numeric))
-    text = _HEADS[(v[_OPTS_AT], ext.congestion, v[_WS_AT])]
+    text: str = _HEADS[(v[_OPTS_AT], ext.congestion, v[_WS_AT])]
     rto = v[_RTO]
     if rto and rto != 3000000:
         text += f"rto:{rto / 1000:g} "
@@ -184,7 +194,8 @@ def info_text(ext: Extensions, numeric: bool) -> str | None:
         text += " pacing_rate " + _rate(pacing * 8.0, numeric)
     if v[_DELIVERY]:
         text += " delivery_rate " + _rate(v[_DELIVERY] * 8.0, numeric)
-    return text + _TAIL_TEXT % _TAIL(v)
+    line: str = text + _TAIL_TEXT % _TAIL(v)
+    return line
 
 
 def info_tokens(ext: Extensions, numeric: bool) -> list[str]:
@@ -261,18 +272,20 @@ def extension_lines(ext: Extensions | None, groups: tuple[str, ...], numeric: bo
     return [INDENT + " ".join(tokens)] if tokens else []
 
 
-def ext_lines_for(groups: tuple[str, ...], numeric: bool):
+def ext_lines_for(groups: tuple[str, ...], numeric: bool
+                  ) -> Callable[[SocketBatch], list[list[str]]]:
     """``batch -> [lines under each row]`` for the table (a batch with an ``extensions``
     column): ``extension_lines`` row by row, or for --info alone on a batch of full structs
     (the common case: 200k rows) ``info_lines``, a column at a time."""
-    def lines(batch):
+    def lines(batch: SocketBatch) -> list[list[str]]:
+        exts = batch.extensions or ()
         if groups == ("tcp_info",):
-            made = info_lines(batch.extensions, numeric)
+            made = info_lines(exts, numeric)
             if made is not None:
                 return made
         v4 = batch.family == 4
         return [extension_lines(ext, groups, numeric, v4 or remote.startswith("::ffff:"))
-                for ext, remote in zip(batch.extensions, batch.remote_address)]
+                for ext, remote in zip(exts, batch.remote_address)]
     return lines
 
 
@@ -300,7 +313,7 @@ _RATE_CELLS = {(word, numeric): _rate_cells(word, numeric, (1 << 64) - 1 if word
                for word in ("pacing_rate", "delivery_rate") for numeric in (False, True)}
 
 
-def info_lines(exts, numeric: bool) -> list[list[str]] | None:
+def info_lines(exts: Iterable[Extensions], numeric: bool) -> list[list[str]] | None:
     """``info_text`` of every socket of a batch, a field at a time: each field a column taken
     from the unpacked tuples by ``itemgetter`` (in C), each conditional cell (``rto:``, ``rtt:``,
     rates) from a table of the texts of the values seen, every line one ``%``. ``None`` when a
@@ -312,7 +325,7 @@ def info_lines(exts, numeric: bool) -> list[list[str]] | None:
     if None in map(itemgetter(_LAST), values):
         return None
 
-    def column(index: int) -> list:
+    def column(index: int) -> list[Any]:
         return list(map(itemgetter(index), values))
 
     heads = map(_HEADS.__getitem__, zip(column(_OPTS_AT), map(_CONGESTION, exts), column(_WS_AT)))
@@ -352,13 +365,13 @@ def info_lines(exts, numeric: bool) -> list[list[str]] | None:
 
 # ---- JSON ----------------------------------------------------------------------------------
 
-def timer_json(timer: Timer | None) -> dict | None:
+def timer_json(timer: Timer | None) -> dict[str, Any] | None:
     if timer is None:
         return None
     return {"name": timer.name, "expires_ms": timer.expires_ms, "retrans": timer.retrans}
 
 
-def memory_json(ext: Extensions) -> dict | None:
+def memory_json(ext: Extensions) -> dict[str, Any] | None:
     sk = ext.skmeminfo
     if sk is not None:
         return {key: getattr(sk, name) for name, key in MEMORY_JSON}
@@ -377,7 +390,7 @@ _JSON_KEYS = tuple(key for _name, key in TCP_INFO_JSON)
 _BIT_GETS = tuple(BIT_POSITIONS[name] for name in FIELD_NAMES[len(_PLAIN):])
 
 
-def tcp_info_json(ext: Extensions) -> dict | None:
+def tcp_info_json(ext: Extensions) -> dict[str, Any] | None:
     info: TcpInfo | None = ext.info
     if info is None:
         return None
@@ -392,10 +405,11 @@ def tcp_info_json(ext: Extensions) -> dict | None:
     return out
 
 
-def extension_json(ext: Extensions | None, groups: tuple[str, ...], ipv4: bool = True) -> dict:
+def extension_json(ext: Extensions | None, groups: tuple[str, ...], ipv4: bool = True
+                   ) -> dict[str, Any]:
     """The row's ``dscp``, ``timer``, ``memory`` and ``tcp_info`` (``null`` when not asked for
     or not reported for this socket)."""
-    out: dict = {"dscp": None, "timer": None, "memory": None, "tcp_info": None}
+    out: dict[str, Any] = {"dscp": None, "timer": None, "memory": None, "tcp_info": None}
     if ext is None:
         return out
     if "tos" in groups:
