@@ -82,8 +82,9 @@ def test_extension_groups_are_declared():
     from pynetstat.linux.diagext import GROUP_BITS
     from pynetstat.options import Options
 
-    assert set(fields.EXTENSIONS) == {"tcp_info", "memory", "timer", "tos"} == set(GROUP_BITS)
-    every = Options(info=True, timers=True, memory=True).extension_groups
+    assert set(fields.EXTENSIONS) == {"tcp_info", "memory", "timer", "tos", "times"} == set(GROUP_BITS)
+    every = Options(info=True, timers=True, memory=True, dscp=True, times=True).extension_groups
+    assert set(every) == set(fields.EXTENSIONS)
     assert set(every) <= set(fields.EXTENSIONS) and Options().extension_groups == ()
     # each group that is an object of the JSON row is a row of CONNECTION_JSON
     json_names = {name for name, _type in fields.CONNECTION_JSON}

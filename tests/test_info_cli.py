@@ -330,3 +330,36 @@ def test_f_shows_fully_qualified_foreign_names_and_short_ones_without_it():
     r = isolated(fqdn_scenario)
     assert r == {"short": "db1", "full": "db1.example.test", "numeric": "127.0.0.2",
                  "json": "db1.example.test"}
+
+
+def times_scenario() -> dict:
+    """-i: the timer left and the times since the last send, receive and ACK, each labelled;
+    a TIME_WAIT socket has its timer only; nothing is called a time in state."""
+    lst, client, server = pair("127.0.0.1", client_opts=[
+        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1), (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 600)])
+    transfer(client, server, 10_000)
+    lst2, closing, other = pair("127.0.0.1")
+    waiting = ends(closing)
+    closing.shutdown(socket.SHUT_WR)
+    other.recv(1)
+    other.close()
+    closing.recv(1)
+    closing.close()
+    time.sleep(0.3)
+    text = run("-ani")
+    rows = text_rows(text)
+    doc = json_rows(run("-ni", "--json"))
+    me = doc[ends(client)]
+    return {"client": " ".join(rows[ends(client)][0]), "time_wait": " ".join(rows[waiting][0]),
+            "listener": rows[(lst.getsockname(), ("0.0.0.0", 0))],
+            "in_state": "in state" in text.lower(),
+            "json_timer": me["timer"]["name"], "json_idle": me["tcp_info"]["last_data_sent_ms"]}
+
+
+def test_i_shows_what_linux_knows_of_time_labelled():
+    r = isolated(times_scenario)
+    assert re.fullmatch(r"timer left: keepalive \S+; since last data sent: \d+ms, data received: "
+                        r"\d+ms, ACK received: \d+ms", r.pop("client")), r
+    assert re.fullmatch(r"timer left: timewait \S+;", r.pop("time_wait"))
+    assert r.pop("json_idle") >= 300
+    assert r == {"listener": [], "in_state": False, "json_timer": "keepalive"}

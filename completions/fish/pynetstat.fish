@@ -5,6 +5,7 @@ complete -c pynetstat -s q -l bound -d 'Displays all connections, listening port
 complete -c pynetstat -s b -l executables -d 'Displays the executable involved in each connection or listening port, under the row: the systemd unit or container running it, then [executable].'
 complete -c pynetstat -s e -l ethernet -d 'Displays interface statistics (all interfaces summed; -v: per interface).'
 complete -c pynetstat -s f -l fqdn -d 'Displays fully qualified domain names for foreign addresses (without it, a name\'s first label: db1 for db1.example.com; --json always gives the full name).'
+complete -c pynetstat -s i -l times -d 'Under each row, the times Linux keeps, each named for what it is: the time left on the socket\'s timer (retransmission, keepalive or FIN_WAIT_2, TIME_WAIT, zero-window probe) and, for TCP connections, the time since the last data sent, the last data received and the last ACK received.'
 complete -c pynetstat -s n -l numeric -d 'Displays addresses and port numbers in numerical form.'
 complete -c pynetstat -s o -l pids -d 'Displays the owning process ID of each connection (one number: the lowest PID when several processes hold the socket; -b lists each, --json gives every owner; "-": no visible owner).'
 complete -c pynetstat -s p -l proto -l protocol -x -a 'TCP UDP TCPv6 UDPv6 IP IPv6 ICMP ICMPv6' -d 'Shows connections for proto: TCP, UDP, TCPv6 or UDPv6.'

@@ -113,6 +113,11 @@ FLAGS: tuple[Flag, ...] = (
     Flag("fqdn", "Displays fully qualified domain names for foreign addresses (without it, a "
          "name's first label: db1 for db1.example.com; --json always gives the full name).",
          short="f", aliases=("fqdn",)),
+    Flag("times", "Under each row, the times Linux keeps, each named for what it is: the time "
+         "left on the socket's timer (retransmission, keepalive or FIN_WAIT_2, TIME_WAIT, "
+         "zero-window probe) and, for TCP connections, the time since the last data sent, the "
+         "last data received and the last ACK received. Linux does not record when a socket "
+         "entered its state, so no time in state is shown.", short="i", aliases=("times",)),
     Flag("numeric", "Displays addresses and port numbers in numerical form.",
          short="n", aliases=("numeric",)),
     Flag("pids", "Displays the owning process ID of each connection (one number: the lowest "

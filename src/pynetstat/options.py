@@ -13,7 +13,7 @@ class Options:
                  # --audit, --snapshot, --diff (issue 16)
                  "audit", "snapshot", "diff",
                  # TCP internals per connection (issue 13, docs/tcpinfo.md)
-                 "info", "timers", "memory", "dscp", "bound", "fqdn")
+                 "info", "timers", "memory", "dscp", "bound", "fqdn", "times")
 
     def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
                  executables: bool = False, verbose: bool = False, protocol: str | None = None,
@@ -22,7 +22,8 @@ class Options:
                  filters: tuple[tuple[str, str], ...] = (),
                  audit: bool = False, snapshot: str | None = None, diff: str | None = None,
                  info: bool = False, timers: bool = False, memory: bool = False,
-                 dscp: bool = False, bound: bool = False, fqdn: bool = False):
+                 dscp: bool = False, bound: bool = False, fqdn: bool = False,
+                 times: bool = False):
         self.all = all  # -a: listening sockets and UDP too
         self.numeric = numeric  # -n
         self.pids = pids  # -o
@@ -49,6 +50,7 @@ class Options:
         self.dscp = dscp  # -d: the DSCP of each socket's packets (TOS / traffic class)
         self.bound = bound  # -q: -a and TCP sockets bound but not listening (BOUND)
         self.fqdn = fqdn  # -f: foreign host names in full (else their first label, as Windows)
+        self.times = times  # -i: the times Linux keeps (timer left, since last send/receive/ACK)
 
     @property
     def wants_owners(self) -> bool:
@@ -60,7 +62,8 @@ class Options:
         """The per-socket extension groups (model/fields.EXTENSIONS) asked for, in the order
         their text is printed under a row: none for a plain listing."""
         return tuple(group for group, given in (("tos", self.dscp), ("timer", self.timers),
-                                                ("memory", self.memory), ("tcp_info", self.info))
+                                                ("times", self.times), ("memory", self.memory),
+                                                ("tcp_info", self.info))
                      if given)
 
     def __repr__(self) -> str:

@@ -42,7 +42,8 @@ GROUP_MEMORY = EXT_SKMEMINFO | EXT_MEMINFO
 GROUP_TOS = EXT_TOS | EXT_TCLASS
 # model/fields.EXTENSIONS group -> the idiag_ext bits it needs. The timer is in every message
 # (no bit), but is read only when a view asks for it.
-GROUP_BITS = {"tcp_info": GROUP_INFO, "memory": GROUP_MEMORY, "tos": GROUP_TOS, "timer": 0}
+GROUP_BITS = {"tcp_info": GROUP_INFO, "memory": GROUP_MEMORY, "tos": GROUP_TOS, "timer": 0,
+              "times": EXT_INFO}
 
 
 def request_bits(groups) -> int:

@@ -75,6 +75,8 @@ EXTENSIONS: dict[str, tuple[Field, ...]] = {
     "memory": (Field("memory", "socket memory (skmeminfo), bytes; drops in packets"),),
     "tcp_info": (Field("tcp_info", "struct tcp_info and the congestion algorithm"),),
     "tos": (Field("dscp", "DSCP of the packets the socket sends: TOS / traffic class >> 2"),),
+    # -i: the timer and tcp_info's last_* times; its JSON is the timer and tcp_info objects
+    "times": (),
 }
 
 # The batch's own column, filled by the owner join: one tuple of Owner per socket.

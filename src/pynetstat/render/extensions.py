@@ -20,7 +20,7 @@ from __future__ import annotations
 from itertools import repeat
 from operator import attrgetter, itemgetter, mul, truediv
 
-from pynetstat.linux.diagext import SK_MEMINFO_FIELDS, SS_SKMEM_LABELS
+from pynetstat.linux.diagext import SK_MEMINFO_FIELDS, SS_SKMEM_LABELS, format_ms_timer
 from pynetstat.linux.tcpinfo import (
     BIT_POSITIONS,
     FIELD_NAMES,
@@ -237,6 +237,21 @@ def info_tokens(ext: Extensions, numeric: bool) -> list[str]:
     return out
 
 
+def times_tokens(ext: Extensions) -> list[str]:
+    """-i: what Linux knows of time, each named for what it is (never a time in state, which
+    Linux does not record): ``timer left: keepalive 7.200sec;`` and, from tcp_info, ``last data
+    sent 4ms ago, data received 3ms ago, ACK received 3ms ago``."""
+    out = []
+    timer = ext.timer
+    if timer is not None and timer.kind:
+        out.append(f"timer left: {timer.name} {format_ms_timer(timer.expires_ms) or '0ms'};")
+    info = ext.info
+    if info is not None and info.state != 10 and info.last_data_sent is not None:  # not LISTEN
+        out.append(f"since last data sent: {info.last_data_sent}ms, data received: "
+                   f"{info.last_data_recv}ms, ACK received: {info.last_ack_recv}ms")
+    return out
+
+
 def dscp_tokens(ext: Extensions, ipv4: bool) -> list[str]:
     """-d: ``["dscp:46"]`` (Expedited Forwarding); none when the kernel sent no TOS or traffic
     class (a TIME_WAIT or request socket)."""
@@ -263,6 +278,8 @@ def extension_lines(ext: Extensions | None, groups: tuple[str, ...], numeric: bo
             tokens += dscp_tokens(ext, ipv4)
         elif group == "timer":
             tokens += timer_tokens(ext.timer)
+        elif group == "times":
+            tokens += times_tokens(ext)
         elif group == "memory":
             tokens += memory_tokens(ext)
         elif group == "tcp_info":
@@ -414,10 +431,10 @@ def extension_json(ext: Extensions | None, groups: tuple[str, ...], ipv4: bool =
         return out
     if "tos" in groups:
         out["dscp"] = ext.dscp(ipv4)
-    if "timer" in groups:
+    if "timer" in groups or "times" in groups:
         out["timer"] = timer_json(ext.timer)
     if "memory" in groups:
         out["memory"] = memory_json(ext)
-    if "tcp_info" in groups:
+    if "tcp_info" in groups or "times" in groups:
         out["tcp_info"] = tcp_info_json(ext)
     return out
