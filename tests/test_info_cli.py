@@ -363,3 +363,43 @@ def test_i_shows_what_linux_knows_of_time_labelled():
     assert re.fullmatch(r"timer left: timewait \S+;", r.pop("time_wait"))
     assert r.pop("json_idle") >= 300
     assert r == {"listener": [], "in_state": False, "json_timer": "keepalive"}
+
+
+def processes_scenario() -> dict:
+    """A child holding 3 TCP sockets and 2 UDP ones, and this process's listener, which it
+    inherits (a socket two processes hold counts for each): -c lists the child first with its
+    counts, in text and JSON."""
+    mine = socket.create_server(("127.0.0.1", 0))
+    ready_r, ready_w = os.pipe()  # the child -> us: its sockets are open
+    done_r, done_w = os.pipe()  # us -> the child: we have looked
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child holds its sockets until told)
+        lst = socket.create_server(("127.0.0.1", 0))
+        held = [lst, socket.create_connection(lst.getsockname()), lst.accept()[0]]
+        udp = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+        for u in udp:
+            u.bind(("127.0.0.1", 0))
+        os.write(ready_w, b"x")
+        os.read(done_r, 1)
+        del held, udp
+        os._exit(0)
+    try:
+        os.read(ready_r, 1)
+        text = run("-c")
+        doc = json.loads(run("-c", "--json"))
+    finally:
+        os.write(done_w, b"x")
+        os.waitpid(pid, 0)
+    rows = [line.split() for line in text.splitlines()[4:] if line.strip()]
+    mine.close()
+    return {"rows": [r[:4] for r in rows], "me": os.getpid(), "child": pid,
+            "json": [(p["pid"], p["ports"], p["tcp"], p["udp"]) for p in doc["processes"]],
+            "heading": text.splitlines()[3].split()}
+
+
+def test_c_lists_processes_by_ports_held():
+    r = isolated(processes_scenario)
+    me, child = r["me"], r["child"]
+    assert r["heading"] == ["Ports", "TCP", "UDP", "PID", "Name"]
+    assert r["rows"] == [["6", "4", "2", str(child)], ["1", "1", "0", str(me)]]
+    assert r["json"] == [[child, 6, 4, 2], [me, 1, 1, 0]]

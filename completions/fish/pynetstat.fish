@@ -2,6 +2,7 @@
 complete -c pynetstat -f
 complete -c pynetstat -s a -l all -d 'Displays all connections and listening ports (TCP listeners and UDP sockets).'
 complete -c pynetstat -s q -l bound -d 'Displays all connections, listening ports, and bound nonlistening TCP ports (state BOUND).'
+complete -c pynetstat -s c -l processes -d 'Displays the processes holding TCP and UDP ports, sorted by the number of ports each holds (listening, connected and unconnected sockets alike), most first.'
 complete -c pynetstat -s b -l executables -d 'Displays the executable involved in each connection or listening port, under the row: the systemd unit or container running it, then [executable].'
 complete -c pynetstat -s e -l ethernet -d 'Displays interface statistics (all interfaces summed; -v: per interface).'
 complete -c pynetstat -s f -l fqdn -d 'Displays fully qualified domain names for foreign addresses (without it, a name\'s first label: db1 for db1.example.com; --json always gives the full name).'

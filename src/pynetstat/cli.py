@@ -127,6 +127,10 @@ def parse_args(argv: list[str]) -> Options:
         from pynetstat.select import parse_filter
 
         opts.filter = parse_filter(opts.filters)
+    if opts.processes:
+        if opts.interval is not None:
+            raise UsageError("-c with an interval is not done yet: run it without one")
+        opts.all = opts.pids = True  # every socket, with its owners
     _check_audit(opts)
     return opts
 

@@ -103,6 +103,9 @@ FLAGS: tuple[Flag, ...] = (
     Flag("bound", "Displays all connections, listening ports, and bound nonlistening TCP ports "
          "(state BOUND). Linux lists those since 6.8 (sock_diag); an older kernel cannot, and a "
          "note says so.", short="q", aliases=("bound",)),
+    Flag("processes", "Displays the processes holding TCP and UDP ports, sorted by the number "
+         "of ports each holds (listening, connected and unconnected sockets alike), most first. "
+         "Not with an interval yet.", short="c", aliases=("processes",)),
     Flag("executables", "Displays the executable involved in each connection or listening port, "
          "under the row: the systemd unit or container running it, then [executable]. Reads "
          "/proc/PID/exe; other users' processes need root (\"Can not obtain ownership information\").",
@@ -247,7 +250,7 @@ ENVIRONMENT = (
 
 def usage() -> str:
     """``usage: pynetstat [-a] ... [-p proto] ... [--json] [--changes] [interval]``"""
-    listed = [row for row in FLAGS if row.field not in ("help", "version")]
+    listed = [row for row in FLAGS if row.field not in ("help", "version", "no_counterpart")]
     parts = [f"[-{row.short}{' ' + row.arg if row.arg else ''}]" for row in listed if row.short]
     parts += [f"[--{row.long}{' ' + row.arg if row.arg else ''}]" for row in listed
               if not row.short and row.long and not row.many]

@@ -13,7 +13,7 @@ class Options:
                  # --audit, --snapshot, --diff (issue 16)
                  "audit", "snapshot", "diff",
                  # TCP internals per connection (issue 13, docs/tcpinfo.md)
-                 "info", "timers", "memory", "dscp", "bound", "fqdn", "times")
+                 "info", "timers", "memory", "dscp", "bound", "fqdn", "times", "processes")
 
     def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
                  executables: bool = False, verbose: bool = False, protocol: str | None = None,
@@ -23,7 +23,7 @@ class Options:
                  audit: bool = False, snapshot: str | None = None, diff: str | None = None,
                  info: bool = False, timers: bool = False, memory: bool = False,
                  dscp: bool = False, bound: bool = False, fqdn: bool = False,
-                 times: bool = False):
+                 times: bool = False, processes: bool = False):
         self.all = all  # -a: listening sockets and UDP too
         self.numeric = numeric  # -n
         self.pids = pids  # -o
@@ -51,6 +51,8 @@ class Options:
         self.bound = bound  # -q: -a and TCP sockets bound but not listening (BOUND)
         self.fqdn = fqdn  # -f: foreign host names in full (else their first label, as Windows)
         self.times = times  # -i: the times Linux keeps (timer left, since last send/receive/ACK)
+        # -c: processes by the TCP and UDP ports they hold (implies -a -o: cli.parse_args)
+        self.processes = processes
 
     @property
     def wants_owners(self) -> bool:

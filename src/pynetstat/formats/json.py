@@ -50,6 +50,12 @@ class JsonFormat:
         if head:
             out.write("\n")
 
+    def write_processes(self, out: TextIO, rows: list) -> None:
+        from pynetstat.render.processes import processes_json
+
+        out.write(json.dumps({"schema_version": SCHEMA_VERSION,
+                              "processes": processes_json(rows)}) + "\n")
+
     def write_sections(self, out: TextIO, sections: list[tuple[str, object, object]],
                        head: dict | None = None) -> None:
         opts = self.session.opts

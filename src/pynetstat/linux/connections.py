@@ -133,7 +133,7 @@ class ConnectionSet:
         owner = self._owners.get(pid)
         if owner is None:
             name = process = None
-            if self.opts.json or self.opts.executables:
+            if self.opts.json or self.opts.executables or self.opts.processes:
                 from pynetstat.linux.owners import read_comm
 
                 name = read_comm(self.proc.root, pid)
