@@ -13,7 +13,9 @@ class Options:
                  # --audit, --snapshot, --diff (issue 16)
                  "audit", "snapshot", "diff",
                  # TCP internals per connection (issue 13, docs/tcpinfo.md)
-                 "info", "timers", "memory", "dscp", "bound", "fqdn", "times", "processes")
+                 "info", "timers", "memory", "dscp", "bound", "fqdn", "times", "processes",
+                 # --serve (issue 19)
+                 "serve", "serve_cert", "serve_key", "serve_client_ca")
 
     def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
                  executables: bool = False, verbose: bool = False, protocol: str | None = None,
@@ -23,7 +25,9 @@ class Options:
                  audit: bool = False, snapshot: str | None = None, diff: str | None = None,
                  info: bool = False, timers: bool = False, memory: bool = False,
                  dscp: bool = False, bound: bool = False, fqdn: bool = False,
-                 times: bool = False, processes: bool = False):
+                 times: bool = False, processes: bool = False,
+                 serve: tuple[str, int] | None = None, serve_cert: str | None = None,
+                 serve_key: str | None = None, serve_client_ca: str | None = None):
         self.all = all  # -a: listening sockets and UDP too
         self.numeric = numeric  # -n
         self.pids = pids  # -o
@@ -53,6 +57,10 @@ class Options:
         self.times = times  # -i: the times Linux keeps (timer left, since last send/receive/ACK)
         # -c: processes by the TCP and UDP ports they hold (implies -a -o: cli.parse_args)
         self.processes = processes
+        self.serve = serve  # --serve: (numeric address, port) to serve metrics on, or None
+        self.serve_cert = serve_cert  # --serve-cert FILE: HTTPS with this certificate
+        self.serve_key = serve_key  # --serve-key FILE: its private key
+        self.serve_client_ca = serve_client_ca  # --serve-client-ca FILE: mutual TLS
 
     @property
     def wants_owners(self) -> bool:
