@@ -131,13 +131,41 @@ def parse_args(argv: list[str]) -> Options:
         from pynetstat.select import parse_filter
 
         opts.filter = parse_filter(opts.filters)
+    if opts.csv and opts.extension_groups:
+        raise UsageError("-d, -i, --info, --timers and --memory are not in --csv yet: use --json")
     if opts.processes:
         if opts.interval is not None:
             raise UsageError("-c with an interval is not done yet: run it without one")
         opts.all = opts.pids = True  # every socket, with its owners
     _check_audit(opts)
     _check_serve(opts)
+    _check_csv(opts)
+    _check_close(opts)
+    _check_live(opts)
+    _check_netns(opts)
     return opts
+
+
+def _check_netns(opts: Options) -> None:
+    """--netns shows one namespace in any mode; --all-netns shows all, once (an interval
+    across namespaces is not done yet: refused, not half shown)."""
+    if opts.netns is not None and opts.all_netns:
+        raise UsageError("--netns cannot be combined with --all-netns")
+    if opts.netns == "":
+        raise UsageError("--netns needs a TARGET: an ip netns name, a PID, a path or a container")
+    if not (opts.all_netns or opts.netns is not None):
+        return
+    name = "--netns" if opts.netns is not None else "--all-netns"
+    others = [flag for flag, given in (("--audit", opts.audit), ("--snapshot", opts.snapshot),
+                                       ("--diff", opts.diff), ("--serve", opts.serve),
+                                       ("--close", opts.close), ("--live", opts.live))
+              if given]
+    if opts.all_netns and opts.interval is not None:
+        others.append("an interval")
+    if opts.all_netns and opts.csv:
+        others.append("--csv")
+    if others:
+        raise UsageError(f"{name} cannot be combined with {others[0]}")
 
 
 def _check_serve(opts: Options) -> None:
@@ -156,11 +184,30 @@ def _check_serve(opts: Options) -> None:
     others = [flag for flag, given in (("an interval", opts.interval is not None),
                                        ("-s", opts.statistics), ("-e", opts.ethernet),
                                        ("-r", opts.routes), ("--json", opts.json),
+                                       ("--csv", opts.csv),
                                        ("--changes", opts.changes), ("--audit", opts.audit),
                                        ("--snapshot", opts.snapshot is not None),
                                        ("--diff", opts.diff is not None)) if given]
     if others:
         raise UsageError(f"--serve cannot be combined with {others[0]}")
+
+
+def _check_csv(opts: Options) -> None:
+    """CSV is one table with one header: one format, and one of the views -e, -s, -r. Each
+    error is one line (it says what to do; the usage line would not help)."""
+    if not opts.csv:
+        return
+    error = None
+    views = [flag for flag, given in (("-e", opts.ethernet), ("-s", opts.statistics),
+                                      ("-r", opts.routes)) if given]
+    if opts.json:
+        error = UsageError("--csv cannot be combined with --json: choose one output format")
+    elif len(views) > 1:
+        error = UsageError(f"--csv shows one view at a time: {views[0]} or {views[1]}, not "
+                           "both (each has its own columns)")
+    if error is not None:
+        error.usage = False
+        raise error
 
 
 def _check_audit(opts: Options) -> None:
@@ -178,6 +225,50 @@ def _check_audit(opts: Options) -> None:
                                        ("--changes", opts.changes)) if given]
     if others:
         raise UsageError(f"{names[0]} cannot be combined with {others[0]}")
+
+
+def _check_close(opts: Options) -> None:
+    """--close needs a filter (it never closes every connection of the machine) and runs once,
+    alone, as text: a listing, a question, the closing."""
+    if opts.yes and not opts.close:
+        raise UsageError("--yes goes with --close")
+    if not opts.close:
+        return
+    if not opts.filters:
+        error = UsageError("--close needs a filter (--lport, --rport, --addr, --pid, --process, "
+                           "...): it never closes every connection")
+        error.usage = False
+        raise error
+    others = [flag for flag, given in (("an interval", opts.interval is not None),
+                                       ("-s", opts.statistics), ("-e", opts.ethernet),
+                                       ("-r", opts.routes), ("--changes", opts.changes),
+                                       ("--json", opts.json), ("--csv", opts.csv),
+                                       ("--audit", opts.audit),
+                                       ("--snapshot", opts.snapshot is not None),
+                                       ("--diff", opts.diff is not None),
+                                       ("--serve", opts.serve is not None),
+                                       ("-p " + str(opts.protocol),
+                                        opts.protocol is not None
+                                        and not opts.protocol.startswith("TCP"))) if given]
+    if others:
+        raise UsageError(f"--close cannot be combined with {others[0]}")
+
+
+def _check_live(opts: Options) -> None:
+    """--live shows the connection table (its interval is the refresh); the other screens, JSON
+    and the one-shot modes are not part of it."""
+    if not opts.live:
+        return
+    others = [flag for flag, given in (("-s", opts.statistics), ("-e", opts.ethernet),
+                                       ("-r", opts.routes), ("--changes", opts.changes),
+                                       ("--json", opts.json), ("--csv", opts.csv),
+                                       ("--close", opts.close),
+                                       ("--audit", opts.audit),
+                                       ("--snapshot", opts.snapshot is not None),
+                                       ("--diff", opts.diff is not None),
+                                       ("--serve", opts.serve is not None)) if given]
+    if others:
+        raise UsageError(f"--live cannot be combined with {others[0]}")
 
 
 # The face a program called this name shows (a link named netstat), and the switch that asks
@@ -207,8 +298,18 @@ def _run(argv: list[str], env: Environment) -> int:
     except _Version:
         env.stdout.write(f"pynetstat {__version__}\n")
         return Exit.OK
-    if opts.serve is not None:
+    if opts.netns is not None:
+        from pynetstat.modes.netns import entered
+
+        env = entered(opts.netns, env)
+    if opts.all_netns:
+        from pynetstat.modes.allnetns import run
+    elif opts.serve is not None:
         from pynetstat.modes.serve import run
+    elif opts.live:
+        from pynetstat.modes.live import run
+    elif opts.close:
+        from pynetstat.modes.close import run
     elif opts.audit or opts.snapshot is not None or opts.diff is not None:
         from pynetstat.modes.audit import run
     elif opts.interval is None:

@@ -18,17 +18,19 @@ if TYPE_CHECKING:
 
 
 class Environment:
-    __slots__ = ("stdout", "stderr", "environ", "proc_root", "netlink_factory", "monotonic",
-                 "sleep", "wall_clock", "stdout_isatty")
+    __slots__ = ("stdout", "stderr", "stdin", "environ", "proc_root", "netlink_factory", "monotonic",
+                 "sleep", "wall_clock", "stdout_isatty", "net_root", "net_reader", "netns")
 
     def __init__(self, stdout: TextIO, stderr: TextIO, environ: Mapping[str, str] | None = None,
                  proc_root: str | None = None, netlink_factory: Callable[[], object] | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  wall_clock: Callable[[], float] = time.time,
-                 stdout_isatty: bool | None = None):
+                 stdout_isatty: bool | None = None, stdin: TextIO | None = None):
         self.stdout = stdout
         self.stderr = stderr
+        # where an answer is read (--close's confirmation); None: nobody to ask, the answer is no
+        self.stdin = stdin
         self.environ = dict(os.environ) if environ is None else dict(environ)
         self.proc_root = proc_root or self.environ.get("PYNETSTAT_PROC_ROOT") or "/proc"
         self.netlink_factory = netlink_factory  # None: the kernel's (session.netlink_source)
@@ -41,10 +43,24 @@ class Environment:
             except (AttributeError, ValueError, OSError):
                 stdout_isatty = False
         self.stdout_isatty = stdout_isatty
+        # --netns (modes/netns.py): where /proc's net/ files of that namespace are read, a
+        # /proc/PID of a process in it (None: proc_root's own); or ``net_reader(path) -> bytes``,
+        # which reads such a file from inside the namespace (one that no process is in).
+        self.net_root: str | None = None
+        self.net_reader: Callable[[str], bytes] | None = None
+        self.netns = None  # that namespace's model.netns.NetNamespace: JSON rows name it
+
+    def replaced(self, **changes: object) -> Environment:
+        """A copy with some slots changed (``--netns``: another netlink source and net/ root)."""
+        copy = object.__new__(Environment)
+        for name in self.__slots__:
+            setattr(copy, name, changes.get(name, getattr(self, name)))
+        return copy
 
     @classmethod
     def from_process(cls) -> Environment:
-        return cls(Output(sys.stdout, "standard output"), Output(sys.stderr, "standard error"))
+        return cls(Output(sys.stdout, "standard output"), Output(sys.stderr, "standard error"),
+                   stdin=sys.stdin)
 
     @property
     def color(self) -> bool:

@@ -9,7 +9,7 @@ seen. Batches stream in kernel order, so a plain listing of 200,000 sockets neve
 from __future__ import annotations
 
 from pynetstat.kinds import selection
-from pynetstat.linux.procfs import ProcFS
+from pynetstat.linux.procfs import procfs_of
 from pynetstat.linux.sockets import SourceLog, iter_batches
 from pynetstat.model.sockets import TCP_BOUND_INACTIVE, Owner
 
@@ -41,9 +41,11 @@ class _SoleOwner(dict):
 class ConnectionSet:
     """Rows plus the account of what was not seen. Iterate once."""
 
-    def __init__(self, opts: Options, env: Environment, netlink, reuse=None):
+    def __init__(self, opts: Options, env: Environment, netlink, reuse=None, owners=None):
         self.opts = opts
-        self.proc = ProcFS(env.proc_root)
+        # --netns, --all-netns: the model.netns.NetNamespace every batch is tagged with
+        self.netns = env.netns
+        self.proc = procfs_of(env)
         self.netlink = netlink
         self.log = SourceLog()
         self.owners = None
@@ -52,7 +54,7 @@ class ConnectionSet:
         self.reuse = reuse
         # A filter (select.py), bound to this pass's interfaces; its owner conditions walk only
         # the fd tables they need (linux/owner_filter.py), with or without -o.
-        self.selection = None if opts.filter is None else _bind(opts.filter, netlink, self.log)
+        self.selection = None if opts.filter is None else bind_filter(opts.filter, netlink, self.log)
         self.owner_select = None
         if self.selection is not None and self.selection.owner_terms:
             from pynetstat.linux.owner_filter import OwnerSelect
@@ -63,14 +65,28 @@ class ConnectionSet:
         elif opts.wants_owners and reuse is None:
             from pynetstat.linux.owners import scan_owners
 
-            self.owners = scan_owners(env.proc_root)
+            # owners: one walk shared by the namespaces of --all-netns (socket inodes are
+            # unique across namespaces: sockfs is one file system)
+            self.owners = owners if owners is not None else scan_owners(env.proc_root)
         self.unattributed = 0  # sockets with an inode that no visible process holds
+        # of those, the ones the kernel no longer had when asked again after the pass (recheck.py)
+        self.closed = 0
         self._owners: dict[int, Owner] = {} if reuse is None else reuse.records
         # read_process's own cache, keyed by (pid, start time)
         self._process_cache: dict = {} if reuse is None else reuse.process_cache
 
     def __iter__(self) -> Iterator[SocketBatch]:
-        """Batches of sockets, with ``owners`` filled in when owners were asked for."""
+        """Batches of sockets, with ``owners`` filled in when owners were asked for, and
+        ``netns`` with --netns and --all-netns."""
+        if self.netns is None:
+            return self._batches()
+        return map(self._tag, self._batches())
+
+    def _tag(self, batch: SocketBatch) -> SocketBatch:
+        batch.netns = self.netns
+        return batch
+
+    def _batches(self) -> Iterator[SocketBatch]:
         ends = None if self.owner_select is None else self.owner_select.ends
         ext = None
         if self.opts.extension_groups:
@@ -91,6 +107,7 @@ class ConnectionSet:
             return
         first, more = self.owners.first, self.owners.more
         alone = _SoleOwner(self._owner)  # pid -> (Owner,), one shared tuple per process
+        unowned: dict[tuple[str, int], list] = {}
         for batch in batches:
             inodes = batch.inode
             pids = tuple(map(first.get, inodes))  # inode 0 (TIME_WAIT) is never in the map
@@ -99,9 +116,30 @@ class ConnectionSet:
                 for i, inode in enumerate(inodes):
                     if inode in more:
                         column[i] = tuple(self._owner(p) for p in self.owners.pids(inode))
-            self.unattributed += pids.count(None) - inodes.count(0)
+            missing = pids.count(None) - inodes.count(0)
+            if missing:
+                self.unattributed += missing
+                from pynetstat.linux.recheck import unowned as unowned_of
+
+                unowned.setdefault((batch.proto, batch.family), []).extend(
+                    unowned_of(batch, pids))
             batch.owners = tuple(column)
             yield batch
+        # Closed between the dump and the walk, or held where we may not look? The kernel says,
+        # asked again (recheck.py); only when some socket had no owner. In interval mode a
+        # socket the kernel still had at the last pass's asking is not asked about again while
+        # it is listed without an owner (a later pass stays as cheap as the cache makes it).
+        known = set() if self.reuse is None else self.reuse.open_unowned
+        ask = {key: [s for s in sockets if s[0] not in known] for key, sockets in unowned.items()}
+        if any(ask.values()):
+            from pynetstat.linux.recheck import closed
+
+            gone = closed(self._listed(), ask, self.netlink, self.proc)
+            self.closed = len(gone)
+        else:
+            gone = set()
+        if self.reuse is not None:
+            self.reuse.open_unowned = {s[0] for sockets in unowned.values() for s in sockets} - gone
 
     def _listed(self) -> list[tuple[SocketKind, int]]:
         """``(kind, state mask)`` to dump. A ``--state`` lists every kind and state, as ``-a``
@@ -133,7 +171,7 @@ class ConnectionSet:
         owner = self._owners.get(pid)
         if owner is None:
             name = process = None
-            if self.opts.json or self.opts.executables or self.opts.processes:
+            if self.opts.owner_names:
                 from pynetstat.linux.owners import read_comm
 
                 name = read_comm(self.proc.root, pid)
@@ -168,7 +206,7 @@ def _kernel_release() -> tuple[int, ...]:
     return tuple(parts)
 
 
-def _bind(filt: Filter, netlink, log: SourceLog) -> Selection:
+def bind_filter(filt: Filter, netlink, log: SourceLog) -> Selection:
     """The filter with its interface names resolved: the link table is read only when a
     condition names an interface (``--interface``, an address's ``%ZONE``)."""
     if not filt.interface_names():

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from typing import Any
 
+    from pynetstat.model.netns import NetNamespace
     from pynetstat.model.process import ProcessInfo
 
 # Linux TCP states, include/net/tcp_states.h
@@ -196,7 +197,8 @@ class SocketBatch:
 
     COLUMNS = batch_columns("inet")
     CONSTANTS = batch_constants("inet")  # ("proto", "family")
-    __slots__ = CONSTANTS + COLUMNS + ("owners", "attributes", "extensions")
+    # netns: the model.netns.NetNamespace its sockets are in, with --netns and --all-netns
+    __slots__ = CONSTANTS + COLUMNS + ("owners", "attributes", "extensions", "netns")
     if TYPE_CHECKING:  # the slots' types (tests/test_typing.py keeps them equal to the table)
         def __init__(self, **fields: Any) -> None: ...
 
@@ -216,9 +218,11 @@ class SocketBatch:
         owners: Sequence[tuple[Owner, ...]] | None
         attributes: Sequence[dict[int, bytes]] | None
         extensions: Sequence[Any] | None  # linux.diagext.Extensions (model imports no collector)
+        netns: NetNamespace | None
     else:
-        __init__ = keyword_init(CONSTANTS + COLUMNS,
-                                extra="self.owners = self.attributes = self.extensions = None")
+        __init__ = keyword_init(
+            CONSTANTS + COLUMNS,
+            extra="self.owners = self.attributes = self.extensions = self.netns = None")
 
     def __len__(self) -> int:
         return len(self.state)
