@@ -60,6 +60,9 @@ CASES = (
     Case("netstat -tan", "netstat", ("-tan",), "ss -tan"),
     Case("ss -tanp", "ss", ("-tanp",)),
     Case("pynetstat -ano", "pynetstat", ("-ano",), "ss -tanp"),
+    # issue 13: --info at most 2x -an and no slower than ss -tani
+    Case("ss -tani", "ss", ("-tani",)),
+    Case("pynetstat -an --info", "pynetstat", ("-an", "--info"), "ss -tani"),
     Case("netstat -tanp", "netstat", ("-tanp",), "ss -tanp"),
     Case("pynetstat -anb", "pynetstat", ("-anb",), "ss -tanp"),
     # Filters (issue 14), on the few sockets of the fleet's FEW_NAME worker. Arguments name the

@@ -79,7 +79,16 @@ def test_the_help_lists_the_kinds():
 
 
 def test_extension_groups_are_declared():
-    assert set(fields.EXTENSIONS) == {"tcp_info", "memory", "tos"}
+    from pynetstat.linux.diagext import GROUP_BITS
+    from pynetstat.options import Options
+
+    assert set(fields.EXTENSIONS) == {"tcp_info", "memory", "timer", "tos", "times"} == set(GROUP_BITS)
+    every = Options(info=True, timers=True, memory=True, dscp=True, times=True).extension_groups
+    assert set(every) == set(fields.EXTENSIONS)
+    assert set(every) <= set(fields.EXTENSIONS) and Options().extension_groups == ()
+    # each group that is an object of the JSON row is a row of CONNECTION_JSON
+    json_names = {name for name, _type in fields.CONNECTION_JSON}
+    assert {f.name for group in every for f in fields.EXTENSIONS[group]} <= json_names
 
 
 def test_the_per_message_path_reads_tcp_info_from_a_real_dump():

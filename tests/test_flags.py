@@ -4,6 +4,7 @@ exactly the table's flags."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shlex
@@ -15,10 +16,12 @@ import sys
 import pytest
 
 from conftest import LAUNCHER, REPO, run_inprocess
-from pynetstat.cli import help_text, parse_args
+from pynetstat.cli import help_text, main, parse_args
+from pynetstat.env import Environment
 from pynetstat.flags import EXAMPLES, FLAGS, POSITIONAL, USAGE
 
-SWITCHES = [row for row in FLAGS if not row.arg and row.field not in ("help", "version")]
+SWITCHES = [row for row in FLAGS if not row.arg
+            and row.field not in ("help", "version", "no_counterpart")]
 
 
 @pytest.mark.parametrize("row", SWITCHES, ids=lambda row: row.field)
@@ -282,3 +285,11 @@ def test_port_example_finds_a_listener(sockets):
     result = run_inprocess(_pynetstat_part(command))
     rows = [line for line in result.stdout.splitlines() if re.search(pattern, line)]
     assert len(rows) == 1 and rows[0].split()[-1] == str(os.getpid()), rows
+
+
+def test_windows_flags_without_a_linux_counterpart():
+    for letter in "txy":
+        out, err = io.StringIO(), io.StringIO()
+        status = main([f"-an{letter}"], Environment(out, err))
+        assert status == 2 and out.getvalue() == ""
+        assert err.getvalue().count("\n") == 1 and "has no Linux counterpart" in err.getvalue()

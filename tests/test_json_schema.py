@@ -110,6 +110,28 @@ def test_owner_scan_fields_are_documented(pair):
             assert isinstance(value, int)
 
 
+def test_extension_objects_match_the_document(pair):
+    """-d --timers --memory --info: each object of the row has exactly the documented fields."""
+    inodes = {os.fstat(s.fileno()).st_ino for s in pair}
+    doc = run_json(["-an", "-d", "--timers", "--memory", "--info", "--json"])
+    mine = [c for c in doc["connections"] if c["inode"] in inodes]
+    assert len(mine) == 3
+    for record in mine:
+        check(record, "### A connection")
+        assert isinstance(record["dscp"], int)
+        check(record["timer"], "### A timer")
+        check(record["memory"], "### Memory")
+        check(record["tcp_info"], "### tcp_info")
+
+
+def test_the_tcp_info_table_is_the_renderers():
+    from pynetstat.render.extensions import MEMORY_SCHEMA, TCP_INFO_SCHEMA, TIMER_SCHEMA
+
+    assert list(documented_fields("### tcp_info").items()) == list(TCP_INFO_SCHEMA)
+    assert list(documented_fields("### Memory").items()) == list(MEMORY_SCHEMA)
+    assert list(documented_fields("### A timer").items()) == list(TIMER_SCHEMA)
+
+
 def test_netns_rows_and_the_all_netns_top_level_match_the_document(pair):
     """--all-netns (the host's namespace is always one, as is this process's, so no namespace
     needs making here: tests/test_netns_cli.py makes them)."""

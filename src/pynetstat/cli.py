@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from pynetstat import __version__
-from pynetstat.errors import Exit, UsageError
+from pynetstat.errors import Exit, NoCounterpart, UsageError
 from pynetstat.flags import (
     POSITIONAL,
     SHORT,
@@ -55,6 +55,9 @@ def _set(fields: dict[str, object], row: Flag, text: str | None = None) -> None:
     action = _ACTIONS.get(row.field)
     if action is not None:
         raise action
+    if row.field == "no_counterpart":
+        what = row.help.split(". ")[0].removeprefix("Windows: ")
+        raise NoCounterpart(f"-{row.short} ({what}) has no Linux counterpart")
     if not row.arg:
         fields[row.field] = True
     elif row.many:
@@ -128,6 +131,12 @@ def parse_args(argv: list[str]) -> Options:
         from pynetstat.select import parse_filter
 
         opts.filter = parse_filter(opts.filters)
+    if opts.csv and opts.extension_groups:
+        raise UsageError("-d, -i, --info, --timers and --memory are not in --csv yet: use --json")
+    if opts.processes:
+        if opts.interval is not None:
+            raise UsageError("-c with an interval is not done yet: run it without one")
+        opts.all = opts.pids = True  # every socket, with its owners
     _check_audit(opts)
     _check_serve(opts)
     _check_csv(opts)

@@ -38,6 +38,13 @@ class InputError(UsageError):
     usage = False
 
 
+class NoCounterpart(UsageError):
+    """A Windows flag for something Linux does not have (-t offload state, -x NetworkDirect,
+    -y connection templates): one line that says so, exit 2, no usage line."""
+
+    usage = False
+
+
 class ServeError(InputError):
     """--serve cannot serve: the exporter extra is not installed, or the address cannot be bound
     (in use, not on this machine). Exit 2, one line."""

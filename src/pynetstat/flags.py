@@ -147,6 +147,12 @@ _COMPLETE = {"state": "states", "user": "users", "pid": "pids", "interface": "in
 FLAGS: tuple[Flag, ...] = (
     Flag("all", "Displays all connections and listening ports (TCP listeners and UDP sockets).",
          short="a", aliases=("all",)),
+    Flag("bound", "Displays all connections, listening ports, and bound nonlistening TCP ports "
+         "(state BOUND). Linux lists those since 6.8 (sock_diag); an older kernel cannot, and a "
+         "note says so.", short="q", aliases=("bound",)),
+    Flag("processes", "Displays the processes holding TCP and UDP ports, sorted by the number "
+         "of ports each holds (listening, connected and unconnected sockets alike), most first. "
+         "Not with an interval yet.", short="c", aliases=("processes",)),
     Flag("executables", "Displays the executable involved in each connection or listening port, "
          "under the row: the systemd unit or container running it, then [executable]. Reads "
          "/proc/PID/exe; other users' processes need root (\"Can not obtain ownership information\").",
@@ -154,6 +160,14 @@ FLAGS: tuple[Flag, ...] = (
     Flag("ethernet", "Displays interface statistics (all interfaces summed; -v: per interface). "
          "May be combined with -s. Non-unicast packets is the driver's multicast count (veth and "
          "lo count none: their broadcasts are under Unicast packets).", short="e", aliases=("ethernet",)),
+    Flag("fqdn", "Displays fully qualified domain names for foreign addresses (without it, a "
+         "name's first label: db1 for db1.example.com; --json always gives the full name).",
+         short="f", aliases=("fqdn",)),
+    Flag("times", "Under each row, the times Linux keeps, each named for what it is: the time "
+         "left on the socket's timer (retransmission, keepalive or FIN_WAIT_2, TIME_WAIT, "
+         "zero-window probe) and, for TCP connections, the time since the last data sent, the "
+         "last data received and the last ACK received. Linux does not record when a socket "
+         "entered its state, so no time in state is shown.", short="i", aliases=("times",)),
     Flag("numeric", "Displays addresses and port numbers in numerical form.",
          short="n", aliases=("numeric",)),
     Flag("pids", "Displays the owning process ID of each connection (one number: the lowest "
@@ -178,6 +192,21 @@ FLAGS: tuple[Flag, ...] = (
          "one of -e, -s, -r at a time; with an interval one header, then rows with timestamp "
          "and pass). Not with --json. Columns: docs/csv.md.", long="csv"),
     Flag("changes", "With an interval: after the first display, only what changed.", long="changes"),
+    # TCP internals per connection (issue 13, docs/tcpinfo.md): asked of the kernel only when given.
+    Flag("dscp", "Under each row, the DSCP of the packets the socket sends (dscp:46 is "
+         "Expedited Forwarding), from its IPv4 TOS or IPv6 traffic class.", short="d",
+         aliases=("dscp",)),
+    Flag("info", "Under each TCP row, what the kernel knows of the connection (what ss prints "
+         "for its info option): congestion algorithm, window scale, rto, rtt/rttvar (ms), mss, cwnd, ssthresh, bytes "
+         "sent, acked and received, segments, last send/receive/ack (ms ago), pacing and "
+         "delivery rate, retransmissions (now/total), lost. --json: every tcp_info field.",
+         long="info"),
+    Flag("timers", "Under each row, the socket's pending timer and when it fires, in ss's words: "
+         "timer:(on|keepalive|timewait|persist|delack,time left,retransmissions).",
+         long="timers"),
+    Flag("memory", "Under each row, the socket's memory, in ss's words: skmem:(r received, rb "
+         "receive buffer, t sent, tb send buffer, f forward alloc, w queued, o options, bl "
+         "backlog, d drops).", long="memory"),
     # Filters (issue 14, docs/filters.md): each row's long name is a parser of select.OPTIONS.
     *(Flag("filters", help, long=name, arg=arg, many=True, complete=_COMPLETE.get(name, ""))
       for name, arg, help in (
@@ -215,6 +244,13 @@ FLAGS: tuple[Flag, ...] = (
     Flag("diff", "Compares now against the baseline in FILE: new and gone listeners, a "
          "listener's executable changed, new executables and destinations; exit status 5 when "
          "anything differs.", long="diff", arg=FILE),
+    # Windows flags for what Linux does not have: one line says so, exit 2 (cli._set).
+    Flag("no_counterpart", "Windows: the offload state of each connection. Linux has no "
+         "counterpart (it does not offload TCP connections to the NIC): exit status 2.", short="t"),
+    Flag("no_counterpart", "Windows: NetworkDirect connections, listeners and shared endpoints. "
+         "Linux has no counterpart (RDMA is not a TCP/IP socket): exit status 2.", short="x"),
+    Flag("no_counterpart", "Windows: the TCP connection template of every connection. Linux "
+         "has no counterpart (per-route settings are in ip route): exit status 2.", short="y"),
     Flag("serve", "Serves Prometheus metrics over HTTP at /metrics on ADDR:PORT (default "
          f"{SERVE_DEFAULT}, loopback only): sockets by state, listeners with their programs, "
          "per-program sockets and queues, the -s and -e counters, computed at each scrape; the "
@@ -299,7 +335,7 @@ ENVIRONMENT = (
 
 def usage() -> str:
     """``usage: pynetstat [-a] ... [-p proto] ... [--json] [--changes] [interval]``"""
-    listed = [row for row in FLAGS if row.field not in ("help", "version")]
+    listed = [row for row in FLAGS if row.field not in ("help", "version", "no_counterpart")]
     parts = [f"[-{row.short}{' ' + row.arg if row.arg else ''}]" for row in listed if row.short]
     parts += [f"[--{row.long}{' ' + row.arg_text if row.arg else ''}]" for row in listed
               if not row.short and row.long and not row.many]

@@ -12,6 +12,8 @@ class Options:
                  "ethernet", "routes", "interval", "json", "csv", "changes", "filters", "filter",
                  # --audit, --snapshot, --diff (issue 16)
                  "audit", "snapshot", "diff",
+                 # TCP internals per connection (issue 13, docs/tcpinfo.md)
+                 "info", "timers", "memory", "dscp", "bound", "fqdn", "times", "processes",
                  # --serve (issue 19)
                  "serve", "serve_cert", "serve_key", "serve_client_ca",
                  # --close, --yes, --live (issue 20)
@@ -26,6 +28,9 @@ class Options:
                  changes: bool = False,
                  filters: tuple[tuple[str, str], ...] = (),
                  audit: bool = False, snapshot: str | None = None, diff: str | None = None,
+                 info: bool = False, timers: bool = False, memory: bool = False,
+                 dscp: bool = False, bound: bool = False, fqdn: bool = False,
+                 times: bool = False, processes: bool = False,
                  serve: tuple[str, int] | None = None, serve_cert: str | None = None,
                  serve_key: str | None = None, serve_client_ca: str | None = None,
                  close: bool = False, yes: bool = False, live: bool = False,
@@ -51,6 +56,15 @@ class Options:
         self.audit = audit  # --audit: the signs of compromise (docs/audit.md)
         self.snapshot = snapshot  # --snapshot FILE: write a baseline there
         self.diff = diff  # --diff FILE: compare now against that baseline
+        self.info = info  # --info: tcp_info and the congestion algorithm under each TCP row
+        self.timers = timers  # --timers: each socket's timer and when it fires
+        self.memory = memory  # --memory: socket memory (skmeminfo)
+        self.dscp = dscp  # -d: the DSCP of each socket's packets (TOS / traffic class)
+        self.bound = bound  # -q: -a and TCP sockets bound but not listening (BOUND)
+        self.fqdn = fqdn  # -f: foreign host names in full (else their first label, as Windows)
+        self.times = times  # -i: the times Linux keeps (timer left, since last send/receive/ACK)
+        # -c: processes by the TCP and UDP ports they hold (implies -a -o: cli.parse_args)
+        self.processes = processes
         self.serve = serve  # --serve: (numeric address, port) to serve metrics on, or None
         self.serve_cert = serve_cert  # --serve-cert FILE: HTTPS with this certificate
         self.serve_key = serve_key  # --serve-key FILE: its private key
@@ -71,6 +85,15 @@ class Options:
     def wants_owners(self) -> bool:
         """Only -o and -b pay for the /proc/*/fd scan."""
         return self.pids or self.executables
+
+    @property
+    def extension_groups(self) -> tuple[str, ...]:
+        """The per-socket extension groups (model/fields.EXTENSIONS) asked for, in the order
+        their text is printed under a row: none for a plain listing."""
+        return tuple(group for group, given in (("tos", self.dscp), ("timer", self.timers),
+                                                ("times", self.times), ("memory", self.memory),
+                                                ("tcp_info", self.info))
+                     if given)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)

@@ -128,6 +128,8 @@ class Names:
         self.busy: dict[str, float] = {}  # address -> when its lookup started
         self.answers: dict[str, str | None] = {}  # not yet moved to hosts (see Lookups)
         self.alive = 0  # lookup threads, stuck ones included
+        # -f: the text shows host names in full; without it, their first label (Windows)
+        self.fqdn = False
 
     def service(self, port: int, proto: str) -> str | None:
         if self._services is None:
@@ -140,6 +142,15 @@ class Names:
 
     def host(self, address: str) -> str | None:
         return self.hosts.get(address)
+
+    def display_host(self, address: str) -> str | None:
+        """The name the text table shows: in full with -f, else its first label, as Windows'
+        netstat shows names without -f (``db1.example.com`` -> ``db1``). A name that is a
+        numeric address (a hosts file may say so) is kept whole."""
+        name = self.hosts.get(address)
+        if not name or self.fqdn or ":" in name or name.replace(".", "").isdigit():
+            return name
+        return name.split(".", 1)[0] or name
 
     def from_files(self, addresses: list[str]) -> list[str]:
         """(Lock held.) Answer what /etc/hosts knows at once, without the network: a lookup

@@ -126,6 +126,7 @@ class Session:
             from pynetstat.resolve import names_from_environ
 
             self.names = names_from_environ(env.environ)
+            self.names.fqdn = opts.fqdn
 
     def host(self) -> str:
         """This machine's name (uname's nodename), as the kernel has it: not escaped."""

@@ -36,11 +36,25 @@ class JsonFormat:
         owner_json = None
         if session.opts.executables:
             from pynetstat.render.owners import owner_json
+        ext_json = None
+        groups = session.opts.extension_groups
+        if groups:
+            from pynetstat.render.extensions import extension_json
+
+            def ext_json(ext, ipv4):
+                return extension_json(ext, groups, ipv4)
         head = _envelope(head)
         write_connections(OneLine(out) if head else out, batches, session.opts.wants_owners,
-                          session.names, session.ifname, owner_json, lambda: account(conns), head)
+                          session.names, session.ifname, owner_json, lambda: account(conns), head,
+                          ext_json)
         if head:
             out.write("\n")
+
+    def write_processes(self, out: TextIO, rows: list) -> None:
+        from pynetstat.render.processes import processes_json
+
+        out.write(json.dumps({"schema_version": SCHEMA_VERSION,
+                              "processes": processes_json(rows)}) + "\n")
 
     def write_sections(self, out: TextIO, sections: list[tuple[str, object, object]],
                        head: dict | None = None) -> None:

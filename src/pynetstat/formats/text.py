@@ -5,6 +5,8 @@ The methods below are the contract every format keeps (``formats/__init__.py`` p
 - ``write_connections(out, conns, batches, head=None)``: one display of the connection table.
   ``head`` is given by interval mode (``{"type": "display", "timestamp": ..., "pass": n}``) for
   a format that marks each display as a record; ``batches`` are ``conns``'s, in print order.
+- ``write_processes(out, rows)``: -c, the processes by the ports they hold
+  (``views.processes.ProcessPorts``, most first).
 - ``write_sections(out, sections, head=None)``: one display of -e, -s, -r:
   ``sections`` is ``[(key, view, snapshot), ...]`` (views/__init__.py).
 - ``connection_changes(out)`` and ``counter_changes(out)``: the writers of ``--changes``, each
@@ -45,9 +47,21 @@ class TextFormat:
         owner_lines = None
         if session.opts.executables:
             from pynetstat.render.owners import owner_lines
-        table = ConnectionTable(out, session.opts, session.names, session.ifname, owner_lines)
+        ext_lines = None
+        groups = session.opts.extension_groups
+        if groups:
+            from pynetstat.render.extensions import ext_lines_for
+
+            ext_lines = ext_lines_for(groups, session.opts.numeric)
+        table = ConnectionTable(out, session.opts, session.names, session.ifname, owner_lines,
+                                ext_lines)
         table.write_batches(batches)
         table.close()
+
+    def write_processes(self, out: TextIO, rows: list) -> None:
+        from pynetstat.render.processes import processes_text
+
+        out.write(processes_text(rows))
 
     def write_sections(self, out: TextIO, sections: list[tuple[str, object, object]],
                        head: dict | None = None) -> None:

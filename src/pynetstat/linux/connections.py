@@ -11,7 +11,7 @@ from __future__ import annotations
 from pynetstat.kinds import selection
 from pynetstat.linux.procfs import procfs_of
 from pynetstat.linux.sockets import SourceLog, iter_batches
-from pynetstat.model.sockets import Owner
+from pynetstat.model.sockets import TCP_BOUND_INACTIVE, Owner
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -88,8 +88,15 @@ class ConnectionSet:
 
     def _batches(self) -> Iterator[SocketBatch]:
         ends = None if self.owner_select is None else self.owner_select.ends
+        ext = None
+        if self.opts.extension_groups:
+            # Only a view that shows extension fields asks the kernel for them (a plain -an's
+            # request and decoding stay as they are).
+            from pynetstat.linux.diagext import request_bits
+
+            ext = request_bits(self.opts.extension_groups)
         batches = iter_batches(self._listed(), self.netlink, self.proc, self.log, self.selection,
-                               ends)
+                               ends, ext)
         if self.owner_select is not None:
             batches = filter(None, map(self.owner_select.select, batches))
         elif self.reuse is not None and self.opts.wants_owners:
@@ -140,10 +147,20 @@ class ConnectionSet:
         interfaces or users lists only the kinds whose sockets have them (inet endpoints)."""
         sel = self.selection
         if sel is None:
-            return selection(self.opts.protocol, self.opts.all)
-        listed = selection(self.opts.protocol, self.opts.all or sel.by_state)
-        return [(kind, sel.request_states(states)) for kind, states in listed
-                if kind.shape == "inet" or not sel.column_terms]
+            listed = selection(self.opts.protocol, self.opts.all or self.opts.bound)
+        else:
+            listed = selection(self.opts.protocol, self.opts.all or self.opts.bound or sel.by_state)
+            listed = [(kind, sel.request_states(states)) for kind, states in listed
+                      if kind.shape == "inet" or not sel.column_terms]
+        if self.opts.bound:
+            listed = [(kind, states | 1 << TCP_BOUND_INACTIVE if kind.has_state else states)
+                      for kind, states in listed]
+            if _kernel_release() < (6, 8):
+                self.log.notes.append(
+                    f"-q: this kernel ({'.'.join(map(str, _kernel_release()))}) cannot list "
+                    "bound TCP ports that do not listen (sock_diag lists them since Linux 6.8): "
+                    "no BOUND rows")
+        return listed
 
     def rows(self) -> Iterator[tuple[InetSocket, tuple[Owner, ...]]]:
         for batch in self:
@@ -176,6 +193,17 @@ class ConnectionSet:
         from pynetstat.linux.process import read_process
 
         return read_process(self.proc, pid, ancestry=self.opts.verbose, cache=self._process_cache)
+
+
+def _kernel_release() -> tuple[int, ...]:
+    """``os.uname().release`` as numbers: ``"6.8.0-31-generic" -> (6, 8)``."""
+    import os
+
+    parts = []
+    for part in os.uname().release.split(".")[:2]:
+        digits = "".join(c for c in part if c.isdigit()) if not part.isdigit() else part
+        parts.append(int(digits or 0))
+    return tuple(parts)
 
 
 def bind_filter(filt: Filter, netlink, log: SourceLog) -> Selection:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 
-from pynetstat.linux.tcpinfo import decode_tcp_info
+from pynetstat.linux.tcpinfo import TcpInfo, decode_tcp_info, prefix_reader
 
 # include/uapi/linux/inet_diag.h, enum { INET_DIAG_NONE, INET_DIAG_MEMINFO, ... }
 INET_DIAG_MEMINFO = 1
@@ -40,6 +40,18 @@ EXT_SKMEMINFO = 1 << (INET_DIAG_SKMEMINFO - 1)  # 0x40
 GROUP_INFO = EXT_INFO | EXT_CONG
 GROUP_MEMORY = EXT_SKMEMINFO | EXT_MEMINFO
 GROUP_TOS = EXT_TOS | EXT_TCLASS
+# model/fields.EXTENSIONS group -> the idiag_ext bits it needs. The timer is in every message
+# (no bit), but is read only when a view asks for it.
+GROUP_BITS = {"tcp_info": GROUP_INFO, "memory": GROUP_MEMORY, "tos": GROUP_TOS, "timer": 0,
+              "times": EXT_INFO}
+
+
+def request_bits(groups) -> int:
+    """The ``idiag_ext`` byte for these groups: ``("tcp_info",) -> 0x0a``."""
+    bits = 0
+    for group in groups:
+        bits |= GROUP_BITS[group]
+    return bits
 
 _U8 = struct.Struct("=B")
 _MEMINFO = struct.Struct("=IIII")
@@ -170,10 +182,12 @@ class Extensions(_Record):
     ``info``: ``TcpInfo``; ``meminfo``: ``MemInfo``; ``skmeminfo``: ``SkMemInfo``;
     ``congestion``: the algorithm's name (``"cubic"``); ``tos``: the IPv4 TOS byte (an IPv6
     socket's too: dual-stack sockets use it for IPv4 traffic); ``tclass``: the IPv6 traffic
-    class; ``shutdown``: ``sk_shutdown`` bits (1 receive side shut, 2 send side shut).
+    class; ``shutdown``: ``sk_shutdown`` bits (1 receive side shut, 2 send side shut);
+    ``timer``: the ``Timer`` of the message (``decode_extensions`` leaves it ``None``, the dump's
+    decoder fills it from ``inet_diag_msg``).
     """
 
-    __slots__ = ("info", "meminfo", "skmeminfo", "congestion", "tos", "tclass", "shutdown")
+    __slots__ = ("info", "meminfo", "skmeminfo", "congestion", "tos", "tclass", "shutdown", "timer")
 
     def dscp(self, ipv4: bool) -> int | None:
         """The DSCP (the TOS or traffic class byte >> 2; the low 2 bits are ECN) of the packets
@@ -203,7 +217,7 @@ def decode_u8(payload: bytes) -> int | None:
     return payload[0] if payload else None
 
 
-def decode_extensions(attrs: dict[int, bytes]) -> Extensions:
+def decode_extensions(attrs: dict[int, bytes], timer: Timer | None = None) -> Extensions:
     """``{attribute type: payload}`` of one socket message -> ``Extensions``. Types we do not
     know (``INET_DIAG_PAD`` before a 64-bit aligned ``INET_DIAG_INFO``, ``INET_DIAG_CGROUP_ID``,
     ...) are ignored."""
@@ -212,7 +226,7 @@ def decode_extensions(attrs: dict[int, bytes]) -> Extensions:
     meminfo = get(INET_DIAG_MEMINFO)
     skmeminfo = get(INET_DIAG_SKMEMINFO)
     cong = get(INET_DIAG_CONG)
-    return Extensions._of(  # in slot order: info, meminfo, skmeminfo, congestion, tos, tclass, shutdown
+    return Extensions._of(  # in slot order: info, meminfo, skmeminfo, congestion, tos, tclass, shutdown, timer
         None if info is None else decode_tcp_info(info),
         None if meminfo is None else decode_meminfo(meminfo),
         None if skmeminfo is None else decode_skmeminfo(skmeminfo),
@@ -220,5 +234,91 @@ def decode_extensions(attrs: dict[int, bytes]) -> Extensions:
         decode_u8(get(INET_DIAG_TOS, b"")),
         decode_u8(get(INET_DIAG_TCLASS, b"")),
         decode_u8(get(INET_DIAG_SHUTDOWN, b"")),
+        timer,
     )
 
+
+
+def _maker(cls):
+    """``make(v1, v2, ...)`` -> a record of ``cls``, values in slot order: a plain function that
+    stores each slot (the ``_of`` loop costs 1 us a record, which at 200k sockets is 0.2 s)."""
+    slots = cls.__slots__
+    body = "".join(f"\n    r.{name} = {name}" for name in slots)
+    namespace = {"_new": object.__new__, "_cls": cls}
+    exec(f"def make({', '.join(slots)}):\n    r = _new(_cls){body}\n    return r", namespace)
+    return namespace["make"]
+
+
+_make_extensions = _maker(Extensions)
+_make_timer = _maker(Timer)
+_make_skmeminfo = _maker(SkMemInfo)
+_make_meminfo = _maker(MemInfo)
+
+
+def _same_headers(chunk: bytes, found: dict, first: int, count: int, step: int) -> bool:
+    """Does every message of the run have each attribute of the first message at the same
+    offset, with the same header (length and type)? A byte column per header byte, compared in
+    C, as tcpinfo_runs.info_columns does."""
+    end = first + (count - 1) * step + 1
+    for off, _size in found.values():
+        for at in range(off - first - 4, off - first):
+            column = chunk[first + at : end + at : step]
+            if column.count(column[0]) != count:
+                return False
+    return True
+
+
+def run_extensions(chunk: bytes, first: int, count: int, step: int, attrs_at: int,
+                   found: dict[int, tuple[int, int]], timers: bytes, expires: list[int],
+                   retrans: bytes) -> list[Extensions] | None:
+    """``Extensions`` of a run of ``count`` sock_diag messages ``step`` bytes apart (the first
+    at ``first``), read attribute by attribute over the whole run: ``found`` is the first
+    message's attributes (``netlink.parse_attrs`` from ``attrs_at``, its first attribute).
+    The kernel writes the attributes of one dump's full sockets in the same order and sizes, so
+    an attribute lies at the same offset in each message of a run (messages of one length);
+    where that is not so (an extra attribute of the same size: ULP, MD5), ``None``: the caller
+    decodes message by message. Timers come from the messages' own columns."""
+    if not _same_headers(chunk, found, first, count, step):
+        return None
+    stop = first + count * step
+    none = (None,) * count
+
+    def offsets(kind: int):
+        return range(found[kind][0], stop, step)
+
+    def payload_column(kind: int):
+        off, size = found[kind]
+        return list(chunk[off:stop:step]) if size else none
+
+    infos = none
+    if INET_DIAG_INFO in found:
+        size = found[INET_DIAG_INFO][1]
+        fill, reader = prefix_reader(size)
+        unpacked = TcpInfo._unpacked
+        if fill:
+            infos = [unpacked(size, reader(chunk, at) + fill) for at in offsets(INET_DIAG_INFO)]
+        else:
+            infos = [unpacked(size, reader(chunk, at)) for at in offsets(INET_DIAG_INFO)]
+    congs = none
+    if INET_DIAG_CONG in found:
+        size = found[INET_DIAG_CONG][1]
+        names: dict[bytes, str] = {}
+        raw = [chunk[at : at + size] for at in offsets(INET_DIAG_CONG)]
+        for payload in set(raw):
+            names[payload] = decode_string(payload)
+        congs = list(map(names.__getitem__, raw))
+    skmem = none
+    if INET_DIAG_SKMEMINFO in found:
+        n = min(found[INET_DIAG_SKMEMINFO][1] // 4, len(SK_MEMINFO_FIELDS))
+        read = struct.Struct(f"={n}I").unpack_from
+        pad = (None,) * (len(SK_MEMINFO_FIELDS) - n)
+        skmem = [_make_skmeminfo(*read(chunk, at), *pad) for at in offsets(INET_DIAG_SKMEMINFO)]
+    mem = none
+    if INET_DIAG_MEMINFO in found and found[INET_DIAG_MEMINFO][1] >= _MEMINFO.size:
+        mem = [_make_meminfo(*_MEMINFO.unpack_from(chunk, at)) for at in offsets(INET_DIAG_MEMINFO)]
+    tos = payload_column(INET_DIAG_TOS) if INET_DIAG_TOS in found else none
+    tclass = payload_column(INET_DIAG_TCLASS) if INET_DIAG_TCLASS in found else none
+    shutdown = payload_column(INET_DIAG_SHUTDOWN) if INET_DIAG_SHUTDOWN in found else none
+    timer_records = list(map(_make_timer, timers, expires, retrans))
+    return list(map(_make_extensions, infos, mem, skmem, congs, tos, tclass, shutdown,
+                    timer_records))

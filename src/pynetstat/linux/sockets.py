@@ -14,7 +14,7 @@ from pynetstat.kinds import in_states
 from pynetstat.linux.netlink import DumpStats
 from pynetstat.linux.procfs import parse_inet_file
 from pynetstat.linux.sockdiag import AddressCache, decode_batches, request_for
-from pynetstat.model.sockets import SocketBatch
+from pynetstat.model.sockets import TCP_BOUND_INACTIVE, TCP_CLOSE, SocketBatch
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from pynetstat.select import Selection
 
 
-def _inet_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
-    return decode_batches(reply, kind.protocol, kind.family, stats, cache)
+def _inet_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache,
+               extensions: bool = False):
+    return decode_batches(reply, kind.protocol, kind.family, stats, cache, extensions=extensions)
 
 
 def _inet_proc(text: str, path: str, kind: SocketKind, errors: list, byteorder: str):
@@ -41,7 +42,7 @@ class SourceLog:
     """Where each protocol's sockets came from, and what was lost on the way."""
 
     __slots__ = ("sources", "fallback_reasons", "netlink", "parse_errors", "unreadable",
-                 "filter_notes")
+                 "filter_notes", "notes")
 
     def __init__(self) -> None:
         self.sources: dict[str, str] = {}  # "tcp6" -> "netlink" | "proc" | "unavailable"
@@ -50,11 +51,12 @@ class SourceLog:
         self.parse_errors: list = []  # ParseError from /proc files
         self.unreadable: dict[str, str] = {}  # "/proc/net/tcp6" -> reason
         self.filter_notes: list[str] = []  # what a filter could not check on this source
+        self.notes: list[str] = []  # what else could not be listed (-q on an old kernel)
 
 
 def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: SourceLog,
-                 selection: Selection | None = None, ends: Mapping | None = None
-                 ) -> Iterator[SocketBatch]:
+                 selection: Selection | None = None, ends: Mapping | None = None,
+                 ext: int | None = None) -> Iterator[SocketBatch]:
     """Yield the sockets of each kind in order, as ``kinds.selection`` lists them: ``(kind,
     states)``, ``states`` a bit mask of kernel states (bit N = state N); for netlink it is pushed
     into the request, for /proc it is applied here, so both sources give the same rows.
@@ -65,7 +67,9 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
     whole filter for /proc and recordings). Other kinds are the caller's to choose
     (``linux/connections.py``): they pass through. ``ends``: ``{(protocol, family): [(local
     address, port, foreign address or None, port), ...]}``, every socket an owner filter can keep
-    (``owner_filter.socket_ends``): the program asks for those alone.
+    (``owner_filter.socket_ends``): the program asks for those alone. ``ext``: ``None`` for a
+    plain listing; else the ``idiag_ext`` bits to ask for (``diagext.request_bits``), and every
+    batch from sock_diag carries its ``extensions`` column (from /proc: none, and the log says so).
     """
     cache = AddressCache()
     for kind, states in listed:
@@ -80,8 +84,13 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
             if select is not None or ends is not None:
                 program = _program(selection, kind, None if ends is None
                                    else ends.get((kind.protocol, kind.family), []))
-            reply = netlink.dump(request_for(kind, states, 0, program))
-            for batch in DECODERS[kind.decoder](reply, kind, log.netlink, cache):
+            reply = netlink.dump(request_for(kind, states, ext or 0, program))
+            batches = (DECODERS[kind.decoder](reply, kind, log.netlink, cache) if ext is None
+                       else DECODERS[kind.decoder](reply, kind, log.netlink, cache, True))
+            bound = kind.has_state and in_states(states, TCP_BOUND_INACTIVE)
+            for batch in batches:
+                if bound:
+                    batch = _bound_inactive(batch)
                 # The cookie is the kernel's identity of a socket, unique and never 0 in a dump.
                 batch = _unseen(batch, batch.cookie, seen)
                 if batch is not None:
@@ -145,6 +154,16 @@ def _unseen(batch: SocketBatch, keys: tuple, seen: set) -> SocketBatch | None:
             seen.add(key)
             keep.append(i)
     return batch.take(keep) if keep else None
+
+
+def _bound_inactive(batch: SocketBatch) -> SocketBatch:
+    """A dump that asked for TCP_BOUND_INACTIVE (-q) reports those sockets in their own state,
+    TCP_CLOSE: the kernel finds them in the bind hash and keeps only the ones that are closed and
+    bound (net/ipv4/inet_diag.c ``inet_diag_dump_icsk``, Linux 6.8). No other dumped socket is
+    CLOSE (a closed socket leaves the established and listening hashes), so each is BOUND."""
+    if TCP_CLOSE in batch.state:
+        batch.state = [TCP_BOUND_INACTIVE if s == TCP_CLOSE else s for s in batch.state]
+    return batch
 
 
 def _in_states(batch: SocketBatch, states: int) -> SocketBatch | None:

@@ -264,6 +264,15 @@ class TcpInfo:
                 100.0 * self.sndbuf_limited / self.busy_time if self.sndbuf_limited else None)
 
 
+def prefix_reader(length: int):
+    """For a payload of ``length`` bytes: ``(fill, unpack_from)``, where ``unpack_from(buf,
+    offset)`` reads the fields it holds and ``fill`` is the ``None``s of the fields it does not
+    (empty for a kernel whose struct we know whole): ``unpack_from(buf, at) + fill`` is the
+    values of a ``TcpInfo``."""
+    count, reader = _prefix(length)
+    return _NONES[count:], reader.unpack_from
+
+
 def decode_tcp_info(payload: bytes) -> TcpInfo:
     """``INET_DIAG_INFO``'s payload -> ``TcpInfo``. A payload of the 104 bytes of a 2.6 kernel
     decodes up to ``total_retrans``, the rest ``None``; bytes past the fields we know (a newer

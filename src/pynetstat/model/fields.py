@@ -7,8 +7,10 @@ here (plus the code that fills it), not an edit of every constructor call.
 Three groups:
 - **core**: what every kind of socket has (``CORE``);
 - **endpoint**, per endpoint shape (``ENDPOINTS["inet"]``: addresses, ports, scope);
-- **extensions**: filled only when a view asks the kernel for them (``EXTENSIONS``: tcp_info,
-  memory, tos, each a sock_diag attribute group); no view asks yet, so the groups are empty.
+- **extensions**: filled only when a view asks the kernel for them (``EXTENSIONS``: timer,
+  memory, tcp_info, tos, each a sock_diag attribute group); a batch carries them in one column
+  of decoded records (``SocketBatch.extensions``), not as slots of every record, so a plain
+  listing neither asks for them nor makes room for them.
 
 A field is either per batch (``proto``, ``family``: one value for a whole dump) or a column (one
 value per socket). ``owners`` is a column of the batch only: the owner join fills it, and rows
@@ -62,13 +64,19 @@ ENDPOINTS = {
     ),
 }
 
-# Extension groups: each the fields one sock_diag attribute fills (include/uapi/linux/inet_diag.h:
-# INET_DIAG_INFO -> struct tcp_info, INET_DIAG_SKMEMINFO -> u32[SK_MEMINFO_VARS], INET_DIAG_TOS).
-# Declared so that a view can ask for a group by name; the fields come with the view (--info).
+# Extension groups: each what one sock_diag attribute group fills (include/uapi/linux/inet_diag.h:
+# INET_DIAG_INFO + INET_DIAG_CONG -> struct tcp_info and the algorithm, INET_DIAG_SKMEMINFO ->
+# u32[SK_MEMINFO_VARS], INET_DIAG_TOS/TCLASS; the timer is in every inet_diag_msg). A view asks
+# for a group by name (Options.extension_groups; the request bits: linux/diagext.GROUP_BITS);
+# each group is one object of the JSON row (render/extensions.py writes them, docs/json.md
+# lists their fields). They are not record slots: see the module docstring.
 EXTENSIONS: dict[str, tuple[Field, ...]] = {
-    "tcp_info": (),
-    "memory": (),
-    "tos": (),
+    "timer": (Field("timer", "the pending timer: kind, ms until it fires, retransmissions"),),
+    "memory": (Field("memory", "socket memory (skmeminfo), bytes; drops in packets"),),
+    "tcp_info": (Field("tcp_info", "struct tcp_info and the congestion algorithm"),),
+    "tos": (Field("dscp", "DSCP of the packets the socket sends: TOS / traffic class >> 2"),),
+    # -i: the timer and tcp_info's last_* times; its JSON is the timer and tcp_info objects
+    "times": (),
 }
 
 # The batch's own column, filled by the owner join: one tuple of Owner per socket.
@@ -77,8 +85,7 @@ OWNERS = Field("owners", "tuple of Owner per socket, lowest PID first; None unti
 
 def record_fields(shape: str) -> tuple[Field, ...]:
     """Every field of a record of this endpoint shape, in slot order."""
-    extra = tuple(f for group in EXTENSIONS.values() for f in group)
-    return CORE + ENDPOINTS[shape] + extra
+    return CORE + ENDPOINTS[shape]
 
 
 def record_slots(shape: str) -> tuple[str, ...]:
@@ -146,4 +153,9 @@ CONNECTION_JSON = (
     ("local_service", "string or null"),
     ("remote_service", "string or null"),
     ("remote_host", "string or null"),
+    # extension groups (EXTENSIONS), null unless asked for: -d, --timers, --memory, --info
+    ("dscp", "int or null"),
+    ("timer", "object or null"),
+    ("memory", "object or null"),
+    ("tcp_info", "object or null"),
 )

@@ -190,12 +190,15 @@ class SocketBatch:
     ``owners`` is ``None`` until the owner join fills it with one ``tuple[Owner, ...]`` per socket.
     ``attributes`` is ``None`` unless the dump was decoded with its netlink attributes (a view
     asked for extension fields): then one ``{attribute type: payload bytes}`` per socket.
+    ``extensions`` is ``None`` unless a view asked for extension groups (model/fields.EXTENSIONS:
+    --info, --timers, --memory) and the source had them (sock_diag): then one decoded record per
+    socket (``linux.diagext.Extensions``).
     """
 
     COLUMNS = batch_columns("inet")
     CONSTANTS = batch_constants("inet")  # ("proto", "family")
     # netns: the model.netns.NetNamespace its sockets are in, with --netns and --all-netns
-    __slots__ = CONSTANTS + COLUMNS + ("owners", "attributes", "netns")
+    __slots__ = CONSTANTS + COLUMNS + ("owners", "attributes", "extensions", "netns")
     if TYPE_CHECKING:  # the slots' types (tests/test_typing.py keeps them equal to the table)
         def __init__(self, **fields: Any) -> None: ...
 
@@ -214,10 +217,12 @@ class SocketBatch:
         scope: Sequence[int]
         owners: Sequence[tuple[Owner, ...]] | None
         attributes: Sequence[dict[int, bytes]] | None
+        extensions: Sequence[Any] | None  # linux.diagext.Extensions (model imports no collector)
         netns: NetNamespace | None
     else:
-        __init__ = keyword_init(CONSTANTS + COLUMNS,
-                                extra="self.owners = self.attributes = self.netns = None")
+        __init__ = keyword_init(
+            CONSTANTS + COLUMNS,
+            extra="self.owners = self.attributes = self.extensions = self.netns = None")
 
     def __len__(self) -> int:
         return len(self.state)
@@ -251,6 +256,8 @@ class SocketBatch:
             batch.owners = tuple(self.owners[i] for i in keep)
         if self.attributes is not None:
             batch.attributes = tuple(self.attributes[i] for i in keep)
+        if self.extensions is not None:
+            batch.extensions = tuple(self.extensions[i] for i in keep)
         return batch
 
 

@@ -26,6 +26,8 @@ def show(session: Session, fmt) -> None:
     with NoCycleCollection():
         if wanted(session.opts):
             show_sections(session, fmt)
+        elif session.opts.processes:
+            show_processes(session, fmt)
         else:
             show_connections(session, fmt)
 
@@ -36,6 +38,18 @@ def show_connections(session: Session, fmt) -> None:
 
     conns = collect(session.opts, session.env, session.netlink)
     fmt.write_connections(session.env.stdout, conns, session.in_order(iter(conns)))
+    for note in notes(conns):
+        session.say(note)
+
+
+def show_processes(session: Session, fmt) -> None:
+    """-c: the processes by the ports they hold, from one reading of every socket with owners."""
+    from pynetstat.linux.connections import collect
+    from pynetstat.views.connections import notes
+    from pynetstat.views.processes import port_counts
+
+    conns = collect(session.opts, session.env, session.netlink)
+    fmt.write_processes(session.env.stdout, port_counts(conns))
     for note in notes(conns):
         session.say(note)
 

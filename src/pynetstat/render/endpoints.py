@@ -78,7 +78,7 @@ def endpoint_cells(sock: InetSocket, ifname: Callable[[int], str],
 
     Numeric (``names is None``) they read ``127.0.0.1:5432``. With names, ports become service
     names where the services database has one, and the foreign host its name where the resolver
-    answered in time; local addresses stay numeric, as in the spec's netstat. An unconnected UDP
+    answered in time (``Names.display_host``: its first label, all of it with -f); local addresses stay numeric, as in the spec's netstat. An unconnected UDP
     socket's foreign address is ``*:*``.
     """
     local_host = host_text(sock.local_address, sock.family, sock.scope, ifname, bound=True)
@@ -89,7 +89,7 @@ def endpoint_cells(sock: InetSocket, ifname: Callable[[int], str],
         lport = names.service(sock.local_port, sock.proto) or lport
         if sock.remote_port:
             rport = names.service(sock.remote_port, sock.proto) or rport
-        name = names.host(sock.remote_address)
+        name = names.display_host(sock.remote_address)
         if name:
             remote_host = safe_token(name)
     local = f"{local_host}:{lport}"

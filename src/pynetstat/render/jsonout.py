@@ -30,9 +30,12 @@ if TYPE_CHECKING:
 
 
 def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names: Names | None,
-                      ifname: Callable[[int], str], owner_json: Callable | None) -> dict:
+                      ifname: Callable[[int], str], owner_json: Callable | None,
+                      extensions: dict | None = None) -> dict:
     """One row as a dict; ``owners`` is ``None`` when owners were not asked for (then ``pid`` and
-    ``owners`` are null), ``()`` when asked for and none is visible."""
+    ``owners`` are null), ``()`` when asked for and none is visible. ``extensions``: the row's
+    ``dscp``, ``timer``, ``memory`` and ``tcp_info`` (render/extensions.extension_json), or ``None``:
+    not asked for, all null."""
     kind = BY_PROTOCOL[(sock.proto, sock.family)]
     # Keys in the order of model/fields.CONNECTION_JSON (tests/test_json_schema.py checks it).
     rec = {
@@ -57,7 +60,13 @@ def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names:
         "local_service": None,
         "remote_service": None,
         "remote_host": None,
+        "dscp": None,
+        "timer": None,
+        "memory": None,
+        "tcp_info": None,
     }
+    if extensions is not None:
+        rec.update(extensions)
     if owners is not None:
         rec["owners"] = owners_value(owners, owner_json)
     if names is not None:
@@ -82,8 +91,9 @@ class BatchEncoder:
     batch is encoded record by record."""
 
     def __init__(self, with_owners: bool, names: Names | None, ifname: Callable[[int], str],
-                 owner_json: Callable | None):
+                 owner_json: Callable | None, ext_json: Callable | None = None):
         self.with_owners = with_owners
+        self.ext_json = ext_json  # Extensions -> the row's extension objects (--info ...)
         self.names = names
         self.ifname = ifname
         self.owner_json = owner_json
@@ -102,15 +112,20 @@ class BatchEncoder:
         """The batch's rows, one JSON text each, in order."""
         kind = BY_PROTOCOL[(batch.proto, batch.family)]
         # The template knows the inet shape's plain rows; anything else is encoded record by record.
-        if not is_plain(kind, batch, self.names):
+        if not is_plain(kind, batch, self.names) or batch.extensions is not None:
             dumps = json.dumps
             owners = self.with_owners
             ifname = self.ifname
             if batch.netns is not None and hasattr(ifname, "within"):
                 ifname = ifname.within(batch.netns)  # a scope is an ifindex of its namespace
+            ext_json = self.ext_json
+            v4 = batch.family == 4
+            exts = (repeat(None) if batch.extensions is None or ext_json is None
+                    else (ext_json(ext, v4 or remote.startswith("::ffff:"))
+                          for ext, remote in zip(batch.extensions, batch.remote_address)))
             return [dumps(connection_record(sock, found if owners else None, self.names,
-                                            ifname, self.owner_json))
-                    for sock, found in batch.rows()]
+                                            ifname, self.owner_json, ext))
+                    for (sock, found), ext in zip(batch.rows(), exts)]
         n = len(batch)
         local = batch.local_address
         mapped = mapped_cells(batch, self.mapped)
@@ -155,7 +170,8 @@ PLAIN_CELLS = {
     "owners": "%s",
 }
 _PLAIN_FIXED = {"interface": "null", "local_service": "null", "remote_service": "null",
-                "remote_host": "null"}
+                "remote_host": "null", "dscp": "null", "timer": "null", "memory": "null",
+                "tcp_info": "null"}
 _FILLED = tuple(name for name, _type in CONNECTION_JSON if name in PLAIN_CELLS)
 
 
@@ -189,12 +205,12 @@ def mapped_cells(batch: SocketBatch, mapped: Memo) -> Iterable[str]:
 def write_connections(out: TextIO, batches: Iterable[SocketBatch], with_owners: bool,
                       names: Names | None, ifname: Callable[[int], str],
                       owner_json: Callable | None, trailer: Callable[[], dict],
-                      extra_head: dict | None = None) -> None:
+                      extra_head: dict | None = None, ext_json: Callable | None = None) -> None:
     """Stream the document; ``trailer()`` is called after the last row (it reports what the
     collection could not see, which is only known then)."""
     head = {"schema_version": SCHEMA_VERSION, **(extra_head or {})}
     out.write(json.dumps(head)[:-1] + ', "connections": [')
-    encoder = BatchEncoder(with_owners, names, ifname, owner_json)
+    encoder = BatchEncoder(with_owners, names, ifname, owner_json, ext_json)
     separator = "\n"
     netns_tails: dict[int, str] = {}  # id(namespace) -> the row's last field, '"netns": {...}}'
     for batch in batches:

@@ -60,7 +60,8 @@ class ConnectionTable:
     at flush time straight into lines, without building cells."""
 
     def __init__(self, out: TextIO, opts: Options, names: Names | None,
-                 ifname: Callable[[int], str], owner_lines: Callable | None = None):
+                 ifname: Callable[[int], str], owner_lines: Callable | None = None,
+                 ext_lines: Callable | None = None):
         self.out = out
         self.opts = opts
         self.names = names
@@ -69,6 +70,10 @@ class ConnectionTable:
         self.within = getattr(ifname, "within", None)
         self.scope_names = ifname
         self.owner_lines = owner_lines  # (owners, verbose) -> list[str], for -b
+        # a batch with extensions -> the lines under each of its rows (-d, --info, ...)
+        self.ext_lines = ext_lines
+        # rows may have lines under them: format them one string per row
+        self.row_lines = opts.executables or ext_lines is not None
         self.columns = 5 if opts.pids else 4
         self.widths = list(MIN_WIDTHS)
         self.parts: list[list[tuple[str, ...]] | SocketBatch] = []
@@ -117,6 +122,8 @@ class ConnectionTable:
                     self._add_owner_lines(batch, start)
             else:
                 self.write_rows(batch.rows())
+            if self.ext_lines is not None and batch.extensions is not None:
+                self._add_ext_lines(batch, start)
             if self.rows >= BLOCK:
                 self.flush()
 
@@ -180,7 +187,7 @@ class ConnectionTable:
         else:
             fmt = f"{head}%s\n"
         rows = zip(*cells)
-        if self.opts.executables:  # -b lines go between rows: one string per row
+        if self.row_lines:  # -b and --info lines go between rows: one string per row
             return list(map(fmt.__mod__, rows))
         # One ``%`` for the whole batch: no call, tuple or string per row.
         return [(fmt * len(batch)) % tuple(chain.from_iterable(rows))]
@@ -195,6 +202,14 @@ class ConnectionTable:
             lines = blocks[owners] if owners else (self.unreadable_lines if inode else None)
             if lines:
                 extra[start + i] = lines
+
+    def _add_ext_lines(self, batch: SocketBatch, start: int) -> None:
+        """--info, --timers, --memory lines under the rows just added, above any -b lines."""
+        extra = self.extra
+        for i, lines in enumerate(self.ext_lines(batch)):
+            if lines:
+                below = extra.get(start + i)
+                extra[start + i] = lines + below if below else lines
 
     def _add_numeric(self, batch: SocketBatch) -> None:
         """Numeric rows that need measuring, by column: every step is a ``map`` or ``zip``."""
@@ -274,10 +289,22 @@ class ConnectionTable:
             lead = self._lead(cell)
             lines += (format_rows(part, lead) if isinstance(part, list)
                       else self._batch_lines(part, lead))
-        if self.extra:
-            for index in sorted(self.extra, reverse=True):
-                lines[index + 1 : index + 1] = [e + "\n" for e in self.extra[index]]
-            self.extra.clear()
+        extra = self.extra
+        if len(extra) > 64:
+            # Lines under most rows (-b, --info): one merge, not a list insertion per row (each
+            # moves the rest of the block: quadratic in the block's rows).
+            merged: list[str] = []
+            add, more, get = merged.append, merged.extend, extra.get
+            for index, line in enumerate(lines):
+                add(line)
+                under = get(index)
+                if under:
+                    more([e + "\n" for e in under])
+            lines = merged
+        elif extra:
+            for index in sorted(extra, reverse=True):
+                lines[index + 1 : index + 1] = [e + "\n" for e in extra[index]]
+        extra.clear()
         out.extend(lines)
         self.parts.clear()
         self.part_cells.clear()

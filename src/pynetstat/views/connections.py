@@ -98,6 +98,14 @@ def _source_notes(conns) -> list[str]:
             # A fallback is not a loss (the rows are the same), so it is only said when asked.
             out.append(f"{proto}: read {source or 'nothing'} instead of sock_diag ({why})")
     out.extend(log.filter_notes)
+    out.extend(log.notes)
+    groups = conns.opts.extension_groups
+    fallen = [proto for proto, source in log.sources.items() if source == "proc"]
+    if groups and fallen:
+        asked = ", ".join(f"--{flag}" for flag, group in (("timers", "timer"), ("memory", "memory"),
+                                                         ("info", "tcp_info")) if group in groups)
+        out.append(f"{asked}: {', '.join(fallen)} read from /proc, which has no socket internals: "
+                   "nothing shown for those sockets")
     for path, why in log.unreadable.items():
         out.append(f"cannot read {path}: {why}")
     if log.parse_errors:

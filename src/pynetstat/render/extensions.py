@@ -1,0 +1,440 @@
+"""What -d, --timers, --memory and --info print for a socket: a line under its row (text) and the
+``dscp``, ``timer``, ``memory`` and ``tcp_info`` fields of its JSON row.
+
+The text line is in ss's own words (iproute2 misc/ss.c ``tcp_timer_print``, ``print_skmeminfo``,
+``tcp_show_info``), so that someone who knows ``ss -tinom`` reads it at once and a test can hold
+it against ss for the same socket::
+
+      TCP    127.0.0.1:41230        127.0.0.1:5432         ESTABLISHED
+        timer:(keepalive,7.2sec,0) skmem:(r0,rb131072,t0,tb2626560,f0,w0,o0,bl0,d0)
+        cubic wscale:7,7 rto:204 rtt:0.031/0.015 mss:32768 cwnd:10 bytes_sent:3000000 ...
+
+Unlike ss, the --info fields are printed even when 0 (``retrans:0/0 lost:0``): a reader should
+not have to know which ones ss leaves out. A field the kernel does not report (an older
+``struct tcp_info``) is left out. JSON: every field of ``struct tcp_info``, its unit in its name
+(docs/json.md, "tcp_info").
+"""
+
+from __future__ import annotations
+
+from itertools import repeat
+from operator import attrgetter, itemgetter, mul, truediv
+
+from pynetstat.linux.diagext import SK_MEMINFO_FIELDS, SS_SKMEM_LABELS, format_ms_timer
+from pynetstat.linux.tcpinfo import (
+    BIT_POSITIONS,
+    FIELD_NAMES,
+    OPTION_NAMES,
+    RAW_NAMES,
+    UNITS,
+    format_rto_ms,
+)
+from pynetstat.textsafe import json_text, safe_token
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
+
+    from pynetstat.model.sockets import SocketBatch
+
+    # linux.diagext's records state no slot types (that module is not type-checked yet)
+    Extensions = Any
+    Timer = Any
+    TcpInfo = Any
+
+INDENT = "    "
+
+# Unit of a tcp_info field (tcpinfo.TCP_INFO_FIELDS) -> the suffix its JSON name carries, unless
+# the name says it already (``bytes_acked``, ``data_segs_in``).
+_SUFFIXES = {"us": "us", "ms": "ms", "bytes": "bytes", "segments": "segs", "bytes/s": "bytes_per_sec"}
+# Bit-field containers never appear; these two are written as names, not only as numbers.
+_DERIVED_JSON = (("congestion", "string or null"), ("option_names", "array of string"))
+
+
+def json_name(name: str, unit: str) -> str:
+    """``("rtt", "us") -> "rtt_us"``, ``("bytes_acked", "bytes") -> "bytes_acked"``,
+    ``("pacing_rate", "bytes/s") -> "pacing_rate_bytes_per_sec"``, ``("retransmits", "count")
+    -> "retransmits"``."""
+    suffix = _SUFFIXES.get(unit)
+    if suffix is None or suffix.split("_")[0] in name.split("_"):
+        return name
+    return f"{name}_{suffix}"
+
+
+TCP_INFO_JSON = tuple((name, json_name(name, UNITS[name])) for name in FIELD_NAMES)
+# (JSON name, documented type) of the tcp_info object, in the order it is written.
+TCP_INFO_SCHEMA = tuple((key, "int or null") for _name, key in TCP_INFO_JSON) + _DERIVED_JSON
+
+TIMER_SCHEMA = (("name", "string"), ("expires_ms", "int"), ("retrans", "int"))
+# SkMemInfo field -> JSON name: bytes, but ``drops`` counts packets.
+MEMORY_JSON = tuple((name, f"{name}_packets" if name == "drops" else f"{name}_bytes")
+                    for name in SK_MEMINFO_FIELDS)
+MEMORY_SCHEMA = tuple((key, "int or null") for _name, key in MEMORY_JSON)
+# The older INET_DIAG_MEMINFO (before Linux 3.6) -> the skmeminfo fields it holds.
+_MEMINFO_AS = (("rmem", "rmem_alloc"), ("wmem", "wmem_queued"), ("fmem", "fwd_alloc"),
+               ("tmem", "wmem_alloc"))
+
+
+# ---- text ----------------------------------------------------------------------------------
+
+def _g(value: float) -> str:
+    return f"{value:g}"  # ss prints times in ms with C's %g
+
+
+def _rate(bps: float, numeric: bool) -> str:
+    """ss's ``sprint_bw``: ``%.0f`` with -n, else ``52.4Gbps``-style."""
+    if numeric:
+        return f"{bps:.0f}bps"
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if bps >= scale:
+            return f"{bps / scale:.1f}{prefix}bps"
+    return f"{bps:g}bps"
+
+
+def timer_tokens(timer: Timer | None) -> list[str]:
+    """``["timer:(keepalive,7.200sec,0)"]``; none when no timer is pending, as ss."""
+    if timer is None or not timer.kind:
+        return []
+    return [timer.ss_text()]
+
+
+def memory_tokens(ext: Extensions) -> list[str]:
+    """ss -m: ``skmem:(r0,rb131072,...)``, or ``mem:(r,w,f,t)`` from a kernel before 3.6."""
+    sk = ext.skmeminfo
+    if sk is not None:
+        values = sk.as_dict().values()
+        return ["skmem:(" + ",".join(f"{label}{value}" for label, value in zip(SS_SKMEM_LABELS, values)
+                                     if value is not None) + ")"]
+    m = ext.meminfo
+    if m is not None:
+        return [f"mem:(r{m.rmem},w{m.wmem},f{m.fmem},t{m.tmem})"]
+    return []
+
+
+# --- the fast path of info_tokens: the TcpInfo's unpacked tuple read by index ----------------
+_AT = {name: i for i, name in enumerate(RAW_NAMES)}
+# the last field the line shows: a struct that reaches it (Linux 4.19+) takes the fast path
+_LAST = max(_AT[name] for name in ("bytes_sent", "bytes_acked", "bytes_received", "segs_out",
+                                   "segs_in", "last_data_sent", "delivery_rate", "lost"))
+_OPTS_AT, _WS_AT = _AT["options"], BIT_POSITIONS["snd_wscale"][0]
+_SND_WS, _RCV_WS = BIT_POSITIONS["snd_wscale"][1:], BIT_POSITIONS["rcv_wscale"][1:]
+_NUMBERS_AT = tuple(_AT[name] for name in ("bytes_sent", "bytes_acked", "bytes_received",
+                                           "segs_out", "segs_in", "last_data_sent",
+                                           "last_data_recv", "last_ack_recv"))
+_NUMBERS = itemgetter(*_NUMBERS_AT)
+_TAIL_AT = tuple(_AT[name] for name in ("retrans", "total_retrans", "lost"))
+_TAIL = itemgetter(*_TAIL_AT)
+_TAIL_TEXT = " retrans:%d/%d lost:%d"
+_NUMBERS_TEXT = ("bytes_sent:%d bytes_acked:%d bytes_received:%d segs_out:%d segs_in:%d "
+                 "lastsnd:%d lastrcv:%d lastack:%d")
+_RTO, _RTT, _RTTVAR, _MSS, _CWND, _SSTHRESH = (_AT[n] for n in (
+    "rto", "rtt", "rttvar", "snd_mss", "snd_cwnd", "snd_ssthresh"))
+_PACING, _DELIVERY = _AT["pacing_rate"], _AT["delivery_rate"]
+
+
+class _Memo(dict):  # type: ignore[type-arg]
+    """key -> ``make(key)``, made on first sight and kept."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[Any], str]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: Any) -> str:
+        value: str = self.make(key)
+        self[key] = value
+        return value
+
+
+def _option_words(options: int) -> str:
+    """``options`` -> ss's words for them and the window scales' place: ``"ts sack "``."""
+    return "".join(f"{name} " for bit, name in OPTION_NAMES if options & bit)
+
+
+def _head(key: tuple[int, str | None, int]) -> str:
+    """(options, congestion algorithm, the window scales' byte) -> the line's first words:
+    ``"ts sack cubic wscale:7,7 "``. A few distinct keys per host: made once each."""
+    options, congestion, ws = key
+    text = _option_words(options) + ("" if not congestion else safe_token(congestion) + " ")
+    if options & 4:  # TCPI_OPT_WSCALE
+        text += f"wscale:{ws >> _SND_WS[0] & _SND_WS[1]},{ws >> _RCV_WS[0] & _RCV_WS[1]} "
+    return text
+
+
+_HEADS = _Memo(_head)
+
+
+def info_text(ext: Extensions, numeric: bool) -> str | None:
+    """``info_tokens`` joined, made from the unpacked tuple with one ``%`` (at 200k sockets the
+    property-by-property path took seconds). ``None``: no tcp_info."""
+    info = ext.info
+    if info is None:
+        return None
+    v = info._values
+    if v[_LAST] is None:  # a struct older than Linux 4.19
+        return " ".join(info_tokens(ext, numeric))
+    text: str = _HEADS[(v[_OPTS_AT], ext.congestion, v[_WS_AT])]
+    rto = v[_RTO]
+    if rto and rto != 3000000:
+        text += f"rto:{rto / 1000:g} "
+    rtt = v[_RTT]
+    if rtt:
+        text += f"rtt:{rtt / 1000:g}/{v[_RTTVAR] / 1000:g} "
+    if v[_MSS]:
+        text += f"mss:{v[_MSS]} "
+    if v[_SSTHRESH] < 0xFFFF:
+        text += f"cwnd:{v[_CWND]} ssthresh:{v[_SSTHRESH]} "
+    else:
+        text += f"cwnd:{v[_CWND]} "
+    text += _NUMBERS_TEXT % _NUMBERS(v)
+    pacing = v[_PACING]
+    if pacing and pacing != (1 << 64) - 1:
+        text += " pacing_rate " + _rate(pacing * 8.0, numeric)
+    if v[_DELIVERY]:
+        text += " delivery_rate " + _rate(v[_DELIVERY] * 8.0, numeric)
+    line: str = text + _TAIL_TEXT % _TAIL(v)
+    return line
+
+
+def info_tokens(ext: Extensions, numeric: bool) -> list[str]:
+    """The --info fields of one TCP socket, in ss's order and words (the reference path:
+    ``info_text`` is the fast one, tests/test_info_cli.py holds them equal)."""
+    info = ext.info
+    if info is None:
+        return []
+    out = list(info.option_names())
+    if ext.congestion:
+        out.append(safe_token(ext.congestion))
+    if info.options is not None and info.options & 4:  # TCPI_OPT_WSCALE
+        out.append(f"wscale:{info.snd_wscale},{info.rcv_wscale}")
+    rto = format_rto_ms(info)
+    if rto is not None:
+        out.append(f"rto:{_g(rto)}")
+    if info.rtt:  # 0: no sample yet (a listener), as ss leaves it out
+        out.append(f"rtt:{_g(info.rtt / 1000)}/{_g(info.rttvar / 1000)}")
+    if info.snd_mss:
+        out.append(f"mss:{info.snd_mss}")
+    out.append(f"cwnd:{info.snd_cwnd}")
+    ssthresh = info.ssthresh()
+    if ssthresh is not None:
+        out.append(f"ssthresh:{ssthresh}")
+    for label, value in (("bytes_sent", info.bytes_sent), ("bytes_acked", info.bytes_acked),
+                         ("bytes_received", info.bytes_received), ("segs_out", info.segs_out),
+                         ("segs_in", info.segs_in), ("lastsnd", info.last_data_sent),
+                         ("lastrcv", info.last_data_recv), ("lastack", info.last_ack_recv)):
+        if value is not None:
+            out.append(f"{label}:{value}")
+    pacing = info.pacing_rate_bps()
+    if pacing:
+        out += ["pacing_rate", _rate(pacing, numeric)]
+    delivery = info.delivery_rate_bps()
+    if delivery:
+        out += ["delivery_rate", _rate(delivery, numeric)]
+    out.append(f"retrans:{info.retrans}/{info.total_retrans}")
+    out.append(f"lost:{info.lost}")
+    return out
+
+
+def times_tokens(ext: Extensions) -> list[str]:
+    """-i: what Linux knows of time, each named for what it is (never a time in state, which
+    Linux does not record): ``timer left: keepalive 7.200sec;`` and, from tcp_info, ``last data
+    sent 4ms ago, data received 3ms ago, ACK received 3ms ago``."""
+    out = []
+    timer = ext.timer
+    if timer is not None and timer.kind:
+        out.append(f"timer left: {timer.name} {format_ms_timer(timer.expires_ms) or '0ms'};")
+    info = ext.info
+    if info is not None and info.state != 10 and info.last_data_sent is not None:  # not LISTEN
+        out.append(f"since last data sent: {info.last_data_sent}ms, data received: "
+                   f"{info.last_data_recv}ms, ACK received: {info.last_ack_recv}ms")
+    return out
+
+
+def dscp_tokens(ext: Extensions, ipv4: bool) -> list[str]:
+    """-d: ``["dscp:46"]`` (Expedited Forwarding); none when the kernel sent no TOS or traffic
+    class (a TIME_WAIT or request socket)."""
+    dscp = ext.dscp(ipv4)
+    return [] if dscp is None else [f"dscp:{dscp}"]
+
+
+def is_ipv4(family: int, remote_address: str) -> bool:
+    """Do the socket's packets carry an IPv4 TOS byte (an IPv4 socket, or an IPv6 one talking
+    to an IPv4-mapped peer), rather than an IPv6 traffic class?"""
+    return family == 4 or remote_address.startswith("::ffff:")
+
+
+def extension_lines(ext: Extensions | None, groups: tuple[str, ...], numeric: bool,
+                    ipv4: bool = True) -> list[str]:
+    """The line under a row for the groups asked for (``Options.extension_groups``), or none
+    when the socket has nothing to say (no pending timer, UDP under --info, a TIME_WAIT socket,
+    which has a timer and no other extension). ``ipv4``: see ``is_ipv4``."""
+    if ext is None:
+        return []
+    tokens: list[str] = []
+    for group in groups:
+        if group == "tos":
+            tokens += dscp_tokens(ext, ipv4)
+        elif group == "timer":
+            tokens += timer_tokens(ext.timer)
+        elif group == "times":
+            tokens += times_tokens(ext)
+        elif group == "memory":
+            tokens += memory_tokens(ext)
+        elif group == "tcp_info":
+            text = info_text(ext, numeric)
+            if text is not None:
+                tokens.append(text)
+    return [INDENT + " ".join(tokens)] if tokens else []
+
+
+def ext_lines_for(groups: tuple[str, ...], numeric: bool
+                  ) -> Callable[[SocketBatch], list[list[str]]]:
+    """``batch -> [lines under each row]`` for the table (a batch with an ``extensions``
+    column): ``extension_lines`` row by row, or for --info alone on a batch of full structs
+    (the common case: 200k rows) ``info_lines``, a column at a time."""
+    def lines(batch: SocketBatch) -> list[list[str]]:
+        exts = batch.extensions or ()
+        if groups == ("tcp_info",):
+            made = info_lines(exts, numeric)
+            if made is not None:
+                return made
+        v4 = batch.family == 4
+        return [extension_lines(ext, groups, numeric, v4 or remote.startswith("::ffff:"))
+                for ext, remote in zip(exts, batch.remote_address)]
+    return lines
+
+
+_VALUES = attrgetter("_values")
+_INFO = attrgetter("info")
+_CONGESTION = attrgetter("congestion")
+_INFO_LINE = (INDENT + "%s%s%s%s%s" + _NUMBERS_TEXT + "%s%s" + _TAIL_TEXT)
+_RTO_CELL = _Memo(lambda rto: f"rto:{rto / 1000:g} " if rto and rto != 3000000 else "")
+_RTT_CELL = _Memo(lambda key: f"rtt:{key[0] / 1000:g}/{key[1] / 1000:g} " if key[0] else "")
+_MSS_CELL = _Memo(lambda mss: f"mss:{mss} " if mss else "")
+_CWND_CELL = _Memo(lambda key: f"cwnd:{key[0]} ssthresh:{key[1]} " if key[1] < 0xFFFF
+                   else f"cwnd:{key[0]} ")
+
+
+def _rate_cells(word: str, numeric: bool, unlimited: int | None) -> _Memo:
+    def cell(rate: int) -> str:
+        if not rate or rate == unlimited:
+            return ""
+        return f" {word} {_rate(rate * 8.0, numeric)}"
+    return _Memo(cell)
+
+
+_UNLIMITED = (1 << 64) - 1
+_RATE_CELLS = {(word, numeric): _rate_cells(word, numeric, (1 << 64) - 1 if word == "pacing_rate" else None)
+               for word in ("pacing_rate", "delivery_rate") for numeric in (False, True)}
+
+
+def info_lines(exts: Iterable[Extensions], numeric: bool) -> list[list[str]] | None:
+    """``info_text`` of every socket of a batch, a field at a time: each field a column taken
+    from the unpacked tuples by ``itemgetter`` (in C), each conditional cell (``rto:``, ``rtt:``,
+    rates) from a table of the texts of the values seen, every line one ``%``. ``None`` when a
+    socket has no tcp_info or an older struct (then ``info_text`` row by row)."""
+    infos = list(map(_INFO, exts))
+    if not all(infos):  # (``None in`` would call TcpInfo.__eq__ on each)
+        return None
+    values = list(map(_VALUES, infos))
+    if None in map(itemgetter(_LAST), values):
+        return None
+
+    def column(index: int) -> list[Any]:
+        return list(map(itemgetter(index), values))
+
+    heads = map(_HEADS.__getitem__, zip(column(_OPTS_AT), map(_CONGESTION, exts), column(_WS_AT)))
+    # A cell shown for some values only is made in C when the column has none of the others
+    # (the usual batch: every socket has an RTT sample, an MSS, a rate), else by the table of
+    # texts of the values seen (a Python call per new value).
+    rto, rtt, rttvar, mss = column(_RTO), column(_RTT), column(_RTTVAR), column(_MSS)
+    pacing, delivery = column(_PACING), column(_DELIVERY)
+    thousand, eight = repeat(1000), repeat(8.0)
+    if 0 in rto or 3000000 in rto:
+        rto_cells = map(_RTO_CELL.__getitem__, rto)
+    else:
+        rto_cells = map("rto:%g ".__mod__, map(truediv, rto, thousand))
+    if 0 in rtt:
+        rtt_cells = map(_RTT_CELL.__getitem__, zip(rtt, rttvar))
+    else:
+        rtt_cells = map("rtt:%g/%g ".__mod__, zip(map(truediv, rtt, thousand),
+                                                  map(truediv, rttvar, thousand)))
+    mss_cells = map(_MSS_CELL.__getitem__, mss) if 0 in mss else map("mss:%d ".__mod__, mss)
+    if numeric and 0 not in pacing and _UNLIMITED not in pacing:
+        pacing_cells = map(" pacing_rate %.0fbps".__mod__, map(mul, pacing, eight))
+    else:
+        pacing_cells = map(_RATE_CELLS[("pacing_rate", numeric)].__getitem__, pacing)
+    if numeric and 0 not in delivery:
+        delivery_cells = map(" delivery_rate %.0fbps".__mod__, map(mul, delivery, eight))
+    else:
+        delivery_cells = map(_RATE_CELLS[("delivery_rate", numeric)].__getitem__, delivery)
+    cells = [heads, rto_cells, rtt_cells, mss_cells,
+             map(_CWND_CELL.__getitem__, zip(column(_CWND), column(_SSTHRESH))),
+             *(column(i) for i in _NUMBERS_AT), pacing_cells, delivery_cells,
+             *(column(i) for i in _TAIL_AT)]
+    return list(map(list, zip(map(_INFO_LINE.__mod__, zip(*cells)))))
+
+
+# ---- JSON ---
+
+
+# ---- JSON ----------------------------------------------------------------------------------
+
+def timer_json(timer: Timer | None) -> dict[str, Any] | None:
+    if timer is None:
+        return None
+    return {"name": timer.name, "expires_ms": timer.expires_ms, "retrans": timer.retrans}
+
+
+def memory_json(ext: Extensions) -> dict[str, Any] | None:
+    sk = ext.skmeminfo
+    if sk is not None:
+        return {key: getattr(sk, name) for name, key in MEMORY_JSON}
+    m = ext.meminfo
+    if m is None:
+        return None
+    known = {sk_name: getattr(m, name) for name, sk_name in _MEMINFO_AS}
+    return {key: known.get(name) for name, key in MEMORY_JSON}
+
+
+# The JSON keys of the struct's own fields, then of its bit fields, in TCP_INFO_JSON's order
+# (FIELD_NAMES lists the plain fields first): the plain ones are one itemgetter over the tuple.
+_PLAIN = tuple(i for i, name in enumerate(RAW_NAMES) if not name.startswith("_"))
+_PLAIN_GET = itemgetter(*_PLAIN)
+_JSON_KEYS = tuple(key for _name, key in TCP_INFO_JSON)
+_BIT_GETS = tuple(BIT_POSITIONS[name] for name in FIELD_NAMES[len(_PLAIN):])
+
+
+def tcp_info_json(ext: Extensions) -> dict[str, Any] | None:
+    info: TcpInfo | None = ext.info
+    if info is None:
+        return None
+    v = info._values
+    values = list(_PLAIN_GET(v))
+    for index, shift, mask in _BIT_GETS:
+        raw = v[index]
+        values.append(None if raw is None else raw >> shift & mask)
+    out = dict(zip(_JSON_KEYS, values))
+    out["congestion"] = None if ext.congestion is None else json_text(ext.congestion)
+    out["option_names"] = list(info.option_names())
+    return out
+
+
+def extension_json(ext: Extensions | None, groups: tuple[str, ...], ipv4: bool = True
+                   ) -> dict[str, Any]:
+    """The row's ``dscp``, ``timer``, ``memory`` and ``tcp_info`` (``null`` when not asked for
+    or not reported for this socket)."""
+    out: dict[str, Any] = {"dscp": None, "timer": None, "memory": None, "tcp_info": None}
+    if ext is None:
+        return out
+    if "tos" in groups:
+        out["dscp"] = ext.dscp(ipv4)
+    if "timer" in groups or "times" in groups:
+        out["timer"] = timer_json(ext.timer)
+    if "memory" in groups:
+        out["memory"] = memory_json(ext)
+    if "tcp_info" in groups or "times" in groups:
+        out["tcp_info"] = tcp_info_json(ext)
+    return out
