@@ -59,6 +59,8 @@ def _set(fields: dict[str, object], row: Flag, text: str | None = None) -> None:
         fields[row.field] = True
     elif row.many:
         fields[row.field] = (*fields.get(row.field, ()), (row.long, text))  # type: ignore[misc]
+    elif row.join and row.field in fields:
+        fields[row.field] = f"{fields[row.field]}{row.join}{text}"
     else:
         fields[row.field] = text if row.convert is None else row.convert(text)
 
@@ -117,6 +119,8 @@ def parse_args(argv: list[str]) -> Options:
     if opts.protocol is not None:
         # -p's valid names depend on -s, which may come later on the line.
         opts.protocol = canonical_protocol(opts.protocol, opts.statistics)
+        if not opts.statistics:
+            opts.kinds = tuple(opts.protocol.split(","))
     if opts.changes and opts.interval is None:
         raise UsageError("--changes needs an interval (for example: pynetstat -an --changes 2)")
     if opts.filters:

@@ -11,7 +11,7 @@ class Options:
     __slots__ = ("all", "numeric", "pids", "executables", "verbose", "protocol", "statistics",
                  "ethernet", "routes", "interval", "json", "changes", "filters", "filter",
                  # --audit, --snapshot, --diff (issue 16)
-                 "audit", "snapshot", "diff")
+                 "audit", "snapshot", "diff", "kinds")
 
     def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
                  executables: bool = False, verbose: bool = False, protocol: str | None = None,
@@ -26,6 +26,8 @@ class Options:
         self.verbose = verbose  # -v
         # -p: canonical spelling from kinds.CONNECTION_PROTOCOLS or STATISTICS_PROTOCOLS ("TCPv6"), or None
         self.protocol = protocol
+        # -p of the connection table: its canonical values ("TCP", "UNIX", "all"), or None
+        self.kinds: tuple[str, ...] | None = None
         self.statistics = statistics  # -s
         self.ethernet = ethernet  # -e
         self.routes = routes  # -r

@@ -65,6 +65,9 @@ class ConnectionSet:
 
             self.owners = scan_owners(env.proc_root)
         self.unattributed = 0  # sockets with an inode that no visible process holds
+        # owners carry their names (comm) for JSON and -b, and for a UNIX socket's peer cell
+        self.named = opts.json or opts.executables or (
+            opts.wants_owners and any(kind.shape == "unix" for kind, _ in self._listed()))
         self._owners: dict[int, Owner] = {} if reuse is None else reuse.records
         # read_process's own cache, keyed by (pid, start time)
         self._process_cache: dict = {} if reuse is None else reuse.process_cache
@@ -78,7 +81,10 @@ class ConnectionSet:
             batches = filter(None, map(self.owner_select.select, batches))
         elif self.reuse is not None and self.opts.wants_owners:
             batches = list(batches)
-            self.owners = self.reuse.lookup([batch.inode for batch in batches])
+            # a UNIX socket's peer is looked up too (the peer join below)
+            self.owners = self.reuse.lookup([batch.inode for batch in batches]
+                                            + [tuple(filter(None, batch.peer)) for batch in batches
+                                               if "peer_owners" in batch.COLUMNS])
         if self.owners is None:
             yield from batches
             return
@@ -94,7 +100,20 @@ class ConnectionSet:
                         column[i] = tuple(self._owner(p) for p in self.owners.pids(inode))
             self.unattributed += pids.count(None) - inodes.count(0)
             batch.owners = tuple(column)
+            if "peer_owners" in batch.COLUMNS:
+                batch.peer_owners = self._peer_owners(batch.peer, alone)
             yield batch
+
+    def _peer_owners(self, peers: tuple, alone: _SoleOwner) -> tuple:
+        """The peer join of UNIX sockets: the owners of each socket's peer inode, a dict lookup
+        in the same owner map (no second walk); ``()`` for no peer or none visible."""
+        first, more = self.owners.first, self.owners.more
+        column = list(map(alone.__getitem__, map(first.get, peers)))
+        if more and not more.keys().isdisjoint(peers):
+            for i, peer in enumerate(peers):
+                if peer in more:
+                    column[i] = tuple(self._owner(p) for p in self.owners.pids(peer))
+        return tuple(column)
 
     def _listed(self) -> list[tuple[SocketKind, int]]:
         """``(kind, state mask)`` to dump. A ``--state`` lists every kind and state, as ``-a``
@@ -102,8 +121,8 @@ class ConnectionSet:
         interfaces or users lists only the kinds whose sockets have them (inet endpoints)."""
         sel = self.selection
         if sel is None:
-            return selection(self.opts.protocol, self.opts.all)
-        listed = selection(self.opts.protocol, self.opts.all or sel.by_state)
+            return selection(self.opts.kinds, self.opts.all)
+        listed = selection(self.opts.kinds, self.opts.all or sel.by_state)
         return [(kind, sel.request_states(states)) for kind, states in listed
                 if kind.shape == "inet" or not sel.column_terms]
 
@@ -116,7 +135,7 @@ class ConnectionSet:
         owner = self._owners.get(pid)
         if owner is None:
             name = process = None
-            if self.opts.json or self.opts.executables:
+            if self.named:
                 from pynetstat.linux.owners import read_comm
 
                 name = read_comm(self.proc.root, pid)

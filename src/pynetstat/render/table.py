@@ -17,12 +17,10 @@ from itertools import chain, repeat
 from pynetstat.kinds import BY_PROTOCOL
 from pynetstat.model.sockets import SPEC_STATE_NAMES, spec_state_name
 from pynetstat.render.endpoints import (
-    PROTO_LABELS,
     WILDCARD,
     Memo,
-    endpoint_cells,
     pid_text,
-    state_text,
+    row_cells,
 )
 from pynetstat.textsafe import ljust, width
 
@@ -190,8 +188,7 @@ class ConnectionTable:
         names, ifname = self.names, self.ifname
         lines_for = self.owner_lines if self.opts.executables else None
         for sock, owners in rows:
-            local, foreign = endpoint_cells(sock, ifname, names)
-            cells: tuple[str, ...] = (PROTO_LABELS[sock.proto], local, foreign, state_text(sock))
+            cells: tuple[str, ...] = row_cells(sock, ifname, names)
             append(cells + (self.pid_cells[owners],) if show_pids else cells)
             if lines_for is not None:
                 extra = self.owner_blocks[owners] if owners else (
