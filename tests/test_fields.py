@@ -128,3 +128,14 @@ def test_attributes_survive_take():
     batch = SocketBatch.from_sockets("tcp", 4, [_socket(inode=i) for i in range(3)])
     batch.attributes = ({1: b"a"}, {}, {2: struct.pack("=I", 7)})
     assert batch.take([2, 0]).attributes == ({2: struct.pack("=I", 7)}, {1: b"a"})
+
+
+@pytest.mark.parametrize("shape,heading", [("unix", "### A UNIX socket"),
+                                           ("raw", "### A RAW or ICMP socket"),
+                                           ("packet", "### A packet socket")])
+def test_docs_list_the_other_kinds_rows_in_order(shape, heading):
+    """docs/json.md's tables are the rows of the other kinds: the shared fields, then the shape's."""
+    shared = list(documented_fields("### The other kinds").items())
+    own = list(documented_fields(heading).items())
+    assert shared == list(fields.COMMON_JSON)
+    assert shared + own == list(fields.SHAPE_JSON[shape])

@@ -140,8 +140,10 @@ class _Other:
     @property
     def identity(self) -> tuple:
         """The kernel's identity: the inode, else the cookie, else the whole record (a /proc
-        line with inode 0: a UNIX connection not yet accepted)."""
-        if self.inode:
+        line with inode 0: a UNIX connection not yet accepted). A /proc/net/unix line whose
+        inode another line names too is the whole record: both are shown, flagged, never one
+        dropped as a repeat (either may be the forgery)."""
+        if self.inode and not getattr(self, "duplicate", False):
             return ("inode", self.inode)
         if self.cookie is not None:
             return ("cookie", self.cookie)
