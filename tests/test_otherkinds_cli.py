@@ -318,3 +318,50 @@ def test_live_sockets_are_what_ss_lists(live):
     assert raw == live["ss"]["raw"] and len(raw) == 4
     assert ours["packet"] == live["ss"]["packet"]
     assert len(ours["icmp"]) == 1 and len(ours["icmp6"]) == 1  # ss does not list ping sockets
+
+
+# --- interval mode --------------------------------------------------------------------------------
+
+def unix_changes_scenario():
+    """-p unix --changes: a listener, a connection to it and their closing, each said once."""
+    import signal
+    import socket
+
+    from test_interval_live import Lines, finish, start, text_change
+
+    proc = start("-p", "unix", "-an", "--changes", "0.2")
+    lines = Lines(proc.stdout)
+    lines.wait_for(lambda line: line.startswith("Time "), "the heading of the changes")
+
+    def expect(*rows: tuple) -> None:
+        todo = set(rows)
+        while todo:
+            todo.discard(text_change(lines.wait_for(lambda line: text_change(line) in todo, f"{todo}")))
+
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(b"\0pnst-k12-changes")
+    listener.listen(2)
+    expect(("+", "@pnst-k12-changes", "*", "STREAM LISTENING"))
+    client = socket.socket(socket.AF_UNIX)
+    client.connect(b"\0pnst-k12-changes")
+    server, _ = listener.accept()
+    client_inode = os.fstat(client.fileno()).st_ino
+    expect(("+", "*", "@pnst-k12-changes", "STREAM CONNECTED"),
+           ("+", "@pnst-k12-changes", f"inode:{client_inode}", "STREAM CONNECTED"))
+    for sock in (client, server, listener):
+        sock.close()
+    expect(("-", "@pnst-k12-changes", "*", "STREAM LISTENING"))
+    status, err = finish(proc, signal.SIGINT)
+    return {"changes": [c for c in map(text_change, lines.rest()) if c], "status": status,
+            "stderr": err}
+
+
+@live_only
+def test_interval_changes_of_unix_sockets():
+    from test_interval_live import isolated
+
+    got = isolated(unix_changes_scenario)
+    assert got["status"] == 130, got["stderr"]
+    ours = [tuple(c) for c in got["changes"] if "@pnst-k12-changes" in c[1:3]]
+    # each change once: 3 appeared, 3 closed (the connection's two ends and the listener)
+    assert sorted(mark for mark, *_ in ours) == ["+", "+", "+", "-", "-", "-"], ours
