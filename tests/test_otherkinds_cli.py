@@ -365,3 +365,58 @@ def test_interval_changes_of_unix_sockets():
     ours = [tuple(c) for c in got["changes"] if "@pnst-k12-changes" in c[1:3]]
     # each change once: 3 appeared, 3 closed (the connection's two ends and the listener)
     assert sorted(mark for mark, *_ in ours) == ["+", "+", "+", "-", "-", "-"], ours
+
+
+# --- fast paths ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("diag", [True, False])
+def test_unix_columns_are_the_row_cells(diag):
+    """The table's column path for UNIX batches gives the cells the row path gives, on the
+    recording's every kind of UNIX socket (from unix_diag, and from /proc with the forgery)."""
+    from pynetstat.linux.connections import collect
+    from pynetstat.linux.netlink import ReplayNetlink
+    from pynetstat.options import Options
+    from pynetstat.render.endpoints import UnixColumns, row_cells
+
+    opts = Options(all=True, numeric=True)
+    opts.kinds = ("UNIX",)
+    env = Environment(io.StringIO(), io.StringIO(), environ={
+        "PYNETSTAT_PROC_ROOT": os.path.join(FIXTURE, "proc")})
+    netlink = ReplayNetlink(os.path.join(FIXTURE, "netlink" if diag else "none"))
+    columns = UnixColumns()
+    seen = 0
+    for batch in collect(opts, env, netlink):
+        by_column = list(zip(*columns.cells(batch)))
+        by_row = [row_cells(sock, str, None)[1:] for sock in batch.sockets()]
+        assert by_column == by_row
+        seen += len(by_row)
+    assert seen == 12 + (0 if diag else 2)  # /proc: the forged line too, and the pending embryo
+
+
+@live_only
+def test_unix_column_decoder_is_the_record_decoder(tmp_path):
+    """unixdiag.decode_columns (one unpack per usual message) gives what decode_dump gives, on
+    the live scene's dump (named, unnamed, with and without a peer, listeners)."""
+    def decode():
+        from pynetstat.linux import unixdiag
+        from pynetstat.linux.netlink import DumpStats, LiveNetlink
+
+        prepare_namespace()
+        scene = OtherScene(str(tmp_path)).build()
+        source = LiveNetlink()
+        try:
+            request = unixdiag.build_request(show=unixdiag.LISTING_SHOW)
+            columns = unixdiag.decode_columns(source.dump(request), DumpStats())
+            records = list(unixdiag.decode_dump(source.dump(request), DumpStats(),
+                                                unixdiag.LISTING_SHOW))
+        finally:
+            source.close()
+            scene.close()
+        fields = {"type": "type", "state": "state", "inode": "inode", "cookie": "cookie",
+                  "path": "name", "abstract": "abstract", "peer": "peer", "recv_q": "rqueue",
+                  "send_q": "wqueue", "uid": "uid"}
+        as_rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
+        return as_rows, [{k: getattr(r, v) for k, v in fields.items()} for r in records]
+
+    by_column, by_record = in_child(decode, setup=lambda: unshare(CLONE_NEWNET))
+    assert by_column == by_record and len(by_column) >= 12

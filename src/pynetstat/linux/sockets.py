@@ -43,15 +43,31 @@ def _inet_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteord
 # --- the other kinds: their linux/ decoders give diagrecords, made into the model's records ---
 
 def _unix_request(kind: SocketKind, states: int, program: bytes | None):
-    from pynetstat.linux.unixdiag import build_request
+    from pynetstat.linux.unixdiag import LISTING_SHOW, build_request
 
-    return build_request(states)
+    return build_request(states, LISTING_SHOW)
 
 
 def _unix_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
-    from pynetstat.linux.unixdiag import decode_dump
+    """The whole dump by column (a socket's peer may come after it), each socket with its peer's
+    name: a dict of the named sockets, looked up by the peer column."""
+    from pynetstat.linux.unixdiag import LISTING_SHOW, decode_columns
 
-    return _batches(kind, _unix_records(list(decode_dump(reply, stats))))
+    columns = decode_columns(reply, stats, LISTING_SHOW)
+    n = len(columns["inode"])
+    named = {i: (p, a) for i, p, a in zip(columns["inode"], columns["path"], columns["abstract"])
+             if p is not None}
+    unnamed = (None, None)
+    peers = [named.get(peer, unnamed) if peer else unnamed for peer in columns["peer"]]
+    columns["peer_path"] = [p for p, _a in peers]
+    columns["peer_abstract"] = [a for _p, a in peers]
+    columns["peer_owners"] = [None] * n
+    columns["verified"] = [True] * n
+    columns["duplicate"] = [False] * n
+    batch = kind.batch
+    for start in range(0, n, BATCH):
+        yield batch(proto=kind.protocol, family=kind.family,
+                    **{name: tuple(columns[name][start : start + BATCH]) for name in batch.COLUMNS})
 
 
 def _unix_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str):

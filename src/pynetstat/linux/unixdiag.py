@@ -20,6 +20,7 @@ connection's server end before ``accept``), which /proc/net/unix lists with inod
 from __future__ import annotations
 
 import struct
+from operator import itemgetter
 
 from pynetstat.linux.diagmsg import SOCK_DIAG_BY_FAMILY, socket_messages, u32_array
 from pynetstat.linux.diagrecords import UnixSocket
@@ -146,3 +147,57 @@ def decode_dump(reply: Reply, stats: DumpStats, show: int = DEFAULT_SHOW) -> Ite
     """Every socket of a unix_diag dump (asked for with ``show``), in kernel order."""
     for buf, off, length in socket_messages(reply, stats, "sock_diag unix", AF_UNIX, MSG_SIZE):
         yield decode_message(buf, off, length, show)
+
+
+# --- the listing's path: columns, no record per socket ------------------------------------------
+# What a listing shows: no VFS (the bound file's inode) and no ICONS (the pending clients), so
+# that an unnamed socket's message has one of two fixed layouts (sk_diag_fill's order: PEER when
+# it has one, RQLEN, SHUTDOWN, UID), read with one unpack each.
+LISTING_SHOW = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID
+# header (family, type, state, pad, inode, cookie low, high); [PEER]; RQLEN; SHUTDOWN; UID, each
+# attribute with its (length, type) header
+_WITH_PEER = struct.Struct("=BBBBIII HHI HHII HHB3x HHI")
+_NO_PEER = struct.Struct("=BBBBIII HHII HHB3x HHI")
+_PEER_HEAD = (8, UNIX_DIAG_PEER, 12, UNIX_DIAG_RQLEN, 5, UNIX_DIAG_SHUTDOWN, 8, UNIX_DIAG_UID)
+_BARE_HEAD = (12, UNIX_DIAG_RQLEN, 5, UNIX_DIAG_SHUTDOWN, 8, UNIX_DIAG_UID)
+# where the attribute headers are in each unpacked tuple
+_PEER_HEADS = itemgetter(7, 8, 10, 11, 14, 15, 17, 18)
+_BARE_HEADS = itemgetter(7, 8, 11, 12, 14, 15)
+
+# the columns decode_columns gives, in this order
+COLUMNS = ("type", "state", "inode", "cookie", "path", "abstract", "peer", "recv_q", "send_q",
+           "uid")
+
+
+def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> dict[str, list]:
+    """Every socket of a unix_diag dump asked for with ``show``, as columns (``COLUMNS``): what
+    ``decode_dump`` gives, without a record per socket. A message of one of the two fixed
+    layouts is read with one unpack; any other (a named socket, a kernel that sends something
+    else) through ``decode_message``."""
+    stype, state, inode, cookie, path, abstract, peer, recv_q, send_q, uid = (
+        [] for _ in COLUMNS)
+    with_peer, no_peer = _WITH_PEER.unpack_from, _NO_PEER.unpack_from
+    peer_heads, bare_heads = _PEER_HEADS, _BARE_HEADS
+    asked_peer = 0 if show & UDIAG_SHOW_PEER else None
+    for buf, off, length in socket_messages(reply, stats, "sock_diag unix", AF_UNIX, MSG_SIZE):
+        if length == 52:
+            f = with_peer(buf, off)
+            if peer_heads(f) == _PEER_HEAD:
+                stype.append(f[1]), state.append(f[2]), inode.append(f[4])
+                cookie.append(f[6] << 32 | f[5]), path.append(None), abstract.append(None)
+                peer.append(f[9]), recv_q.append(f[12]), send_q.append(f[13]), uid.append(f[19])
+                continue
+        elif length == 44:
+            f = no_peer(buf, off)
+            if bare_heads(f) == _BARE_HEAD:
+                stype.append(f[1]), state.append(f[2]), inode.append(f[4])
+                cookie.append(f[6] << 32 | f[5]), path.append(None), abstract.append(None)
+                peer.append(asked_peer), recv_q.append(f[9]), send_q.append(f[10])
+                uid.append(f[16])
+                continue
+        s = decode_message(buf, off, length, show)
+        stype.append(s.type), state.append(s.state), inode.append(s.inode)
+        cookie.append(s.cookie), path.append(s.name), abstract.append(s.abstract)
+        peer.append(s.peer), recv_q.append(s.rqueue), send_q.append(s.wqueue), uid.append(s.uid)
+    return dict(zip(COLUMNS, (stype, state, inode, cookie, path, abstract, peer, recv_q, send_q,
+                              uid)))

@@ -75,6 +75,7 @@ class ConnectionTable:
         # room -> (address -> the width left for the port after "address:")
         self.pads = Memo(lambda room: Memo(lambda address: room - len(address)))
         self.owner_blocks: dict = {}
+        self.unix_columns = None  # UnixColumns, made at the first UNIX batch
         self.unreadable_lines: list[str] = []
         if opts.executables and owner_lines is not None:
             from pynetstat.render.owners import UNREADABLE_LINE
@@ -98,6 +99,10 @@ class ConnectionTable:
                     self.rows += len(batch)
                 else:
                     self._add_numeric(batch)
+                if self.opts.executables:
+                    self._add_owner_lines(batch, start)
+            elif kind.shape == "unix":
+                self._add_unix(batch, kind.label)
                 if self.opts.executables:
                     self._add_owner_lines(batch, start)
             else:
@@ -178,6 +183,23 @@ class ConnectionTable:
             cells.extend(zip(label, local, foreign, state, map(self.pid_cells.__getitem__, owners)))
         else:
             cells.extend(zip(label, local, foreign, state))
+        self.rows += n
+
+    def _add_unix(self, batch: SocketBatch, label: str) -> None:
+        """UNIX rows by column (``UnixColumns``)."""
+        if self.unix_columns is None:
+            from pynetstat.render.endpoints import UnixColumns
+
+            self.unix_columns = UnixColumns()
+        n = len(batch)
+        local, foreign, state = self.unix_columns.cells(batch)
+        cells = self._cells()
+        if self.opts.pids:
+            owners = batch.owners if batch.owners is not None else repeat((), n)
+            cells.extend(zip(repeat(label, n), local, foreign, state,
+                             map(self.pid_cells.__getitem__, owners)))
+        else:
+            cells.extend(zip(repeat(label, n), local, foreign, state))
         self.rows += n
 
     def write_rows(self, rows: Iterable[tuple[InetSocket, tuple[Owner, ...]]]) -> None:
