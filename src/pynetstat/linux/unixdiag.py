@@ -154,15 +154,15 @@ def decode_dump(reply: Reply, stats: DumpStats, show: int = DEFAULT_SHOW) -> Ite
 # that an unnamed socket's message has one of two fixed layouts (sk_diag_fill's order: PEER when
 # it has one, RQLEN, SHUTDOWN, UID), read with one unpack each.
 LISTING_SHOW = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID
-# header (family, type, state, pad, inode, cookie low, high); [PEER]; RQLEN; SHUTDOWN; UID, each
-# attribute with its (length, type) header
-_WITH_PEER = struct.Struct("=BBBBIII HHI HHII HHB3x HHI")
-_NO_PEER = struct.Struct("=BBBBIII HHII HHB3x HHI")
+# After the header and the NAME of a named socket: [PEER]; RQLEN; SHUTDOWN; UID, each attribute
+# with its (length, type) header
+_TAIL_PEER = struct.Struct("=HHI HHII HHB3x HHI")
+_TAIL_BARE = struct.Struct("=HHII HHB3x HHI")
 _PEER_HEAD = (8, UNIX_DIAG_PEER, 12, UNIX_DIAG_RQLEN, 5, UNIX_DIAG_SHUTDOWN, 8, UNIX_DIAG_UID)
 _BARE_HEAD = (12, UNIX_DIAG_RQLEN, 5, UNIX_DIAG_SHUTDOWN, 8, UNIX_DIAG_UID)
-# where the attribute headers are in each unpacked tuple
-_PEER_HEADS = itemgetter(7, 8, 10, 11, 14, 15, 17, 18)
-_BARE_HEADS = itemgetter(7, 8, 11, 12, 14, 15)
+# where the attribute headers are in each unpacked tail
+_PEER_HEADS = itemgetter(0, 1, 3, 4, 7, 8, 10, 11)
+_BARE_HEADS = itemgetter(0, 1, 4, 5, 7, 8)
 
 # the columns decode_columns gives, in this order
 COLUMNS = ("type", "state", "inode", "cookie", "path", "abstract", "peer", "recv_q", "send_q",
@@ -171,29 +171,40 @@ COLUMNS = ("type", "state", "inode", "cookie", "path", "abstract", "peer", "recv
 
 def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> dict[str, list]:
     """Every socket of a unix_diag dump asked for with ``show``, as columns (``COLUMNS``): what
-    ``decode_dump`` gives, without a record per socket. A message of one of the two fixed
-    layouts is read with one unpack; any other (a named socket, a kernel that sends something
-    else) through ``decode_message``."""
+    ``decode_dump`` gives, without a record per socket. A message of the usual layout (a NAME
+    or none, then one of the two fixed tails) is read with two or three unpacks; any other (a
+    kernel that sends something else) through ``decode_message``."""
     stype, state, inode, cookie, path, abstract, peer, recv_q, send_q, uid = (
         [] for _ in COLUMNS)
-    with_peer, no_peer = _WITH_PEER.unpack_from, _NO_PEER.unpack_from
+    head, attr = _MSG.unpack_from, _ATTR
+    with_peer, no_peer = _TAIL_PEER.unpack_from, _TAIL_BARE.unpack_from
     peer_heads, bare_heads = _PEER_HEADS, _BARE_HEADS
     asked_peer = 0 if show & UDIAG_SHOW_PEER else None
     for buf, off, length in socket_messages(reply, stats, "sock_diag unix", AF_UNIX, MSG_SIZE):
-        if length == 52:
-            f = with_peer(buf, off)
-            if peer_heads(f) == _PEER_HEAD:
-                stype.append(f[1]), state.append(f[2]), inode.append(f[4])
-                cookie.append(f[6] << 32 | f[5]), path.append(None), abstract.append(None)
-                peer.append(f[9]), recv_q.append(f[12]), send_q.append(f[13]), uid.append(f[19])
+        at = off + MSG_SIZE
+        end = off + length
+        name = named = None
+        if at + 4 <= end:
+            alen, atype = attr(buf, at)
+            if atype == UNIX_DIAG_NAME and 4 <= alen <= end - at:
+                name, named = split_name(buf[at + 4 : at + alen])
+                at += (alen + 3) & ~3
+        rest = end - at
+        if rest == 36:
+            t = with_peer(buf, at)
+            if peer_heads(t) == _PEER_HEAD:
+                _f, ty, st, _p, ino, low, high = head(buf, off)
+                stype.append(ty), state.append(st), inode.append(ino)
+                cookie.append(high << 32 | low), path.append(name), abstract.append(named)
+                peer.append(t[2]), recv_q.append(t[5]), send_q.append(t[6]), uid.append(t[12])
                 continue
-        elif length == 44:
-            f = no_peer(buf, off)
-            if bare_heads(f) == _BARE_HEAD:
-                stype.append(f[1]), state.append(f[2]), inode.append(f[4])
-                cookie.append(f[6] << 32 | f[5]), path.append(None), abstract.append(None)
-                peer.append(asked_peer), recv_q.append(f[9]), send_q.append(f[10])
-                uid.append(f[16])
+        elif rest == 28:
+            t = no_peer(buf, at)
+            if bare_heads(t) == _BARE_HEAD:
+                _f, ty, st, _p, ino, low, high = head(buf, off)
+                stype.append(ty), state.append(st), inode.append(ino)
+                cookie.append(high << 32 | low), path.append(name), abstract.append(named)
+                peer.append(asked_peer), recv_q.append(t[2]), send_q.append(t[3]), uid.append(t[9])
                 continue
         s = decode_message(buf, off, length, show)
         stype.append(s.type), state.append(s.state), inode.append(s.inode)
