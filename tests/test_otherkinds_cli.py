@@ -302,7 +302,15 @@ def test_live_json_peers_name_each_other_across_processes(live):
 def test_live_b_lines_under_unix_rows(live):
     status, out, err = live["textb"]
     assert status == 0, err
-    assert "[python" in out or "python" in out
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if "SEQPACKET LISTENING" in line)
+    under = []
+    for line in lines[at + 1 :]:
+        if line.startswith("  UNIX "):
+            break
+        under.append(line.strip())
+    # the process holding it: its executable in brackets, as for a TCP row
+    assert under and under[-1].startswith("[") and "python" in under[-1], under
 
 
 @live_only
