@@ -22,9 +22,18 @@ from __future__ import annotations
 import struct
 from operator import itemgetter
 
+from pynetstat.errors import BackendUnavailable
 from pynetstat.linux.diagmsg import SOCK_DIAG_BY_FAMILY, socket_messages, u32_array
 from pynetstat.linux.diagrecords import UnixSocket
-from pynetstat.linux.netlink import NETLINK_SOCK_DIAG, RTATTR, Request
+from pynetstat.linux.netlink import (
+    NETLINK_SOCK_DIAG,
+    NLM_F_DUMP_INTR,
+    NLMSG_HDRLEN,
+    RTATTR,
+    DumpDone,
+    Request,
+    control_message,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -156,6 +165,9 @@ def decode_dump(reply: Reply, stats: DumpStats, show: int = DEFAULT_SHOW) -> Ite
 LISTING_SHOW = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID
 # After the header and the NAME of a named socket: [PEER]; RQLEN; SHUTDOWN; UID, each attribute
 # with its (length, type) header
+# nlmsghdr (length, type, flags, seq, pid), then unix_diag_msg (family, type, state, pad, inode,
+# cookie low, high)
+_FRAME = struct.Struct("=IHHII BBBBIII")
 _TAIL_PEER = struct.Struct("=HHI HHII HHB3x HHI")
 _TAIL_BARE = struct.Struct("=HHII HHB3x HHI")
 _PEER_HEAD = (8, UNIX_DIAG_PEER, 12, UNIX_DIAG_RQLEN, 5, UNIX_DIAG_SHUTDOWN, 8, UNIX_DIAG_UID)
@@ -171,44 +183,67 @@ COLUMNS = ("type", "state", "inode", "cookie", "path", "abstract", "peer", "recv
 
 def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> dict[str, list]:
     """Every socket of a unix_diag dump asked for with ``show``, as columns (``COLUMNS``): what
-    ``decode_dump`` gives, without a record per socket. A message of the usual layout (a NAME
-    or none, then one of the two fixed tails) is read with two or three unpacks; any other (a
-    kernel that sends something else) through ``decode_message``."""
+    ``decode_dump`` gives, without a record per socket. It reads the receive buffers itself, as
+    ``sockdiag``'s column decoder does (the netlink header and the socket's header in one
+    unpack; anything but a socket message of this dump goes to ``netlink.control_message``): a
+    message of the usual layout (a NAME or none, then one of the two fixed tails) costs two or
+    three unpacks; any other (a kernel that sends something else) goes through
+    ``decode_message``. Errors and a dump without NLMSG_DONE raise as ``decode_dump`` does."""
     stype, state, inode, cookie, path, abstract, peer, recv_q, send_q, uid = (
         [] for _ in COLUMNS)
-    head, attr = _MSG.unpack_from, _ATTR
+    frame, attr = _FRAME.unpack_from, _ATTR
     with_peer, no_peer = _TAIL_PEER.unpack_from, _TAIL_BARE.unpack_from
     peer_heads, bare_heads = _PEER_HEADS, _BARE_HEADS
     asked_peer = 0 if show & UDIAG_SHOW_PEER else None
-    for buf, off, length in socket_messages(reply, stats, "sock_diag unix", AF_UNIX, MSG_SIZE):
-        at = off + MSG_SIZE
-        end = off + length
-        name = named = None
-        if at + 4 <= end:
-            alen, atype = attr(buf, at)
-            if atype == UNIX_DIAG_NAME and 4 <= alen <= end - at:
-                name, named = split_name(buf[at + 4 : at + alen])
-                at += (alen + 3) & ~3
-        rest = end - at
-        if rest == 36:
-            t = with_peer(buf, at)
-            if peer_heads(t) == _PEER_HEAD:
-                _f, ty, st, _p, ino, low, high = head(buf, off)
-                stype.append(ty), state.append(st), inode.append(ino)
-                cookie.append(high << 32 | low), path.append(name), abstract.append(named)
-                peer.append(t[2]), recv_q.append(t[5]), send_q.append(t[6]), uid.append(t[12])
-                continue
-        elif rest == 28:
-            t = no_peer(buf, at)
-            if bare_heads(t) == _BARE_HEAD:
-                _f, ty, st, _p, ino, low, high = head(buf, off)
-                stype.append(ty), state.append(st), inode.append(ino)
-                cookie.append(high << 32 | low), path.append(name), abstract.append(named)
-                peer.append(asked_peer), recv_q.append(t[2]), send_q.append(t[3]), uid.append(t[9])
-                continue
-        s = decode_message(buf, off, length, show)
-        stype.append(s.type), state.append(s.state), inode.append(s.inode)
-        cookie.append(s.cookie), path.append(s.name), abstract.append(s.abstract)
-        peer.append(s.peer), recv_q.append(s.rqueue), send_q.append(s.wqueue), uid.append(s.uid)
+    seq, malformed, what = reply.seq, stats.malformed, "sock_diag unix"
+    try:
+        for buf in reply.chunks:
+            end_of_buf = len(buf)
+            off = 0
+            while 0 <= off < end_of_buf:
+                if off + _FRAME.size <= end_of_buf:
+                    length, mtype, flags, mseq, _pid, family, ty, st, _p, ino, low, high = frame(buf, off)
+                    end = off + length
+                    if (mtype == SOCK_DIAG_BY_FAMILY and mseq == seq and family == AF_UNIX
+                            and length >= _FRAME.size and end <= end_of_buf):
+                        stats.messages += 1
+                        if flags & NLM_F_DUMP_INTR:
+                            stats.interrupted = True
+                        at = off + _FRAME.size
+                        name = named = None
+                        if at + 4 <= end:
+                            alen, atype = attr(buf, at)
+                            if atype == UNIX_DIAG_NAME and 4 <= alen <= end - at:
+                                name, named = split_name(buf[at + 4 : at + alen])
+                                at += (alen + 3) & ~3
+                        rest = end - at
+                        t = None
+                        if rest == 36:
+                            t = with_peer(buf, at)
+                            if peer_heads(t) == _PEER_HEAD:
+                                p, rq, wq, u = t[2], t[5], t[6], t[12]
+                            else:
+                                t = None
+                        elif rest == 28:
+                            t = no_peer(buf, at)
+                            if bare_heads(t) == _BARE_HEAD:
+                                p, rq, wq, u = asked_peer, t[2], t[3], t[9]
+                            else:
+                                t = None
+                        if t is None:
+                            sock = decode_message(buf, off + NLMSG_HDRLEN, length - NLMSG_HDRLEN, show)
+                            name, named, p = sock.name, sock.abstract, sock.peer
+                            rq, wq, u = sock.rqueue, sock.wqueue, sock.uid
+                        stype.append(ty), state.append(st), inode.append(ino)
+                        cookie.append(high << 32 | low), path.append(name), abstract.append(named)
+                        peer.append(p), recv_q.append(rq), send_q.append(wq), uid.append(u)
+                        off += (length + 3) & ~3
+                        continue
+                off = control_message(buf, off, seq, stats, what, SOCK_DIAG_BY_FAMILY)
+    except DumpDone:
+        return dict(zip(COLUMNS, (stype, state, inode, cookie, path, abstract, peer, recv_q,
+                                  send_q, uid)))
+    if stats.malformed == malformed:
+        raise BackendUnavailable(f"{what}: the dump ended without NLMSG_DONE")
     return dict(zip(COLUMNS, (stype, state, inode, cookie, path, abstract, peer, recv_q, send_q,
                               uid)))
