@@ -9,6 +9,8 @@ port are three sockets.
 
 from __future__ import annotations
 
+from itertools import repeat
+
 from pynetstat.errors import BackendUnavailable
 from pynetstat.kinds import in_states
 from pynetstat.linux.netlink import DumpStats
@@ -58,16 +60,15 @@ def _unix_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
     named = {i: (p, a) for i, p, a in zip(columns["inode"], columns["path"], columns["abstract"])
              if p is not None}
     unnamed = (None, None)
-    peers = [named.get(peer, unnamed) if peer else unnamed for peer in columns["peer"]]
-    columns["peer_path"] = [p for p, _a in peers]
-    columns["peer_abstract"] = [a for _p, a in peers]
-    columns["peer_owners"] = [None] * n
-    columns["verified"] = [True] * n
-    columns["duplicate"] = [False] * n
+    peers = list(map(named.get, columns["peer"], repeat(unnamed)))  # 0, None: no peer
+    columns["peer_path"], columns["peer_abstract"] = zip(*peers) if peers else ((), ())
+    columns["peer_owners"] = (None,) * n
+    columns["verified"] = (True,) * n
+    columns["duplicate"] = (False,) * n
     batch = kind.batch
     for start in range(0, n, BATCH):
         yield batch(proto=kind.protocol, family=kind.family,
-                    **{name: tuple(columns[name][start : start + BATCH]) for name in batch.COLUMNS})
+                    **{name: columns[name][start : start + BATCH] for name in batch.COLUMNS})
 
 
 def _unix_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str):

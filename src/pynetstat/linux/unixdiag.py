@@ -181,7 +181,7 @@ COLUMNS = ("type", "state", "inode", "cookie", "path", "abstract", "peer", "recv
            "uid")
 
 
-def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> dict[str, list]:
+def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> dict[str, tuple]:
     """Every socket of a unix_diag dump asked for with ``show``, as columns (``COLUMNS``): what
     ``decode_dump`` gives, without a record per socket. It reads the receive buffers itself, as
     ``sockdiag``'s column decoder does (the netlink header and the socket's header in one
@@ -189,8 +189,8 @@ def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> 
     message of the usual layout (a NAME or none, then one of the two fixed tails) costs two or
     three unpacks; any other (a kernel that sends something else) goes through
     ``decode_message``. Errors and a dump without NLMSG_DONE raise as ``decode_dump`` does."""
-    stype, state, inode, cookie, path, abstract, peer, recv_q, send_q, uid = (
-        [] for _ in COLUMNS)
+    rows: list[tuple] = []  # one tuple a socket, turned into columns at the end (zip, in C)
+    append = rows.append
     frame, attr = _FRAME.unpack_from, _ATTR
     with_peer, no_peer = _TAIL_PEER.unpack_from, _TAIL_BARE.unpack_from
     peer_heads, bare_heads = _PEER_HEADS, _BARE_HEADS
@@ -234,16 +234,14 @@ def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> 
                             sock = decode_message(buf, off + NLMSG_HDRLEN, length - NLMSG_HDRLEN, show)
                             name, named, p = sock.name, sock.abstract, sock.peer
                             rq, wq, u = sock.rqueue, sock.wqueue, sock.uid
-                        stype.append(ty), state.append(st), inode.append(ino)
-                        cookie.append(high << 32 | low), path.append(name), abstract.append(named)
-                        peer.append(p), recv_q.append(rq), send_q.append(wq), uid.append(u)
+                        append((ty, st, ino, high << 32 | low, name, named, p, rq, wq, u))
                         off += (length + 3) & ~3
                         continue
                 off = control_message(buf, off, seq, stats, what, SOCK_DIAG_BY_FAMILY)
     except DumpDone:
-        return dict(zip(COLUMNS, (stype, state, inode, cookie, path, abstract, peer, recv_q,
-                                  send_q, uid)))
-    if stats.malformed == malformed:
-        raise BackendUnavailable(f"{what}: the dump ended without NLMSG_DONE")
-    return dict(zip(COLUMNS, (stype, state, inode, cookie, path, abstract, peer, recv_q, send_q,
-                              uid)))
+        pass
+    else:
+        if stats.malformed == malformed:
+            raise BackendUnavailable(f"{what}: the dump ended without NLMSG_DONE")
+    columns = list(zip(*rows)) if rows else [()] * len(COLUMNS)
+    return dict(zip(COLUMNS, columns))
