@@ -117,13 +117,15 @@ def count_ss_unix() -> int:
     return sum(1 for line in out.splitlines() if line.startswith("u_"))
 
 
-def measure(runner: CommandRunner, tools: dict, repeat: int) -> tuple[Row, ...]:
+def measure(runner: CommandRunner, tools: dict, repeat: int, skip: set) -> tuple[Row, ...]:
     runs: dict[str, list[Run]] = {label: [] for label, *_ in CASES}
     for number in range(1, repeat + 1):
         bench.progress(f"  round {number}/{repeat}")
         for label, tool, args, _base in CASES:
-            runs[label].append(runner.run([*tools[tool].argv, *args]))
-    measured = {label: Measurement(label, tuple(runs[label])) for label, *_ in CASES}
+            if label not in skip:
+                runs[label].append(runner.run([*tools[tool].argv, *args]))
+    measured = {label: Measurement(label, tuple(runs[label]), "skipped" if label in skip else None)
+                for label, *_ in CASES}
     return tuple(Row(measured[label], measured.get(base or "")) for label, _t, _a, base in CASES)
 
 
@@ -134,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--pairs-per-worker", type=int, default=4000)
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--skip", default="", type=lambda text: set(filter(None, text.split(","))),
+                        help="commands to leave out, e.g. 'ss -xap'")
     options = parser.parse_args(argv)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda signum, _frame: sys.exit(128 + signum))
@@ -148,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         fleet = UnixFleet(pairs, options.pairs_per_worker)
         try:
             seen = count_ss_unix()
-            rows = measure(runner, tools, options.repeat)
+            rows = measure(runner, tools, options.repeat, options.skip)
         finally:
             fleet.close()
         facts = (("pairs", f"{pairs} ({2 * pairs} sockets + listeners, {len(fleet.pids)} "
