@@ -21,6 +21,7 @@ soak: $(VPY)
 
 lint: $(VPY)
 	$(VENV)/bin/ruff check src tests bench tools
+	$(VPY) -m mypy
 
 # The man page and the shell completions, from the flag table (src/pynetstat/flags.py).
 docs:

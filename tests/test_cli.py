@@ -108,6 +108,31 @@ def test_bad_interval(run_cli, interval):
     assert_usage_error(run_cli(["-an", interval]), "interval", repr(interval))
 
 
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["--serve", "-s"], "--serve cannot be combined with -s"),
+    (["--serve", "--json"], "--serve cannot be combined with --json"),
+    (["--serve", "1.2"], "invalid --serve address '1.2'"),  # a word after --serve: its address
+    (["--serve", "-an", "2"], "--serve cannot be combined with an interval"),
+    (["--serve=localhost:9817"], "a numeric IPv4 address or [IPv6] address"),
+    (["--serve", "[::1]:99999"], "a port from 1 to 65535"),
+    (["--serve-cert", "c.pem", "--serve-key", "k.pem"], "--serve-cert goes with --serve"),
+    (["--serve", "--serve-cert", "c.pem"], "--serve-cert and --serve-key go together"),
+    (["--serve", "--serve-client-ca", "ca.pem"], "--serve-client-ca goes with --serve-cert"),
+])
+def test_serve_usage_errors(argv, needle):
+    assert_usage_error(run_inprocess(argv), needle)
+
+
+def test_serve_address_forms():
+    from pynetstat.cli import parse_args
+
+    assert parse_args(["--serve"]).serve == ("127.0.0.1", 9817)
+    assert parse_args(["--serve", "-n"]).serve == ("127.0.0.1", 9817)
+    assert parse_args(["--serve", "9100"]).serve == ("127.0.0.1", 9100)
+    assert parse_args(["--serve=[::]:9100"]).serve == ("::", 9100)
+    assert parse_args(["--serve", "0.0.0.0:80", "--port", "443"]).serve == ("0.0.0.0", 80)
+
+
 def test_help(run_cli):
     for flag in ("--help", "-h"):
         result = run_cli([flag])

@@ -53,7 +53,7 @@ def _man_label(row: Flag) -> str:
     names = ", ".join(f"\\fB{_roff(name)}\\fR" for name in _spellings(row))
     if row.positional:
         return f"\\fI{row.arg}\\fR"
-    return f"{names} \\fI{row.arg}\\fR" if row.arg else names
+    return f"{names} \\fI{row.arg_text}\\fR" if row.arg else names
 
 
 def man_page() -> str:
@@ -174,7 +174,9 @@ def zsh() -> str:
         else:
             forms = names
         value = f":{row.arg}:({' '.join(row.choices)})" if row.choices else (
-            f":{row.arg}: " if row.arg else "")
+            f":{_zsh_quote(row.arg)}: " if row.arg else "")
+        if row.optional is not None:  # the argument may be left out (zsh: "::message:")
+            value = ":" + value
         if row.arg == FILE:
             value = f":{row.arg}:_files"
         spelled = forms[0] if len(forms) == 1 else "{" + ",".join(forms) + "}"

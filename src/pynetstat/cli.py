@@ -86,6 +86,10 @@ def parse_args(argv: list[str]) -> Options:
             row = WHOLE.get(name) if eq else row
             if row is None or (eq and not row.arg):
                 raise UsageError(f"unknown option {token!r}")
+            if row.arg and not eq and row.optional is not None and (
+                    i >= len(args) or args[i].startswith("-")):
+                _set(fields, row, row.optional)
+                continue
             if row.arg and not eq:
                 if i >= len(args):
                     raise _missing(name, row)
@@ -129,7 +133,31 @@ def parse_args(argv: list[str]) -> Options:
 
         opts.filter = parse_filter(opts.filters)
     _check_audit(opts)
+    _check_serve(opts)
     return opts
+
+
+def _check_serve(opts: Options) -> None:
+    """--serve exports sockets, -s and -e at every scrape: a view, an interval or another format
+    would say nothing there. The filters and -p narrow the sockets exported."""
+    tls = [name for name, given in (("--serve-cert", opts.serve_cert), ("--serve-key", opts.serve_key),
+                                    ("--serve-client-ca", opts.serve_client_ca)) if given]
+    if opts.serve is None:
+        if tls:
+            raise UsageError(f"{tls[0]} goes with --serve")
+        return
+    if (opts.serve_cert is None) != (opts.serve_key is None):
+        raise UsageError("--serve-cert and --serve-key go together")
+    if opts.serve_client_ca and not opts.serve_cert:
+        raise UsageError("--serve-client-ca goes with --serve-cert and --serve-key")
+    others = [flag for flag, given in (("an interval", opts.interval is not None),
+                                       ("-s", opts.statistics), ("-e", opts.ethernet),
+                                       ("-r", opts.routes), ("--json", opts.json),
+                                       ("--changes", opts.changes), ("--audit", opts.audit),
+                                       ("--snapshot", opts.snapshot is not None),
+                                       ("--diff", opts.diff is not None)) if given]
+    if others:
+        raise UsageError(f"--serve cannot be combined with {others[0]}")
 
 
 def _check_audit(opts: Options) -> None:
@@ -176,7 +204,9 @@ def _run(argv: list[str], env: Environment) -> int:
     except _Version:
         env.stdout.write(f"pynetstat {__version__}\n")
         return Exit.OK
-    if opts.audit or opts.snapshot is not None or opts.diff is not None:
+    if opts.serve is not None:
+        from pynetstat.modes.serve import run
+    elif opts.audit or opts.snapshot is not None or opts.diff is not None:
         from pynetstat.modes.audit import run
     elif opts.interval is None:
         from pynetstat.modes.once import run

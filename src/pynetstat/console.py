@@ -65,7 +65,7 @@ def run_console(main: Callable[[list[str], Environment], int], argv: list[str],
     except OutputError as e:
         complain(env, f"{name}: {e}\n")
         status = e.exit_status
-    if (status in UNFLUSHED or env.stdout.failed) and sys.stdout is not None:
+    if (status in UNFLUSHED or getattr(env.stdout, "failed", False)) and sys.stdout is not None:
         # Python flushes stdout once more at exit, which would fail again (and print "Exception
         # ignored"), or after a signal wait on a reader that stopped reading, or add to a line
         # that the signal cut: what is left in its buffer is not written: point it at /dev/null.

@@ -38,6 +38,11 @@ class InputError(UsageError):
     usage = False
 
 
+class ServeError(InputError):
+    """--serve cannot serve: the exporter extra is not installed, or the address cannot be bound
+    (in use, not on this machine). Exit 2, one line."""
+
+
 class OutputError(PynetstatError):
     """What was written could not be: stdout on a full disk or /dev/full, a closed stream."""
 

@@ -25,12 +25,12 @@ class Flag:
     and exit. A row with neither ``short`` nor ``long`` is the positional argument."""
 
     __slots__ = ("field", "short", "long", "aliases", "arg", "help", "choices", "convert", "hidden",
-                 "many", "join")
+                 "many", "join", "optional")
 
     def __init__(self, field: str, help: str, *, short: str = "", long: str = "",
                  aliases: tuple[str, ...] = (), arg: str = "", choices: tuple[str, ...] = (),
                  convert: Callable[[str], object] | None = None, hidden: tuple[str, ...] = (),
-                 many: bool = False, join: str = ""):
+                 many: bool = False, join: str = "", optional: str | None = None):
         self.field = field
         self.help = help
         self.short = short  # the letter after "-": "a"
@@ -45,13 +45,22 @@ class Flag:
         # given again, its text is joined to the earlier one with this ("-p tcp -p unix" reads
         # as "-p tcp,unix"); "": the last one counts
         self.join = join
+        # the value when the argument is left out (``--serve`` alone): the argument is then taken
+        # only as ``--serve=VALUE`` or from a next word that does not start with "-"
+        self.optional = optional
+
+    @property
+    def arg_text(self) -> str:
+        """The argument as --help, the usage line and the man page show it: ``[ADDR:PORT]`` when
+        it may be left out."""
+        return f"[{self.arg}]" if self.optional is not None and self.arg else self.arg
 
     @property
     def label(self) -> str:
         """How --help names it: ``-a``, ``-p proto``, ``--json``, ``-h, --help``, ``interval``."""
         names = ", ".join(([f"-{self.short}"] if self.short else [])
                           + ([f"--{self.long}"] if self.long else []))
-        return f"{names} {self.arg}".strip()
+        return f"{names} {self.arg_text}".strip()
 
     @property
     def long_names(self) -> tuple[str, ...]:
@@ -76,6 +85,37 @@ def parse_interval(text: str) -> float:
     if not (value > 0) or value == float("inf"):
         raise UsageError(f"invalid interval {text!r}: expected a positive number of seconds")
     return value
+
+
+SERVE_DEFAULT = "127.0.0.1:9817"  # --serve alone: loopback only, the port the README gives
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``--serve``'s ``ADDR:PORT`` (``[::1]:9817`` for IPv6, ``PORT`` alone on 127.0.0.1): a
+    numeric address (never a name to resolve) and a port 1-65535; anything else is a UsageError.
+
+    >>> parse_listen("[::1]:9100")
+    ('::1', 9100)
+    """
+    from socket import AF_INET, AF_INET6, inet_pton
+
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = SERVE_DEFAULT.partition(":")[0], text
+    family = AF_INET
+    if host.startswith("[") and host.endswith("]"):
+        host, family = host[1:-1], AF_INET6
+    why = None
+    try:
+        inet_pton(family, host)
+    except (OSError, ValueError):
+        why = "a numeric IPv4 address or [IPv6] address"
+    if why is None and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        why = "a port from 1 to 65535"
+    if why is not None:
+        raise UsageError(f"invalid --serve address {text!r}: expected ADDR:PORT with {why} "
+                         f"(default {SERVE_DEFAULT})")
+    return host, int(port)
 
 
 def canonical_protocol(text: str, statistics: bool) -> str:
@@ -179,6 +219,18 @@ FLAGS: tuple[Flag, ...] = (
     Flag("diff", "Compares now against the baseline in FILE: new and gone listeners, a "
          "listener's executable changed, new executables and destinations; exit status 5 when "
          "anything differs.", long="diff", arg=FILE),
+    Flag("serve", "Serves Prometheus metrics over HTTP at /metrics on ADDR:PORT (default "
+         f"{SERVE_DEFAULT}, loopback only): sockets by state, listeners with their programs, "
+         "per-program sockets and queues, the -s and -e counters, computed at each scrape; the "
+         "filters narrow the sockets exported. Needs pip install 'pynetstat[exporter]'. Metrics: "
+         "docs/metrics.md.", long="serve", arg="ADDR:PORT", convert=parse_listen,
+         optional=SERVE_DEFAULT),
+    Flag("serve_cert", "With --serve: serves HTTPS with this certificate (PEM; --serve-key "
+         "names its private key).", long="serve-cert", arg=FILE),
+    Flag("serve_key", "With --serve-cert: the certificate's private key (PEM).",
+         long="serve-key", arg=FILE),
+    Flag("serve_client_ca", "With --serve-cert: only clients with a certificate signed by "
+         "these CAs (PEM) may scrape (mutual TLS).", long="serve-client-ca", arg=FILE),
     # "-?" and "/?": what a Windows netstat user types first.
     Flag("help", "Shows this help.", short="h", long="help", hidden=("-?", "/?")),
     Flag("version", "Shows the version.", long="version"),
@@ -223,6 +275,8 @@ EXIT_STATUSES = ((0, "ok"), (1, "the kernel could not be read, or the output not
 ENVIRONMENT = (
     ("PYNETSTAT_PROC_ROOT", "read another /proc tree"),
     ("PYNETSTAT_RESOLVE_BUDGET", "seconds allowed for host name lookups without -n, default 2"),
+    ("PYNETSTAT_SCRAPE_WAIT", "seconds a --serve scrape waits for a fresh scan before it "
+     "answers with the last one, marked stale, default 8"),
     ("NO_COLOR", "no colour, even on a terminal"),
 )
 
@@ -231,7 +285,7 @@ def usage() -> str:
     """``usage: pynetstat [-a] ... [-p proto] ... [--json] [--changes] [interval]``"""
     listed = [row for row in FLAGS if row.field not in ("help", "version")]
     parts = [f"[-{row.short}{' ' + row.arg if row.arg else ''}]" for row in listed if row.short]
-    parts += [f"[--{row.long}{' ' + row.arg if row.arg else ''}]" for row in listed
+    parts += [f"[--{row.long}{' ' + row.arg_text if row.arg else ''}]" for row in listed
               if not row.short and row.long and not row.many]
     if any(row.many for row in listed):
         parts.append("[--FILTER [!]VALUE[,...]]...")

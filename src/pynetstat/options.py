@@ -11,14 +11,18 @@ class Options:
     __slots__ = ("all", "numeric", "pids", "executables", "verbose", "protocol", "statistics",
                  "ethernet", "routes", "interval", "json", "changes", "filters", "filter",
                  # --audit, --snapshot, --diff (issue 16)
-                 "audit", "snapshot", "diff", "kinds")
+                 "audit", "snapshot", "diff", "kinds",
+                 # --serve (issue 19)
+                 "serve", "serve_cert", "serve_key", "serve_client_ca")
 
     def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
                  executables: bool = False, verbose: bool = False, protocol: str | None = None,
                  statistics: bool = False, ethernet: bool = False, routes: bool = False,
                  interval: float | None = None, json: bool = False, changes: bool = False,
                  filters: tuple[tuple[str, str], ...] = (),
-                 audit: bool = False, snapshot: str | None = None, diff: str | None = None):
+                 audit: bool = False, snapshot: str | None = None, diff: str | None = None,
+                 serve: tuple[str, int] | None = None, serve_cert: str | None = None,
+                 serve_key: str | None = None, serve_client_ca: str | None = None):
         self.all = all  # -a: listening sockets and UDP too
         self.numeric = numeric  # -n
         self.pids = pids  # -o
@@ -41,6 +45,10 @@ class Options:
         self.audit = audit  # --audit: the signs of compromise (docs/audit.md)
         self.snapshot = snapshot  # --snapshot FILE: write a baseline there
         self.diff = diff  # --diff FILE: compare now against that baseline
+        self.serve = serve  # --serve: (numeric address, port) to serve metrics on, or None
+        self.serve_cert = serve_cert  # --serve-cert FILE: HTTPS with this certificate
+        self.serve_key = serve_key  # --serve-key FILE: its private key
+        self.serve_client_ca = serve_client_ca  # --serve-client-ca FILE: mutual TLS
 
     @property
     def wants_owners(self) -> bool:

@@ -43,7 +43,7 @@ def _escape(cp: int) -> str:
     return f"\\U{cp:08x}"
 
 
-class _EscapeTable(dict):
+class _EscapeTable(dict[int, str]):
     """A ``str.translate`` table that computes each code point's escape once and remembers it.
 
     The memo is a pure cache of ``_escape`` (a function of the code point alone), so sharing it

@@ -12,14 +12,18 @@ sockets, sock_i_ino() in net/core/sock.c) names no socket and is left out.
 from __future__ import annotations
 
 from pynetstat.errors import BackendUnavailable, ParseError
+from pynetstat.kinds import ALL_STATES
 from pynetstat.linux.netlink import DumpStats
 from pynetstat.linux.procfs import parse_inet_line
-from pynetstat.linux.sockdiag import ALL_STATES, build_request, decode_batches
+from pynetstat.linux.sockdiag import build_request, decode_batches
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator, KeysView
+
+    from pynetstat.linux.netlink import NetlinkSource
     from pynetstat.linux.procfs import ProcFS
-    from pynetstat.model.sockets import InetSocket
+    from pynetstat.model.sockets import InetSocket, SocketBatch
 
 KINDS = (("tcp", 4), ("tcp", 6), ("udp", 4), ("udp", 6))
 DIAG, PROC = "sock_diag", "/proc/net"
@@ -29,18 +33,19 @@ class _Diag:
     """One sock_diag dump, kept as the decoder's column batches: the comparison needs only the
     inode column, and a record is made only for a socket that differs."""
 
-    def __init__(self, netlink, proto: str, family: int, batches: list | None = None):
+    def __init__(self, netlink: NetlinkSource, proto: str, family: int,
+                 batches: list[SocketBatch] | None = None):
         if batches is None:
             reply = netlink.dump(build_request(family, proto, ALL_STATES))
             batches = list(decode_batches(reply, proto, family, DumpStats()))
         self.batches = batches
-        self.inodes = set().union(*(batch.inode for batch in self.batches))
+        self.inodes: set[int] = set().union(*(batch.inode for batch in self.batches))
         self.inodes.discard(0)
 
     def keys(self) -> set[int]:
         return self.inodes
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         return iter(self.inodes)
 
     def __getitem__(self, inode: int) -> InetSocket:
@@ -69,22 +74,23 @@ class _Proc:
             if fields[9] != "0":
                 self.lines[int(fields[9])] = line
 
-    def keys(self):
+    def keys(self) -> KeysView[int]:
         return self.lines.keys()
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         return iter(self.lines)
 
     def __getitem__(self, inode: int) -> InetSocket:
         return parse_inet_line(self.lines[inode], self.proto, self.family)
 
 
-def _read_both(netlink, procfs, proto, family, batches=None):
+def _read_both(netlink: NetlinkSource, procfs: ProcFS, proto: str, family: int,
+               batches: list[SocketBatch] | None = None) -> tuple[_Diag, _Proc]:
     return _Diag(netlink, proto, family, batches), _Proc(procfs, proto, family)
 
 
-def compare_views(netlink, procfs: ProcFS, notes: list[str],
-                  first: dict[tuple[str, int], list] | None = None
+def compare_views(netlink: NetlinkSource | None, procfs: ProcFS, notes: list[str],
+                  first: dict[tuple[str, int], list[SocketBatch]] | None = None
                   ) -> tuple[list[tuple[InetSocket, str, str]], set[int]]:
     """``(disagreements, inodes)``: each ``(socket, seen_in, missing_from)`` that two readings
     agree on, and every inode the last reading saw (a socket still there). A kind whose views

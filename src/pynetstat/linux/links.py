@@ -20,15 +20,19 @@ from pynetstat.model.stats import LinksSnapshot
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pynetstat.linux.netlink import DumpStats, NetlinkSource, Reply
     from pynetstat.linux.procfs import ProcFS
+    from pynetstat.model.stats import Interface
     from pynetstat.options import Options
 
 
-def _decode(reply, stats):
+def _decode(reply: Reply, stats: DumpStats) -> Iterator[Interface]:
     return decode_links(reply, stats, whole=True)
 
 
-def collect(opts: Options | None, procfs: ProcFS, netlink) -> LinksSnapshot:
+def collect(opts: Options | None, procfs: ProcFS, netlink: NetlinkSource | None) -> LinksSnapshot:
     """RTM_GETLINK, else /proc/net/dev, else a snapshot with no interfaces and a note."""
     try:
         interfaces, stats = read_dump(netlink, link_request(), _decode)
@@ -48,7 +52,8 @@ def collect(opts: Options | None, procfs: ProcFS, netlink) -> LinksSnapshot:
     return LinksSnapshot([], None, reason, [f"interfaces could not be read: {reason}"])
 
 
-def link_table(netlink) -> tuple[dict[str, tuple[int, list[str]]], str | None]:
+def link_table(netlink: NetlinkSource | None
+               ) -> tuple[dict[str, tuple[int | None, list[str]]], str | None]:
     """``({name: (ifindex, its addresses)}, None)`` for ``--interface`` (select.Filter.bind):
     two light dumps, RTM_GETLINK and RTM_GETADDR, made only when a filter names an interface.
     Without netlink: the names and indexes of ``if_nameindex`` (an ioctl), no addresses, and why."""
@@ -59,7 +64,8 @@ def link_table(netlink) -> tuple[dict[str, tuple[int, list[str]]], str | None]:
         from socket import if_nameindex
 
         return {name: (index, []) for index, name in if_nameindex()}, str(e)
-    table = {link.name: (link.index, []) for link in links}
+    table: dict[str, tuple[int | None, list[str]]] = {link.name: (link.index, [])
+                                                      for link in links}
     names = {link.index: link.name for link in links}
     for index, address in addresses:
         if index in names:

@@ -23,7 +23,16 @@ from pynetstat.errors import BackendUnavailable, NetlinkError
 
 TYPE_CHECKING = False  # typing and collections.abc cost start-up time; annotations are strings
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from _socket import socket
+    from collections.abc import Callable, Iterator
+    from typing import Protocol
+
+    class NetlinkSource(Protocol):
+        """What collectors take as ``netlink``: LiveNetlink, RecordingNetlink, ReplayNetlink."""
+
+        def dump(self, request: Request) -> Reply: ...
+
+        def close(self) -> None: ...
 
 AF_NETLINK = 16
 NETLINK_ROUTE = 0
@@ -219,7 +228,7 @@ def _ends_dump(chunk: bytes, seq: int) -> bool:
     return False
 
 
-def _recv_chunk(sock, key: str) -> bytes | None:
+def _recv_chunk(sock: socket, key: str) -> bytes | None:
     """One receive buffer; ``None`` at end of file."""
     while True:
         try:
@@ -231,7 +240,7 @@ def _recv_chunk(sock, key: str) -> bytes | None:
         return chunk or None
 
 
-def open_socket(protocol: int):
+def open_socket(protocol: int) -> socket:
     """A plain ``AF_NETLINK`` socket of ``protocol`` in our own network namespace."""
     import _socket
 
@@ -252,12 +261,12 @@ class LiveNetlink:
     # that is safe; asking for 1 MiB made every read allocate 1 MiB (10% of -an at 200k sockets).
     RECV_SIZE = 1 << 16
 
-    def __init__(self, opener=open_socket) -> None:
+    def __init__(self, opener: Callable[[int], socket] = open_socket) -> None:
         self._opener = opener
-        self._socks: dict[int, object] = {}
+        self._socks: dict[int, socket] = {}
         self._seq = int.from_bytes(os.urandom(2), "little") + 1
 
-    def _sock(self, protocol: int):
+    def _sock(self, protocol: int) -> socket:
         sock = self._socks.get(protocol)
         if sock is None:
             import _socket
@@ -282,7 +291,7 @@ class LiveNetlink:
             raise BackendUnavailable(f"{request.key}: {e.strerror or e}") from None
         return Reply(seq, self._receive(sock, request.key, seq))
 
-    def _receive(self, sock, key: str, seq: int) -> Iterator[bytes]:
+    def _receive(self, sock: socket, key: str, seq: int) -> Iterator[bytes]:
         # The kernel makes the next dump buffer inside each recv, so a reader thread could
         # overlap that with decoding. It was tried (200k sockets, 2 cores): each recv must take
         # the GIL back from the decoding thread, which waits for the switch interval, so the

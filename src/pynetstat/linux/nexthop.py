@@ -112,11 +112,12 @@ def resolve(routes: list[Route], objects: dict[int, NexthopObject] | None,
     as type blackhole). A route the kernel sent with its paths as well (compat mode 1) keeps
     them when its object is missing; one with none gets a path with only the id.
     """
+    known = objects if objects is not None else {}
     unresolved = []
     for route in routes:
         if route.nexthop_id is None:
             continue
-        obj = objects.get(route.nexthop_id) if objects is not None else None
+        obj = known.get(route.nexthop_id)
         if obj is None:
             if not route.nexthops:
                 route.nexthops = [NextHop(None, None, None, 1, route.nexthop_id)]
@@ -125,7 +126,7 @@ def resolve(routes: list[Route], objects: dict[int, NexthopObject] | None,
         members = obj.group if obj.group is not None else [(obj.id, 1)]
         hops = []
         for member_id, weight in members:
-            member = objects.get(member_id)
+            member = known.get(member_id)
             if member is None:
                 hops.append(NextHop(None, None, None, weight, member_id))
             elif not member.blackhole:

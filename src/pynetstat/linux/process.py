@@ -20,6 +20,8 @@ from pynetstat.model.process import PERMISSION_DENIED, VANISHED, Container, Proc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from pynetstat.linux.procfs import ProcFS
 
     ProcessCache = dict[tuple[int, int], ProcessInfo]
@@ -275,7 +277,7 @@ def _fill_ancestry(procfs: ProcFS, info: ProcessInfo, cache: ProcessCache) -> No
         walk[-1].ancestry = tail
     for i in range(len(walk) - 2, -1, -1):
         parent = walk[i + 1]
-        walk[i].ancestry = [(parent.pid, parent.name), *parent.ancestry]
+        walk[i].ancestry = [(parent.pid, parent.name), *(parent.ancestry or ())]
 
 
 def read_process(procfs: ProcFS, pid: int, *, ancestry: bool = False,
@@ -291,7 +293,7 @@ def read_process(procfs: ProcFS, pid: int, *, ancestry: bool = False,
     return info
 
 
-def read_processes(procfs: ProcFS, pids, *, ancestry: bool = False,
+def read_processes(procfs: ProcFS, pids: Iterable[int], *, ancestry: bool = False,
                    cache: ProcessCache | None = None) -> dict[int, ProcessInfo]:
     """``read_process`` for each distinct PID of the owner map: ``{pid: ProcessInfo}``."""
     if cache is None:

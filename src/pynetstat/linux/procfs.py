@@ -152,7 +152,7 @@ def parse_inet_line(line: str, proto: str, family: int, byteorder: str = "little
                       recv_q=hex_field(rxq), send_q=hex_field(txq))
 
 
-def parse_inet_file(text: str, path: str, proto: str, family: int, errors: list,
+def parse_inet_file(text: str, path: str, proto: str, family: int, errors: list[ParseError],
                     byteorder: str = "little") -> Iterator[InetSocket]:
     """Every socket of one /proc/net/{tcp,udp}[6] file; malformed lines become ``ParseError`` in ``errors``."""
     lines = text.splitlines()

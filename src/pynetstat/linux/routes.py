@@ -22,6 +22,10 @@ from pynetstat.model.stats import RoutesSnapshot
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+    from pynetstat.linux.netlink import DumpStats, NetlinkSource, Reply
     from pynetstat.linux.procfs import ProcFS
     from pynetstat.model.stats import Route
     from pynetstat.options import Options
@@ -31,17 +35,18 @@ _PROC_PARSERS = {4: parse_proc_route, 6: parse_proc_ipv6_route}
 NO_IPV6 = "no IPv6 in this kernel"
 
 
-def collect(opts: Options | None, procfs: ProcFS, netlink) -> RoutesSnapshot:
+def collect(opts: Options | None, procfs: ProcFS, netlink: NetlinkSource | None
+            ) -> RoutesSnapshot:
     links = links_mod.collect(opts, procfs, netlink)
     names = {i.index: i.name for i in links.interfaces if i.index is not None}
-    sources: dict = {"links": links.source}
-    reasons: dict = {"links": links.fallback_reason} if links.fallback_reason else {}
+    sources: dict[int | str, Any] = {"links": links.source}
+    reasons: dict[int | str, Any] = {"links": links.fallback_reason} if links.fallback_reason else {}
     routes: list[Route] = []
     losses: list[str] = []
     for family in (4, 6):
         rel = _PROC_FILES[family]
         try:
-            def decode(reply, stats, family=family):
+            def decode(reply: Reply, stats: DumpStats, family: int = family) -> Iterator[Route]:
                 return decode_routes(reply, family, names, stats, whole=True)
 
             found, stats = read_dump(netlink, route_request(family), decode)
@@ -85,7 +90,8 @@ def collect(opts: Options | None, procfs: ProcFS, netlink) -> RoutesSnapshot:
     return RoutesSnapshot(links.interfaces, routes, sources, reasons, notes)
 
 
-def _resolve_nexthops(routes: list[Route], names: dict[int, str], netlink) -> list[str]:
+def _resolve_nexthops(routes: list[Route], names: dict[int, str],
+                      netlink: NetlinkSource | None) -> list[str]:
     """One RTM_GETNEXTHOP dump for every route that names a nexthop object; the notes to say.
 
     A kernel before 5.3 has no nexthop objects (and no route names one); if the dump fails all

@@ -32,9 +32,13 @@ from pynetstat.model.stats import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterable, Iterator
+    from typing import TypeVar
 
-    from pynetstat.linux.netlink import Reply
+    from pynetstat.linux.netlink import NetlinkSource, Reply
+
+    Record = TypeVar("Record")
+    Default = TypeVar("Default")
 
 RTM_NEWLINK = 16
 RTM_GETLINK = 18
@@ -111,7 +115,9 @@ def route_request(family: int) -> Request:
                    ROUTE_KEYS[family])
 
 
-def read_dump(netlink, request: Request, decode) -> tuple[list, DumpStats]:
+def read_dump(netlink: NetlinkSource | None, request: Request,
+              decode: Callable[[Reply, DumpStats], Iterable[Record]]
+              ) -> tuple[list[Record], DumpStats]:
     """``decode(reply, stats)``'s records of one whole dump (the decoder's ``whole``: a reply
     that ends without NLMSG_DONE raises), and what the framing threw away.
 
@@ -238,12 +244,13 @@ def _gateway(buf: bytes, attrs: dict[int, tuple[int, int]], family: int) -> str 
     return None
 
 
-def _u32(buf: bytes, where: tuple[int, int] | None, default):
+def _u32(buf: bytes, where: tuple[int, int] | None, default: Default) -> int | Default:
     """A u32 attribute, or ``default`` when it is absent or shorter than 4 bytes (reading it
     anyway would take the next attribute's bytes, or run past the buffer)."""
     if where is None or where[1] < 4:
         return default
-    return _U32.unpack_from(buf, where[0])[0]
+    value: int = _U32.unpack_from(buf, where[0])[0]
+    return value
 
 
 def _address(buf: bytes, where: tuple[int, int] | None, family: int) -> str | None:

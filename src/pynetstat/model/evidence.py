@@ -11,6 +11,8 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pynetstat.model.process import ProcessInfo
     from pynetstat.model.sockets import InetSocket  # sockets are the collectors' own records
 
@@ -29,7 +31,7 @@ class Fact:
 
     __slots__ = ("what", "value", "source", "unreadable")
 
-    def __init__(self, what: str, value, source: str, unreadable: str | None = None):
+    def __init__(self, what: str, value: Any, source: str, unreadable: str | None = None):
         self.what = what
         self.value = value
         self.source = source
@@ -55,7 +57,7 @@ class ProcessFacts:
         self.sockets: list[InetSocket] = []
         self.facts: dict[str, Fact] = {}
 
-    def fact(self, key: str):
+    def fact(self, key: str) -> Any:
         """The value of a fact, or ``None`` when it is absent or was unreadable."""
         found = self.facts.get(key)
         return None if found is None else found.value

@@ -17,6 +17,13 @@ pair it with the record rather than storing it there.
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar
+
+    Record = TypeVar("Record")
+
 
 class Field:
     """One field: its ``name`` (the attribute and column name), whether it is a column (one
@@ -123,27 +130,30 @@ def batch_constants(shape: str) -> tuple[str, ...]:
     return tuple(f.name for f in record_fields(shape) if not f.column)
 
 
-def keyword_init(names: tuple[str, ...], defaults: dict | None = None, extra: str = ""):
+def keyword_init(names: tuple[str, ...], defaults: dict[str, Any] | None = None,
+                 extra: str = "") -> Callable[..., None]:
     """An ``__init__(self, *, a, b, ...)`` that stores each keyword in its slot, made from the
     table as ``namedtuple`` makes its ``__new__``: a plain function, as fast as a hand-written one
     (a listing may build 200,000 records)."""
     defaults = defaults or {}
     params = ", ".join(f"{n}={defaults[n]!r}" if n in defaults else n for n in names)
     body = "".join(f"\n    self.{n} = {n}" for n in names) + (f"\n    {extra}" if extra else "")
-    namespace: dict = {}
+    namespace: dict[str, Any] = {}
     exec(f"def __init__(self, *, {params}):{body or chr(10) + '    pass'}", namespace)
-    return namespace["__init__"]
+    init: Callable[..., None] = namespace["__init__"]
+    return init
 
 
-def positional_maker(cls, names: tuple[str, ...]):
+def positional_maker(cls: type[Record], names: tuple[str, ...]) -> Callable[..., Record]:
     """``make(a, b, ...)`` -> a record of ``cls`` with those slots, in table order: the batch's
     own fast path from columns to records (``zip`` of the columns feeds it), never called with
     hand-written arguments."""
     params = ", ".join(names)
     body = "".join(f"\n    s.{n} = {n}" for n in names)
-    namespace = {"_new": object.__new__, "_cls": cls}
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
     exec(f"def make({params}):\n    s = _new(_cls){body}\n    return s", namespace)
-    return namespace["make"]
+    make: Callable[..., Record] = namespace["make"]
+    return make
 
 
 # --- the JSON row of a connection (docs/json.md, "A connection") -------------------------------

@@ -19,7 +19,10 @@ from pynetstat.model.fields import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
+    from typing import Any
+
+    from pynetstat.model.process import ProcessInfo
 
 # Linux TCP states, include/net/tcp_states.h
 TCP_ESTABLISHED = 1
@@ -82,7 +85,8 @@ def owner_uid(state: int, inode: int, uid: int) -> int | None:
     return None if inode == 0 and state in UIDLESS_STATES else uid
 
 
-def owner_uids(states: list, inodes: list, uids: list) -> list:
+def owner_uids(states: Sequence[int], inodes: Sequence[int],
+               uids: Sequence[int]) -> Sequence[int | None]:
     """``owner_uid`` for columns; the uid column itself when no socket lacks an owner (the
     usual batch: one C-level scan for an inode 0, no Python work per socket)."""
     if 0 not in inodes or UIDLESS_STATES.isdisjoint(states):
@@ -107,10 +111,28 @@ class InetSocket:
     """
 
     __slots__ = record_slots("inet")
-    __init__ = keyword_init(__slots__)
+    if TYPE_CHECKING:  # the slots' types, for the type checker (tests/test_typing.py keeps them
+        # equal to the field table's names); the constructor takes them as keywords
+        def __init__(self, **fields: Any) -> None: ...
+
+        proto: str
+        family: int
+        state: int
+        inode: int
+        uid: int | None
+        cookie: int | None
+        recv_q: int
+        send_q: int
+        local_address: str
+        local_port: int
+        remote_address: str
+        remote_port: int
+        scope: int
+    else:
+        __init__ = keyword_init(__slots__)
 
     @property
-    def identity(self) -> tuple:
+    def identity(self) -> tuple[object, ...]:
         """The kernel's identity of the socket: inode, else cookie, else the 4-tuple (TIME_WAIT in /proc)."""
         if self.inode:
             return ("inode", self.inode)
@@ -192,7 +214,7 @@ class Owner:
 
     __slots__ = ("pid", "name", "process")
 
-    def __init__(self, pid: int, name: str | None = None, process=None):
+    def __init__(self, pid: int, name: str | None = None, process: ProcessInfo | None = None):
         self.pid = pid
         self.name = name
         self.process = process
@@ -285,7 +307,36 @@ def _batch_class(name: str, shape: str, doc: str) -> type:
     return cls
 
 
-SocketBatch = _batch_class("SocketBatch", "inet", "TCP and UDP sockets by column (``_Batch``).")
+class SocketBatch(_Batch):
+    """TCP and UDP sockets by column (``_Batch``): the inet shape's batch."""
+
+    SHAPE = "inet"
+    COLUMNS = batch_columns("inet")
+    CONSTANTS = batch_constants("inet")  # ("proto", "family")
+    __slots__ = CONSTANTS + COLUMNS + ("owners", "attributes")
+    if TYPE_CHECKING:  # the slots' types (tests/test_typing.py keeps them equal to the table)
+        def __init__(self, **fields: Any) -> None: ...
+
+        proto: str
+        family: int
+        state: Sequence[int]
+        inode: Sequence[int]
+        uid: Sequence[int | None]
+        cookie: Sequence[int | None]
+        recv_q: Sequence[int]
+        send_q: Sequence[int]
+        local_address: Sequence[str]
+        local_port: Sequence[int]
+        remote_address: Sequence[str]
+        remote_port: Sequence[int]
+        scope: Sequence[int]
+        owners: Sequence[tuple[Owner, ...]] | None
+        attributes: Sequence[dict[int, bytes]] | None
+    else:
+        __init__ = keyword_init(CONSTANTS + COLUMNS, extra="self.owners = self.attributes = None")
+
+
+SocketBatch._make = staticmethod(positional_maker(InetSocket, SocketBatch.CONSTANTS + SocketBatch.COLUMNS))
 UnixBatch = _batch_class("UnixBatch", "unix", "UNIX sockets by column (``_Batch``).")
 RawBatch = _batch_class("RawBatch", "raw", "RAW and ping sockets by column (``_Batch``).")
 PacketBatch = _batch_class("PacketBatch", "packet", "Packet sockets by column (``_Batch``).")

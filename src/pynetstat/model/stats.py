@@ -10,6 +10,7 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import Any
 
 
 class ProtocolCounters:
@@ -74,6 +75,32 @@ class LinkStats:
     """One interface's counters (``rtnl_link_stats64`` names); ``None`` where the source has none."""
 
     __slots__ = LINK_STAT_FIELDS
+    if TYPE_CHECKING:  # the slots' types, for the type checker (tests/test_typing.py: one per field)
+        rx_packets: int | None
+        tx_packets: int | None
+        rx_bytes: int | None
+        tx_bytes: int | None
+        rx_errors: int | None
+        tx_errors: int | None
+        rx_dropped: int | None
+        tx_dropped: int | None
+        multicast: int | None
+        collisions: int | None
+        rx_length_errors: int | None
+        rx_over_errors: int | None
+        rx_crc_errors: int | None
+        rx_frame_errors: int | None
+        rx_fifo_errors: int | None
+        rx_missed_errors: int | None
+        tx_aborted_errors: int | None
+        tx_carrier_errors: int | None
+        tx_fifo_errors: int | None
+        tx_heartbeat_errors: int | None
+        tx_window_errors: int | None
+        rx_compressed: int | None
+        tx_compressed: int | None
+        rx_nohandler: int | None
+        rx_otherhost_dropped: int | None
 
     def __init__(self, values: Mapping[str, int | None] | None = None):
         for name in LINK_STAT_FIELDS:
@@ -114,11 +141,14 @@ ROUTE_PROTOCOLS = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "stati
 RT_TABLE_MAIN = 254
 
 
-def code_name(names: Mapping[int, str], code: int | None) -> str | None:
+def code_name(names: Mapping[int, str], code: int) -> str:
     """``code_name(ROUTE_TABLES, 254) -> "main"``; an unnamed code prints as its number."""
-    if code is None:
-        return None
     return names.get(code, str(code))
+
+
+def optional_code_name(names: Mapping[int, str], code: int | None) -> str | None:
+    """``code_name`` of a code the source may lack (``None`` stays ``None``)."""
+    return None if code is None else code_name(names, code)
 
 
 class NextHop:
@@ -213,8 +243,8 @@ class RoutesSnapshot:
 
     __slots__ = ("interfaces", "routes", "sources", "reasons", "notes")
 
-    def __init__(self, interfaces: list[Interface], routes: list[Route], sources: dict,
-                 reasons: dict, notes: list[str] | None = None):
+    def __init__(self, interfaces: list[Interface], routes: list[Route], sources: dict[int | str, Any],
+                 reasons: dict[int | str, Any], notes: list[str] | None = None):
         self.interfaces = interfaces
         self.routes = routes
         self.sources = sources

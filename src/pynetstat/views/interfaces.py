@@ -24,6 +24,8 @@ from pynetstat.textsafe import json_text, safe_token
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pynetstat.model.stats import Interface, LinksSnapshot, LinkStats
     from pynetstat.options import Options
 
@@ -63,7 +65,8 @@ def total(interfaces: list[Interface]) -> dict[str, tuple[int | None, int | None
         for key, pair in summarize(interface.stats).items():
             cell = sums[key]
             for i in (0, 1):
-                cell[i] = None if cell[i] is None or pair[i] is None else cell[i] + pair[i]
+                have, more = cell[i], pair[i]
+                cell[i] = None if have is None or more is None else have + more
     return {key: (rx, tx) for key, (rx, tx) in sums.items()}
 
 
@@ -93,12 +96,12 @@ def render_text(snapshot: LinksSnapshot, opts: Options) -> str:
     return "\n".join(out)
 
 
-def _json_rows(rows: dict[str, tuple[int | None, int | None]]) -> dict:
+def _json_rows(rows: dict[str, tuple[int | None, int | None]]) -> dict[str, Any]:
     return {key: {"received": rx, "sent": None if key == "unknown_protocols" else tx}
             for key, (rx, tx) in rows.items()}
 
 
-def to_json(snapshot: LinksSnapshot, opts: Options) -> dict:
+def to_json(snapshot: LinksSnapshot, opts: Options) -> dict[str, Any]:
     return {
         "source": snapshot.source,
         "fallback_reason": snapshot.fallback_reason,

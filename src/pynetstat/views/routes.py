@@ -17,11 +17,14 @@ from pynetstat.model.stats import (
     ROUTE_TYPES,
     RT_TABLE_MAIN,
     code_name,
+    optional_code_name,
 )
 from pynetstat.textsafe import json_text, safe_token
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pynetstat.model.stats import Route, RoutesSnapshot
     from pynetstat.options import Options
 
@@ -88,7 +91,7 @@ def _ipv4_table(routes: list[Route], verbose: bool) -> list[str]:
               for c, minimum in enumerate((17, 17, 17, 17, 7))]
     if verbose:
         head += ["Table", "Type"]
-        extra = [[code_name(ROUTE_TABLES, r.table) or "", code_name(ROUTE_TYPES, r.type)]
+        extra = [[optional_code_name(ROUTE_TABLES, r.table) or "", code_name(ROUTE_TYPES, r.type)]
                  for r in routes for _ in _paths(r)]
         rows = [row + more for row, more in zip(rows, extra)]
         widths += [max(len(h), *(len(row[c]) for row in rows)) + 2 if rows else len(h) + 2
@@ -109,9 +112,12 @@ def _ipv6_table(routes: list[Route], verbose: bool) -> list[str]:
             prefix = f"{ifindex if ifindex is not None else ifname:>3} {r.metric:>6} "
             tail = gateway
             if verbose:
-                tail = f"{gateway:<24} {code_name(ROUTE_TABLES, r.table) or '?':<6} " \
+                tail = f"{gateway:<24} {optional_code_name(ROUTE_TABLES, r.table) or '?':<6} " \
                        f"{code_name(ROUTE_TYPES, r.type)}"
-            if len(dest) > 24:  # as the spec's netstat does: the gateway on a line of its own
+            # As the spec's netstat does, a long destination puts the gateway on a line of its
+            # own; not with -v's Table and Type, which readers of that line (jc) would take for
+            # part of the gateway: the row stays on one line, its columns pushed right.
+            if len(dest) > 24 and not verbose:
                 lines += [(prefix + dest).rstrip(), " " * 36 + tail]
             else:
                 lines.append(prefix + dest.ljust(24) + " " + tail)
@@ -137,11 +143,11 @@ def render_text(snapshot: RoutesSnapshot, opts: Options) -> str:
     return "\n".join(out)
 
 
-def route_json(route: Route) -> dict:
+def route_json(route: Route) -> dict[str, Any]:
     return {
         "family": route.family,
         "table": route.table,
-        "table_name": code_name(ROUTE_TABLES, route.table),
+        "table_name": optional_code_name(ROUTE_TABLES, route.table),
         "destination": route.destination,
         "prefix_length": route.prefix_len,
         "netmask": route.netmask,
@@ -152,13 +158,13 @@ def route_json(route: Route) -> dict:
         "nexthop_id": route.nexthop_id,
         "metric": route.metric,
         "type": code_name(ROUTE_TYPES, route.type),
-        "scope": code_name(ROUTE_SCOPES, route.scope),
-        "protocol": code_name(ROUTE_PROTOCOLS, route.protocol),
+        "scope": optional_code_name(ROUTE_SCOPES, route.scope),
+        "protocol": optional_code_name(ROUTE_PROTOCOLS, route.protocol),
         "preferred_source": route.prefsrc,
     }
 
 
-def to_json(snapshot: RoutesSnapshot, opts: Options) -> dict:
+def to_json(snapshot: RoutesSnapshot, opts: Options) -> dict[str, Any]:
     return {
         "source": {str(k): v for k, v in snapshot.sources.items()},
         "fallback_reasons": {str(k): v for k, v in snapshot.reasons.items()},

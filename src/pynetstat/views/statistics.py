@@ -14,6 +14,9 @@ from pynetstat.render.counts import fmt
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Any
+
     from pynetstat.model.stats import CountersSnapshot, ProtocolCounters
     from pynetstat.options import Options
 
@@ -72,8 +75,9 @@ class Section:
 
     __slots__ = ("key", "protocols", "title", "group", "type_group", "lines", "icmp", "extra")
 
-    def __init__(self, key, protocols, title, group, lines, icmp=False, type_group=None,
-                 extra=()):
+    def __init__(self, key: str, protocols: tuple[str, ...], title: str, group: str,
+                 lines: Sequence[tuple[str, str | None]], icmp: bool = False,
+                 type_group: str | None = None, extra: tuple[str, ...] = ()):
         self.key, self.protocols, self.title, self.group = key, protocols, title, group
         self.lines, self.icmp, self.type_group, self.extra = lines, icmp, type_group, extra
 
@@ -104,7 +108,7 @@ def selected_sections(opts: Options) -> list[Section]:
     return [s for s in SECTIONS if opts.protocol in s.protocols]
 
 
-def section_values(section: Section, counters: ProtocolCounters) -> dict | None:
+def section_values(section: Section, counters: ProtocolCounters) -> dict[str, Any] | None:
     """``{label: value}`` (ICMP: ``{label: (received, sent)}``); ``None`` when the section's
     group is missing altogether (a kernel without IPv6)."""
     if section.group not in counters.groups:
@@ -113,19 +117,22 @@ def section_values(section: Section, counters: ProtocolCounters) -> dict | None:
     if not section.icmp:
         return {label: None if name is None else get(section.group, name)
                 for label, name in section.lines}
-    rows = {}
+    rows: dict[str, tuple[int | None, int | None]] = {}
     for label, suffix in section.lines:
+        if suffix is None:
+            continue
         if suffix.startswith("Type"):
-            types = counters.groups.get(section.type_group, {})
+            types = counters.groups.get(section.type_group or "", {})
             rows[label] = (types.get("In" + suffix, 0), types.get("Out" + suffix, 0))
         else:
             rows[label] = (get(section.group, "In" + suffix), get(section.group, "Out" + suffix))
     return rows
 
 
-def extra_groups(section: Section, counters: ProtocolCounters) -> list[tuple[str, dict]]:
+def extra_groups(section: Section, counters: ProtocolCounters
+                 ) -> list[tuple[str, dict[str, int]]]:
     """-v: the kernel's counters beyond the section's lines, by group, with the kernel's names."""
-    used = set()
+    used: set[str] = set()
     for _label, name in section.lines:
         if name is not None and not name.startswith("Type"):
             used.update((name, "In" + name, "Out" + name) if section.icmp else (name,))
@@ -177,7 +184,7 @@ def render_text(snapshot: CountersSnapshot, opts: Options) -> str:
     return "\n".join(out)
 
 
-def pair_lines(items, indent: str = "  ") -> list[str]:
+def pair_lines(items: Iterable[tuple[str, int | None]], indent: str = "  ") -> list[str]:
     """``Name = value`` lines with the ``=`` aligned, as the spec's netstat prints them."""
     items = list(items)
     if not items:
@@ -186,7 +193,7 @@ def pair_lines(items, indent: str = "  ") -> list[str]:
     return [f"{indent}{name.ljust(width)} = {fmt(value)}" for name, value in items]
 
 
-def to_json(snapshot: CountersSnapshot, opts: Options) -> dict:
+def to_json(snapshot: CountersSnapshot, opts: Options) -> dict[str, Any]:
     counters = snapshot.counters
     sections = []
     for section in selected_sections(opts):

@@ -1,0 +1,214 @@
+"""Prometheus metrics from one reading: sockets (as batches arrive), -s and -e snapshots.
+
+Pure: batches and snapshots in, ``Family`` records out; no /proc, no prometheus_client (the
+serve mode turns families into its metric objects). docs/metrics.md lists every family here, and
+tests/test_serve.py checks that it does.
+
+Labels never carry a PID, a command line, a remote address or port: those are unbounded (every
+client a new series) and argv may hold secrets. Every label value from a process or an interface
+goes through ``textsafe.safe`` / ``safe_token`` (docs/escaping.md), so a value is printable
+UTF-8 whatever bytes the process put in its name; the exposition format's own escaping of ``\\``,
+``"`` and newlines is the library's. Each label family has a cap (``CAPS``): past it, the
+smallest are summed into one series whose values are ``other``, and
+``pynetstat_folded_series{family}`` says how many were folded.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pynetstat.model.sockets import TCP_CLOSE, TCP_LISTEN, kernel_state_name
+from pynetstat.model.stats import GAUGES, LINK_STAT_FIELDS
+from pynetstat.render.owners import component, exe_name
+from pynetstat.textsafe import safe, safe_token
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pynetstat.model.sockets import Owner, SocketBatch
+    from pynetstat.model.stats import CountersSnapshot, LinksSnapshot
+
+OTHER = "other"  # the label value of the series that sums what a cap folded
+NO_OWNER = "-"  # process label of a socket no visible process holds (as -o prints it)
+
+# Series per label family before the rest is folded into OTHER: process names (each name's
+# sockets by state and its queues), listening endpoints, interfaces.
+CAPS = {"process": 100, "listener": 1000, "interface": 256}
+
+
+class Family:
+    """One metric: ``name`` as exposed (a counter's ends in ``_total``), ``kind`` ``"gauge"`` or
+    ``"counter"``, HELP text, label names, and ``samples``: ``{label values: value}``."""
+
+    __slots__ = ("name", "kind", "help", "labels", "samples")
+
+    def __init__(self, name: str, kind: str, help: str, labels: tuple[str, ...] = ()):
+        self.name = name
+        self.kind = kind
+        self.help = help
+        self.labels = labels
+        self.samples: dict[tuple[str, ...], float] = {}
+
+    def __repr__(self) -> str:
+        return f"Family({self.name!r}, {len(self.samples)} series)"
+
+
+def _family_label(family: int) -> str:
+    return "ipv6" if family == 6 else "ipv4"  # as --json says it
+
+
+class OwnerLabels(dict[tuple["Owner", ...], tuple[str, str, str]]):
+    """``owners tuple -> (process, executable, unit)``, escaped, made once per tuple (the owner
+    join shares one tuple among all the sockets of a process). The lowest PID's process names a
+    socket held by several, as -o does."""
+
+    def __missing__(self, owners: tuple[Owner, ...]) -> tuple[str, str, str]:
+        if not owners:
+            labels = (NO_OWNER, "", "")
+        else:
+            owner = owners[0]
+            info = owner.process
+            name = owner.name if owner.name is not None else (info.name if info else None)
+            labels = (safe(name) if name is not None else NO_OWNER,
+                      safe(exe_name(info)) if info is not None and info.exe else "",
+                      safe(component(info) or "") if info is not None else "")
+        self[owners] = labels
+        return labels
+
+
+class SocketTally:
+    """What the socket metrics need, added a batch at a time (a batch is not kept): counts by
+    (owners, kind, state) in C loops (``Counter`` over zipped columns), queues of connected
+    sockets, and listening endpoints. Memory grows with processes and listeners, not sockets."""
+
+    def __init__(self) -> None:
+        # (owners, proto, family, state) -> sockets
+        self.counts: Counter[tuple[tuple[Owner, ...], str, int, int]] = Counter()
+        self.queues: dict[tuple[Owner, ...], list[int]] = {}  # owners -> [recv_q, send_q]
+        # (proto, family, address, port, owners)
+        self.listeners: set[tuple[str, int, str, int, tuple[Owner, ...]]] = set()
+
+    def add(self, batch: SocketBatch) -> None:
+        proto, family = batch.proto, batch.family
+        owners = batch.owners if batch.owners is not None else ((),) * len(batch)
+        for (who, state), n in Counter(zip(owners, batch.state)).items():
+            self.counts[(who, proto, family, state)] += n
+        # A listener's queues are its accept backlog, not bytes: left out of the byte sums.
+        listening = TCP_LISTEN if proto == "tcp" else TCP_CLOSE  # UDP: bound, unconnected
+        queues = self.queues
+        for who, state, rq, sq in zip(owners, batch.state, batch.recv_q, batch.send_q):
+            if state == listening:
+                continue
+            if rq or sq:
+                q = queues.get(who)
+                if q is None:
+                    q = queues[who] = [0, 0]
+                q[0] += rq
+                q[1] += sq
+        if listening in batch.state:
+            for i, state in enumerate(batch.state):
+                if state == listening and (proto == "tcp" or batch.remote_port[i] == 0):
+                    self.listeners.add((proto, family, batch.local_address[i],
+                                        batch.local_port[i], owners[i]))
+
+
+def _capped(values: Iterable[tuple[tuple[str, ...], float]], cap: int, keep_first: int,
+            folded: Family, family_name: str) -> dict[tuple[str, ...], float]:
+    """Sum ``(labels, value)`` pairs; when more than ``cap`` distinct values of the first
+    ``keep_first`` labels occur, the largest ``cap`` are kept and the rest become OTHER."""
+    sums: dict[tuple[str, ...], float] = {}
+    for labels, value in values:
+        sums[labels] = sums.get(labels, 0) + value
+    heads: dict[tuple[str, ...], float] = {}
+    for labels, value in sums.items():
+        heads[labels[:keep_first]] = heads.get(labels[:keep_first], 0) + value
+    if len(heads) <= cap:
+        return sums
+    kept = set(sorted(heads, key=heads.__getitem__, reverse=True)[:cap])
+    out: dict[tuple[str, ...], float] = {}
+    for labels, value in sums.items():
+        if labels[:keep_first] not in kept:
+            labels = (OTHER,) * keep_first + labels[keep_first:]
+        out[labels] = out.get(labels, 0) + value
+    folded.samples[(family_name,)] = len(heads) - cap
+    return out
+
+
+def socket_families(tally: SocketTally, folded: Family) -> list[Family]:
+    names = OwnerLabels()
+    sockets = Family("pynetstat_sockets", "gauge",
+                     "Sockets by protocol, family and kernel state.", ("proto", "family", "state"))
+    per_process = Family("pynetstat_process_sockets", "gauge",
+                         "Sockets by the name of the process holding them (lowest PID), protocol "
+                         "and kernel state; process \"-\": no visible owner.",
+                         ("process", "proto", "family", "state"))
+    pairs = []
+    for (who, proto, family, state), n in tally.counts.items():
+        key = (proto, _family_label(family), kernel_state_name(state))
+        sockets.samples[key] = sockets.samples.get(key, 0) + n
+        pairs.append(((names[who][0], *key), n))
+    per_process.samples = _capped(pairs, CAPS["process"], 1, folded, "process")
+    kept = {labels[0] for labels in per_process.samples}
+    recv = Family("pynetstat_process_receive_queue_bytes", "gauge",
+                  "Bytes in the receive queues of a process name's sockets (listeners left out).",
+                  ("process",))
+    send = Family("pynetstat_process_send_queue_bytes", "gauge",
+                  "Bytes in the send queues of a process name's sockets (listeners left out).",
+                  ("process",))
+    for who, (rq, sq) in tally.queues.items():
+        name = names[who][0]
+        shown = (name if name in kept else OTHER,)
+        recv.samples[shown] = recv.samples.get(shown, 0) + rq
+        send.samples[shown] = send.samples.get(shown, 0) + sq
+    listeners = Family("pynetstat_listeners", "gauge",
+                       "Listening endpoints (TCP LISTEN, UDP bound and unconnected), with the "
+                       "program holding each; the value is 1 (a folded \"other\" series: how many).",
+                       ("proto", "family", "address", "port", "process", "executable", "unit"))
+    listeners.samples = _capped(
+        (((proto, _family_label(family), address, str(port),
+           *names[who]), 1) for proto, family, address, port, who in tally.listeners),
+        CAPS["listener"], 7, folded, "listener")
+    return [sockets, listeners, per_process, recv, send]
+
+
+def counter_families(snapshot: CountersSnapshot) -> list[Family]:
+    """-s: every counter of /proc/net/snmp, netstat and snmp6 by its kernel group and name."""
+    counters = Family("pynetstat_protocol_mib_total", "counter",
+                      "The kernel's protocol counters (pynetstat -s -v), by group and name as "
+                      "/proc/net/snmp, netstat and snmp6 spell them.", ("group", "name"))
+    gauges = Family("pynetstat_protocol_mib_value", "gauge",
+                    "The kernel's protocol settings and levels that are not counters "
+                    "(Tcp.CurrEstab, Ip.Forwarding, ...).", ("group", "name"))
+    for group, values in snapshot.counters.groups.items():
+        for name, value in values.items():
+            target = gauges if f"{group}.{name}" in GAUGES else counters
+            target.samples[(safe_token(group), safe_token(name))] = value
+    return [counters, gauges]
+
+
+def interface_families(snapshot: LinksSnapshot, folded: Family) -> list[Family]:
+    """-e: one counter per rtnl_link_stats64 field, by interface; a count the source does not
+    keep has no series (never 0)."""
+    families = [Family(f"pynetstat_interface_{field}_total", "counter",
+                       f"The interface's {field} count (struct rtnl_link_stats64; "
+                       "/proc/net/dev without netlink).", ("interface",))
+                for field in LINK_STAT_FIELDS]
+    rows = [(interface.name, interface.stats.as_dict()) for interface in snapshot.interfaces
+            if interface.stats is not None]
+    if len(rows) > CAPS["interface"]:
+        rows.sort(key=lambda row: -(row[1]["rx_bytes"] or 0) - (row[1]["tx_bytes"] or 0))
+        folded.samples[("interface",)] = len(rows) - CAPS["interface"]
+    for i, (name, stats) in enumerate(rows):
+        key = (safe_token(name) if i < CAPS["interface"] else OTHER,)
+        for family, field in zip(families, LINK_STAT_FIELDS):
+            value = stats[field]
+            if value is not None:
+                family.samples[key] = family.samples.get(key, 0) + value
+    return families
+
+
+def folded_family() -> Family:
+    return Family("pynetstat_folded_series", "gauge",
+                  "Series this scrape folded into an \"other\" series, by label family "
+                  "(process, listener, interface), past their caps.", ("family",))
