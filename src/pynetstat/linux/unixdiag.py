@@ -38,6 +38,7 @@ from pynetstat.linux.netlink import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import Any
 
     from pynetstat.linux.netlink import DumpStats, Reply
 
@@ -181,7 +182,7 @@ COLUMNS = ("type", "state", "inode", "cookie", "path", "abstract", "peer", "recv
            "uid")
 
 
-def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> dict[str, tuple]:
+def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> dict[str, tuple[Any, ...]]:
     """Every socket of a unix_diag dump asked for with ``show``, as columns (``COLUMNS``): what
     ``decode_dump`` gives, without a record per socket. It reads the receive buffers itself, as
     ``sockdiag``'s column decoder does (the netlink header and the socket's header in one
@@ -189,7 +190,7 @@ def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> 
     message of the usual layout (a NAME or none, then one of the two fixed tails) costs two or
     three unpacks; any other (a kernel that sends something else) goes through
     ``decode_message``. Errors and a dump without NLMSG_DONE raise as ``decode_dump`` does."""
-    rows: list[tuple] = []  # one tuple a socket, turned into columns at the end (zip, in C)
+    rows: list[tuple[Any, ...]] = []  # one tuple a socket, turned into columns at the end (zip, in C)
     append = rows.append
     frame, attr = _FRAME.unpack_from, _ATTR
     with_peer, no_peer = _TAIL_PEER.unpack_from, _TAIL_BARE.unpack_from

@@ -19,7 +19,7 @@ from pynetstat.model.fields import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from typing import Any
 
     from pynetstat.model.process import ProcessInfo
@@ -157,10 +157,13 @@ class InetSocket:
 class _Other:
     """Identity, equality and ``repr`` of the records of the other shapes (UNIX, RAW, packet)."""
 
-    __slots__ = ()
+    __slots__: tuple[str, ...] = ()
+    if TYPE_CHECKING:  # the slots come from the field table (model/fields.py), per shape
+        def __init__(self, **fields: Any) -> None: ...
+        def __getattr__(self, name: str) -> Any: ...
 
     @property
-    def identity(self) -> tuple:
+    def identity(self) -> tuple[Any, ...]:
         """The kernel's identity: the inode, else the cookie, else the whole record (a /proc
         line with inode 0: a UNIX connection not yet accepted). A /proc/net/unix line whose
         inode another line names too is the whole record: both are shown, flagged, never one
@@ -254,37 +257,43 @@ class _Batch:
     asked for extension fields): then one ``{attribute type: payload bytes}`` per socket.
     """
 
-    __slots__ = ()
+    __slots__: tuple[str, ...] = ()
     SHAPE = ""
     COLUMNS: tuple[str, ...] = ()
     CONSTANTS: tuple[str, ...] = ()
-    _make = staticmethod(lambda *values: None)
+    if TYPE_CHECKING:  # the slots come from the field table, per shape (SocketBatch states its own)
+        _make: Callable[..., Any]
+        owners: Any
+        attributes: Any
+
+        def __init__(self, **fields: Any) -> None: ...
+        def __getattr__(self, name: str) -> Any: ...
 
     def __len__(self) -> int:
         return len(self.state)
 
     @classmethod
-    def from_sockets(cls, proto: str, family: int, sockets: list) -> _Batch:
+    def from_sockets(cls, proto: str, family: int, sockets: list[Any]) -> Any:
         columns = {name: tuple(getattr(s, name) for s in sockets) for name in cls.COLUMNS}
         return cls(proto=proto, family=family, **columns)
 
-    def sockets(self) -> Iterator:
+    def sockets(self) -> Iterator[Any]:
         return map(self._make, *(repeat(getattr(self, name)) for name in self.CONSTANTS),
                    *(getattr(self, name) for name in self.COLUMNS))
 
-    def socket_at(self, i: int):
+    def socket_at(self, i: int) -> Any:
         """The record at position ``i``."""
         return self._make(*(getattr(self, name) for name in self.CONSTANTS),
                           *(getattr(self, name)[i] for name in self.COLUMNS))
 
-    def rows(self) -> Iterator[tuple]:
+    def rows(self) -> Iterator[tuple[Any, tuple[Owner, ...]]]:
         """``(socket, owners)`` pairs; owners is ``()`` when the owner join did not run."""
         owners = self.owners
         if owners is None:
             return zip(self.sockets(), repeat(()))
         return zip(self.sockets(), owners)
 
-    def take(self, keep: list[int]) -> _Batch:
+    def take(self, keep: list[int]) -> Any:
         """The batch restricted to the positions in ``keep`` (in order)."""
         columns = {name: tuple(getattr(self, name)[i] for i in keep) for name in self.COLUMNS}
         batch = type(self)(proto=self.proto, family=self.family, **columns)
@@ -295,10 +304,10 @@ class _Batch:
         return batch
 
 
-def _batch_class(name: str, shape: str, doc: str) -> type:
+def _batch_class(name: str, shape: str, doc: str) -> Any:
     """The batch class of one endpoint shape, its slots and constructor made from the field table."""
     columns, constants = batch_columns(shape), batch_constants(shape)
-    cls = type(name, (_Batch,), {
+    cls: Any = type(name, (_Batch,), {
         "__doc__": doc, "__slots__": constants + columns + ("owners", "attributes"),
         "SHAPE": shape, "COLUMNS": columns, "CONSTANTS": constants,
         "__init__": keyword_init(constants + columns, extra="self.owners = self.attributes = None"),
