@@ -74,10 +74,16 @@ CASES = (
     # -tan no slower.
     Case("pynetstat-netstat -tan", "pynetstat-netstat", ("-tan",), "netstat -tan"),
     Case("pynetstat-netstat -tanp", "pynetstat-netstat", ("-tanp",), "netstat -tanp"),
+    # its filters push down as the Windows face's do: beside the whole listing net-tools prints
+    Case("pynetstat-netstat -tan --port P", "pynetstat-netstat", ("-tan", "--port", "{few_port}"),
+         "netstat -tan"),
     # issue 16: --audit reads what -anob does and more (process facts, the two views compared,
     # packet and raw sockets); its target is 2x -anob.
     Case("pynetstat -anob", "pynetstat", ("-anob",), "ss -tanp"),
     Case("pynetstat --audit", "pynetstat", ("--audit",), "pynetstat -anob"),
+    # issue 17: --csv, no slower than --json (the same rows)
+    Case("pynetstat -an --json", "pynetstat", ("-an", "--json"), "ss -tan"),
+    Case("pynetstat -an --csv", "pynetstat", ("-an", "--csv"), "pynetstat -an --json"),
 )
 
 

@@ -34,6 +34,7 @@ SMOKE = {"test_cli.py", "test_modes.py", "test_flags.py", "test_golden.py", "tes
          "test_sockdiag_fixtures.py", "test_procfs_parsers.py", "test_stats_parsers.py",
          "test_process_parse.py", "test_interfaces_replay.py", "test_routes_replay.py",
          "test_stats_render.py", "test_json_schema.py", "test_textsafe.py", "test_doctests.py",
+         "test_csv_replay.py",
          # a silent DNS server (attack/): before 3.11.4 getnameinfo() held the GIL and -a hung
          "test_resolver.py"}
 

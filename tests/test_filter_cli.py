@@ -312,8 +312,8 @@ def test_text_and_b_rows_are_the_filtered_ones(world):
 
 
 # --- ss --------------------------------------------------------------------------------------------
-@pytest.mark.skipif(shutil.which("ss") is None, reason="iproute2's ss is not installed")
-@pytest.mark.parametrize(("argv", "expression"), [
+# (our filter, ss's expression of it); tests/test_nettools_filters.py runs them too
+SS_CASES = [
     (["--port", "8080"], "( sport = :8080 or dport = :8080 )"),
     (["--port", "!8080"], "not ( sport = :8080 or dport = :8080 )"),
     (["--lport", "8000-8099"], "( sport >= :8000 and sport <= :8099 )"),
@@ -324,7 +324,11 @@ def test_text_and_b_rows_are_the_filtered_ones(world):
     (["--state", "!listening"], "exclude listening"),
     (["--state", "!listening", "--lport", "6001-6004"],
      "exclude listening ( sport >= :6001 and sport <= :6004 )"),
-])
+]
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="iproute2's ss is not installed")
+@pytest.mark.parametrize(("argv", "expression"), SS_CASES)
 def test_tcp_rows_equal_ss(world, argv, expression):
     for _attempt in range(3):
         ours = world.run(["-an", "-p", "tcp", "--json", *argv]).json()["connections"]

@@ -23,7 +23,9 @@ SWITCHES = [row for row in FLAGS if not row.arg and row.field not in ("help", "v
 
 @pytest.mark.parametrize("row", SWITCHES, ids=lambda row: row.field)
 def test_every_spelling_of_a_switch_sets_its_field(row):
-    argv_extra = ["1"] if row.field == "changes" else []  # --changes needs an interval
+    # --changes needs an interval, --close a filter, --yes --close
+    argv_extra = {"changes": ["1"], "close": ["--lport", "1"],
+                  "yes": ["--close", "--lport", "1"]}.get(row.field, [])
     spellings = ([f"-{row.short}"] if row.short else []) + list(row.long_names)
     assert spellings, row.field
     for spelling in spellings:
@@ -117,7 +119,8 @@ def test_zsh_completion_lists_the_flags_and_protocols():
 
 def test_fish_completion_lists_the_flags_and_protocols():
     text = _read("completions/fish/pynetstat.fish")
-    names = {f"-{m}" for m in re.findall(r" -s (\w)", text)} | {f"--{m}" for m in re.findall(r" -l ([\w-]+)", text)}
+    rows = "\n".join(line for line in text.splitlines() if line.startswith("complete -c"))
+    names = {f"-{m}" for m in re.findall(r" -s (\w)", rows)} | {f"--{m}" for m in re.findall(r" -l ([\w-]+)", rows)}
     assert names == SPELLINGS
     assert set(re.search(r" -a '([^']*)'", text)[1].split()) == set(PROTO.choices)
 
@@ -139,6 +142,96 @@ def test_bash_completes_proto_values_after_a_cluster():
               'COMP_WORDS=(pynetstat -anp TC); COMP_CWORD=2; _pynetstat; echo "${COMPREPLY[*]}"')
     p = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
     assert p.stdout.split() == ["TCP", "TCPv6"]
+
+
+# --- a filter's items complete (issue 14): states, users, PIDs, interfaces ----------------------
+
+def _state_words() -> list[str]:
+    sys.path.insert(0, os.path.join(REPO, "tools"))
+    try:
+        from gen_docs import state_words
+    finally:
+        sys.path.remove(os.path.join(REPO, "tools"))
+    return state_words()
+
+
+def test_every_state_word_offered_is_one_the_filter_takes():
+    from pynetstat.select import parse_states
+
+    words = _state_words()
+    assert {"listening", "time-wait", "syn-sent", "connected", "synchronized", "bucket", "big",
+            "all", "established", "close-wait"} <= set(words)
+    for word in words:
+        parse_states("state", word)  # raises on a word the filter does not take
+
+
+def test_every_filter_row_with_items_names_a_completer():
+    rows = {row.long: row.complete for row in FLAGS if row.complete}
+    assert rows == {"state": "states", "user": "users", "pid": "pids", "interface": "interfaces"}
+
+
+def _users() -> set[str]:
+    with open("/etc/passwd", encoding="utf-8") as f:
+        return {line.split(":")[0] for line in f if line.strip() and not line.startswith("#")}
+
+
+def _interfaces() -> set[str]:
+    return set(os.listdir("/sys/class/net"))
+
+
+# (typed after the option, what must be offered): comma lists keep what comes before the last
+# item, a leading ! stays
+ITEMS = [
+    ("--state", "li", {"listen", "listening"}),
+    ("--state", "listen,time-", {"listen,time-wait"}),
+    ("--state", "!est", {"!established"}),
+    ("--state", "!listen,clos", {"!listen,close", "!listen,closed", "!listen,close-wait",
+                                 "!listen,closing"}),
+]
+
+
+def _bash_items(option: str, typed: str) -> list[str]:
+    script = (f"source {os.path.join(REPO, 'completions/bash/pynetstat')}; "
+              f"COMP_WORDS=(pynetstat -an {option} {shlex.quote(typed)}); COMP_CWORD=3; "
+              '_pynetstat; printf "%s\n" "${COMPREPLY[@]}"')
+    p = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert p.stderr == ""
+    return [line for line in p.stdout.splitlines() if line]
+
+
+def _fish_items(option: str, typed: str) -> list[str]:
+    script = (f"source {os.path.join(REPO, 'completions/fish/pynetstat.fish')}; "
+              f"complete -C {shlex.quote(f'pynetstat -an {option} {typed}')}")
+    p = subprocess.run(["fish", "-c", script], capture_output=True, text=True, timeout=60)
+    assert p.stderr == ""
+    return [line.split("\t")[0] for line in p.stdout.splitlines() if line]
+
+
+@pytest.mark.parametrize("shell", ["bash", "fish"])
+def test_filter_items_complete(shell):
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
+    items = {"bash": _bash_items, "fish": _fish_items}[shell]
+    for option, typed, expected in ITEMS:
+        assert set(items(option, typed)) == expected, (option, typed)
+    assert set(items("--state", "")) == set(_state_words())
+    users = _users()
+    assert set(items("--user", "")) == users  # the password database (this machine's is files)
+    first = sorted(users)[0]
+    assert set(items("--user", f"nobody,{first[:2]}")) == {f"nobody,{u}" for u in users
+                                                             if u.startswith(first[:2])}
+    assert set(items("--interface", "")) == _interfaces()
+    pids = set(items("--pid", ""))
+    assert {"1", str(os.getpid())} <= pids and all(p.isdigit() for p in pids)
+
+
+def test_zsh_completion_lists_the_filter_items():
+    text = _read("completions/zsh/_pynetstat")
+    state = re.search(r"--state=.*?:STATE:_sequence -s , compadd - ([^']*)'", text)
+    assert state is not None and state[1].split() == _state_words()
+    for option, arg, completer in (("user", "USER", "_users"), ("pid", "PID", "_pids"),
+                                   ("interface", "NAME", "_net_interfaces")):
+        assert re.search(rf"--{option}=\S*?\[.*?\]:{arg}:_sequence -s , {completer}'", text), option
 
 
 # --- the examples at the end of --help work ---------------------------------------------------

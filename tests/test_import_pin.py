@@ -51,3 +51,19 @@ def test_a_plain_listing_imports_exactly_these_modules():
     # io and the Environment's own needs (os, sys, time) are a bare interpreter's already.
     extra = {m for m in loaded - _modules(BARE) if m.split(".")[0] != "pynetstat"}
     assert extra <= AN_STDLIB_ALLOWED, sorted(extra - AN_STDLIB_ALLOWED)
+
+
+# Every module of the core, imported in a fresh interpreter: Textual (the live extra) and Rich come
+# in only with the live view's app (modes/live/app.py), after modes/live has checked for them.
+IMPORT_ALL_BUT_THE_APP = (
+    "import pkgutil, sys, pynetstat\n"
+    "for m in pkgutil.walk_packages(pynetstat.__path__, 'pynetstat.'):\n"
+    "    if m.name not in ('pynetstat.modes.live.app', 'pynetstat.__main__'):\n"
+    "        __import__(m.name)\n"
+    "print(repr(sorted(sys.modules)))")
+
+
+def test_the_core_never_imports_textual():
+    loaded = _modules(IMPORT_ALL_BUT_THE_APP)
+    assert "pynetstat.modes.live.collector" in loaded and "pynetstat.modes.close" in loaded
+    assert not {m for m in loaded if m.split(".")[0] in ("textual", "rich")}

@@ -101,3 +101,12 @@ def test_timers_and_continuous(monkeypatch):
     assert main(["--nettools", "-tnc", "0.25"], env) == 130
     assert displays == [0.25, 0.25]
     assert env.stdout.getvalue().count("Active Internet connections") == 2
+
+
+def test_options_state_every_slots_type():
+    """NetToolsOptions' slots come from the flag table; its ``if TYPE_CHECKING:`` block gives
+    mypy their types (as tests/test_typing.py checks for the record classes)."""
+    from pynetstat.nettools.flags import NetToolsOptions
+    from test_typing import _declared
+
+    assert sorted(_declared(NetToolsOptions)) == sorted(NetToolsOptions.__slots__)

@@ -11,6 +11,7 @@ exactly the scene; it holds the scene's sockets itself, so -p names the same pro
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -33,6 +34,11 @@ pytestmark = [pytest.mark.root, pytest.mark.skipif(
 VIEWS = ("-tulpn", "-an", "-anp", "-tan", "-tanp", "-uan", "-tanpe", "-tlnW", "-ltn4", "-ltn6",
          "-x", "-xa", "-xl", "-xp", "-g", "-gn", "-rn", "-rne", "-i", "-ia", "-ie", "-iea", "-s", "-st",
          "-su", "-s6", "-anw", "-a4n")
+
+
+# --json views, each beside the net-tools view whose rows it is: -r gives every column -ree shows
+JSON_VIEWS = {"-rn": "-rnee", "-i": "-i", "-ia": "-ia", "-gn": "-gn", "-s": "-s", "-st": "-st",
+              "-su": "-su", "-s6": "-s6"}
 
 
 def _scene(workdir: str) -> list:
@@ -108,10 +114,15 @@ def outputs(tmp_path_factory):
                                     env={"LC_ALL": "C", "PATH": os.environ.get("PATH", "")})
             ours = run_inprocess(["--nettools", view], resolve_budget="0.5")
             out[view] = (theirs.stdout, ours.out, ours.status, ours.err)
+        for view, reference in JSON_VIEWS.items():
+            theirs = subprocess.run([NETSTAT, reference], capture_output=True, text=True,
+                                    env={"LC_ALL": "C", "PATH": os.environ.get("PATH", "")})
+            ours = run_inprocess(["--nettools", view, "--json"])
+            out[view + " --json"] = (theirs.stdout, ours.out, ours.status, ours.err)
         held.clear()
         return out
 
-    return in_child(run, setup=lambda: unshare(CLONE_NEWNET), timeout=120)
+    return in_child(run, setup=lambda: unshare(CLONE_NEWNET), timeout=300)
 
 
 def _counters_masked(text: str) -> str:
@@ -176,7 +187,8 @@ def test_scene_is_in_the_views(outputs):
 
 # jc's parser of each view: -ie is ifconfig's long form
 JC_PARSERS = {"-tulpn": "netstat", "-an": "netstat", "-anp": "netstat", "-x": "netstat",
-              "-i": "netstat", "-ie": "ifconfig", "-g": "netstat"}
+              "-xa": "netstat", "-xp": "netstat", "-i": "netstat", "-ie": "ifconfig",
+              "-g": "netstat"}
 
 
 @pytest.mark.parametrize("view", JC_PARSERS)
@@ -201,3 +213,126 @@ def test_jc_route_reads_the_same_fields(outputs):
     assert status == 0, err
     mine = jc.parse("route", ours)
     assert mine and mine == jc.parse("route", theirs)
+
+
+# --- --json of -r, -i, -g, -s -------------------------------------------------------------------------
+COUNTERS = ("rx_ok", "rx_err", "rx_drp", "rx_ovr", "tx_ok", "tx_err", "tx_drp", "tx_ovr")
+
+
+def _json(outputs, view):
+    theirs, ours, status, err = outputs[view + " --json"]
+    assert (status, err) == (0, ""), err
+    return theirs, json.loads(ours)
+
+
+def test_route_json_is_what_jc_reads_from_nettools(outputs):
+    """-r --json: jc --route's records of net-tools' ``netstat -rnee``, field for field."""
+    jc = pytest.importorskip("jc")
+    theirs, ours = _json(outputs, "-rn")
+    assert ours and ours == jc.parse("route", theirs)
+    assert any(r["destination"] == "10.78.0.0" and r["gateway"] == "10.77.0.2" for r in ours)
+
+
+@pytest.mark.parametrize("view", ["-i", "-ia"])
+def test_interface_json_is_what_jc_reads_from_nettools(outputs, view):
+    """-i --json: jc --netstat's records of net-tools' ``netstat -i`` (the packet counters may
+    move between the two runs: compared as integers, the rest field for field)."""
+    jc = pytest.importorskip("jc")
+    theirs, ours = _json(outputs, view)
+    expected = jc.parse("netstat", theirs)
+    assert all(isinstance(r[c], int) for r in ours for c in COUNTERS)
+
+    def fixed(rows):
+        return sorted(json.dumps({k: v for k, v in r.items() if k not in COUNTERS}) for r in rows)
+    assert ours and fixed(ours) == fixed(expected)
+    assert "nt0" in {r["iface"] for r in ours}
+
+
+def test_group_json_is_the_nettools_rows(outputs):
+    theirs, ours = _json(outputs, "-gn")
+    rows = sorted((f[0], int(f[1]), f[2]) for f in (line.split() for line in
+                                                     theirs.splitlines()[3:]))
+    assert sorted((r["interface"], r["refcnt"], r["group"]) for r in ours) == rows
+    assert {r["kind"] for r in ours} == {"group"}
+    assert {r["network_protocol"] for r in ours if r["group"] == "239.7.7.7"} == {"ipv4"}
+    assert {r["network_protocol"] for r in ours if r["group"] == "ff15::77"} == {"ipv6"}
+
+
+@pytest.mark.parametrize("view", ["-s", "-st", "-su", "-s6"])
+def test_statistics_json_has_the_groups_nettools_prints(outputs, view):
+    """-s --json: the groups net-tools prints for the same switches, each the kernel's counters
+    by name, integers."""
+    theirs, ours = _json(outputs, view)
+    titles = [line[:-1] for line in theirs.splitlines() if line.endswith(":") and
+              not line.startswith(" ")]
+    assert list(ours) == titles
+    assert all(isinstance(v, int) for group in ours.values() for v in group.values())
+    if view == "-st":
+        assert ours["Tcp"]["ActiveOpens"] >= 3  # the scene's connections
+
+
+def _documented(section: str) -> dict[str, str]:
+    """``{field: type}`` of the table under ``section`` in docs/nettools.md."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
+                        "nettools.md")
+    with open(path) as f:
+        text = f.read()
+    lines = text.split(section, 1)[1].split("\n| field ", 1)[1].splitlines()[2:]
+    rows = itertools.takewhile(lambda line: line.startswith("|"), lines)
+    return {row.split("|")[1].strip().strip("`"): row.split("|")[2].strip() for row in rows}
+
+
+TYPES = {"int": int, "string": str, "array of string": list, "int or null": (int, type(None)),
+         "string or null": (str, type(None))}
+
+
+@pytest.mark.parametrize(("view", "section"), [
+    ("-rn", "### `-r --json`"), ("-i", "### `-i --json`"), ("-gn", "### `-g --json`")])
+def test_json_fields_are_documented(outputs, view, section):
+    """docs/nettools.md lists every field of each record, with its type, and no other."""
+    documented = _documented(section)
+    _theirs, ours = _json(outputs, view)
+    assert ours
+    for row in ours:
+        assert list(row) == list(documented), view
+        for field, value in row.items():
+            assert isinstance(value, TYPES[documented[field]]), (field, value)
+
+
+# --- the UNIX table, column for column -----------------------------------------------------------------
+UNIX_COLUMNS = ("Proto", "RefCnt", "Flags", "Type", "State", "I-Node", "PID/Program name", "Path")
+
+
+def unix_columns(text: str) -> dict[int, dict[str, str]]:
+    """``{inode: {column: cell}}`` of a UNIX table: Flags is bracketed (it holds blanks), State
+    may be blank, the PID/Program name column is there with -p."""
+    programs = "PID/Program name" in text
+    rows = {}
+    for line in text.splitlines():
+        if not line.startswith("unix "):
+            continue
+        head, _, rest = line.partition("]")
+        proto, refcnt, flags = head.split(None, 2)
+        cells = rest.split()
+        state = "" if cells[1].isdigit() else cells[1]
+        at = 2 if state == "" else 3
+        inode = cells[at - 1]
+        program = cells[at] if programs else None
+        path = " ".join(cells[at + 1 if programs else at:])
+        row = dict(zip(UNIX_COLUMNS, (proto, refcnt, flags + "]", cells[0], state, inode, program,
+                                      path)))
+        rows[int(inode)] = row
+    return rows
+
+
+@pytest.mark.parametrize("view", ["-x", "-xa", "-xl", "-xp"])
+def test_unix_rows_equal_nettools_column_for_column(outputs, view):
+    theirs, ours, status, err = outputs[view]
+    assert status == 0, err
+    mine, expected = unix_columns(ours), unix_columns(theirs)
+    assert mine.keys() == expected.keys()
+    for inode, row in expected.items():
+        for column in UNIX_COLUMNS:
+            assert mine[inode][column] == row[column], (view, inode, column)
+    scene = [r for r in mine.values() if r["Path"].endswith(("nt.sock", "@pynetstat-nettools"))]
+    assert scene or view == "-xl"

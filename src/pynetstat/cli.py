@@ -20,13 +20,15 @@ from pynetstat.flags import (
     canonical_protocol,
     help_text,
 )
-from pynetstat.kinds import CONNECTION_PROTOCOLS
+from pynetstat.kinds import CONNECTION_PROTOCOLS, KINDS
 from pynetstat.options import Options
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pynetstat.env import Environment
 
+# -p values the CSV format can list (its header is the TCP/UDP row's)
+SPEC_OPTIONS = frozenset(kind.option for kind in KINDS if kind.spec)
 # canonical_protocol: tests and callers have always found it here.
 __all__ = ["USAGE", "canonical_protocol", "main", "parse_args"]
 
@@ -125,6 +127,10 @@ def parse_args(argv: list[str]) -> Options:
         opts.protocol = canonical_protocol(opts.protocol, opts.statistics)
         if not opts.statistics:
             opts.kinds = tuple(opts.protocol.split(","))
+            if opts.csv and opts.kinds != tuple(o for o in opts.kinds if o in SPEC_OPTIONS):
+                # the CSV header is the TCP/UDP row's; the other kinds' rows have other fields
+                raise UsageError("--csv lists TCP and UDP sockets: -p UNIX, RAW, ICMP, PACKET "
+                                 "and all go with the text table or --json")
     if opts.changes and opts.interval is None:
         raise UsageError("--changes needs an interval (for example: pynetstat -an --changes 2)")
     if opts.filters:
@@ -134,6 +140,9 @@ def parse_args(argv: list[str]) -> Options:
         opts.filter = parse_filter(opts.filters)
     _check_audit(opts)
     _check_serve(opts)
+    _check_csv(opts)
+    _check_close(opts)
+    _check_live(opts)
     return opts
 
 
@@ -153,11 +162,30 @@ def _check_serve(opts: Options) -> None:
     others = [flag for flag, given in (("an interval", opts.interval is not None),
                                        ("-s", opts.statistics), ("-e", opts.ethernet),
                                        ("-r", opts.routes), ("--json", opts.json),
+                                       ("--csv", opts.csv),
                                        ("--changes", opts.changes), ("--audit", opts.audit),
                                        ("--snapshot", opts.snapshot is not None),
                                        ("--diff", opts.diff is not None)) if given]
     if others:
         raise UsageError(f"--serve cannot be combined with {others[0]}")
+
+
+def _check_csv(opts: Options) -> None:
+    """CSV is one table with one header: one format, and one of the views -e, -s, -r. Each
+    error is one line (it says what to do; the usage line would not help)."""
+    if not opts.csv:
+        return
+    error = None
+    views = [flag for flag, given in (("-e", opts.ethernet), ("-s", opts.statistics),
+                                      ("-r", opts.routes)) if given]
+    if opts.json:
+        error = UsageError("--csv cannot be combined with --json: choose one output format")
+    elif len(views) > 1:
+        error = UsageError(f"--csv shows one view at a time: {views[0]} or {views[1]}, not "
+                           "both (each has its own columns)")
+    if error is not None:
+        error.usage = False
+        raise error
 
 
 def _check_audit(opts: Options) -> None:
@@ -175,6 +203,50 @@ def _check_audit(opts: Options) -> None:
                                        ("--changes", opts.changes)) if given]
     if others:
         raise UsageError(f"{names[0]} cannot be combined with {others[0]}")
+
+
+def _check_close(opts: Options) -> None:
+    """--close needs a filter (it never closes every connection of the machine) and runs once,
+    alone, as text: a listing, a question, the closing."""
+    if opts.yes and not opts.close:
+        raise UsageError("--yes goes with --close")
+    if not opts.close:
+        return
+    if not opts.filters:
+        error = UsageError("--close needs a filter (--lport, --rport, --addr, --pid, --process, "
+                           "...): it never closes every connection")
+        error.usage = False
+        raise error
+    others = [flag for flag, given in (("an interval", opts.interval is not None),
+                                       ("-s", opts.statistics), ("-e", opts.ethernet),
+                                       ("-r", opts.routes), ("--changes", opts.changes),
+                                       ("--json", opts.json), ("--csv", opts.csv),
+                                       ("--audit", opts.audit),
+                                       ("--snapshot", opts.snapshot is not None),
+                                       ("--diff", opts.diff is not None),
+                                       ("--serve", opts.serve is not None),
+                                       ("-p " + str(opts.protocol),
+                                        opts.protocol is not None
+                                        and not opts.protocol.startswith("TCP"))) if given]
+    if others:
+        raise UsageError(f"--close cannot be combined with {others[0]}")
+
+
+def _check_live(opts: Options) -> None:
+    """--live shows the connection table (its interval is the refresh); the other screens, JSON
+    and the one-shot modes are not part of it."""
+    if not opts.live:
+        return
+    others = [flag for flag, given in (("-s", opts.statistics), ("-e", opts.ethernet),
+                                       ("-r", opts.routes), ("--changes", opts.changes),
+                                       ("--json", opts.json), ("--csv", opts.csv),
+                                       ("--close", opts.close),
+                                       ("--audit", opts.audit),
+                                       ("--snapshot", opts.snapshot is not None),
+                                       ("--diff", opts.diff is not None),
+                                       ("--serve", opts.serve is not None)) if given]
+    if others:
+        raise UsageError(f"--live cannot be combined with {others[0]}")
 
 
 # The face a program called this name shows (a link named netstat), and the switch that asks
@@ -206,6 +278,10 @@ def _run(argv: list[str], env: Environment) -> int:
         return Exit.OK
     if opts.serve is not None:
         from pynetstat.modes.serve import run
+    elif opts.live:
+        from pynetstat.modes.live import run
+    elif opts.close:
+        from pynetstat.modes.close import run
     elif opts.audit or opts.snapshot is not None or opts.diff is not None:
         from pynetstat.modes.audit import run
     elif opts.interval is None:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class Environment:
-    __slots__ = ("stdout", "stderr", "environ", "proc_root", "netlink_factory", "monotonic",
+    __slots__ = ("stdout", "stderr", "stdin", "environ", "proc_root", "netlink_factory", "monotonic",
                  "sleep", "wall_clock", "stdout_isatty")
 
     def __init__(self, stdout: TextIO, stderr: TextIO, environ: Mapping[str, str] | None = None,
@@ -26,9 +26,11 @@ class Environment:
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  wall_clock: Callable[[], float] = time.time,
-                 stdout_isatty: bool | None = None):
+                 stdout_isatty: bool | None = None, stdin: TextIO | None = None):
         self.stdout = stdout
         self.stderr = stderr
+        # where an answer is read (--close's confirmation); None: nobody to ask, the answer is no
+        self.stdin = stdin
         self.environ = dict(os.environ) if environ is None else dict(environ)
         self.proc_root = proc_root or self.environ.get("PYNETSTAT_PROC_ROOT") or "/proc"
         self.netlink_factory = netlink_factory  # None: the kernel's (session.netlink_source)
@@ -44,7 +46,8 @@ class Environment:
 
     @classmethod
     def from_process(cls) -> Environment:
-        return cls(Output(sys.stdout, "standard output"), Output(sys.stderr, "standard error"))
+        return cls(Output(sys.stdout, "standard output"), Output(sys.stderr, "standard error"),
+                   stdin=sys.stdin)
 
     @property
     def color(self) -> bool:

@@ -62,6 +62,11 @@ class ParseError(PynetstatError):
         super().__init__(f"{path}:{line_no}: {why}: {line!r}")
 
 
+class CloseRefused(PynetstatError):
+    """The kernel will not close a socket for us (``--close``, the live view's close key): it lacks
+    CONFIG_INET_DIAG_DESTROY, or we lack CAP_NET_ADMIN. Said in one line; nothing else is tried."""
+
+
 class BackendUnavailable(PynetstatError):
     """A source (a netlink family, a /proc file) cannot be used here; callers fall back."""
 

@@ -25,12 +25,12 @@ class Flag:
     and exit. A row with neither ``short`` nor ``long`` is the positional argument."""
 
     __slots__ = ("field", "short", "long", "aliases", "arg", "help", "choices", "convert", "hidden",
-                 "many", "join", "optional")
+                 "many", "join", "optional", "complete")
 
     def __init__(self, field: str, help: str, *, short: str = "", long: str = "",
                  aliases: tuple[str, ...] = (), arg: str = "", choices: tuple[str, ...] = (),
                  convert: Callable[[str], object] | None = None, hidden: tuple[str, ...] = (),
-                 many: bool = False, join: str = "", optional: str | None = None):
+                 many: bool = False, join: str = "", optional: str | None = None, complete: str = ""):
         self.field = field
         self.help = help
         self.short = short  # the letter after "-": "a"
@@ -48,6 +48,10 @@ class Flag:
         # the value when the argument is left out (``--serve`` alone): the argument is then taken
         # only as ``--serve=VALUE`` or from a next word that does not start with "-"
         self.optional = optional
+        # what a shell offers for a filter's items, named here and made by tools/gen_docs.py
+        # (COMPLETERS): "states" (the names and groups --state takes), "users", "pids",
+        # "interfaces" (what the shell finds on the machine when asked)
+        self.complete = complete
 
     @property
     def arg_text(self) -> str:
@@ -151,6 +155,9 @@ def _either(names: tuple[str, ...]) -> str:
 FILE = "FILE"  # the argument name of a row that takes a file: completions offer file names
 
 # Help, man page and completions list the rows in this order.
+# The filters whose items a shell can offer (Flag.complete).
+_COMPLETE = {"state": "states", "user": "users", "pid": "pids", "interface": "interfaces"}
+
 FLAGS: tuple[Flag, ...] = (
     Flag("all", "Displays all connections and listening ports (TCP listeners and UDP sockets).",
          short="a", aliases=("all",)),
@@ -182,9 +189,13 @@ FLAGS: tuple[Flag, ...] = (
          "until Ctrl+C. Without it, pynetstat prints once.", arg="interval", convert=parse_interval),
     Flag("json", "Prints JSON instead of text (JSON Lines with an interval). Schema: docs/json.md.",
          long="json"),
+    Flag("csv", "Prints CSV instead of text: a header row, then one record per row (RFC 4180; "
+         "one of -e, -s, -r at a time; with an interval one header, then rows with timestamp "
+         "and pass). Not with --json. Columns: docs/csv.md.", long="csv"),
     Flag("changes", "With an interval: after the first display, only what changed.", long="changes"),
     # Filters (issue 14, docs/filters.md): each row's long name is a parser of select.OPTIONS.
-    *(Flag("filters", help, long=name, arg=arg, many=True) for name, arg, help in (
+    *(Flag("filters", help, long=name, arg=arg, many=True, complete=_COMPLETE.get(name, ""))
+      for name, arg, help in (
         ("state", "STATE", "Only sockets in these states: netstat, Linux or ss names "
          "(LISTENING, listen, syn-sent, time-wait, ...) or ss's groups all, connected, "
          "synchronized, bucket, big. Lists every state, as with -a, before it filters."),
@@ -231,6 +242,16 @@ FLAGS: tuple[Flag, ...] = (
          long="serve-key", arg=FILE),
     Flag("serve_client_ca", "With --serve-cert: only clients with a certificate signed by "
          "these CAs (PEM) may scrape (mutual TLS).", long="serve-client-ca", arg=FILE),
+    # Closing connections (issue 20): SOCK_DESTROY, as ss -K; never without a filter.
+    Flag("close", "Closes the TCP connections the filters select (at least one filter is "
+         "required): lists them, asks for confirmation, then aborts each in the kernel "
+         "(sock_diag SOCK_DESTROY, as ss -K; the owner sees ECONNABORTED, the peer a reset). "
+         "Needs root and a kernel with CONFIG_INET_DIAG_DESTROY.", long="close"),
+    Flag("yes", "With --close: close without asking.", long="yes"),
+    Flag("live", "A full-screen live view of the connections (with -a, -n, the filters; the "
+         "interval, default 1 s, is its refresh): new rows green, closed red, changed yellow; "
+         "keys 1-6 sort, / filter, p pause, Enter details, c close, q quit. Needs the live "
+         "extra: pip install 'pynetstat[live]'. docs/live.md.", long="live"),
     # "-?" and "/?": what a Windows netstat user types first.
     Flag("help", "Shows this help.", short="h", long="help", hidden=("-?", "/?")),
     Flag("version", "Shows the version.", long="version"),

@@ -9,20 +9,24 @@ STATISTICS_PROTOCOLS = ("IP", "IPv6", "ICMP", "ICMPv6", "TCP", "TCPv6", "UDP", "
 
 class Options:
     __slots__ = ("all", "numeric", "pids", "executables", "verbose", "protocol", "statistics",
-                 "ethernet", "routes", "interval", "json", "changes", "filters", "filter",
+                 "ethernet", "routes", "interval", "json", "csv", "changes", "filters", "filter",
                  # --audit, --snapshot, --diff (issue 16)
                  "audit", "snapshot", "diff", "kinds",
                  # --serve (issue 19)
-                 "serve", "serve_cert", "serve_key", "serve_client_ca")
+                 "serve", "serve_cert", "serve_key", "serve_client_ca",
+                 # --close, --yes, --live (issue 20)
+                 "close", "yes", "live")
 
     def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
                  executables: bool = False, verbose: bool = False, protocol: str | None = None,
                  statistics: bool = False, ethernet: bool = False, routes: bool = False,
-                 interval: float | None = None, json: bool = False, changes: bool = False,
+                 interval: float | None = None, json: bool = False, csv: bool = False,
+                 changes: bool = False,
                  filters: tuple[tuple[str, str], ...] = (),
                  audit: bool = False, snapshot: str | None = None, diff: str | None = None,
                  serve: tuple[str, int] | None = None, serve_cert: str | None = None,
-                 serve_key: str | None = None, serve_client_ca: str | None = None):
+                 serve_key: str | None = None, serve_client_ca: str | None = None,
+                 close: bool = False, yes: bool = False, live: bool = False):
         self.all = all  # -a: listening sockets and UDP too
         self.numeric = numeric  # -n
         self.pids = pids  # -o
@@ -37,11 +41,12 @@ class Options:
         self.routes = routes  # -r
         self.interval = interval  # seconds, or None: print once
         self.json = json  # --json
+        self.csv = csv  # --csv
         self.changes = changes  # --changes (with an interval)
         # --state, --port, ... (issue 14): (option, value) pairs in command-line order, and the
         # select.Filter that cli.parse_args parses them into once (None without a filter)
         self.filters = filters
-        self.filter = None
+        self.filter: object | None = None
         self.audit = audit  # --audit: the signs of compromise (docs/audit.md)
         self.snapshot = snapshot  # --snapshot FILE: write a baseline there
         self.diff = diff  # --diff FILE: compare now against that baseline
@@ -49,6 +54,15 @@ class Options:
         self.serve_cert = serve_cert  # --serve-cert FILE: HTTPS with this certificate
         self.serve_key = serve_key  # --serve-key FILE: its private key
         self.serve_client_ca = serve_client_ca  # --serve-client-ca FILE: mutual TLS
+        self.close = close  # --close: close the TCP connections the filters select (modes/close.py)
+        self.yes = yes  # --yes: without asking
+        self.live = live  # --live: the full-screen view (modes/live, the "live" extra)
+
+    @property
+    def owner_names(self) -> bool:
+        """Does the output name each owner (``-b``, and the owner lists of --json and --csv),
+        so that the owner join reads each owning process's name?"""
+        return self.json or self.csv or self.executables
 
     @property
     def wants_owners(self) -> bool:

@@ -241,6 +241,39 @@ def parse_filter(values: Iterable[tuple[str, str]], services_path: str = "/etc/s
     return Filter(tuple(OPTIONS[option](option, value, context) for option, value in values))
 
 
+def parse_words(text: str, services_path: str = "/etc/services",
+                getpwnam: Callable | None = None) -> Filter:
+    """The filter options as typed on a command line (the live view's filter box) -> ``Filter``:
+    ``"--lport 80,443 --state '!listening'"``, ``--lport=80`` too. An unknown option, a missing
+    value or a malformed one raises ``UsageError`` (one line, no usage after it).
+
+    >>> parse_words("--lport=80 --state established")
+    Filter((Ports('local', ((80, 80),), False), States(2)))
+    """
+    import shlex
+
+    try:
+        words = shlex.split(text)
+    except ValueError as e:
+        raise _bad("filter", str(e), text, "options such as --lport 80 --state established") \
+            from None
+    pairs = []
+    i = 0
+    while i < len(words):
+        name, eq, value = words[i].partition("=")
+        if not name.startswith("--") or name[2:] not in OPTIONS:
+            raise _bad("filter", "unknown option", words[i],
+                       " ".join(f"--{option}" for option in OPTIONS))
+        if not eq:
+            i += 1
+            if i == len(words):
+                raise _bad(name[2:], "no value after", name, "a value")
+            value = words[i]
+        pairs.append((name[2:], value))
+        i += 1
+    return parse_filter(pairs, services_path, getpwnam)
+
+
 class Filter:
     """The parsed conditions, all of which a socket must meet. Empty: keeps everything."""
 

@@ -115,6 +115,50 @@ def json_text(value: str | bytes) -> str:
     return value
 
 
+# What ``json.dumps`` writes for a character that cannot appear raw in a JSON string.
+_JSON_SHORT = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
+
+
+class _CsvTable(dict[int, str]):
+    """``str.translate`` table for ``csv_text``: a character ``str.isprintable()`` rejects
+    becomes the escape ``json.dumps`` writes for it; every other character stays itself."""
+
+    __slots__ = ()
+
+    def __missing__(self, cp: int) -> str:
+        if chr(cp).isprintable():
+            text = chr(cp)
+        elif cp in _JSON_SHORT:
+            text = _JSON_SHORT[cp]
+        elif cp <= 0xFFFF:
+            text = f"\\u{cp:04x}"
+        else:  # JSON writes a character beyond the BMP as its UTF-16 surrogate pair
+            cp -= 0x10000
+            text = f"\\u{0xD800 + (cp >> 10):04x}\\u{0xDC00 + (cp & 0x3FF):04x}"
+        self[cp] = text
+        return text
+
+
+_CSV_TABLE = _CsvTable()
+
+
+def csv_text(value: str | bytes) -> str:
+    """The CSV form of an untrusted string: ``json_text``'s value (the real text; a byte that
+    was not UTF-8 as the four characters ``\\xNN``), with every character ``str.isprintable()``
+    rejects (controls, format and separator characters) written as ``json.dumps`` writes it
+    (``\\n``, ``\\u001b``, ``\\u202e``). A cell never holds a raw control; backslashes and quotes
+    stay as they are (the csv module quotes the cell). Not injective, like JSON: the two
+    characters ``\\n`` and a newline give the same cell. docs/csv.md.
+
+    >>> csv_text(b"a,b\\x1b[31m\\n\\xff")
+    'a,b\\\\u001b[31m\\\\n\\\\xff'
+    """
+    text = json_text(value)
+    if text.isprintable():
+        return text
+    return text.translate(_CSV_TABLE)
+
+
 def width(text: str) -> int:
     """Columns ``text`` takes in a terminal: East Asian wide and fullwidth characters count 2,
     combining marks 0, everything else 1. Meant for the output of ``safe()`` (no controls)."""

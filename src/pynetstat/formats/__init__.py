@@ -18,12 +18,13 @@ if TYPE_CHECKING:
 FORMATS = {
     "text": ("pynetstat.formats.text", "TextFormat"),
     "json": ("pynetstat.formats.json", "JsonFormat"),
+    "csv": ("pynetstat.formats.csv", "CsvFormat"),
 }
 
 
 def format_name(opts: Options) -> str:
     """The one place that reads which format the options ask for."""
-    return "json" if opts.json else "text"
+    return "csv" if opts.csv else "json" if opts.json else "text"
 
 
 def chosen(session: Session):

@@ -52,7 +52,7 @@ class ConnectionSet:
         self.reuse = reuse
         # A filter (select.py), bound to this pass's interfaces; its owner conditions walk only
         # the fd tables they need (linux/owner_filter.py), with or without -o.
-        self.selection = None if opts.filter is None else _bind(opts.filter, netlink, self.log)
+        self.selection = None if opts.filter is None else bind_filter(opts.filter, netlink, self.log)
         self.owner_select = None
         if self.selection is not None and self.selection.owner_terms:
             from pynetstat.linux.owner_filter import OwnerSelect
@@ -65,9 +65,11 @@ class ConnectionSet:
 
             self.owners = scan_owners(env.proc_root)
         self.unattributed = 0  # sockets with an inode that no visible process holds
-        # owners carry their names (comm) for JSON and -b, and for a UNIX socket's peer cell
-        self.named = opts.json or opts.executables or (
+        # owners carry their names (comm) for JSON, CSV and -b, and for a UNIX socket's peer cell
+        self.named = opts.owner_names or (
             opts.wants_owners and any(kind.shape == "unix" for kind, _ in self._listed()))
+        # of those, the ones the kernel no longer had when asked again after the pass (recheck.py)
+        self.closed = 0
         self._owners: dict[int, Owner] = {} if reuse is None else reuse.records
         # read_process's own cache, keyed by (pid, start time)
         self._process_cache: dict = {} if reuse is None else reuse.process_cache
@@ -90,6 +92,7 @@ class ConnectionSet:
             return
         first, more = self.owners.first, self.owners.more
         alone = _SoleOwner(self._owner)  # pid -> (Owner,), one shared tuple per process
+        unowned: dict[tuple[str, int], list] = {}
         for batch in batches:
             inodes = batch.inode
             pids = tuple(map(first.get, inodes))  # inode 0 (TIME_WAIT) is never in the map
@@ -98,11 +101,33 @@ class ConnectionSet:
                 for i, inode in enumerate(inodes):
                     if inode in more:
                         column[i] = tuple(self._owner(p) for p in self.owners.pids(inode))
-            self.unattributed += pids.count(None) - inodes.count(0)
+            missing = pids.count(None) - inodes.count(0)
+            if missing:
+                self.unattributed += missing
+            if missing and batch.SHAPE == "inet":  # the recheck asks by ends: inet sockets only
+                from pynetstat.linux.recheck import unowned as unowned_of
+
+                unowned.setdefault((batch.proto, batch.family), []).extend(
+                    unowned_of(batch, pids))
             batch.owners = tuple(column)
             if "peer_owners" in batch.COLUMNS:
                 batch.peer_owners = self._peer_owners(batch.peer, alone)
             yield batch
+        # Closed between the dump and the walk, or held where we may not look? The kernel says,
+        # asked again (recheck.py); only when some socket had no owner. In interval mode a
+        # socket the kernel still had at the last pass's asking is not asked about again while
+        # it is listed without an owner (a later pass stays as cheap as the cache makes it).
+        known = set() if self.reuse is None else self.reuse.open_unowned
+        ask = {key: [s for s in sockets if s[0] not in known] for key, sockets in unowned.items()}
+        if any(ask.values()):
+            from pynetstat.linux.recheck import closed
+
+            gone = closed(self._listed(), ask, self.netlink, self.proc)
+            self.closed = len(gone)
+        else:
+            gone = set()
+        if self.reuse is not None:
+            self.reuse.open_unowned = {s[0] for sockets in unowned.values() for s in sockets} - gone
 
     def _peer_owners(self, peers: tuple, alone: _SoleOwner) -> tuple:
         """The peer join of UNIX sockets: the owners of each socket's peer inode, a dict lookup
@@ -159,7 +184,7 @@ class ConnectionSet:
         return read_process(self.proc, pid, ancestry=self.opts.verbose, cache=self._process_cache)
 
 
-def _bind(filt: Filter, netlink, log: SourceLog) -> Selection:
+def bind_filter(filt: Filter, netlink, log: SourceLog) -> Selection:
     """The filter with its interface names resolved: the link table is read only when a
     condition names an interface (``--interface``, an address's ``%ZONE``)."""
     if not filt.interface_names():

@@ -18,9 +18,11 @@ CONFIG_INET_DIAG_DESTROY; without it the kernel answers EOPNOTSUPP.
 
 from __future__ import annotations
 
+import errno
 import struct
 from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 
+from pynetstat.errors import NetlinkError
 from pynetstat.linux.netlink import (
     NETLINK_SOCK_DIAG,
     NLM_F_REQUEST,
@@ -89,6 +91,26 @@ def destroy_socket(family: int, protocol: str, local: tuple[str, int], remote: t
     return diag_request(family, protocol, states=0xFFFFFFFF, local=local, remote=remote,
                         ifindex=ifindex, cookie=cookie, msg_type=SOCK_DESTROY,
                         flags=NLM_F_REQUEST | NLM_F_ACK, key=f"sock_destroy-{protocol}")
+
+
+def query_socket(source, family: int, protocol: str, local: tuple[str, int],
+                 remote: tuple[str, int], *, cookie: int | None, ext: int,
+                 ifindex: int = 0) -> DiagMessage | None:
+    """One socket's ``inet_diag_msg`` with the ``ext`` attributes, asked for by its ends and
+    cookie (``inet_diag_dump_one_icsk``: no dump, the kernel looks the socket up); ``None`` when
+    it is gone (ENOENT). The kernel answers with the message, then the ACK asked for."""
+    request = diag_request(family, protocol, states=0xFFFFFFFF, ext=ext, local=local,
+                           remote=remote, ifindex=ifindex, cookie=cookie,
+                           flags=NLM_F_REQUEST | NLM_F_ACK, key=f"sock_diag-one-{protocol}")
+    try:
+        # read to the ACK: the netlink socket is shared, and what is left would meet the next
+        # request
+        found = list(iter_messages(source.dump(request), DumpStats(), request.key))
+    except NetlinkError as e:
+        if e.errno != errno.ENOENT:
+            raise
+        return None
+    return found[0] if found else None
 
 
 def execute(source, request: Request) -> None:

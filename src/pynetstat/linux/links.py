@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pynetstat.linux.procfs import ProcFS
     from pynetstat.model.stats import Interface
     from pynetstat.options import Options
+    from pynetstat.select import Filter
 
 
 def _decode(reply: Reply, stats: DumpStats) -> Iterator[Interface]:
@@ -71,3 +72,18 @@ def link_table(netlink: NetlinkSource | None
         if index in names:
             table[names[index]][1].append(address)
     return table, None
+
+
+def kept_interfaces(filt: Filter, netlink: NetlinkSource | None) -> set[str] | None:
+    """The interface names a filter's ``--interface`` keeps (the views of interfaces, routes
+    and groups show only their rows; the other conditions are on sockets); ``None`` when no
+    condition names an interface."""
+    if not filt.interface_names():
+        return None
+    table, _why = link_table(netlink)
+    links = {name: (index, addresses) for name, (index, addresses) in table.items()
+             if index is not None}
+    selection = filt.bind(links)
+    if not selection.devices:
+        return None
+    return {name for name, (index, _) in links.items() if selection.keeps_interface(index)}

@@ -71,6 +71,9 @@ class OwnerCache:
         # so that a later pass can check it still does (_recheck)
         self.held: dict[int, dict[str, str]] = {}
         self.unowned: set[int] = set()  # inodes a complete walk found in no visible process
+        # inodes listed without an owner that the kernel still had when asked again after the
+        # last pass (linux/recheck.py): not asked about again while they stay so
+        self.open_unowned: set[int] = set()
         self.listed: set[int] = set()  # the PIDs in /proc at the last walk
         self.recent: list[int] = []  # owners that gained a socket lately, most recent first
         self.denied = 0  # fd tables we may not read, at the last walk

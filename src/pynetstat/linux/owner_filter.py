@@ -25,6 +25,8 @@ from pynetstat.model.sockets import ScanReport
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pynetstat.model.filters import Owners
     from pynetstat.model.sockets import SocketBatch
 
@@ -120,19 +122,25 @@ class OwnerSelect:
             hit = self._memo[pids] = all(t.holds(processes) for t in self.terms)
         return hit
 
-    def select(self, batch: SocketBatch) -> SocketBatch | None:
-        """The batch's sockets whose holders meet every condition (the batch itself if all do;
-        ``None`` if none does)."""
+    def keeps(self, inodes: Sequence[int]) -> list[bool]:
+        """For each socket inode: do its holders meet every condition? (Any kind of socket: the
+        net-tools face asks it of RAW and UNIX sockets too.)"""
         first, more = self.owners.first, self.owners.more
         holds = self._holds
         single = {}  # pid (or None) -> kept, so that most sockets cost two dict lookups in C
-        for pid in set(map(first.get, batch.inode)):
+        for pid in set(map(first.get, inodes)):
             single[pid] = holds(() if pid is None else (pid,))
-        keep = list(map(single.__getitem__, map(first.get, batch.inode)))
-        if more and not more.keys().isdisjoint(batch.inode):
-            for i, inode in enumerate(batch.inode):
+        keep = list(map(single.__getitem__, map(first.get, inodes)))
+        if more and not more.keys().isdisjoint(inodes):
+            for i, inode in enumerate(inodes):
                 if inode in more:
                     keep[i] = holds(self.owners.pids(inode))
+        return keep
+
+    def select(self, batch: SocketBatch) -> SocketBatch | None:
+        """The batch's sockets whose holders meet every condition (the batch itself if all do;
+        ``None`` if none does)."""
+        keep = self.keeps(batch.inode)
         if all(keep):
             return batch
         positions = list(compress(range(len(keep)), keep))

@@ -226,7 +226,7 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
             if netlink is None:
                 raise BackendUnavailable("netlink disabled")
             program = None
-            if select is not None:
+            if select is not None or ends is not None:
                 program = _program(selection, kind, None if ends is None
                                    else ends.get((kind.protocol, kind.family), []))
             reply = netlink.dump(REQUESTS[kind.decoder](kind, states, program))
@@ -264,17 +264,18 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
                 yield batch
 
 
-def _program(selection: Selection, kind: SocketKind, ends: list | None) -> bytes | None:
+def _program(selection: Selection | None, kind: SocketKind, ends: list | None) -> bytes | None:
     """The inet_diag bytecode of the selection (and the ends) for one kind; ``None``: none
     needed, or too large for an attribute (then ``select`` alone filters: the same rows, more of
     them sent). No end: a program that keeps nothing (the dump is still asked for, so that its
     source is known)."""
-    if not selection.kernel_terms and ends is None:
+    terms = () if selection is None else selection.kernel_terms
+    if not terms and ends is None:
         return None
     from pynetstat.linux.bytecode import TooLarge, compile_terms
 
     try:
-        return compile_terms(selection.kernel_terms, kind.family, ends)
+        return compile_terms(terms, kind.family, ends)
     except TooLarge:
         return None
 

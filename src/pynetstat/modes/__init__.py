@@ -45,24 +45,14 @@ def collect_sections(session: Session) -> list[tuple[str, object, object]]:
                  import_module(collector).collect(session.opts, procfs, session.netlink))
                 for key, flag, collector, view in SECTIONS if getattr(session.opts, flag)]
     filt = session.opts.filter
-    if filt is not None and filt.interface_names():
-        kept = _kept_interfaces(session, filt)
+    if filt is not None:
+        from pynetstat.linux.links import kept_interfaces
+
+        kept = kept_interfaces(filt, session.netlink)
         if kept is not None:
             for _key, _view, snapshot in sections:
                 _only_interfaces(snapshot, kept)
     return sections
-
-
-def _kept_interfaces(session: Session, filt) -> set[str] | None:
-    """The interface names an ``--interface`` keeps (the other filters are conditions on
-    sockets: -e, -s and -r show none); ``None`` when no condition is on an interface."""
-    from pynetstat.linux.links import link_table
-
-    links, _why = link_table(session.netlink)
-    selection = filt.bind(links)
-    if not selection.devices:
-        return None
-    return {name for name, (index, _) in links.items() if selection.keeps_interface(index)}
 
 
 def _only_interfaces(snapshot, kept: set[str]) -> None:

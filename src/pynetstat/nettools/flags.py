@@ -10,9 +10,30 @@ options may be abbreviated to any unique prefix (``--numeric-h``), and ``-c`` ta
 from __future__ import annotations
 
 from pynetstat.errors import UsageError
-from pynetstat.flags import Flag, parse_interval
+from pynetstat.flags import FILTER_GRAMMAR, Flag, parse_interval
+from pynetstat.flags import FLAGS as WINDOWS_FLAGS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pynetstat.select import Filter
 
 FACE = "net-tools"
+
+
+def _filter_rows() -> tuple[Flag, ...]:
+    """The Windows face's filter rows (issue 14), the same names, values and meanings; only
+    ``--interface``'s help names this face's interface views (-i, -r, -g) instead of -e, -r."""
+    rows = []
+    for row in WINDOWS_FLAGS:
+        if row.field != "filters":
+            continue
+        text = row.help
+        if row.long == "interface":
+            text = text.replace("with -e and -r", "with -i, -r and -g")
+        text = text.replace("as -b names it", "as pynetstat -b names it")
+        rows.append(Flag(row.field, text, long=row.long, arg=row.arg, many=True))
+    return tuple(rows)
+
 
 # Help lists the rows in this order; the field is a NetToolsOptions attribute.
 FLAGS: tuple[Flag, ...] = (
@@ -22,7 +43,9 @@ FLAGS: tuple[Flag, ...] = (
     Flag("groups", "display multicast group memberships", short="g", long="groups"),
     Flag("statistics", "display networking statistics (like SNMP); -t, -u, -w: those only",
          short="s", long="statistics"),
-    Flag("verbose", "be verbose", short="v", long="verbose"),
+    Flag("verbose", "be verbose: say which address families net-tools would list are missing "
+         "here, and which have sockets this face does not list (UDP-Lite, SCTP, ...)", short="v",
+         long="verbose"),
     Flag("wide", "don't truncate IP addresses", short="W", long="wide", aliases=("notrim",)),
     Flag("numeric", "don't resolve names", short="n", long="numeric"),
     Flag("numeric_hosts", "don't resolve host names", long="numeric-hosts"),
@@ -45,6 +68,7 @@ FLAGS: tuple[Flag, ...] = (
     Flag("interval", "seconds between listings with -c (fractions allowed; default 1)",
          arg="interval", convert=parse_interval),
     Flag("json", "print JSON instead of the net-tools layout", long="json"),
+    *_filter_rows(),
     Flag("help", "show this help", short="h", long="help", hidden=("-?",)),
     Flag("version", "show the version", short="V", long="version"),
 )
@@ -59,12 +83,40 @@ COUNTED = frozenset({"extend"})
 class NetToolsOptions:
     """The typed options of a net-tools face run (``parse_args`` makes it)."""
 
-    __slots__ = tuple(row.field for row in FLAGS if row.field not in ("help", "version"))
+    __slots__ = (*dict.fromkeys(row.field for row in FLAGS if row.field not in ("help", "version")),
+                 "filter")
+    _DEFAULTS = {"interval": None, "filters": (), "filter": None, **dict.fromkeys(COUNTED, 0)}
+    if TYPE_CHECKING:  # the slots' types, for mypy (the slots come from FLAGS)
+        route: bool
+        interfaces: bool
+        groups: bool
+        statistics: bool
+        verbose: bool
+        wide: bool
+        numeric: bool
+        numeric_hosts: bool
+        numeric_ports: bool
+        numeric_users: bool
+        extend: int
+        programs: bool
+        timers: bool
+        continuous: bool
+        listening: bool
+        all: bool
+        tcp: bool
+        udp: bool
+        raw: bool
+        unix: bool
+        inet: bool
+        inet6: bool
+        interval: float | None
+        json: bool
+        filters: tuple[tuple[str, str], ...]
+        filter: Filter | None
 
     def __init__(self, **given: object):
         for name in self.__slots__:
-            setattr(self, name, given.get(name, 0 if name in COUNTED else
-                                          None if name == "interval" else False))
+            setattr(self, name, given.get(name, self._DEFAULTS.get(name, False)))
         if self.numeric:
             self.numeric_hosts = self.numeric_ports = self.numeric_users = True
 
@@ -140,10 +192,17 @@ def parse_args(argv: list[str]) -> NetToolsOptions:
     2
     """
     fields: dict[str, object] = {}
-    for token in argv:
+    args = iter(argv)
+    for token in args:
         if token.startswith("--") and len(token) > 2:
             row, value = _long(token)
-            if row.arg:
+            if row.many:  # a filter: --port 80 or --port=80, as getopt_long's required_argument
+                if value is None:
+                    value = next(args, None)
+                    if value is None:
+                        raise UsageError(f"option '--{row.long}' requires an argument")
+                fields[row.field] = (*fields.get(row.field, ()), (row.long, value))
+            elif row.arg:
                 fields[row.field] = row.convert(value) if value is not None else True
             else:
                 _store(fields, row)
@@ -164,16 +223,28 @@ def parse_args(argv: list[str]) -> NetToolsOptions:
         raise UsageError("-r, -i and -s cannot be combined")
     if opts.interval is not None:
         opts.continuous = True
+    if opts.filters:
+        # The Windows face's filters (select.py), imported only when one is given.
+        from pynetstat.model.filters import States
+        from pynetstat.select import parse_filter
+
+        opts.filter = parse_filter(opts.filters)
+        if any(isinstance(term, States) for term in opts.filter.terms):
+            # A --state lists every state, as -a does, before it keeps its own (docs/filters.md)
+            opts.all = True
     return opts
 
 
 USAGE = ("usage: netstat [-vWnceaolp] [-4|-6] [-t] [-u] [-w] [-x] [--json] [interval]\n"
+         "                [--FILTER [!]VALUE[,...]]...\n"
          "       netstat [-vWeenc] -r | [-vWeenac] -i | -g [-n] | -s [-6tuw]\n"
          "       netstat {-V|--version|-h|--help}")
 
 
 def help_text() -> str:
     """``--help``: which face this is, how to reach the other, then every row."""
+    import textwrap
+
     lines = [
         "pynetstat-netstat: the Linux net-tools netstat face of pynetstat (as net-tools 2.10).",
         "The Windows netstat face is `pynetstat` (there -p means protocol, here program).",
@@ -187,6 +258,8 @@ def help_text() -> str:
     lines += ["",
               "  <Socket>={-t|--tcp} {-u|--udp} {-w|--raw} {-x|--unix}",
               "  <AF>=Use '-6|-4'; default: both",
+              "",
+              *textwrap.wrap(FILTER_GRAMMAR, 96, initial_indent="  ", subsequent_indent="  "),
               "",
               "Chosen by name: the pynetstat-netstat script, a link named netstat to it",
               "(ln -s \"$(command -v pynetstat-netstat)\" ~/.local/bin/netstat), or",

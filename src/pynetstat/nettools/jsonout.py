@@ -26,9 +26,10 @@ def _program(programs, inode: int) -> tuple[int | None, str | None]:
 def records(session, notes: list[str]) -> list[dict]:
     from pynetstat.nettools import layout
     from pynetstat.nettools.sources import gather
+    from pynetstat.textsafe import safe
 
     opts = session.opts
-    batches, raw, _groups, unix, programs, _timers = gather(session, notes)
+    batches, raw, groups, unix, programs, _timers = gather(session, notes)
     out: list[dict] = []
     for batch in batches:
         proto = batch.proto + ("6" if batch.family == 6 else "")
@@ -57,6 +58,9 @@ def records(session, notes: list[str]) -> list[dict]:
                     "foreign_port": None, "state": str(sock.state), "user": sock.uid,
                     "inode": sock.inode, "kind": "network", "transport_protocol": "raw",
                     "network_protocol": "ipv6" if sock.family == 6 else "ipv4"})
+    for device, users, group in groups or ():
+        out.append({"kind": "group", "interface": safe(device), "refcnt": users, "group": group,
+                    "network_protocol": "ipv6" if ":" in group else "ipv4"})
     for row in unix or ():
         if not layout.listed(opts, layout.unix_server(row)):
             continue
@@ -68,5 +72,9 @@ def records(session, notes: list[str]) -> list[dict]:
     return out
 
 
+def write(out: TextIO, document) -> None:
+    out.write(json.dumps(document, ensure_ascii=False) + "\n")
+
+
 def write_json(session, out: TextIO, notes: list[str]) -> None:
-    out.write(json.dumps(records(session, notes), ensure_ascii=False) + "\n")
+    write(out, records(session, notes))

@@ -57,13 +57,22 @@ def display(session: Run) -> None:
     if opts.route or opts.interfaces or opts.statistics:
         from pynetstat.nettools import tables
 
-        out.write(tables.render(session, notes))
+        if opts.json:
+            from pynetstat.nettools.jsonout import write
+
+            write(out, tables.records(session, notes))
+        else:
+            out.write(tables.render(session, notes))
     elif opts.json:
         from pynetstat.nettools.jsonout import write_json
 
         write_json(session, out, notes)
     else:
         write_sockets(session, out, notes)
+    if not (opts.route or opts.interfaces or opts.statistics):
+        from pynetstat.nettools.families import said
+
+        session.env.stderr.write("".join(said(opts, session.proc)))
     for note in dict.fromkeys(notes):
         session.env.stderr.write(note if note.endswith("\n") else f"pynetstat-netstat: {note}\n")
 

@@ -21,9 +21,11 @@ from pynetstat.linux.sockets import SourceLog, iter_batches
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
+    from pynetstat.linux.owner_filter import OwnerSelect
     from pynetstat.model.sockets import SocketBatch
+    from pynetstat.select import Selection
 
 
 class _Keeping:
@@ -49,12 +51,16 @@ class _Keeping:
 
 
 def inet_batches(kinds: list[str], families: tuple[int, ...], netlink, proc: ProcFS,
-                 log: SourceLog) -> Iterator[SocketBatch]:
+                 log: SourceLog, selection: Selection | None = None,
+                 ends: Mapping | None = None) -> Iterator[SocketBatch]:
     """Batches of every socket of ``kinds`` ("tcp", "udp") and ``families``, in net-tools' order
-    (tcp, tcp6, udp, udp6). Every state: net-tools picks servers by the peer, not the state."""
-    listed = [(BY_NAME[kind + ("6" if family == 6 else "")], ALL_STATES)
+    (tcp, tcp6, udp, udp6). Every state: net-tools picks servers by the peer, not the state.
+    ``selection`` and ``ends``: a filter's, pushed into the kernel's request and checked on every
+    batch by ``iter_batches``, as for the Windows face."""
+    states = ALL_STATES if selection is None else selection.request_states(ALL_STATES)
+    listed = [(BY_NAME[kind + ("6" if family == 6 else "")], states)
               for kind in kinds for family in families]
-    return iter_batches(listed, netlink, proc, log)
+    return iter_batches(listed, netlink, proc, log, selection, ends)
 
 
 # net/ipv4/inet_diag.c timers, as /proc/net/tcp (get_tcp4_sock) numbers them for net-tools:
@@ -221,11 +227,13 @@ class Programs:
     first word of its command line (its basename when it is a path), bytes outside printable
     ASCII as ``.``, cut to 19 characters (net-tools' ``char finbuf[20]``)."""
 
-    def __init__(self, proc_root: str):
+    def __init__(self, proc_root: str, owners=None):
+        """``owners``: the ``OwnerMap`` an owner filter's walk made (its processes only, as the
+        Windows face shows them); without one, every process's fd table is walked."""
         from pynetstat.linux.owners import scan_owners
 
         self.proc_root = proc_root
-        self.owners = scan_owners(proc_root)
+        self.owners = scan_owners(proc_root) if owners is None else owners
         self.names: dict[int, str] = {}
 
     @property
@@ -276,23 +284,109 @@ NOT_ALL = ("(Not all processes could be identified, non-owned process info\n"
            " will not be shown, you would have to be root to see it all.)\n")
 
 
+# /proc/net/unix's socket state and flags -> the state unix_diag reports (sk_state, TCP's
+# numbers), which --state matches: a listener LISTEN, a connected socket ESTABLISHED, a
+# connecting one SYN_SENT, the others CLOSE (as ss -x shows them).
+_SS_UNCONNECTED, _SS_CONNECTING, _SS_CONNECTED, _SO_ACCEPTCON = 1, 2, 3, 1 << 16
+_UNIX_TCP_STATE = {_SS_CONNECTING: 2, _SS_CONNECTED: 1}
+
+
+def unix_state(line: UnixLine) -> int:
+    """``UnixLine`` -> the TCP state number ``--state`` sees: 10 (LISTEN), 1, 2 or 7 (CLOSE)."""
+    if line.state == _SS_UNCONNECTED and line.flags & _SO_ACCEPTCON:
+        return 10
+    return _UNIX_TCP_STATE.get(line.state, 7)
+
+
+class Filtered:
+    """A filter (select.py) applied to what the face lists: TCP and UDP through ``iter_batches``
+    (states, ports, addresses, interfaces and users in the kernel's request, then on every
+    batch) and the owner walk (``OwnerSelect``); RAW and UNIX sockets by the conditions that
+    mean something for them, as for any kind that is not an inet one in the Windows face
+    (docs/filters.md, "Socket kinds"): with a condition on ports, addresses, interfaces or
+    users they are not listed; states and owners keep them or not."""
+
+    def __init__(self, selection: Selection | None, owner_select: OwnerSelect | None):
+        self.selection = selection
+        self.owner_select = owner_select
+
+    @property
+    def ends(self):
+        return None if self.owner_select is None else self.owner_select.ends
+
+    def batches(self, batches: Iterator[SocketBatch]) -> Iterator[SocketBatch]:
+        if self.owner_select is None:
+            return batches
+        return filter(None, map(self.owner_select.select, batches))
+
+    def lists_others(self) -> bool:
+        """Are RAW and UNIX sockets listed at all?"""
+        return self.selection is None or not self.selection.column_terms
+
+    def others(self, sockets: list, states: list[int]) -> list:
+        """The RAW or UNIX sockets (``states``: each one's TCP state number) that meet the
+        states and owner conditions."""
+        if self.selection is not None:
+            mask = self.selection.states
+            sockets = [s for s, state in zip(sockets, states) if mask >> state & 1]
+        if self.owner_select is not None and sockets:
+            sockets = [s for s, kept in zip(sockets, self.owner_select.keeps(
+                [s.inode for s in sockets])) if kept]
+        return sockets
+
+
+def filtered(session, log: SourceLog) -> Filtered:
+    """The run's filter bound to this display's interfaces, and its owner walk."""
+    filt = session.opts.filter
+    if filt is None:
+        return Filtered(None, None)
+    from pynetstat.linux.connections import bind_filter
+
+    selection = bind_filter(filt, session.netlink, log)
+    owner_select = None
+    if selection.owner_terms:
+        from pynetstat.linux.owner_filter import OwnerSelect
+
+        owner_select = OwnerSelect(session.env.proc_root, selection.owner_terms)
+    return Filtered(selection, owner_select)
+
+
 def gather(session, notes: list[str]):
     """The sockets the options select: ``(inet batches, raw sockets, groups, unix lines,
     programs, timers)``; inet batches as a list (names are looked up before printing)."""
     opts = session.opts
     kinds = opts.inet_kinds()
-    programs = Programs(session.env.proc_root) if opts.programs else None
-    netlink = _Keeping(session.netlink) if opts.timers else session.netlink
     log = SourceLog()
+    chosen = filtered(session, log)
+    if opts.programs:
+        programs = Programs(session.env.proc_root, None if chosen.owner_select is None
+                            else chosen.owner_select.owners)
+    else:
+        programs = None
+    netlink = _Keeping(session.netlink) if opts.timers else session.netlink
     inet = [k for k in kinds if k != "raw"]
-    batches = list(inet_batches(inet, opts.families, netlink, session.proc, log))
+    batches = list(chosen.batches(inet_batches(inet, opts.families, netlink, session.proc, log,
+                                               chosen.selection, chosen.ends)))
     for name, why in log.fallback_reasons.items():
         if log.sources.get(name) not in ("netlink", "proc"):
             notes.append(f"{name}: {why}")
-    raw = raw_sockets(opts.families, session.netlink, session.proc, notes) \
-        if "raw" in kinds else []
-    groups = memberships(opts.families, session.proc, notes) if opts.groups else None
-    unix = unix_lines(session.proc, notes) if opts.lists_unix else None
+    raw = []
+    if "raw" in kinds and chosen.lists_others():
+        raw = raw_sockets(opts.families, session.netlink, session.proc, notes)
+        raw = chosen.others(raw, [sock.state for sock in raw])
+    groups = None
+    if opts.groups:
+        groups = memberships(opts.families, session.proc, notes)
+        if opts.filter is not None:
+            from pynetstat.linux.links import kept_interfaces
+
+            kept = kept_interfaces(opts.filter, session.netlink)
+            groups = groups if kept is None else [g for g in groups if g[0] in kept]
+    unix = None
+    if opts.lists_unix:
+        unix = unix_lines(session.proc, notes) if chosen.lists_others() else []
+        unix = chosen.others(unix, list(map(unix_state, unix)))
+    notes.extend(log.filter_notes)
     found = timers(netlink) if opts.timers else None
     if programs is not None:
         notes.extend(owner_notes(programs.report))

@@ -109,3 +109,19 @@ def render(groups: dict[str, dict[str, int]], shown: set[str], ipv6: bool) -> st
                 for name, value in groups["Tcp"].items():
                     printer.value(table, name, value)
     return "".join(line + "\n" for line in printer.lines)
+
+
+def shown_groups(groups: dict[str, dict[str, int]], shown: set[str], ipv6: bool
+                 ) -> dict[str, dict[str, int]]:
+    """``-s --json``: the groups ``render`` prints, with every counter the kernel gives in them
+    (by the kernel's names, values as read): ``{"Tcp": {"ActiveOpens": 12, ...}, ...}``."""
+    out = {}
+    titles = [t for t in groups if t.endswith("6")] + ["Tcp"] if ipv6 else \
+        [t for t in groups if t and not t.endswith("6")]
+    for title in titles:
+        if title not in groups:
+            continue
+        found = (GROUPS6 if ipv6 and title != "Tcp" else GROUPS).get(title)
+        if found is None or found[1] in shown:
+            out[title] = dict(groups[title])
+    return out

@@ -195,20 +195,15 @@ class BatchEncoder:
         """The batch's rows, one JSON text each, in order."""
         kind = BY_PROTOCOL[(batch.proto, batch.family)]
         # The template knows the inet shape's plain rows; anything else is encoded record by record.
-        if (kind.shape != "inet" or self.names is not None or any(batch.scope)
-                or None in batch.cookie):
+        if not is_plain(kind, batch, self.names):
             dumps = json.dumps
             owners = self.with_owners
             return [dumps(connection_record(sock, found if owners else None, self.names,
                                             self.ifname, self.owner_json))
                     for sock, found in batch.rows()]
         n = len(batch)
-        local, remote = batch.local_address, batch.remote_address
-        if batch.family == 4:
-            mapped = repeat("false", n)  # is_ipv4_mapped needs "::ffff:"
-        else:
-            mapped_at = self.mapped.__getitem__
-            mapped = map(_BOOL.__getitem__, map(or_, map(mapped_at, local), map(mapped_at, remote)))
+        local = batch.local_address
+        mapped = mapped_cells(batch, self.mapped)
         if self.with_owners:
             owners = batch.owners if batch.owners is not None else ((),) * n
             pids, owner_lists = map(self.pid.__getitem__, owners), map(self.owners.__getitem__, owners)
@@ -217,16 +212,13 @@ class BatchEncoder:
         address = self.address.__getitem__
         columns = {
             "local_address": map(address, local), "local_port": batch.local_port,
-            "remote_address": map(address, remote), "remote_port": batch.remote_port,
+            "remote_address": map(address, batch.remote_address), "remote_port": batch.remote_port,
             "state": (map(self.tcp_state.__getitem__, batch.state) if kind.has_state
                       else repeat("null", n)),
             "kernel_state": map(self.kernel_state.__getitem__, batch.state),
             "link_local": map(self.link_local.__getitem__, local), "ipv4_mapped": mapped,
             "recv_q": batch.recv_q, "send_q": batch.send_q,
-            # None (a TIME_WAIT or request socket) is JSON's null; any other uid prints as is
-            # (only a socket with inode 0 can have no uid: one C-level scan decides)
-            "uid": (map(self.uid.__getitem__, batch.uid)
-                    if 0 in batch.inode and None in batch.uid else batch.uid),
+            "uid": uid_cells(batch, self.uid),
             "inode": batch.inode, "cookie": batch.cookie, "pid": pids, "owners": owner_lists,
         }
         cells = zip(*(columns[name] for name in _FILLED))
@@ -238,7 +230,7 @@ class BatchEncoder:
             fixed = {"proto": json.dumps(kind.name),
                      "family": '"ipv6"' if kind.family == 6 else '"ipv4"', **_PLAIN_FIXED}
             template = self.templates[kind.name] = "{" + ", ".join(
-                f'"{name}": {_PLAIN_CELLS[name] if name in _PLAIN_CELLS else fixed[name]}'
+                f'"{name}": {PLAIN_CELLS[name] if name in PLAIN_CELLS else fixed[name]}'
                 for name, _type in CONNECTION_JSON) + "}"
         return template
 
@@ -246,7 +238,7 @@ class BatchEncoder:
 # How a plain batch writes each field of the row (model/fields.CONNECTION_JSON): a conversion
 # filled from a column, or a text that is the same for every row of the batch (a new field of
 # the row must say which, or the template cannot be made).
-_PLAIN_CELLS = {
+PLAIN_CELLS = {
     "local_address": "%s", "local_port": "%d", "remote_address": "%s", "remote_port": "%d",
     "state": "%s", "kernel_state": "%s", "link_local": "%s", "ipv4_mapped": "%s",
     "recv_q": "%d", "send_q": "%d", "uid": "%s", "inode": "%d", "cookie": "%d", "pid": "%s",
@@ -254,10 +246,34 @@ _PLAIN_CELLS = {
 }
 _PLAIN_FIXED = {"interface": "null", "local_service": "null", "remote_service": "null",
                 "remote_host": "null"}
-_FILLED = tuple(name for name, _type in CONNECTION_JSON if name in _PLAIN_CELLS)
+_FILLED = tuple(name for name, _type in CONNECTION_JSON if name in PLAIN_CELLS)
 
 
 _BOOL = {False: "false", True: "true"}
+
+
+def is_plain(kind, batch: SocketBatch, names: Names | None) -> bool:
+    """Can a batch's rows be filled from its columns (JSON's template, CSV's columns)? Inet
+    sockets, numeric (no names to look up), none bound to an interface, each with a cookie."""
+    return (kind.shape == "inet" and names is None and not any(batch.scope)
+            and None not in batch.cookie)
+
+
+def uid_cells(batch: SocketBatch, uid: Memo) -> Iterable:
+    """The ``uid`` column: each uid as it is, and through ``uid`` (a Memo that knows what None
+    is written as) when a uid is None (a TIME_WAIT or request socket). Only a socket with inode
+    0 can have none: one C-level scan decides whether to look."""
+    return map(uid.__getitem__, batch.uid) if 0 in batch.inode and None in batch.uid else batch.uid
+
+
+def mapped_cells(batch: SocketBatch, mapped: Memo) -> Iterable[str]:
+    """The ``ipv4_mapped`` column as JSON writes it: ``"true"`` when either end is an
+    IPv4-mapped IPv6 address (``mapped``: a Memo of ``is_ipv4_mapped``)."""
+    if batch.family == 4:
+        return repeat("false", len(batch))  # is_ipv4_mapped needs "::ffff:"
+    at = mapped.__getitem__
+    return map(_BOOL.__getitem__, map(or_, map(at, batch.local_address),
+                                      map(at, batch.remote_address)))
 
 
 def write_connections(out: TextIO, batches: Iterable[SocketBatch], with_owners: bool,

@@ -25,6 +25,7 @@ def account(conns) -> dict:
             "processes": report.processes, "denied": report.denied,
             "vanished": report.vanished, "fds_unreadable": report.fds_unreadable,
             "unattributed_sockets": conns.unattributed,
+            "closed_during_scan": conns.closed,
             "unattributed_reason": unattributed_reason(conns),
             "unreadable_processes": sum(conns.unread_processes().values()),
         },
@@ -32,9 +33,10 @@ def account(conns) -> dict:
 
 
 def unattributed_reason(conns) -> str | None:
-    """Why some sockets have no owner: ``"permission denied"``, ``"hidepid=invisible"``, or
-    ``"not held by a visible process"``; None when every socket with an inode has one."""
-    if conns.owners is None or not conns.unattributed:
+    """Why the sockets that have no owner and are still open have none: ``"permission
+    denied"``, ``"hidepid=invisible"``, or ``"not held by a visible process"``; None when every
+    socket with an inode has one, or closed during the scan (``conns.closed``)."""
+    if conns.owners is None or conns.unattributed <= conns.closed:
         return None
     report = conns.owners.report
     if report.denied:
@@ -79,21 +81,34 @@ def notes(conns) -> list[str]:
         out.append(f"{sum(unread.values())} process(es) holding sockets could not be read "
                    f"({reasons}); their rows say \"Can not obtain ownership information\"")
     if conns.owners is not None and conns.unattributed:
-        report = conns.owners.report
-        n = conns.unattributed
-        socks = "socket" if n == 1 else "sockets"
-        if report.denied:
-            import os
-
-            advice = ("reading them needs CAP_SYS_PTRACE" if os.geteuid() == 0
-                      else "run as root to see them all")
-            out.append(f"{n} {socks} could not be attributed to a process: permission denied on "
-                       f"the file descriptors of {report.denied} process(es); {advice}")
-        elif report.hidepid:
-            out.append(f"{n} {socks} could not be attributed to a process: /proc is mounted with "
-                       f"{report.hidepid}, which hides other users' processes; run as root to see "
-                       "them all")
-        else:
-            out.append(f"{n} {socks} could not be attributed to a process: no process visible "
-                       "in this PID namespace holds them (or they closed during the scan)")
+        out.append(_unattributed_note(conns))
     return out
+
+
+_CLOSED = "closed during the scan (the kernel no longer lists them)"
+
+
+def _unattributed_note(conns) -> str:
+    """One line, each reason with its own count: the sockets that closed during the scan (the
+    kernel's word, ``conns.closed``) apart from those still open, whose owners we may not see."""
+    n, closed = conns.unattributed, conns.closed
+    head = f"{n} {'socket' if n == 1 else 'sockets'} could not be attributed to a process: "
+    if closed == n:
+        return head + _CLOSED
+    report = conns.owners.report
+    if report.denied:
+        import os
+
+        why = f"permission denied on the file descriptors of {report.denied} process(es)"
+        advice = ("reading them needs CAP_SYS_PTRACE" if os.geteuid() == 0
+                  else "run as root to see them all")
+    elif report.hidepid:
+        why = f"/proc is mounted with {report.hidepid}, which hides other users' processes"
+        advice = "run as root to see them all"
+    else:
+        why, advice = "no process visible in this PID namespace holds them", None
+    if advice:
+        why += f"; {advice}"
+    if not closed:
+        return head + why
+    return head + f"{n - closed} still open ({why}), {closed} {_CLOSED}"

@@ -1,0 +1,205 @@
+"""The CSV format (docs/csv.md): a header row, then one record per row, RFC 4180 quoting by the
+``csv`` module (CRLF line ends; a cell with a comma, a quote or a line end is quoted, quotes
+doubled). Every row holds the values of the JSON row of the same thing (render/csvout.py).
+
+With an interval it is one stream: the header once, then the rows of every display, each with
+``timestamp``, ``pass`` and ``host``; with ``--changes`` also a ``change`` column, empty on the
+rows of the first display. The methods are those of every format (formats/text.py lists them).
+What JSON puts after the rows (sources, what could not be read) is said on stderr, as in text.
+"""
+
+from __future__ import annotations
+
+import csv
+
+from pynetstat.render.csvout import (
+    CONNECTION_CHANGE,
+    CONNECTION_COLUMNS,
+    COUNTER_COLUMNS,
+    INTERVAL,
+    ROUTE_CHANGE_COLUMNS,
+    ROUTE_COLUMNS,
+    SECTION_TABLES,
+    ConnectionRows,
+    cell,
+    record_cells,
+    route_records,
+)
+from pynetstat.textsafe import csv_text, safe
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any, TextIO
+
+    from pynetstat.linux.connections import ConnectionSet
+    from pynetstat.model.changes import ConnectionChange, CounterChange
+    from pynetstat.model.sockets import SocketBatch
+    from pynetstat.render.csvout import OwnerJson
+    from pynetstat.session import Session
+
+
+class CsvFormat:
+    line_records = True  # each record is one line: interval mode keeps a line whole on a signal
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.headed = False  # the header is written once per stream
+
+    def _start(self, out: TextIO, columns: tuple[str, ...], head: dict[str, Any] | None
+               ) -> tuple[object, ...]:
+        """Write the header if this is the stream's first display; return the cells every row of
+        this display starts with (interval mode: timestamp, pass, host, and empty change cells)."""
+        changes = self.session.opts.changes
+        if not self.headed:
+            self.headed = True
+            lead: tuple[str, ...] = INTERVAL if head else ()
+            if changes and columns[0] != "change":
+                lead += ("change",)
+            csv.writer(out).writerow(lead + columns)
+        if not head:
+            return ()
+        prefix: tuple[object, ...] = (head["timestamp"], head["pass"], csv_text(head["host"]))
+        return prefix + (None,) if changes and columns[0] != "change" else prefix
+
+    def write_connections(self, out: TextIO, conns: ConnectionSet, batches: Iterable[SocketBatch],
+                          head: dict[str, Any] | None = None) -> None:
+        session = self.session
+        changes = session.opts.changes
+        columns = (CONNECTION_CHANGE[1:] if changes else ()) + CONNECTION_COLUMNS
+        prefix = self._start(out, columns, head)
+        if changes:
+            prefix += (None,)  # previous_state
+        owner_json: OwnerJson | None = None
+        if session.opts.executables:
+            from pynetstat.render.owners import owner_json as of_owner
+
+            owner_json = of_owner
+        encoder = ConnectionRows(session.opts.wants_owners, session.names, session.ifname,
+                                 owner_json, prefix)
+        # Rows leave about 64 KiB at a time: a dump of mixed sockets comes in batches of a few
+        # rows, and a write to the output stream costs more than a short row's text.
+        pending: list[str] = []
+        size = 0
+        for batch in batches:
+            text = encoder.text(batch)
+            pending.append(text)
+            size += len(text)
+            if size > _FLUSH:
+                out.write("".join(pending))
+                pending, size = [], 0
+        out.write("".join(pending))
+
+    def write_sections(self, out: TextIO, sections: list[tuple[str, Any, Any]],
+                       head: dict[str, Any] | None = None) -> None:
+        """One view (cli refuses --csv with more than one of -e, -s, -r: one header each)."""
+        opts = self.session.opts
+        ((key, view, snapshot),) = sections
+        if opts.changes:
+            # The first display of --changes: what the later rows are changes of.
+            if key == "routes":
+                records = route_records(view.route_json(route) for family in (4, 6)
+                                        for route in view.shown_routes(snapshot, family, opts))
+                columns = ROUTE_CHANGE_COLUMNS
+            else:
+                records = [{"view": key, "name": name, "value": value}
+                           for name, value in view.counters(snapshot).items()]
+                columns = COUNTER_COLUMNS
+        else:
+            make_columns, make_records = SECTION_TABLES[key]
+            columns = make_columns()
+            records = make_records(view.to_json(snapshot, opts))
+        prefix = list(self._start(out, columns, head))
+        csv.writer(out).writerows(prefix + record_cells(r, columns) for r in records)
+
+    def connection_changes(self, out: TextIO) -> ConnectionChangeCsv:
+        return ConnectionChangeCsv(out, self.session)
+
+    def counter_changes(self, out: TextIO) -> CounterChangeCsv:
+        return CounterChangeCsv(out, self.session)
+
+    def write_findings(self, out: TextIO, findings: list[Any], processes: int, notes: list[str],
+                       status: int) -> None:
+        """One row per finding; its process, sockets and evidence as JSON text. The notes (what
+        could not be checked) go to stderr."""
+        from pynetstat.render.audit import findings_json
+
+        doc = findings_json(findings, processes, notes, status)
+        columns = FINDING_COLUMNS
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        writer.writerows(record_cells(f, columns) for f in doc["findings"])
+        for note in notes:
+            self.session.say(safe(note))
+
+    def write_baseline_changes(self, out: TextIO, changes: list[dict[str, Any]], status: int
+                               ) -> None:
+        writer = csv.writer(out)
+        writer.writerow(BASELINE_COLUMNS)
+        writer.writerows(record_cells(c, BASELINE_COLUMNS) for c in changes)
+
+
+_FLUSH = 1 << 16
+FINDING_COLUMNS = ("severity", "sign", "why", "process", "sockets", "evidence")
+# Every field a --diff change may have (audit/baseline.py): a listener's, a destination's, a new
+# executable's, a replaced one's; a change leaves the others empty.
+BASELINE_COLUMNS = ("change", "proto", "family", "address", "port", "exe", "names", "users",
+                    "destinations", "was", "now")
+
+
+class ConnectionChangeCsv:
+    """--changes of the connection table: one row per socket that appeared, closed or changed
+    state, under the header of the first display."""
+
+    def __init__(self, out: TextIO, session: Session):
+        self.out = out
+        self.session = session
+        opts = session.opts
+        self.owner_json = None
+        if opts.executables:
+            from pynetstat.render.owners import owner_json
+
+            self.owner_json = owner_json
+
+    def begin(self) -> None:
+        """The header came with the first display."""
+
+    def write(self, changes: list[ConnectionChange], stamp: float, number: int) -> None:
+        from pynetstat.model.sockets import spec_state_name
+        from pynetstat.render.jsonout import connection_record
+
+        session = self.session
+        with_owners = session.opts.wants_owners
+        lead = (stamp, number, csv_text(session.host()))
+        rows = []
+        for change in changes:
+            record = connection_record(change.sock, change.owners if with_owners else None,
+                                       session.names, session.ifname, self.owner_json)
+            previous = (None if change.previous_state is None
+                        else spec_state_name(change.previous_state))
+            rows.append((*lead, change.kind, previous, *map(cell, record.values())))
+        csv.writer(self.out).writerows(rows)
+
+
+class CounterChangeCsv:
+    """--changes of -e and -s: a row per counter that moved; of -r, a row per path of each route
+    added, removed or changed."""
+
+    def __init__(self, out: TextIO, session: Session):
+        self.out = out
+        self.session = session
+
+    def begin(self) -> None:
+        """The header came with the first display."""
+
+    def write(self, counters: list[CounterChange],
+              routes: list[tuple[str, dict[str, Any], dict[str, Any] | None]], stamp: float,
+              number: int) -> None:
+        lead = [stamp, number, csv_text(self.session.host())]
+        rows = [lead + [c.kind, c.view, csv_text(c.name), c.value, c.previous, c.delta,
+                        None if c.rate is None else round(c.rate, 3)] for c in counters]
+        # the changed routes are numbered as one listing
+        rows += [lead + [kind, *record_cells({**row, "route": number}, ROUTE_COLUMNS)]
+                 for number, (kind, route, _previous) in enumerate(routes, 1)
+                 for row in route_records([route])]
+        csv.writer(self.out).writerows(rows)

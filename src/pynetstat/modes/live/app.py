@@ -1,0 +1,406 @@
+"""The live view's Textual app: the table, the filter box, the detail panel, the close dialog.
+
+Only this module imports Textual (the ``live`` extra). The collector thread (a Textual thread
+worker) reads the kernel on interval mode's ``Schedule`` and hands each ``Delta`` to the UI
+thread, which only edits the table: the UI never waits on the kernel. Every cell is a
+``rich.text.Text`` made from escaped text (textsafe), never markup: a process called
+``[red]x`` shows as such.
+
+Keys: 1-6 sort by a column (again: reverse; a header click too), / the filter box, p pause,
++ and - the interval, Enter the detail panel, c close the connection (asks first), r refresh
+now, q or Ctrl+C quit. SIGTERM quits too. Colours follow Textual's NO_COLOR handling; the mark
+column (+ new, - closed, ~ changed) says the same without colour.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from pynetstat.errors import Exit, PynetstatError
+from pynetstat.modes.interval import PassLog, Schedule
+from pynetstat.modes.live.board import COLUMNS, MARKS
+from pynetstat.modes.live.detail import describe, detail_lines
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable
+
+    from textual import events
+
+    from pynetstat.modes.live.board import Delta, Row
+    from pynetstat.modes.live.collector import Collector
+
+KEYS = ("mark", *(f"c{i}" for i in range(len(COLUMNS))))
+_NUMBER = re.compile(r"(\d+)")
+MIN_INTERVAL, MAX_INTERVAL = 0.25, 60.0
+
+
+def natural(cell: Text) -> tuple[int | str, ...]:
+    """Sort key of a cell: numbers in it compare as numbers (ports, PIDs, addresses' bytes)."""
+    return tuple(int(part) if part.isdigit() else part.lower()
+                 for part in _NUMBER.split(cell.plain))
+
+
+class Detail(ModalScreen[None]):
+    """Enter on a row: what holds the connection. Escape, Enter or q closes it."""
+
+    BINDINGS = [Binding("escape,enter,q", "dismiss", "back")]
+
+    def __init__(self, lines: list[str]):
+        super().__init__()
+        self.lines = lines
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail"):
+            yield Static(Text("\n".join(self.lines)), id="detail-text")
+
+
+class Confirm(ModalScreen[bool]):
+    """The close key's question, naming the connection and its process: y closes, else not."""
+
+    BINDINGS = [Binding("y", "answer(True)", "yes"), Binding("n,escape,q", "answer(False)", "no")]
+
+    def __init__(self, question: str):
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Static(Text(self.question + "\n\n[y] close it   [n] keep it"), id="question")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class LiveApp(App[None]):
+    CSS = """
+    #filter { display: none; }
+    #filter.shown { display: block; }
+    #table { height: 1fr; }
+    #status { height: 1; background: $panel; }
+    #detail { width: 90%; height: 80%; border: round $accent; background: $surface; }
+    Detail, Confirm { align: center middle; }
+    #confirm { width: 80; height: auto; border: round $error; background: $surface;
+               padding: 1 2; }
+    """
+    BINDINGS = [
+        Binding("q", "quit_live(0)", "quit"),
+        Binding("ctrl+c", "quit_live(130)", "quit", show=False, priority=True),
+        Binding("slash", "filter", "filter"),
+        Binding("p,space", "pause", "pause"),
+        Binding("plus", "interval(0.5)", "faster"),
+        Binding("minus", "interval(2)", "slower"),
+        Binding("c,delete", "close_connection", "close"),
+        Binding("r", "refresh_now", "refresh", show=False),
+        *(Binding(str(i + 1), f"sort({i})", show=False) for i in range(len(COLUMNS))),
+    ]
+    TITLE = "pynetstat --live"
+
+    def __init__(self, collector: Collector, interval: float, hold: float | None = None):
+        super().__init__()
+        self.collector = collector
+        self.interval = interval
+        self.paused = False
+        self.sort_column: int | None = None
+        self.sort_reverse = False
+        self.rows: dict[Hashable, Row] = {}  # the board as of the last delta
+        self.message = ""
+        self.status = Exit.OK
+        self.readings = 0
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+        if hold is not None:
+            collector.board.hold = hold
+        # seconds (wall, CPU) the last reading's edit of the table took (UI thread)
+        self.applied = self.applied_cpu = 0.0
+        # PYNETSTAT_PASS_TIMES=FILE: a JSON line per reading, as interval mode writes (bench/)
+        self.pass_log = PassLog.from_environ(collector.session.env.environ)
+
+    # --- layout ----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="--lport 443 --state established --process 'ssh*'  "
+                    "(Enter: apply, empty: none, Escape: back)", id="filter")
+        yield DataTable(id="table", cursor_type="row", zebra_stripes=False)
+        yield Static(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        # Kept: a query asks the screen on top, which is a modal while the detail panel or the
+        # close question is open, and the readings go on meanwhile.
+        self.table = table = self.query_one(DataTable)
+        self.status_bar = self.query_one("#status", Static)
+        self.box = self.query_one(Input)
+        table.add_column(" ", key="mark", width=1)
+        for i, title in enumerate(COLUMNS):
+            table.add_column(title, key=f"c{i}")
+        table.focus()
+        self._handle_sigterm()
+        self._in_thread(self.collect_loop)
+        self.show_status()
+
+    def on_unmount(self) -> None:
+        self.stopping.set()  # however the app ends, the collector thread ends with it
+        self.wake.set()
+
+    def _handle_sigterm(self) -> None:
+        import asyncio
+        import signal
+
+        try:
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGTERM, lambda: self.action_quit_live(Exit.TERMINATED))
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread (an embedding caller): SIGTERM is left alone
+
+    # --- the collector thread ----------------------------------------------------------------
+    def collect_loop(self) -> None:
+        schedule = Schedule(self.interval, time.monotonic, self._sleep)
+        log = self.pass_log
+        while not self.stopping.is_set():
+            started = schedule.begin()
+            cpu = time.thread_time()
+            if not self.paused:
+                try:
+                    delta = self.collector.read(time.monotonic())
+                except PynetstatError as e:
+                    self._to_ui(self.say, str(e))
+                else:
+                    read, cpu = time.monotonic() - started, time.thread_time() - cpu
+                    self._to_ui(self.apply, delta)
+                    # the reading, then the UI thread's edit of the table (call_from_thread
+                    # waited for it)
+                    if log is not None:
+                        log.write({"pass": self.readings, "seconds": round(read, 6),
+                                   "cpu": round(cpu, 6), "apply": round(self.applied, 6),
+                                   "apply_cpu": round(self.applied_cpu, 6),
+                                   "rows": len(delta.rows), "skipped": schedule.skipped})
+            if self.stopping.is_set():
+                return
+            schedule.interval = self.interval
+            schedule.pause()
+            if self.wake.is_set():  # woken early (filter, close, resume): the next is due now
+                self.wake.clear()
+                schedule.due = None
+
+    @staticmethod
+    def _in_thread(target: Callable[..., None], *args: object) -> None:
+        """Run ``target`` on a daemon thread of its own, not a Textual worker: the app waits
+        for its workers when it quits, and a reading or a close can take seconds (the first
+        reading at 20k sockets on a busy host: 20 s); q must not wait for it. What such a
+        thread hands to the UI after the app ended is dropped (``_to_ui``)."""
+        threading.Thread(target=target, args=args, daemon=True,
+                         name=f"pynetstat-live-{target.__name__}").start()
+
+    def _sleep(self, seconds: float) -> None:
+        self.wake.wait(seconds)
+
+    def _to_ui(self, callback: Callable[..., object], *args: object) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            self.call_from_thread(callback, *args)
+        except RuntimeError:  # the app has stopped meanwhile
+            self.stopping.set()
+
+    # --- the table ---------------------------------------------------------------------------
+    @staticmethod
+    def _cells(row: Row) -> list[Text]:
+        mark, style = MARKS[row.mark]
+        return [Text(mark, style=style), *(Text(cell, style=style) for cell in row.cells)]
+
+    def apply(self, delta: Delta) -> None:
+        started, cpu = time.monotonic(), time.thread_time()
+        try:
+            self._apply(delta)
+        finally:
+            self.applied = time.monotonic() - started
+            self.applied_cpu = time.thread_time() - cpu
+
+    def _apply(self, delta: Delta) -> None:
+        table = self.table
+        self.readings += 1
+        if delta.reset:
+            table.clear()
+        for key in delta.removed:
+            try:
+                table.remove_row(str(key))
+            except KeyError:  # already gone from the table
+                pass
+        for row in delta.changed:
+            name = str(row.key)
+            if name not in table.rows:
+                continue
+            for column, cell in zip(KEYS, self._cells(row)):
+                table.update_cell(name, column, cell)
+        for row in delta.added:
+            name = str(row.key)
+            if name not in table.rows:
+                table.add_row(*self._cells(row), key=name)
+        self.rows = delta.rows
+        if self.sort_column is not None and (delta.added or delta.reset or delta.changed):
+            self._sort()
+        self.show_status()
+
+    def _sort(self) -> None:
+        table = self.table
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key \
+            if table.row_count else None
+        table.sort(f"c{self.sort_column}", key=natural, reverse=self.sort_reverse)
+        if key is not None and key in table.rows:
+            table.move_cursor(row=table.get_row_index(key), animate=False)
+
+    def show_status(self) -> None:
+        parts = [f"{len(self.rows)} sockets", f"every {self.interval:g} s"]
+        if self.paused:
+            parts.append("PAUSED")
+        if self.sort_column is not None:
+            parts.append(f"sort: {COLUMNS[self.sort_column]}"
+                         f" {'descending' if self.sort_reverse else 'ascending'}")
+        box = self.collector.box
+        if box:
+            parts.append("filter: " + self.box.value)
+        if self.collector.notes:
+            parts.append(self.collector.notes[0])
+        if self.message:
+            parts.append(self.message)
+        self.status_bar.update(Text(" | ".join(parts)))
+
+    def say(self, message: str) -> None:
+        self.message = message
+        self.show_status()
+
+    def selected(self) -> Row | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return self._row_by_name(key.value)
+
+    def _row_by_name(self, name: str | None) -> Row | None:
+        for key, row in self.rows.items():
+            if str(key) == name:
+                return row
+        return None
+
+    # --- actions -----------------------------------------------------------------------------
+    def action_sort(self, column: int) -> None:
+        if self.sort_column == column:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_column, self.sort_reverse = column, False
+        self._sort()
+        self.show_status()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        if event.column_key.value in KEYS[1:]:
+            self.action_sort(KEYS.index(event.column_key.value) - 1)
+
+    def action_filter(self) -> None:
+        box = self.box
+        box.add_class("shown")
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        from pynetstat.select import parse_words
+
+        text = event.value.strip()
+        try:
+            box = parse_words(text) if text else None
+        except PynetstatError as e:
+            self.say(str(e))
+            return
+        self.message = ""
+        self.collector.set_filter(box)
+        self.rows = {}
+        self.table.clear()
+        if box is None:
+            event.input.remove_class("shown")
+        self.table.focus()
+        self.action_refresh_now()
+
+    def on_key(self, event: events.Key) -> None:
+        box = self.box
+        if event.key == "escape" and box.has_focus:
+            if not box.value.strip():
+                box.remove_class("shown")
+            self.table.focus()
+            event.stop()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused:
+            self.wake.set()
+        self.show_status()
+
+    def action_interval(self, factor: float) -> None:
+        self.interval = min(MAX_INTERVAL, max(MIN_INTERVAL, self.interval * factor))
+        self.wake.set()
+        self.show_status()
+
+    def action_refresh_now(self) -> None:
+        self.wake.set()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        row = self._row_by_name(event.row_key.value)
+        if row is not None:
+            self._in_thread(self.open_detail, row, self.rows)
+
+    def open_detail(self, row: Row, rows: dict[Hashable, Row]) -> None:
+        """Read the processes and ask the kernel about the socket off the UI thread, then show."""
+        import pwd
+
+        from pynetstat.linux.process import read_process
+        from pynetstat.linux.procfs import ProcFS
+
+        procfs = ProcFS(self.collector.session.env.proc_root)
+        processes = [read_process(procfs, pid, ancestry=True) for pid in sorted(set(row.pids))]
+        try:
+            message = self.collector.socket_detail(row.sock)
+        except PynetstatError as e:
+            message = None
+            self._to_ui(self.say, str(e))
+        lines = detail_lines(row, processes, rows.values(), pwd.getpwuid, message)
+        self._to_ui(self.push_screen, Detail(lines))
+
+    def action_close_connection(self) -> None:
+        row = self.selected()
+        if row is None:
+            return
+        if row.sock.proto != "tcp":
+            self.say("only TCP connections can be closed")
+            return
+        if row.mark == "removed":
+            self.say("that connection has closed already")
+            return
+        held = f"held by {row.cells[5]} ({row.cells[4]})" if row.owners else "held by no visible process"
+        question = f"Close this connection?\n\n  {describe(row.cells)}\n  {held}"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._in_thread(self.close_row, row)
+        self.push_screen(Confirm(question), answered)
+
+    def close_row(self, row: Row) -> None:
+        try:
+            result = self.collector.close(row.sock)
+        except PynetstatError as e:
+            self._to_ui(self.say, str(e))
+            return
+        text = "closed" if result == "closed" else "had closed already"
+        self._to_ui(self.say, f"{describe(row.cells)}: {text}")
+        self.wake.set()
+
+    def action_quit_live(self, status: int) -> None:
+        self.status = status
+        self.stopping.set()
+        self.wake.set()
+        self.exit(return_code=status)

@@ -1,0 +1,127 @@
+"""The live view's rows between two readings: which appeared, closed or changed state, and for how
+long each keeps its mark. Pure: no Textual, no kernel; the collector thread feeds it readings
+(model/changes.Snapshot) and hands the resulting ``Delta`` to the UI thread.
+
+Rows are keyed by the socket's cookie (model/changes.socket_keys), which a socket keeps through
+close() and TIME_WAIT. A new row is marked ``added`` and a row whose state moved ``state`` for
+``hold`` seconds; a row that closed stays on the board, marked ``removed``, for ``hold`` seconds,
+then leaves. The first reading (and the first after the filter changed) marks nothing.
+"""
+
+from __future__ import annotations
+
+from pynetstat.model.changes import connection_changes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable
+
+    from pynetstat.model.changes import Snapshot
+    from pynetstat.model.sockets import InetSocket, Owner
+
+HOLD = 3.0  # seconds a mark stays (TCPView's default is about 2 s; a little more over SSH)
+COLUMNS = ("Proto", "Local Address", "Foreign Address", "State", "PID", "Process")
+# mark -> the character in the first column (so that NO_COLOR still shows it) and its colour
+MARKS = {"": (" ", ""), "added": ("+", "green"), "removed": ("-", "red"), "state": ("~", "yellow")}
+
+
+def sock_key(sock: InetSocket) -> Hashable:
+    """The key ``socket_keys`` gives this socket in its batch: the cookie, else its identity."""
+    return sock.cookie if sock.cookie is not None else sock.identity
+
+
+class Row:
+    """One socket on the board: its record, owners, the cells shown (escaped text), its mark and
+    until when the mark lasts (monotonic seconds)."""
+
+    __slots__ = ("key", "sock", "owners", "cells", "mark", "until")
+
+    def __init__(self, key: Hashable, sock: InetSocket, owners: tuple[Owner, ...], cells: tuple[str, ...],
+                 mark: str = "", until: float = 0.0):
+        self.key = key
+        self.sock = sock
+        self.owners = owners
+        self.cells = cells
+        self.mark = mark
+        self.until = until
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        return tuple(owner.pid for owner in self.owners)
+
+    def __repr__(self) -> str:
+        return f"Row({self.mark or 'steady'}, {self.cells})"
+
+
+class Delta:
+    """What the table must do after a reading: ``reset`` (start over with ``added``), rows to add,
+    rows whose cells or mark changed, keys to drop; ``rows``: a copy of the board after it (the UI
+    thread reads it for the detail panel while the collector goes on)."""
+
+    __slots__ = ("reset", "added", "changed", "removed", "rows")
+
+    def __init__(self, reset: bool, added: list[Row], changed: list[Row], removed: list[Hashable],
+                 rows: dict[Hashable, Row]):
+        self.reset = reset
+        self.added = added
+        self.changed = changed
+        self.removed = removed
+        self.rows = rows
+
+    def __repr__(self) -> str:
+        return (f"Delta(reset={self.reset}, added={len(self.added)}, changed={len(self.changed)}, "
+                f"removed={len(self.removed)})")
+
+
+class Board:
+    """The rows, reading after reading. ``cells(sock, owners)`` makes a row's shown text."""
+
+    def __init__(self, cells: Callable[[InetSocket, tuple[Owner, ...]], tuple[str, ...]],
+                 hold: float = HOLD):
+        self.cells = cells
+        self.hold = hold
+        self.rows: dict[Hashable, Row] = {}
+        self.previous: Snapshot | None = None
+
+    def reset(self) -> None:
+        """The next reading starts over (the filter changed): no marks."""
+        self.previous = None
+
+    def update(self, snapshot: Snapshot, now: float) -> Delta:
+        rows, cells = self.rows, self.cells
+        if self.previous is None:
+            self.previous = snapshot
+            self.rows = rows = {}
+            for batch, keys in zip(snapshot.batches, snapshot.keys):
+                for key, (sock, owners) in zip(keys, batch.rows()):
+                    rows[key] = Row(key, sock, owners, cells(sock, owners))
+            return Delta(True, list(rows.values()), [], [], dict(rows))
+        added, changed, removed = [], [], []
+        # marks that ran out: a closed row leaves, another loses its colour
+        for key, row in list(rows.items()):
+            if row.mark and row.until <= now:
+                if row.mark == "removed":
+                    del rows[key]
+                    removed.append(key)
+                else:
+                    row.mark = ""
+                    changed.append(row)
+        until = now + self.hold
+        for change in connection_changes(self.previous, snapshot):
+            key = sock_key(change.sock)
+            known = rows.get(key)
+            if change.kind == "removed":
+                if known is not None and known.mark != "removed":
+                    known.mark, known.until = "removed", until
+                    changed.append(known)
+            elif change.kind == "added" or known is None:
+                new = rows[key] = Row(key, change.sock, change.owners,
+                                      cells(change.sock, change.owners), "added", until)
+                added.append(new)
+            else:
+                known.sock, known.owners = change.sock, change.owners or known.owners
+                known.cells = cells(known.sock, known.owners)
+                known.mark, known.until = "state", until
+                changed.append(known)
+        self.previous = snapshot
+        return Delta(False, added, changed, removed, dict(rows))

@@ -1,0 +1,139 @@
+"""The live view's collector: one reading of the connection table with owners, as interval mode
+makes it (linux/connections.collect with an OwnerCache, so later readings cost less than the
+first), turned into a board ``Delta``. It runs on the collector thread, never the UI's.
+
+The filter box's conditions join the command line's: both go into the kernel request, as a
+listing's filters do (select.py). Closing a connection is linux/destroy.py, as ``--close``; a
+lock keeps the collector's and the closer's netlink requests apart (one netlink socket).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from pynetstat.linux.connections import collect
+from pynetstat.linux.destroy import destroy
+from pynetstat.linux.diagext import GROUP_INFO
+from pynetstat.linux.diagreq import query_socket
+from pynetstat.linux.owner_cache import OwnerCache
+from pynetstat.linux.owners import read_comm
+from pynetstat.model.changes import Snapshot
+from pynetstat.modes.live.board import Board
+from pynetstat.render.endpoints import endpoint_cells, pid_text, state_text
+from pynetstat.select import Filter
+from pynetstat.session import NoCycleCollection, Session
+from pynetstat.textsafe import safe
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pynetstat.env import Environment
+    from pynetstat.linux.diagreq import DiagMessage
+    from pynetstat.linux.netlink import NetlinkSource
+    from pynetstat.model.sockets import InetSocket, Owner, SocketBatch
+    from pynetstat.modes.live.board import Delta
+    from pynetstat.options import Options
+
+
+def proto_label(sock: InetSocket) -> str:
+    return sock.proto.upper() + ("v6" if sock.family == 6 else "")
+
+
+class Collector:
+    """Readings for the live view. ``read(now)`` -> ``Delta``; ``set_filter`` -> the next reading
+    starts over with the new conditions; ``close(sock)`` -> destroy's result."""
+
+    def __init__(self, opts: Options, env: Environment):
+        opts.pids = True  # the PID and Process columns
+        self.opts = opts
+        self.session = Session(opts, env)
+        # the command line's conditions
+        self.base = opts.filter if isinstance(opts.filter, Filter) else None
+        self.box: Filter | None = None
+        self.pending: tuple[Filter | None] | None = None  # a filter box's change, not yet read
+        self.owners = OwnerCache(env.proc_root)
+        self.lock = threading.Lock()
+        self.comm: dict[int, str] = {}  # pid -> escaped process name, for the pids seen last
+        self.board = Board(self.cells)
+        # the session's source, as destroy takes it (session.py types it only as object)
+        self.netlink: NetlinkSource = self.session.netlink  # type: ignore[assignment]
+        self.notes: list[str] = []
+
+    def set_filter(self, box: Filter | None) -> None:
+        """The filter box's conditions (None: none), joined to the command line's from the next
+        reading on. Called from the UI thread: it only leaves them for the collector thread,
+        never waits for a reading in progress."""
+        self.box = box
+        self.pending = (box,)
+
+    def _take_filter(self) -> None:
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            box = pending[0]
+            terms = (self.base.terms if self.base else ()) + (box.terms if box else ())
+            self.opts.filter = Filter(terms) if terms else None
+            self.board.reset()
+
+    def read(self, now: float) -> Delta:
+        from pynetstat.views.connections import notes
+
+        with self.lock, NoCycleCollection():
+            self._take_filter()
+            conns = collect(self.opts, self.session.env, self.session.netlink, self.owners)
+            batches = [batch for batch in conns if len(batch)]
+            self.notes = notes(conns)
+            snapshot = Snapshot(batches)
+            names = self.session.names
+            if names is not None:
+                known = self.board.rows if self.board.previous is not None else {}
+                names.resolve_hosts({b.remote_address[i] for b, keys in zip(batches, snapshot.keys)
+                                     for i, key in enumerate(keys) if key not in known})
+            alive = self._pids(batches)
+            self.comm = {pid: name for pid, name in self.comm.items() if pid in alive}
+            delta = self.board.update(snapshot, now)
+            self.session.bound_caches()
+            return delta
+
+    @staticmethod
+    def _pids(batches: list[SocketBatch]) -> set[int]:
+        return {owner.pid for batch in batches for owners in set(batch.owners or ())
+                for owner in owners}
+
+    def cells(self, sock: InetSocket, owners: tuple[Owner, ...]) -> tuple[str, ...]:
+        """Proto, Local, Foreign, State, PID, Process: escaped text, as the table prints it."""
+        local, remote = endpoint_cells(sock, self.session.ifname, self.session.names)
+        pids = sorted(owner.pid for owner in owners)
+        process = ", ".join(dict.fromkeys(self.name(pid) for pid in pids))
+        return (proto_label(sock), local, remote, state_text(sock), pid_text(tuple(pids)),
+                process)
+
+    def name(self, pid: int) -> str:
+        name = self.comm.get(pid)
+        if name is None:
+            comm = read_comm(self.session.env.proc_root, pid)
+            name = self.comm[pid] = "?" if comm is None else safe(comm)
+        return name
+
+    def socket_detail(self, sock: InetSocket) -> DiagMessage | None:
+        """``DiagMessage`` of one socket with tcp_info and the congestion algorithm (its timer
+        is in every message), or None: gone, not TCP, or not from sock_diag (no cookie)."""
+        if sock.proto != "tcp" or sock.cookie is None:
+            return None
+        with self.lock:
+            return query_socket(self.session.netlink, sock.family, sock.proto,
+                                (sock.local_address, sock.local_port),
+                                (sock.remote_address, sock.remote_port), cookie=sock.cookie,
+                                ext=GROUP_INFO, ifindex=sock.scope or 0)
+
+    def close(self, sock: InetSocket) -> str:
+        """Close one TCP connection: ``"closed"`` or ``"gone"``; CloseRefused, NetlinkError."""
+        with self.lock:
+            return destroy(self.netlink, sock)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Close the netlink socket; without ``wait``, only if no reading holds it (at exit: a
+        reading still running ends with the process)."""
+        if self.lock.acquire(blocking=wait):
+            try:
+                self.session.close()
+            finally:
+                self.lock.release()
