@@ -127,10 +127,12 @@ def parse_args(argv: list[str]) -> Options:
         opts.protocol = canonical_protocol(opts.protocol, opts.statistics)
         if not opts.statistics:
             opts.kinds = tuple(opts.protocol.split(","))
-            if opts.csv and opts.kinds != tuple(o for o in opts.kinds if o in SPEC_OPTIONS):
-                # the CSV header is the TCP/UDP row's; the other kinds' rows have other fields
-                raise UsageError("--csv lists TCP and UDP sockets: -p UNIX, RAW, ICMP, PACKET "
-                                 "and all go with the text table or --json")
+            if ((opts.csv or opts.live)
+                    and opts.kinds != tuple(o for o in opts.kinds if o in SPEC_OPTIONS)):
+                # the CSV header and the live view's columns are the TCP/UDP row's
+                raise UsageError(f"{'--csv' if opts.csv else '--live'} lists TCP and UDP sockets: "
+                                 "-p UNIX, RAW, ICMP, PACKET and all go with the text table or "
+                                 "--json")
     if opts.changes and opts.interval is None:
         raise UsageError("--changes needs an interval (for example: pynetstat -an --changes 2)")
     if opts.filters:
