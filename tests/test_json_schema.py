@@ -108,3 +108,24 @@ def test_owner_scan_fields_are_documented(pair):
             assert value is None or isinstance(value, str)
         else:
             assert isinstance(value, int)
+
+
+def test_netns_rows_and_the_all_netns_top_level_match_the_document(pair):
+    """--all-netns (the host's namespace is always one, as is this process's, so no namespace
+    needs making here: tests/test_netns_cli.py makes them)."""
+    inodes = {os.fstat(s.fileno()).st_ino for s in pair}
+    doc = run_json(["-ano", "--all-netns", "--json"])
+    check({k: v for k, v in doc.items() if k != "connections"} | {"connections": []},
+          "### The top level with `--all-netns`")
+    mine = [c for c in doc["connections"] if c["inode"] in inodes]
+    assert len(mine) == 3
+    row = documented_fields("### A connection") | documented_fields("## Network namespaces")
+    for record in mine:
+        assert list(record) == list(row)  # netns last
+        check(record["netns"], "### The netns object")
+        assert record["netns"]["label"] == "host"
+    for part in doc["namespaces"]:
+        check(part["netns"], "### The netns object")
+        top = documented_fields("### Top level")
+        assert set(part) == {"netns", "source", "why"} | set(top) - {"schema_version",
+                                                                        "connections"}

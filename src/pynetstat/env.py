@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 class Environment:
     __slots__ = ("stdout", "stderr", "stdin", "environ", "proc_root", "netlink_factory", "monotonic",
-                 "sleep", "wall_clock", "stdout_isatty")
+                 "sleep", "wall_clock", "stdout_isatty", "net_root", "net_reader", "netns")
 
     def __init__(self, stdout: TextIO, stderr: TextIO, environ: Mapping[str, str] | None = None,
                  proc_root: str | None = None, netlink_factory: Callable[[], object] | None = None,
@@ -43,6 +43,19 @@ class Environment:
             except (AttributeError, ValueError, OSError):
                 stdout_isatty = False
         self.stdout_isatty = stdout_isatty
+        # --netns (modes/netns.py): where /proc's net/ files of that namespace are read, a
+        # /proc/PID of a process in it (None: proc_root's own); or ``net_reader(path) -> bytes``,
+        # which reads such a file from inside the namespace (one that no process is in).
+        self.net_root: str | None = None
+        self.net_reader: Callable[[str], bytes] | None = None
+        self.netns = None  # that namespace's model.netns.NetNamespace: JSON rows name it
+
+    def replaced(self, **changes: object) -> Environment:
+        """A copy with some slots changed (``--netns``: another netlink source and net/ root)."""
+        copy = object.__new__(Environment)
+        for name in self.__slots__:
+            setattr(copy, name, changes.get(name, getattr(self, name)))
+        return copy
 
     @classmethod
     def from_process(cls) -> Environment:

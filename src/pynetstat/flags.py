@@ -252,6 +252,16 @@ FLAGS: tuple[Flag, ...] = (
          "interval, default 1 s, is its refresh): new rows green, closed red, changed yellow; "
          "keys 1-6 sort, / filter, p pause, Enter details, c close, q quit. Needs the live "
          "extra: pip install 'pynetstat[live]'. docs/live.md.", long="live"),
+    # Network namespaces (issue 15, docs/netns.md).
+    Flag("netns", "The view (every mode) from inside one network namespace: an ip netns name, "
+         "a PID (its namespace), a path (/proc/PID/ns/net, /run/docker/netns/ID), or a "
+         "container or pod name or ID prefix. Entering needs CAP_SYS_ADMIN; without it the "
+         "sockets come from /proc/PID/net of a process in it (said on stderr).",
+         long="netns", arg="TARGET"),
+    Flag("all_netns", "The connections of every network namespace on the host, each row "
+         "labelled in a Namespace column: its container, pod, ip netns name, host, or inode. "
+         "Owners are host PIDs. Namespaces that cannot be read are named on stderr.",
+         long="all-netns"),
     # "-?" and "/?": what a Windows netstat user types first.
     Flag("help", "Shows this help.", short="h", long="help", hidden=("-?", "/?")),
     Flag("version", "Shows the version.", long="version"),

@@ -15,7 +15,9 @@ class Options:
                  # --serve (issue 19)
                  "serve", "serve_cert", "serve_key", "serve_client_ca",
                  # --close, --yes, --live (issue 20)
-                 "close", "yes", "live")
+                 "close", "yes", "live",
+                 # --netns, --all-netns (issue 15)
+                 "netns", "all_netns")
 
     def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
                  executables: bool = False, verbose: bool = False, protocol: str | None = None,
@@ -26,7 +28,8 @@ class Options:
                  audit: bool = False, snapshot: str | None = None, diff: str | None = None,
                  serve: tuple[str, int] | None = None, serve_cert: str | None = None,
                  serve_key: str | None = None, serve_client_ca: str | None = None,
-                 close: bool = False, yes: bool = False, live: bool = False):
+                 close: bool = False, yes: bool = False, live: bool = False,
+                 netns: str | None = None, all_netns: bool = False):
         self.all = all  # -a: listening sockets and UDP too
         self.numeric = numeric  # -n
         self.pids = pids  # -o
@@ -54,6 +57,8 @@ class Options:
         self.serve_cert = serve_cert  # --serve-cert FILE: HTTPS with this certificate
         self.serve_key = serve_key  # --serve-key FILE: its private key
         self.serve_client_ca = serve_client_ca  # --serve-client-ca FILE: mutual TLS
+        self.netns = netns  # --netns TARGET: the view from inside that network namespace
+        self.all_netns = all_netns  # --all-netns: the connections of every network namespace
         self.close = close  # --close: close the TCP connections the filters select (modes/close.py)
         self.yes = yes  # --yes: without asking
         self.live = live  # --live: the full-screen view (modes/live, the "live" extra)

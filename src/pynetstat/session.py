@@ -45,6 +45,53 @@ class InterfaceNames:
             self.cache[index] = name
         return name
 
+    def within(self, netns) -> InterfaceNames:
+        """The names of the namespace ``netns`` (a ``model.netns.NetNamespace``) rows are in."""
+        return self
+
+
+class NamespaceInterfaceNames(InterfaceNames):
+    """ifindex -> name in another network namespace (--netns): its link table, dumped once
+    through its netlink source on first use (if_indextoname would answer for ours). Without
+    netlink there (the /proc fallback), an index stays a number rather than take a wrong name."""
+
+    def __init__(self, netlink) -> None:
+        super().__init__()
+        self.netlink = netlink
+        self.loaded = False
+
+    def __call__(self, index: int) -> str:
+        if not self.loaded:
+            self.loaded = True
+            from pynetstat.linux.links import link_table
+
+            links, why = link_table(self.netlink)
+            if why is None:
+                self.cache.update((i, name) for name, (i, _addresses) in links.items())
+        name = self.cache.get(index)
+        if name is None:
+            name = self.cache[index] = str(index)
+        return name
+
+
+class EveryNamespaceInterfaceNames(InterfaceNames):
+    """--all-netns: ``within(ns)`` gives the names of each namespace's rows, from its own link
+    table (``NamespaceInterfaceNames``); our own namespace's are ours."""
+
+    def __init__(self, netlinks: dict[int, object], own: int | None) -> None:
+        super().__init__()
+        self.netlinks = netlinks  # namespace inode -> its netlink source
+        self.own = own
+        self.each: dict[int, InterfaceNames] = {}
+
+    def within(self, netns) -> InterfaceNames:
+        if netns is None or netns.inode == self.own or netns.inode not in self.netlinks:
+            return self
+        names = self.each.get(netns.inode)
+        if names is None:
+            names = self.each[netns.inode] = NamespaceInterfaceNames(self.netlinks[netns.inode])
+        return names
+
 
 def netlink_source(environ: Mapping[str, str]) -> Callable[[], object]:
     """The netlink source of a run: the kernel's, or the recording ``PYNETSTAT_NETLINK_REPLAY``
@@ -71,7 +118,8 @@ class Session:
         self.opts = opts
         self.env = env
         self.netlink = (env.netlink_factory or netlink_source(env.environ))()
-        self.ifname = InterfaceNames()
+        self.ifname = InterfaceNames() if env.netns is None else NamespaceInterfaceNames(
+            self.netlink)
         self._host: str | None = None
         self.names = None
         if not opts.numeric:

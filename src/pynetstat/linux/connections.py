@@ -9,7 +9,7 @@ seen. Batches stream in kernel order, so a plain listing of 200,000 sockets neve
 from __future__ import annotations
 
 from pynetstat.kinds import selection
-from pynetstat.linux.procfs import ProcFS
+from pynetstat.linux.procfs import procfs_of
 from pynetstat.linux.sockets import SourceLog, iter_batches
 from pynetstat.model.sockets import Owner
 
@@ -41,9 +41,11 @@ class _SoleOwner(dict):
 class ConnectionSet:
     """Rows plus the account of what was not seen. Iterate once."""
 
-    def __init__(self, opts: Options, env: Environment, netlink, reuse=None):
+    def __init__(self, opts: Options, env: Environment, netlink, reuse=None, owners=None):
         self.opts = opts
-        self.proc = ProcFS(env.proc_root)
+        # --netns, --all-netns: the model.netns.NetNamespace every batch is tagged with
+        self.netns = env.netns
+        self.proc = procfs_of(env)
         self.netlink = netlink
         self.log = SourceLog()
         self.owners = None
@@ -63,7 +65,9 @@ class ConnectionSet:
         elif opts.wants_owners and reuse is None:
             from pynetstat.linux.owners import scan_owners
 
-            self.owners = scan_owners(env.proc_root)
+            # owners: one walk shared by the namespaces of --all-netns (socket inodes are
+            # unique across namespaces: sockfs is one file system)
+            self.owners = owners if owners is not None else scan_owners(env.proc_root)
         self.unattributed = 0  # sockets with an inode that no visible process holds
         # owners carry their names (comm) for JSON, CSV and -b, and for a UNIX socket's peer cell
         self.named = opts.owner_names or (
@@ -75,7 +79,17 @@ class ConnectionSet:
         self._process_cache: dict = {} if reuse is None else reuse.process_cache
 
     def __iter__(self) -> Iterator[SocketBatch]:
-        """Batches of sockets, with ``owners`` filled in when owners were asked for."""
+        """Batches of sockets, with ``owners`` filled in when owners were asked for, and
+        ``netns`` with --netns and --all-netns."""
+        if self.netns is None:
+            return self._batches()
+        return map(self._tag, self._batches())
+
+    def _tag(self, batch: SocketBatch) -> SocketBatch:
+        batch.netns = self.netns
+        return batch
+
+    def _batches(self) -> Iterator[SocketBatch]:
         ends = None if self.owner_select is None else self.owner_select.ends
         batches = iter_batches(self._listed(), self.netlink, self.proc, self.log, self.selection,
                                ends)

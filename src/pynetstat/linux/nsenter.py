@@ -39,6 +39,7 @@ NEEDS_CAP = "entering it needs CAP_SYS_ADMIN"
 VANISHED = "it vanished"
 OPEN_DENIED = "its namespace file may not be opened (permission denied)"
 NO_HANDLE = "no process is in it and no bind mount of it is visible"
+INVALID = "not a network namespace"
 
 
 def _setns(fd: int, nstype: int) -> None:
@@ -149,6 +150,8 @@ def _why(err: OSError) -> str:
         return VANISHED
     if err.errno == errno.EACCES:
         return OPEN_DENIED
+    if err.errno == errno.EINVAL:  # setns: the file is another type of namespace
+        return INVALID
     return (err.strerror or str(err)).lower()
 
 
@@ -192,3 +195,34 @@ class _Opener:
         if sock is not None:
             return sock
         return open_netlink_in(self.path, protocol, inode=self.inode, proc=self.proc)
+
+
+class Unreachable:
+    """The netlink source of a namespace that could not be entered: every dump says why, so each
+    collector falls back to the namespace's /proc/PID/net files and notes the reason."""
+
+    __slots__ = ("why",)
+
+    def __init__(self, why: str):
+        self.why = why
+
+    def dump(self, request):
+        from pynetstat.errors import BackendUnavailable
+
+        raise BackendUnavailable(f"{request.key}: {self.why}")
+
+    def close(self) -> None:
+        """Nothing was opened."""
+
+
+def net_reader(ns: NetNamespace, path: str, proc: str = "/proc") -> Callable[[str], bytes]:
+    """``read(rel)`` -> the bytes of /proc's ``rel`` (``net/snmp``) as ``ns`` shows it, read by
+    this thread from inside ``ns`` (entered through ``path``): for a namespace that no process
+    is in, whose /proc/PID/net cannot be named. /proc/thread-self/net is the calling thread's
+    namespace's (``get_proc_task_net`` reads the task's nsproxy at open)."""
+    from pynetstat.linux.procfs import read_file
+
+    def read(rel: str) -> bytes:
+        return call_in(path, lambda: read_file(f"{proc}/thread-self/{rel}"), inode=ns.inode,
+                       proc=proc)
+    return read

@@ -15,7 +15,9 @@ from pynetstat.model.sockets import InetSocket, owner_uid
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+
+    from pynetstat.env import Environment
 
 
 # The kernel prints /proc/net/{tcp,udp}[6] addresses as host-order words: the files are read on
@@ -27,12 +29,17 @@ class ProcFS:
     """Reads files below ``root`` (``/proc`` by default). Errors are ``OSError`` as the OS gives them.
     ``byteorder``: that of the machine whose kernel wrote the files (this host's by default)."""
 
-    __slots__ = ("root", "byteorder", "_net")
+    __slots__ = ("root", "byteorder", "_net", "net_reader")
 
-    def __init__(self, root: str = "/proc", byteorder: str | None = None):
+    def __init__(self, root: str = "/proc", byteorder: str | None = None, *,
+                 net: str | None = None, net_reader: Callable[[str], bytes] | None = None):
         self.root = root.rstrip("/") or "/"
         self.byteorder = byteorder or HOST_BYTEORDER
-        self._net: str | None = None  # where net/ files are read from, decided on first use
+        # Where net/ files are read from, decided on first use; ``net``: given (``--netns``:
+        # /proc/PID of a process in that namespace). ``net_reader(rel) -> bytes``: reads a net/
+        # file from inside a namespace that no process is in (linux/nsenter.py).
+        self._net: str | None = net
+        self.net_reader = net_reader
 
     def path(self, rel: str) -> str:
         if rel.startswith("net/"):
@@ -50,6 +57,8 @@ class ProcFS:
         return self._net
 
     def read_bytes(self, rel: str) -> bytes:
+        if self.net_reader is not None and rel.startswith("net/"):
+            return self.net_reader(rel)
         return read_file(self.path(rel))
 
     def read_text(self, rel: str) -> str:
@@ -62,6 +71,12 @@ class ProcFS:
         # As bytes, decoded as UTF-8 like every name (docs/escaping.md): the same in any locale
         # (in the C locale Python would decode it as ASCII, each byte past 0x7f an escape).
         return os.readlink(os.fsencode(self.path(rel))).decode("utf-8", "surrogateescape")
+
+
+def procfs_of(env: Environment) -> ProcFS:
+    """The ProcFS of a run's ``env.Environment``: its /proc root, and with ``--netns`` the
+    namespace's net/ files."""
+    return ProcFS(env.proc_root, net=env.net_root, net_reader=env.net_reader)
 
 
 _O_READ = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from typing import Any
 
+    from pynetstat.model.netns import NetNamespace
     from pynetstat.model.process import ProcessInfo
 
 # Linux TCP states, include/net/tcp_states.h
@@ -322,7 +323,8 @@ class SocketBatch(_Batch):
     SHAPE = "inet"
     COLUMNS = batch_columns("inet")
     CONSTANTS = batch_constants("inet")  # ("proto", "family")
-    __slots__ = CONSTANTS + COLUMNS + ("owners", "attributes")
+    # netns: the model.netns.NetNamespace its sockets are in, with --netns and --all-netns
+    __slots__ = CONSTANTS + COLUMNS + ("owners", "attributes", "netns")
     if TYPE_CHECKING:  # the slots' types (tests/test_typing.py keeps them equal to the table)
         def __init__(self, **fields: Any) -> None: ...
 
@@ -341,8 +343,10 @@ class SocketBatch(_Batch):
         scope: Sequence[int]
         owners: Sequence[tuple[Owner, ...]] | None
         attributes: Sequence[dict[int, bytes]] | None
+        netns: NetNamespace | None
     else:
-        __init__ = keyword_init(CONSTANTS + COLUMNS, extra="self.owners = self.attributes = None")
+        __init__ = keyword_init(CONSTANTS + COLUMNS,
+                                extra="self.owners = self.attributes = self.netns = None")
 
 
 SocketBatch._make = staticmethod(positional_maker(InetSocket, SocketBatch.CONSTANTS + SocketBatch.COLUMNS))

@@ -38,9 +38,9 @@ def wanted(opts: Options) -> bool:
 
 def collect_sections(session: Session) -> list[tuple[str, object, object]]:
     """``[(key, view, snapshot), ...]``: one reading of every selected view."""
-    from pynetstat.linux.procfs import ProcFS
+    from pynetstat.linux.procfs import procfs_of
 
-    procfs = ProcFS(session.env.proc_root)
+    procfs = procfs_of(session.env)
     sections = [(key, import_module(view),
                  import_module(collector).collect(session.opts, procfs, session.netlink))
                 for key, flag, collector, view in SECTIONS if getattr(session.opts, flag)]

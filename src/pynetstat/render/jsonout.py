@@ -198,8 +198,11 @@ class BatchEncoder:
         if not is_plain(kind, batch, self.names):
             dumps = json.dumps
             owners = self.with_owners
+            ifname = self.ifname
+            if batch.netns is not None and hasattr(ifname, "within"):
+                ifname = ifname.within(batch.netns)  # a scope is an ifindex of its namespace
             return [dumps(connection_record(sock, found if owners else None, self.names,
-                                            self.ifname, self.owner_json))
+                                            ifname, self.owner_json))
                     for sock, found in batch.rows()]
         n = len(batch)
         local = batch.local_address
@@ -286,8 +289,18 @@ def write_connections(out: TextIO, batches: Iterable[SocketBatch], with_owners: 
     out.write(json.dumps(head)[:-1] + ', "connections": [')
     encoder = BatchEncoder(with_owners, names, ifname, owner_json)
     separator = "\n"
+    netns_tails: dict[int, str] = {}  # id(namespace) -> the row's last field, '"netns": {...}}'
     for batch in batches:
         rows = encoder.rows(batch)
+        ns = batch.netns
+        if ns is not None and rows:
+            # --netns, --all-netns: every row ends with its namespace (docs/json.md)
+            tail = netns_tails.get(id(ns))
+            if tail is None:
+                from pynetstat.views.netns import netns_json
+
+                tail = netns_tails[id(ns)] = ', "netns": ' + json.dumps(netns_json(ns)) + "}"
+            rows = [row[:-1] + tail for row in rows]
         if rows:
             out.write(separator + ",\n".join(rows))
             separator = ",\n"

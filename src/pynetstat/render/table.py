@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 TITLE = "\nActive Connections\n\n"
 HEADINGS = ("Proto", "Local Address", "Foreign Address", "State", "PID")
+NETNS_HEADING = "Namespace"  # --all-netns: the first column, the namespace of the row
 MIN_WIDTHS = [7, 23, 23, 16]  # Proto, Local, Foreign, State; PID is last and never padded
 BLOCK = 2048
 
@@ -62,10 +63,20 @@ class ConnectionTable:
         self.opts = opts
         self.names = names
         self.ifname = ifname
+        # --all-netns: a scope is an ifindex of the row's namespace (session.InterfaceNames.within)
+        self.within = getattr(ifname, "within", None)
+        self.scope_names = ifname
         self.owner_lines = owner_lines  # (owners, verbose) -> list[str], for -b
         self.columns = 5 if opts.pids else 4
         self.widths = list(MIN_WIDTHS)
         self.parts: list[list[tuple[str, ...]] | SocketBatch] = []
+        # --all-netns: a Namespace column before Proto. Each part's rows are of one namespace:
+        # its cell, one per part, goes in front of every line of the part (a prefix, so the
+        # column paths below stay as they are).
+        self.netns = opts.all_netns
+        self.netns_width = len(NETNS_HEADING) + 1
+        self.cell = ""  # the namespace cell of the batch being added
+        self.part_cells: list[str] = []
         self.rows = 0  # rows in this block
         self.extra: dict[int, list[str]] = {}  # row index in the block -> the -b lines under it
         self.started = False
@@ -89,13 +100,15 @@ class ConnectionTable:
     def write_batches(self, batches: Iterable[SocketBatch]) -> None:
         for batch in batches:
             start = self.rows
+            if self.netns:
+                self._enter_namespace(batch)
             kind = BY_PROTOCOL[(batch.proto, batch.family)]
             # The column paths know the inet shape; any other shape goes row by row.
             if kind.shape == "inet" and self.names is None and not any(batch.scope):
                 # Straight to lines only with a State column: a kind without one (UDP) may
                 # print "*:*" and no state, which the measured path handles.
                 if kind.has_state and self._fits(batch):
-                    self.parts.append(batch)
+                    self._add_part(batch)
                     self.rows += len(batch)
                 else:
                     self._add_numeric(batch)
@@ -110,11 +123,33 @@ class ConnectionTable:
             if self.rows >= BLOCK:
                 self.flush()
 
+    def _enter_namespace(self, batch: SocketBatch) -> None:
+        from pynetstat.views.netns import netns_cell
+
+        if self.within is not None:
+            self.scope_names = self.within(batch.netns)
+        cell = netns_cell(batch.netns)
+        if cell != self.cell:
+            self.cell = cell
+            if self.parts and isinstance(self.parts[-1], list):
+                self._add_part([])  # rows of another namespace: a part of their own
+        n = width(cell) + 1
+        if n > self.netns_width:
+            self.netns_width = n
+
+    def _add_part(self, part) -> None:
+        self.parts.append(part)
+        self.part_cells.append(self.cell)
+
     def _cells(self) -> list[tuple[str, ...]]:
         """The list of cell tuples at the end of the block, to add rows to."""
         if not self.parts or not isinstance(self.parts[-1], list):
-            self.parts.append([])
+            self._add_part([])
         return self.parts[-1]
+
+    def _lead(self, cell: str) -> str:
+        """What each line starts with: two blanks, and with --all-netns the namespace cell."""
+        return "  " + ljust(cell, self.netns_width) if self.netns else "  "
 
     def _fits(self, batch: SocketBatch) -> bool:
         """Can no cell of this batch widen the address columns? Then its rows need no measuring:
@@ -126,7 +161,7 @@ class ConnectionTable:
         longest = max(map(len, set(batch.local_address).union(batch.remote_address)), default=0)
         return room >= longest + len("[]:65535")
 
-    def _batch_lines(self, batch: SocketBatch) -> list[str]:
+    def _batch_lines(self, batch: SocketBatch, lead: str = "  ") -> list[str]:
         """A batch that ``_fits``, as text: its rows' cells go straight into one format string,
         the port by ``%-*d`` with a padding computed once per address, so no cell string is
         built. With -b, one string per row (the owner lines go between rows)."""
@@ -140,7 +175,7 @@ class ConnectionTable:
                  remote, map(pad_remote.__getitem__, remote), batch.remote_port,
                  map(TCP_STATE_TEXT.__getitem__, batch.state)]
         label = BY_PROTOCOL[(batch.proto, batch.family)].label
-        head = "  " + label.ljust(widths[0]) + endpoint + endpoint
+        head = lead.replace("%", "%%") + label.ljust(widths[0]) + endpoint + endpoint
         if self.opts.pids:
             owners = batch.owners if batch.owners is not None else repeat((), len(batch))
             cells.append(map(self.pid_cells.__getitem__, owners))
@@ -207,7 +242,7 @@ class ConnectionTable:
         cells_list = self._cells()
         append = cells_list.append
         show_pids = self.opts.pids
-        names, ifname = self.names, self.ifname
+        names, ifname = self.names, self.scope_names
         lines_for = self.owner_lines if self.opts.executables else None
         for sock, owners in rows:
             cells: tuple[str, ...] = row_cells(sock, ifname, names)
@@ -234,37 +269,43 @@ class ConnectionTable:
         out = []
         if not self.started:
             self.started = True
-            out.append(TITLE + self._format(HEADINGS[: self.columns], widths))
+            out.append(TITLE + self._format(HEADINGS[: self.columns], widths,
+                                            self._lead(NETNS_HEADING)))
         if not plain:
-            def format_rows(rows: list[tuple[str, ...]]) -> list[str]:
-                return [self._format(cells if cells[3] or self.columns == 5 else cells[:3], widths)
-                        for cells in rows]
+            def format_rows(rows: list[tuple[str, ...]], lead: str) -> list[str]:
+                return [self._format(cells if cells[3] or self.columns == 5 else cells[:3],
+                                     widths, lead) for cells in rows]
         elif self.columns == 5:
-            fmt = f"  %-{widths[0]}s%-{widths[1]}s%-{widths[2]}s%-{widths[3]}s%s\n"
+            tail5 = f"%-{widths[0]}s%-{widths[1]}s%-{widths[2]}s%-{widths[3]}s%s\n"
 
-            def format_rows(rows: list[tuple[str, ...]]) -> list[str]:
-                return list(map(fmt.__mod__, rows))
+            def format_rows(rows: list[tuple[str, ...]], lead: str) -> list[str]:
+                return list(map((lead.replace("%", "%%") + tail5).__mod__, rows))
         else:
-            fmt4 = f"  %-{widths[0]}s%-{widths[1]}s%-{widths[2]}s%s\n"
-            short = f"  %-{widths[0]}s%-{widths[1]}s%s\n"  # no state (UDP): no trailing blanks
+            tail4 = f"%-{widths[0]}s%-{widths[1]}s%-{widths[2]}s%s\n"
+            tail3 = f"%-{widths[0]}s%-{widths[1]}s%s\n"  # no state (UDP): no trailing blanks
 
-            def format_rows(rows: list[tuple[str, ...]]) -> list[str]:
+            def format_rows(rows: list[tuple[str, ...]], lead: str) -> list[str]:
+                lead = lead.replace("%", "%%")
+                fmt4, short = lead + tail4, lead + tail3
                 return [fmt4 % cells if cells[3] else short % cells[:3] for cells in rows]
         lines: list[str] = []
-        for part in self.parts:
-            lines += format_rows(part) if isinstance(part, list) else self._batch_lines(part)
+        for part, cell in zip(self.parts, self.part_cells):
+            lead = self._lead(cell)
+            lines += (format_rows(part, lead) if isinstance(part, list)
+                      else self._batch_lines(part, lead))
         if self.extra:
             for index in sorted(self.extra, reverse=True):
                 lines[index + 1 : index + 1] = [e + "\n" for e in self.extra[index]]
             self.extra.clear()
         out.extend(lines)
         self.parts.clear()
+        self.part_cells.clear()
         self.rows = 0
         self.out.write("".join(out))
 
-    def _format(self, cells: tuple[str, ...], widths: list[int]) -> str:
+    def _format(self, cells: tuple[str, ...], widths: list[int], lead: str = "  ") -> str:
         padded = "".join(ljust(c, widths[i]) for i, c in enumerate(cells[:-1]))
-        return f"  {padded}{cells[-1]}\n"
+        return f"{lead}{padded}{cells[-1]}\n"
 
     def close(self) -> None:
         if self.parts or not self.started:

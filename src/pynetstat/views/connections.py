@@ -11,7 +11,24 @@ from pynetstat.kinds import BY_NAME
 # for annotations, so that views never depend on a collector.
 
 def account(conns) -> dict:
-    """What the JSON document says after its rows: sources, and everything that was not seen."""
+    """What the JSON document says after its rows: sources, and everything that was not seen.
+    With --all-netns, that of each namespace (``namespaces``), and the namespaces not read."""
+    parts = getattr(conns, "parts", None)
+    if parts is None:
+        return _account(conns)
+    from pynetstat.views.netns import netns_json
+
+    found = conns.discovery
+    return {
+        "namespaces": [{"netns": netns_json(p.namespace), "source": p.source, "why": p.why,
+                        **_account(p.conns)} for p in parts],
+        "unread_namespaces": [{"netns": netns_json(ns), "why": why} for ns, why in conns.unread],
+        "netns_discovery": {"denied": found.denied, "vanished": found.vanished,
+                            "notes": list(found.notes)},
+    }
+
+
+def _account(conns) -> dict:
     log = conns.log
     report = conns.owners.report if conns.owners is not None else None
     return {
@@ -45,7 +62,29 @@ def unattributed_reason(conns) -> str | None:
 
 
 def notes(conns) -> list[str]:
-    """The stderr lines that say what could not be seen: never silent, each said once."""
+    """The stderr lines that say what could not be seen: never silent, each said once. With
+    --all-netns, each namespace's, prefixed with its label, then the owner notes once for all."""
+    parts = getattr(conns, "parts", None)
+    if parts is None:
+        return _source_notes(conns) + _owner_notes(conns, conns.unattributed,
+                                                   conns.unread_processes(), conns.closed)
+    from pynetstat.views.netns import namespace_notes, netns_cell
+
+    out = namespace_notes(conns)
+    unread: dict[str, int] = {}
+    for part in parts:
+        out.extend(f"namespace {netns_cell(part.namespace)}: {note}"
+                   for note in _source_notes(part.conns))
+        for why, n in part.conns.unread_processes().items():
+            unread[why] = unread.get(why, 0) + n
+    first = parts[0].conns if parts else None
+    if first is not None:
+        out.extend(_owner_notes(first, sum(p.conns.unattributed for p in parts), unread,
+                                sum(p.conns.closed for p in parts)))
+    return list(dict.fromkeys(out))
+
+
+def _source_notes(conns) -> list[str]:
     out = []
     log = conns.log
     for proto, why in log.fallback_reasons.items():
@@ -75,23 +114,27 @@ def notes(conns) -> list[str]:
     if log.netlink.interrupted:
         out.append("the kernel's socket table changed while it was dumped (NLM_F_DUMP_INTR): "
                    "a socket may be missing")
-    unread = conns.unread_processes()
+    return out
+
+
+def _owner_notes(conns, unattributed: int, unread: dict[str, int], closed: int) -> list[str]:
+    out = []
     if unread:
         reasons = ", ".join(f"{why}: {n}" for why, n in sorted(unread.items()))
         out.append(f"{sum(unread.values())} process(es) holding sockets could not be read "
                    f"({reasons}); their rows say \"Can not obtain ownership information\"")
-    if conns.owners is not None and conns.unattributed:
-        out.append(_unattributed_note(conns))
+    if conns.owners is not None and unattributed:
+        out.append(_unattributed_note(conns, unattributed, closed))
     return out
 
 
 _CLOSED = "closed during the scan (the kernel no longer lists them)"
 
 
-def _unattributed_note(conns) -> str:
-    """One line, each reason with its own count: the sockets that closed during the scan (the
-    kernel's word, ``conns.closed``) apart from those still open, whose owners we may not see."""
-    n, closed = conns.unattributed, conns.closed
+def _unattributed_note(conns, n: int, closed: int) -> str:
+    """One line, each reason with its own count: the ``closed`` of the ``n`` unattributed
+    sockets that closed during the scan (the kernel's word) apart from those still open, whose
+    owners we may not see (with --all-netns, the sums over the namespaces)."""
     head = f"{n} {'socket' if n == 1 else 'sockets'} could not be attributed to a process: "
     if closed == n:
         return head + _CLOSED

@@ -1,0 +1,122 @@
+"""``--all-netns``: the connection table of every network namespace on the host, in one listing.
+
+Namespaces come from one discovery (``linux.netns.discover``: one /proc walk, the mount table);
+each is reached before any row is printed (``linux.nsenter.reach``: a netlink socket made inside
+it, else /proc/PID/net of a process in it), so a refusal is known up front and a namespace whose
+last process exits meanwhile still answers through our socket. Owners come from one walk of the
+host's /proc/*/fd for all namespaces together: a socket's inode is unique on the host (sockfs is
+one file system), so the walk's inode -> PID map serves every namespace, with host PIDs.
+"""
+
+from __future__ import annotations
+
+from pynetstat.linux.connections import ConnectionSet
+from pynetstat.linux.netns import discover
+from pynetstat.linux.nsenter import Unreachable, net_reader, proc_net_root, reach
+from pynetstat.linux.procfs import ProcFS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pynetstat.env import Environment
+    from pynetstat.linux.netlink import NetlinkSource
+    from pynetstat.linux.owners import OwnerMap
+    from pynetstat.model.netns import Discovery, NetNamespace
+    from pynetstat.model.sockets import SocketBatch
+    from pynetstat.options import Options
+
+
+class NamespacePart:
+    """One namespace of the listing: how it was read (``source``: "netlink" or "proc", ``why``
+    netlink could not be had), the environment and netlink source that read it (``env``,
+    ``netlink``), and its ``ConnectionSet`` (``None`` for -e, -s, -r)."""
+
+    __slots__ = ("namespace", "source", "why", "env", "netlink", "conns")
+
+    def __init__(self, namespace: NetNamespace, source: str, why: str | None,
+                 env: Environment, netlink: NetlinkSource,
+                 conns: ConnectionSet | None = None):
+        self.namespace = namespace
+        self.source = source
+        self.why = why
+        self.env = env
+        self.netlink = netlink
+        self.conns = conns
+
+
+class AllNamespaces:
+    """Every namespace's batches, the host's first, each tagged with its namespace; and what
+    could not be read: ``unread`` is ``[(namespace, why)]``, ``discovery`` says what the /proc
+    walk could not see. Iterate once."""
+
+    def __init__(self, opts: Options, env: Environment, found: Discovery,
+                 parts: list[NamespacePart], unread: list[tuple[NetNamespace, str]],
+                 owners: OwnerMap | None):
+        self.opts = opts
+        self.env = env
+        self.discovery = found
+        self.parts = parts
+        self.unread = unread
+        self.owners = owners
+
+    def __iter__(self) -> Iterator[SocketBatch]:
+        for part in self.parts:
+            if part.conns is not None:
+                yield from part.conns
+
+    def close(self) -> None:
+        for part in self.parts:
+            part.netlink.close()
+
+
+def _by_owner(opts: Options) -> bool:
+    """An owner filter (--pid, --process, ...) walks only its processes, per namespace."""
+    if opts.filter is None:
+        return False
+    from pynetstat.model.filters import Owners
+
+    return any(isinstance(term, Owners) for term in getattr(opts.filter, "terms", ()))
+
+
+def reach_all(env: Environment) -> tuple[Discovery, list[NamespacePart],
+                                          list[tuple[NetNamespace, str]]]:
+    """Every namespace found, each reached now: the parts that can be read, with an
+    environment whose net/ files are the namespace's, and ``(namespace, why)`` of the rest."""
+    found = discover(ProcFS(env.proc_root))
+    parts, unread = [], []
+    for ns in found.namespaces:
+        access = reach(ns, env.proc_root)
+        if access.source is None:
+            unread.append((ns, access.why or "it cannot be read"))
+            continue
+        if access.source == "proc":
+            netlink: NetlinkSource = Unreachable(access.why or "")
+            ns_env = env.replaced(net_root=access.proc_root, netns=ns)
+        else:
+            assert access.netlink is not None  # source "netlink" comes with its socket
+            netlink = access.netlink
+            root = proc_net_root(ns, env.proc_root)
+            reader = None
+            if root is None and ns.mounts:
+                reader = net_reader(ns, ns.mounts[0], env.proc_root)
+            ns_env = env.replaced(net_root=root, net_reader=reader, netns=ns)
+        ns_env.netlink_factory = lambda netlink=netlink: netlink
+        parts.append(NamespacePart(ns, access.source, access.why, ns_env, netlink))
+    return found, parts, unread
+
+
+def collect(opts: Options, env: Environment) -> AllNamespaces:
+    """Discover, reach every namespace, walk the owners once; nothing is dumped until iterated.
+    Without the connection table (-e, -s, -r), the parts have no ``conns``."""
+    found, parts, unread = reach_all(env)
+    owners = None
+    table = not (opts.ethernet or opts.statistics or opts.routes)
+    if table and opts.wants_owners and not _by_owner(opts):
+        from pynetstat.linux.owners import scan_owners
+
+        owners = scan_owners(env.proc_root)
+    if table:
+        for part in parts:
+            part.conns = ConnectionSet(opts, part.env, part.netlink, owners=owners)
+    return AllNamespaces(opts, env, found, parts, unread, owners)
