@@ -266,6 +266,7 @@ class _Batch:
         _make: Callable[..., Any]
         owners: Any
         attributes: Any
+        netns: Any
 
         def __init__(self, **fields: Any) -> None: ...
         def __getattr__(self, name: str) -> Any: ...
@@ -309,9 +310,9 @@ def _batch_class(name: str, shape: str, doc: str) -> Any:
     """The batch class of one endpoint shape, its slots and constructor made from the field table."""
     columns, constants = batch_columns(shape), batch_constants(shape)
     cls: Any = type(name, (_Batch,), {
-        "__doc__": doc, "__slots__": constants + columns + ("owners", "attributes"),
+        "__doc__": doc, "__slots__": constants + columns + ("owners", "attributes", "netns"),
         "SHAPE": shape, "COLUMNS": columns, "CONSTANTS": constants,
-        "__init__": keyword_init(constants + columns, extra="self.owners = self.attributes = None"),
+        "__init__": keyword_init(constants + columns, extra="self.owners = self.attributes = self.netns = None"),
     })
     cls._make = staticmethod(positional_maker(RECORDS[shape], constants + columns))
     return cls
