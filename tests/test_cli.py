@@ -83,7 +83,7 @@ def test_unknown_flag(run_cli, argv, needle):
     assert_usage_error(run_cli(argv), needle)
 
 
-@pytest.mark.parametrize("argv", [["-p", "icmp"], ["-p", "tcp4"], ["-anp", "sctp"], ["-p", "IPv6"],
+@pytest.mark.parametrize("argv", [["-p", "icmp4"], ["-p", "tcp4"], ["-p", "tcp,udp4"], ["-anp", "sctp"], ["-p", "IPv6"],
                                   ["-an", "-p", ""]])
 def test_bad_protocol_names_the_valid_values(run_cli, argv):
     assert_usage_error(run_cli(argv), "TCP, UDP, TCPv6, UDPv6")
@@ -97,7 +97,9 @@ def test_statistics_protocols_need_s():
     stats = run_inprocess(["-s", "-p", "icmp"])
     assert (stats.status, stats.stderr) == (0, "")
     assert "ICMP" in stats.stdout
-    assert_usage_error(run_inprocess(["-an", "-p", "icmp"]), "'icmp'")
+    assert_usage_error(run_inprocess(["-an", "-p", "ip"]), "'ip'")
+    # -s takes one protocol; the connection table a list
+    assert_usage_error(run_inprocess(["-s", "-p", "tcp,udp"]), "-s takes one protocol")
     assert_usage_error(run_inprocess(["-s", "-p", "sctp"]), "IP, IPv6, ICMP, ICMPv6, TCP, TCPv6, UDP, UDPv6")
 
 

@@ -15,7 +15,7 @@ from pynetstat.linux import sockets as collector
 from pynetstat.linux.netlink import DumpStats, LiveNetlink
 from pynetstat.linux.sockdiag import INET_DIAG_INFO, decode_batches, request_for
 from pynetstat.model import fields
-from pynetstat.model.sockets import InetSocket, SocketBatch
+from pynetstat.model.sockets import BATCHES, RECORDS, InetSocket, SocketBatch
 from pynetstat.render.jsonout import connection_record
 from test_json_schema import documented_fields
 
@@ -59,23 +59,34 @@ def test_a_batch_gives_back_its_records():
 
 def test_every_kind_has_a_record_a_decoder_and_a_parser():
     for kind in kinds.KINDS:
-        assert kind.decoder in collector.DECODERS, kind
+        # "": no kernel has a sock_diag handler for the kind (ping sockets): /proc only
+        assert kind.decoder in collector.DECODERS or kind.decoder == "", kind
+        assert (kind.decoder == "") == (kind.name in ("icmp", "icmp6")), kind
         assert kind.proc_parser in collector.PARSERS, kind
-        assert kind.record is InetSocket and kind.shape in fields.ENDPOINTS
+        assert kind.record is RECORDS[kind.shape] and kind.shape in fields.ENDPOINTS
+        assert kind.batch is BATCHES[kind.shape] and kind.shape == kind.batch.SHAPE
+        assert kind.record.__slots__ == fields.record_slots(kind.shape)
         assert kinds.BY_OPTION[kind.option] is kind
-    assert kinds.CONNECTION_PROTOCOLS == ("TCP", "UDP", "TCPv6", "UDPv6")
-    # UDP is listed only with -a; -p picks one kind
+        assert kind.spec == (kind.shape == "inet")
+    assert kinds.CONNECTION_PROTOCOLS == ("TCP", "UDP", "TCPv6", "UDPv6", "UNIX", "RAW", "RAWv6",
+                                          "ICMP", "ICMPv6", "PACKET", "all")
+    # UDP is listed only with -a; -p picks kinds; without -p the spec's kinds alone
     assert [k.name for k, _ in kinds.selection(None, False)] == ["tcp", "tcp6"]
     assert [k.name for k, _ in kinds.selection(None, True)] == ["tcp", "tcp6", "udp", "udp6"]
-    assert [k.name for k, _ in kinds.selection("UDPv6", True)] == ["udp6"]
-    assert kinds.selection("UDPv6", False) == []
+    assert [k.name for k, _ in kinds.selection(("UDPv6",), True)] == ["udp6"]
+    assert kinds.selection(("UDPv6",), False) == []
+    # several, in table order, each once; a UNIX socket is listed without -a when connected
+    assert [k.name for k, _ in kinds.selection(("UNIX", "TCP", "UNIX"), False)] == ["tcp", "unix"]
+    assert [k.name for k, _ in kinds.selection(("all",), True)] == [k.name for k in kinds.KINDS]
+    assert [k.name for k, _ in kinds.selection(("all",), False)] == ["tcp", "tcp6", "unix"]
 
 
 def test_the_help_lists_the_kinds():
     from pynetstat.cli import help_text
 
-    assert kinds.option_text() == "TCP, UDP, TCPv6 or UDPv6"
-    assert f"Shows connections for proto: {kinds.option_text()}." in " ".join(help_text().split())
+    assert kinds.option_text() == ("TCP, UDP, TCPv6, UDPv6, UNIX, RAW, RAWv6, ICMP, ICMPv6, "
+                                   "PACKET or all")
+    assert f"Shows connections for proto: {kinds.option_text()} (every kind)" in " ".join(help_text().split())
 
 
 def test_extension_groups_are_declared():
@@ -126,3 +137,14 @@ def test_attributes_survive_take():
     batch = SocketBatch.from_sockets("tcp", 4, [_socket(inode=i) for i in range(3)])
     batch.attributes = ({1: b"a"}, {}, {2: struct.pack("=I", 7)})
     assert batch.take([2, 0]).attributes == ({2: struct.pack("=I", 7)}, {1: b"a"})
+
+
+@pytest.mark.parametrize("shape,heading", [("unix", "### A UNIX socket"),
+                                           ("raw", "### A RAW or ICMP socket"),
+                                           ("packet", "### A packet socket")])
+def test_docs_list_the_other_kinds_rows_in_order(shape, heading):
+    """docs/json.md's tables are the rows of the other kinds: the shared fields, then the shape's."""
+    shared = list(documented_fields("### The other kinds").items())
+    own = list(documented_fields(heading).items())
+    assert shared == list(fields.COMMON_JSON)
+    assert shared + own == list(fields.SHAPE_JSON[shape])

@@ -20,13 +20,15 @@ from pynetstat.flags import (
     canonical_protocol,
     help_text,
 )
-from pynetstat.kinds import CONNECTION_PROTOCOLS
+from pynetstat.kinds import CONNECTION_PROTOCOLS, KINDS
 from pynetstat.options import Options
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pynetstat.env import Environment
 
+# -p values the CSV format can list (its header is the TCP/UDP row's)
+SPEC_OPTIONS = frozenset(kind.option for kind in KINDS if kind.spec)
 # canonical_protocol: tests and callers have always found it here.
 __all__ = ["USAGE", "canonical_protocol", "main", "parse_args"]
 
@@ -62,6 +64,8 @@ def _set(fields: dict[str, object], row: Flag, text: str | None = None) -> None:
         fields[row.field] = True
     elif row.many:
         fields[row.field] = (*fields.get(row.field, ()), (row.long, text))  # type: ignore[misc]
+    elif row.join and row.field in fields:
+        fields[row.field] = f"{fields[row.field]}{row.join}{text}"
     else:
         fields[row.field] = text if row.convert is None else row.convert(text)
 
@@ -124,6 +128,14 @@ def parse_args(argv: list[str]) -> Options:
     if opts.protocol is not None:
         # -p's valid names depend on -s, which may come later on the line.
         opts.protocol = canonical_protocol(opts.protocol, opts.statistics)
+        if not opts.statistics:
+            opts.kinds = tuple(opts.protocol.split(","))
+            if ((opts.csv or opts.live)
+                    and opts.kinds != tuple(o for o in opts.kinds if o in SPEC_OPTIONS)):
+                # the CSV header and the live view's columns are the TCP/UDP row's
+                raise UsageError(f"{'--csv' if opts.csv else '--live'} lists TCP and UDP sockets: "
+                                 "-p UNIX, RAW, ICMP, PACKET and all go with the text table or "
+                                 "--json")
     if opts.changes and opts.interval is None:
         raise UsageError("--changes needs an interval (for example: pynetstat -an --changes 2)")
     if opts.filters:

@@ -25,12 +25,12 @@ class Flag:
     and exit. A row with neither ``short`` nor ``long`` is the positional argument."""
 
     __slots__ = ("field", "short", "long", "aliases", "arg", "help", "choices", "convert", "hidden",
-                 "many", "optional", "complete")
+                 "many", "join", "optional", "complete")
 
     def __init__(self, field: str, help: str, *, short: str = "", long: str = "",
                  aliases: tuple[str, ...] = (), arg: str = "", choices: tuple[str, ...] = (),
                  convert: Callable[[str], object] | None = None, hidden: tuple[str, ...] = (),
-                 many: bool = False, optional: str | None = None, complete: str = ""):
+                 many: bool = False, join: str = "", optional: str | None = None, complete: str = ""):
         self.field = field
         self.help = help
         self.short = short  # the letter after "-": "a"
@@ -42,6 +42,9 @@ class Flag:
         self.hidden = hidden  # whole tokens accepted and never listed ("/?")
         # each occurrence adds ``(long, text)`` to the field's tuple, in command-line order
         self.many = many
+        # given again, its text is joined to the earlier one with this ("-p tcp -p unix" reads
+        # as "-p tcp,unix"); "": the last one counts
+        self.join = join
         # the value when the argument is left out (``--serve`` alone): the argument is then taken
         # only as ``--serve=VALUE`` or from a next word that does not start with "-"
         self.optional = optional
@@ -120,17 +123,28 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 def canonical_protocol(text: str, statistics: bool) -> str:
-    """``"tcpv6" -> "TCPv6"``; outside the spec's list for the mode: UsageError naming the valid values.
+    """``"tcpv6" -> "TCPv6"``; outside the list for the mode: UsageError naming the valid values.
+    The connection table takes a comma list (``"tcp,unix" -> "TCP,UNIX"``); -s takes one.
 
     >>> canonical_protocol("icmpv6", statistics=True)
     'ICMPv6'
+    >>> canonical_protocol("udp,Unix", statistics=False)
+    'UDP,UNIX'
     """
     valid = STATISTICS_PROTOCOLS if statistics else CONNECTION_PROTOCOLS
-    for name in valid:
-        if name.lower() == text.lower():
-            return name
     mode = " with -s" if statistics else ""
-    raise UsageError(f"unknown protocol {text!r}{mode}: expected one of {', '.join(valid)}")
+    names = text.split(",")
+    if statistics and len(names) > 1:
+        raise UsageError(f"-s takes one protocol, not {text!r}: expected one of {', '.join(valid)}")
+    out = []
+    for given in names:
+        for name in valid:
+            if name.lower() == given.lower():
+                out.append(name)
+                break
+        else:
+            raise UsageError(f"unknown protocol {given!r}{mode}: expected one of {', '.join(valid)}")
+    return ",".join(out)
 
 
 def _either(names: tuple[str, ...]) -> str:
@@ -173,9 +187,10 @@ FLAGS: tuple[Flag, ...] = (
     Flag("pids", "Displays the owning process ID of each connection (one number: the lowest "
          "PID when several processes hold the socket; -b lists each, --json gives every owner; "
          "\"-\": no visible owner).", short="o", aliases=("pids",)),
-    Flag("protocol", f"Shows connections for proto: {_either(CONNECTION_PROTOCOLS)}. With -s: "
+    Flag("protocol", f"Shows connections for proto: {_either(CONNECTION_PROTOCOLS)} (every "
+         "kind); a comma list or -p again for several. Without -p: TCP and UDP. With -s: "
          f"{_either(STATISTICS_PROTOCOLS)}. Case does not matter.",
-         short="p", aliases=("proto", "protocol"), arg="proto",
+         short="p", aliases=("proto", "protocol"), arg="proto", join=",",
          # The text is checked once -s is known: cli.parse_args calls canonical_protocol.
          choices=tuple(dict.fromkeys(CONNECTION_PROTOCOLS + STATISTICS_PROTOCOLS))),
     Flag("routes", "Displays the routing table (main table; -v: every table).",

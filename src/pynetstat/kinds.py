@@ -12,7 +12,7 @@ linux/ are above it in the flow.
 
 from __future__ import annotations
 
-from pynetstat.model.sockets import RECORDS, TCP_BOUND_INACTIVE, TCP_CLOSE, TCP_LISTEN
+from pynetstat.model.sockets import BATCHES, RECORDS, TCP_BOUND_INACTIVE, TCP_CLOSE, TCP_LISTEN
 
 # Socket states as bit masks (bit N = kernel state N), as sock_diag's idiag_states takes them.
 # BOUND_INACTIVE (bound, never listened) is not a connection.
@@ -37,20 +37,22 @@ class SocketKind:
 
     __slots__ = ("name", "option", "label", "protocol", "family", "diag_family", "diag_protocol",
                  "decoder", "proc_file", "proc_parser", "default_states", "all_states", "shape",
-                 "record", "has_state")
+                 "record", "batch", "has_state", "spec")
 
     def __init__(self, *, name: str, option: str, label: str, protocol: str, family: int,
                  diag_family: int, diag_protocol: int, decoder: str, proc_file: str,
                  proc_parser: str, default_states: int | None, all_states: int, shape: str,
-                 has_state: bool):
+                 has_state: bool, spec: bool = True):
         self.name = name  # "tcp6": the JSON proto name, the key of "sources"
         self.option = option  # "TCPv6": what -p takes and the help lists
         self.label = label  # "TCP": the Proto cell of the text table
         self.protocol = protocol  # "tcp": the services database's protocol, InetSocket.proto
-        self.family = family  # 4 or 6
+        self.family = family  # 4 or 6; 0 for a kind of no IP family (unix, packet)
         self.diag_family = diag_family  # sock_diag request: sdiag_family (AF_*)
         self.diag_protocol = diag_protocol  # sock_diag request: sdiag_protocol (IPPROTO_*)
-        self.decoder = decoder  # name of the dump decoder (linux/sockets.py DECODERS)
+        # name of the dump decoder (linux/sockets.py DECODERS); "": no kernel has a sock_diag
+        # handler for the kind (ping sockets), its /proc file is the source
+        self.decoder = decoder
         self.proc_file = proc_file  # the fallback, below the /proc root: "net/tcp6"
         self.proc_parser = proc_parser  # name of its parser (linux/sockets.py PARSERS)
         # States listed without -a (None: the kind is listed only with -a), and with -a.
@@ -58,7 +60,10 @@ class SocketKind:
         self.all_states = all_states
         self.shape = shape  # endpoint shape: "inet" (addresses and ports)
         self.record = RECORDS[shape]  # the record class of that shape
+        self.batch = BATCHES[shape]  # its column batch
         self.has_state = has_state  # a State column (TCP) or none (UDP)
+        # one of the spec's kinds, listed without -p; the others only when -p names them
+        self.spec = spec
 
     def states(self, all: bool) -> int | None:
         """The state mask to list with or without ``-a``; ``None``: not listed."""
@@ -79,13 +84,37 @@ def _inet(protocol: str, family: int, ipproto: int, active: int | None,
         default_states=active, all_states=ALL_STATES, shape="inet", has_state=has_state)
 
 
+_AF_UNIX, _AF_PACKET = 1, 17
+IPPROTO_RAW = 255
+
+
+def _other(name: str, option: str, label: str, family: int, diag_family: int, decoder: str,
+           proc_parser: str, active: int | None, shape: str, has_state: bool) -> SocketKind:
+    """A kind beyond the spec's: listed only when ``-p`` names it (or ``-p all``)."""
+    return SocketKind(
+        name=name, option=option, label=label, protocol=name.rstrip("6"), family=family,
+        diag_family=diag_family, diag_protocol=IPPROTO_RAW if shape == "raw" else 0,
+        decoder=decoder, proc_file=f"net/{name}", proc_parser=proc_parser,
+        default_states=active, all_states=ALL_STATES, shape=shape, has_state=has_state,
+        spec=False)
+
+
 # In the order they are listed (the spec's netstat: TCP, TCPv6... as ours always was: tcp, tcp6,
 # udp, udp6). The spec's netstat lists UDP only with -a: UDP has no connections to be "active".
+# The kinds beyond the spec's follow. A UNIX socket without -a is listed when connected (as TCP);
+# RAW, ICMP ("ping") and packet sockets have no connections to be active: -a lists them (as UDP).
 KINDS = (
     _inet("tcp", 4, IPPROTO_TCP, ACTIVE_STATES, True),
     _inet("tcp", 6, IPPROTO_TCP, ACTIVE_STATES, True),
     _inet("udp", 4, IPPROTO_UDP, None, False),
     _inet("udp", 6, IPPROTO_UDP, None, False),
+    _other("unix", "UNIX", "UNIX", 0, _AF_UNIX, "unix_diag", "unix", ACTIVE_STATES, "unix", True),
+    _other("raw", "RAW", "RAW", 4, _AF_INET, "raw_diag", "raw", None, "raw", False),
+    _other("raw6", "RAWv6", "RAW", 6, _AF_INET6, "raw_diag", "raw", None, "raw", False),
+    _other("icmp", "ICMP", "ICMP", 4, _AF_INET, "", "ping", None, "raw", False),
+    _other("icmp6", "ICMPv6", "ICMP", 6, _AF_INET6, "", "ping", None, "raw", False),
+    _other("packet", "PACKET", "PACKET", 0, _AF_PACKET, "packet_diag", "packet", None, "packet",
+           False),
 )
 
 BY_NAME = {kind.name: kind for kind in KINDS}
@@ -98,8 +127,12 @@ LABELS = {kind.protocol: kind.label for kind in KINDS}
 WITH_STATE = frozenset(kind.protocol for kind in KINDS if kind.has_state)
 
 # -p values of the connection table, in the spec's order (the help lists them so): IPv4 kinds
-# first, then IPv6 ("TCP", "UDP", "TCPv6", "UDPv6").
-CONNECTION_PROTOCOLS = tuple(kind.option for kind in sorted(KINDS, key=lambda k: k.family))
+# first, then IPv6 ("TCP", "UDP", "TCPv6", "UDPv6"); then the kinds beyond the spec's, in table
+# order; then ALL, every kind.
+ALL_OPTION = "all"
+CONNECTION_PROTOCOLS = (tuple(kind.option for kind in sorted((k for k in KINDS if k.spec),
+                                                             key=lambda k: k.family))
+                        + tuple(kind.option for kind in KINDS if not kind.spec) + (ALL_OPTION,))
 
 
 def option_values() -> tuple[str, ...]:
@@ -113,9 +146,21 @@ def option_text() -> str:
     return f"{', '.join(first)} or {last}" if first else last
 
 
-def selection(option: str | None, all: bool) -> list[tuple[SocketKind, int]]:
-    """``(kind, state mask)`` to list for ``-p option`` (None: every kind) and ``-a``."""
-    chosen = (BY_OPTION[option],) if option in BY_OPTION else KINDS
+def chosen_options(options: tuple[str, ...]) -> tuple[str, ...]:
+    """The kinds' ``-p`` values a list of canonical values names, in table order, each once
+    (``ALL_OPTION``: every kind)."""
+    wanted = set(options)
+    return tuple(kind.option for kind in KINDS
+                 if ALL_OPTION in wanted or kind.option in wanted)
+
+
+def selection(options: tuple[str, ...] | None, all: bool) -> list[tuple[SocketKind, int]]:
+    """``(kind, state mask)`` to list for ``-p`` (canonical ``-p`` values; None: the spec's
+    kinds) and ``-a``."""
+    if options is None:
+        chosen = tuple(kind for kind in KINDS if kind.spec)
+    else:
+        chosen = tuple(BY_OPTION[option] for option in chosen_options(options))
     listed = []
     for kind in chosen:
         states = kind.states(all)

@@ -11,7 +11,7 @@ class Options:
     __slots__ = ("all", "numeric", "pids", "executables", "verbose", "protocol", "statistics",
                  "ethernet", "routes", "interval", "json", "csv", "changes", "filters", "filter",
                  # --audit, --snapshot, --diff (issue 16)
-                 "audit", "snapshot", "diff",
+                 "audit", "snapshot", "diff", "kinds",
                  # TCP internals per connection (issue 13, docs/tcpinfo.md)
                  "info", "timers", "memory", "dscp", "bound", "fqdn", "times", "processes",
                  # --serve (issue 19)
@@ -42,6 +42,8 @@ class Options:
         self.verbose = verbose  # -v
         # -p: canonical spelling from kinds.CONNECTION_PROTOCOLS or STATISTICS_PROTOCOLS ("TCPv6"), or None
         self.protocol = protocol
+        # -p of the connection table: its canonical values ("TCP", "UNIX", "all"), or None
+        self.kinds: tuple[str, ...] | None = None
         self.statistics = statistics  # -s
         self.ethernet = ethernet  # -e
         self.routes = routes  # -r

@@ -189,12 +189,12 @@ class Names:
         held: deque[SocketBatch] = deque()
         try:
             for batch in batches:
-                lookups.submit(batch.remote_address)
+                lookups.submit(_remotes(batch))
                 held.append(batch)
-                while held and lookups.ready(held[0].remote_address):
+                while held and lookups.ready(_remotes(held[0])):
                     yield held.popleft()
             while held:
-                lookups.wait(held[0].remote_address)
+                lookups.wait(_remotes(held[0]))
                 yield held.popleft()
         finally:
             lookups.close()
@@ -323,3 +323,6 @@ def names_from_environ(environ: dict[str, str]) -> Names:
     return Names(budget=budget)
 
 
+def _remotes(batch) -> tuple:
+    """The foreign addresses of a batch to look up; none for a kind without them (UNIX, packet)."""
+    return getattr(batch, "remote_address", ())

@@ -15,6 +15,7 @@ from pynetstat.errors import BackendUnavailable, ParseError
 from pynetstat.linux.netlink import DumpStats
 from pynetstat.linux.procfs import read_file
 from pynetstat.model.evidence import Fact
+from pynetstat.model.sockets import ETHERTYPES, IP_PROTOCOLS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,11 +24,6 @@ if TYPE_CHECKING:
 
 PACKET_MR_PROMISC = 1  # include/uapi/linux/if_packet.h
 SOCK_TYPES = {1: "stream", 2: "dgram", 3: "raw"}  # include/linux/net.h
-# Well-known protocol numbers (include/uapi/linux/in.h, if_ether.h), named in the evidence
-# beside the number.
-IP_PROTOCOLS = {1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 58: "icmpv6", 89: "ospf",
-                112: "vrrp", 255: "raw"}
-ETHERTYPES = {0x0003: "all", 0x0800: "ipv4", 0x0806: "arp", 0x86DD: "ipv6", 0x888E: "eapol"}
 
 
 def interface_names(sys_root: str) -> dict[int, str]:

@@ -69,6 +69,9 @@ class ConnectionSet:
             # unique across namespaces: sockfs is one file system)
             self.owners = owners if owners is not None else scan_owners(env.proc_root)
         self.unattributed = 0  # sockets with an inode that no visible process holds
+        # owners carry their names (comm) for JSON, CSV and -b, and for a UNIX socket's peer cell
+        self.named = opts.owner_names or (
+            opts.wants_owners and any(kind.shape == "unix" for kind, _ in self._listed()))
         # of those, the ones the kernel no longer had when asked again after the pass (recheck.py)
         self.closed = 0
         self._owners: dict[int, Owner] = {} if reuse is None else reuse.records
@@ -101,7 +104,10 @@ class ConnectionSet:
             batches = filter(None, map(self.owner_select.select, batches))
         elif self.reuse is not None and self.opts.wants_owners:
             batches = list(batches)
-            self.owners = self.reuse.lookup([batch.inode for batch in batches])
+            # a UNIX socket's peer is looked up too (the peer join below)
+            self.owners = self.reuse.lookup([batch.inode for batch in batches]
+                                            + [tuple(filter(None, batch.peer)) for batch in batches
+                                               if "peer_owners" in batch.COLUMNS])
         if self.owners is None:
             yield from batches
             return
@@ -119,11 +125,14 @@ class ConnectionSet:
             missing = pids.count(None) - inodes.count(0)
             if missing:
                 self.unattributed += missing
+            if missing and batch.SHAPE == "inet":  # the recheck asks by ends: inet sockets only
                 from pynetstat.linux.recheck import unowned as unowned_of
 
                 unowned.setdefault((batch.proto, batch.family), []).extend(
                     unowned_of(batch, pids))
             batch.owners = tuple(column)
+            if "peer_owners" in batch.COLUMNS:
+                batch.peer_owners = self._peer_owners(batch.peer, alone)
             yield batch
         # Closed between the dump and the walk, or held where we may not look? The kernel says,
         # asked again (recheck.py); only when some socket had no owner. In interval mode a
@@ -141,19 +150,31 @@ class ConnectionSet:
         if self.reuse is not None:
             self.reuse.open_unowned = {s[0] for sockets in unowned.values() for s in sockets} - gone
 
+    def _peer_owners(self, peers: tuple, alone: _SoleOwner) -> tuple:
+        """The peer join of UNIX sockets: the owners of each socket's peer inode, a dict lookup
+        in the same owner map (no second walk); ``()`` for no peer or none visible."""
+        first, more = self.owners.first, self.owners.more
+        column = list(map(alone.__getitem__, map(first.get, peers)))
+        if more and not more.keys().isdisjoint(peers):
+            for i, peer in enumerate(peers):
+                if peer in more:
+                    column[i] = tuple(self._owner(p) for p in self.owners.pids(peer))
+        return tuple(column)
+
     def _listed(self) -> list[tuple[SocketKind, int]]:
         """``(kind, state mask)`` to dump. A ``--state`` lists every kind and state, as ``-a``
         does, before its own mask narrows them (as ss does); a condition on ports, addresses,
         interfaces or users lists only the kinds whose sockets have them (inet endpoints)."""
         sel = self.selection
         if sel is None:
-            listed = selection(self.opts.protocol, self.opts.all or self.opts.bound)
+            listed = selection(self.opts.kinds, self.opts.all or self.opts.bound)
         else:
-            listed = selection(self.opts.protocol, self.opts.all or self.opts.bound or sel.by_state)
+            listed = selection(self.opts.kinds, self.opts.all or self.opts.bound or sel.by_state)
             listed = [(kind, sel.request_states(states)) for kind, states in listed
                       if kind.shape == "inet" or not sel.column_terms]
-        if self.opts.bound:
-            listed = [(kind, states | 1 << TCP_BOUND_INACTIVE if kind.has_state else states)
+        if self.opts.bound:  # -q: TCP's bound, never listening ports (BOUND_INACTIVE)
+            listed = [(kind, states | 1 << TCP_BOUND_INACTIVE
+                       if kind.has_state and kind.shape == "inet" else states)
                       for kind, states in listed]
             if _kernel_release() < (6, 8):
                 self.log.notes.append(
@@ -171,7 +192,7 @@ class ConnectionSet:
         owner = self._owners.get(pid)
         if owner is None:
             name = process = None
-            if self.opts.owner_names:
+            if self.named:
                 from pynetstat.linux.owners import read_comm
 
                 name = read_comm(self.proc.root, pid)

@@ -51,7 +51,8 @@ class _Diag:
     def __getitem__(self, inode: int) -> InetSocket:
         for batch in self.batches:
             if inode in batch.inode:
-                return next(batch.take([batch.inode.index(inode)]).sockets())
+                sock: InetSocket = next(batch.take([batch.inode.index(inode)]).sockets())
+                return sock
         raise KeyError(inode)
 
 

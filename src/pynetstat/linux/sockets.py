@@ -9,19 +9,35 @@ port are three sockets.
 
 from __future__ import annotations
 
+from itertools import repeat
+
 from pynetstat.errors import BackendUnavailable
 from pynetstat.kinds import in_states
 from pynetstat.linux.netlink import DumpStats
 from pynetstat.linux.procfs import parse_inet_file
 from pynetstat.linux.sockdiag import AddressCache, decode_batches, request_for
-from pynetstat.model.sockets import TCP_BOUND_INACTIVE, TCP_CLOSE, SocketBatch
+from pynetstat.model.sockets import (
+    TCP_BOUND_INACTIVE,
+    TCP_CLOSE,
+    PacketSocketRecord,
+    RawSocketRecord,
+    SocketBatch,
+    UnixSocketRecord,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
     from pynetstat.kinds import SocketKind
+    from pynetstat.model.sockets import SocketBatch
     from pynetstat.select import Selection
+
+BATCH = 4096  # sockets a batch of the other kinds holds
+
+
+def _inet_request(kind: SocketKind, states: int, program: bytes | None, ext: int = 0):
+    return request_for(kind, states, ext, program)
 
 
 def _inet_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache,
@@ -29,20 +45,159 @@ def _inet_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache,
     return decode_batches(reply, kind.protocol, kind.family, stats, cache, extensions=extensions)
 
 
-def _inet_proc(text: str, path: str, kind: SocketKind, errors: list, byteorder: str):
-    return parse_inet_file(text, path, kind.protocol, kind.family, errors, byteorder)
+def _inet_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str):
+    return parse_inet_file(data.decode("ascii", "replace"), path, kind.protocol, kind.family,
+                           log.parse_errors, byteorder)
 
 
-# The decoders and /proc parsers that kinds.py names: a new kind registers its own here.
-DECODERS = {"inet_diag": _inet_diag}
-PARSERS = {"inet": _inet_proc}
+# --- the other kinds: their linux/ decoders give diagrecords, made into the model's records ---
+
+def _unix_request(kind: SocketKind, states: int, program: bytes | None,
+                  ext: int = 0):
+    from pynetstat.linux.unixdiag import LISTING_SHOW, build_request
+
+    return build_request(states, LISTING_SHOW)
+
+
+def _unix_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
+    """The whole dump by column (a socket's peer may come after it), each socket with its peer's
+    name: a dict of the named sockets, looked up by the peer column."""
+    from pynetstat.linux.unixdiag import LISTING_SHOW, decode_columns
+
+    columns = decode_columns(reply, stats, LISTING_SHOW)
+    n = len(columns["inode"])
+    named = {i: (p, a) for i, p, a in zip(columns["inode"], columns["path"], columns["abstract"])
+             if p is not None}
+    unnamed = (None, None)
+    peers = list(map(named.get, columns["peer"], repeat(unnamed)))  # 0, None: no peer
+    columns["peer_path"], columns["peer_abstract"] = zip(*peers) if peers else ((), ())
+    columns["peer_owners"] = (None,) * n
+    columns["verified"] = (True,) * n
+    columns["duplicate"] = (False,) * n
+    batch = kind.batch
+    for start in range(0, n, BATCH):
+        yield batch(proto=kind.protocol, family=kind.family,
+                    **{name: columns[name][start : start + BATCH] for name in batch.COLUMNS})
+
+
+def _unix_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str):
+    from pynetstat.linux.procfs_other import parse_unix
+
+    socks = parse_unix(data, path, log.parse_errors)
+    forged = sorted({s.inode for s in socks if s.duplicate})
+    if forged:
+        shown = ", ".join(map(str, forged[:5])) + (", ..." if len(forged) > 5 else "")
+        log.warnings.append(
+            f"{path}: {len(forged)} inode(s) named on more than one line ({shown}): a socket "
+            "name holding a forged line; those rows are marked DUPLICATE and cannot be believed")
+    return _unix_records(socks)
+
+
+def _unix_records(socks: list) -> list[UnixSocketRecord]:
+    """UNIX records, each connected one with its peer's name (the peer is in the same dump)."""
+    names = {s.inode: s for s in socks if s.name is not None and s.inode}
+    out = []
+    for s in socks:
+        peer = names.get(s.peer) if s.peer else None
+        out.append(UnixSocketRecord(
+            proto="unix", family=0, state=s.state, inode=s.inode, uid=s.uid, cookie=s.cookie,
+            recv_q=s.rqueue, send_q=s.wqueue, type=s.type, path=s.name, abstract=s.abstract,
+            peer=s.peer, peer_path=None if peer is None else peer.name,
+            peer_abstract=None if peer is None else peer.abstract, peer_owners=None,
+            verified=s.verified, duplicate=s.duplicate))
+    return out
+
+
+def _raw_request(kind: SocketKind, states: int, program: bytes | None,
+                 ext: int = 0):
+    from pynetstat.linux.rawdiag import build_request
+
+    return build_request(kind.family, states)
+
+
+def _raw_record(s, proto: str, port: int, ip_protocol: int) -> RawSocketRecord:
+    return RawSocketRecord(
+        proto=proto, family=s.family, state=s.state, inode=s.inode, uid=s.uid,
+        cookie=getattr(s, "cookie", None), recv_q=s.rqueue, send_q=s.wqueue,
+        ip_protocol=ip_protocol, local_address=s.local_address, local_port=port,
+        remote_address=s.remote_address, scope=getattr(s, "ifindex", None) or 0,
+        verified=s.verified)
+
+
+def _raw_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
+    from pynetstat.linux.rawdiag import decode_dump
+
+    return _batches(kind, [_raw_record(s, "raw", s.protocol, s.protocol)
+                           for s in decode_dump(reply, stats, kind.family)])
+
+
+def _raw_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str):
+    from pynetstat.linux.procfs_other import parse_raw
+
+    return [_raw_record(s, "raw", s.protocol, s.protocol)
+            for s in parse_raw(data.decode("ascii", "replace"), path, kind.family,
+                               log.parse_errors, byteorder)]
+
+
+def _ping_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str):
+    from pynetstat.linux.procfs_other import parse_ping
+
+    icmp = 1 if kind.family == 4 else 58  # IPPROTO_ICMP, IPPROTO_ICMPV6
+    return [_raw_record(s, "icmp", s.ident, icmp)
+            for s in parse_ping(data.decode("ascii", "replace"), path, kind.family,
+                                log.parse_errors, byteorder)]
+
+
+_PACKET_STATE = 7  # packet sockets have no connection state: TCP_CLOSE, as the kernel holds it
+
+
+def _packet_request(kind: SocketKind, states: int, program: bytes | None,
+                    ext: int = 0):
+    from pynetstat.linux.packetdiag import build_request
+
+    return build_request()
+
+
+def _packet_record(s) -> PacketSocketRecord:
+    return PacketSocketRecord(
+        proto="packet", family=0, state=_PACKET_STATE, inode=s.inode, uid=s.uid,
+        cookie=s.cookie, recv_q=s.rmem, send_q=None, type=s.type, ethertype=s.protocol,
+        scope=s.ifindex or 0, promiscuous=s.promiscuous, fanout=s.fanout, rx_ring=s.rx_ring,
+        tx_ring=s.tx_ring, verified=s.verified)
+
+
+def _packet_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
+    from pynetstat.linux.packetdiag import decode_dump
+
+    return _batches(kind, list(map(_packet_record, decode_dump(reply, stats))))
+
+
+def _packet_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str):
+    from pynetstat.linux.procfs_other import parse_packet
+
+    return list(map(_packet_record, parse_packet(data.decode("ascii", "replace"), path,
+                                                 log.parse_errors)))
+
+
+def _batches(kind: SocketKind, records: list) -> Iterator[SocketBatch]:
+    for start in range(0, len(records), BATCH):
+        yield kind.batch.from_sockets(kind.protocol, kind.family, records[start : start + BATCH])
+
+
+# The requests, decoders and /proc parsers that kinds.py names: a new kind registers its own here.
+REQUESTS = {"inet_diag": _inet_request, "unix_diag": _unix_request, "raw_diag": _raw_request,
+            "packet_diag": _packet_request}
+DECODERS = {"inet_diag": _inet_diag, "unix_diag": _unix_diag, "raw_diag": _raw_diag,
+            "packet_diag": _packet_diag}
+PARSERS = {"inet": _inet_proc, "unix": _unix_proc, "raw": _raw_proc, "ping": _ping_proc,
+           "packet": _packet_proc}
 
 
 class SourceLog:
     """Where each protocol's sockets came from, and what was lost on the way."""
 
     __slots__ = ("sources", "fallback_reasons", "netlink", "parse_errors", "unreadable",
-                 "filter_notes", "notes")
+                 "filter_notes", "notes", "warnings")
 
     def __init__(self) -> None:
         self.sources: dict[str, str] = {}  # "tcp6" -> "netlink" | "proc" | "unavailable"
@@ -52,6 +207,7 @@ class SourceLog:
         self.unreadable: dict[str, str] = {}  # "/proc/net/tcp6" -> reason
         self.filter_notes: list[str] = []  # what a filter could not check on this source
         self.notes: list[str] = []  # what else could not be listed (-q on an old kernel)
+        self.warnings: list[str] = []  # what a source says that cannot be believed (forged lines)
 
 
 def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: SourceLog,
@@ -77,6 +233,9 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
         seen: set = set()
         yielded = False
         select = selection.select if selection is not None and kind.shape == "inet" else None
+        if not kind.decoder:  # no kernel has a sock_diag handler for it: /proc is its source
+            yield from _from_proc(proc, kind, states, log)
+            continue
         try:
             if netlink is None:
                 raise BackendUnavailable("netlink disabled")
@@ -84,10 +243,12 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
             if select is not None or ends is not None:
                 program = _program(selection, kind, None if ends is None
                                    else ends.get((kind.protocol, kind.family), []))
-            reply = netlink.dump(request_for(kind, states, ext or 0, program))
-            batches = (DECODERS[kind.decoder](reply, kind, log.netlink, cache) if ext is None
+            # Extension groups (--info, --timers, --memory, -d) exist for inet sockets only.
+            inet_ext = ext if kind.shape == "inet" else None
+            reply = netlink.dump(REQUESTS[kind.decoder](kind, states, program, inet_ext or 0))
+            batches = (DECODERS[kind.decoder](reply, kind, log.netlink, cache) if inet_ext is None
                        else DECODERS[kind.decoder](reply, kind, log.netlink, cache, True))
-            bound = kind.has_state and in_states(states, TCP_BOUND_INACTIVE)
+            bound = kind.shape == "inet" and kind.has_state and in_states(states, TCP_BOUND_INACTIVE)
             for batch in batches:
                 if bound:
                     batch = _bound_inactive(batch)
@@ -178,7 +339,7 @@ def _in_states(batch: SocketBatch, states: int) -> SocketBatch | None:
 def _from_proc(proc, kind: SocketKind, states: int, log: SourceLog) -> Iterator[SocketBatch]:
     name, path = kind.name, kind.proc_file
     try:
-        text = proc.read_text(path)
+        data = proc.read_bytes(path)
     except FileNotFoundError:
         log.sources[name] = "unavailable"  # e.g. a kernel without IPv6
         return
@@ -187,14 +348,14 @@ def _from_proc(proc, kind: SocketKind, states: int, log: SourceLog) -> Iterator[
         log.unreadable[proc.path(path)] = e.strerror or str(e)
         return
     log.sources[name] = "proc"
-    sockets = [sock for sock in PARSERS[kind.proc_parser](text, proc.path(path), kind,
-                                                          log.parse_errors, proc.byteorder)
+    sockets = [sock for sock in PARSERS[kind.proc_parser](data, proc.path(path), kind, log,
+                                                          proc.byteorder)
                if in_states(states, sock.state)]
     # Without a cookie, the identity is the inode, or for inode 0 (TIME_WAIT) the tuple and state.
     seen: set = set()
     for start in range(0, len(sockets), 4096):
         part = sockets[start : start + 4096]
-        batch = _unseen(SocketBatch.from_sockets(kind.protocol, kind.family, part),
+        batch = _unseen(kind.batch.from_sockets(kind.protocol, kind.family, part),
                         tuple(s.identity for s in part), seen)
         if batch is not None:
             yield batch

@@ -20,14 +20,25 @@ connection's server end before ``accept``), which /proc/net/unix lists with inod
 from __future__ import annotations
 
 import struct
+from operator import itemgetter
 
+from pynetstat.errors import BackendUnavailable
 from pynetstat.linux.diagmsg import SOCK_DIAG_BY_FAMILY, socket_messages, u32_array
 from pynetstat.linux.diagrecords import UnixSocket
-from pynetstat.linux.netlink import NETLINK_SOCK_DIAG, RTATTR, Request
+from pynetstat.linux.netlink import (
+    NETLINK_SOCK_DIAG,
+    NLM_F_DUMP_INTR,
+    NLMSG_HDRLEN,
+    RTATTR,
+    DumpDone,
+    Request,
+    control_message,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import Any
 
     from pynetstat.linux.netlink import DumpStats, Reply
 
@@ -146,3 +157,92 @@ def decode_dump(reply: Reply, stats: DumpStats, show: int = DEFAULT_SHOW) -> Ite
     """Every socket of a unix_diag dump (asked for with ``show``), in kernel order."""
     for buf, off, length in socket_messages(reply, stats, "sock_diag unix", AF_UNIX, MSG_SIZE):
         yield decode_message(buf, off, length, show)
+
+
+# --- the listing's path: columns, no record per socket ------------------------------------------
+# What a listing shows: no VFS (the bound file's inode) and no ICONS (the pending clients), so
+# that an unnamed socket's message has one of two fixed layouts (sk_diag_fill's order: PEER when
+# it has one, RQLEN, SHUTDOWN, UID), read with one unpack each.
+LISTING_SHOW = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID
+# After the header and the NAME of a named socket: [PEER]; RQLEN; SHUTDOWN; UID, each attribute
+# with its (length, type) header
+# nlmsghdr (length, type, flags, seq, pid), then unix_diag_msg (family, type, state, pad, inode,
+# cookie low, high)
+_FRAME = struct.Struct("=IHHII BBBBIII")
+_TAIL_PEER = struct.Struct("=HHI HHII HHB3x HHI")
+_TAIL_BARE = struct.Struct("=HHII HHB3x HHI")
+_PEER_HEAD = (8, UNIX_DIAG_PEER, 12, UNIX_DIAG_RQLEN, 5, UNIX_DIAG_SHUTDOWN, 8, UNIX_DIAG_UID)
+_BARE_HEAD = (12, UNIX_DIAG_RQLEN, 5, UNIX_DIAG_SHUTDOWN, 8, UNIX_DIAG_UID)
+# where the attribute headers are in each unpacked tail
+_PEER_HEADS = itemgetter(0, 1, 3, 4, 7, 8, 10, 11)
+_BARE_HEADS = itemgetter(0, 1, 4, 5, 7, 8)
+
+# the columns decode_columns gives, in this order
+COLUMNS = ("type", "state", "inode", "cookie", "path", "abstract", "peer", "recv_q", "send_q",
+           "uid")
+
+
+def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> dict[str, tuple[Any, ...]]:
+    """Every socket of a unix_diag dump asked for with ``show``, as columns (``COLUMNS``): what
+    ``decode_dump`` gives, without a record per socket. It reads the receive buffers itself, as
+    ``sockdiag``'s column decoder does (the netlink header and the socket's header in one
+    unpack; anything but a socket message of this dump goes to ``netlink.control_message``): a
+    message of the usual layout (a NAME or none, then one of the two fixed tails) costs two or
+    three unpacks; any other (a kernel that sends something else) goes through
+    ``decode_message``. Errors and a dump without NLMSG_DONE raise as ``decode_dump`` does."""
+    rows: list[tuple[Any, ...]] = []  # one tuple a socket, turned into columns at the end (zip, in C)
+    append = rows.append
+    frame, attr = _FRAME.unpack_from, _ATTR
+    with_peer, no_peer = _TAIL_PEER.unpack_from, _TAIL_BARE.unpack_from
+    peer_heads, bare_heads = _PEER_HEADS, _BARE_HEADS
+    asked_peer = 0 if show & UDIAG_SHOW_PEER else None
+    seq, malformed, what = reply.seq, stats.malformed, "sock_diag unix"
+    try:
+        for buf in reply.chunks:
+            end_of_buf = len(buf)
+            off = 0
+            while 0 <= off < end_of_buf:
+                if off + _FRAME.size <= end_of_buf:
+                    length, mtype, flags, mseq, _pid, family, ty, st, _p, ino, low, high = frame(buf, off)
+                    end = off + length
+                    if (mtype == SOCK_DIAG_BY_FAMILY and mseq == seq and family == AF_UNIX
+                            and length >= _FRAME.size and end <= end_of_buf):
+                        stats.messages += 1
+                        if flags & NLM_F_DUMP_INTR:
+                            stats.interrupted = True
+                        at = off + _FRAME.size
+                        name = named = None
+                        if at + 4 <= end:
+                            alen, atype = attr(buf, at)
+                            if atype == UNIX_DIAG_NAME and 4 <= alen <= end - at:
+                                name, named = split_name(buf[at + 4 : at + alen])
+                                at += (alen + 3) & ~3
+                        rest = end - at
+                        t = None
+                        if rest == 36:
+                            t = with_peer(buf, at)
+                            if peer_heads(t) == _PEER_HEAD:
+                                p, rq, wq, u = t[2], t[5], t[6], t[12]
+                            else:
+                                t = None
+                        elif rest == 28:
+                            t = no_peer(buf, at)
+                            if bare_heads(t) == _BARE_HEAD:
+                                p, rq, wq, u = asked_peer, t[2], t[3], t[9]
+                            else:
+                                t = None
+                        if t is None:
+                            sock = decode_message(buf, off + NLMSG_HDRLEN, length - NLMSG_HDRLEN, show)
+                            name, named, p = sock.name, sock.abstract, sock.peer
+                            rq, wq, u = sock.rqueue, sock.wqueue, sock.uid
+                        append((ty, st, ino, high << 32 | low, name, named, p, rq, wq, u))
+                        off += (length + 3) & ~3
+                        continue
+                off = control_message(buf, off, seq, stats, what, SOCK_DIAG_BY_FAMILY)
+    except DumpDone:
+        pass
+    else:
+        if stats.malformed == malformed:
+            raise BackendUnavailable(f"{what}: the dump ended without NLMSG_DONE")
+    columns = list(zip(*rows)) if rows else [()] * len(COLUMNS)
+    return dict(zip(COLUMNS, columns))

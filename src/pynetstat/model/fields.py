@@ -43,8 +43,9 @@ class Field:
 
 
 CORE = (
-    Field("proto", "transport protocol of the kind: 'tcp', 'udp'", column=False),
-    Field("family", "4 or 6 for inet kinds", column=False),
+    Field("proto", "protocol of the kind: 'tcp', 'udp', 'unix', 'raw', 'icmp', 'packet'",
+          column=False),
+    Field("family", "4 or 6 for inet, raw and icmp kinds; 0 for unix and packet", column=False),
     Field("state", "kernel state code (include/net/tcp_states.h)"),
     Field("inode", "socket inode; 0 when no file refers to it (TIME_WAIT, request sockets)"),
     Field("uid", "owner uid; None for TIME_WAIT and request sockets, which keep none"),
@@ -53,7 +54,7 @@ CORE = (
     Field("send_q", "send queue; backlog limit for a listener"),
 )
 
-# Endpoint fields per shape. A new shape (UNIX: path, peer inode) is a new entry.
+# Endpoint fields per shape.
 ENDPOINTS = {
     "inet": (
         Field("local_address", "numeric text: '127.0.0.1', '::1'"),
@@ -61,6 +62,40 @@ ENDPOINTS = {
         Field("remote_address", "numeric text"),
         Field("remote_port", "int"),
         Field("scope", "interface index of a bound or link-local socket, else 0"),
+    ),
+    # AF_UNIX (linux/unixdiag.py, /proc/net/unix)
+    "unix": (
+        Field("type", "SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_SEQPACKET 5"),
+        Field("path", "bound name as bytes (no leading NUL for an abstract one), None if unbound"),
+        Field("abstract", "True: abstract name (@name); False: a path; None: the source cannot "
+              "tell (/proc/net/unix prints both with a leading '@')"),
+        Field("peer", "inode of the socket at the other end; 0 none; None: the source does not say"),
+        Field("peer_path", "the peer's bound name (bytes), None when it has none or is unknown"),
+        Field("peer_abstract", "``abstract`` of the peer's name"),
+        Field("peer_owners", "tuple of Owner of the peer's inode; None until the owner join"),
+        Field("verified", "True from unix_diag; False from /proc/net/unix (text others can forge)"),
+        Field("duplicate", "another /proc/net/unix line names the same inode (a forgery)"),
+    ),
+    # RAW IPv4/IPv6 (raw_diag, /proc/net/raw[6]) and ICMP "ping" sockets (/proc/net/icmp[6])
+    "raw": (
+        Field("ip_protocol", "IP protocol number (1 ICMP, 58 ICMPv6, 255 IPPROTO_RAW, ...)"),
+        Field("local_address", "numeric text"),
+        Field("local_port", "raw: the protocol number the kernel prints as the port; "
+              "ping: the ICMP echo identifier"),
+        Field("remote_address", "numeric text"),
+        Field("scope", "interface index of the bound device; 0 none (always 0 from /proc)"),
+        Field("verified", "True from sock_diag; False from /proc"),
+    ),
+    # AF_PACKET (packet_diag, /proc/net/packet)
+    "packet": (
+        Field("type", "SOCK_RAW 3 (whole frames) or SOCK_DGRAM 2 (link header removed)"),
+        Field("ethertype", "the protocol it receives (0x0003 ETH_P_ALL, 0x0800 IPv4)"),
+        Field("scope", "interface index it is bound to, 0 for all"),
+        Field("promiscuous", "a membership holds the interface promiscuous; None: unknown (/proc)"),
+        Field("fanout", "(group id, mode) of its fanout group, or None"),
+        Field("rx_ring", "PacketRing of its PACKET_RX_RING, or None"),
+        Field("tx_ring", "PacketRing of its PACKET_TX_RING, or None"),
+        Field("verified", "True from packet_diag; False from /proc/net/packet"),
     ),
 }
 
@@ -159,3 +194,54 @@ CONNECTION_JSON = (
     ("memory", "object or null"),
     ("tcp_info", "object or null"),
 )
+
+# --- the JSON rows of the other kinds (docs/json.md: "A UNIX socket", "A RAW or ICMP socket",
+# "A packet socket"): the fields every kind shares, then the shape's own.
+COMMON_JSON = (
+    ("proto", "string"),
+    ("family", "string"),
+    ("state", "string or null"),
+    ("kernel_state", "string"),
+    ("recv_q", "int or null"),
+    ("send_q", "int or null"),
+    ("uid", "int or null"),
+    ("inode", "int"),
+    ("cookie", "int or null"),
+    ("pid", "int or null"),
+    ("owners", "array of object, or null"),
+)
+
+SHAPE_JSON = {
+    "unix": COMMON_JSON + (
+        ("type", "string"),
+        ("path", "string or null"),
+        ("abstract", "bool or null"),
+        ("peer_inode", "int or null"),
+        ("peer_path", "string or null"),
+        ("peer_abstract", "bool or null"),
+        ("peer_pid", "int or null"),
+        ("peer_owners", "array of object, or null"),
+        ("verified", "bool"),
+        ("duplicate", "bool"),
+    ),
+    "raw": COMMON_JSON + (
+        ("ip_protocol", "int"),
+        ("ip_protocol_name", "string or null"),
+        ("local_address", "string"),
+        ("local_port", "int"),
+        ("remote_address", "string"),
+        ("interface", "string or null"),
+        ("verified", "bool"),
+    ),
+    "packet": COMMON_JSON + (
+        ("type", "string"),
+        ("ethertype", "int"),
+        ("ethertype_name", "string or null"),
+        ("interface", "string or null"),
+        ("promiscuous", "bool or null"),
+        ("fanout", "object or null"),
+        ("rx_ring", "object or null"),
+        ("tx_ring", "object or null"),
+        ("verified", "bool"),
+    ),
+}

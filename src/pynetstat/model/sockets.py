@@ -19,7 +19,7 @@ from pynetstat.model.fields import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from typing import Any
 
     from pynetstat.model.netns import NetNamespace
@@ -53,6 +53,18 @@ SPEC_STATE_NAMES = {
     6: "TIME_WAIT", 7: "CLOSED", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTENING", 11: "CLOSING",
     12: "SYN_RECEIVED", 13: "BOUND",
 }
+
+
+# Well-known IP protocol numbers and ethertypes (include/uapi/linux/in.h, if_ether.h), named
+# beside the number (RAW and packet sockets, the audit's evidence).
+IP_PROTOCOLS = {1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 58: "icmpv6", 89: "ospf",
+                112: "vrrp", 255: "raw"}
+ETHERTYPES = {0x0003: "all", 0x0800: "ipv4", 0x0806: "arp", 0x86DD: "ipv6", 0x888E: "eapol"}
+# include/linux/net.h (enum sock_type): as net-tools prints a UNIX socket's Type
+SOCK_TYPE_WORDS = {1: "STREAM", 2: "DGRAM", 3: "RAW", 5: "SEQPACKET"}
+# What a UNIX socket's sk_state reads as (net-tools' words; af_unix uses 1, 2, 7, 10): an
+# unconnected socket says nothing.
+UNIX_STATE_WORDS = {1: "CONNECTED", 2: "CONNECTING", 7: "", 10: "LISTENING"}
 
 
 def spec_state_name(state: int) -> str:
@@ -143,8 +155,61 @@ class InetSocket:
     __hash__ = None  # type: ignore[assignment]
 
 
+class _Other:
+    """Identity, equality and ``repr`` of the records of the other shapes (UNIX, RAW, packet)."""
+
+    __slots__: tuple[str, ...] = ()
+    if TYPE_CHECKING:  # the slots come from the field table (model/fields.py), per shape
+        def __init__(self, **fields: Any) -> None: ...
+        def __getattr__(self, name: str) -> Any: ...
+
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        """The kernel's identity: the inode, else the cookie, else the whole record (a /proc
+        line with inode 0: a UNIX connection not yet accepted). A /proc/net/unix line whose
+        inode another line names too is the whole record: both are shown, flagged, never one
+        dropped as a repeat (either may be the forgery)."""
+        if self.inode and not getattr(self, "duplicate", False):
+            return ("inode", self.inode)
+        if self.cookie is not None:
+            return ("cookie", self.cookie)
+        return tuple(repr(getattr(self, k)) for k in self.__slots__)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.proto} state={self.state} inode={self.inode})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class UnixSocketRecord(_Other):
+    """One AF_UNIX socket (fields: model/fields.py, shape "unix"); ``proto`` "unix", ``family`` 0."""
+
+    __slots__ = record_slots("unix")
+    __init__ = keyword_init(__slots__)
+
+
+class RawSocketRecord(_Other):
+    """One RAW or ICMP "ping" socket (shape "raw"); ``proto`` "raw" or "icmp", ``family`` 4 or 6."""
+
+    __slots__ = record_slots("raw")
+    __init__ = keyword_init(__slots__)
+
+
+class PacketSocketRecord(_Other):
+    """One AF_PACKET socket (shape "packet"); ``proto`` "packet", ``family`` 0."""
+
+    __slots__ = record_slots("packet")
+    __init__ = keyword_init(__slots__)
+
+
 # The record class of each endpoint shape (the kind table names the shape).
-RECORDS = {"inet": InetSocket}
+RECORDS = {"inet": InetSocket, "unix": UnixSocketRecord, "raw": RawSocketRecord,
+           "packet": PacketSocketRecord}
 
 
 class Owner:
@@ -178,14 +243,15 @@ class ScanReport:
         self.hidepid: str | None = None
 
 
-class SocketBatch:
+class _Batch:
     """Sockets of one kind (protocol and family), stored by column: one sequence (a tuple or a
     list, never changed after the batch is made) per column of the field table, all of one length.
+    One subclass per endpoint shape (``BATCHES``); ``SocketBatch`` is the inet one.
 
     A listing of 200,000 sockets spends its time per socket, so the text table works on whole
     columns at once (``map`` over a column runs in C); everything that wants one record at a time
     (JSON, -b, interval diffs) uses ``rows()``. Both sources (sock_diag and /proc) build batches,
-    and ``rows()`` gives back exactly the ``InetSocket`` records they hold.
+    and ``rows()`` gives back exactly the records they hold.
 
     ``owners`` is ``None`` until the owner join fills it with one ``tuple[Owner, ...]`` per socket.
     ``attributes`` is ``None`` unless the dump was decoded with its netlink attributes (a view
@@ -195,6 +261,73 @@ class SocketBatch:
     socket (``linux.diagext.Extensions``).
     """
 
+    __slots__: tuple[str, ...] = ()
+    SHAPE = ""
+    COLUMNS: tuple[str, ...] = ()
+    CONSTANTS: tuple[str, ...] = ()
+    if TYPE_CHECKING:  # the slots come from the field table, per shape (SocketBatch states its own)
+        _make: Callable[..., Any]
+        owners: Any
+        attributes: Any
+        netns: Any
+
+        def __init__(self, **fields: Any) -> None: ...
+        def __getattr__(self, name: str) -> Any: ...
+
+    def __len__(self) -> int:
+        return len(self.state)
+
+    @classmethod
+    def from_sockets(cls, proto: str, family: int, sockets: list[Any]) -> Any:
+        columns = {name: tuple(getattr(s, name) for s in sockets) for name in cls.COLUMNS}
+        return cls(proto=proto, family=family, **columns)
+
+    def sockets(self) -> Iterator[Any]:
+        return map(self._make, *(repeat(getattr(self, name)) for name in self.CONSTANTS),
+                   *(getattr(self, name) for name in self.COLUMNS))
+
+    def socket_at(self, i: int) -> Any:
+        """The record at position ``i``."""
+        return self._make(*(getattr(self, name) for name in self.CONSTANTS),
+                          *(getattr(self, name)[i] for name in self.COLUMNS))
+
+    def rows(self) -> Iterator[tuple[Any, tuple[Owner, ...]]]:
+        """``(socket, owners)`` pairs; owners is ``()`` when the owner join did not run."""
+        owners = self.owners
+        if owners is None:
+            return zip(self.sockets(), repeat(()))
+        return zip(self.sockets(), owners)
+
+    def take(self, keep: list[int]) -> Any:
+        """The batch restricted to the positions in ``keep`` (in order)."""
+        columns = {name: tuple(getattr(self, name)[i] for i in keep) for name in self.COLUMNS}
+        batch = type(self)(proto=self.proto, family=self.family, **columns)
+        if self.owners is not None:
+            batch.owners = tuple(self.owners[i] for i in keep)
+        if self.attributes is not None:
+            batch.attributes = tuple(self.attributes[i] for i in keep)
+        extensions = getattr(self, "extensions", None)  # the inet batch's (SocketBatch)
+        if extensions is not None:
+            batch.extensions = tuple(extensions[i] for i in keep)
+        return batch
+
+
+def _batch_class(name: str, shape: str, doc: str) -> Any:
+    """The batch class of one endpoint shape, its slots and constructor made from the field table."""
+    columns, constants = batch_columns(shape), batch_constants(shape)
+    cls: Any = type(name, (_Batch,), {
+        "__doc__": doc, "__slots__": constants + columns + ("owners", "attributes", "netns"),
+        "SHAPE": shape, "COLUMNS": columns, "CONSTANTS": constants,
+        "__init__": keyword_init(constants + columns, extra="self.owners = self.attributes = self.netns = None"),
+    })
+    cls._make = staticmethod(positional_maker(RECORDS[shape], constants + columns))
+    return cls
+
+
+class SocketBatch(_Batch):
+    """TCP and UDP sockets by column (``_Batch``): the inet shape's batch."""
+
+    SHAPE = "inet"
     COLUMNS = batch_columns("inet")
     CONSTANTS = batch_constants("inet")  # ("proto", "family")
     # netns: the model.netns.NetNamespace its sockets are in, with --netns and --all-netns
@@ -224,42 +357,10 @@ class SocketBatch:
             CONSTANTS + COLUMNS,
             extra="self.owners = self.attributes = self.extensions = self.netns = None")
 
-    def __len__(self) -> int:
-        return len(self.state)
 
-    @classmethod
-    def from_sockets(cls, proto: str, family: int, sockets: list[InetSocket]) -> SocketBatch:
-        columns = {name: tuple(getattr(s, name) for s in sockets) for name in cls.COLUMNS}
-        return cls(proto=proto, family=family, **columns)
-
-    def sockets(self) -> Iterator[InetSocket]:
-        return map(_make_inet, *(repeat(getattr(self, name)) for name in self.CONSTANTS),
-                   *(getattr(self, name) for name in self.COLUMNS))
-
-    def socket_at(self, i: int) -> InetSocket:
-        """The record at position ``i``."""
-        return _make_inet(*(getattr(self, name) for name in self.CONSTANTS),
-                          *(getattr(self, name)[i] for name in self.COLUMNS))
-
-    def rows(self) -> Iterator[tuple[InetSocket, tuple[Owner, ...]]]:
-        """``(socket, owners)`` pairs; owners is ``()`` when the owner join did not run."""
-        owners = self.owners
-        if owners is None:
-            return zip(self.sockets(), repeat(()))
-        return zip(self.sockets(), owners)
-
-    def take(self, keep: list[int]) -> SocketBatch:
-        """The batch restricted to the positions in ``keep`` (in order)."""
-        columns = {name: tuple(getattr(self, name)[i] for i in keep) for name in self.COLUMNS}
-        batch = SocketBatch(proto=self.proto, family=self.family, **columns)
-        if self.owners is not None:
-            batch.owners = tuple(self.owners[i] for i in keep)
-        if self.attributes is not None:
-            batch.attributes = tuple(self.attributes[i] for i in keep)
-        if self.extensions is not None:
-            batch.extensions = tuple(self.extensions[i] for i in keep)
-        return batch
-
-
-# Columns -> record, in the field table's order (SocketBatch.sockets and socket_at).
-_make_inet = positional_maker(InetSocket, SocketBatch.CONSTANTS + SocketBatch.COLUMNS)
+SocketBatch._make = staticmethod(positional_maker(InetSocket, SocketBatch.CONSTANTS + SocketBatch.COLUMNS))
+UnixBatch = _batch_class("UnixBatch", "unix", "UNIX sockets by column (``_Batch``).")
+RawBatch = _batch_class("RawBatch", "raw", "RAW and ping sockets by column (``_Batch``).")
+PacketBatch = _batch_class("PacketBatch", "packet", "Packet sockets by column (``_Batch``).")
+# The batch class of each endpoint shape (kinds.SocketKind.batch).
+BATCHES = {"inet": SocketBatch, "unix": UnixBatch, "raw": RawBatch, "packet": PacketBatch}

@@ -46,6 +46,11 @@ def scan_options(opts: Options) -> Options:
     scan = Options(all=True, numeric=True, pids=True, executables=True, json=True,
                    protocol=opts.protocol, filters=opts.filters)
     scan.filter = opts.filter
+    if opts.kinds is not None:
+        # the exporter's series are those of TCP and UDP sockets: -p's other kinds are left out
+        from pynetstat.kinds import BY_OPTION, chosen_options
+
+        scan.kinds = tuple(o for o in chosen_options(opts.kinds) if BY_OPTION[o].spec)
     return scan
 
 

@@ -22,7 +22,7 @@ import time
 
 from pynetstat.model.changes import MARKS, route_difference
 from pynetstat.model.sockets import spec_state_name
-from pynetstat.render.endpoints import PROTO_LABELS, endpoint_cells, pid_text, state_text
+from pynetstat.render.endpoints import pid_text, row_cells
 from pynetstat.textsafe import safe
 
 TYPE_CHECKING = False
@@ -112,11 +112,10 @@ class ConnectionChangeText:
         rows = []
         for change in changes:
             sock = change.sock
-            local, foreign = endpoint_cells(sock, self.ifname, self.names)
-            state = state_text(sock)
+            label, local, foreign, state = row_cells(sock, self.ifname, self.names)
             if change.kind == "state":
                 state = f"{spec_state_name(change.previous_state)} -> {spec_state_name(sock.state)}"
-            cells = (PROTO_LABELS[sock.proto], local, foreign, state)
+            cells = (label, local, foreign, state)
             if opts.pids:
                 cells += (pid_text(tuple(o.pid for o in change.owners)),)
             under = []

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from pynetstat.kinds import LABELS, WITH_STATE
-from pynetstat.model.sockets import spec_state_name
+from pynetstat.kinds import BY_PROTOCOL, LABELS, WITH_STATE
+from pynetstat.model.sockets import (
+    ETHERTYPES,
+    IP_PROTOCOLS,
+    SOCK_TYPE_WORDS,
+    UNIX_STATE_WORDS,
+    spec_state_name,
+)
 from pynetstat.textsafe import safe_token
 
 TYPE_CHECKING = False
@@ -96,3 +102,131 @@ def endpoint_cells(sock: InetSocket, ifname: Callable[[int], str],
     if sock.proto not in WITH_STATE and sock.remote_port == 0 and sock.remote_address in WILDCARD:
         return local, "*:*"
     return local, f"{remote_host}:{rport}"
+
+
+def row_cells(sock, ifname: Callable[[int], str], names: Names | None) -> tuple[str, str, str, str]:
+    """Proto, Local Address, Foreign Address and State of any kind's record, by its shape."""
+    kind = BY_PROTOCOL[(sock.proto, sock.family)]
+    return SHAPE_CELLS[kind.shape](sock, kind.label, ifname, names)
+
+
+def _inet_cells(sock, label: str, ifname, names) -> tuple[str, str, str, str]:
+    local, foreign = endpoint_cells(sock, ifname, names)
+    return label, local, foreign, state_text(sock)
+
+
+def unix_name(path: bytes | None, abstract: bool | None) -> str:
+    """A UNIX socket's name as a cell: ``@name`` for an abstract name, the path for a path (one
+    that itself starts with ``@`` shows as ``\\@...``, which no escaped name can read as, since
+    ``safe`` doubles every backslash), as /proc printed it when the source cannot tell (``abstract``
+    None), ``*`` when unbound. Escaped as every untrusted string, spaces too (one cell)."""
+    if path is None:
+        return "*"
+    text = safe_token(path)
+    if abstract:
+        return "@" + text
+    if abstract is False and text.startswith("@"):
+        return "\\" + text
+    return text
+
+
+def owner_text(owners: tuple) -> str:
+    """``812/psql``: the lowest PID holding a socket and its name (net-tools' PID/Program name)."""
+    owner = min(owners, key=lambda o: o.pid)
+    return str(owner.pid) if owner.name is None else f"{owner.pid}/{safe_token(owner.name)}"
+
+
+def unix_peer_text(peer: int | None, path: bytes | None, abstract: bool | None,
+                   owners: tuple | None) -> str:
+    """The Foreign Address of a UNIX socket: the peer's name; with no name, the process at the
+    other end (with -o/-b), else the peer's inode; ``*`` when it has no peer."""
+    if not peer:
+        return "*"
+    if path is not None:
+        return unix_name(path, abstract)
+    if owners:
+        return owner_text(owners)
+    return f"inode:{peer}"
+
+
+def unix_state_text(stype: int, state: int, duplicate: bool) -> str:
+    """net-tools' Type and State: ``STREAM LISTENING``, ``DGRAM`` (unconnected); ``DUPLICATE``
+    first for a /proc line whose inode another line names too."""
+    word = UNIX_STATE_WORDS.get(state)
+    words = [SOCK_TYPE_WORDS.get(stype, f"TYPE({stype})"),
+             f"UNKNOWN({state})" if word is None else word]
+    if duplicate:
+        words.insert(0, "DUPLICATE")
+    return " ".join(w for w in words if w)
+
+
+def _unix_cells(sock, label: str, ifname, names) -> tuple[str, str, str, str]:
+    return (label, unix_name(sock.path, sock.abstract),
+            unix_peer_text(sock.peer, sock.peer_path, sock.peer_abstract, sock.peer_owners),
+            unix_state_text(sock.type, sock.state, sock.duplicate))
+
+
+class UnixColumns:
+    """The Local, Foreign and State cells of a batch of UNIX sockets, a column at a time: each
+    distinct name, owners tuple and (type, state) is made into text once (``Memo``), and the
+    cells of the usual socket (unnamed, its peer unnamed) are lookups, not calls. The same text
+    as ``_unix_cells`` row by row."""
+
+    def __init__(self) -> None:
+        self.names = Memo(lambda key: unix_name(*key))
+        self.owners = Memo(owner_text)
+        self.states = Memo(lambda key: unix_state_text(*key))
+
+    def cells(self, batch) -> tuple:
+        local = map(self.names.__getitem__, zip(batch.path, batch.abstract))
+        peer_owners = batch.peer_owners
+        if peer_owners is None or None in peer_owners:
+            peer_owners = (None,) * len(batch)
+        foreign = map(self._peer, batch.peer, batch.peer_path, batch.peer_abstract, peer_owners)
+        state = map(self.states.__getitem__, zip(batch.type, batch.state, batch.duplicate))
+        return local, foreign, state
+
+    def _peer(self, peer, path, abstract, owners) -> str:
+        if not peer:
+            return "*"
+        if path is not None:
+            return self.names[path, abstract]
+        if owners:
+            return self.owners[owners]
+        return f"inode:{peer}"
+
+
+def _raw_cells(sock, label: str, ifname, names) -> tuple[str, str, str, str]:
+    """``0.0.0.0:icmp  *:*``: the protocol in the port's place (a number with -n), as ss -w
+    prints it; a ping socket's port is its ICMP echo identifier."""
+    host = host_text(sock.local_address, sock.family, sock.scope, ifname, bound=True)
+    port: int | str = sock.local_port
+    if names is not None and sock.proto == "raw":
+        port = IP_PROTOCOLS.get(sock.ip_protocol, port)
+    if sock.remote_address in WILDCARD:
+        foreign = "*:*"
+    else:
+        foreign = host_text(sock.remote_address, sock.family, 0, ifname) + ":*"
+    return label, f"{host}:{port}", foreign, ""
+
+
+def _packet_cells(sock, label: str, ifname, names) -> tuple[str, str, str, str]:
+    """``eth0:all  *  RAW PROMISC``: the interface it is bound to (``*``: all) and the
+    ethertype it receives; in the State column its type and PROMISC, FANOUT, RX_RING, TX_RING."""
+    where = safe_token(ifname(sock.scope)) if sock.scope else "*"
+    ethertype = ETHERTYPES.get(sock.ethertype) if names is not None else None
+    words = [SOCK_TYPE_WORDS.get(sock.type, f"TYPE({sock.type})")]
+    if sock.promiscuous:
+        words.append("PROMISC")
+    if sock.fanout is not None:
+        words.append(f"FANOUT({sock.fanout[0]})")
+    if sock.rx_ring is not None:
+        words.append("RX_RING")
+    if sock.tx_ring is not None:
+        words.append("TX_RING")
+    return label, f"{where}:{ethertype or f'0x{sock.ethertype:04x}'}", "*", " ".join(words)
+
+
+# endpoint shape -> (sock, Proto label, ifname, names) -> the four cells
+SHAPE_CELLS = {"inet": _inet_cells, "unix": _unix_cells, "raw": _raw_cells,
+               "packet": _packet_cells}

@@ -15,8 +15,15 @@ from operator import or_
 
 from pynetstat.kinds import BY_PROTOCOL
 from pynetstat.model import SCHEMA_VERSION
-from pynetstat.model.fields import CONNECTION_JSON
-from pynetstat.model.sockets import kernel_state_name, spec_state_name
+from pynetstat.model.fields import CONNECTION_JSON, SHAPE_JSON
+from pynetstat.model.sockets import (
+    ETHERTYPES,
+    IP_PROTOCOLS,
+    SOCK_TYPE_WORDS,
+    UNIX_STATE_WORDS,
+    kernel_state_name,
+    spec_state_name,
+)
 from pynetstat.render.endpoints import Memo, is_ipv4_mapped, is_link_local
 from pynetstat.textsafe import json_text
 
@@ -37,6 +44,8 @@ def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names:
     ``dscp``, ``timer``, ``memory`` and ``tcp_info`` (render/extensions.extension_json), or ``None``:
     not asked for, all null."""
     kind = BY_PROTOCOL[(sock.proto, sock.family)]
+    if kind.shape != "inet":
+        return _other_record(kind, sock, owners, ifname, owner_json)
     # Keys in the order of model/fields.CONNECTION_JSON (tests/test_json_schema.py checks it).
     rec = {
         "proto": kind.name,
@@ -75,6 +84,90 @@ def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names:
         host = names.host(sock.remote_address)
         rec["remote_host"] = None if host is None else json_text(host)
     return rec
+
+
+_FAMILY_NAMES = {4: "ipv4", 6: "ipv6"}
+
+
+def _other_record(kind, sock, owners: tuple[Owner, ...] | None, ifname: Callable[[int], str],
+                  owner_json: Callable | None) -> dict:
+    """A row of a kind beyond TCP and UDP: the fields every kind shares, then its shape's own
+    (model/fields.SHAPE_JSON, in that order; docs/json.md)."""
+    rec = {
+        "proto": kind.name,
+        "family": _FAMILY_NAMES.get(sock.family, kind.name),
+        "state": _SHAPE_STATE[kind.shape](sock),
+        "kernel_state": kernel_state_name(sock.state),
+        "recv_q": sock.recv_q,
+        "send_q": sock.send_q,
+        "uid": sock.uid,
+        "inode": sock.inode,
+        "cookie": sock.cookie,
+        "pid": owners[0].pid if owners else None,
+        "owners": None if owners is None else owners_value(owners, owner_json),
+    }
+    rec.update(_SHAPE_FIELDS[kind.shape](sock, ifname, owner_json))
+    return {name: rec[name] for name, _type in SHAPE_JSON[kind.shape]}
+
+
+def _name_json(name: bytes | None) -> str | None:
+    return None if name is None else json_text(name)
+
+
+def _unix_fields(sock, ifname, owner_json) -> dict:
+    peers = sock.peer_owners
+    return {
+        "type": SOCK_TYPE_WORDS.get(sock.type, str(sock.type)).lower(),
+        "path": _name_json(sock.path), "abstract": sock.abstract,
+        "peer_inode": sock.peer or None, "peer_path": _name_json(sock.peer_path),
+        "peer_abstract": sock.peer_abstract,
+        "peer_pid": min(o.pid for o in peers) if peers else None,
+        "peer_owners": None if peers is None or not sock.peer else owners_value(peers, owner_json),
+        "verified": sock.verified, "duplicate": sock.duplicate,
+    }
+
+
+def _interface(ifname, index: int) -> str | None:
+    return json_text(ifname(index)) if index else None
+
+
+def _raw_fields(sock, ifname, owner_json) -> dict:
+    return {
+        "ip_protocol": sock.ip_protocol, "ip_protocol_name": IP_PROTOCOLS.get(sock.ip_protocol),
+        "local_address": sock.local_address, "local_port": sock.local_port,
+        "remote_address": sock.remote_address, "interface": _interface(ifname, sock.scope),
+        "verified": sock.verified,
+    }
+
+
+def _ring(ring) -> dict | None:
+    if ring is None:
+        return None
+    return {"block_size": ring.block_size, "block_nr": ring.block_nr,
+            "frame_size": ring.frame_size, "frame_nr": ring.frame_nr}
+
+
+_FANOUT_MODES = {0: "hash", 1: "lb", 2: "cpu", 3: "rollover", 4: "rnd", 5: "qm", 6: "cbpf",
+                 7: "ebpf"}  # include/uapi/linux/if_packet.h PACKET_FANOUT_*
+
+
+def _packet_fields(sock, ifname, owner_json) -> dict:
+    fanout = sock.fanout
+    return {
+        "type": SOCK_TYPE_WORDS.get(sock.type, str(sock.type)).lower(),
+        "ethertype": sock.ethertype, "ethertype_name": ETHERTYPES.get(sock.ethertype),
+        "interface": _interface(ifname, sock.scope), "promiscuous": sock.promiscuous,
+        "fanout": None if fanout is None else {
+            "group": fanout[0], "mode": _FANOUT_MODES.get(fanout[1] & 0xFF, str(fanout[1]))},
+        "rx_ring": _ring(sock.rx_ring), "tx_ring": _ring(sock.tx_ring),
+        "verified": sock.verified,
+    }
+
+
+# shape -> the row's state (the table's words; null where the table shows none) and own fields
+_SHAPE_STATE = {"unix": lambda sock: UNIX_STATE_WORDS.get(sock.state, f"UNKNOWN({sock.state})") or None,
+                "raw": lambda sock: None, "packet": lambda sock: None}
+_SHAPE_FIELDS = {"unix": _unix_fields, "raw": _raw_fields, "packet": _packet_fields}
 
 
 def owners_value(owners: tuple[Owner, ...], owner_json: Callable | None) -> list[dict]:

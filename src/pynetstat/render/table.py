@@ -17,12 +17,10 @@ from itertools import chain, repeat
 from pynetstat.kinds import BY_PROTOCOL
 from pynetstat.model.sockets import SPEC_STATE_NAMES, spec_state_name
 from pynetstat.render.endpoints import (
-    PROTO_LABELS,
     WILDCARD,
     Memo,
-    endpoint_cells,
     pid_text,
-    state_text,
+    row_cells,
 )
 from pynetstat.textsafe import ljust, width
 
@@ -93,6 +91,7 @@ class ConnectionTable:
         # room -> (address -> the width left for the port after "address:")
         self.pads = Memo(lambda room: Memo(lambda address: room - len(address)))
         self.owner_blocks: dict = {}
+        self.unix_columns = None  # UnixColumns, made at the first UNIX batch
         self.unreadable_lines: list[str] = []
         if opts.executables and owner_lines is not None:
             from pynetstat.render.owners import UNREADABLE_LINE
@@ -118,6 +117,10 @@ class ConnectionTable:
                     self.rows += len(batch)
                 else:
                     self._add_numeric(batch)
+                if self.opts.executables:
+                    self._add_owner_lines(batch, start)
+            elif kind.shape == "unix":
+                self._add_unix(batch, kind.label)
                 if self.opts.executables:
                     self._add_owner_lines(batch, start)
             else:
@@ -232,6 +235,23 @@ class ConnectionTable:
             cells.extend(zip(label, local, foreign, state))
         self.rows += n
 
+    def _add_unix(self, batch: SocketBatch, label: str) -> None:
+        """UNIX rows by column (``UnixColumns``)."""
+        if self.unix_columns is None:
+            from pynetstat.render.endpoints import UnixColumns
+
+            self.unix_columns = UnixColumns()
+        n = len(batch)
+        local, foreign, state = self.unix_columns.cells(batch)
+        cells = self._cells()
+        if self.opts.pids:
+            owners = batch.owners if batch.owners is not None else repeat((), n)
+            cells.extend(zip(repeat(label, n), local, foreign, state,
+                             map(self.pid_cells.__getitem__, owners)))
+        else:
+            cells.extend(zip(repeat(label, n), local, foreign, state))
+        self.rows += n
+
     def write_rows(self, rows: Iterable[tuple[InetSocket, tuple[Owner, ...]]]) -> None:
         """Row at a time: names, link-local scopes, -b lines."""
         cells_list = self._cells()
@@ -240,8 +260,7 @@ class ConnectionTable:
         names, ifname = self.names, self.scope_names
         lines_for = self.owner_lines if self.opts.executables else None
         for sock, owners in rows:
-            local, foreign = endpoint_cells(sock, ifname, names)
-            cells: tuple[str, ...] = (PROTO_LABELS[sock.proto], local, foreign, state_text(sock))
+            cells: tuple[str, ...] = row_cells(sock, ifname, names)
             append(cells + (self.pid_cells[owners],) if show_pids else cells)
             if lines_for is not None:
                 extra = self.owner_blocks[owners] if owners else (

@@ -5,6 +5,8 @@ never the kernel.
 
 from __future__ import annotations
 
+from pynetstat.kinds import BY_NAME
+
 # ``conns`` is a ``linux.connections.ConnectionSet`` once iterated; it is not imported, not even
 # for annotations, so that views never depend on a collector.
 
@@ -94,13 +96,18 @@ def _source_notes(conns) -> list[str]:
               and not any(path.endswith(f"/net/{proto}") for path in log.unreadable)):
             # No IPv6 is a kernel's choice; no IPv4 file is a broken /proc: a loss to say.
             out.append(f"no {proto} sockets could be read: {why}, and there is no /proc/net/{proto}")
-        elif conns.opts.verbose:
-            # A fallback is not a loss (the rows are the same), so it is only said when asked.
-            out.append(f"{proto}: read {source or 'nothing'} instead of sock_diag ({why})")
+        elif conns.opts.verbose or (proto in BY_NAME and not BY_NAME[proto].spec):
+            # A fallback is not a loss (the rows are the same), so it is only said when asked;
+            # for the kinds beyond the spec's it is said always: their /proc files say less
+            # (no peers, no memberships) and /proc/net/unix can be forged.
+            unverified = ": rows unverified" if source == "proc" and proto == "unix" else ""
+            out.append(f"{proto}: read {source or 'nothing'} instead of sock_diag ({why}){unverified}")
     out.extend(log.filter_notes)
     out.extend(log.notes)
+    out.extend(log.warnings)
     groups = conns.opts.extension_groups
-    fallen = [proto for proto, source in log.sources.items() if source == "proc"]
+    fallen = [proto for proto, source in log.sources.items()
+              if source == "proc" and proto.startswith("tcp")]
     if groups and fallen:
         asked = ", ".join(f"--{flag}" for flag, group in (("timers", "timer"), ("memory", "memory"),
                                                          ("info", "tcp_info")) if group in groups)
