@@ -67,7 +67,9 @@ KERNEL_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1",
 JSON_FIELDS = {"proto", "family", "local_address", "local_port", "remote_address", "remote_port",
                "state", "kernel_state", "interface", "link_local", "ipv4_mapped", "recv_q", "send_q",
                "uid", "inode", "cookie", "pid", "owners", "local_service", "remote_service",
-               "remote_host"}
+               "remote_host",
+               # null unless -d, --timers, --memory, --info asked for them (docs/tcpinfo.md)
+               "dscp", "timer", "memory", "tcp_info"}
 
 
 def endpoint(address: str, port: int, family: int) -> str:

@@ -187,7 +187,7 @@ def test_close_a_time_wait_socket_or_say_this_kernel_cannot(pair):
     pair_filter = ("sport", "=", f":{port}", "and", "dport", "=",
                    f":{listener.getsockname()[1]}")
     assert ss_count("state", "time-wait", *pair_filter) == 1
-    p = close(["--yes", "-n", "--lport", str(port)])
+    p = close(["--yes", "-n", "--lport", str(port), "--rport", str(listener.getsockname()[1])])
     rows = parse_table(p.stdout.partition("\nClosed ")[0])
     assert [row[1:4] for row in rows] == [(f"127.0.0.1:{port}",
                                            f"127.0.0.1:{listener.getsockname()[1]}", "TIME_WAIT")]

@@ -269,6 +269,7 @@ class _Batch:
         _make: Callable[..., Any]
         owners: Any
         attributes: Any
+        extensions: Any
         netns: Any
 
         def __init__(self, **fields: Any) -> None: ...
@@ -306,9 +307,8 @@ class _Batch:
             batch.owners = tuple(self.owners[i] for i in keep)
         if self.attributes is not None:
             batch.attributes = tuple(self.attributes[i] for i in keep)
-        extensions = getattr(self, "extensions", None)  # the inet batch's (SocketBatch)
-        if extensions is not None:
-            batch.extensions = tuple(extensions[i] for i in keep)
+        if self.extensions is not None:
+            batch.extensions = tuple(self.extensions[i] for i in keep)
         return batch
 
 
@@ -316,9 +316,12 @@ def _batch_class(name: str, shape: str, doc: str) -> Any:
     """The batch class of one endpoint shape, its slots and constructor made from the field table."""
     columns, constants = batch_columns(shape), batch_constants(shape)
     cls: Any = type(name, (_Batch,), {
-        "__doc__": doc, "__slots__": constants + columns + ("owners", "attributes", "netns"),
+        "__doc__": doc,
+        "__slots__": constants + columns + ("owners", "attributes", "extensions", "netns"),
         "SHAPE": shape, "COLUMNS": columns, "CONSTANTS": constants,
-        "__init__": keyword_init(constants + columns, extra="self.owners = self.attributes = self.netns = None"),
+        # extensions: always None (the extension groups are TCP's), as the renderers ask every batch
+        "__init__": keyword_init(constants + columns, extra="self.owners = self.attributes = "
+                                 "self.extensions = self.netns = None"),
     })
     cls._make = staticmethod(positional_maker(RECORDS[shape], constants + columns))
     return cls
