@@ -32,7 +32,7 @@ def crowd(tmp_path_factory):
                           f"127.64.{net}.1")
 
 
-@pytest.mark.parametrize("argv", [["-a", "-p", "tcp"], ["-a", "-p", "tcp", "--json"]], ids=" ".join)
+@pytest.mark.parametrize("argv", [["-af", "-p", "tcp"], ["-a", "-p", "tcp", "--json"]], ids=" ".join)
 def test_every_name_the_hosts_file_knows_is_shown(crowd, argv):
     status, out, err, took = run_in_namespace(crowd, argv)
     assert status == 0, err

@@ -53,7 +53,7 @@ def peer_scene(tmp_path_factory, name: str, dns_address: str, peers: list[str],
     dns.close()
 
 
-@pytest.mark.parametrize("argv", [["-a", "-p", "tcp"], ["-ao", "-p", "tcp"], ["-a", "-p", "tcp", "--json"]],
+@pytest.mark.parametrize("argv", [["-af", "-p", "tcp"], ["-aof", "-p", "tcp"], ["-a", "-p", "tcp", "--json"]],
                          ids=" ".join)
 def test_names_that_answer_are_shown(named_scene, argv):
     """Peers named in /etc/hosts print as their names, the others (whose lookups never answer)
@@ -87,7 +87,7 @@ def test_interval_session_keeps_its_threads_bounded(named_scene):
                         for name in ("resolv.conf", "hosts", "nsswitch.conf"))
     env = subprocess_env()
     env.pop("PYNETSTAT_RESOLVE_BUDGET")
-    script = f"{binds} && exec {' '.join(command(['-a', '-p', 'tcp', '0.3']))}"
+    script = f"{binds} && exec {' '.join(command(['-af', '-p', 'tcp', '0.3']))}"
     p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:

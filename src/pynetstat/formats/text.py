@@ -67,7 +67,7 @@ class TextFormat:
                        head: dict | None = None) -> None:
         opts = self.session.opts
         if head and "netns" in head:  # --all-netns: each namespace's sections under its name
-            from pynetstat.views.netns import netns_title
+            from pynetstat.model.netns_labels import netns_title
 
             out.write(netns_title(self.session.env.netns))
         out.write("".join(view.render_text(snapshot, opts) for _, view, snapshot in sections))

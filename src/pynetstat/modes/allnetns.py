@@ -48,8 +48,8 @@ def _connections(session: Session, every: AllNamespaces) -> None:
 def _sections(session: Session, every: AllNamespaces) -> None:
     """Each namespace's -e, -s, -r, read through its own netlink source and net/ files; a
     ``netns`` head names it (a title line in text, the ``netns`` field of its JSON line)."""
+    from pynetstat.model.netns_labels import namespace_notes, netns_cell, netns_json
     from pynetstat.modes import collect_sections, section_notes
-    from pynetstat.views.netns import namespace_notes, netns_cell, netns_json
 
     notes = namespace_notes(every)
     for part in every.parts:

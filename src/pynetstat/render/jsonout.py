@@ -313,7 +313,7 @@ def write_connections(out: TextIO, batches: Iterable[SocketBatch], with_owners: 
             # --netns, --all-netns: every row ends with its namespace (docs/json.md)
             tail = netns_tails.get(id(ns))
             if tail is None:
-                from pynetstat.views.netns import netns_json
+                from pynetstat.model.netns_labels import netns_json
 
                 tail = netns_tails[id(ns)] = ', "netns": ' + json.dumps(netns_json(ns)) + "}"
             rows = [row[:-1] + tail for row in rows]

@@ -131,7 +131,7 @@ class ConnectionTable:
                 self.flush()
 
     def _enter_namespace(self, batch: SocketBatch) -> None:
-        from pynetstat.views.netns import netns_cell
+        from pynetstat.model.netns_labels import netns_cell
 
         if self.within is not None:
             self.scope_names = self.within(batch.netns)

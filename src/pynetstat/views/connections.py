@@ -16,7 +16,7 @@ def account(conns) -> dict:
     parts = getattr(conns, "parts", None)
     if parts is None:
         return _account(conns)
-    from pynetstat.views.netns import netns_json
+    from pynetstat.model.netns_labels import netns_json
 
     found = conns.discovery
     return {
@@ -68,7 +68,7 @@ def notes(conns) -> list[str]:
     if parts is None:
         return _source_notes(conns) + _owner_notes(conns, conns.unattributed,
                                                    conns.unread_processes(), conns.closed)
-    from pynetstat.views.netns import namespace_notes, netns_cell
+    from pynetstat.model.netns_labels import namespace_notes, netns_cell
 
     out = namespace_notes(conns)
     unread: dict[str, int] = {}

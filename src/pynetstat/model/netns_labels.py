@@ -1,6 +1,7 @@
 """A network namespace as the listings show it (--netns, --all-netns): the Namespace column's
 cell and the JSON ``netns`` object, every string escaped (container and pod names come from
-runtime files and cgroup paths: untrusted)."""
+runtime files and cgroup paths: untrusted). In model/, below views and render, which both name
+namespaces (a view may import no other view)."""
 
 from __future__ import annotations
 
