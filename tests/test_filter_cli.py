@@ -419,6 +419,7 @@ def test_interval_mode_filters_every_pass(world):
         sock.close()
 
 
+@pytest.mark.slow  # 35 s: three interval passes over the whole filter scene (make soak)
 def test_interval_changes_filter_every_pass(world):
     opened = []
 

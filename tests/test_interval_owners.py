@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tracemalloc
 
+import pytest
+
 from pynetstat.cli import main
 from pynetstat.env import Environment
 from pynetstat.errors import Exit
@@ -271,6 +273,7 @@ def memory_scenario(passes: int):
     return {"status": status, "written": sink.written, **marks}
 
 
+@pytest.mark.slow  # 14 s: 1,000 passes (make soak)
 def test_memory_stays_flat_over_1000_passes():
     got = isolated(memory_scenario, 1000)
     assert got["status"] == Exit.INTERRUPTED
