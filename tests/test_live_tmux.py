@@ -21,6 +21,10 @@ import pytest
 from conftest import LAUNCHER
 
 pytest.importorskip("textual")
+# Soaks (make soak) for now: run in the host namespace after the whole suite, with other tests'
+# sockets left over, two of these waited out their 90 s in CI dry runs (a row pushed off the
+# pane, a SIGTERM case). They pass alone; they belong in a namespace of their own.
+pytestmark = pytest.mark.slow
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
 SGR = re.compile(r"\x1b\[([0-9;]*)m")
@@ -130,9 +134,6 @@ def expected(server: socket.socket, mark: str = " ") -> tuple[str, ...]:
     return (mark, "TCP", f"{la}:{lp}", f"{ra}:{rp}", "ESTABLISHED", str(os.getpid()), name)
 
 
-# In the host namespace: after the whole suite, other tests' sockets can push the test's row
-# off the pane (CI saw only another row for 90 s). A soak until it runs in a namespace of its own.
-@pytest.mark.slow
 def test_a_person_watches_a_connection_arrive_sorts_and_quits(pane, scene):
     port, connect = scene
     first = connect()
