@@ -6,6 +6,7 @@ tests/helpers.py's (the one harness, shared with tests/attack)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -18,6 +19,13 @@ FIXTURES = os.path.join(TESTS, "fixtures")
 sys.path.insert(0, FIXTURES)
 
 from helpers import Result, parse_table, run_inprocess  # noqa: E402, F401  (tests import them from here)
+
+# A shell without job control starts a background job (`.ci/run &`) with SIGINT ignored, and an
+# ignored signal stays ignored across exec: every pynetstat the tests start would then ignore
+# Ctrl+C, as it should, and the tests of Ctrl+C would see nothing. Handled signals are reset to
+# their default action by exec, so handling SIGINT here gives the children a terminal's SIGINT.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def run_subprocess(argv: list[str], *, env: dict | None = None, timeout: float = 60) -> Result:
