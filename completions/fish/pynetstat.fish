@@ -20,7 +20,7 @@ complete -c pynetstat -s r -l routes -d 'Displays the routing table (main table;
 complete -c pynetstat -s s -l statistics -d 'Displays per-protocol statistics (IP, IPv6, ICMP, ICMPv6, TCP, UDP); -v adds the kernel\'s counters the lines do not show.'
 complete -c pynetstat -s v -l verbose -d 'With -b: the whole sequence (process ancestry, cgroup path) for every executable.'
 complete -c pynetstat -l json -d 'Prints JSON instead of text (JSON Lines with an interval).'
-complete -c pynetstat -l csv -d 'Prints CSV instead of text: a header row, then one record per row (RFC 4180; one of -e, -s, -r at a time; with an interval one header, then rows with timestamp and pass).'
+complete -c pynetstat -l csv -d 'Prints CSV instead of text: a header row, then one record per row (RFC 4180; one of -e, -s, -r at a time; with an interval one header, then rows with timestamp and pass; --info, --timers, --memory: a column per field).'
 complete -c pynetstat -l changes -d 'With an interval: after the first display, only what changed.'
 complete -c pynetstat -s d -l dscp -d 'Under each row, the DSCP of the packets the socket sends (dscp:46 is Expedited Forwarding), from its IPv4 TOS or IPv6 traffic class.'
 complete -c pynetstat -l info -d 'Under each TCP row, what the kernel knows of the connection (what ss prints for its info option): congestion algorithm, window scale, rto, rtt/rttvar (ms), mss, cwnd, ssthresh, bytes sent, acked and received, segments, last send/receive/ack (ms ago), pacing and delivery rate, retransmissions (now/total), lost.'

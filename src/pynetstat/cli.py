@@ -143,8 +143,6 @@ def parse_args(argv: list[str]) -> Options:
         from pynetstat.select import parse_filter
 
         opts.filter = parse_filter(opts.filters)
-    if opts.csv and opts.extension_groups:
-        raise UsageError("-d, -i, --info, --timers and --memory are not in --csv yet: use --json")
     if opts.processes:
         if opts.interval is not None:
             raise UsageError("-c with an interval is not done yet: run it without one")

@@ -205,7 +205,8 @@ FLAGS: tuple[Flag, ...] = (
          long="json"),
     Flag("csv", "Prints CSV instead of text: a header row, then one record per row (RFC 4180; "
          "one of -e, -s, -r at a time; with an interval one header, then rows with timestamp "
-         "and pass). Not with --json. Columns: docs/csv.md.", long="csv"),
+         "and pass; --info, --timers, --memory: a column per field). Not with --json. "
+         "Columns: docs/csv.md.", long="csv"),
     Flag("changes", "With an interval: after the first display, only what changed.", long="changes"),
     # TCP internals per connection (issue 13, docs/tcpinfo.md): asked of the kernel only when given.
     Flag("dscp", "Under each row, the DSCP of the packets the socket sends (dscp:46 is "

@@ -14,16 +14,17 @@ import csv
 
 from pynetstat.render.csvout import (
     CONNECTION_CHANGE,
-    CONNECTION_COLUMNS,
     COUNTER_COLUMNS,
     INTERVAL,
     ROUTE_CHANGE_COLUMNS,
     ROUTE_COLUMNS,
     SECTION_TABLES,
     ConnectionRows,
-    cell,
+    connection_columns,
     record_cells,
     route_records,
+    row_cells,
+    spread_columns,
 )
 from pynetstat.textsafe import csv_text, safe
 
@@ -66,7 +67,9 @@ class CsvFormat:
                           head: dict[str, Any] | None = None) -> None:
         session = self.session
         changes = session.opts.changes
-        columns = (CONNECTION_CHANGE[1:] if changes else ()) + CONNECTION_COLUMNS
+        groups = session.opts.extension_groups
+        spread = spread_columns(groups)
+        columns = (CONNECTION_CHANGE[1:] if changes else ()) + connection_columns(spread)
         prefix = self._start(out, columns, head)
         if changes:
             prefix += (None,)  # previous_state
@@ -75,8 +78,13 @@ class CsvFormat:
             from pynetstat.render.owners import owner_json as of_owner
 
             owner_json = of_owner
+        ext_json = None
+        if groups:
+            from pynetstat.render.extensions import extension_encoder
+
+            ext_json = extension_encoder(groups)
         encoder = ConnectionRows(session.opts.wants_owners, session.names, session.ifname,
-                                 owner_json, prefix)
+                                 owner_json, prefix, ext_json, spread)
         # Rows leave about 64 KiB at a time: a dump of mixed sockets comes in batches of a few
         # rows, and a write to the output stream costs more than a short row's text.
         pending: list[str] = []
@@ -155,6 +163,7 @@ class ConnectionChangeCsv:
         self.out = out
         self.session = session
         opts = session.opts
+        self.spread = spread_columns(opts.extension_groups)
         self.owner_json = None
         if opts.executables:
             from pynetstat.render.owners import owner_json
@@ -177,7 +186,7 @@ class ConnectionChangeCsv:
                                        session.names, session.ifname, self.owner_json)
             previous = (None if change.previous_state is None
                         else spec_state_name(change.previous_state))
-            rows.append((*lead, change.kind, previous, *map(cell, record.values())))
+            rows.append((*lead, change.kind, previous, *row_cells(record, self.spread)))
         csv.writer(self.out).writerows(rows)
 
 

@@ -37,12 +37,10 @@ class JsonFormat:
         if session.opts.executables:
             from pynetstat.render.owners import owner_json
         ext_json = None
-        groups = session.opts.extension_groups
-        if groups:
-            from pynetstat.render.extensions import extension_json
+        if session.opts.extension_groups:
+            from pynetstat.render.extensions import extension_encoder
 
-            def ext_json(ext, ipv4):
-                return extension_json(ext, groups, ipv4)
+            ext_json = extension_encoder(session.opts.extension_groups)
         head = _envelope(head)
         write_connections(OneLine(out) if head else out, batches, session.opts.wants_owners,
                           session.names, session.ifname, owner_json, lambda: account(conns), head,

@@ -25,6 +25,7 @@ from pynetstat.model.sockets import kernel_state_name, spec_state_name
 from pynetstat.render.endpoints import Memo, is_ipv4_mapped, is_link_local
 from pynetstat.render.jsonout import (
     PLAIN_CELLS,
+    batch_extensions,
     connection_record,
     is_plain,
     mapped_cells,
@@ -73,6 +74,40 @@ def record_cells(record: dict[str, Any], columns: Iterable[str]) -> list[object]
     return [cell(record.get(name)) for name in columns]
 
 
+# --- -d, -i, --info, --timers, --memory: the JSON row's extension objects, one column per key ---
+
+def spread_columns(groups: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The extension objects of the JSON row that the groups asked for fill (``timer``, ``memory``,
+    ``tcp_info``), each with its keys: in CSV each key is a column of its own (``tcp_info_rtt_us``),
+    so a spreadsheet or ``cut`` reads a number, not JSON text. ``dscp`` is a number already."""
+    if not groups:
+        return {}
+    from pynetstat.render.extensions import EXTENSION_OBJECTS
+
+    return {column: keys for column, (fillers, keys) in EXTENSION_OBJECTS.items()
+            if set(fillers) & set(groups)}
+
+
+def connection_columns(spread: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The JSON row's columns, an object of ``spread`` replaced by a column per key, in place."""
+    return tuple(column for name in CONNECTION_COLUMNS
+                 for column in ([f"{name}_{key}" for key in spread[name]] if name in spread
+                                else [name]))
+
+
+def row_cells(record: dict[str, Any], spread: dict[str, tuple[str, ...]]) -> list[object]:
+    """A JSON row as the cells of ``connection_columns(spread)`` (an object that is null, a UDP
+    socket's ``tcp_info``, gives empty cells)."""
+    cells: list[object] = []
+    for name, value in record.items():
+        keys = spread.get(name)
+        if keys is None:
+            cells.append(cell(value))
+        else:
+            cells.extend(cell(value.get(key)) if value else None for key in keys)
+    return cells
+
+
 class ConnectionRows:
     """The connection table's rows as CSV text, a batch at a time, each row starting with the
     cells ``lead`` (interval mode's timestamp, pass, host, ...).
@@ -84,7 +119,11 @@ class ConnectionRows:
     200,000 sockets). tests/test_csv_batches.py checks that the two give the same text."""
 
     def __init__(self, with_owners: bool, names: Names | None, ifname: Callable[[int], str],
-                 owner_json: OwnerJson | None, lead: tuple[object, ...] = ()):
+                 owner_json: OwnerJson | None, lead: tuple[object, ...] = (),
+                 ext_json: Callable[..., dict[str, Any]] | None = None,
+                 spread: dict[str, tuple[str, ...]] | None = None):
+        self.ext_json = ext_json  # Extensions -> the row's extension objects (--info, ...)
+        self.spread = spread or {}  # spread_columns of the groups asked for
         self.with_owners = with_owners
         self.names = names
         self.ifname = ifname
@@ -115,16 +154,18 @@ class ConnectionRows:
 
     def reference(self, batch: SocketBatch) -> str:
         owners = self.with_owners
+        spread = self.spread
         self.writer.writerows(
-            (*self.lead, *map(cell, connection_record(sock, found if owners else None, self.names,
-                                                      self.ifname, self.owner_json).values()))
-            for sock, found in batch.rows())
+            (*self.lead, *row_cells(connection_record(sock, found if owners else None, self.names,
+                                                      self.ifname, self.owner_json, ext), spread))
+            for (sock, found), ext in zip(batch.rows(), batch_extensions(batch, self.ext_json)))
         return self._take()
 
     def text(self, batch: SocketBatch) -> str:
         """The batch's rows, CRLF after each."""
         kind = BY_PROTOCOL[(batch.proto, batch.family)]
-        if not is_plain(kind, batch, self.names):
+        # The template knows the plain row's columns; rows with extensions go record by record.
+        if self.ext_json is not None or not is_plain(kind, batch, self.names):
             return self.reference(batch)
         n = len(batch)
         local = batch.local_address

@@ -382,10 +382,13 @@ def info_lines(exts: Iterable[Extensions], numeric: bool) -> list[list[str]] | N
 
 # ---- JSON ----------------------------------------------------------------------------------
 
+TIMER_JSON = ("name", "expires_ms", "retrans")
+
+
 def timer_json(timer: Timer | None) -> dict[str, Any] | None:
     if timer is None:
         return None
-    return {"name": timer.name, "expires_ms": timer.expires_ms, "retrans": timer.retrans}
+    return dict(zip(TIMER_JSON, (timer.name, timer.expires_ms, timer.retrans)))
 
 
 def memory_json(ext: Extensions) -> dict[str, Any] | None:
@@ -420,6 +423,24 @@ def tcp_info_json(ext: Extensions) -> dict[str, Any] | None:
     out["congestion"] = None if ext.congestion is None else json_text(ext.congestion)
     out["option_names"] = list(info.option_names())
     return out
+
+
+# The row's extension objects: JSON column -> (the groups that fill it, its keys in order). CSV
+# spreads each over a column per key (render/csvout.spread_columns).
+EXTENSION_OBJECTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "timer": (("timer", "times"), TIMER_JSON),
+    "memory": (("memory",), tuple(key for _name, key in MEMORY_JSON)),
+    "tcp_info": (("tcp_info", "times"), tuple(key for key, _type in TCP_INFO_SCHEMA)),
+}
+
+
+def extension_encoder(groups: tuple[str, ...]
+                      ) -> Callable[[Extensions | None, bool], dict[str, Any]] | None:
+    """``(ext, ipv4) -> the row's extension objects`` for the groups asked, or None when none is
+    asked (the rows keep their nulls)."""
+    if not groups:
+        return None
+    return lambda ext, ipv4: extension_json(ext, groups, ipv4)
 
 
 def extension_json(ext: Extensions | None, groups: tuple[str, ...], ipv4: bool = True

@@ -176,6 +176,17 @@ def owners_value(owners: tuple[Owner, ...], owner_json: Callable | None) -> list
             {"pid": o.pid, "name": None if o.name is None else json_text(o.name)} for o in owners]
 
 
+def batch_extensions(batch: SocketBatch, ext_json: Callable | None) -> Iterable[dict | None]:
+    """Each row's extension objects (``ext_json(ext, ipv4)``: render/extensions.extension_encoder),
+    or None for every row when the batch carries none or none was asked for. An IPv4-mapped
+    remote address makes a row's DSCP the IPv4 TOS."""
+    if batch.extensions is None or ext_json is None:
+        return repeat(None)
+    v4 = batch.family == 4
+    return (ext_json(ext, v4 or remote.startswith("::ffff:"))
+            for ext, remote in zip(batch.extensions, batch.remote_address))
+
+
 class BatchEncoder:
     """Rows of a batch as JSON text without a dict per row: a batch whose fields are all known
     to be plain (numeric, no interface, a cookie; no names) fills one template per row, every
@@ -211,14 +222,10 @@ class BatchEncoder:
             ifname = self.ifname
             if batch.netns is not None and hasattr(ifname, "within"):
                 ifname = ifname.within(batch.netns)  # a scope is an ifindex of its namespace
-            ext_json = self.ext_json
-            v4 = batch.family == 4
-            exts = (repeat(None) if batch.extensions is None or ext_json is None
-                    else (ext_json(ext, v4 or remote.startswith("::ffff:"))
-                          for ext, remote in zip(batch.extensions, batch.remote_address)))
             return [dumps(connection_record(sock, found if owners else None, self.names,
                                             ifname, self.owner_json, ext))
-                    for (sock, found), ext in zip(batch.rows(), exts)]
+                    for (sock, found), ext in zip(batch.rows(),
+                                                  batch_extensions(batch, self.ext_json))]
         n = len(batch)
         local = batch.local_address
         mapped = mapped_cells(batch, self.mapped)
