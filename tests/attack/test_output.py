@@ -71,13 +71,14 @@ def named_process():
 
 def run(argv, *, stdout, stderr=subprocess.PIPE, env=None, close=None, until=None):
     """pynetstat ``argv``; ``close``: a fd closed in the child before it starts; an interval run
-    is ended by SIGINT once ``until(what stdout, a pipe, holds)`` (or 10 s), or by itself."""
+    is ended by SIGINT once ``until(what stdout, a pipe, holds)`` (or 30 s: on a loaded host a
+    first -b display walks every process's fds), or by itself."""
     preexec = (lambda: os.close(close)) if close is not None else None
     p = subprocess.Popen(command(argv), stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
                          env=subprocess_env(env), preexec_fn=preexec)
     out = b""
     if until is not None and stdout == subprocess.PIPE:
-        end = time.monotonic() + 10
+        end = time.monotonic() + 30
         while not until(out) and time.monotonic() < end:
             if select.select([p.stdout], [], [], 0.2)[0]:
                 chunk = os.read(p.stdout.fileno(), 1 << 20)
