@@ -133,7 +133,9 @@ def live_scenario() -> dict:
                 raise KeyboardInterrupt
 
         out, err = io.StringIO(), io.StringIO()
-        status = main(["-ano", "-p", "tcp", "--json", "1"], Environment(out, err, sleep=sleep))
+        # A long interval (the sleep is the test's): a pass that overran a short one would start
+        # the next at once, before the holder closed its copy (seen on a loaded host).
+        status = main(["-ano", "-p", "tcp", "--json", "60"], Environment(out, err, sleep=sleep))
         assert status == 130, err.getvalue()
         assert_quiet_stderr(err.getvalue())
         shown = []
