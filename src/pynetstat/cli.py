@@ -144,8 +144,9 @@ def parse_args(argv: list[str]) -> Options:
 
         opts.filter = parse_filter(opts.filters)
     if opts.processes:
-        if opts.interval is not None:
-            raise UsageError("-c with an interval is not done yet: run it without one")
+        if opts.changes:
+            raise UsageError("-c redisplays the whole table every interval: --changes is for "
+                             "the connection table and the -e, -s, -r counters")
         opts.all = opts.pids = True  # every socket, with its owners
     _check_audit(opts)
     _check_serve(opts)

@@ -79,9 +79,9 @@ class Options:
 
     @property
     def owner_names(self) -> bool:
-        """Does the output name each owner (``-b``, and the owner lists of --json and --csv),
-        so that the owner join reads each owning process's name?"""
-        return self.json or self.csv or self.executables
+        """Does the output name each owner (``-b``, -c's Name column, and the owner lists of
+        --json and --csv), so that the owner join reads each owning process's name?"""
+        return self.json or self.csv or self.executables or self.processes
 
     @property
     def wants_owners(self) -> bool:

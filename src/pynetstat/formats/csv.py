@@ -98,6 +98,15 @@ class CsvFormat:
                 pending, size = [], 0
         out.write("".join(pending))
 
+    def write_processes(self, out: TextIO, rows: list[Any], head: dict[str, Any] | None = None
+                        ) -> None:
+        """-c: a row per process (render/processes.COLUMNS)."""
+        from pynetstat.render.processes import COLUMNS, process_records
+
+        prefix = list(self._start(out, COLUMNS, head))
+        csv.writer(out).writerows(prefix + record_cells(r, COLUMNS)
+                                  for r in process_records(rows))
+
     def write_sections(self, out: TextIO, sections: list[tuple[str, Any, Any]],
                        head: dict[str, Any] | None = None) -> None:
         """One view (cli refuses --csv with more than one of -e, -s, -r: one header each)."""

@@ -48,11 +48,12 @@ class JsonFormat:
         if head:
             out.write("\n")
 
-    def write_processes(self, out: TextIO, rows: list) -> None:
-        from pynetstat.render.processes import processes_json
+    def write_processes(self, out: TextIO, rows: list, head: dict | None = None) -> None:
+        """One document; with a ``head`` (interval mode) one JSON line per pass."""
+        from pynetstat.render.processes import process_records
 
-        out.write(json.dumps({"schema_version": SCHEMA_VERSION,
-                              "processes": processes_json(rows)}) + "\n")
+        out.write(json.dumps({"schema_version": SCHEMA_VERSION, **(_envelope(head) or {}),
+                              "processes": process_records(rows)}) + "\n")
 
     def write_sections(self, out: TextIO, sections: list[tuple[str, object, object]],
                        head: dict | None = None) -> None:

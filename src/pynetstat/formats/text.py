@@ -58,10 +58,10 @@ class TextFormat:
         table.write_batches(batches)
         table.close()
 
-    def write_processes(self, out: TextIO, rows: list) -> None:
+    def write_processes(self, out: TextIO, rows: list, head: dict | None = None) -> None:
         from pynetstat.render.processes import processes_text
 
-        out.write(processes_text(rows))
+        out.write(processes_text(rows, traffic=bool(self.session.opts.info)))
 
     def write_sections(self, out: TextIO, sections: list[tuple[str, object, object]],
                        head: dict | None = None) -> None:

@@ -84,7 +84,8 @@ def _run(session: Session) -> int:
 
 def _loop(session: Session, fmt, log: PassLog | None, hold: HoldLine | None = None) -> None:
     opts, env = session.opts, session.env
-    monitor = (SectionsMonitor if wanted(opts) else ConnectionsMonitor)(session, fmt)
+    monitor = (SectionsMonitor if wanted(opts) else
+               ProcessesMonitor if opts.processes else ConnectionsMonitor)(session, fmt)
     schedule = Schedule(opts.interval, env.monotonic, env.sleep)
     for number in count(1):
         started = schedule.begin()
@@ -203,6 +204,35 @@ class ConnectionsMonitor:
             if kept is not None:
                 kept.append(batch)
             yield batch
+
+
+class ProcessesMonitor:
+    """-c, pass after pass: the processes by ports held; with --info the bytes per second each
+    process's TCP connections moved since the pass before (``views.processes.Traffic``)."""
+
+    def __init__(self, session: Session, fmt):
+        from pynetstat.linux.owner_cache import OwnerCache
+        from pynetstat.views.processes import Traffic
+
+        self.session = session
+        self.fmt = fmt
+        self.owners = OwnerCache(session.env.proc_root)
+        self.traffic = Traffic() if session.opts.info else None
+        self.notes = Notes(session)
+
+    def show(self, number: int, stamp: float) -> dict:
+        from pynetstat.linux.connections import collect
+        from pynetstat.views.connections import notes
+        from pynetstat.views.processes import port_counts
+
+        session = self.session
+        env = session.env
+        conns = collect(session.opts, env, session.netlink, self.owners)
+        rows = port_counts(conns, self.traffic, env.monotonic())
+        self.fmt.write_processes(env.stdout, rows, {"type": "display", "timestamp": stamp,
+                                                    "pass": number, "host": session.host()})
+        self.notes.say(notes(conns))
+        return {"rows": len(rows), "owners": self.owners.how}
 
 
 class SectionsMonitor:

@@ -46,10 +46,11 @@ def show_processes(session: Session, fmt) -> None:
     """-c: the processes by the ports they hold, from one reading of every socket with owners."""
     from pynetstat.linux.connections import collect
     from pynetstat.views.connections import notes
-    from pynetstat.views.processes import port_counts
+    from pynetstat.views.processes import Traffic, port_counts
 
     conns = collect(session.opts, session.env, session.netlink)
-    fmt.write_processes(session.env.stdout, port_counts(conns))
+    traffic = Traffic() if session.opts.info else None
+    fmt.write_processes(session.env.stdout, port_counts(conns, traffic))
     for note in notes(conns):
         session.say(note)
 
