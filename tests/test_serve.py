@@ -376,7 +376,7 @@ def test_docs_list_every_metric(scene):
     import re
 
     scene.holder(b"expholder")
-    scene.serve()
+    scene.serve("--info")  # every family, --info's per-process TCP counters too
     names = {family.name for family in parser.text_string_to_metric_families(scene.scrape())}
     with open(os.path.join(os.path.dirname(TESTS), "docs", "metrics.md"), encoding="utf-8") as f:
         docs = f.read()

@@ -24,6 +24,7 @@ from pynetstat.options import Options
 from pynetstat.render.metrics import (
     Family,
     SocketTally,
+    TcpTotals,
     counter_families,
     folded_family,
     interface_families,
@@ -44,7 +45,7 @@ def scan_options(opts: Options) -> Options:
     """What one scan reads: every state (listeners too), numeric, with owners and their
     executables and units; the user's -p and filters narrow it."""
     scan = Options(all=True, numeric=True, pids=True, executables=True, json=True,
-                   protocol=opts.protocol, filters=opts.filters)
+                   protocol=opts.protocol, filters=opts.filters, info=opts.info)
     scan.filter = opts.filter
     if opts.kinds is not None:
         # the exporter's series are those of TCP and UDP sockets: -p's other kinds are left out
@@ -80,6 +81,8 @@ class Scanner:
         self.families: list[Family] = []
         self.errors: Counter[str] = Counter()  # stage -> scans in which it failed (a counter)
         self.scans = 0  # scans made since the start (scrapes that shared one are not counted)
+        # --info: each process name's TCP bytes and retransmissions, counted across scans
+        self.tcp = TcpTotals() if session.opts.info else None
 
     def read(self) -> list[Family]:
         with self.cond:
@@ -134,7 +137,7 @@ class Scanner:
         with NoCycleCollection():
             try:
                 conns = collect(session.opts, session.env, session.netlink)
-                tally = SocketTally()
+                tally = SocketTally(self.tcp)
                 for batch in conns:
                     tally.add(batch)
                 families += socket_families(tally, folded)

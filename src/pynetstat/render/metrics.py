@@ -24,7 +24,7 @@ from pynetstat.textsafe import safe, safe_token
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from pynetstat.model.sockets import Owner, SocketBatch
     from pynetstat.model.stats import CountersSnapshot, LinksSnapshot
@@ -77,12 +77,93 @@ class OwnerLabels(dict[tuple["Owner", ...], tuple[str, str, str]]):
         return labels
 
 
+class TcpTotals:
+    """``--serve --info``: per process name, what its TCP connections moved since the exporter
+    started, as counters that only go up, so that ``rate()`` gives each program's throughput:
+    bytes sent (tcp_info ``bytes_acked``: acknowledged by the peer), bytes received
+    (``bytes_received``) and segments retransmitted (``total_retrans``).
+
+    Kept across scans: each socket's counters at the last scan, by socket cookie. A scan adds
+    each socket's growth since then (a socket first seen adds all it has moved: it was opened
+    since, or this is the first scan) to the name holding it now (the lowest PID's, as -o); a
+    socket that closed between two scans takes what it moved since the last with it. Names are
+    admitted up to the process cap and then kept (a counter must not move between series); later
+    names add to ``process="other"``. Memory: one entry per open TCP socket, plus one per name."""
+
+    FIELDS = ("bytes_acked", "bytes_received", "total_retrans")
+
+    def __init__(self, cap: int | None = None) -> None:
+        self.cap = CAPS["process"] if cap is None else cap
+        self.last: dict[int, tuple[int, int, int]] = {}  # cookie -> counters at the last scan
+        self.totals: dict[str, list[int]] = {}  # process name -> [sent, received, retransmitted]
+        self.begin()
+
+    def begin(self) -> None:
+        """A scan starts: what it adds counts only once ``families`` takes it (a scan that
+        fails half-way adds nothing, and the next measures against the same last scan)."""
+        self.now: dict[int, tuple[int, int, int]] = {}  # cookie -> this scan's counters
+        self.growth: dict[str, list[int]] = {}  # process name -> this scan's growth
+
+    def add(self, batch: SocketBatch, owners: Sequence[tuple[Owner, ...]],
+            names: OwnerLabels) -> None:
+        last, now, fields = self.last, self.now, self.FIELDS
+        for ext, cookie, who in zip(batch.extensions or (), batch.cookie, owners):
+            info = None if ext is None else ext.info
+            if info is None or cookie is None:
+                continue
+            values = tuple(getattr(info, name) for name in fields)
+            if None in values:
+                continue
+            now[cookie] = values
+            was = last.get(cookie, (0, 0, 0))
+            name = names[who][0]
+            growth = self.growth.get(name)
+            if growth is None:
+                growth = self.growth[name] = [0, 0, 0]
+            for i in range(3):
+                growth[i] += max(values[i] - was[i], 0)
+
+    def families(self, folded: Family) -> list[Family]:
+        """The totals with this scan's growth; the next scan measures against this one."""
+        totals, folded_names = self.totals, 0
+        for name, growth in self.growth.items():
+            total = totals.get(name)
+            if total is None:
+                if len(totals) >= self.cap:
+                    folded_names += 1
+                    name = OTHER
+                total = totals.setdefault(name, [0, 0, 0])
+            for i in range(3):
+                total[i] += growth[i]
+        if folded_names:
+            folded.samples[("process_tcp",)] = folded_names
+        self.last = self.now
+        self.begin()
+        out = [Family("pynetstat_process_tcp_sent_bytes_total", "counter",
+                      "Bytes a process name's TCP connections sent and the peer acknowledged "
+                      "(tcp_info bytes_acked), since the exporter started (--info).", ("process",)),
+               Family("pynetstat_process_tcp_received_bytes_total", "counter",
+                      "Bytes a process name's TCP connections received (tcp_info "
+                      "bytes_received), since the exporter started (--info).", ("process",)),
+               Family("pynetstat_process_tcp_retransmitted_segments_total", "counter",
+                      "Segments a process name's TCP connections retransmitted (tcp_info "
+                      "total_retrans), since the exporter started (--info).", ("process",))]
+        for name, values in self.totals.items():
+            for family, value in zip(out, values):
+                family.samples[(name,)] = value
+        return out
+
+
 class SocketTally:
     """What the socket metrics need, added a batch at a time (a batch is not kept): counts by
     (owners, kind, state) in C loops (``Counter`` over zipped columns), queues of connected
     sockets, and listening endpoints. Memory grows with processes and listeners, not sockets."""
 
-    def __init__(self) -> None:
+    def __init__(self, tcp: TcpTotals | None = None) -> None:
+        self.tcp = tcp  # --info: the per-process TCP counters, kept across scans
+        if tcp is not None:
+            tcp.begin()
+        self.names = OwnerLabels()
         # (owners, proto, family, state) -> sockets
         self.counts: Counter[tuple[tuple[Owner, ...], str, int, int]] = Counter()
         self.queues: dict[tuple[Owner, ...], list[int]] = {}  # owners -> [recv_q, send_q]
@@ -94,6 +175,8 @@ class SocketTally:
         owners = batch.owners if batch.owners is not None else ((),) * len(batch)
         for (who, state), n in Counter(zip(owners, batch.state)).items():
             self.counts[(who, proto, family, state)] += n
+        if self.tcp is not None and proto == "tcp" and batch.extensions is not None:
+            self.tcp.add(batch, owners, self.names)
         # A listener's queues are its accept backlog, not bytes: left out of the byte sums.
         listening = TCP_LISTEN if proto == "tcp" else TCP_CLOSE  # UDP: bound, unconnected
         queues = self.queues
@@ -136,7 +219,7 @@ def _capped(values: Iterable[tuple[tuple[str, ...], float]], cap: int, keep_firs
 
 
 def socket_families(tally: SocketTally, folded: Family) -> list[Family]:
-    names = OwnerLabels()
+    names = tally.names
     sockets = Family("pynetstat_sockets", "gauge",
                      "Sockets by protocol, family and kernel state.", ("proto", "family", "state"))
     per_process = Family("pynetstat_process_sockets", "gauge",
@@ -169,7 +252,8 @@ def socket_families(tally: SocketTally, folded: Family) -> list[Family]:
         (((proto, _family_label(family), address, str(port),
            *names[who]), 1) for proto, family, address, port, who in tally.listeners),
         CAPS["listener"], 7, folded, "listener")
-    return [sockets, listeners, per_process, recv, send]
+    tcp = tally.tcp.families(folded) if tally.tcp is not None else []
+    return [sockets, listeners, per_process, recv, send, *tcp]
 
 
 def counter_families(snapshot: CountersSnapshot) -> list[Family]:
