@@ -196,7 +196,7 @@ def _check_serve(opts: Options) -> None:
                                        ("-s", opts.statistics), ("-e", opts.ethernet),
                                        ("-r", opts.routes), ("--json", opts.json),
                                        ("--csv", opts.csv),
-                                       ("--changes", opts.changes), ("--audit", opts.audit),
+                                       ("--changes", opts.changes),
                                        ("--snapshot", opts.snapshot is not None),
                                        ("--diff", opts.diff is not None)) if given]
     if others:

@@ -271,8 +271,9 @@ FLAGS: tuple[Flag, ...] = (
     Flag("serve", "Serves Prometheus metrics over HTTP at /metrics on ADDR:PORT (default "
          f"{SERVE_DEFAULT}, loopback only): sockets by state, listeners with their programs, "
          "per-program sockets and queues, the -s and -e counters, computed at each scrape; the "
-         "filters narrow the sockets exported. Needs pip install 'pynetstat[exporter]'. Metrics: "
-         "docs/metrics.md.", long="serve", arg="ADDR:PORT", convert=parse_listen,
+         "filters narrow the sockets exported; --info adds per-program TCP bytes and "
+         "retransmissions, --audit the audit's findings. Needs pip install 'pynetstat[exporter]'. "
+         "Metrics: docs/metrics.md.", long="serve", arg="ADDR:PORT", convert=parse_listen,
          optional=SERVE_DEFAULT),
     Flag("serve_cert", "With --serve: serves HTTPS with this certificate (PEM; --serve-key "
          "names its private key).", long="serve-cert", arg=FILE),

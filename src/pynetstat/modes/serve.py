@@ -25,6 +25,7 @@ from pynetstat.render.metrics import (
     Family,
     SocketTally,
     TcpTotals,
+    audit_families,
     counter_families,
     folded_family,
     interface_families,
@@ -45,7 +46,7 @@ def scan_options(opts: Options) -> Options:
     """What one scan reads: every state (listeners too), numeric, with owners and their
     executables and units; the user's -p and filters narrow it."""
     scan = Options(all=True, numeric=True, pids=True, executables=True, json=True,
-                   protocol=opts.protocol, filters=opts.filters, info=opts.info)
+                   protocol=opts.protocol, filters=opts.filters, info=opts.info, audit=opts.audit)
     scan.filter = opts.filter
     if opts.kinds is not None:
         # the exporter's series are those of TCP and UDP sockets: -p's other kinds are left out
@@ -156,10 +157,26 @@ class Scanner:
             if counters.unreadable:
                 self.errors["counters"] += 1
             families += counter_families(counters)
+            if session.opts.audit:
+                families += self.audit(folded)
         duration = Family("pynetstat_scrape_duration_seconds", "gauge",
                           "Seconds this scan of the kernel took.")
         duration.samples[()] = time.monotonic() - start
         return [*families, unattributed, sources, folded, *self.health(), duration]
+
+    def audit(self, folded: Family) -> list[Family]:
+        """--serve --audit: the audit's findings (its own reading of the sockets and processes,
+        as `pynetstat --audit` makes it)."""
+        from pynetstat.audit.signs import judge
+        from pynetstat.linux.evidence import collect_evidence
+        from pynetstat.model.evidence import SEVERITIES
+
+        try:
+            findings = judge(collect_evidence(self.session.env, self.session.netlink))
+        except (PynetstatError, OSError):
+            self.errors["audit"] += 1
+            return []
+        return audit_families(findings, SEVERITIES, folded)
 
     def health(self) -> list[Family]:
         """The exporter's own counters: scans made, and scans a stage failed in."""
@@ -167,7 +184,8 @@ class Scanner:
                         "Scans in which a stage (sockets, interfaces, counters; scan: an "
                         "unexpected failure) could not be read, since the exporter started.",
                         ("stage",))
-        for stage in ("sockets", "interfaces", "counters", "scan"):
+        for stage in ("sockets", "interfaces", "counters", "scan", *(
+                ("audit",) if self.session.opts.audit else ())):
             errors.samples[(stage,)] = self.errors[stage]
         scans = Family("pynetstat_scans_total", "counter",
                        "Scans of the kernel since the exporter started; scrapes that came while "

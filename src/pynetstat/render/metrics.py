@@ -26,6 +26,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from pynetstat.model.evidence import Finding
     from pynetstat.model.sockets import Owner, SocketBatch
     from pynetstat.model.stats import CountersSnapshot, LinksSnapshot
 
@@ -254,6 +255,31 @@ def socket_families(tally: SocketTally, folded: Family) -> list[Family]:
         CAPS["listener"], 7, folded, "listener")
     tcp = tally.tcp.families(folded) if tally.tcp is not None else []
     return [sockets, listeners, per_process, recv, send, *tcp]
+
+
+def audit_families(findings: Iterable[Finding], severities: Iterable[str],
+                   folded: Family) -> list[Family]:
+    """``--serve --audit``: the audit's findings by sign, severity and the name of the process
+    concerned (``""`` for a host-wide finding), so an alert rule can page on a reverse shell;
+    and their count by severity, every severity always there (0: the audit ran and found none;
+    no series: the audit is not on)."""
+    by_sign = Family("pynetstat_audit_findings", "gauge",
+                     "Findings of pynetstat --audit by sign, severity and the process's name "
+                     "(docs/audit.md); the value is how many.", ("sign", "severity", "process"))
+    by_severity = Family("pynetstat_audit_findings_by_severity", "gauge",
+                         "Findings of pynetstat --audit by severity (alert, warning, info).",
+                         ("severity",))
+    for severity in severities:
+        by_severity.samples[(severity,)] = 0
+    pairs = []
+    for f in findings:
+        info = f.process.process if f.process is not None else None
+        name = safe(info.name) if info is not None and info.name is not None else ""
+        pairs.append(((name, f.sign, f.severity), 1))
+        by_severity.samples[(f.severity,)] = by_severity.samples.get((f.severity,), 0) + 1
+    capped = _capped(pairs, CAPS["process"], 1, folded, "audit")
+    by_sign.samples = {(sign, severity, name): n for (name, sign, severity), n in capped.items()}
+    return [by_sign, by_severity]
 
 
 def counter_families(snapshot: CountersSnapshot) -> list[Family]:
