@@ -277,9 +277,16 @@ def test_netns_names_interfaces_as_the_namespace_does(scene):
 def test_netns_interval_redisplays_the_namespace(scene):
     proc = subprocess.Popen([sys.executable, LAUNCHER, "--netns", scene.name, "-an", "0.2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    # Three displays begun (however long a loaded host makes the first take), then Ctrl+C.
+    seen, deadline = [], time.monotonic() + 60
+    while sum(line.startswith("Active Connections") for line in seen) < 3:
+        assert time.monotonic() < deadline, seen
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read()
+        seen.append(line)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    rest, err = proc.communicate(timeout=30)
+    out = "".join(seen) + rest
     assert proc.returncode == 130, err
     displays = out.split("Active Connections")[1:]
     assert len(displays) >= 2

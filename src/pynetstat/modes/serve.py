@@ -19,7 +19,7 @@ from pynetstat.flags import SERVE_DEFAULT, parse_listen
 from pynetstat.linux import counters as counters_collector
 from pynetstat.linux import links as links_collector
 from pynetstat.linux.connections import collect
-from pynetstat.linux.procfs import ProcFS
+from pynetstat.linux.procfs import procfs_of
 from pynetstat.options import Options
 from pynetstat.render.metrics import (
     Family,
@@ -32,6 +32,7 @@ from pynetstat.render.metrics import (
     socket_families,
 )
 from pynetstat.session import NoCycleCollection, Session
+from pynetstat.textsafe import safe
 from pynetstat.views.connections import unattributed_reason
 
 TYPE_CHECKING = False
@@ -74,7 +75,7 @@ class Scanner:
     def __init__(self, session: Session, wait: float = SCRAPE_WAIT):
         self.session = session
         self.wait = wait
-        self.procfs = ProcFS(session.env.proc_root)
+        self.procfs = procfs_of(session.env)  # with --netns: the namespace's net/ files
         self.cond = threading.Condition()
         self.worker: threading.Thread | None = None
         self.running = False  # a scan is asked for or in flight
@@ -159,6 +160,14 @@ class Scanner:
             families += counter_families(counters)
             if session.opts.audit:
                 families += self.audit(folded)
+        ns = session.env.netns
+        if ns is not None:
+            # --netns: which namespace every series is from, as an info metric to join on
+            info = Family("pynetstat_netns_info", "gauge",
+                          "The network namespace the sockets, -e and -s counters are read in "
+                          "(--netns): its name and nsfs inode; value 1.", ("netns", "inode"))
+            info.samples[(safe(ns.label), str(ns.inode))] = 1
+            families.append(info)
         duration = Family("pynetstat_scrape_duration_seconds", "gauge",
                           "Seconds this scan of the kernel took.")
         duration.samples[()] = time.monotonic() - start
