@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from pynetstat.errors import OutputError
+    from pynetstat.linux.netlink import NetlinkSource
     from pynetstat.model.netns import NetNamespace
 
 
@@ -25,7 +26,7 @@ class Environment:
                  "sleep", "wall_clock", "stdout_isatty", "net_root", "net_reader", "netns")
 
     def __init__(self, stdout: TextIO, stderr: TextIO, environ: Mapping[str, str] | None = None,
-                 proc_root: str | None = None, netlink_factory: Callable[[], object] | None = None,
+                 proc_root: str | None = None, netlink_factory: Callable[[], NetlinkSource] | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  wall_clock: Callable[[], float] = time.time,
