@@ -22,10 +22,13 @@ from pynetstat.textsafe import json_text, safe, safe_token
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from pynetstat.model.process import Container
     from pynetstat.model.sockets import Owner
+
+    OwnerLines = Callable[[Iterable[Owner | ProcessInfo], bool], list[str]]  # owner_lines
+    OwnerJson = Callable[[Owner | ProcessInfo], dict[str, object]]  # owner_json
 
 # What the spec's netstat prints when it may not look at the owner (indented like [name]).
 UNREADABLE_LINE = " Can not obtain ownership information"
