@@ -218,6 +218,8 @@ def _check_csv(opts: Options) -> None:
     elif len(views) > 1:
         error = UsageError(f"--csv shows one view at a time: {views[0]} or {views[1]}, not "
                            "both (each has its own columns)")
+    elif opts.processes:  # the CSV format has no write_processes (formats.Format)
+        error = UsageError("-c is not in --csv yet: use --json")
     if error is not None:
         error.usage = False
         raise error

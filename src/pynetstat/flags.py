@@ -166,7 +166,7 @@ FLAGS: tuple[Flag, ...] = (
          "note says so.", short="q", aliases=("bound",)),
     Flag("processes", "Displays the processes holding TCP and UDP ports, sorted by the number "
          "of ports each holds (listening, connected and unconnected sockets alike), most first. "
-         "Not with an interval yet.", short="c", aliases=("processes",)),
+         "Not with an interval or --csv yet.", short="c", aliases=("processes",)),
     Flag("executables", "Displays the executable involved in each connection or listening port, "
          "under the row: the systemd unit or container running it, then [executable]. Reads "
          "/proc/PID/exe; other users' processes need root (\"Can not obtain ownership information\").",

@@ -47,7 +47,8 @@ if TYPE_CHECKING:
                   number: int) -> None: ...
 
     class Format(Protocol):
-        """The methods every format has (formats/text.py says what each does)."""
+        """The methods every format has (formats/text.py says what each does). The CSV format has
+        no ``write_processes``: cli refuses -c with --csv."""
 
         line_records: bool
 
