@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import Any, TextIO
 
-    from pynetstat.formats import Connections, Head, Section
+    from pynetstat.formats import Connections, Format, Head, Section
     from pynetstat.model.evidence import Finding
     from pynetstat.model.sockets import SocketBatch
     from pynetstat.render.changes_json import ConnectionChangeJson, CounterChangeJson
@@ -115,3 +115,7 @@ class OneLine:
 
     def write(self, text: str) -> None:
         self.out.write(text.replace("\n", ""))
+
+
+if TYPE_CHECKING:
+    _CONTRACT: type[Format] = JsonFormat  # the type checker holds it to the formats' contract

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import Any, TextIO
 
-    from pynetstat.formats import Connections, Head, Section
+    from pynetstat.formats import Connections, Format, Head, Section
     from pynetstat.model.evidence import Finding
     from pynetstat.model.sockets import SocketBatch
     from pynetstat.render.changes_text import ConnectionChangeText, CounterChangeText
@@ -102,3 +102,7 @@ class TextFormat:
         from pynetstat.render.audit import changes_text
 
         out.write(changes_text(changes))
+
+
+if TYPE_CHECKING:
+    _CONTRACT: type[Format] = TextFormat  # the type checker holds it to the formats' contract
