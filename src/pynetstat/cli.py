@@ -67,7 +67,8 @@ def _set(fields: dict[str, object], row: Flag, text: str | None = None) -> None:
     elif row.join and row.field in fields:
         fields[row.field] = f"{fields[row.field]}{row.join}{text}"
     else:
-        fields[row.field] = text if row.convert is None else row.convert(text)
+        # (a row with an argument always has its text: None is only a switch's)
+        fields[row.field] = text if row.convert is None or text is None else row.convert(text)
 
 
 def _missing(name: str, row: Flag) -> UsageError:

@@ -16,13 +16,17 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import TextIO
 
+    from pynetstat.errors import OutputError
+    from pynetstat.linux.netlink import NetlinkSource
+    from pynetstat.model.netns import NetNamespace
+
 
 class Environment:
     __slots__ = ("stdout", "stderr", "stdin", "environ", "proc_root", "netlink_factory", "monotonic",
                  "sleep", "wall_clock", "stdout_isatty", "net_root", "net_reader", "netns")
 
     def __init__(self, stdout: TextIO, stderr: TextIO, environ: Mapping[str, str] | None = None,
-                 proc_root: str | None = None, netlink_factory: Callable[[], object] | None = None,
+                 proc_root: str | None = None, netlink_factory: Callable[[], NetlinkSource] | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  wall_clock: Callable[[], float] = time.time,
@@ -48,7 +52,7 @@ class Environment:
         # which reads such a file from inside the namespace (one that no process is in).
         self.net_root: str | None = None
         self.net_reader: Callable[[str], bytes] | None = None
-        self.netns = None  # that namespace's model.netns.NetNamespace: JSON rows name it
+        self.netns: NetNamespace | None = None  # that namespace's model.netns.NetNamespace: JSON rows name it
 
     def replaced(self, **changes: object) -> Environment:
         """A copy with some slots changed (``--netns``: another netlink source and net/ root)."""
@@ -59,7 +63,9 @@ class Environment:
 
     @classmethod
     def from_process(cls) -> Environment:
-        return cls(Output(sys.stdout, "standard output"), Output(sys.stderr, "standard error"),
+        # Output keeps the part of TextIO that pynetstat uses (write, flush, isatty, fileno)
+        return cls(Output(sys.stdout, "standard output"),  # type: ignore[arg-type]
+                   Output(sys.stderr, "standard error"),  # type: ignore[arg-type]
                    stdin=sys.stdin)
 
     @property
@@ -80,8 +86,9 @@ class Output:
     __slots__ = ("stream", "name", "failed")
 
     def __init__(self, stream: TextIO | None, name: str):
+        self.stream: TextIO | _Closed
         if stream is None:  # the descriptor was closed before Python started
-            stream = _Closed()
+            self.stream = _Closed()
         else:
             encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
             if encoding not in ("utf-8", "utf8") and hasattr(stream, "reconfigure"):
@@ -91,7 +98,7 @@ class Output:
 
                 codecs.register_error("pynetstat-escape", escape_unencodable)
                 stream.reconfigure(errors="pynetstat-escape")
-        self.stream = stream
+            self.stream = stream
         self.name = name
         self.failed = False
 
@@ -117,7 +124,7 @@ class Output:
     def fileno(self) -> int:
         return self.stream.fileno()
 
-    def _failure(self, error: OSError):
+    def _failure(self, error: OSError) -> OutputError:
         from pynetstat.errors import OutputError
 
         self.failed = True

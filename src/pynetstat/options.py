@@ -4,6 +4,10 @@ from __future__ import annotations
 
 # -p values for -s (the spec's list); those of the connection table come from the kind table
 # (kinds.CONNECTION_PROTOCOLS).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pynetstat.select import Filter
+
 STATISTICS_PROTOCOLS = ("IP", "IPv6", "ICMP", "ICMPv6", "TCP", "TCPv6", "UDP", "UDPv6")
 
 
@@ -54,7 +58,7 @@ class Options:
         # --state, --port, ... (issue 14): (option, value) pairs in command-line order, and the
         # select.Filter that cli.parse_args parses them into once (None without a filter)
         self.filters = filters
-        self.filter: object | None = None
+        self.filter: Filter | None = None
         self.audit = audit  # --audit: the signs of compromise (docs/audit.md)
         self.snapshot = snapshot  # --snapshot FILE: write a baseline there
         self.diff = diff  # --diff FILE: compare now against that baseline

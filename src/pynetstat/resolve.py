@@ -14,7 +14,7 @@ from collections import deque
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Sequence
 
     from pynetstat.model.sockets import SocketBatch
 
@@ -281,6 +281,7 @@ class Lookups:
         addresses = set(addresses)
         with self.names.changed:
             while not self._settled(addresses):
+                assert self.deadline is not None  # without one, _settled is True
                 self.names.changed.wait(min(self.deadline - time.monotonic(), LOOKUP_TIMEOUT / 4))
 
     def close(self) -> None:
@@ -323,6 +324,6 @@ def names_from_environ(environ: dict[str, str]) -> Names:
     return Names(budget=budget)
 
 
-def _remotes(batch) -> tuple:
+def _remotes(batch: object) -> Sequence[str]:
     """The foreign addresses of a batch to look up; none for a kind without them (UNIX, packet)."""
     return getattr(batch, "remote_address", ())

@@ -12,8 +12,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from pynetstat.env import Environment
+    from pynetstat.linux.netlink import NetlinkSource
+    from pynetstat.model.netns import NetNamespace
     from pynetstat.model.sockets import SocketBatch
     from pynetstat.options import Options
+    from pynetstat.resolve import Names
 
 _MAX_NAMES = 65536  # names kept across the passes of an interval session before a cache starts over
 
@@ -45,7 +48,7 @@ class InterfaceNames:
             self.cache[index] = name
         return name
 
-    def within(self, netns) -> InterfaceNames:
+    def within(self, netns: NetNamespace | None) -> InterfaceNames:
         """The names of the namespace ``netns`` (a ``model.netns.NetNamespace``) rows are in."""
         return self
 
@@ -55,7 +58,7 @@ class NamespaceInterfaceNames(InterfaceNames):
     through its netlink source on first use (if_indextoname would answer for ours). Without
     netlink there (the /proc fallback), an index stays a number rather than take a wrong name."""
 
-    def __init__(self, netlink) -> None:
+    def __init__(self, netlink: NetlinkSource) -> None:
         super().__init__()
         self.netlink = netlink
         self.loaded = False
@@ -67,7 +70,8 @@ class NamespaceInterfaceNames(InterfaceNames):
 
             links, why = link_table(self.netlink)
             if why is None:
-                self.cache.update((i, name) for name, (i, _addresses) in links.items())
+                self.cache.update((i, name) for name, (i, _addresses) in links.items()
+                                  if i is not None)
         name = self.cache.get(index)
         if name is None:
             name = self.cache[index] = str(index)
@@ -78,13 +82,13 @@ class EveryNamespaceInterfaceNames(InterfaceNames):
     """--all-netns: ``within(ns)`` gives the names of each namespace's rows, from its own link
     table (``NamespaceInterfaceNames``); our own namespace's are ours."""
 
-    def __init__(self, netlinks: dict[int, object], own: int | None) -> None:
+    def __init__(self, netlinks: dict[int, NetlinkSource], own: int | None) -> None:
         super().__init__()
         self.netlinks = netlinks  # namespace inode -> its netlink source
         self.own = own
         self.each: dict[int, InterfaceNames] = {}
 
-    def within(self, netns) -> InterfaceNames:
+    def within(self, netns: NetNamespace | None) -> InterfaceNames:
         if netns is None or netns.inode == self.own or netns.inode not in self.netlinks:
             return self
         names = self.each.get(netns.inode)
@@ -93,18 +97,18 @@ class EveryNamespaceInterfaceNames(InterfaceNames):
         return names
 
 
-def netlink_source(environ: Mapping[str, str]) -> Callable[[], object]:
+def netlink_source(environ: Mapping[str, str]) -> Callable[[], NetlinkSource]:
     """The netlink source of a run: the kernel's, or the recording ``PYNETSTAT_NETLINK_REPLAY``
     names (tests, bug reports)."""
     replay = environ.get("PYNETSTAT_NETLINK_REPLAY")
     if replay:
-        def replayed():
+        def replayed() -> NetlinkSource:
             from pynetstat.linux.netlink import ReplayNetlink
 
             return ReplayNetlink(replay)
         return replayed
 
-    def live():
+    def live() -> NetlinkSource:
         from pynetstat.linux.netlink import LiveNetlink
 
         return LiveNetlink()
@@ -117,16 +121,16 @@ class Session:
     def __init__(self, opts: Options, env: Environment):
         self.opts = opts
         self.env = env
-        self.netlink = (env.netlink_factory or netlink_source(env.environ))()
-        self.ifname = InterfaceNames() if env.netns is None else NamespaceInterfaceNames(
-            self.netlink)
+        self.netlink: NetlinkSource = (env.netlink_factory or netlink_source(env.environ))()
+        self.ifname: InterfaceNames = (InterfaceNames() if env.netns is None
+                                       else NamespaceInterfaceNames(self.netlink))
         self._host: str | None = None
-        self.names = None
+        self.names: Names | None = None
         if not opts.numeric:
             from pynetstat.resolve import names_from_environ
 
-            self.names = names_from_environ(env.environ)
-            self.names.fqdn = opts.fqdn
+            self.names = names = names_from_environ(env.environ)
+            names.fqdn = opts.fqdn
 
     def host(self) -> str:
         """This machine's name (uname's nodename), as the kernel has it: not escaped."""

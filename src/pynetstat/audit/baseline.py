@@ -17,7 +17,13 @@ from pynetstat.model.sockets import TCP_LISTEN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pynetstat.model.evidence import Evidence, ProcessFacts
+    from pynetstat.model.sockets import InetSocket
+
+    Baseline = dict[str, Any]  # the JSON document (docs/audit.md)
+    Change = dict[str, Any]  # one of --diff's changes: {"change": "new-listener", ...}
 
 FORMAT = "pynetstat-baseline"
 VERSION = 1
@@ -30,11 +36,11 @@ def exe_key(pf: ProcessFacts) -> str:
     return "comm:" + ((info.name if info is not None else None) or "?")
 
 
-def _is_listener(s) -> bool:
+def _is_listener(s: InetSocket) -> bool:
     return s.state == TCP_LISTEN or (s.proto == "udp" and s.remote_port == 0)
 
 
-def _family(s) -> str:
+def _family(s: InetSocket) -> str:
     return "ipv6" if s.family == 6 else "ipv4"
 
 
@@ -43,12 +49,14 @@ def listener_executables(evidence: Evidence) -> set[str]:
     return {exe_key(pf) for pf in evidence.processes.values() if any(map(_is_listener, pf.sockets))}
 
 
-def build_baseline(evidence: Evidence, hashes: dict[str, str | None], taken: str) -> dict:
+def build_baseline(evidence: Evidence, hashes: dict[str, str | None], taken: str) -> Baseline:
     """The baseline document; ``hashes`` from ``linux.exehash.hash_executables``, ``taken`` an
     ISO 8601 time."""
     listening_ports = {(s.proto, s.local_port) for pf in evidence.processes.values()
                        for s in pf.sockets if _is_listener(s)}
-    listeners, destinations, executables = set(), set(), {}
+    listeners: set[tuple[str, str, str, int, str]] = set()
+    destinations: set[tuple[str, str, str, int]] = set()
+    executables: dict[str, dict[str, Any]] = {}
     for pf in evidence.processes.values():
         if not pf.sockets:
             continue  # a holder of RAW or packet sockets only: the baseline is TCP and UDP
@@ -81,7 +89,7 @@ def build_baseline(evidence: Evidence, hashes: dict[str, str | None], taken: str
     }
 
 
-def dump_baseline(baseline: dict) -> str:
+def dump_baseline(baseline: Baseline) -> str:
     # ensure_ascii: a path's undecodable bytes (surrogates) survive as \udcNN and load back.
     return json.dumps(baseline, indent=1, sort_keys=True) + "\n"
 
@@ -95,7 +103,7 @@ _ENTRY_FIELDS = {
 }
 
 
-def load_baseline(text: str, path: str) -> dict:
+def load_baseline(text: str, path: str) -> Baseline:
     """A baseline read back; a file of another format or version is a usage error naming it."""
     try:
         doc = json.loads(text)
@@ -117,21 +125,21 @@ def load_baseline(text: str, path: str) -> dict:
     return doc
 
 
-def diff_baselines(old: dict, new: dict) -> list[dict]:
+def diff_baselines(old: Baseline, new: Baseline) -> list[Change]:
     """What changed from ``old`` to ``new``, each change once: ``new-listener`` and
     ``gone-listener``, ``exe-changed`` (a listener's executable hashes differently),
     ``new-executable`` (with the destinations it talks to), and ``new-destination`` of an
     executable the baseline knew."""
-    def listeners(doc):
+    def listeners(doc: Baseline) -> dict[tuple[Any, ...], dict[str, Any]]:
         return {(d["proto"], d["family"], d["address"], d["port"], d["exe"]): d
                 for d in doc["listeners"]}
 
-    changes: list[dict] = []
+    changes: list[Change] = []
     was, now = listeners(old), listeners(new)
     changes += [{"change": "new-listener", **now[k]} for k in sorted(now.keys() - was.keys())]
     changes += [{"change": "gone-listener", **was[k]} for k in sorted(was.keys() - now.keys())]
     old_exes = {e["exe"]: e for e in old["executables"]}
-    fresh = set()
+    fresh: set[str] = set()
     for entry in new["executables"]:
         before = old_exes.get(entry["exe"])
         if before is None:
@@ -149,6 +157,6 @@ def diff_baselines(old: dict, new: dict) -> list[dict]:
     return changes
 
 
-def diff_status(changes: list[dict]) -> int:
+def diff_status(changes: list[Change]) -> int:
     """--diff's exit status: ``Audit.CHANGED`` (5) when anything changed, else 0."""
     return Audit.CHANGED if changes else 0

@@ -17,9 +17,13 @@ from pynetstat.model.sockets import TCP_LISTEN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Sequence
 
     from pynetstat.model.evidence import Evidence, ProcessFacts
+    from pynetstat.model.sockets import InetSocket
+
+    # (sign, the socket's fact, the processes that hold it) -> (severity, why)
+    HeldRule = Callable[["Sign", Fact, list[ProcessFacts]], tuple[str, str]]
 
 
 class Audit:
@@ -89,7 +93,7 @@ def _family(name: str) -> str:
     return name.rstrip("0123456789.") or name
 
 
-def _procs(evidence: Evidence):
+def _procs(evidence: Evidence) -> list[ProcessFacts]:
     return sorted(evidence.processes.values(), key=lambda pf: pf.pid)
 
 
@@ -98,7 +102,7 @@ def _who(pf: ProcessFacts, *keys: str) -> list[Fact]:
     return [pf.facts[k] for k in ("name", "user", *keys) if k in pf.facts]
 
 
-def _listeners(pf: ProcessFacts):
+def _listeners(pf: ProcessFacts) -> list[InetSocket]:
     return [s for s in pf.sockets if s.state == TCP_LISTEN or (s.proto == "udp" and not s.remote_port)]
 
 
@@ -186,7 +190,7 @@ def judge_open_listener(evidence: Evidence, sign: Sign) -> list[Finding]:
         writable = pf.facts.get("exe_writable")
         if ordinary or writable:
             facts = _who(pf, "exe")
-            facts += [first] if ordinary else []
+            facts += [first] if ordinary and first is not None else []
             facts += [writable] if writable else []
             found.append(Finding(WARNING, sign.name, sign.why, pf, wild, facts))
     return found
@@ -235,7 +239,7 @@ def judge_promiscuous(evidence: Evidence, sign: Sign) -> list[Finding]:
     return found
 
 
-def _holders(evidence: Evidence, pids) -> list[ProcessFacts]:
+def _holders(evidence: Evidence, pids: Iterable[int]) -> list[ProcessFacts]:
     return [evidence.processes[p] for p in pids if p in evidence.processes]
 
 
@@ -245,7 +249,8 @@ def _program(pf: ProcessFacts) -> str:
     return (pf.fact("name") or base) if base == "busybox" else base
 
 
-def _held(evidence: Evidence, sign: Sign, held, rule) -> list[Finding]:
+def _held(evidence: Evidence, sign: Sign, held: list[tuple[Fact, tuple[int, ...]]],
+          rule: HeldRule) -> list[Finding]:
     """A finding per packet or RAW socket of ``held`` (``[(Fact, pids)]``): ``rule(sign, fact,
     holders)`` gives severity and why from the facts. A socket no visible process holds is judged
     as ``unowned-socket`` judges one."""
@@ -356,7 +361,7 @@ SIGNS = (
 )
 
 
-def judge(evidence: Evidence, signs=SIGNS) -> list[Finding]:
+def judge(evidence: Evidence, signs: Sequence[Sign] = SIGNS) -> list[Finding]:
     """Every finding, most serious first, in the order of the sign table within a severity."""
     found = [f for sign in signs for f in sign.judge(evidence, sign)]
     rank = {s: i for i, s in enumerate(SEVERITIES)}

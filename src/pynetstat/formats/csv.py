@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import Any, TextIO
 
-    from pynetstat.linux.connections import ConnectionSet
+    from pynetstat.formats import Connections, Format
     from pynetstat.model.changes import ConnectionChange, CounterChange
     from pynetstat.model.sockets import SocketBatch
     from pynetstat.render.csvout import OwnerJson
@@ -63,7 +63,7 @@ class CsvFormat:
         prefix: tuple[object, ...] = (head["timestamp"], head["pass"], csv_text(head["host"]))
         return prefix + (None,) if changes and columns[0] != "change" else prefix
 
-    def write_connections(self, out: TextIO, conns: ConnectionSet, batches: Iterable[SocketBatch],
+    def write_connections(self, out: TextIO, conns: Connections, batches: Iterable[SocketBatch],
                           head: dict[str, Any] | None = None) -> None:
         session = self.session
         changes = session.opts.changes
@@ -221,3 +221,7 @@ class CounterChangeCsv:
                  for number, (kind, route, _previous) in enumerate(routes, 1)
                  for row in route_records([route])]
         csv.writer(self.out).writerows(rows)
+
+
+if TYPE_CHECKING:
+    _CONTRACT: type[Format] = CsvFormat  # the type checker holds it to the formats' contract

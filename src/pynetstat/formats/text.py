@@ -26,11 +26,15 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from typing import TextIO
+    from typing import Any, TextIO
 
-    from pynetstat.linux.connections import ConnectionSet
+    from pynetstat.formats import Connections, Format, Head, Section
+    from pynetstat.model.evidence import Finding
     from pynetstat.model.sockets import SocketBatch
+    from pynetstat.render.changes_text import ConnectionChangeText, CounterChangeText
+    from pynetstat.render.owners import OwnerLines
     from pynetstat.session import Session
+    from pynetstat.views.processes import ProcessPorts
 
 
 class TextFormat:
@@ -39,58 +43,67 @@ class TextFormat:
     def __init__(self, session: Session):
         self.session = session
 
-    def write_connections(self, out: TextIO, conns: ConnectionSet, batches: Iterable[SocketBatch],
-                          head: dict | None = None) -> None:
+    def write_connections(self, out: TextIO, conns: Connections, batches: Iterable[SocketBatch],
+                          head: Head | None = None) -> None:
         from pynetstat.render.table import ConnectionTable
 
         session = self.session
-        owner_lines = None
+        lines: OwnerLines | None = None
         if session.opts.executables:
             from pynetstat.render.owners import owner_lines
+
+            lines = owner_lines
         ext_lines = None
         groups = session.opts.extension_groups
         if groups:
             from pynetstat.render.extensions import ext_lines_for
 
             ext_lines = ext_lines_for(groups, session.opts.numeric)
-        table = ConnectionTable(out, session.opts, session.names, session.ifname, owner_lines,
-                                ext_lines)
+        table = ConnectionTable(out, session.opts, session.names, session.ifname, lines, ext_lines)
         table.write_batches(batches)
         table.close()
 
-    def write_processes(self, out: TextIO, rows: list, head: dict | None = None) -> None:
+    def write_processes(self, out: TextIO, rows: list[ProcessPorts], head: Head | None = None
+                        ) -> None:
         from pynetstat.render.processes import processes_text
 
         out.write(processes_text(rows, traffic=bool(self.session.opts.info)))
 
-    def write_sections(self, out: TextIO, sections: list[tuple[str, object, object]],
-                       head: dict | None = None) -> None:
+    def write_sections(self, out: TextIO, sections: list[Section],
+                       head: Head | None = None) -> None:
         opts = self.session.opts
-        if head and "netns" in head:  # --all-netns: each namespace's sections under its name
+        netns = self.session.env.netns
+        if head and "netns" in head and netns is not None:
+            # --all-netns: each namespace's sections under its name
             from pynetstat.model.netns_labels import netns_title
 
-            out.write(netns_title(self.session.env.netns))
+            out.write(netns_title(netns))
         out.write("".join(view.render_text(snapshot, opts) for _, view, snapshot in sections))
 
-    def connection_changes(self, out: TextIO):
+    def connection_changes(self, out: TextIO) -> ConnectionChangeText:
         from pynetstat.render.changes_text import ConnectionChangeText
 
         session = self.session
         return ConnectionChangeText(out, session.opts, session.names, session.ifname,
                                     session.env.color)
 
-    def counter_changes(self, out: TextIO):
+    def counter_changes(self, out: TextIO) -> CounterChangeText:
         from pynetstat.render.changes_text import CounterChangeText
 
         return CounterChangeText(out, self.session.opts, self.session.env.color)
 
-    def write_findings(self, out: TextIO, findings: list, processes: int, notes: list[str],
+    def write_findings(self, out: TextIO, findings: list[Finding], processes: int, notes: list[str],
                        status: int) -> None:
         from pynetstat.render.audit import findings_text
 
         out.write(findings_text(findings, processes, notes))
 
-    def write_baseline_changes(self, out: TextIO, changes: list[dict], status: int) -> None:
+    def write_baseline_changes(self, out: TextIO, changes: list[dict[str, Any]], status: int
+                               ) -> None:
         from pynetstat.render.audit import changes_text
 
         out.write(changes_text(changes))
+
+
+if TYPE_CHECKING:
+    _CONTRACT: type[Format] = TextFormat  # the type checker holds it to the formats' contract

@@ -19,6 +19,8 @@ from pynetstat.model.sockets import ETHERTYPES, IP_PROTOCOLS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pynetstat.linux.diagrecords import PacketSocket, RawSocket
+    from pynetstat.linux.netlink import NetlinkSource
     from pynetstat.linux.owners import OwnerMap
     from pynetstat.linux.procfs import ProcFS
 
@@ -29,7 +31,7 @@ SOCK_TYPES = {1: "stream", 2: "dgram", 3: "raw"}  # include/linux/net.h
 def interface_names(sys_root: str) -> dict[int, str]:
     """``ifindex -> name`` of this namespace's interfaces (``/sys/class/net/NAME/ifindex``)."""
     base = f"{sys_root}/class/net"
-    names = {}
+    names: dict[int, str] = {}
     try:
         listed = os.listdir(base)
     except OSError:
@@ -42,7 +44,7 @@ def interface_names(sys_root: str) -> dict[int, str]:
     return names
 
 
-def packet_sockets(netlink, procfs: ProcFS, owners: OwnerMap, ifnames: dict[int, str],
+def packet_sockets(netlink: NetlinkSource | None, procfs: ProcFS, owners: OwnerMap, ifnames: dict[int, str],
                    any_promiscuous: bool, notes: list[str]) -> list[tuple[Fact, tuple[int, ...]]]:
     """Every packet socket as ``(Fact, holder PIDs)``.
 
@@ -57,7 +59,7 @@ def packet_sockets(netlink, procfs: ProcFS, owners: OwnerMap, ifnames: dict[int,
         if netlink is None:
             raise BackendUnavailable("netlink disabled")
         show = packetdiag.PACKET_SHOW_INFO | packetdiag.PACKET_SHOW_MCLIST
-        socks = list(packetdiag.decode_dump(netlink.dump(packetdiag.build_request(show)),
+        socks: list[PacketSocket] = list(packetdiag.decode_dump(netlink.dump(packetdiag.build_request(show)),
                                             DumpStats(), show))
         source = "sock_diag packet"
     except (BackendUnavailable, OSError) as e:
@@ -71,7 +73,9 @@ def packet_sockets(netlink, procfs: ProcFS, owners: OwnerMap, ifnames: dict[int,
         except (OSError, ParseError) as e2:
             notes.append(f"packet sockets not checked: {e}; {e2}")
             return []
-    found = []
+    found: list[tuple[Fact, tuple[int, ...]]] = []
+    promiscuous_on: list[str] | None
+    promiscuous: bool | None
     for s in socks:
         if s.memberships is not None:
             promiscuous_on = sorted({ifnames.get(m[0], str(m[0])) for m in s.memberships
@@ -87,10 +91,10 @@ def packet_sockets(netlink, procfs: ProcFS, owners: OwnerMap, ifnames: dict[int,
     return found
 
 
-def raw_sockets(netlink, procfs: ProcFS, owners: OwnerMap, ifnames: dict[int, str],
+def raw_sockets(netlink: NetlinkSource | None, procfs: ProcFS, owners: OwnerMap, ifnames: dict[int, str],
                 notes: list[str]) -> list[tuple[Fact, tuple[int, ...]]]:
     """Every RAW socket of IPv4 and IPv6 as ``(Fact, holder PIDs)``."""
-    found = []
+    found: list[tuple[Fact, tuple[int, ...]]] = []
     for family in (4, 6):
         name = "raw" if family == 4 else "raw6"
         socks, source = _raw_of(netlink, procfs, family, name, notes)
@@ -105,7 +109,8 @@ def raw_sockets(netlink, procfs: ProcFS, owners: OwnerMap, ifnames: dict[int, st
     return found
 
 
-def _raw_of(netlink, procfs: ProcFS, family: int, name: str, notes: list[str]):
+def _raw_of(netlink: NetlinkSource | None, procfs: ProcFS, family: int, name: str,
+            notes: list[str]) -> tuple[list[RawSocket], str]:
     from pynetstat.linux import rawdiag
 
     try:

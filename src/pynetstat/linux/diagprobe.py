@@ -24,6 +24,10 @@ from pynetstat.errors import NetlinkError
 from pynetstat.linux.diagmsg import SOCK_DIAG_BY_FAMILY
 from pynetstat.linux.netlink import NETLINK_SOCK_DIAG, RTATTR, DumpStats, Request, iter_dump
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pynetstat.linux.netlink import NetlinkSource
+
 AF_UNIX = 1
 AF_INET = 2
 AF_INET6 = 10
@@ -71,7 +75,7 @@ def probe_request(kind: str) -> Request:
     return Request(NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, PAYLOADS[kind], f"probe-{kind}")
 
 
-def probe(source, kind: str) -> NetlinkError | None:
+def probe(source: NetlinkSource, kind: str) -> NetlinkError | None:
     """None when this kernel has a sock_diag handler for ``kind``, else the kernel's error
     (``errno`` ENOENT: no handler). ``BackendUnavailable`` (no netlink at all) propagates."""
     stats = DumpStats()
@@ -84,7 +88,7 @@ def probe(source, kind: str) -> NetlinkError | None:
     return None
 
 
-def probe_all(source) -> dict[str, NetlinkError | None]:
+def probe_all(source: NetlinkSource) -> dict[str, NetlinkError | None]:
     """``probe`` of every kind, in ``PAYLOADS`` order."""
     return {kind: probe(source, kind) for kind in PAYLOADS}
 

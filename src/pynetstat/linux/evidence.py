@@ -39,9 +39,13 @@ from pynetstat.options import Options
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pynetstat.env import Environment
+    from pynetstat.linux.connections import ConnectionSet
+    from pynetstat.linux.netlink import NetlinkSource
+    from pynetstat.linux.owners import OwnerMap
+    from pynetstat.linux.process import ProcessCache
     from pynetstat.linux.procfs import ProcFS
     from pynetstat.model.process import ProcessInfo
-    from pynetstat.model.sockets import InetSocket
+    from pynetstat.model.sockets import InetSocket, Owner, ScanReport, SocketBatch
 
 # Places meant for scratch files, where no installed program lives (FHS 3.0: /tmp, /var/tmp;
 # /dev/shm and /run/shm are tmpfs for POSIX shared memory; /run/lock, /var/lock for lock files).
@@ -52,7 +56,8 @@ PID_NS_INIT = "pid:[4026531836]"  # PROC_PID_INIT_INO, include/linux/proc_ns.h
 MEMFD_PREFIX = "/memfd:"
 
 
-def _connections(opts: Options, env: Environment, netlink):
+def _connections(opts: Options, env: Environment, netlink: NetlinkSource | None
+                 ) -> ConnectionSet:
     """The one place the audit reaches the connection collection (moving to
     ``pynetstat.linux.connections`` with the same signature)."""
     from pynetstat.linux.connections import collect
@@ -60,22 +65,24 @@ def _connections(opts: Options, env: Environment, netlink):
     return collect(opts, env, netlink)
 
 
-def collect_evidence(env: Environment, netlink, *, etc: str = "/etc",
+def collect_evidence(env: Environment, netlink: NetlinkSource | None, *, etc: str = "/etc",
                      sys_root: str = "/sys") -> Evidence:
     """Read every fact the signs judge. ``etc`` and ``sys_root`` are parameters so a test can
     give its own tree, as ``env.proc_root`` replaces /proc."""
     evidence = Evidence()
     conns = _connections(Options(all=True, executables=True, verbose=True), env, netlink)
     procfs = conns.proc
+    owner_map = conns.owners
+    assert owner_map is not None  # -b, no filter: the set scanned them (linux/connections.py)
     inet_inodes: set[int] = set()
     unowned: list[InetSocket] = []
-    dumped: dict[tuple[str, int], list] = {}  # the batches of each kind: the cross-view's first
+    dumped: dict[tuple[str, int], list[SocketBatch]] = {}  # the batches of each kind: the cross-view's first
     for batch in conns:
         inet_inodes.update(batch.inode)
         dumped.setdefault((batch.proto, batch.family), []).append(batch)
         # Grouped by owner tuple (one shared tuple per process, linux/connections.py), so that
         # the per-socket work is one append, not a lookup per owner (200,000 sockets).
-        groups: dict[tuple, list[InetSocket]] = {}
+        groups: dict[tuple[Owner, ...], list[InetSocket]] = {}
         for sock, owners in batch.rows():
             group = groups.get(owners)
             if group is None:
@@ -90,10 +97,10 @@ def collect_evidence(env: Environment, netlink, *, etc: str = "/etc",
                 pf.sockets += socks
     inet_inodes.discard(0)
     evidence.interfaces = promiscuous_interfaces(sys_root, evidence.notes)
-    _capturers(evidence, netlink, procfs, conns.owners, sys_root)
+    _capturers(evidence, netlink, procfs, owner_map, sys_root)
     for pf in evidence.processes.values():
         if pf.process is not None:
-            _process_facts(procfs, pf, inet_inodes)
+            _process_facts(procfs, pf, pf.process, inet_inodes)
     unread = [pf.pid for pf in evidence.processes.values()
               if "ld_preload" in pf.facts and pf.facts["ld_preload"].unreadable]
     if unread:
@@ -110,12 +117,13 @@ def collect_evidence(env: Environment, netlink, *, etc: str = "/etc",
         # exited, is not unowned. A second scan, and the kernel's later reading, decide.
         again = scan_owners(procfs.root)
         evidence.unowned = [r for r in unowned if r.inode in alive and r.inode not in again.first]
-    evidence.visibility = _visibility(procfs, conns.owners.report)
+    evidence.visibility = _visibility(procfs, owner_map.report)
     evidence.host.update(_host_facts(etc))
     return evidence
 
 
-def _capturers(evidence: Evidence, netlink, procfs: ProcFS, owners, sys_root: str) -> None:
+def _capturers(evidence: Evidence, netlink: NetlinkSource | None, procfs: ProcFS, owners: OwnerMap,
+               sys_root: str) -> None:
     """Packet and RAW sockets, and a ``ProcessFacts`` for each holder not met yet (one that holds
     no TCP or UDP socket: a sniffer need not)."""
     from pynetstat.linux.capture import interface_names, packet_sockets, raw_sockets
@@ -125,7 +133,7 @@ def _capturers(evidence: Evidence, netlink, procfs: ProcFS, owners, sys_root: st
     evidence.packet_sockets = packet_sockets(netlink, procfs, owners, ifnames,
                                              bool(evidence.interfaces), evidence.notes)
     evidence.raw_sockets = raw_sockets(netlink, procfs, owners, ifnames, evidence.notes)
-    cache: dict = {}
+    cache: ProcessCache = {}
     for _, pids in evidence.packet_sockets + evidence.raw_sockets:
         for pid in pids:
             if pid not in evidence.processes:
@@ -133,8 +141,9 @@ def _capturers(evidence: Evidence, netlink, procfs: ProcFS, owners, sys_root: st
                     pid, read_process(procfs, pid, ancestry=True, cache=cache))
 
 
-def _process_facts(procfs: ProcFS, pf: ProcessFacts, inet_inodes: set[int]) -> None:
-    info: ProcessInfo = pf.process
+def _process_facts(procfs: ProcFS, pf: ProcessFacts, info: ProcessInfo, inet_inodes: set[int]
+                   ) -> None:
+    """The facts of ``pf``, whose process ``info`` was read."""
     pid = pf.pid
     facts = pf.facts
     facts["name"] = Fact("name", info.name, procfs.path(f"{pid}/stat"))
@@ -144,7 +153,7 @@ def _process_facts(procfs: ProcFS, pf: ProcessFacts, inet_inodes: set[int]) -> N
         facts["user"] = Fact("user", info.uid, procfs.path(f"{pid}/status"))
     root = procfs.path(f"{pid}/root")
     if info.exe is not None:
-        facts["exe"] = _exe_fact(procfs, pid, info, root)
+        facts["exe"] = _exe_fact(procfs, pid, info.exe, info.exe_deleted, root)
         place = exe_place(root, info.exe)
         if place is not None:
             facts["exe_place"] = place
@@ -152,7 +161,7 @@ def _process_facts(procfs: ProcFS, pf: ProcessFacts, inet_inodes: set[int]) -> N
             writable = _writable_by_user(procfs, pid, info.uid, root, info.exe)
             if writable is not None:
                 facts["exe_writable"] = writable
-    streams = {}
+    streams: dict[str, int] = {}
     for fd in ("0", "1", "2"):
         try:
             link = procfs.readlink(f"{pid}/fd/{fd}")
@@ -166,17 +175,16 @@ def _process_facts(procfs: ProcFS, pf: ProcessFacts, inet_inodes: set[int]) -> N
     facts["ld_preload"] = _ld_preload(procfs, pid)
 
 
-def _exe_fact(procfs: ProcFS, pid: int, info: ProcessInfo, root: str) -> Fact:
-    exe = info.exe
-    memfd = info.exe_deleted and exe.startswith(MEMFD_PREFIX)
+def _exe_fact(procfs: ProcFS, pid: int, exe: str, deleted: bool, root: str) -> Fact:
+    memfd = deleted and exe.startswith(MEMFD_PREFIX)
     replaced = None
-    if info.exe_deleted and not memfd:
+    if deleted and not memfd:
         try:
             os.stat(root + exe)
             replaced = True  # the running file has no links, yet its path names a file
         except OSError:
             replaced = False
-    return Fact("executable", {"path": exe, "deleted": info.exe_deleted, "memfd": memfd,
+    return Fact("executable", {"path": exe, "deleted": deleted, "memfd": memfd,
                                "replaced": replaced}, procfs.path(f"{pid}/exe"))
 
 
@@ -254,7 +262,7 @@ def _ld_preload(procfs: ProcFS, pid: int) -> Fact:
     return Fact("LD_PRELOAD", None, source)
 
 
-def _visibility(procfs: ProcFS, report) -> Fact | None:
+def _visibility(procfs: ProcFS, report: ScanReport) -> Fact | None:
     """Why a socket could have an owner we cannot see; ``None`` when every fd table was read."""
     if report.hidepid:
         return Fact("processes hidden from us", report.hidepid, procfs.path("self/mountinfo"))
@@ -273,7 +281,7 @@ def _visibility(procfs: ProcFS, report) -> Fact | None:
 
 
 def _host_facts(etc: str) -> dict[str, Fact]:
-    facts = {}
+    facts: dict[str, Fact] = {}
     path = f"{etc}/ld.so.preload"
     try:
         entries = read_file(path).decode("utf-8", "surrogateescape").split()
@@ -315,7 +323,7 @@ def promiscuous_interfaces(sys_root: str, notes: list[str]) -> list[Fact]:
     except OSError as e:
         notes.append(f"interfaces not checked for promiscuous mode: {base}: {e.strerror or e}")
         return []
-    found = []
+    found: list[Fact] = []
     for name in names:
         try:
             flags = int(read_file(f"{base}/{name}/flags").strip(), 16)

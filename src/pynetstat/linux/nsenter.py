@@ -24,9 +24,11 @@ from pynetstat.linux.netlink import NETLINK_SOCK_DIAG, LiveNetlink, open_socket
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from _socket import socket
     from collections.abc import Callable
-    from typing import TypeVar
+    from typing import NoReturn, TypeVar
 
+    from pynetstat.linux.netlink import Request
     from pynetstat.model.netns import NetNamespace
 
     T = TypeVar("T")
@@ -97,7 +99,7 @@ def call_in(ns_path: str, fn: Callable[[], T], *, inode: int | None = None,
 
 
 def open_netlink_in(ns_path: str, protocol: int, *, inode: int | None = None,
-                    proc: str = "/proc"):
+                    proc: str = "/proc") -> socket:
     """An ``AF_NETLINK`` socket of ``protocol`` bound for life to the namespace ``ns_path``."""
     return call_in(ns_path, lambda: open_socket(protocol), inode=inode, proc=proc)
 
@@ -184,13 +186,13 @@ class _Opener:
 
     __slots__ = ("path", "inode", "proc", "ready")
 
-    def __init__(self, path: str, inode: int, proc: str, ready: dict):
+    def __init__(self, path: str, inode: int, proc: str, ready: dict[int, socket]):
         self.path = path
         self.inode = inode
         self.proc = proc
         self.ready = ready
 
-    def __call__(self, protocol: int):
+    def __call__(self, protocol: int) -> socket:
         sock = self.ready.pop(protocol, None)
         if sock is not None:
             return sock
@@ -206,7 +208,7 @@ class Unreachable:
     def __init__(self, why: str):
         self.why = why
 
-    def dump(self, request):
+    def dump(self, request: Request) -> NoReturn:
         from pynetstat.errors import BackendUnavailable
 
         raise BackendUnavailable(f"{request.key}: {self.why}")

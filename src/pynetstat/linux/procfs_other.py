@@ -14,6 +14,15 @@ from pynetstat.errors import ParseError
 from pynetstat.linux.diagrecords import PacketSocket, PingSocket, RawSocket, UnixSocket
 from pynetstat.linux.procfs import dec_field, decode_address, hex_field
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    Record = TypeVar("Record")
+    # the fields a raw or ping line shares with /proc/net/udp (_inet_fields)
+    InetFields = tuple[str, int, str, int, int, int, int, int, int]
+
 # af_unix.c unix_seq_show: "%pK: %08X %08X %08X %04X %02X %5lu", then " " and the name when
 # bound, then "\n". Fields: refcount, protocol (always 0), flags, type, socket state, inode.
 _UNIX_LINE = re.compile(
@@ -27,7 +36,8 @@ _SS_TO_SK_STATE = {1: 7, 2: 1, 3: 1, 4: 7}
 _TCP_LISTEN = 10
 
 
-def _fail(path: str, no: int, line, why: str, errors: list | None) -> None:
+def _fail(path: str, no: int, line: str | bytes, why: str, errors: list[ParseError] | None
+          ) -> None:
     error = ParseError(path, no, line, why)
     if errors is None:
         raise error
@@ -57,7 +67,8 @@ def parse_unix_line(line: bytes) -> UnixSocket:
                       verified=False)
 
 
-def parse_unix(data: bytes, path: str = "/proc/net/unix", errors: list | None = None) -> list[UnixSocket]:
+def parse_unix(data: bytes, path: str = "/proc/net/unix", errors: list[ParseError] | None = None
+               ) -> list[UnixSocket]:
     """Every socket of /proc/net/unix.
 
     The kernel prints names raw, newlines included. A line that is not a socket line and
@@ -110,12 +121,13 @@ def parse_packet_line(line: str) -> PacketSocket:
                         inode=dec_field(f[8]), verified=False)
 
 
-def parse_packet(text: str, path: str = "/proc/net/packet", errors: list | None = None) -> list[PacketSocket]:
+def parse_packet(text: str, path: str = "/proc/net/packet", errors: list[ParseError] | None = None
+                 ) -> list[PacketSocket]:
     """Every socket of /proc/net/packet (no memberships, fanout or rings: it does not say)."""
     return _parse_lines(text, path, errors, parse_packet_line)
 
 
-def _inet_fields(line: str, family: int, byteorder: str) -> tuple:
+def _inet_fields(line: str, family: int, byteorder: str) -> InetFields:
     """The fields raw and ping lines share with /proc/net/udp (``ip4_datagram``/
     ``ip6_dgram_sock_seq_show`` layout): local, port, remote, state, tx, rx, uid, inode, drops.
 
@@ -138,7 +150,7 @@ def _inet_fields(line: str, family: int, byteorder: str) -> tuple:
             dec_field(f[9]), dec_field(f[12]))
 
 
-def parse_raw(text: str, path: str, family: int, errors: list | None = None,
+def parse_raw(text: str, path: str, family: int, errors: list[ParseError] | None = None,
               byteorder: str = "little") -> list[RawSocket]:
     """Every socket of /proc/net/raw (``family`` 4) or raw6 (6). The local "port" is the
     protocol the socket was opened with; the bound device is not printed (``ifindex`` None)."""
@@ -151,7 +163,7 @@ def parse_raw(text: str, path: str, family: int, errors: list | None = None,
     return _parse_lines(text, path, errors, line_to_record)
 
 
-def parse_ping(text: str, path: str, family: int, errors: list | None = None,
+def parse_ping(text: str, path: str, family: int, errors: list[ParseError] | None = None,
                byteorder: str = "little") -> list[PingSocket]:
     """Every socket of /proc/net/icmp (``family`` 4) or icmp6 (6): ping sockets, whose local
     "port" is their ICMP echo identifier."""
@@ -164,7 +176,8 @@ def parse_ping(text: str, path: str, family: int, errors: list | None = None,
     return _parse_lines(text, path, errors, line_to_record)
 
 
-def _parse_lines(text: str, path: str, errors: list | None, parse_line) -> list:
+def _parse_lines(text: str, path: str, errors: list[ParseError] | None,
+                 parse_line: Callable[[str], Record]) -> list[Record]:
     """``parse_line`` of every data line after the header; blank lines are skipped."""
     out = []
     for no, line in enumerate(text.splitlines()[1:], start=2):

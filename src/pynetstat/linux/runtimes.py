@@ -31,6 +31,9 @@ from pynetstat.errors import ParseError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from pynetstat.model.process import Container
 
 DOCKER_CONTAINERS = "var/lib/docker/containers"
@@ -59,7 +62,7 @@ class Names:
         return f"Names({self.name!r}, pod={self.pod!r})"
 
 
-def _load(data: bytes, path: str):
+def _load(data: bytes, path: str) -> Any:
     try:
         return json.loads(data)
     except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
@@ -147,7 +150,8 @@ class RuntimeFiles:
             self.errors.append(f"{rel}: {err.strerror or err}")
             return None
 
-    def _parse(self, rel: str, parser) -> Names | dict | None:
+    def _parse(self, rel: str, parser: Callable[[bytes, str], Names | dict[str, str]]
+               ) -> Names | dict[str, str] | None:
         data = self._read(rel)
         if data is None:
             return None

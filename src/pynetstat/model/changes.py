@@ -13,11 +13,20 @@ from itertools import chain, count
 
 from pynetstat.model.sockets import InetSocket, SocketBatch
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from pynetstat.model.sockets import Owner
+
+    Route = dict[str, Any]  # a route as views.routes' route_json gives it
+
 # change kind -> mark; connections: added, removed, state; counters: moved, reset, added, removed
 MARKS = {"added": "+", "removed": "-", "state": "~", "moved": "~", "reset": "!", "changed": "~"}
 
 
-def socket_keys(batch: SocketBatch) -> tuple:
+def socket_keys(batch: SocketBatch) -> Sequence[object]:
     """The identity of each socket of a batch: its cookie (sock_diag), which survives close() and
     TIME_WAIT; from /proc, which has no cookie, ``InetSocket.identity`` (inode, else the tuple)."""
     cookies = batch.cookie
@@ -34,21 +43,21 @@ class Snapshot:
     def __init__(self, batches: list[SocketBatch]):
         self.batches = batches
         self.keys = [socket_keys(batch) for batch in batches]
-        self.states: dict = {}
-        self.starts = []  # position of each batch's first socket
+        self.states: dict[object, int] = {}
+        self.starts: list[int] = []  # position of each batch's first socket
         at = 0
         for batch, keys in zip(batches, self.keys):
             self.states.update(zip(keys, batch.state))
             self.starts.append(at)
             at += len(keys)
-        self._where: dict | None = None
+        self._where: dict[object, int] | None = None
 
-    def position(self, key) -> int:
+    def position(self, key: object) -> int:
         if self._where is None:
             self._where = dict(zip(chain.from_iterable(self.keys), count()))
         return self._where[key]
 
-    def row(self, position: int) -> tuple[InetSocket, tuple]:
+    def row(self, position: int) -> tuple[InetSocket, tuple[Owner, ...]]:
         """``(socket, owners)`` at a position of the pass's kernel order."""
         b = bisect_right(self.starts, position) - 1
         batch, i = self.batches[b], position - self.starts[b]
@@ -61,7 +70,8 @@ class ConnectionChange:
 
     __slots__ = ("kind", "sock", "owners", "previous_state")
 
-    def __init__(self, kind: str, sock: InetSocket, owners: tuple, previous_state: int | None = None):
+    def __init__(self, kind: str, sock: InetSocket, owners: tuple[Owner, ...],
+                 previous_state: int | None = None):
         self.kind = kind
         self.sock = sock
         self.owners = owners
@@ -140,7 +150,7 @@ def counter_changes(view: str, before: dict[str, int], after: dict[str, int],
     return out
 
 
-def route_keys(routes: list[dict]) -> dict[str, dict]:
+def route_keys(routes: list[Route]) -> dict[str, Route]:
     """Routes (as ``route_json`` gives them) by a key that changes when anything shown of them
     does."""
     return {json.dumps(r, sort_keys=True): r for r in routes}
@@ -151,12 +161,12 @@ def route_keys(routes: list[dict]) -> dict[str, dict]:
 _ROUTE_IDENTITY = ("family", "table", "destination", "prefix_length", "metric", "type")
 
 
-def route_identity(route: dict) -> tuple:
+def route_identity(route: Route) -> tuple[object, ...]:
     return tuple(route.get(field) for field in _ROUTE_IDENTITY)
 
 
-def route_changes(before: dict[str, dict], after: dict[str, dict]
-                  ) -> list[tuple[str, dict, dict | None]]:
+def route_changes(before: dict[str, Route], after: dict[str, Route]
+                  ) -> list[tuple[str, Route, Route | None]]:
     """``[(kind, route, previous), ...]`` between two ``route_keys``: ``"removed"`` routes, then
     ``"added"`` ones, and ``"changed"`` where a route of the same identity (destination, table,
     metric, ...) differs only in what else is shown (``previous`` is the route as it was)."""
@@ -168,7 +178,7 @@ def route_changes(before: dict[str, dict], after: dict[str, dict]
                else ("added", r, None) for r in new])
 
 
-def route_difference(previous: dict, route: dict) -> list[str]:
+def route_difference(previous: Route, route: Route) -> list[str]:
     """The fields that differ, ``["prefsrc: 10.0.0.1 -> 10.0.0.2"]`` (JSON values as text)."""
     out = []
     for field in sorted(set(previous) | set(route)):

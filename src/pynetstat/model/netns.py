@@ -103,7 +103,7 @@ class NetNamespace:
             return self.container.pod  # type: ignore[union-attr,return-value]
         return str(self.inode)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         """The ``netns`` object of a JSON row: inode, label, name, container, pod."""
         c = self.container
         return {"inode": self.inode, "label": self.label, "name": self.netns_name,

@@ -14,6 +14,10 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Any
+
+    from pynetstat.formats import Section
     from pynetstat.options import Options
     from pynetstat.session import Session
 
@@ -25,7 +29,7 @@ SECTIONS = (
 )
 
 
-def import_module(name: str):
+def import_module(name: str) -> ModuleType:
     """The module ``name`` (``importlib.import_module`` without importing importlib)."""
     __import__(name)
     return sys.modules[name]
@@ -36,12 +40,12 @@ def wanted(opts: Options) -> bool:
     return any(getattr(opts, flag) for _, flag, _, _ in SECTIONS)
 
 
-def collect_sections(session: Session) -> list[tuple[str, object, object]]:
+def collect_sections(session: Session) -> list[Section]:
     """``[(key, view, snapshot), ...]``: one reading of every selected view."""
     from pynetstat.linux.procfs import procfs_of
 
     procfs = procfs_of(session.env)
-    sections = [(key, import_module(view),
+    sections: list[Section] = [(key, import_module(view),
                  import_module(collector).collect(session.opts, procfs, session.netlink))
                 for key, flag, collector, view in SECTIONS if getattr(session.opts, flag)]
     filt = session.opts.filter
@@ -55,7 +59,7 @@ def collect_sections(session: Session) -> list[tuple[str, object, object]]:
     return sections
 
 
-def _only_interfaces(snapshot, kept: set[str]) -> None:
+def _only_interfaces(snapshot: Any, kept: set[str]) -> None:
     """-e, -r: only the rows of the kept interfaces (a route by the interfaces it goes out of)."""
     interfaces = getattr(snapshot, "interfaces", None)
     if interfaces is not None:
@@ -65,7 +69,7 @@ def _only_interfaces(snapshot, kept: set[str]) -> None:
         snapshot.routes = [r for r in routes if any(hop.ifname in kept for hop in r.nexthops)]
 
 
-def section_notes(sections: list[tuple[str, object, object]]) -> list[str]:
+def section_notes(sections: list[Section]) -> list[str]:
     """What the views could not read, one line each."""
     # dict: -er reads the interfaces for both views; a failure to is said once.
     return list(dict.fromkeys(note for _, view, snapshot in sections

@@ -19,7 +19,9 @@ from pynetstat.session import NoCycleCollection, Session
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pynetstat.audit.baseline import Baseline
     from pynetstat.env import Environment
+    from pynetstat.formats import Format
     from pynetstat.model.evidence import Evidence
     from pynetstat.options import Options
 
@@ -40,7 +42,7 @@ def run(opts: Options, env: Environment) -> int:
         session.close()
 
 
-def audit(session: Session, fmt, evidence: Evidence) -> int:
+def audit(session: Session, fmt: Format, evidence: Evidence) -> int:
     from pynetstat.audit.signs import exit_status, judge
 
     findings = judge(evidence)
@@ -50,7 +52,7 @@ def audit(session: Session, fmt, evidence: Evidence) -> int:
     return status
 
 
-def baseline(session: Session, fmt, evidence: Evidence, old: dict | None) -> int:
+def baseline(session: Session, fmt: Format, evidence: Evidence, old: Baseline | None) -> int:
     """Build the baseline of now; compare it with ``old`` (--diff), then write it (--snapshot)."""
     import time
 
@@ -80,7 +82,7 @@ def baseline(session: Session, fmt, evidence: Evidence, old: dict | None) -> int
     return status
 
 
-def read_baseline(path: str) -> dict:
+def read_baseline(path: str) -> Baseline:
     """The baseline in ``path``; ``InputError`` (one line, exit 2) when it cannot be read or is
     not one."""
     from pynetstat.audit.baseline import load_baseline
@@ -97,7 +99,7 @@ def read_baseline(path: str) -> dict:
     return load_baseline(text, path)
 
 
-def write_atomically(path: str, doc: dict) -> None:
+def write_atomically(path: str, doc: Baseline) -> None:
     """``path`` replaced whole or not at all: a temporary file in the same directory, flushed to
     disk, then renamed over it (rename(2) is atomic within a file system), so a reader or a
     crash never sees half a baseline. The file is made 0600 (mkstemp): it lists every

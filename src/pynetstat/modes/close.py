@@ -48,8 +48,7 @@ def run(opts: Options, env: Environment) -> int:
         if not opts.yes and not _confirmed(env, len(targets)):
             env.stdout.write("\nNothing closed.\n")
             return Exit.OK
-        # session.py types its source only as object
-        netlink: NetlinkSource = session.netlink  # type: ignore[assignment]
+        netlink: NetlinkSource = session.netlink
         results = destroy_all(netlink, targets)
         closed = sum(1 for _, result in results if result == CLOSED)
         gone = sum(1 for _, result in results if result == GONE)

@@ -35,8 +35,12 @@ from pynetstat.session import NoCycleCollection, Session
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
+    from typing import Any
 
     from pynetstat.env import Environment
+    from pynetstat.formats import ConnectionChangeWriter, CounterChangeWriter, Format
+    from pynetstat.linux.owner_cache import OwnerCache
+    from pynetstat.model.changes import CounterChange, Route
     from pynetstat.model.sockets import SocketBatch
     from pynetstat.modes.signals import HoldLine
     from pynetstat.options import Options
@@ -82,10 +86,12 @@ def _run(session: Session) -> int:
     return Exit.OK  # not reached: only a signal or an error ends the loop
 
 
-def _loop(session: Session, fmt, log: PassLog | None, hold: HoldLine | None = None) -> None:
+def _loop(session: Session, fmt: Format, log: PassLog | None, hold: HoldLine | None = None
+          ) -> None:
     opts, env = session.opts, session.env
     monitor = (SectionsMonitor if wanted(opts) else
                ProcessesMonitor if opts.processes else ConnectionsMonitor)(session, fmt)
+    assert opts.interval is not None  # this mode runs only with an interval (cli.main)
     schedule = Schedule(opts.interval, env.monotonic, env.sleep)
     for number in count(1):
         started = schedule.begin()
@@ -118,6 +124,7 @@ class Schedule:
     def pause(self) -> None:
         """Sleep until the next pass is due; when it is already due (the pass overran), return at
         once and re-anchor the schedule on now, counting the slots that were skipped."""
+        assert self.due is not None, "pause() before begin()"
         self.due += self.interval
         now = self.clock()
         if now >= self.due:
@@ -144,7 +151,7 @@ class PassLog:
         path = environ.get("PYNETSTAT_PASS_TIMES")
         return cls(path) if path else None
 
-    def write(self, record: dict) -> None:
+    def write(self, record: dict[str, object]) -> None:
         self.file.write(json.dumps(record) + "\n")
         self.file.flush()
 
@@ -156,20 +163,20 @@ class ConnectionsMonitor:
     """The connection table, pass after pass; with owners, an ``OwnerCache`` makes later passes
     cheaper than the first."""
 
-    def __init__(self, session: Session, fmt):
+    def __init__(self, session: Session, fmt: Format):
         self.session = session
         self.fmt = fmt
-        self.owners = None
+        self.owners: OwnerCache | None = None
         if session.opts.wants_owners:
             from pynetstat.linux.owner_cache import OwnerCache
 
             self.owners = OwnerCache(session.env.proc_root)
         self.previous: Snapshot | None = None  # with --changes
-        self.writer = None
+        self.writer: ConnectionChangeWriter | None = None  # with --changes, after the first
         self.notes = Notes(session)
         self.rows = 0
 
-    def show(self, number: int, stamp: float) -> dict:
+    def show(self, number: int, stamp: float) -> dict[str, object]:
         from pynetstat.linux.connections import collect
         from pynetstat.views.connections import notes
 
@@ -184,8 +191,8 @@ class ConnectionsMonitor:
             self.fmt.write_connections(env.stdout, conns, batches, head)
             if kept is not None:
                 self.previous = Snapshot(kept)
-                self.writer = self.fmt.connection_changes(env.stdout)
-                self.writer.begin()
+                self.writer = writer = self.fmt.connection_changes(env.stdout)
+                writer.begin()
         else:
             current = Snapshot(list(self._counted(iter(conns), None)))
             changes = connection_changes(self.previous, current)
@@ -193,12 +200,14 @@ class ConnectionsMonitor:
             if changes:
                 if session.names is not None:
                     session.names.resolve_hosts(c.sock.remote_address for c in changes)
+                assert self.writer is not None  # made with the first display, as previous was
                 self.writer.write(changes, stamp, number)
         self.notes.say(notes(conns))
         session.bound_caches()
         return {"rows": self.rows, "owners": self.owners.how if self.owners else None}
 
-    def _counted(self, batches: Iterator[SocketBatch], kept: list | None) -> Iterator[SocketBatch]:
+    def _counted(self, batches: Iterator[SocketBatch], kept: list[SocketBatch] | None
+                 ) -> Iterator[SocketBatch]:
         for batch in batches:
             self.rows += len(batch)
             if kept is not None:
@@ -210,7 +219,7 @@ class ProcessesMonitor:
     """-c, pass after pass: the processes by ports held; with --info the bytes per second each
     process's TCP connections moved since the pass before (``views.processes.Traffic``)."""
 
-    def __init__(self, session: Session, fmt):
+    def __init__(self, session: Session, fmt: Format):
         from pynetstat.linux.owner_cache import OwnerCache
         from pynetstat.views.processes import Traffic
 
@@ -220,7 +229,7 @@ class ProcessesMonitor:
         self.traffic = Traffic() if session.opts.info else None
         self.notes = Notes(session)
 
-    def show(self, number: int, stamp: float) -> dict:
+    def show(self, number: int, stamp: float) -> dict[str, object]:
         from pynetstat.linux.connections import collect
         from pynetstat.views.connections import notes
         from pynetstat.views.processes import port_counts
@@ -238,15 +247,16 @@ class ProcessesMonitor:
 class SectionsMonitor:
     """-e, -s and -r, pass after pass."""
 
-    def __init__(self, session: Session, fmt):
+    def __init__(self, session: Session, fmt: Format):
         self.session = session
         self.fmt = fmt
-        self.before: dict | None = None  # with --changes: view key -> counters (and routes)
+        # with --changes: view key -> counters (and routes)
+        self.before: dict[str, tuple[dict[str, int], dict[str, Route]]] | None = None
         self.when = 0.0
-        self.writer = None
+        self.writer: CounterChangeWriter | None = None  # with --changes, after the first
         self.notes = Notes(session)
 
-    def show(self, number: int, stamp: float) -> dict:
+    def show(self, number: int, stamp: float) -> dict[str, object]:
         from pynetstat.modes import collect_sections, section_notes
 
         session = self.session
@@ -259,31 +269,34 @@ class SectionsMonitor:
         if opts.changes:
             after = {key: self._readings(key, view, snapshot) for key, view, snapshot in sections}
             if self.before is None:
-                self.writer = self.fmt.counter_changes(env.stdout)
-                self.writer.begin()
+                self.writer = writer = self.fmt.counter_changes(env.stdout)
+                writer.begin()
             else:
                 seconds = taken - self.when
-                counters, routes = [], []
+                counters: list[CounterChange] = []
+                routes: list[tuple[str, Route, Route | None]] = []
                 for key, (values, shown) in after.items():
                     old_values, old_shown = self.before[key]
                     counters += counter_changes(key, old_values, values, seconds,
                                                 from_zero=key == "statistics")
                     routes += route_changes(old_shown, shown)
                 if counters or routes:
+                    assert self.writer is not None  # made with the first display, as before was
                     self.writer.write(counters, routes, stamp, number)
             self.before, self.when = after, taken
         self.notes.say(section_notes(sections))
         return {"rows": None, "owners": None}
 
-    def _readings(self, key: str, view, snapshot) -> tuple[dict[str, int], dict[str, dict]]:
+    def _readings(self, key: str, view: Any, snapshot: Any
+                  ) -> tuple[dict[str, int], dict[str, Route]]:
         opts = self.session.opts
         values = view.counters(snapshot)
         if key == "statistics" and opts.protocol is not None:
-            groups = set()
+            groups: set[str] = set()
             for section in view.selected_sections(opts):
                 groups.update((section.group, section.type_group, *section.extra))
             values = {name: v for name, v in values.items() if name.partition(".")[0] in groups}
-        shown = {}
+        shown: dict[str, Route] = {}
         if key == "routes":
             shown = route_keys([view.route_json(r) for family in (4, 6)
                                 for r in view.shown_routes(snapshot, family, opts)])

@@ -10,6 +10,7 @@ from pynetstat.session import NoCycleCollection, Session
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pynetstat.env import Environment
+    from pynetstat.formats import Format
     from pynetstat.options import Options
 
 
@@ -22,7 +23,7 @@ def run(opts: Options, env: Environment) -> int:
         session.close()
 
 
-def show(session: Session, fmt) -> None:
+def show(session: Session, fmt: Format) -> None:
     with NoCycleCollection():
         if wanted(session.opts):
             show_sections(session, fmt)
@@ -32,7 +33,7 @@ def show(session: Session, fmt) -> None:
             show_connections(session, fmt)
 
 
-def show_connections(session: Session, fmt) -> None:
+def show_connections(session: Session, fmt: Format) -> None:
     from pynetstat.linux.connections import collect
     from pynetstat.views.connections import notes
 
@@ -42,7 +43,7 @@ def show_connections(session: Session, fmt) -> None:
         session.say(note)
 
 
-def show_processes(session: Session, fmt) -> None:
+def show_processes(session: Session, fmt: Format) -> None:
     """-c: the processes by the ports they hold, from one reading of every socket with owners."""
     from pynetstat.linux.connections import collect
     from pynetstat.views.connections import notes
@@ -55,7 +56,7 @@ def show_processes(session: Session, fmt) -> None:
         session.say(note)
 
 
-def show_sections(session: Session, fmt) -> None:
+def show_sections(session: Session, fmt: Format) -> None:
     from pynetstat.modes import collect_sections, section_notes
 
     sections = collect_sections(session)

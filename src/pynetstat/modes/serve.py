@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from typing import Any, cast
+from typing import Any
 
 from pynetstat.errors import Exit, PynetstatError, ServeError
 from pynetstat.flags import SERVE_DEFAULT, parse_listen
@@ -38,7 +38,6 @@ from pynetstat.views.connections import unattributed_reason
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pynetstat.env import Environment
-    from pynetstat.linux.netlink import NetlinkSource
 
 INSTALL_HINT = "--serve needs prometheus_client: pip install 'pynetstat[exporter]'"
 
@@ -149,8 +148,7 @@ class Scanner:
                     sources.samples[(proto, source or "unavailable")] = 1
             except (PynetstatError, OSError):
                 self.errors["sockets"] += 1
-            links = links_collector.collect(None, self.procfs,
-                                            cast("NetlinkSource", session.netlink))
+            links = links_collector.collect(None, self.procfs, session.netlink)
             if links.source is None:
                 self.errors["interfaces"] += 1
             families += interface_families(links, folded)

@@ -9,6 +9,11 @@ from __future__ import annotations
 import signal
 import threading
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType, TracebackType
+    from typing import NoReturn
+
 GRACE = 0.5  # seconds a display may take to finish its line after a signal, before it is cut
 
 
@@ -17,7 +22,7 @@ class Terminated(KeyboardInterrupt):
     is still caught by ``cli.main`` (and ends quietly) rather than printing a traceback."""
 
 
-def terminate(signum, frame):
+def terminate(signum: int, frame: FrameType | None) -> NoReturn:
     raise Terminated
 
 
@@ -65,7 +70,8 @@ class HoldLine:
             self.done.clear()
         signal.pthread_sigmask(signal.SIG_BLOCK, self.signals)
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         """The line is whole (or the display failed): a signal that came meanwhile acts now."""
         with self.lock:
             self.writing = False
@@ -95,7 +101,7 @@ class HoldLine:
             elif not self.done.wait(GRACE):
                 signal.pthread_kill(self.main, signal.SIGALRM)
 
-    def _cut(self, signum, frame) -> None:
+    def _cut(self, signum: int, frame: FrameType | None) -> None:
         """SIGALRM from the watcher: the line did not end in time; the signal acts now."""
         pending, self.pending = self.pending, None
         if pending is not None:

@@ -15,6 +15,8 @@ from pynetstat.flags import FLAGS as WINDOWS_FLAGS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pynetstat.select import Filter
 
 FACE = "net-tools"
@@ -175,7 +177,7 @@ def _long(token: str) -> tuple[Flag, str | None]:
     return row, value if eq else None
 
 
-def _store(fields: dict, row: Flag) -> None:
+def _store(fields: dict[str, Any], row: Flag) -> None:
     if row.field == "help":
         raise Help
     if row.field == "version":
@@ -191,7 +193,7 @@ def parse_args(argv: list[str]) -> NetToolsOptions:
     >>> parse_args(["-ee"]).extend
     2
     """
-    fields: dict[str, object] = {}
+    fields: dict[str, Any] = {}  # NetToolsOptions' keywords
     args = iter(argv)
     for token in args:
         if token.startswith("--") and len(token) > 2:
@@ -203,21 +205,25 @@ def parse_args(argv: list[str]) -> NetToolsOptions:
                         raise UsageError(f"option '--{row.long}' requires an argument")
                 fields[row.field] = (*fields.get(row.field, ()), (row.long, value))
             elif row.arg:
-                fields[row.field] = row.convert(value) if value is not None else True
+                if value is None:
+                    fields[row.field] = True
+                else:
+                    fields[row.field] = value if row.convert is None else row.convert(value)
             else:
                 _store(fields, row)
         elif token in ("-?",):
             raise Help
         elif token.startswith("-") and len(token) > 1:
             for letter in token[1:]:
-                row = SHORT.get(letter)
-                if row is None:
+                letter_row = SHORT.get(letter)
+                if letter_row is None:
                     raise UsageError(f"invalid option -- '{letter}'")
-                _store(fields, row)
+                _store(fields, letter_row)
         else:
             if "interval" in fields:
                 raise UsageError(f"unexpected argument {token!r}")
-            fields["interval"] = POSITIONAL.convert(token)
+            convert = POSITIONAL.convert
+            fields["interval"] = token if convert is None else convert(token)
     opts = NetToolsOptions(**fields)
     if sum(map(bool, (opts.route, opts.interfaces, opts.statistics))) > 1:
         raise UsageError("-r, -i and -s cannot be combined")

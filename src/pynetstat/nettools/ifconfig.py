@@ -8,6 +8,10 @@ from __future__ import annotations
 import socket
 import struct
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pynetstat.model.stats import Interface
+
 # include/uapi/linux/sockios.h
 _SIOCGIFADDR, _SIOCGIFBRDADDR, _SIOCGIFNETMASK, _SIOCGIFDSTADDR = 0x8915, 0x8919, 0x891B, 0x8917
 _SIOCGIFHWADDR, _SIOCGIFTXQLEN = 0x8927, 0x8942
@@ -37,7 +41,7 @@ def unit(value: int) -> str:
     return f"{value}.0 B"
 
 
-def _ioctl(sock, request: int, name: bytes) -> bytes | None:
+def _ioctl(sock: socket.socket, request: int, name: bytes) -> bytes | None:
     import fcntl
 
     try:
@@ -52,7 +56,7 @@ def _ipv4(reply: bytes | None) -> str | None:
 
 def inet6_lines(text: str, name: str) -> list[str]:
     """/proc/net/if_inet6 lines of ``name`` -> ifconfig's ``inet6 ... prefixlen .. scopeid ..``."""
-    out = []
+    out: list[str] = []
     for line in text.splitlines():
         f = line.split()
         if len(f) < 6 or f[5] != name:
@@ -72,7 +76,7 @@ def inet6_lines(text: str, name: str) -> list[str]:
     return out
 
 
-def long_form(iface, flags: int, mtu: int, sock, inet6: str) -> str:
+def long_form(iface: Interface, flags: int, mtu: int, sock: socket.socket, inet6: str) -> str:
     """One interface's block (ending in its blank line)."""
     name = iface.name.encode("utf-8", "surrogateescape")[:15]
     words = ",".join(w for bit, w in FLAG_WORDS if flags & bit)
@@ -100,8 +104,9 @@ def long_form(iface, flags: int, mtu: int, sock, inet6: str) -> str:
     out.append(f"{line}  ({title})\n")
     s = iface.stats
     if s is not None and s.rx_packets is not None:
-        def n(*names):
-            return sum(getattr(s, k) or 0 for k in names)
+        def n(*names: str) -> int:
+            total: int = sum(getattr(s, k) or 0 for k in names)
+            return total
         # /proc/net/dev's columns (net/core/net-procfs.c), which net-tools reads
         out.append(f"        RX packets {n('rx_packets')}  bytes {n('rx_bytes')} ({unit(n('rx_bytes'))})\n")
         if n("rx_compressed"):

@@ -12,8 +12,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import TextIO
 
+    from pynetstat.nettools.run import Run
+    from pynetstat.nettools.sources import Programs
 
-def _program(programs, inode: int) -> tuple[int | None, str | None]:
+
+def _program(programs: Programs | None, inode: int) -> tuple[int | None, str | None]:
     if programs is None:
         return None, None
     text = programs(inode)
@@ -23,14 +26,14 @@ def _program(programs, inode: int) -> tuple[int | None, str | None]:
     return int(pid), name
 
 
-def records(session, notes: list[str]) -> list[dict]:
+def records(session: Run, notes: list[str]) -> list[dict[str, object]]:
     from pynetstat.nettools import layout
     from pynetstat.nettools.sources import gather
     from pynetstat.textsafe import safe
 
     opts = session.opts
     batches, raw, groups, unix, programs, _timers = gather(session, notes)
-    out: list[dict] = []
+    out: list[dict[str, object]] = []
     for batch in batches:
         proto = batch.proto + ("6" if batch.family == 6 else "")
         for sock, _owners in batch.rows():
@@ -72,9 +75,9 @@ def records(session, notes: list[str]) -> list[dict]:
     return out
 
 
-def write(out: TextIO, document) -> None:
+def write(out: TextIO, document: object) -> None:
     out.write(json.dumps(document, ensure_ascii=False) + "\n")
 
 
-def write_json(session, out: TextIO, notes: list[str]) -> None:
+def write_json(session: Run, out: TextIO, notes: list[str]) -> None:
     write(out, records(session, notes))

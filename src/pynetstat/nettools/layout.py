@@ -13,10 +13,14 @@ from pynetstat.model.sockets import TCP_LISTEN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any
 
+    from pynetstat.linux.diagrecords import RawSocket
     from pynetstat.model.sockets import SocketBatch
     from pynetstat.nettools.flags import NetToolsOptions
+    from pynetstat.nettools.sources import Group, Programs, Timers, UnixLine
+    from pynetstat.resolve import Names
 
 # netstat.c tcp_state[], indexed by the kernel state (include/net/tcp_states.h)
 TCP_STATES = ("", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
@@ -48,7 +52,7 @@ class Endpoints:
     """Address and port text: ``addr_do_one`` with ``INET_sprint``/``INET6_sprint`` and
     ``get_sname``."""
 
-    def __init__(self, opts: NetToolsOptions, names):
+    def __init__(self, opts: NetToolsOptions, names: Names | None):
         self.wide = opts.wide
         self.hosts = None if opts.numeric_hosts else names
         self.ports = None if opts.numeric_ports else names
@@ -72,7 +76,8 @@ class Endpoints:
                 return name
         return str(port)
 
-    def column(self, addresses, ports, family: int, proto: str) -> list[str]:
+    def column(self, addresses: Sequence[str], ports: Sequence[int], family: int, proto: str
+               ) -> list[str]:
         """``__call__`` over two columns; with -n, a few C-level maps and fixes of the rare cells
         (a mapped address, port 0, an endpoint too long for its column)."""
         if self.hosts is not None or self.ports is not None:
@@ -100,8 +105,7 @@ class Tail:
     """What ``finish_this_one`` adds after the State column: User and Inode (-e), PID/Program
     name (-p), Timer (-o)."""
 
-    def __init__(self, opts: NetToolsOptions, programs: Callable[[int], str] | None,
-                 timers: dict | None):
+    def __init__(self, opts: NetToolsOptions, programs: Programs | None, timers: Timers | None):
         self.extend = opts.extend
         self.numeric_users = opts.numeric_users
         self.programs = programs
@@ -122,8 +126,10 @@ class Tail:
             self.users[uid] = name
         return name
 
-    def column(self, uids, inodes, cookies) -> list[str] | None:
-        """The tails of a column of sockets; None when no option adds one."""
+    def column(self, uids: Sequence[int | None], inodes: Sequence[int], cookies: Sequence[Any]
+               ) -> list[str] | None:
+        """The tails of a column of sockets; None when no option adds one. ``cookies``: ints, or
+        None from /proc (in no ``timers``)."""
         if not (self.extend or self.programs is not None or self.timers is not None):
             return None
         timers = self.timers
@@ -132,7 +138,8 @@ class Tail:
             return [f" {name:<20}" for name in self.programs.column(inodes)]
         return list(map(self, uids, inodes, found))
 
-    def __call__(self, uid: int | None, inode: int, timer: tuple | None) -> str:
+    def __call__(self, uid: int | None, inode: int, timer: tuple[int, float, int, int] | None
+                 ) -> str:
         text = ""
         if self.extend:
             text += f" {self.user(uid or 0):<10} {inode:<10}"
@@ -150,7 +157,7 @@ def listed(opts: NetToolsOptions, server: bool) -> bool:
     return opts.all or server == bool(opts.listening)
 
 
-class _Names(dict):
+class _Names(dict[int, str]):
     """State code -> State cell; a code net-tools has no word for prints empty."""
 
     def __missing__(self, state: int) -> str:
@@ -174,7 +181,7 @@ def inet_rows(batch: SocketBatch, opts: NetToolsOptions, endpoint: Endpoints, ta
 
     proto, family = batch.proto, batch.family
     tcp = proto == "tcp"
-    columns = [batch.state, batch.local_address, batch.local_port, batch.remote_address,
+    columns: list[Sequence[Any]] = [batch.state, batch.local_address, batch.local_port, batch.remote_address,
                batch.remote_port, batch.recv_q, batch.send_q, batch.uid, batch.inode, batch.cookie]
     if not opts.all:
         wildcard = "::" if family == 6 else "0.0.0.0"
@@ -200,7 +207,8 @@ def inet_rows(batch: SocketBatch, opts: NetToolsOptions, endpoint: Endpoints, ta
     return "\n".join(map(str.__add__, heads, tails)) + "\n"
 
 
-def raw_rows(sockets: list, opts: NetToolsOptions, endpoint: Endpoints, tail: Tail) -> Iterable[str]:
+def raw_rows(sockets: list[RawSocket], opts: NetToolsOptions, endpoint: Endpoints, tail: Tail
+             ) -> Iterable[str]:
     """``raw_do_one``: the protocol in the port's place, the state as a number."""
     for sock in sockets:
         wildcard = "::" if sock.family == 6 else "0.0.0.0"
@@ -227,11 +235,12 @@ def unix_header(opts: NetToolsOptions) -> str:
     return f"Active UNIX domain sockets {servers_word(opts)}\n{line} Path\n"
 
 
-def unix_server(row) -> bool:
+def unix_server(row: UnixLine) -> bool:
     return row.state == _SS_UNCONNECTED and bool(row.flags & _SO_ACCEPTCON)
 
 
-def unix_rows(lines: list, opts: NetToolsOptions, programs: Callable[[int], str] | None) -> Iterable[str]:
+def unix_rows(lines: list[UnixLine], opts: NetToolsOptions, programs: Callable[[int], str] | None
+              ) -> Iterable[str]:
     """``unix_do_one``: a server is an unconnected socket with SO_ACCEPTCON."""
     from pynetstat.textsafe import safe
 
@@ -257,7 +266,7 @@ GROUPS_HEADER = ("IPv6/IPv4 Group Memberships\n"
                  "--------------- ------ ---------------------\n")
 
 
-def group_rows(rows: list[tuple[str, int, str]], endpoint: Endpoints) -> Iterable[str]:
+def group_rows(rows: list[Group], endpoint: Endpoints) -> Iterable[str]:
     """``igmp_do_one``: ``"%-15s %-6d %s"``."""
     for device, users, group in rows:
         yield f"{device:<15} {users:<6} {endpoint.host(group, 6 if ':' in group else 4)}\n"

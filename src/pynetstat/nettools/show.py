@@ -7,32 +7,15 @@ says "(Not all processes could be identified ...)", with pynetstat's count and r
 
 from __future__ import annotations
 
+from pynetstat.nettools.run import Run
 from pynetstat.session import NoCycleCollection
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import TextIO
+
     from pynetstat.env import Environment
     from pynetstat.nettools.flags import NetToolsOptions
-
-class Run:
-    """What lives across the displays of one run: options, environment, netlink, names."""
-
-    def __init__(self, opts: NetToolsOptions, env: Environment):
-        from pynetstat.linux.procfs import ProcFS
-        from pynetstat.session import netlink_source
-
-        self.opts = opts
-        self.env = env
-        self.proc = ProcFS(env.proc_root)
-        self.netlink = (env.netlink_factory or netlink_source(env.environ))()
-        self.names = None
-        if not (opts.numeric_hosts and opts.numeric_ports):
-            from pynetstat.resolve import names_from_environ
-
-            self.names = names_from_environ(env.environ)
-
-    def close(self) -> None:
-        self.netlink.close()
 
 
 def run(opts: NetToolsOptions, env: Environment) -> int:
@@ -77,7 +60,7 @@ def display(session: Run) -> None:
         session.env.stderr.write(note if note.endswith("\n") else f"pynetstat-netstat: {note}\n")
 
 
-def write_sockets(session: Run, out, notes: list[str]) -> None:
+def write_sockets(session: Run, out: TextIO, notes: list[str]) -> None:
     from pynetstat.nettools import layout
     from pynetstat.nettools.sources import gather
 

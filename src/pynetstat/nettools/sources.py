@@ -21,38 +21,52 @@ from pynetstat.linux.sockets import SourceLog, iter_batches
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator, Mapping, Sequence
+    from typing import TypeVar
 
+    from pynetstat.linux.diagrecords import RawSocket
+    from pynetstat.linux.netlink import NetlinkSource, Reply, Request
     from pynetstat.linux.owner_filter import OwnerSelect
-    from pynetstat.model.sockets import SocketBatch
+    from pynetstat.linux.owners import OwnerMap
+    from pynetstat.model.sockets import ScanReport, SocketBatch
+    from pynetstat.nettools.run import Run
     from pynetstat.select import Selection
+
+    # (protocol, family) -> the ends of the sockets an owner filter keeps (owner_filter.py)
+    Ends = Mapping[tuple[str, int], list[tuple[str, int, str | None, int]]]
+    Group = tuple[str, int, str]  # a multicast membership: (device, users, group)
+    Timers = dict[int, tuple[int, float, int, int]]  # cookie -> (timer, seconds, retrans, probes)
+    Other = TypeVar("Other", "RawSocket", "UnixLine")  # a socket that is not TCP or UDP
 
 
 class _Keeping:
     """A netlink source that keeps the buffers of each dump it answers, so that the timer fields
     (which the column batches do not hold) can be read from the same messages afterwards."""
 
-    def __init__(self, netlink):
+    def __init__(self, netlink: NetlinkSource):
         self.netlink = netlink
         self.kept: dict[str, tuple[int, list[bytes]]] = {}
 
-    def dump(self, request):
+    def dump(self, request: Request) -> Reply:
         from pynetstat.linux.netlink import Reply
 
         reply = self.netlink.dump(request)
         chunks: list[bytes] = []
         self.kept[request.key] = (reply.seq, chunks)
 
-        def keep():
+        def keep() -> Iterator[bytes]:
             for chunk in reply.chunks:
                 chunks.append(bytes(chunk))
                 yield chunk
         return Reply(reply.seq, keep())
 
+    def close(self) -> None:
+        """The run closes the source this one wraps (a netlink source has ``close``)."""
 
-def inet_batches(kinds: list[str], families: tuple[int, ...], netlink, proc: ProcFS,
-                 log: SourceLog, selection: Selection | None = None,
-                 ends: Mapping | None = None) -> Iterator[SocketBatch]:
+
+def inet_batches(kinds: list[str], families: tuple[int, ...], netlink: NetlinkSource | None,
+                 proc: ProcFS, log: SourceLog, selection: Selection | None = None,
+                 ends: Ends | None = None) -> Iterator[SocketBatch]:
     """Batches of every socket of ``kinds`` ("tcp", "udp") and ``families``, in net-tools' order
     (tcp, tcp6, udp, udp6). Every state: net-tools picks servers by the peer, not the state.
     ``selection`` and ``ends``: a filter's, pushed into the kernel's request and checked on every
@@ -69,7 +83,7 @@ def inet_batches(kinds: list[str], families: tuple[int, ...], netlink, proc: Pro
 _PROC_TIMER = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 0}
 
 
-def timers(keeping: _Keeping) -> dict[int, tuple[int, float, int, int]]:
+def timers(keeping: _Keeping) -> Timers:
     """``cookie -> (timer, seconds, retransmits, probes)`` for every inet_diag message kept.
 
     /proc/net/tcp prints ``icsk_retransmits`` and ``icsk_probes_out`` apart; inet_diag gives
@@ -82,7 +96,7 @@ def timers(keeping: _Keeping) -> dict[int, tuple[int, float, int, int]]:
 
     head = struct.Struct("=BBBB")
     expires = struct.Struct("=I")
-    found = {}
+    found: Timers = {}
     for key, (seq, chunks) in keeping.kept.items():
         family = 10 if key.endswith("6") else 2
         try:
@@ -99,14 +113,15 @@ def timers(keeping: _Keeping) -> dict[int, tuple[int, float, int, int]]:
     return found
 
 
-def raw_sockets(families: tuple[int, ...], netlink, proc: ProcFS, notes: list[str]) -> list:
+def raw_sockets(families: tuple[int, ...], netlink: NetlinkSource | None, proc: ProcFS,
+                notes: list[str]) -> list[RawSocket]:
     """RAW sockets of each family: raw_diag, else /proc/net/raw[6]; a note when neither."""
     from pynetstat.errors import BackendUnavailable
     from pynetstat.linux.netlink import DumpStats
     from pynetstat.linux.procfs_other import parse_raw
     from pynetstat.linux.rawdiag import build_request, decode_dump
 
-    found = []
+    found: list[RawSocket] = []
     for family in families:
         try:
             if netlink is None:
@@ -150,11 +165,12 @@ def parse_unix_lines(data: bytes) -> list[UnixLine]:
         if len(parts) < 7 or not parts[0].endswith(b":"):
             continue
         try:
-            numbers = [int(p, 16) for p in parts[1:6]] + [int(parts[6])]
+            refcnt, proto, flags, type_, state = (int(p, 16) for p in parts[1:6])
+            inode = int(parts[6])
         except ValueError:
             continue
         path = parts[7].split(None, 1)[0] if len(parts) == 8 and parts[7].strip() else b""
-        rows.append(UnixLine(*numbers, path))
+        rows.append(UnixLine(refcnt, proto, flags, type_, state, inode, path))
     return rows
 
 
@@ -166,7 +182,7 @@ def unix_lines(proc: ProcFS, notes: list[str]) -> list[UnixLine]:
         return []
 
 
-def parse_igmp(text: str) -> list[tuple[str, int, str]]:
+def parse_igmp(text: str) -> list[Group]:
     """/proc/net/igmp -> ``[(device, users, group), ...]``; the group as numeric text.
 
     ``"1\\tlo        :     1      V3\\n\\t\\t\\t\\t010000E0     1 0:00000000\\t\\t0"``
@@ -177,7 +193,8 @@ def parse_igmp(text: str) -> list[tuple[str, int, str]]:
     import sys
 
     order = "<I" if sys.byteorder == "little" else ">I"
-    rows, device = [], None
+    rows: list[Group] = []
+    device: str | None = None
     for line in text.split("\n")[1:]:
         if not line.strip():
             continue
@@ -192,13 +209,13 @@ def parse_igmp(text: str) -> list[tuple[str, int, str]]:
     return rows
 
 
-def parse_igmp6(text: str) -> list[tuple[str, int, str]]:
+def parse_igmp6(text: str) -> list[Group]:
     """/proc/net/igmp6 -> ``[(device, users, group), ...]``:
     ``"1    lo    ff020000000000000000000000000001     1 0000000C 0"`` -> ``("lo", 1, "ff02::1")``.
     """
     import socket
 
-    rows = []
+    rows: list[Group] = []
     for line in text.split("\n"):
         fields = line.split()
         if len(fields) < 4:
@@ -208,8 +225,8 @@ def parse_igmp6(text: str) -> list[tuple[str, int, str]]:
     return rows
 
 
-def memberships(families: tuple[int, ...], proc: ProcFS, notes: list[str]) -> list[tuple[str, int, str]]:
-    rows = []
+def memberships(families: tuple[int, ...], proc: ProcFS, notes: list[str]) -> list[Group]:
+    rows: list[Group] = []
     for family, rel, parse in ((4, "net/igmp", parse_igmp), (6, "net/igmp6", parse_igmp6)):
         if family not in families:
             continue
@@ -227,7 +244,7 @@ class Programs:
     first word of its command line (its basename when it is a path), bytes outside printable
     ASCII as ``.``, cut to 19 characters (net-tools' ``char finbuf[20]``)."""
 
-    def __init__(self, proc_root: str, owners=None):
+    def __init__(self, proc_root: str, owners: OwnerMap | None = None):
         """``owners``: the ``OwnerMap`` an owner filter's walk made (its processes only, as the
         Windows face shows them); without one, every process's fd table is walked."""
         from pynetstat.linux.owners import scan_owners
@@ -237,7 +254,7 @@ class Programs:
         self.names: dict[int, str] = {}
 
     @property
-    def report(self):
+    def report(self) -> ScanReport:
         return self.owners.report
 
     def __call__(self, inode: int) -> str:
@@ -246,11 +263,11 @@ class Programs:
             return "-"
         return self._name(pids[0])
 
-    def column(self, inodes) -> list[str]:
+    def column(self, inodes: Sequence[int]) -> list[str]:
         """``self(inode)`` for a column: one dict lookup per socket; only sockets that several
         processes hold go through ``pids`` (lowest PID)."""
         first, more = self.owners.first, self.owners.more
-        by_pid = {None: "-"}
+        by_pid: dict[int | None, str] = {None: "-"}
         for pid in set(map(first.get, inodes)):
             if pid is not None:
                 by_pid[pid] = self._name(pid)
@@ -311,7 +328,7 @@ class Filtered:
         self.owner_select = owner_select
 
     @property
-    def ends(self):
+    def ends(self) -> Ends | None:
         return None if self.owner_select is None else self.owner_select.ends
 
     def batches(self, batches: Iterator[SocketBatch]) -> Iterator[SocketBatch]:
@@ -323,7 +340,7 @@ class Filtered:
         """Are RAW and UNIX sockets listed at all?"""
         return self.selection is None or not self.selection.column_terms
 
-    def others(self, sockets: list, states: list[int]) -> list:
+    def others(self, sockets: list[Other], states: list[int]) -> list[Other]:
         """The RAW or UNIX sockets (``states``: each one's TCP state number) that meet the
         states and owner conditions."""
         if self.selection is not None:
@@ -335,7 +352,7 @@ class Filtered:
         return sockets
 
 
-def filtered(session, log: SourceLog) -> Filtered:
+def filtered(session: Run, log: SourceLog) -> Filtered:
     """The run's filter bound to this display's interfaces, and its owner walk."""
     filt = session.opts.filter
     if filt is None:
@@ -351,30 +368,32 @@ def filtered(session, log: SourceLog) -> Filtered:
     return Filtered(selection, owner_select)
 
 
-def gather(session, notes: list[str]):
+def gather(session: Run, notes: list[str]
+           ) -> tuple[list[SocketBatch], list[RawSocket], list[Group] | None, list[UnixLine] | None,
+                      Programs | None, Timers | None]:
     """The sockets the options select: ``(inet batches, raw sockets, groups, unix lines,
     programs, timers)``; inet batches as a list (names are looked up before printing)."""
     opts = session.opts
     kinds = opts.inet_kinds()
     log = SourceLog()
     chosen = filtered(session, log)
+    programs: Programs | None = None
     if opts.programs:
         programs = Programs(session.env.proc_root, None if chosen.owner_select is None
                             else chosen.owner_select.owners)
-    else:
-        programs = None
-    netlink = _Keeping(session.netlink) if opts.timers else session.netlink
+    keeping = _Keeping(session.netlink) if opts.timers else None
+    netlink: NetlinkSource = session.netlink if keeping is None else keeping
     inet = [k for k in kinds if k != "raw"]
     batches = list(chosen.batches(inet_batches(inet, opts.families, netlink, session.proc, log,
                                                chosen.selection, chosen.ends)))
     for name, why in log.fallback_reasons.items():
         if log.sources.get(name) not in ("netlink", "proc"):
             notes.append(f"{name}: {why}")
-    raw = []
+    raw: list[RawSocket] = []
     if "raw" in kinds and chosen.lists_others():
         raw = raw_sockets(opts.families, session.netlink, session.proc, notes)
         raw = chosen.others(raw, [sock.state for sock in raw])
-    groups = None
+    groups: list[Group] | None = None
     if opts.groups:
         groups = memberships(opts.families, session.proc, notes)
         if opts.filter is not None:
@@ -382,18 +401,18 @@ def gather(session, notes: list[str]):
 
             kept = kept_interfaces(opts.filter, session.netlink)
             groups = groups if kept is None else [g for g in groups if g[0] in kept]
-    unix = None
+    unix: list[UnixLine] | None = None
     if opts.lists_unix:
         unix = unix_lines(session.proc, notes) if chosen.lists_others() else []
         unix = chosen.others(unix, list(map(unix_state, unix)))
     notes.extend(log.filter_notes)
-    found = timers(netlink) if opts.timers else None
+    found = None if keeping is None else timers(keeping)
     if programs is not None:
         notes.extend(owner_notes(programs.report))
     return batches, raw, groups, unix, programs, found
 
 
-def owner_notes(report) -> list[str]:
+def owner_notes(report: ScanReport) -> list[str]:
     """net-tools' sentence when some owners are hidden, then what pynetstat knows of why."""
     reasons = []
     if report.denied:

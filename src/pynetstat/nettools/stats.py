@@ -12,13 +12,18 @@ from __future__ import annotations
 
 from pynetstat.nettools.snmp_words import GROUPS, GROUPS6
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    Row = tuple[str, str, str]  # (counter name, sentence, kind): snmp_words
+    Table = tuple[Row, ...]
+
 _INDENT = {"number": 4, "opt_number": 4, "i_forward": 4, "i_inp_icmp": 8, "i_outp_icmp": 8,
            "i_rto_alg": 4}
 _TITLES = {"i_inp_icmp": "ICMP input histogram:", "i_outp_icmp": "ICMP output histogram:"}
 _U64 = (1 << 64) - 1
 
 
-def bsearch(table: tuple, name: str):
+def bsearch(table: Table, name: str) -> Row | None:
     """glibc ``bsearch`` with ``strcmp``: the row named ``name``, or None; on an unsorted table
     it misses what net-tools misses."""
     low, high = 0, len(table)
@@ -40,7 +45,7 @@ class _Printer:
         self.state = "number"
         self.lines: list[str] = []
 
-    def group(self, title: str, tables: dict) -> tuple | None:
+    def group(self, title: str, tables: dict[str, tuple[Table, str]]) -> tuple[Table, bool]:
         """``newtable``: the group's table and whether it is shown; ``None`` table: unknown."""
         found = tables.get(title)
         if found is None:
@@ -53,7 +58,7 @@ class _Printer:
         self.state = "number"
         return table, on
 
-    def value(self, table: tuple, name: str, value: int) -> None:
+    def value(self, table: Table, name: str, value: int) -> None:
         value &= _U64  # strtoull
         row = bsearch(table, name) if table else None
         if row is None:
@@ -115,7 +120,7 @@ def shown_groups(groups: dict[str, dict[str, int]], shown: set[str], ipv6: bool
                  ) -> dict[str, dict[str, int]]:
     """``-s --json``: the groups ``render`` prints, with every counter the kernel gives in them
     (by the kernel's names, values as read): ``{"Tcp": {"ActiveOpens": 12, ...}, ...}``."""
-    out = {}
+    out: dict[str, dict[str, int]] = {}
     titles = [t for t in groups if t.endswith("6")] + ["Tcp"] if ipv6 else \
         [t for t in groups if t and not t.endswith("6")]
     for title in titles:

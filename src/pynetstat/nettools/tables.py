@@ -11,13 +11,24 @@ from __future__ import annotations
 
 import struct
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from socket import socket as Socket
+
+    from pynetstat.model.stats import Interface
+    from pynetstat.nettools.run import Run
+
+    # the counters of one -i line: RX-OK, RX-ERR, RX-DRP, RX-OVR, TX-OK, TX-ERR, TX-DRP, TX-OVR
+    Counters = tuple[int, int, int, int, int, int, int, int]
+    InterfaceRow = tuple[Interface, int, int, Counters | None]  # (interface, flags, MTU, counters)
+
 # include/uapi/linux/route.h
 _RTF_UP, _RTF_GATEWAY, _RTF_HOST, _RTF_REINSTATE, _RTF_DYNAMIC, _RTF_MODIFIED = 1, 2, 4, 8, 16, 32
 _RTF_REJECT = 0x200
 _ROUTE_FLAGS = ((_RTF_HOST, "H"), (_RTF_REINSTATE, "R"), (_RTF_DYNAMIC, "D"), (_RTF_MODIFIED, "M"))
 
 
-def _kept(session) -> set[str] | None:
+def _kept(session: Run) -> set[str] | None:
     """The interfaces a ``--interface`` keeps (-i and -r show only theirs), or ``None``: all."""
     if session.opts.filter is None:
         return None
@@ -26,7 +37,8 @@ def _kept(session) -> set[str] | None:
     return kept_interfaces(session.opts.filter, session.netlink)
 
 
-def _statistics(session, notes: list[str]):
+def _statistics(session: Run, notes: list[str]
+                ) -> tuple[dict[str, dict[str, int]], set[str], bool]:
     """-s: ``(counter groups, switches shown, -6)`` from linux/counters.py."""
     from pynetstat.linux.counters import collect
 
@@ -38,7 +50,7 @@ def _statistics(session, notes: list[str]):
             opts.inet6 and not opts.inet)
 
 
-def render(session, notes: list[str]) -> str:
+def render(session: Run, notes: list[str]) -> str:
     opts = session.opts
     if opts.route:
         return routes(session, notes)
@@ -49,7 +61,8 @@ def render(session, notes: list[str]) -> str:
     return stats_text(*_statistics(session, notes))
 
 
-def records(session, notes: list[str]):
+def records(session: Run, notes: list[str]
+            ) -> list[dict[str, object]] | dict[str, dict[str, int]]:
     """``--json`` with -r, -i or -s: the rows the text shows, as data (docs/nettools.md)."""
     opts = session.opts
     if opts.route:
@@ -90,7 +103,7 @@ class RouteLine:
         return word + "".join(letter for bit, letter in _ROUTE_FLAGS if self.flags & bit)
 
 
-def _route_lines(session, notes: list[str]) -> list[RouteLine] | None:
+def _route_lines(session: Run, notes: list[str]) -> list[RouteLine] | None:
     """The routes that are up, of the interfaces a ``--interface`` keeps; ``None`` (and a note)
     when /proc/net/route cannot be read."""
     try:
@@ -99,7 +112,7 @@ def _route_lines(session, notes: list[str]) -> list[RouteLine] | None:
         notes.append(f"cannot read {session.proc.path('net/route')}: {e.strerror or e}")
         return None
     kept = _kept(session)
-    lines = []
+    lines: list[RouteLine] = []
     for line in text.split("\n")[1:]:
         f = line.split()
         if len(f) < 11 or (kept is not None and f[0] not in kept):
@@ -115,7 +128,7 @@ _FLAG_WORDS = {"U": "UP", "G": "GATEWAY", "H": "HOST", "R": "REINSTATE", "D": "D
                "M": "MODIFIED", "!": "REJECT"}
 
 
-def route_record(route: RouteLine) -> dict:
+def route_record(route: RouteLine) -> dict[str, object]:
     """``-r --json``: one route with the fields and types ``jc --route`` reads from ``netstat
     -rnee`` (every column net-tools can show); addresses numeric, a reject route's gateway null."""
     reject = bool(route.flags & _RTF_REJECT)
@@ -128,7 +141,7 @@ def route_record(route: RouteLine) -> dict:
             "flags_pretty": [_FLAG_WORDS[letter] for letter in letters]}
 
 
-def routes(session, notes: list[str]) -> str:
+def routes(session: Run, notes: list[str]) -> str:
     """``netstat -r``: ``Flags   MSS Window  irtt`` (net-tools swaps -e there: -e gives
     ``Flags Metric Ref    Use``, -ee both)."""
     opts = session.opts
@@ -172,7 +185,7 @@ _SIOCGIFFLAGS, _SIOCGIFMTU = 0x8913, 0x8921
 _IFF_UP = 0x1
 
 
-def _ioctl_flags_mtu(sock, name: str) -> tuple[int, int] | None:
+def _ioctl_flags_mtu(sock: Socket, name: str) -> tuple[int, int] | None:
     """The interface's flags and MTU as net-tools asks for them; None when it is gone."""
     import fcntl
 
@@ -185,13 +198,13 @@ def _ioctl_flags_mtu(sock, name: str) -> tuple[int, int] | None:
     return flags, mtu
 
 
-def _natural(name: str) -> tuple:
+def _natural(name: str) -> tuple[str, int]:
     """lib/nstrcmp.c: names compare by their text, then by the number they end with."""
     stem = name.rstrip("0123456789")
     return (stem, int(name[len(stem):] or -1))
 
 
-def _interface_rows(session, notes: list[str]) -> list[tuple]:
+def _interface_rows(session: Run, notes: list[str]) -> list[InterfaceRow]:
     """``[(interface, flags, MTU, counters or None), ...]`` as ``netstat -i`` lists them: in
     net-tools' order, those that are up (-a: all), of the interfaces a ``--interface`` keeps;
     counters ``(RX-OK, RX-ERR, RX-DRP, RX-OVR, TX-OK, TX-ERR, TX-DRP, TX-OVR)``."""
@@ -203,7 +216,7 @@ def _interface_rows(session, notes: list[str]) -> list[tuple]:
     notes.extend(snapshot.notes)
     kept = _kept(session)
     listed = [i for i in snapshot.interfaces if kept is None or i.name in kept]
-    rows = []
+    rows: list[InterfaceRow] = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for iface in sorted(listed, key=lambda i: _natural(i.name)):
             got = _ioctl_flags_mtu(sock, iface.name)
@@ -213,10 +226,11 @@ def _interface_rows(session, notes: list[str]) -> list[tuple]:
             if not (flags & _IFF_UP or session.opts.all):
                 continue
             s = iface.stats
-            counters = None
+            counters: Counters | None = None
             if s is not None and s.rx_packets is not None:
-                def n(*names, s=s):
-                    return sum(getattr(s, name) or 0 for name in names)
+                def n(*names: str, s: object = s) -> int:
+                    total: int = sum(getattr(s, name) or 0 for name in names)
+                    return total
                 # /proc/net/dev's columns, which net-tools reads: errs + frame, drop (with
                 # missed), fifo (net/core/net-procfs.c dev_seq_printf_stats)
                 counters = (n("rx_packets"), n("rx_errors", "rx_length_errors", "rx_over_errors",
@@ -234,7 +248,8 @@ def _flag_letters(flags: int) -> str:
 _COUNTER_FIELDS = ("rx_ok", "rx_err", "rx_drp", "rx_ovr", "tx_ok", "tx_err", "tx_drp", "tx_ovr")
 
 
-def interface_record(iface, flags: int, mtu: int, counters: tuple | None) -> dict:
+def interface_record(iface: Interface, flags: int, mtu: int, counters: Counters | None
+                     ) -> dict[str, object]:
     """``-i --json``: the fields and types ``jc --netstat`` reads from ``netstat -i``; counters
     null where the interface has none."""
     from pynetstat.textsafe import safe
@@ -244,7 +259,7 @@ def interface_record(iface, flags: int, mtu: int, counters: tuple | None) -> dic
             "flg": _flag_letters(flags), "kind": "interface"}
 
 
-def interfaces(session, notes: list[str]) -> str:
+def interfaces(session: Run, notes: list[str]) -> str:
     """``netstat -i``: ``ife_print_short``, one line per interface that is up (-a: all)."""
     import socket
 

@@ -13,6 +13,8 @@ from pynetstat.textsafe import json_text, safe
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pynetstat.model.evidence import Fact, Finding, ProcessFacts
     from pynetstat.model.sockets import InetSocket
 
@@ -31,7 +33,7 @@ def summary(findings: list[Finding]) -> dict[str, int]:
     return counts
 
 
-def _text_value(value) -> str:
+def _text_value(value: object) -> str:
     if isinstance(value, dict):
         # None and [] say nothing in a line of text (JSON keeps them)
         return ", ".join(f"{k}={_text_value(v)}" for k, v in value.items()
@@ -57,7 +59,7 @@ def socket_text(s: InetSocket) -> str:
 def _process_lines(pf: ProcessFacts) -> list[str]:
     info = pf.process
     if info is None or info.unreadable:
-        why = info.unreadable if info is not None else "not read"
+        why = info.unreadable if info is not None and info.unreadable else "not read"
         return [f"process: {pf.pid} ({safe(why)})"]
     exe = safe(info.exe) + (" (deleted)" if info.exe_deleted else "") if info.exe else "-"
     lines = [f"process: {pf.pid} {safe(info.name or '?')}, user {info.uid}, exe {exe}"]
@@ -90,7 +92,7 @@ def findings_text(findings: list[Finding], processes: int, notes: list[str]) -> 
     return "\n".join(out) + "\n"
 
 
-def _json_value(value):
+def _json_value(value: object) -> object:
     if isinstance(value, dict):
         return {k: _json_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -100,19 +102,23 @@ def _json_value(value):
     return value
 
 
-def socket_json(s: InetSocket) -> dict:
+def socket_json(s: InetSocket) -> dict[str, object]:
     return {"proto": s.proto, "family": "ipv6" if s.family == 6 else "ipv4",
             "state": kernel_state_name(s.state), "local_address": s.local_address,
             "local_port": s.local_port, "remote_address": s.remote_address,
             "remote_port": s.remote_port, "inode": s.inode}
 
 
-def _process_json(pf: ProcessFacts) -> dict:
+def _opt(value: str | None) -> str | None:
+    return None if value is None else json_text(value)
+
+
+def _process_json(pf: ProcessFacts) -> dict[str, object]:
     info = pf.process
     if info is None:
         return {"pid": pf.pid, "name": None, "exe": None, "exe_deleted": False, "user": None,
                 "ancestry": None, "unreadable": "not read"}
-    opt = lambda v: None if v is None else json_text(v)  # noqa: E731
+    opt = _opt
     return {"pid": pf.pid, "name": opt(info.name), "exe": opt(info.exe),
             "exe_deleted": info.exe_deleted, "user": info.uid,
             "ancestry": None if info.ancestry is None else [
@@ -120,7 +126,8 @@ def _process_json(pf: ProcessFacts) -> dict:
             "unreadable": info.unreadable}
 
 
-def findings_json(findings: list[Finding], processes: int, notes: list[str], status: int) -> dict:
+def findings_json(findings: list[Finding], processes: int, notes: list[str], status: int
+                  ) -> dict[str, Any]:
     """The --audit --json document (docs/audit.md)."""
     return {
         "schema_version": SCHEMA_VERSION,
@@ -138,7 +145,7 @@ def findings_json(findings: list[Finding], processes: int, notes: list[str], sta
     }
 
 
-def changes_text(changes: list[dict]) -> str:
+def changes_text(changes: list[dict[str, Any]]) -> str:
     """--diff's changes, one line each (``new-listener tcp 0.0.0.0:8080 /usr/bin/x``), then a
     summary line."""
     out = []
@@ -156,6 +163,6 @@ def changes_text(changes: list[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
-def changes_json(changes: list[dict], status: int) -> dict:
+def changes_json(changes: list[dict[str, Any]], status: int) -> dict[str, object]:
     return {"schema_version": SCHEMA_VERSION, "changes": _json_value(changes),
             "exit_status": status}

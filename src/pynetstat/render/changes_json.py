@@ -19,12 +19,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TextIO
 
-    from pynetstat.model.changes import ConnectionChange, CounterChange
+    from pynetstat.model.changes import ConnectionChange, CounterChange, Route
     from pynetstat.options import Options
     from pynetstat.resolve import Names
 
 
-def _head(kind: str, stamp: float, number: int, host: str, change: str) -> dict:
+def _head(kind: str, stamp: float, number: int, host: str, change: str) -> dict[str, object]:
     return {"schema_version": SCHEMA_VERSION, "type": kind, "timestamp": stamp, "pass": number,
             "host": host, "change": change, "mark": MARKS[change]}
 
@@ -71,8 +71,8 @@ class CounterChangeJson:
     def begin(self) -> None:
         """JSON Lines need no heading."""
 
-    def write(self, counters: list[CounterChange], routes: list[tuple[str, dict]], stamp: float,
-              number: int) -> None:
+    def write(self, counters: list[CounterChange], routes: list[tuple[str, Route, Route | None]],
+              stamp: float, number: int) -> None:
         docs = [{**_head("counter", stamp, number, self.host, c.kind), "view": c.view, "name": json_text(c.name),
                  "value": c.value, "previous": c.previous, "delta": c.delta,
                  "rate": None if c.rate is None else round(c.rate, 3)} for c in counters]

@@ -30,9 +30,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TextIO
 
-    from pynetstat.model.changes import ConnectionChange, CounterChange
+    from pynetstat.model.changes import ConnectionChange, CounterChange, Route
+    from pynetstat.model.sockets import Owner
     from pynetstat.options import Options
     from pynetstat.resolve import Names
+
+    # (time, mark, cells, lines under the row)
+    Row = tuple[str, str, tuple[str, ...], list[str]]
 
 _COLORS = {"+": "\033[32m", "-": "\033[31m", "~": "\033[33m", "!": "\033[35m"}
 _RESET = "\033[0m"
@@ -61,7 +65,7 @@ class _Lines:
         self.out.write(f"\nChanges every {self.interval:g} s ({legend}):\n\n"
                        + self._format("Time    ", " ", self.headings))
 
-    def emit(self, rows: list[tuple[str, str, tuple[str, ...], list[str]]]) -> None:
+    def emit(self, rows: list[Row]) -> None:
         """``rows``: (time, mark, cells, lines under the row)."""
         for _, _, cells, _ in rows:
             for i, cell in enumerate(cells[:-1]):
@@ -93,9 +97,10 @@ class ConnectionChangeText:
         self.names = names
         self.ifname = ifname
         columns = 5 if opts.pids else 4
+        assert opts.interval is not None  # cli: --changes needs an interval
         self.lines = _Lines(out, color, opts.interval, _CONNECTION_HEADINGS[:columns],
                             [7, 23, 23, 16, 0][:columns])
-        self.owner_lines = None
+        self.owner_lines: Callable[[tuple[Owner, ...], bool], list[str]] | None = None
         if opts.executables:
             from pynetstat.render.owners import owner_lines
 
@@ -109,16 +114,16 @@ class ConnectionChangeText:
 
         opts = self.opts
         when = clock(stamp)
-        rows = []
+        rows: list[Row] = []
         for change in changes:
             sock = change.sock
             label, local, foreign, state = row_cells(sock, self.ifname, self.names)
-            if change.kind == "state":
+            if change.kind == "state" and change.previous_state is not None:
                 state = f"{spec_state_name(change.previous_state)} -> {spec_state_name(sock.state)}"
-            cells = (label, local, foreign, state)
+            cells: tuple[str, ...] = (label, local, foreign, state)
             if opts.pids:
                 cells += (pid_text(tuple(o.pid for o in change.owners)),)
-            under = []
+            under: list[str] = []
             if self.owner_lines is not None:
                 under = (self.owner_lines(change.owners, opts.verbose) if change.owners
                          else [UNREADABLE_LINE] if sock.inode else [])
@@ -133,6 +138,7 @@ class CounterChangeText:
         # -r alone has routes and no counters: no counter heading or legend above route lines.
         self.with_routes = opts.routes
         self.routes_only = opts.routes and not (opts.statistics or opts.ethernet)
+        assert opts.interval is not None  # cli: --changes needs an interval
         if self.routes_only:
             self.lines = _Lines(out, color, opts.interval, ("Route",), [0])
         else:
@@ -147,10 +153,10 @@ class CounterChangeText:
             legend += "; routes: + added, - removed, ~ changed"
         self.lines.begin(legend)
 
-    def write(self, counters: list[CounterChange], routes: list[tuple[str, dict]], stamp: float,
-              number: int) -> None:
+    def write(self, counters: list[CounterChange], routes: list[tuple[str, Route, Route | None]],
+              stamp: float, number: int) -> None:
         when = clock(stamp)
-        rows = []
+        rows: list[Row] = []
         for c in counters:
             name = safe(c.name)  # "eth0.rx_bytes": an interface name is any bytes
             if c.kind == "moved":
@@ -163,14 +169,14 @@ class CounterChangeText:
                          "-" if c.value is None else str(c.value), "")
             rows.append((when, MARKS[c.kind], cells, []))
         for kind, route, previous in routes:
-            under = []
+            under: list[str] = []
             if previous is not None:  # what changed, under the route: "    prefsrc: a -> b"
                 under = ["           " + safe(line) for line in route_difference(previous, route)]
             rows.append((when, MARKS[kind], (route_text(route),), under))
         self.lines.emit(rows)
 
 
-def route_text(route: dict) -> str:
+def route_text(route: Route) -> str:
     """``IPv4 10.0.0.0/8 via 192.168.1.1 dev eth0 metric 100 table main`` (from ``route_json``)."""
     parts = [f"IPv{route['family']}", f"{route['destination']}/{route['prefix_length']}"]
     for hop in route["nexthops"]:

@@ -22,10 +22,13 @@ from pynetstat.textsafe import json_text, safe, safe_token
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from pynetstat.model.process import Container
     from pynetstat.model.sockets import Owner
+
+    OwnerLines = Callable[[Iterable[Owner | ProcessInfo], bool], list[str]]  # owner_lines
+    OwnerJson = Callable[[Owner | ProcessInfo], dict[str, object]]  # owner_json
 
 # What the spec's netstat prints when it may not look at the owner (indented like [name]).
 UNREADABLE_LINE = " Can not obtain ownership information"
@@ -110,7 +113,8 @@ def owner_lines(owners: Iterable[Owner | ProcessInfo], verbose: bool) -> list[st
     if verbose:
         return _unique_lines(_block(info, True) for info in infos)
     shared = len({info.pid for info in infos}) > 1
-    groups: dict[tuple, list[int]] = {}  # (block, name, named) -> PIDs, in order
+    # (block, name, named) -> PIDs, in order
+    groups: dict[tuple[tuple[str, ...], str | None, bool], list[int]] = {}
     for info in infos:
         named = info.unreadable is None and (shared or renamed(info))
         pids = groups.setdefault((_block(info, False), info.name if named else None, named), [])
@@ -139,13 +143,13 @@ def _opt(value: str | None) -> str | None:
     return None if value is None else json_text(value)
 
 
-def _container_json(c: Container | None) -> dict | None:
+def _container_json(c: Container | None) -> dict[str, object] | None:
     if c is None:
         return None
     return {"id": _opt(c.id), "runtime": c.runtime, "pod": _opt(c.pod)}
 
 
-def owner_json(owner: Owner | ProcessInfo) -> dict:
+def owner_json(owner: Owner | ProcessInfo) -> dict[str, object]:
     """One owner for --json: every field always present, ``null`` when unknown."""
     info = as_info(owner)
     return {

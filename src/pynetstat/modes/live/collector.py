@@ -54,8 +54,7 @@ class Collector:
         self.lock = threading.Lock()
         self.comm: dict[int, str] = {}  # pid -> escaped process name, for the pids seen last
         self.board = Board(self.cells)
-        # the session's source, as destroy takes it (session.py types it only as object)
-        self.netlink: NetlinkSource = self.session.netlink  # type: ignore[assignment]
+        self.netlink: NetlinkSource = self.session.netlink  # the session's source, as destroy takes it
         self.notes: list[str] = []
 
     def set_filter(self, box: Filter | None) -> None:
