@@ -3,7 +3,8 @@
 namespace, commands alternating in rounds (issue 13's targets: ``--info`` at most 2x ``-an``
 and no slower than ``ss -tani``). On a shared host wall time follows the load; the CPU time a
 command used moves less. ``--profile FILE``: also one ``pynetstat -an --info`` under cProfile,
-its stats written to FILE (read them with ``python -m pstats FILE``).
+its stats written to FILE (read them with ``python -m pstats FILE``). ``--compare DIR``: also
+``-an`` and ``-an --info`` of the checkout in DIR (another commit), in the same rounds.
 
     .venv/bin/python bench/cpu_info.py --pairs 9000 --rounds 9
     .venv/bin/python bench/cpu_info.py --pairs 20000 --rounds 0 --profile /tmp/info.prof
@@ -44,9 +45,14 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=9000)
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--profile", metavar="FILE")
+    parser.add_argument("--compare", metavar="DIR")
     options = parser.parse_args()
     commands = {name: [shutil.which(argv[0]) or argv[0], *argv[1:]]
                 for name, argv in COMMANDS.items()}
+    if options.compare:
+        other = [sys.executable, str(Path(options.compare) / "pynetstat")]
+        commands["DIR -an"] = [*other, "-an"]
+        commands["DIR -an --info"] = [*other, "-an", "--info"]
     netns.enter_private_netns()
     cpu: dict[str, list[float]] = {name: [] for name in commands}
     wall: dict[str, list[float]] = {name: [] for name in commands}
@@ -70,6 +76,9 @@ def main() -> None:
     info, plain, ss = (sorted(cpu[n])[len(cpu[n]) // 2] for n in
                        ("pynetstat -an --info", "pynetstat -an", "ss -tani"))
     print(f"--info cpu: {info / plain:.2f}x -an, {info / ss:.2f}x ss -tani")
+    if options.compare:
+        info, plain = (sorted(cpu[n])[len(cpu[n]) // 2] for n in ("DIR -an --info", "DIR -an"))
+        print(f"DIR's --info cpu: {info / plain:.2f}x its -an, {info / ss:.2f}x ss -tani")
 
 
 if __name__ == "__main__":

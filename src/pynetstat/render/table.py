@@ -213,6 +213,8 @@ class ConnectionTable:
         rows = zip(*cells)
         if per_row:  # -b lines go between rows: one string per row
             return list(map(fmt.__mod__, rows))
+        if under is not None:  # a long template: a ``%`` a row is faster than one per batch
+            return ["".join(map(fmt.__mod__, rows))]
         # One ``%`` for the whole batch: no call, tuple or string per row.
         return [(fmt * len(batch)) % tuple(chain.from_iterable(rows))]
 
