@@ -28,8 +28,8 @@ COMMANDS = {"ss -tan": ["ss", "-tan"], "pynetstat -an": [*PYNETSTAT, "-an"],
             "ss -tani": ["ss", "-tani"], "pynetstat -an --info": [*PYNETSTAT, "-an", "--info"]}
 
 
-def run_once(argv: list[str]) -> tuple[float, float]:
-    """(CPU seconds, wall seconds) of one run, stdout to /dev/null."""
+def run_once(argv: list[str]) -> tuple[float, float, float]:
+    """(CPU seconds, wall seconds, system CPU seconds) of one run, stdout to /dev/null."""
     started = time.perf_counter()
     pid = os.fork()
     if pid == 0:
@@ -37,7 +37,7 @@ def run_once(argv: list[str]) -> tuple[float, float]:
         os.dup2(null, 1)
         os.execv(argv[0], argv)
     _, _status, usage = os.wait4(pid, 0)
-    return usage.ru_utime + usage.ru_stime, time.perf_counter() - started
+    return usage.ru_utime + usage.ru_stime, time.perf_counter() - started, usage.ru_stime
 
 
 def main() -> None:
@@ -56,6 +56,7 @@ def main() -> None:
     netns.enter_private_netns()
     cpu: dict[str, list[float]] = {name: [] for name in commands}
     wall: dict[str, list[float]] = {name: [] for name in commands}
+    system: dict[str, list[float]] = {name: [] for name in commands}
     with fleet.Fleet(options.pairs, 4000, 300):
         print(f"{options.pairs} pairs; load average {os.getloadavg()[0]:.2f}")
         if options.profile:
@@ -63,16 +64,17 @@ def main() -> None:
                       "-an", "--info"])
         for _ in range(options.rounds):
             for name, argv in commands.items():
-                used, took = run_once(argv)
+                used, took, kernel = run_once(argv)
                 cpu[name].append(used)
                 wall[name].append(took)
+                system[name].append(kernel)
         print(f"load average after {os.getloadavg()[0]:.2f}")
     if not options.rounds:
         return
     for name in commands:
-        c, w = sorted(cpu[name]), sorted(wall[name])
-        print(f"{name:22} cpu median {c[len(c) // 2]:.3f} s, min {c[0]:.3f}; "
-              f"wall median {w[len(w) // 2]:.3f} s, min {w[0]:.3f}")
+        c, w, k = sorted(cpu[name]), sorted(wall[name]), sorted(system[name])
+        print(f"{name:22} cpu median {c[len(c) // 2]:.3f} s, min {c[0]:.3f} (system median "
+              f"{k[len(k) // 2]:.3f}); wall median {w[len(w) // 2]:.3f} s, min {w[0]:.3f}")
     info, plain, ss = (sorted(cpu[n])[len(cpu[n]) // 2] for n in
                        ("pynetstat -an --info", "pynetstat -an", "ss -tani"))
     print(f"--info cpu: {info / plain:.2f}x -an, {info / ss:.2f}x ss -tani")

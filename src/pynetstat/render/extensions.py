@@ -326,9 +326,12 @@ SHOWN = ("options", "_wscale", "rto", "rtt", "rttvar", "snd_mss", "snd_cwnd", "s
          "last_data_recv", "last_ack_recv", "pacing_rate", "delivery_rate", "retrans",
          "total_retrans", "lost")
 _SHOWN_AT = tuple((name, itemgetter(_AT[name])) for name in SHOWN)
-_NUMBER_NAMES = ("bytes_sent", "bytes_acked", "bytes_received", "segs_out", "segs_in",
-                 "last_data_sent", "last_data_recv", "last_ack_recv")
-_TAIL_NAMES = ("retrans", "total_retrans", "lost")
+# (field, its piece of the line): _NUMBERS_TEXT and _TAIL_TEXT a field at a time
+_NUMBER_PIECES = (("bytes_sent", "bytes_sent:%d "), ("bytes_acked", "bytes_acked:%d "),
+                  ("bytes_received", "bytes_received:%d "), ("segs_out", "segs_out:%d "),
+                  ("segs_in", "segs_in:%d "), ("last_data_sent", "lastsnd:%d "),
+                  ("last_data_recv", "lastrcv:%d "), ("last_ack_recv", "lastack:%d"))
+_TAIL_PIECES = (("retrans", " retrans:%d"), ("total_retrans", "/%d"), ("lost", " lost:%d\n"))
 _MS = _Memo(lambda us: f"{us / 1000:g}")  # a time in us -> ss's ms text
 _RTO_CELL = _Memo(lambda rto: f"rto:{rto / 1000:g} " if rto and rto != 3000000 else "")
 _RTT_CELL = _Memo(lambda key: f"rtt:{key[0] / 1000:g}/{key[1] / 1000:g} " if key[0] else "")
@@ -399,7 +402,17 @@ def _info_template(c: dict[str, list[Any]], congestion: list[str | None], numeri
     columns: list[Iterable[Any]] = []
 
     def same(values: list[Any]) -> bool:
-        return values.count(values[0]) == n
+        first = values[0]  # (the two reads first: most columns that differ stop there)
+        return values[-1] == first and values[n // 2] == first and values.count(first) == n
+
+    def number(piece: str, values: list[Any]) -> None:
+        """``piece`` holds one ``%d``: in the template, or filled once when every socket has
+        the same value (0 retransmissions, the loopback MSS)."""
+        if same(values):
+            parts.append(piece % values[0])
+        else:
+            parts.append(piece)
+            columns.append(values)
 
     def cell(memo: _Memo, values: list[Any]) -> None:
         if same(values):
@@ -424,32 +437,31 @@ def _info_template(c: dict[str, list[Any]], congestion: list[str | None], numeri
         columns.append(map(_RTT_CELL.__getitem__, zip(rtt, rttvar)))
     mss = c["snd_mss"]
     if 0 not in mss:
-        parts.append("mss:%d ")
-        columns.append(mss)
+        number("mss:%d ", mss)
     else:
         cell(_MSS_CELL, mss)
     cwnd, ssthresh = c["snd_cwnd"], c["snd_ssthresh"]
     if min(ssthresh) >= 0xFFFF:
-        parts.append("cwnd:%d ")
-        columns.append(cwnd)
+        number("cwnd:%d ", cwnd)
     elif max(ssthresh) < 0xFFFF:
-        parts.append("cwnd:%d ssthresh:%d ")
-        columns += [cwnd, ssthresh]
+        number("cwnd:%d ", cwnd)
+        number("ssthresh:%d ", ssthresh)
     else:
         parts.append("%s")
         columns.append(map(_CWND_CELL.__getitem__, zip(cwnd, ssthresh)))
-    parts.append(_NUMBERS_TEXT)
-    columns += [c[name] for name in _NUMBER_NAMES]
+    for name, piece in _NUMBER_PIECES:
+        number(piece, c[name])
     for word, unlimited in (("pacing_rate", _UNLIMITED), ("delivery_rate", None)):
         rates = c[word]
-        if numeric and 0 not in rates and unlimited not in rates and max(rates) < _EXACT:
+        if not same(rates) and numeric and 0 not in rates and unlimited not in rates \
+                and max(rates) < _EXACT:
             # every socket shows the cell: ss's %.0f of the bits per second is that integer
             parts.append(f" {word} %dbps")
             columns.append(map(mul, rates, repeat(8)))
         else:
             cell(_RATE_CELLS[(word, numeric)], rates)
-    parts.append(_TAIL_TEXT + "\n")
-    columns += [c[name] for name in _TAIL_NAMES]
+    for name, piece in _TAIL_PIECES:
+        number(piece, c[name])
     return "".join(parts), columns
 
 
