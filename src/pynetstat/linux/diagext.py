@@ -270,55 +270,120 @@ def _same_headers(chunk: bytes, found: dict, first: int, count: int, step: int) 
 
 def run_extensions(chunk: bytes, first: int, count: int, step: int, attrs_at: int,
                    found: dict[int, tuple[int, int]], timers: bytes, expires: list[int],
-                   retrans: bytes) -> list[Extensions] | None:
-    """``Extensions`` of a run of ``count`` sock_diag messages ``step`` bytes apart (the first
-    at ``first``), read attribute by attribute over the whole run: ``found`` is the first
-    message's attributes (``netlink.parse_attrs`` from ``attrs_at``, its first attribute).
+                   retrans: bytes) -> RunExtensions | None:
+    """The ``Extensions`` of a run of ``count`` sock_diag messages ``step`` bytes apart (the
+    first at ``first``), to be read attribute by attribute over the whole run: ``found`` is the
+    first message's attributes (``netlink.parse_attrs`` from ``attrs_at``, its first attribute).
     The kernel writes the attributes of one dump's full sockets in the same order and sizes, so
     an attribute lies at the same offset in each message of a run (messages of one length);
     where that is not so (an extra attribute of the same size: ULP, MD5), ``None``: the caller
     decodes message by message. Timers come from the messages' own columns."""
     if not _same_headers(chunk, found, first, count, step):
         return None
-    stop = first + count * step
-    none = (None,) * count
+    return RunExtensions(chunk, first, count, step, found, timers, expires, retrans)
 
-    def offsets(kind: int):
-        return range(found[kind][0], stop, step)
 
-    def payload_column(kind: int):
-        off, size = found[kind]
-        return list(chunk[off:stop:step]) if size else none
+class RunExtensions:
+    """The ``Extensions`` of a run of messages (``run_extensions``), a sequence of them made
+    only when one is asked for (``--json``, the -i times, a filter's ``take``): the text of
+    ``--info`` reads the fields it shows straight from the buffer instead (``info_columns``,
+    ``congestion``), with no record per socket. Once the records are made the buffer is let go."""
 
-    infos = none
-    if INET_DIAG_INFO in found:
-        size = found[INET_DIAG_INFO][1]
-        fill, reader = prefix_reader(size)
-        unpacked = TcpInfo._unpacked
-        if fill:
-            infos = [unpacked(size, reader(chunk, at) + fill) for at in offsets(INET_DIAG_INFO)]
-        else:
-            infos = [unpacked(size, reader(chunk, at)) for at in offsets(INET_DIAG_INFO)]
-    congs = none
-    if INET_DIAG_CONG in found:
-        size = found[INET_DIAG_CONG][1]
+    __slots__ = ("_chunk", "_first", "_count", "_step", "_found", "_timers", "_expires",
+                 "_retrans", "_records")
+
+    def __init__(self, chunk: bytes, first: int, count: int, step: int,
+                 found: dict[int, tuple[int, int]], timers: bytes, expires: list[int],
+                 retrans: bytes) -> None:
+        self._chunk, self._first, self._count, self._step = chunk, first, count, step
+        self._found, self._timers, self._expires, self._retrans = found, timers, expires, retrans
+        self._records: list[Extensions] | None = None
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self):
+        return iter(self.records())
+
+    def __getitem__(self, index):
+        return self.records()[index]
+
+    def info_columns(self, names: tuple[str, ...]) -> dict[str, list] | None:
+        """``{field: [value of each socket]}`` of ``struct tcp_info`` (``tcpinfo_runs.
+        info_columns``: a field the kernel's struct lacks is ``None`` for each); ``{}`` when the
+        run's messages carry no tcp_info (UDP, TIME_WAIT); ``None`` when the columns cannot be
+        read (the records can)."""
+        if self._records is not None:
+            return None
+        info = self._found.get(INET_DIAG_INFO)
+        if info is None:
+            return {}
+        from pynetstat.linux.tcpinfo_runs import info_columns
+
+        return info_columns(self._chunk, info[0], self._count, self._step, info[1], names)
+
+    def congestion(self) -> list[str | None]:
+        """The congestion control algorithm of each socket (``None``: not in the messages)."""
+        found = self._found.get(INET_DIAG_CONG)
+        if found is None:
+            return [None] * self._count
+        if self._records is not None:
+            return [ext.congestion for ext in self._records]
+        chunk, step, count = self._chunk, self._step, self._count
+        off, size = found
+        stop = self._first + count * step
+        first = chunk[off : off + size]
+        # The usual run: one algorithm for all, each byte of the payload the same in every
+        # message (a byte column compared in C).
+        if all(chunk[off + i : stop : step].count(byte) == count for i, byte in enumerate(first)):
+            return [decode_string(first)] * count
         names: dict[bytes, str] = {}
-        raw = [chunk[at : at + size] for at in offsets(INET_DIAG_CONG)]
+        raw = [chunk[at : at + size] for at in range(off, stop, step)]
         for payload in set(raw):
             names[payload] = decode_string(payload)
-        congs = list(map(names.__getitem__, raw))
-    skmem = none
-    if INET_DIAG_SKMEMINFO in found:
-        n = min(found[INET_DIAG_SKMEMINFO][1] // 4, len(SK_MEMINFO_FIELDS))
-        read = struct.Struct(f"={n}I").unpack_from
-        pad = (None,) * (len(SK_MEMINFO_FIELDS) - n)
-        skmem = [_make_skmeminfo(*read(chunk, at), *pad) for at in offsets(INET_DIAG_SKMEMINFO)]
-    mem = none
-    if INET_DIAG_MEMINFO in found and found[INET_DIAG_MEMINFO][1] >= _MEMINFO.size:
-        mem = [_make_meminfo(*_MEMINFO.unpack_from(chunk, at)) for at in offsets(INET_DIAG_MEMINFO)]
-    tos = payload_column(INET_DIAG_TOS) if INET_DIAG_TOS in found else none
-    tclass = payload_column(INET_DIAG_TCLASS) if INET_DIAG_TCLASS in found else none
-    shutdown = payload_column(INET_DIAG_SHUTDOWN) if INET_DIAG_SHUTDOWN in found else none
-    timer_records = list(map(_make_timer, timers, expires, retrans))
-    return list(map(_make_extensions, infos, mem, skmem, congs, tos, tclass, shutdown,
-                    timer_records))
+        return list(map(names.__getitem__, raw))
+
+    def records(self) -> list[Extensions]:
+        """One ``Extensions`` per message, made on the first call."""
+        if self._records is None:
+            self._records = self._decode()
+            self._chunk = b""
+        return self._records
+
+    def _decode(self) -> list[Extensions]:
+        chunk, count, step, found = self._chunk, self._count, self._step, self._found
+        stop = self._first + count * step
+        none = (None,) * count
+
+        def offsets(kind: int):
+            return range(found[kind][0], stop, step)
+
+        def payload_column(kind: int):
+            off, size = found[kind]
+            return list(chunk[off:stop:step]) if size else none
+
+        infos = none
+        if INET_DIAG_INFO in found:
+            size = found[INET_DIAG_INFO][1]
+            fill, reader = prefix_reader(size)
+            unpacked = TcpInfo._unpacked
+            if fill:
+                infos = [unpacked(size, reader(chunk, at) + fill) for at in offsets(INET_DIAG_INFO)]
+            else:
+                infos = [unpacked(size, reader(chunk, at)) for at in offsets(INET_DIAG_INFO)]
+        congs = self.congestion() if INET_DIAG_CONG in found else none
+        skmem = none
+        if INET_DIAG_SKMEMINFO in found:
+            n = min(found[INET_DIAG_SKMEMINFO][1] // 4, len(SK_MEMINFO_FIELDS))
+            read = struct.Struct(f"={n}I").unpack_from
+            pad = (None,) * (len(SK_MEMINFO_FIELDS) - n)
+            skmem = [_make_skmeminfo(*read(chunk, at), *pad) for at in offsets(INET_DIAG_SKMEMINFO)]
+        mem = none
+        if INET_DIAG_MEMINFO in found and found[INET_DIAG_MEMINFO][1] >= _MEMINFO.size:
+            mem = [_make_meminfo(*_MEMINFO.unpack_from(chunk, at)) for at in offsets(INET_DIAG_MEMINFO)]
+        tos = payload_column(INET_DIAG_TOS) if INET_DIAG_TOS in found else none
+        tclass = payload_column(INET_DIAG_TCLASS) if INET_DIAG_TCLASS in found else none
+        shutdown = payload_column(INET_DIAG_SHUTDOWN) if INET_DIAG_SHUTDOWN in found else none
+        timer_records = list(map(_make_timer, self._timers, self._expires, self._retrans))
+        return list(map(_make_extensions, infos, mem, skmem, congs, tos, tclass, shutdown,
+                        timer_records))

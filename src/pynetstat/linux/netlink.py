@@ -213,7 +213,7 @@ def parse_attrs(buf: bytes, off: int, end: int) -> dict[int, tuple[int, int]]:
     return attrs
 
 
-def _ends_dump(chunk: bytes, seq: int) -> bool:
+def _ends_dump(chunk: bytes | memoryview, seq: int) -> bool:
     """Does this buffer end our dump? The kernel puts ``NLMSG_DONE`` (16 + 4 bytes) last, and an
     error reply first. Decoders stop at those messages anyway; this only stops the receive loop,
     so that a consumer reading raw buffers does not wait for more."""
@@ -228,16 +228,15 @@ def _ends_dump(chunk: bytes, seq: int) -> bool:
     return False
 
 
-def _recv_chunk(sock: socket, key: str) -> bytes | None:
-    """One receive buffer; ``None`` at end of file."""
+def _recv_into(sock: socket, into: memoryview, key: str) -> int:
+    """One receive buffer, into ``into``; its size (0 at end of file)."""
     while True:
         try:
-            chunk = sock.recv(LiveNetlink.RECV_SIZE)
+            return sock.recv_into(into)
         except InterruptedError:
             continue
         except OSError as e:
             raise BackendUnavailable(f"{key}: {e.strerror or e}") from None
-        return chunk or None
 
 
 def open_socket(protocol: int) -> socket:
@@ -260,6 +259,7 @@ class LiveNetlink:
     # 32 KiB (netlink_recvmsg: max_recvmsg_len <= SKB_WITH_OVERHEAD(32768)). Asking for twice
     # that is safe; asking for 1 MiB made every read allocate 1 MiB (10% of -an at 200k sockets).
     RECV_SIZE = 1 << 16
+    GATHER = 1 << 18  # receive buffers are handed on together, this many bytes at a time
 
     def __init__(self, opener: Callable[[int], socket] = open_socket) -> None:
         self._opener = opener
@@ -297,13 +297,25 @@ class LiveNetlink:
         # the GIL back from the decoding thread, which waits for the switch interval, so the
         # reader's 772 reads took 0.37-0.44 s instead of 0.16 s and the whole run gained
         # nothing (0.415 s against 0.42 s, even with a 0.1 ms switch interval). No thread.
-        while True:
-            chunk = _recv_chunk(sock, key)
-            if chunk is None:
-                return
-            yield chunk
-            if _ends_dump(chunk, seq):
-                return
+        # The kernel's buffers (32 KiB: 78 sockets with --info) are read into one of GATHER
+        # bytes and handed on together: a decoder's work per buffer (a run of equal-length
+        # messages is a batch) is then done a few times per dump, not 500 times at 40k sockets.
+        buf = bytearray(self.GATHER + self.RECV_SIZE)
+        view = memoryview(buf)
+        ended = False
+        while not ended:
+            filled = 0
+            while filled < self.GATHER:
+                read = _recv_into(sock, view[filled : filled + self.RECV_SIZE], key)
+                if not read:
+                    ended = True
+                    break
+                ended = _ends_dump(view[filled : filled + read], seq)
+                filled += read
+                if ended:
+                    break
+            if filled:
+                yield bytes(view[:filled])
 
     def close(self) -> None:
         for sock in self._socks.values():

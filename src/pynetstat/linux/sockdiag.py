@@ -33,7 +33,7 @@ from pynetstat.model.sockets import InetSocket, SocketBatch, owner_uids
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from pynetstat.kinds import SocketKind
 
@@ -249,10 +249,12 @@ def _attributes(chunk: bytes, start: int, count: int, step: int, length: int) ->
 
 
 def _extensions(chunk: bytes, start: int, count: int, step: int, length: int,
-                order: _Order) -> tuple:
+                order: _Order) -> Sequence:
     """One ``diagext.Extensions`` per message of the run, its ``timer`` from the message's own
-    fields (``idiag_timer``, ``idiag_expires``, ``idiag_retrans``). Only a view that asked for
-    extension fields (--info, --timers, --memory) pays for this walk, one message at a time."""
+    fields (``idiag_timer``, ``idiag_expires``, ``idiag_retrans``): a ``diagext.RunExtensions``
+    (read a field at a time, records made only when asked for) when the run's messages share
+    one attribute layout, else a tuple decoded one message at a time. Only a view that asked
+    for extension fields (--info, --timers, --memory) pays for this."""
     from pynetstat.linux.diagext import decode_extensions, decode_timer, run_extensions
 
     end = start + count * step
@@ -264,10 +266,10 @@ def _extensions(chunk: bytes, start: int, count: int, step: int, length: int,
         # INFO+CONG, 0.6 s message by message on a loaded 2-core host; this: measured below.
         found = parse_attrs(chunk, start + _HEAD_SIZE, start + length)
         if count > 1 and found:
-            records = run_extensions(chunk, start, count, step, start + _HEAD_SIZE, found,
-                                     timers, expires, retrans)
-            if records is not None:
-                return tuple(records)
+            run = run_extensions(chunk, start, count, step, start + _HEAD_SIZE, found,
+                                 timers, expires, retrans)
+            if run is not None:
+                return run  # a sequence whose records are made when one is asked for
     out = []
     for i, at in enumerate(range(start, end, step)):
         found = parse_attrs(chunk, at + _HEAD_SIZE, at + length)

@@ -257,8 +257,10 @@ class _Batch:
     ``attributes`` is ``None`` unless the dump was decoded with its netlink attributes (a view
     asked for extension fields): then one ``{attribute type: payload bytes}`` per socket.
     ``extensions`` is ``None`` unless a view asked for extension groups (model/fields.EXTENSIONS:
-    --info, --timers, --memory) and the source had them (sock_diag): then one decoded record per
-    socket (``linux.diagext.Extensions``).
+    --info, --timers, --memory) and the source had them (sock_diag): then a sequence of one
+    decoded record per socket (``linux.diagext.Extensions``), for a run of messages a
+    ``diagext.RunExtensions`` that makes them only when one is read (the text of --info reads
+    its fields from the dump's buffer instead).
     """
 
     __slots__: tuple[str, ...] = ()

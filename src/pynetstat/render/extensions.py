@@ -18,9 +18,14 @@ not have to know which ones ss leaves out. A field the kernel does not report (a
 from __future__ import annotations
 
 from itertools import repeat
-from operator import attrgetter, itemgetter, mul, truediv
+from operator import attrgetter, itemgetter, mul
 
-from pynetstat.linux.diagext import SK_MEMINFO_FIELDS, SS_SKMEM_LABELS, format_ms_timer
+from pynetstat.linux.diagext import (
+    SK_MEMINFO_FIELDS,
+    SS_SKMEM_LABELS,
+    RunExtensions,
+    format_ms_timer,
+)
 from pynetstat.linux.tcpinfo import (
     BIT_POSITIONS,
     FIELD_NAMES,
@@ -33,7 +38,7 @@ from pynetstat.textsafe import json_text, safe_token
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
     from typing import Any
 
     from pynetstat.model.sockets import SocketBatch
@@ -289,32 +294,51 @@ def extension_lines(ext: Extensions | None, groups: tuple[str, ...], numeric: bo
     return [INDENT + " ".join(tokens)] if tokens else []
 
 
+def _under(lines: list[str]) -> str:
+    """The lines under a row as one text, each ending with a newline ("" for none)."""
+    return "".join(line + "\n" for line in lines)
+
+
 def ext_lines_for(groups: tuple[str, ...], numeric: bool
-                  ) -> Callable[[SocketBatch], list[list[str]]]:
-    """``batch -> [lines under each row]`` for the table (a batch with an ``extensions``
-    column): ``extension_lines`` row by row, or for --info alone on a batch of full structs
-    (the common case: 200k rows) ``info_lines``, a column at a time."""
-    def lines(batch: SocketBatch) -> list[list[str]]:
+                  ) -> Callable[[SocketBatch], tuple[str, list[Iterable[Any]]]]:
+    """``batch -> (template, columns)`` for the table (a batch with an ``extensions`` column):
+    the text under row ``i`` is ``template % (the i-th value of each column)``, "" or lines each
+    ending with a newline (no columns: "" under every row). For --info alone (the common case:
+    200k rows) ``info_cells``, a column at a time; else ``extension_lines`` row by row."""
+    def lines(batch: SocketBatch) -> tuple[str, list[Iterable[Any]]]:
         exts = batch.extensions or ()
         if groups == ("tcp_info",):
-            made = info_lines(exts, numeric)
+            made = info_cells(exts, numeric)
             if made is not None:
                 return made
         v4 = batch.family == 4
-        return [extension_lines(ext, groups, numeric, v4 or remote.startswith("::ffff:"))
-                for ext, remote in zip(exts, batch.remote_address)]
+        return "%s", [[_under(extension_lines(ext, groups, numeric, v4 or remote.startswith("::ffff:")))
+                       for ext, remote in zip(exts, batch.remote_address)]]
     return lines
 
 
 _VALUES = attrgetter("_values")
 _INFO = attrgetter("info")
 _CONGESTION = attrgetter("congestion")
-_INFO_LINE = (INDENT + "%s%s%s%s%s" + _NUMBERS_TEXT + "%s%s" + _TAIL_TEXT)
+# The struct's fields the --info line shows (its bit fields as their container, ``_wscale``).
+SHOWN = ("options", "_wscale", "rto", "rtt", "rttvar", "snd_mss", "snd_cwnd", "snd_ssthresh",
+         "bytes_sent", "bytes_acked", "bytes_received", "segs_out", "segs_in", "last_data_sent",
+         "last_data_recv", "last_ack_recv", "pacing_rate", "delivery_rate", "retrans",
+         "total_retrans", "lost")
+_SHOWN_AT = tuple((name, itemgetter(_AT[name])) for name in SHOWN)
+# (field, its piece of the line): _NUMBERS_TEXT and _TAIL_TEXT a field at a time
+_NUMBER_PIECES = (("bytes_sent", "bytes_sent:%d "), ("bytes_acked", "bytes_acked:%d "),
+                  ("bytes_received", "bytes_received:%d "), ("segs_out", "segs_out:%d "),
+                  ("segs_in", "segs_in:%d "), ("last_data_sent", "lastsnd:%d "),
+                  ("last_data_recv", "lastrcv:%d "), ("last_ack_recv", "lastack:%d"))
+_TAIL_PIECES = (("retrans", " retrans:%d"), ("total_retrans", "/%d"), ("lost", " lost:%d\n"))
+_MS = _Memo(lambda us: f"{us / 1000:g}")  # a time in us -> ss's ms text
 _RTO_CELL = _Memo(lambda rto: f"rto:{rto / 1000:g} " if rto and rto != 3000000 else "")
 _RTT_CELL = _Memo(lambda key: f"rtt:{key[0] / 1000:g}/{key[1] / 1000:g} " if key[0] else "")
 _MSS_CELL = _Memo(lambda mss: f"mss:{mss} " if mss else "")
 _CWND_CELL = _Memo(lambda key: f"cwnd:{key[0]} ssthresh:{key[1]} " if key[1] < 0xFFFF
                    else f"cwnd:{key[0]} ")
+_EXACT = 1 << 50  # below it, a rate times 8 is the same number as a float and as an int
 
 
 def _rate_cells(word: str, numeric: bool, unlimited: int | None) -> _Memo:
@@ -330,54 +354,115 @@ _RATE_CELLS = {(word, numeric): _rate_cells(word, numeric, (1 << 64) - 1 if word
                for word in ("pacing_rate", "delivery_rate") for numeric in (False, True)}
 
 
-def info_lines(exts: Iterable[Extensions], numeric: bool) -> list[list[str]] | None:
-    """``info_text`` of every socket of a batch, a field at a time: each field a column taken
-    from the unpacked tuples by ``itemgetter`` (in C), each conditional cell (``rto:``, ``rtt:``,
-    rates) from a table of the texts of the values seen, every line one ``%``. ``None`` when a
-    socket has no tcp_info or an older struct (then ``info_text`` row by row)."""
+def info_cells(exts: Sequence[Extensions], numeric: bool
+               ) -> tuple[str, list[Iterable[Any]]] | None:
+    """The --info line under each socket of a batch as ``(template, columns)`` (see
+    ``ext_lines_for``), a field at a time. The fields come straight from the dump's buffer for
+    a run of messages (``diagext.RunExtensions.info_columns``: no record per socket), else from
+    the records' unpacked tuples (``itemgetter``, in C). ``None`` when a socket has no tcp_info
+    or an older struct (then ``info_text`` row by row)."""
+    if isinstance(exts, RunExtensions):
+        columns = exts.info_columns(SHOWN)
+        if columns == {}:
+            return "", []  # no tcp_info in this run (UDP, TIME_WAIT): no line under any row
+        if columns is not None:
+            if any(column[0] is None for column in columns.values()):
+                return None  # a struct older than Linux 4.19
+            return _info_template(columns, exts.congestion(), numeric)
     infos = list(map(_INFO, exts))
-    if not all(infos):  # (``None in`` would call TcpInfo.__eq__ on each)
+    if not infos or not all(infos):  # (``None in`` would call TcpInfo.__eq__ on each)
         return None
     values = list(map(_VALUES, infos))
     if None in map(itemgetter(_LAST), values):
         return None
-
-    def column(index: int) -> list[Any]:
-        return list(map(itemgetter(index), values))
-
-    heads = map(_HEADS.__getitem__, zip(column(_OPTS_AT), map(_CONGESTION, exts), column(_WS_AT)))
-    # A cell shown for some values only is made in C when the column has none of the others
-    # (the usual batch: every socket has an RTT sample, an MSS, a rate), else by the table of
-    # texts of the values seen (a Python call per new value).
-    rto, rtt, rttvar, mss = column(_RTO), column(_RTT), column(_RTTVAR), column(_MSS)
-    pacing, delivery = column(_PACING), column(_DELIVERY)
-    thousand, eight = repeat(1000), repeat(8.0)
-    if 0 in rto or 3000000 in rto:
-        rto_cells = map(_RTO_CELL.__getitem__, rto)
-    else:
-        rto_cells = map("rto:%g ".__mod__, map(truediv, rto, thousand))
-    if 0 in rtt:
-        rtt_cells = map(_RTT_CELL.__getitem__, zip(rtt, rttvar))
-    else:
-        rtt_cells = map("rtt:%g/%g ".__mod__, zip(map(truediv, rtt, thousand),
-                                                  map(truediv, rttvar, thousand)))
-    mss_cells = map(_MSS_CELL.__getitem__, mss) if 0 in mss else map("mss:%d ".__mod__, mss)
-    if numeric and 0 not in pacing and _UNLIMITED not in pacing:
-        pacing_cells = map(" pacing_rate %.0fbps".__mod__, map(mul, pacing, eight))
-    else:
-        pacing_cells = map(_RATE_CELLS[("pacing_rate", numeric)].__getitem__, pacing)
-    if numeric and 0 not in delivery:
-        delivery_cells = map(" delivery_rate %.0fbps".__mod__, map(mul, delivery, eight))
-    else:
-        delivery_cells = map(_RATE_CELLS[("delivery_rate", numeric)].__getitem__, delivery)
-    cells = [heads, rto_cells, rtt_cells, mss_cells,
-             map(_CWND_CELL.__getitem__, zip(column(_CWND), column(_SSTHRESH))),
-             *(column(i) for i in _NUMBERS_AT), pacing_cells, delivery_cells,
-             *(column(i) for i in _TAIL_AT)]
-    return list(map(list, zip(map(_INFO_LINE.__mod__, zip(*cells)))))
+    return _info_template({name: list(map(get, values)) for name, get in _SHOWN_AT},
+                          list(map(_CONGESTION, exts)), numeric)
 
 
-# ---- JSON ---
+def info_texts(exts: Sequence[Extensions], numeric: bool) -> list[str] | None:
+    """``info_cells`` made into the text under each row (tests hold it against ``info_text``)."""
+    made = info_cells(exts, numeric)
+    if made is None:
+        return None
+    template, columns = made
+    if not columns:
+        return [template] * len(exts)
+    return list(map(template.__mod__, zip(*columns)))
+
+
+def _info_template(c: dict[str, list[Any]], congestion: list[str | None], numeric: bool
+                   ) -> tuple[str, list[Iterable[Any]]]:
+    """``info_text``'s line as one ``%`` template for every row and its columns: a cell that
+    is the same for the whole batch (the options, the algorithm, the RTO on a quiet host) is
+    written into the template; a cell shown for some values only comes from a table of the
+    texts of the values seen (a Python call per new value, none per row) unless the column has
+    none of the values that hide it (the usual batch: every socket has an RTT sample, an MSS)."""
+    n = len(congestion)
+    parts = [INDENT]
+    columns: list[Iterable[Any]] = []
+
+    def same(values: list[Any]) -> bool:
+        first = values[0]  # (the two reads first: most columns that differ stop there)
+        return values[-1] == first and values[n // 2] == first and values.count(first) == n
+
+    def number(piece: str, values: list[Any]) -> None:
+        """``piece`` holds one ``%d``: in the template, or filled once when every socket has
+        the same value (0 retransmissions, the loopback MSS)."""
+        if same(values):
+            parts.append(piece % values[0])
+        else:
+            parts.append(piece)
+            columns.append(values)
+
+    def cell(memo: _Memo, values: list[Any]) -> None:
+        if same(values):
+            parts.append(memo[values[0]].replace("%", "%%"))
+        else:
+            parts.append("%s")
+            columns.append(map(memo.__getitem__, values))
+
+    options, ws = c["options"], c["_wscale"]
+    if same(options) and same(ws) and same(congestion):
+        parts.append(_HEADS[(options[0], congestion[0], ws[0])].replace("%", "%%"))
+    else:
+        parts.append("%s")
+        columns.append(map(_HEADS.__getitem__, zip(options, congestion, ws)))
+    cell(_RTO_CELL, c["rto"])
+    rtt, rttvar = c["rtt"], c["rttvar"]
+    if 0 not in rtt:
+        parts.append("rtt:%s/%s ")
+        columns += [map(_MS.__getitem__, rtt), map(_MS.__getitem__, rttvar)]
+    else:
+        parts.append("%s")
+        columns.append(map(_RTT_CELL.__getitem__, zip(rtt, rttvar)))
+    mss = c["snd_mss"]
+    if 0 not in mss:
+        number("mss:%d ", mss)
+    else:
+        cell(_MSS_CELL, mss)
+    cwnd, ssthresh = c["snd_cwnd"], c["snd_ssthresh"]
+    if min(ssthresh) >= 0xFFFF:
+        number("cwnd:%d ", cwnd)
+    elif max(ssthresh) < 0xFFFF:
+        number("cwnd:%d ", cwnd)
+        number("ssthresh:%d ", ssthresh)
+    else:
+        parts.append("%s")
+        columns.append(map(_CWND_CELL.__getitem__, zip(cwnd, ssthresh)))
+    for name, piece in _NUMBER_PIECES:
+        number(piece, c[name])
+    for word, unlimited in (("pacing_rate", _UNLIMITED), ("delivery_rate", None)):
+        rates = c[word]
+        if not same(rates) and numeric and 0 not in rates and unlimited not in rates \
+                and max(rates) < _EXACT:
+            # every socket shows the cell: ss's %.0f of the bits per second is that integer
+            parts.append(f" {word} %dbps")
+            columns.append(map(mul, rates, repeat(8)))
+        else:
+            cell(_RATE_CELLS[(word, numeric)], rates)
+    for name, piece in _TAIL_PIECES:
+        number(piece, c[name])
+    return "".join(parts), columns
 
 
 # ---- JSON ----------------------------------------------------------------------------------

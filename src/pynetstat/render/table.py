@@ -68,13 +68,14 @@ class ConnectionTable:
         self.within = getattr(ifname, "within", None)
         self.scope_names = ifname
         self.owner_lines = owner_lines  # (owners, verbose) -> list[str], for -b
-        # a batch with extensions -> the lines under each of its rows (-d, --info, ...)
+        # a batch with extensions -> the text under each of its rows (-d, --info, ...), as a
+        # ``%`` template and its columns (render/extensions.ext_lines_for)
         self.ext_lines = ext_lines
-        # rows may have lines under them: format them one string per row
-        self.row_lines = opts.executables or ext_lines is not None
         self.columns = 5 if opts.pids else 4
         self.widths = list(MIN_WIDTHS)
         self.parts: list[list[tuple[str, ...]] | SocketBatch] = []
+        # a batch part's text under each row (ext_lines' template and columns), or None
+        self.part_unders: list[tuple[str, list] | None] = []
         # --all-netns: a Namespace column before Proto. Each part's rows are of one namespace:
         # its cell, one per part, goes in front of every line of the part (a prefix, so the
         # column paths below stay as they are).
@@ -83,7 +84,10 @@ class ConnectionTable:
         self.cell = ""  # the namespace cell of the batch being added
         self.part_cells: list[str] = []
         self.rows = 0  # rows in this block
-        self.extra: dict[int, list[str]] = {}  # row index in the block -> the -b lines under it
+        # row index in the block -> the text under it (-b lines, and the --info, --timers...
+        # lines of measured rows), each line ending with a newline
+        self.extra: dict[int, str] = {}
+        self.extra_parts: set[int] = set()  # the parts with rows in ``extra``
         self.started = False
         # owners tuple -> PID cell; the owner join shares one tuple per process, so this is one
         # entry per process, not per socket
@@ -92,15 +96,16 @@ class ConnectionTable:
         self.pads = Memo(lambda room: Memo(lambda address: room - len(address)))
         self.owner_blocks: dict = {}
         self.unix_columns = None  # UnixColumns, made at the first UNIX batch
-        self.unreadable_lines: list[str] = []
+        self.unreadable_lines = ""
         if opts.executables and owner_lines is not None:
             from pynetstat.render.owners import UNREADABLE_LINE
 
             # A socket some process holds (it has an inode) but none we can see: say so, as the
             # spec's netstat does. TIME_WAIT and request sockets (inode 0) have no owner.
-            self.unreadable_lines = [UNREADABLE_LINE]
+            self.unreadable_lines = UNREADABLE_LINE + "\n"
             # owners tuple -> the -b lines under its rows, made once per distinct owners tuple
-            self.owner_blocks = Memo(lambda owners: owner_lines(owners, opts.verbose))
+            self.owner_blocks = Memo(lambda owners: "".join(
+                line + "\n" for line in owner_lines(owners, opts.verbose)))
 
     def write_batches(self, batches: Iterable[SocketBatch]) -> None:
         for batch in batches:
@@ -108,13 +113,17 @@ class ConnectionTable:
             if self.netns:
                 self._enter_namespace(batch)
             kind = BY_PROTOCOL[(batch.proto, batch.family)]
+            under = None
+            if self.ext_lines is not None and batch.extensions is not None:
+                under = self.ext_lines(batch)
             # The column paths know the inet shape; any other shape goes row by row.
             if kind.shape == "inet" and self.names is None and not any(batch.scope):
                 # Straight to lines only with a State column: a kind without one (UDP) may
                 # print "*:*" and no state, which the measured path handles.
                 if kind.has_state and self._fits(batch):
-                    self._add_part(batch)
+                    self._add_part(batch, under)  # the text under its rows goes in its lines
                     self.rows += len(batch)
+                    under = None
                 else:
                     self._add_numeric(batch)
                 if self.opts.executables:
@@ -125,8 +134,8 @@ class ConnectionTable:
                     self._add_owner_lines(batch, start)
             else:
                 self.write_rows(batch.rows())
-            if self.ext_lines is not None and batch.extensions is not None:
-                self._add_ext_lines(batch, start)
+            if under is not None:
+                self._add_ext_lines(under, start)
             if self.rows >= BLOCK:
                 self.flush()
 
@@ -144,9 +153,16 @@ class ConnectionTable:
         if n > self.netns_width:
             self.netns_width = n
 
-    def _add_part(self, part) -> None:
+    def _add_part(self, part, under: tuple[str, list] | None = None) -> None:
         self.parts.append(part)
         self.part_cells.append(self.cell)
+        self.part_unders.append(under)
+
+    def _add_extra(self, row: int, text: str) -> None:
+        """Text under a row of the last part (``extra``), below any already there."""
+        below = self.extra.get(row)
+        self.extra[row] = below + text if below else text
+        self.extra_parts.add(len(self.parts) - 1)
 
     def _cells(self) -> list[tuple[str, ...]]:
         """The list of cell tuples at the end of the block, to add rows to."""
@@ -168,10 +184,12 @@ class ConnectionTable:
         longest = max(map(len, set(batch.local_address).union(batch.remote_address)), default=0)
         return room >= longest + len("[]:65535")
 
-    def _batch_lines(self, batch: SocketBatch, lead: str = "  ") -> list[str]:
+    def _batch_lines(self, batch: SocketBatch, lead: str = "  ",
+                     under: tuple[str, list] | None = None, per_row: bool = False) -> list[str]:
         """A batch that ``_fits``, as text: its rows' cells go straight into one format string,
         the port by ``%-*d`` with a padding computed once per address, so no cell string is
-        built. With -b, one string per row (the owner lines go between rows)."""
+        built; ``under``, the template and columns of the text under each row (--info), go in
+        the same string. ``per_row``: one string per row (-b lines go between them)."""
         widths = self.widths
         v4 = batch.family == 4
         endpoint = "%s:%-*d" if v4 else "[%s]:%-*d"
@@ -189,9 +207,14 @@ class ConnectionTable:
             fmt = f"{head}%-{widths[3]}s%s\n"
         else:
             fmt = f"{head}%s\n"
+        if under is not None:
+            fmt += under[0]
+            cells += under[1]
         rows = zip(*cells)
-        if self.row_lines:  # -b and --info lines go between rows: one string per row
+        if per_row:  # -b lines go between rows: one string per row
             return list(map(fmt.__mod__, rows))
+        if under is not None:  # a long template: a ``%`` a row is faster than one per batch
+            return ["".join(map(fmt.__mod__, rows))]
         # One ``%`` for the whole batch: no call, tuple or string per row.
         return [(fmt * len(batch)) % tuple(chain.from_iterable(rows))]
 
@@ -199,20 +222,24 @@ class ConnectionTable:
         """-b lines under the rows just added. The owner join shares one owners tuple per
         process, so the lines are made once per process and looked up per socket."""
         blocks = self.owner_blocks
-        extra = self.extra
         owners_column = batch.owners if batch.owners is not None else ((),) * len(batch)
         for i, (owners, inode) in enumerate(zip(owners_column, batch.inode)):
-            lines = blocks[owners] if owners else (self.unreadable_lines if inode else None)
-            if lines:
-                extra[start + i] = lines
+            text = blocks[owners] if owners else (self.unreadable_lines if inode else None)
+            if text:
+                self._add_extra(start + i, text)
 
-    def _add_ext_lines(self, batch: SocketBatch, start: int) -> None:
-        """--info, --timers, --memory lines under the rows just added, above any -b lines."""
+    def _add_ext_lines(self, under: tuple[str, list], start: int) -> None:
+        """--info, --timers, --memory lines under the measured rows just added (a batch part
+        has them in its own lines), above any -b lines: ``extra`` holds the -b lines below."""
+        template, columns = under
+        if not columns:
+            return
         extra = self.extra
-        for i, lines in enumerate(self.ext_lines(batch)):
-            if lines:
+        for i, text in enumerate(map(template.__mod__, zip(*columns))):
+            if text:
                 below = extra.get(start + i)
-                extra[start + i] = lines + below if below else lines
+                extra[start + i] = text + below if below else text
+                self.extra_parts.add(len(self.parts) - 1)
 
     def _add_numeric(self, batch: SocketBatch) -> None:
         """Numeric rows that need measuring, by column: every step is a ``map`` or ``zip``."""
@@ -266,7 +293,7 @@ class ConnectionTable:
                 extra = self.owner_blocks[owners] if owners else (
                     self.unreadable_lines if sock.inode else None)
                 if extra:
-                    self.extra[self.rows] = extra
+                    self._add_extra(self.rows, extra)
             self.rows += 1
 
     def flush(self) -> None:
@@ -303,30 +330,33 @@ class ConnectionTable:
                 lead = lead.replace("%", "%%")
                 fmt4, short = lead + tail4, lead + tail3
                 return [fmt4 % cells if cells[3] else short % cells[:3] for cells in rows]
-        lines: list[str] = []
-        for part, cell in zip(self.parts, self.part_cells):
+        extra, extra_parts = self.extra, self.extra_parts
+        row = 0  # the block's index of the part's first row
+        for index, (part, cell, under) in enumerate(zip(self.parts, self.part_cells,
+                                                        self.part_unders)):
             lead = self._lead(cell)
-            lines += (format_rows(part, lead) if isinstance(part, list)
-                      else self._batch_lines(part, lead))
-        extra = self.extra
-        if len(extra) > 64:
-            # Lines under most rows (-b, --info): one merge, not a list insertion per row (each
-            # moves the rest of the block: quadratic in the block's rows).
-            merged: list[str] = []
-            add, more, get = merged.append, merged.extend, extra.get
-            for index, line in enumerate(lines):
-                add(line)
-                under = get(index)
-                if under:
-                    more([e + "\n" for e in under])
-            lines = merged
-        elif extra:
-            for index in sorted(extra, reverse=True):
-                lines[index + 1 : index + 1] = [e + "\n" for e in extra[index]]
+            with_extra = index in extra_parts
+            if isinstance(part, list):
+                lines = format_rows(part, lead)
+            else:
+                lines = self._batch_lines(part, lead, under, with_extra)
+            if with_extra:
+                # Text under some rows (-b, the lines of measured rows): one merge, not a list
+                # insertion per row (each moves the rest of the block).
+                add, get = out.append, extra.get
+                for at, line in enumerate(lines, row):
+                    add(line)
+                    text = get(at)
+                    if text:
+                        add(text)
+            else:
+                out += lines
+            row += len(part)
         extra.clear()
-        out.extend(lines)
+        extra_parts.clear()
         self.parts.clear()
         self.part_cells.clear()
+        self.part_unders.clear()
         self.rows = 0
         self.out.write("".join(out))
 
