@@ -5,6 +5,7 @@ over the namespaces (issue 15's targets: at most 2x and at most 0.2x).
 Usage (as root; stdlib only; the venv's interpreter)::
 
     .venv/bin/python bench/allnetns_cli.py [--namespaces 50] [--sockets 2000] [--repeat 3]
+                                           [--compare CHECKOUT] [--child-ehash N]
 
 It makes ``--namespaces`` namespaces (``ip netns add k15bench-<pid>-<i>``), then one,
 ``...-one``, holding as many sockets as all of them together. Each namespace gets listeners
@@ -17,7 +18,10 @@ each command ``--repeat`` times in rounds, stdout on /dev/null, best and median:
 * ``pynetstat --all-netns -ano``: every namespace of the host (the bench's, the host's and any
   other on the machine: the count is printed);
 * ``pynetstat --netns k15bench-...-one -ano``: the same number of sockets in one namespace;
-* ``sh -c 'for ns in NAMES; do ip netns exec $ns ss -tanp; done'``.
+* ``sh -c 'for ns in NAMES; do ip netns exec $ns ss -tanp; done'``;
+* with ``--compare CHECKOUT`` (another checkout, say ``git archive REV | tar -x -C DIR``), its
+  ``pynetstat --all-netns -ano`` and ``--netns ONE -ano`` too, in the same rounds: a before and
+  after measured under the same load.
 
 Everything it made is removed at the end, also on error (and on SIGTERM).
 
@@ -29,6 +33,12 @@ one failed open)::
     unshare --pid --fork --mount-proc --mount --net sh -c 'mkdir -p /run/netns &&
         mount -t tmpfs k15tmpfs /run/netns && ip link set lo up &&
         exec .venv/bin/python bench/allnetns_cli.py --namespaces 50 --sockets 200'
+
+``--child-ehash N`` sets ``net.ipv4.tcp_child_ehash_entries`` to N in the bench's own network
+namespace (a per-namespace setting: it sizes the TCP hash tables of the namespaces made from this
+one afterwards, Linux 5.19+), so that every namespace the bench makes gets a private table; the
+old value is put back at the end. Run it in a namespace of its own (as above), or it changes the
+host's setting for the duration.
 
 What no namespace isolates: the kernel keeps TCP sockets of every namespace in one hash table
 (unless ``net.ipv4.tcp_child_ehash_entries`` was set when a namespace was made), and a sock_diag
@@ -89,10 +99,15 @@ def _raise_nofile() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def _once(argv: list[str]) -> float:
+def _once(argv: list[str]) -> tuple[float, float]:
+    """Wall time, and the CPU time (user + system, the kernel's dump work included) of the
+    command and its children."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - start
+    took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return took, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def _count(argv: list[str]) -> int:
@@ -118,11 +133,15 @@ def _phase(names: list[str], sockets: int, commands: dict[str, list[str]],
             if key.startswith("pynetstat"):
                 print(f"  {key}: {_count(argv)} TCP rows", flush=True)
         times: dict[str, list[float]] = {key: [] for key in commands}
+        cpu: dict[str, list[float]] = {key: [] for key in commands}
         for _ in range(repeat):
             for key, argv in commands.items():
-                times[key].append(_once(argv))
+                took, used = _once(argv)
+                times[key].append(took)
+                cpu[key].append(used)
         for key, took in times.items():
-            print(f"  {key}: {min(took):.3f} s / {statistics.median(took):.3f} s", flush=True)
+            print(f"  {key}: {min(took):.3f} s / {statistics.median(took):.3f} s wall, "
+                  f"CPU (user+sys) median {statistics.median(cpu[key]):.3f} s", flush=True)
         return times
     finally:
         for proc in holders:
@@ -138,6 +157,10 @@ def main() -> int:
     ap.add_argument("--namespaces", type=int, default=50)
     ap.add_argument("--sockets", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--compare", metavar="CHECKOUT",
+                    help="another checkout whose pynetstat is timed in the same rounds")
+    ap.add_argument("--child-ehash", type=int, metavar="N",
+                    help="net.ipv4.tcp_child_ehash_entries for the namespaces the bench makes")
     args = ap.parse_args()
     # SIGTERM (timeout(1)) ends the run through the finally clauses, which remove what was made.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -150,17 +173,40 @@ def main() -> int:
     many = {"pynetstat --all-netns -ano": [*py, "--all-netns", "-ano"],
             "shell loop of ip netns exec NS ss -tanp": ["sh", "-c", loop]}
     single = {"pynetstat --netns ONE -ano": [*py, "--netns", one, "-ano"]}
+    if args.compare:
+        other = [sys.executable, os.path.join(os.path.abspath(args.compare), "pynetstat")]
+        many["compared pynetstat --all-netns -ano"] = [*other, "--all-netns", "-ano"]
+        single["compared pynetstat --netns ONE -ano"] = [*other, "--netns", one, "-ano"]
     print(f"{args.namespaces} namespaces x {args.sockets} sockets, then {total} sockets in one "
           f"namespace; {args.repeat} runs each, best / median; load average before: "
           f"{os.getloadavg()[0]:.1f}", flush=True)
-    times = _phase(names, args.sockets, many, args.repeat)
-    times |= _phase([one], total, single, args.repeat)
+    sysctl = "/proc/sys/net/ipv4/tcp_child_ehash_entries"
+    before = None
+    if args.child_ehash is not None:
+        with open(sysctl) as f:
+            before = f.read().strip()
+        with open(sysctl, "w") as f:
+            f.write(str(args.child_ehash))
+        print(f"net.ipv4.tcp_child_ehash_entries = {args.child_ehash} (was {before}): each "
+              "namespace made has a TCP hash table of its own", flush=True)
+    try:
+        times = _phase(names, args.sockets, many, args.repeat)
+        times |= _phase([one], total, single, args.repeat)
+    finally:
+        if before is not None:
+            with open(sysctl, "w") as f:
+                f.write(before)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     a = statistics.median(times["pynetstat --all-netns -ano"])
     b = statistics.median(times["pynetstat --netns ONE -ano"])
     c = statistics.median(times["shell loop of ip netns exec NS ss -tanp"])
     print(f"ratio --all-netns / one namespace: {a / b:.2f} (target <= 2)")
     print(f"ratio --all-netns / shell loop: {a / c:.3f} (target <= 0.2)")
+    if args.compare:
+        d = statistics.median(times["compared pynetstat --all-netns -ano"])
+        e = statistics.median(times["compared pynetstat --netns ONE -ano"])
+        print(f"compared checkout: --all-netns {d:.3f} s, / one namespace {d / e:.2f}, "
+              f"/ shell loop {d / c:.3f}; this checkout / compared: {a / d:.2f}")
     return 0
 
 

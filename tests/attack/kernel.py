@@ -129,6 +129,10 @@ class FakeKernel:
     def buffers(self, key: str, seq: int) -> list[bytes]:
         if key.startswith("sock_diag-"):
             name = key.removeprefix("sock_diag-")
+            if name == "tcp46":
+                # TCP of both families in one dump (TCPDIAG_GETSOCK): this kernel refuses it, so
+                # the product asks for each family, the requests the faults here are keyed on
+                return [error_message(seq, 95)]
             msgs = [diag_message(s, seq) for s in self.socks if s.name == name]
             chunks = [b"".join(msgs[i:i + self.per_buffer])
                       for i in range(0, len(msgs), self.per_buffer)]

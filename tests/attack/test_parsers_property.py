@@ -218,6 +218,45 @@ def test_sock_diag_round_trip(v4, v6, per_chunk):
 
 
 @PROPERTY
+@given(st.lists(st.one_of(st.binary(max_size=300), adversarial_messages()), max_size=4))
+def test_decode_batches_of_both_families_any_bytes(chunks):
+    """A dump of both families (``family`` 0, TCPDIAG_GETSOCK's) from any bytes: records of
+    either family, each batch of one, and no error but ours."""
+    stats = DumpStats()
+    batches = timed(lambda: list(sockdiag.decode_batches(Reply(SEQ, iter(chunks)), "tcp", 0, stats,
+                                                         msg_type=20))) or []
+    for batch in batches:
+        assert batch.family in (4, 6)
+        for s in batch.sockets():
+            check_socket_record(s)
+            assert (s.proto, s.family) == ("tcp", batch.family)
+    assert stats.messages >= sum(len(b) for b in batches)
+
+
+@PROPERTY
+@given(st.lists(st.one_of(socks(proto="tcp", family=4), socks(proto="tcp", family=6)), max_size=20),
+       st.integers(1, 7))
+def test_sock_diag_both_families_round_trip(sockets, per_chunk):
+    """Sockets of both families, interleaved as the kernel's table order puts them, in messages
+    of type TCPDIAG_GETSOCK (18): each family's records, in its own order."""
+    msgs = [(lambda m: m[:4] + struct.pack("=H", sockdiag.TCPDIAG_GETSOCK) + m[6:])(
+        diag_message(s, SEQ)) for s in sockets]
+    chunks = [b"".join(msgs[i:i + per_chunk]) for i in range(0, len(msgs), per_chunk)]
+    chunks.append(done_message(SEQ))
+    stats = DumpStats()
+    got = [s for b in sockdiag.decode_batches(Reply(SEQ, iter(chunks)), "tcp", 0, stats,
+                                              msg_type=sockdiag.TCPDIAG_GETSOCK)
+           for s in b.sockets()]
+    assert len(got) == len(sockets) and stats.malformed == stats.foreign == 0
+    for family in (4, 6):
+        mine = [s for s in sockets if s.family == family]
+        theirs = [r for r in got if r.family == family]
+        assert len(mine) == len(theirs)
+        for s, r in zip(mine, theirs):
+            same_socket(s, r, netlink=True)
+
+
+@PROPERTY
 @given(adversarial_messages())
 def test_iter_messages_any_bytes(chunk):
     """DumpDone is iter_messages' documented signal for the end of a dump (iter_dump takes it)."""

@@ -98,8 +98,10 @@ class ConnectionSet:
             from pynetstat.linux.diagext import request_bits
 
             ext = request_bits(self.opts.extension_groups)
+        # joint: TCP's two families in one dump, one walk of the kernel's TCP table instead of
+        # two (linux/sockets.JOINT); what --all-netns pays per namespace (docs/netns.md, Speed)
         batches = iter_batches(self._listed(), self.netlink, self.proc, self.log, self.selection,
-                               ends, ext)
+                               ends, ext, joint=True)
         if self.owner_select is not None:
             batches = filter(None, map(self.owner_select.select, batches))
         elif self.reuse is not None and self.opts.wants_owners:

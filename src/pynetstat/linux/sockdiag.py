@@ -8,6 +8,16 @@ Layouts, from ``include/uapi/linux/inet_diag.h``::
                               u32 expires, rqueue, wqueue, uid, inode; }                                # 72
 
 Ports are big-endian, everything else host order. The cookie is two u32 halves, low half first.
+
+TCP of both families in one dump: the old request ``TCPDIAG_GETSOCK`` (18) takes ``struct
+inet_diag_req`` (the v1 layout: family, src_len, dst_len, ext, sockid, states, dbs; 60 bytes).
+``inet_diag_dump_compat`` (net/ipv4/inet_diag.c) turns it into an ``inet_diag_req_v2`` of family
+``AF_UNSPEC`` with the request's ext, states and sockid, and a bytecode attribute after it is
+audited and run as for the v2 request (``inet_diag_dump_start_compat``); the family in the v1
+request is ignored. The dump walks the kernel's TCP tables once and answers with the same
+``inet_diag_msg`` messages, IPv4 and IPv6 interleaved in table order, each of type 18 (the
+kernel copies the request's type into its replies). The per-family dumps walk them once each,
+and that walk, over every namespace's sockets, is what a dump costs (docs/netns.md, Speed).
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ if TYPE_CHECKING:
     from pynetstat.kinds import SocketKind
 
 SOCK_DIAG_BY_FAMILY = 20
+TCPDIAG_GETSOCK = 18  # include/uapi/linux/inet_diag.h: the compat request, both families at once
 # idiag_ext bits ask for attributes after the message: bit (INET_DIAG_X - 1) for INET_DIAG_X
 # (include/uapi/linux/inet_diag.h).
 INET_DIAG_MEMINFO = 1
@@ -47,6 +58,8 @@ INET_DIAG_SKMEMINFO = 7
 INET_DIAG_REQ_BYTECODE = 1  # the request's attribute (enum inet_diag_req_attrs)
 
 _REQ = struct.Struct("=BBBBI HH16s16sI II")
+# struct inet_diag_req (v1): family, src_len, dst_len, ext, sockid, states, dbs
+_REQ_V1 = struct.Struct("=BBBB HH16s16sI II II")
 # nlmsg payload: family, state, timer, retrans, sport, dport, src, dst, if, cookie lo, cookie hi,
 # expires, rqueue, wqueue, uid, inode
 _MSG = struct.Struct("=BBBB HH16s16sI II IIIII")
@@ -69,6 +82,16 @@ def request_for(kind: SocketKind, states: int = ALL_STATES, ext: int = 0,
     if bytecode is not None:
         payload += RTATTR.pack(4 + len(bytecode), INET_DIAG_REQ_BYTECODE) + bytecode
     return Request(NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, payload, f"sock_diag-{kind.name}")
+
+
+def both_families_request(states: int = ALL_STATES, ext: int = 0) -> Request:
+    """One dump of every TCP socket, IPv4 and IPv6 (``TCPDIAG_GETSOCK``: see the module's
+    docstring), for the states in the mask, with the ``ext`` attributes; decode it with
+    ``decode_batches(..., family=0, msg_type=TCPDIAG_GETSOCK)``. Key: ``sock_diag-tcp46``
+    (a recording made before this request existed has none: replay answers EOPNOTSUPP, and
+    the caller asks for each family instead)."""
+    payload = _REQ_V1.pack(0, 0, 0, ext, 0, 0, b"", b"", 0, 0xFFFFFFFF, 0xFFFFFFFF, states, 0)
+    return Request(NETLINK_SOCK_DIAG, TCPDIAG_GETSOCK, payload, "sock_diag-tcp46")
 
 
 def build_request(family: int, protocol: str, states: int = ALL_STATES, ext: int = 0) -> Request:
@@ -167,18 +190,39 @@ _ORDERS = {order: _Order(order) for order in ("little", "big")}
 def _valid_prefix(chunk: bytes, start: int, end: int, length: int, af: int) -> int:
     """How many leading messages of the run ``chunk[start:end]`` (messages of ``length`` bytes)
     are socket messages of this dump: the same length, type and sequence number as the first,
-    which the caller checked, and of the dump's family."""
+    which the caller checked, and of the dump's family (``af`` 0: of either, see ``_families``)."""
     count = (end - start) // length
-    if chunk[start + _AT_FAMILY] != af:
+    if af and chunk[start + _AT_FAMILY] != af:
         return 0
     good = count
-    for at in _SAME:
+    for at in (_SAME if af else _SAME[:-1]):
         column = chunk[start + at : end : length]
         expected = column[0]
         if column.count(expected) != count:
             # rare: a message of another length, type or family ends the run there
             good = min(good, next(i for i, b in enumerate(column) if b != expected))
     return good
+
+
+def _families(chunk: bytes, start: int, count: int, step: int
+              ) -> list[tuple[int, bytes, int, int]]:
+    """A run of a dump of both families as runs of one family each: ``[(af, buffer, start,
+    count), ...]``, IPv4 first, and only the leading messages of either family (what follows
+    is not a socket message of the dump). The usual run is of one family and is returned as it
+    is; a mixed one is copied apart, a message at a time (the kernel's table order interleaves
+    families; each family's own order is kept)."""
+    end = start + count * step
+    column = chunk[start + _AT_FAMILY : end : step]
+    v4, v6 = column.count(AF_INET), column.count(AF_INET6)
+    if v4 + v6 != count:
+        count = next(i for i, af in enumerate(column) if af != AF_INET and af != AF_INET6)
+        column = column[:count]
+        v4, v6 = column.count(AF_INET), column.count(AF_INET6)
+    if not v6 or not v4:
+        return [(AF_INET6 if v6 else AF_INET, chunk, start, count)] if count else []
+    offsets = range(start, start + count * step, step)
+    return [(af, b"".join([chunk[at : at + step] for at, own in zip(offsets, column) if own == af]),
+             0, n) for af, n in ((AF_INET, v4), (AF_INET6, v6))]
 
 
 def _ports(words: memoryview, step: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -280,8 +324,8 @@ def _extensions(chunk: bytes, start: int, count: int, step: int, length: int,
 
 def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
                    cache: AddressCache | None = None, attributes: bool = False,
-                   byteorder: str = sys.byteorder, extensions: bool = False
-                   ) -> Iterator[SocketBatch]:
+                   byteorder: str = sys.byteorder, extensions: bool = False,
+                   msg_type: int = SOCK_DIAG_BY_FAMILY) -> Iterator[SocketBatch]:
     """Decode a sock_diag dump into column batches, in kernel order.
 
     The kernel sends sockets of one kind as messages of one length, so each run of equal-length
@@ -294,16 +338,17 @@ def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
     an error reply raises ``NetlinkError``, impossible lengths are counted and the rest of that
     buffer dropped. ``byteorder`` is that of the kernel that wrote the dump (attributes are read
     in this host's order only).
+
+    ``family`` 0: a dump of both families (``both_families_request``, whose messages are of
+    ``msg_type`` ``TCPDIAG_GETSOCK``); each batch is of one family, IPv4 and IPv6 batches in
+    the dump's order.
     """
     order = _ORDERS[byteorder]
     if cache is None:
         cache = AddressCache()
-    if family == 4:
-        names, af = cache.v4, AF_INET
-    else:
-        names, af = cache.v6, AF_INET6
+    af = AF_INET if family == 4 else AF_INET6 if family == 6 else 0
     seq = reply.seq
-    what = f"sock_diag {protocol}{'6' if family == 6 else ''}"
+    what = f"sock_diag {protocol}{'6' if family == 6 else '46' if not family else ''}"
     peek = order.peek
     malformed = stats.malformed
     try:
@@ -314,7 +359,7 @@ def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
             while off < end:
                 if off + _HEAD_SIZE <= end:
                     length, mtype, _flags, mseq = peek(chunk, off)
-                    if (mtype == SOCK_DIAG_BY_FAMILY and mseq == seq and off + length <= end
+                    if (mtype == msg_type and mseq == seq and off + length <= end
                             and length >= _HEAD_SIZE):
                         if length % 4 == 0:
                             # A run: as many messages of this length as fit.
@@ -326,20 +371,28 @@ def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
                             step = (length + 3) & ~3
                             part, start, count = chunk[off : off + length] + bytes(step - length), 0, 1
                         good = _valid_prefix(part, start, start + count * step, step, af)
+                        runs = ([(af, part, start, good)] if af or not good
+                                else _families(part, start, good, step))
+                        good = sum(run[3] for run in runs)
                         if good:
-                            batch = _decode_run(part, start, start + good * step, step, protocol,
-                                                family, names, stats, order)
-                            if attributes:
-                                batch.attributes = _attributes(part, start, good, step, length)
-                            if extensions:
-                                batch.extensions = _extensions(part, start, good, step, length,
-                                                               order)
+                            for run_af, run_part, run_start, n in runs:
+                                if run_af == AF_INET:
+                                    run_family, run_names = 4, cache.v4
+                                else:
+                                    run_family, run_names = 6, cache.v6
+                                batch = _decode_run(run_part, run_start, run_start + n * step, step,
+                                                    protocol, run_family, run_names, stats, order)
+                                if attributes:
+                                    batch.attributes = _attributes(run_part, run_start, n, step,
+                                                                   length)
+                                if extensions:
+                                    batch.extensions = _extensions(run_part, run_start, n, step,
+                                                                   length, order)
+                                yield batch
                             off += good * step
                             stats.messages += good
-                            yield batch
                             continue
-                off = control_message(chunk, off, seq, stats, what, SOCK_DIAG_BY_FAMILY,
-                                      byteorder)
+                off = control_message(chunk, off, seq, stats, what, msg_type, byteorder)
                 if off < 0:
                     break
     except DumpDone:

@@ -15,7 +15,13 @@ from pynetstat.errors import BackendUnavailable
 from pynetstat.kinds import in_states
 from pynetstat.linux.netlink import DumpStats
 from pynetstat.linux.procfs import parse_inet_file
-from pynetstat.linux.sockdiag import AddressCache, decode_batches, request_for
+from pynetstat.linux.sockdiag import (
+    TCPDIAG_GETSOCK,
+    AddressCache,
+    both_families_request,
+    decode_batches,
+    request_for,
+)
 from pynetstat.model.sockets import (
     TCP_BOUND_INACTIVE,
     TCP_CLOSE,
@@ -27,7 +33,7 @@ from pynetstat.model.sockets import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Generator, Iterator, Mapping
 
     from pynetstat.kinds import SocketKind
     from pynetstat.model.sockets import SocketBatch
@@ -193,6 +199,14 @@ PARSERS = {"inet": _inet_proc, "unix": _unix_proc, "raw": _raw_proc, "ping": _pi
            "packet": _packet_proc}
 
 
+# Kinds that one dump serves together, by (first kind, second kind) names: the request of both
+# (states, ext) and its message type. TCP's per-family dumps each walk the kernel's whole TCP
+# table, every namespace's sockets, and skip the other family's and other namespaces' sockets;
+# one TCPDIAG_GETSOCK dump walks it once (sockdiag.both_families_request). UDP's walks are of a
+# table of its own, cheap by comparison (docs/netns.md, Speed): UDP keeps its two dumps.
+JOINT = {("tcp", "tcp6"): (both_families_request, TCPDIAG_GETSOCK)}
+
+
 class SourceLog:
     """Where each protocol's sockets came from, and what was lost on the way."""
 
@@ -212,7 +226,7 @@ class SourceLog:
 
 def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: SourceLog,
                  selection: Selection | None = None, ends: Mapping | None = None,
-                 ext: int | None = None) -> Iterator[SocketBatch]:
+                 ext: int | None = None, joint: bool = False) -> Iterator[SocketBatch]:
     """Yield the sockets of each kind in order, as ``kinds.selection`` lists them: ``(kind,
     states)``, ``states`` a bit mask of kernel states (bit N = state N); for netlink it is pushed
     into the request, for /proc it is applied here, so both sources give the same rows.
@@ -228,14 +242,27 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
     batch from sock_diag carries its ``extensions`` column (from /proc: none, and the log says so).
     """
     cache = AddressCache()
-    for kind, states in listed:
+    joined = None  # the kind a joint dump has served already
+    for at, (kind, states) in enumerate(listed):
         name = kind.name
+        if kind is joined:
+            continue
         seen: set = set()
         yielded = False
         select = selection.select if selection is not None and kind.shape == "inet" else None
         if not kind.decoder:  # no kernel has a sock_diag handler for it: /proc is its source
             yield from _from_proc(proc, kind, states, log)
             continue
+        pair = listed[at + 1] if joint and at + 1 < len(listed) else None
+        if (pair is not None and (name, pair[0].name) in JOINT and pair[1] == states
+                and netlink is not None and ends is None
+                and (selection is None or not selection.kernel_terms)):
+            inet_ext = ext if kind.shape == "inet" else None
+            served = yield from _joint_dump((kind, pair[0]), states, netlink, log, cache,
+                                            inet_ext, select)
+            if served:
+                joined = pair[0]
+                continue
         try:
             if netlink is None:
                 raise BackendUnavailable("netlink disabled")
@@ -283,6 +310,55 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
             batch = select(batch)
             if batch is not None:
                 yield batch
+
+
+def _joint_dump(kinds: tuple[SocketKind, SocketKind], states: int, netlink, log: SourceLog,
+                cache: AddressCache, ext: int | None, select
+                ) -> Generator[SocketBatch, None, bool]:
+    """Both ``kinds`` from one dump (``JOINT``): the first kind's batches as they come, then the
+    second's. Returns ``False`` when the request was refused before any socket came (the
+    caller asks for each kind alone); a dump that breaks off later keeps what came, and the log
+    says both kinds are incomplete."""
+    first, second = kinds
+    make, msg_type = JOINT[(first.name, second.name)]
+    held: list[SocketBatch] = []
+    got = False
+    seen: set = set()
+    bound = first.has_state and in_states(states, TCP_BOUND_INACTIVE)
+    stats = DumpStats()  # the log's only if the dump served: a refused one leaves no trace
+    try:
+        reply = netlink.dump(make(states, ext or 0))
+        for batch in decode_batches(reply, first.protocol, 0, stats, cache,
+                                    extensions=ext is not None, msg_type=msg_type):
+            got = True
+            if bound:
+                batch = _bound_inactive(batch)
+            batch = _unseen(batch, batch.cookie, seen)
+            if batch is not None:
+                batch = _in_states(batch, states)
+            if batch is not None and select is not None:
+                batch = select(batch)
+            if batch is None:
+                continue
+            if batch.family == first.family:
+                yield batch
+            else:
+                held.append(batch)
+        source = "netlink"
+    except (BackendUnavailable, OSError) as e:
+        if not got:
+            return False
+        source = "netlink (incomplete)"
+        why = str(e) if isinstance(e, BackendUnavailable) else f"sock_diag tcp46: {e.strerror or e}"
+        log.fallback_reasons[first.name] = log.fallback_reasons[second.name] = why
+    log.sources[first.name] = log.sources[second.name] = source
+    total = log.netlink
+    total.malformed += stats.malformed
+    total.foreign += stats.foreign
+    total.messages += stats.messages
+    total.interrupted = total.interrupted or stats.interrupted
+    yield from held
+    return True
 
 
 def _program(selection: Selection | None, kind: SocketKind, ends: list | None) -> bytes | None:
