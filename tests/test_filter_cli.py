@@ -380,7 +380,9 @@ def test_a_malformed_value_is_one_line_and_exit_2(world, argv, bad, accepted):
 # --- interval mode, -e, -r -------------------------------------------------------------------------
 class Passes:
     """env.sleep for interval mode: between passes, run ``between`` (inside the namespace);
-    after ``count`` passes, end the run as Ctrl+C does."""
+    after ``count`` passes, end the run as Ctrl+C does. The runs use a long interval (this
+    sleep returns at once): a pass that overran a short one would start the next without
+    sleeping, so before ``between`` (seen on a loaded host)."""
 
     def __init__(self, count: int, between):
         self.count, self.between, self.done = count, between, 0
@@ -409,7 +411,7 @@ def test_interval_mode_filters_every_pass(world):
         for port in (6100 + done, 6200 + done):
             opened.append(world.scene.listen((2, 1), ("127.0.0.1", port)))
 
-    status, out, err = run_interval(world, ["-an", "--json", "--lport", "6101-6199", "0.01"],
+    status, out, err = run_interval(world, ["-an", "--json", "--lport", "6101-6199", "60"],
                                     Passes(3, between))
     assert (status, err) == (130, "")
     displays = [json.loads(line) for line in out.splitlines()]
@@ -429,7 +431,7 @@ def test_interval_changes_filter_every_pass(world):
 
     status, out, err = run_interval(
         world, ["-an", "--json", "--changes", "--lport", "6111-6199", "--process", "python*",
-                "0.01"], Passes(3, between))
+                "60"], Passes(3, between))
     assert (status, err) == (130, "")
     lines = [json.loads(line) for line in out.splitlines()]
     assert lines[0]["connections"] == []

@@ -117,11 +117,11 @@ def test_one_request_for_tcp_and_the_same_rows_as_two(tmp_path, argv):
 
 
 @pytest.mark.skipif(sys.byteorder != _ORDER, reason="recorded in the other byte order")
-def test_a_filter_on_ports_asks_each_family_with_its_program():
+def test_a_filter_on_ports_goes_into_the_joint_dump():
+    """Ports and states make the same program for both families: one dump carries it."""
     result, asked = _replay(NETLINK, "-an", "--port", "1-65535")
     assert result.status == 0
-    assert [key for key in asked if key.startswith("sock_diag-tcp")] == [
-        "sock_diag-tcp", "sock_diag-tcp6"]
+    assert [key for key in asked if key.startswith("sock_diag-tcp")] == ["sock_diag-tcp46"]
 
 
 @pytest.mark.skipif(sys.byteorder != _ORDER, reason="recorded in the other byte order")
@@ -217,6 +217,53 @@ def test_live_joint_dump_lists_what_the_two_dumps_list():
             assert not log.fallback_reasons
             if states == ALL_STATES:
                 assert len(joint) == 3 * 10 + 3 + 2
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a namespace")
+def test_live_joint_dump_runs_the_port_program_in_the_kernel():
+    """In a namespace of our own: a port filter is one joint dump whose program the kernel runs
+    (the raw dump holds the matching sockets of both families and nothing else), and the
+    listing shows exactly those sockets."""
+    from pynetstat.cli import parse_args
+    from pynetstat.linux.bytecode import compile_terms
+
+    holder = subprocess.Popen(["unshare", "--net", "sh", "-c", "ip link set lo up && echo up "
+                               "&& exec sleep 60"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "up"
+
+        def inside():
+            held = _scene()
+            ports = [held[0].getsockname()[1], held[3].getsockname()[1]]  # a v4, a v6 listener
+            argv = ["-an", "--port", ",".join(map(str, ports))]
+            program = compile_terms(parse_args(argv).filter.bind(None).kernel_terms, 4, None)
+            netlink = LiveNetlink()
+            try:
+                raw = _rows(decode_batches(netlink.dump(both_families_request(ALL_STATES, 0,
+                                                                              program)),
+                                           "tcp", 0, DumpStats(), msg_type=TCPDIAG_GETSOCK))
+                source = Asking(netlink)
+                listing = run_inprocess([*argv, "--json"], environ={}, netlink=source)
+                everything = _rows(decode_batches(netlink.dump(both_families_request()), "tcp",
+                                                  0, DumpStats(), msg_type=TCPDIAG_GETSOCK))
+                return ports, raw, everything, json.loads(listing.out), source.asked
+            finally:
+                netlink.close()
+                for sock in held:
+                    sock.close()
+
+        ports, raw, everything, doc, asked = call_in(f"/proc/{holder.pid}/ns/net", inside)
+        want = [r for r in everything if r[3] in ports or r[5] in ports]
+        assert len(want) == 3 + 3 + 2  # each listener, its two ends, the extra pair on the first
+        assert sorted(map(tuple, raw)) == sorted(map(tuple, want))
+        assert len(everything) > len(want)
+        assert [k for k in asked if k.startswith("sock_diag-tcp")] == ["sock_diag-tcp46"]
+        shown = sorted((c["local_port"], c["remote_port"], c["inode"])
+                       for c in doc["connections"] if c["proto"].startswith("tcp"))
+        assert shown == sorted((r[3], r[5], r[6]) for r in want)
     finally:
         holder.kill()
         holder.wait()

@@ -84,13 +84,18 @@ def request_for(kind: SocketKind, states: int = ALL_STATES, ext: int = 0,
     return Request(NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, payload, f"sock_diag-{kind.name}")
 
 
-def both_families_request(states: int = ALL_STATES, ext: int = 0) -> Request:
+def both_families_request(states: int = ALL_STATES, ext: int = 0,
+                          bytecode: bytes | None = None) -> Request:
     """One dump of every TCP socket, IPv4 and IPv6 (``TCPDIAG_GETSOCK``: see the module's
     docstring), for the states in the mask, with the ``ext`` attributes; decode it with
-    ``decode_batches(..., family=0, msg_type=TCPDIAG_GETSOCK)``. Key: ``sock_diag-tcp46``
-    (a recording made before this request existed has none: replay answers EOPNOTSUPP, and
-    the caller asks for each family instead)."""
+    ``decode_batches(..., family=0, msg_type=TCPDIAG_GETSOCK)``. ``bytecode``: a filter program
+    that is the same for both families (ports and states only), attached after the request as
+    ``request_for`` does (the compat path audits and runs it: ``inet_diag_dump_start_compat``).
+    Key: ``sock_diag-tcp46`` (a recording made before this request existed has none: replay
+    answers EOPNOTSUPP, and the caller asks for each family instead)."""
     payload = _REQ_V1.pack(0, 0, 0, ext, 0, 0, b"", b"", 0, 0xFFFFFFFF, 0xFFFFFFFF, states, 0)
+    if bytecode is not None:
+        payload += RTATTR.pack(4 + len(bytecode), INET_DIAG_REQ_BYTECODE) + bytecode
     return Request(NETLINK_SOCK_DIAG, TCPDIAG_GETSOCK, payload, "sock_diag-tcp46")
 
 

@@ -256,10 +256,11 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
         pair = listed[at + 1] if joint and at + 1 < len(listed) else None
         if (pair is not None and (name, pair[0].name) in JOINT and pair[1] == states
                 and netlink is not None and ends is None
-                and (selection is None or not selection.kernel_terms)):
+                and _one_program(selection, kind, pair[0])):
             inet_ext = ext if kind.shape == "inet" else None
+            shared = _program(selection, kind, None)  # the same for both (_one_program)
             served = yield from _joint_dump((kind, pair[0]), states, netlink, log, cache,
-                                            inet_ext, select)
+                                            inet_ext, select, shared)
             if served:
                 joined = pair[0]
                 continue
@@ -312,13 +313,22 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
                 yield batch
 
 
+def _one_program(selection: Selection | None, first: SocketKind, second: SocketKind) -> bool:
+    """Can one dump serve both kinds' filter? Yes when there is none, or when the program is
+    the same bytes for both families (ports and states: an address or an interface makes one
+    program per family)."""
+    if selection is None or not selection.kernel_terms:
+        return True
+    return _program(selection, first, None) == _program(selection, second, None)
+
+
 def _joint_dump(kinds: tuple[SocketKind, SocketKind], states: int, netlink, log: SourceLog,
-                cache: AddressCache, ext: int | None, select
+                cache: AddressCache, ext: int | None, select, program: bytes | None = None
                 ) -> Generator[SocketBatch, None, bool]:
-    """Both ``kinds`` from one dump (``JOINT``): the first kind's batches as they come, then the
-    second's. Returns ``False`` when the request was refused before any socket came (the
-    caller asks for each kind alone); a dump that breaks off later keeps what came, and the log
-    says both kinds are incomplete."""
+    """Both ``kinds`` from one dump (``JOINT``), with ``program`` (the same for both) in the
+    request: the first kind's batches as they come, then the second's. Returns ``False`` when
+    the request was refused before any socket came (the caller asks for each kind alone); a
+    dump that breaks off later keeps what came, and the log says both kinds are incomplete."""
     first, second = kinds
     make, msg_type = JOINT[(first.name, second.name)]
     held: list[SocketBatch] = []
@@ -327,7 +337,7 @@ def _joint_dump(kinds: tuple[SocketKind, SocketKind], states: int, netlink, log:
     bound = first.has_state and in_states(states, TCP_BOUND_INACTIVE)
     stats = DumpStats()  # the log's only if the dump served: a refused one leaves no trace
     try:
-        reply = netlink.dump(make(states, ext or 0))
+        reply = netlink.dump(make(states, ext or 0, program))
         for batch in decode_batches(reply, first.protocol, 0, stats, cache,
                                     extensions=ext is not None, msg_type=msg_type):
             got = True
