@@ -9,7 +9,8 @@ port are three sockets.
 
 from __future__ import annotations
 
-from itertools import repeat
+from itertools import compress, repeat
+from operator import is_not, itemgetter
 
 from pynetstat.errors import BackendUnavailable
 from pynetstat.kinds import in_states
@@ -59,18 +60,23 @@ def _unix_request(kind: SocketKind, states: int, program: bytes | None,
     return build_request(states, LISTING_SHOW)
 
 
+UNNAMED = (None, None)  # the (path, abstract) of an unbound socket
+
+
 def _unix_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
     """The whole dump by column (a socket's peer may come after it), each socket with its peer's
-    name: a dict of the named sockets, looked up by the peer column."""
+    name: a dict of the named sockets, looked up by the peer column (all in C: ``compress``
+    picks the named, ``map`` looks up)."""
     from pynetstat.linux.unixdiag import LISTING_SHOW, decode_columns
 
     columns = decode_columns(reply, stats, LISTING_SHOW)
-    n = len(columns["inode"])
-    named = {i: (p, a) for i, p, a in zip(columns["inode"], columns["path"], columns["abstract"])
-             if p is not None}
-    unnamed = (None, None)
-    peers = list(map(named.get, columns["peer"], repeat(unnamed)))  # 0, None: no peer
-    columns["peer_path"], columns["peer_abstract"] = zip(*peers) if peers else ((), ())
+    inode, path, abstract = columns["inode"], columns["path"], columns["abstract"]
+    n = len(inode)
+    bound = list(map(is_not, path, repeat(None)))
+    name_of = dict(zip(compress(inode, bound), compress(zip(path, abstract), bound)))
+    peers = list(map(name_of.get, columns["peer"], repeat(UNNAMED)))  # 0, None: no peer
+    columns["peer_path"] = list(map(itemgetter(0), peers))
+    columns["peer_abstract"] = list(map(itemgetter(1), peers))
     columns["peer_owners"] = (None,) * n
     columns["verified"] = (True,) * n
     columns["duplicate"] = (False,) * n

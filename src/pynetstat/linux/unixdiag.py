@@ -19,8 +19,11 @@ connection's server end before ``accept``), which /proc/net/unix lists with inod
 
 from __future__ import annotations
 
+import re
 import struct
-from operator import itemgetter
+import sys
+from itertools import repeat
+from operator import add, itemgetter
 
 from pynetstat.errors import BackendUnavailable
 from pynetstat.linux.diagmsg import SOCK_DIAG_BY_FAMILY, socket_messages, u32_array
@@ -29,6 +32,7 @@ from pynetstat.linux.netlink import (
     NETLINK_SOCK_DIAG,
     NLM_F_DUMP_INTR,
     NLMSG_HDRLEN,
+    NLMSGHDR,
     RTATTR,
     DumpDone,
     Request,
@@ -161,88 +165,184 @@ def decode_dump(reply: Reply, stats: DumpStats, show: int = DEFAULT_SHOW) -> Ite
 
 # --- the listing's path: columns, no record per socket ------------------------------------------
 # What a listing shows: no VFS (the bound file's inode) and no ICONS (the pending clients), so
-# that an unnamed socket's message has one of two fixed layouts (sk_diag_fill's order: PEER when
-# it has one, RQLEN, SHUTDOWN, UID), read with one unpack each.
+# that a message has one layout (sk_diag_fill's order): the headers, NAME when the socket is
+# bound, PEER when it has one, then RQLEN, SHUTDOWN and UID (Linux 5.3 on).
 LISTING_SHOW = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID
-# After the header and the NAME of a named socket: [PEER]; RQLEN; SHUTDOWN; UID, each attribute
-# with its (length, type) header
-# nlmsghdr (length, type, flags, seq, pid), then unix_diag_msg (family, type, state, pad, inode,
-# cookie low, high)
-_FRAME = struct.Struct("=IHHII BBBBIII")
-_TAIL_PEER = struct.Struct("=HHI HHII HHB3x HHI")
-_TAIL_BARE = struct.Struct("=HHII HHB3x HHI")
-_PEER_HEAD = (8, UNIX_DIAG_PEER, 12, UNIX_DIAG_RQLEN, 5, UNIX_DIAG_SHUTDOWN, 8, UNIX_DIAG_UID)
-_BARE_HEAD = (12, UNIX_DIAG_RQLEN, 5, UNIX_DIAG_SHUTDOWN, 8, UNIX_DIAG_UID)
-# where the attribute headers are in each unpacked tail
-_PEER_HEADS = itemgetter(0, 1, 3, 4, 7, 8, 10, 11)
-_BARE_HEADS = itemgetter(0, 1, 4, 5, 7, 8)
 
 # the columns decode_columns gives, in this order
 COLUMNS = ("type", "state", "inode", "cookie", "path", "abstract", "peer", "recv_q", "send_q",
            "uid")
 
+HEAD_SIZE = NLMSG_HDRLEN + MSG_SIZE  # nlmsghdr and unix_diag_msg: 32 bytes, 8 words
+TAIL_SIZE = 28  # RQLEN (4 + 8), SHUTDOWN (4 + 1, padded to 8), UID (4 + 4): 7 words
+PEER_SIZE = 8  # its header and the u32
+MAX_NAME = 108  # sizeof(sun_path)
+_NOPEER = {b"": bytes(PEER_SIZE)}  # .get(peer, peer): the PEER attribute, 0 when there is none
+_U16 = struct.Struct("=H")
+_LOW, _FLAGS = (0, 6) if sys.byteorder == "little" else (3, 7)  # a u32's, a u16's low byte
+_DUMP_INTR_BYTE = NLM_F_DUMP_INTR  # below 256: in the flags' low byte
+_LESS_FIXED = bytes((b - HEAD_SIZE - TAIL_SIZE) % 256 for b in range(256))  # for translate
+_SEQ_BYTES = struct.Struct("=I").pack
 
-def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> dict[str, tuple[Any, ...]]:
+
+class _Names(dict):  # type: ignore[type-arg]
+    """A NAME attribute (header, name, padding) -> ``(path, abstract)``, made on first use."""
+
+    def __missing__(self, attr: bytes) -> tuple[bytes | None, bool | None]:
+        value = self[attr] = split_name(attr[4 : _U16.unpack_from(attr)[0]])
+        return value
+
+
+def _escaped(data: bytes) -> bytes:
+    return b"".join(b"\\x%02x" % b for b in data)
+
+
+def _message_pattern() -> re.Pattern[bytes]:
+    """A regular expression that matches one socket message of the listing's layout exactly,
+    in four groups: the 32 bytes of headers, the NAME attribute with its padding (empty when
+    unbound), the PEER attribute (empty when none) and the 28 bytes of RQLEN, SHUTDOWN and UID.
+
+    The NAME's length is in its header, which a pattern cannot count with; but its padded size
+    is one of 28 (4 to 112 bytes, a multiple of 4), so there is one alternative for each: a
+    header whose length byte is in that size's range, then exactly that many bytes. Every other
+    byte of a match is a constant or a fixed count, so a match is a parse: the decoder need only
+    check that the matches tile the buffer and that each is as long as its netlink header says.
+    Native byte order, as the kernel writes it."""
+    def attr(atype: int, length: int) -> bytes:
+        return _escaped(RTATTR.pack(length, atype))
+
+    def u16_in(low: int, high: int) -> bytes:  # a u16 from low to high (both below 256)
+        cls = b"[\\x%02x-\\x%02x]" % (low, high)
+        return cls + b"\\x00" if sys.byteorder == "little" else b"\\x00" + cls
+
+    names = [attr(UNIX_DIAG_NAME, 4)]  # an empty name (no kernel sends one; cheap to allow)
+    names += [u16_in(size + 1, size + 4) + _escaped(_U16.pack(UNIX_DIAG_NAME)) + b".{%d}" % size
+              for size in range(4, MAX_NAME + 1, 4)]
+    head = (b".{4}" + _escaped(_U16.pack(SOCK_DIAG_BY_FAMILY)) + b".{10}"  # len, type; flags, seq, pid
+            + _escaped(bytes([AF_UNIX])) + b".{15}")  # family; type, state, pad, inode, cookie
+    tail = (attr(UNIX_DIAG_RQLEN, 12) + b".{8}" + attr(UNIX_DIAG_SHUTDOWN, 5) + b".{4}"
+            + attr(UNIX_DIAG_UID, 8) + b".{4}")
+    # The lookahead (a length below 256 and a NAME's type) spares an unbound socket's message
+    # the 28 alternatives (a quarter of the time of the search).
+    named = (b".\\x00" if sys.byteorder == "little" else b"\\x00.") + _escaped(_U16.pack(UNIX_DIAG_NAME))
+    return re.compile(b"(%s)((?:(?=%s)(?:%s))?)((?:%s.{4})?)(%s)" % (
+        head, named, b"|".join(names), attr(UNIX_DIAG_PEER, 8), tail),
+        re.DOTALL)
+
+
+_MESSAGE: list[re.Pattern[bytes]] = []  # compiled at the first listing, not at import
+
+
+class _Columns:
+    """The columns of a dump being decoded; a name attribute's ``(path, abstract)`` made once
+    per distinct attribute (the accepted ends of a listener all carry its name)."""
+
+    def __init__(self, asked_peer: int | None):
+        self.asked_peer = asked_peer
+        self.lists: tuple[list[Any], ...] = tuple([] for _ in range(8))
+        self.names: list[tuple[bytes | None, bool | None]] = []
+        self.by_attr = _Names({b"": (None, None)})
+
+    def add_messages(self, buf: bytes, seq: int, stats: DumpStats) -> bool:
+        """Every message of ``buf`` if all are socket messages of the usual layout; else add
+        nothing and say False (the caller walks the buffer a message at a time)."""
+        if not _MESSAGE:
+            _MESSAGE.append(_message_pattern())
+        found = _MESSAGE[0].findall(buf)
+        if not found:
+            return False
+        heads, names, peers, tails = zip(*found)
+        head = b"".join(heads)
+        n = len(heads)
+        seq_bytes = _SEQ_BYTES(seq)
+        # The matches tile the buffer (a search resumes past what it cannot match, maybe inside
+        # a name: nothing may be skipped) and each is its netlink message (as long as its header
+        # says, of this dump). A match is at most 180 bytes: lengths are compared by their low
+        # bytes (in C), and the sum of the whole lengths rules out a high byte anywhere.
+        lengths = memoryview(head).cast("I")[0::8]
+        if (HEAD_SIZE * n + TAIL_SIZE * n + sum(map(len, names)) + sum(map(len, peers)) != len(buf)
+                or sum(lengths) != len(buf)
+                or head[_LOW::HEAD_SIZE].translate(_LESS_FIXED)
+                != bytes(map(add, map(len, names), map(len, peers)))
+                or any(head[8 + i :: HEAD_SIZE] != seq_bytes[i : i + 1] * n for i in range(4))
+                or (self.asked_peer is None and peers.count(b"") != n)):
+            return False
+        stats.messages += n
+        if any(f & _DUMP_INTR_BYTE for f in set(head[_FLAGS::HEAD_SIZE])):
+            stats.interrupted = True
+        tail = memoryview(b"".join(tails)).cast("I")
+        stype, state, inode, cookie, peer, rqueue, wqueue, uid = self.lists
+        stype += head[17::HEAD_SIZE]
+        state += head[18::HEAD_SIZE]
+        words = memoryview(head).cast("I")
+        inode += words[5::8].tolist()
+        if sys.byteorder == "little":
+            cookie += memoryview(head).cast("Q")[3::4].tolist()
+        else:
+            cookie += [high << 32 | low for low, high in zip(words[6::8], words[7::8])]
+        if self.asked_peer is None:  # not asked for: none sent (checked above)
+            peer += repeat(None, len(peers))
+        else:
+            peer += memoryview(b"".join(map(_NOPEER.get, peers, peers))).cast("I")[1::2].tolist()
+        rqueue += tail[1::7].tolist()
+        wqueue += tail[2::7].tolist()
+        uid += tail[6::7].tolist()
+        self.names += map(self.by_attr.__getitem__, names)
+        return True
+
+    def add_record(self, sock: UnixSocket) -> None:
+        for column, value in zip(self.lists, (sock.type, sock.state, sock.inode, sock.cookie,
+                                              sock.peer, sock.rqueue, sock.wqueue, sock.uid)):
+            column.append(value)
+        self.names.append((sock.name, sock.abstract))
+
+    def result(self) -> dict[str, Any]:
+        stype, state, inode, cookie, peer, rqueue, wqueue, uid = self.lists
+        path = list(map(itemgetter(0), self.names))
+        abstract = list(map(itemgetter(1), self.names))
+        return dict(zip(COLUMNS, (stype, state, inode, cookie, path, abstract, peer, rqueue,
+                                  wqueue, uid)))
+
+
+def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> dict[str, Any]:
     """Every socket of a unix_diag dump asked for with ``show``, as columns (``COLUMNS``): what
-    ``decode_dump`` gives, without a record per socket. It reads the receive buffers itself, as
-    ``sockdiag``'s column decoder does (the netlink header and the socket's header in one
-    unpack; anything but a socket message of this dump goes to ``netlink.control_message``): a
-    message of the usual layout (a NAME or none, then one of the two fixed tails) costs two or
-    three unpacks; any other (a kernel that sends something else) goes through
-    ``decode_message``. Errors and a dump without NLMSG_DONE raise as ``decode_dump`` does."""
-    rows: list[tuple[Any, ...]] = []  # one tuple a socket, turned into columns at the end (zip, in C)
-    append = rows.append
-    frame, attr = _FRAME.unpack_from, _ATTR
-    with_peer, no_peer = _TAIL_PEER.unpack_from, _TAIL_BARE.unpack_from
-    peer_heads, bare_heads = _PEER_HEADS, _BARE_HEADS
-    asked_peer = 0 if show & UDIAG_SHOW_PEER else None
+    ``decode_dump`` gives, without a record per socket.
+
+    A receive buffer of socket messages of the listing's layout (all but the last, usually) is
+    decoded whole in C: one regular expression (``_message_pattern``) splits it into fixed
+    headers, names, peers and fixed tails, each joined and read a field at a time by strided
+    slices, as ``sockdiag``'s column decoder does for inet sockets. Any other buffer (NLMSG_DONE
+    at its end, a message of another layout or of another dump) is walked a message at a time,
+    each through ``decode_message``, anything but a socket message of this dump through
+    ``netlink.control_message``. Errors and a dump without NLMSG_DONE raise as ``decode_dump``
+    does."""
+    out = _Columns(0 if show & UDIAG_SHOW_PEER else None)
     seq, malformed, what = reply.seq, stats.malformed, "sock_diag unix"
     try:
         for buf in reply.chunks:
-            end_of_buf = len(buf)
-            off = 0
-            while 0 <= off < end_of_buf:
-                if off + _FRAME.size <= end_of_buf:
-                    length, mtype, flags, mseq, _pid, family, ty, st, _p, ino, low, high = frame(buf, off)
-                    end = off + length
-                    if (mtype == SOCK_DIAG_BY_FAMILY and mseq == seq and family == AF_UNIX
-                            and length >= _FRAME.size and end <= end_of_buf):
-                        stats.messages += 1
-                        if flags & NLM_F_DUMP_INTR:
-                            stats.interrupted = True
-                        at = off + _FRAME.size
-                        name = named = None
-                        if at + 4 <= end:
-                            alen, atype = attr(buf, at)
-                            if atype == UNIX_DIAG_NAME and 4 <= alen <= end - at:
-                                name, named = split_name(buf[at + 4 : at + alen])
-                                at += (alen + 3) & ~3
-                        rest = end - at
-                        t = None
-                        if rest == 36:
-                            t = with_peer(buf, at)
-                            if peer_heads(t) == _PEER_HEAD:
-                                p, rq, wq, u = t[2], t[5], t[6], t[12]
-                            else:
-                                t = None
-                        elif rest == 28:
-                            t = no_peer(buf, at)
-                            if bare_heads(t) == _BARE_HEAD:
-                                p, rq, wq, u = asked_peer, t[2], t[3], t[9]
-                            else:
-                                t = None
-                        if t is None:
-                            sock = decode_message(buf, off + NLMSG_HDRLEN, length - NLMSG_HDRLEN, show)
-                            name, named, p = sock.name, sock.abstract, sock.peer
-                            rq, wq, u = sock.rqueue, sock.wqueue, sock.uid
-                        append((ty, st, ino, high << 32 | low, name, named, p, rq, wq, u))
-                        off += (length + 3) & ~3
-                        continue
-                off = control_message(buf, off, seq, stats, what, SOCK_DIAG_BY_FAMILY)
+            if not out.add_messages(buf, seq, stats):
+                _walk(buf, seq, stats, show, out)
     except DumpDone:
         pass
     else:
         if stats.malformed == malformed:
             raise BackendUnavailable(f"{what}: the dump ended without NLMSG_DONE")
-    columns = list(zip(*rows)) if rows else [()] * len(COLUMNS)
-    return dict(zip(COLUMNS, columns))
+    return out.result()
+
+
+def _walk(buf: bytes, seq: int, stats: DumpStats, show: int, out: _Columns) -> None:
+    """The messages of ``buf`` one at a time (the buffer with NLMSG_DONE, or an unusual one)."""
+    end = len(buf)
+    off = 0
+    while 0 <= off < end:
+        if off + HEAD_SIZE <= end:
+            length, mtype, flags, mseq, _pid = NLMSGHDR.unpack_from(buf, off)
+            if (mtype == SOCK_DIAG_BY_FAMILY and mseq == seq and buf[off + NLMSG_HDRLEN] == AF_UNIX
+                    and length >= HEAD_SIZE and off + length <= end):
+                stats.messages += 1
+                if flags & NLM_F_DUMP_INTR:
+                    stats.interrupted = True
+                out.add_record(decode_message(buf, off + NLMSG_HDRLEN, length - NLMSG_HDRLEN, show))
+                off += (length + 3) & ~3
+                continue
+        off = control_message(buf, off, seq, stats, "sock_diag unix", SOCK_DIAG_BY_FAMILY)
