@@ -466,7 +466,7 @@ def test_unix_column_decoder_on_names_of_every_size(tmp_path):
             records = list(unixdiag.decode_dump(source.dump(request), DumpStats(),
                                                 unixdiag.LISTING_SHOW))
             reply = source.dump(request)
-            taken = [unixdiag._Columns(0).add_messages(buf, reply.seq, DumpStats())
+            taken = [unixdiag.UnixListing(0).add_messages(buf, reply.seq, DumpStats())
                      for buf in reply.chunks]
         finally:
             source.close()

@@ -152,7 +152,7 @@ def test_listing_columns_are_the_records():
     assert (stats.messages, stats.foreign, stats.interrupted) == (
         expected_stats.messages, expected_stats.foreign, True)
     # the buffers of the usual layout took the column path (the interrupted one too); not the others
-    taken = [unixdiag._Columns(0).add_messages(buf, SEQ, DumpStats()) for buf in buffers]
+    taken = [unixdiag.UnixListing(0).add_messages(buf, SEQ, DumpStats()) for buf in buffers]
     assert taken == [True] * 5 + [False, False, True, False]
 
 

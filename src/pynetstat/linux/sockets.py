@@ -9,8 +9,8 @@ port are three sockets.
 
 from __future__ import annotations
 
-from itertools import compress, repeat
-from operator import is_not, itemgetter
+from itertools import repeat
+from operator import itemgetter
 
 from pynetstat.errors import BackendUnavailable
 from pynetstat.kinds import in_states
@@ -64,26 +64,20 @@ UNNAMED = (None, None)  # the (path, abstract) of an unbound socket
 
 
 def _unix_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
-    """The whole dump by column (a socket's peer may come after it), each socket with its peer's
-    name: a dict of the named sockets, looked up by the peer column (all in C: ``compress``
-    picks the named, ``map`` looks up)."""
-    from pynetstat.linux.unixdiag import LISTING_SHOW, decode_columns
+    """The whole dump read (a socket's peer may come after it), then its rows a batch at a
+    time, each socket with its peer's name: the dump's dict of named sockets looked up by the
+    peer column (``map``, in C)."""
+    from pynetstat.linux.unixdiag import LISTING_SHOW, decode_listing
 
-    columns = decode_columns(reply, stats, LISTING_SHOW)
-    inode, path, abstract = columns["inode"], columns["path"], columns["abstract"]
-    n = len(inode)
-    bound = list(map(is_not, path, repeat(None)))
-    name_of = dict(zip(compress(inode, bound), compress(zip(path, abstract), bound)))
-    peers = list(map(name_of.get, columns["peer"], repeat(UNNAMED)))  # 0, None: no peer
-    columns["peer_path"] = list(map(itemgetter(0), peers))
-    columns["peer_abstract"] = list(map(itemgetter(1), peers))
-    columns["peer_owners"] = (None,) * n
-    columns["verified"] = (True,) * n
-    columns["duplicate"] = (False,) * n
+    listing = decode_listing(reply, stats, LISTING_SHOW)
+    name_of = listing.named
     batch = kind.batch
-    for start in range(0, n, BATCH):
-        yield batch(proto=kind.protocol, family=kind.family,
-                    **{name: columns[name][start : start + BATCH] for name in batch.COLUMNS})
+    for columns in listing.groups(BATCH):
+        n = len(columns["inode"])
+        peers = list(map(name_of.get, columns["peer"], repeat(UNNAMED)))  # 0, None: no peer
+        yield batch(proto=kind.protocol, family=kind.family, peer_path=list(map(itemgetter(0), peers)),
+                    peer_abstract=list(map(itemgetter(1), peers)), peer_owners=(None,) * n,
+                    verified=(True,) * n, duplicate=(False,) * n, **columns)
 
 
 def _unix_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str):

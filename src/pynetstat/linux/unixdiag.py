@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import struct
 import sys
-from itertools import repeat
+from itertools import chain, compress
 from operator import add, itemgetter
 
 from pynetstat.errors import BackendUnavailable
@@ -233,14 +233,27 @@ def _message_pattern() -> re.Pattern[bytes]:
 _MESSAGE: list[re.Pattern[bytes]] = []  # compiled at the first listing, not at import
 
 
-class _Columns:
-    """The columns of a dump being decoded; a name attribute's ``(path, abstract)`` made once
-    per distinct attribute (the accepted ends of a listener all carry its name)."""
+class _Packed:
+    """One buffer's messages as the pattern split them: the headers, tails and peers joined
+    (4 bytes a peer, 0 when none), and each message's ``(path, abstract)``. Kept so, compact,
+    until the dump is read: a socket's peer may come after it."""
+
+    __slots__ = ("head", "tail", "peers", "names")
+
+    def __init__(self, head: bytes, tail: bytes, peers: bytes | None,
+                 names: list[tuple[bytes | None, bool | None]]):
+        self.head, self.tail, self.peers, self.names = head, tail, peers, names
+
+
+class UnixListing:
+    """A unix_diag dump as a listing reads it (``decode_listing``): ``named``, the bound
+    sockets' ``(path, abstract)`` by inode (for the peer join), and the rows by column, a few
+    buffers at a time (``groups``), made from the packed buffers only when asked for."""
 
     def __init__(self, asked_peer: int | None):
         self.asked_peer = asked_peer
-        self.lists: tuple[list[Any], ...] = tuple([] for _ in range(8))
-        self.names: list[tuple[bytes | None, bool | None]] = []
+        self.named: dict[int, tuple[bytes | None, bool | None]] = {}
+        self.parts: list[_Packed | dict[str, list[Any]]] = []  # a walked buffer: its columns
         self.by_attr = _Names({b"": (None, None)})
 
     def add_messages(self, buf: bytes, seq: int, stats: DumpStats) -> bool:
@@ -259,64 +272,91 @@ class _Columns:
         # a name: nothing may be skipped) and each is its netlink message (as long as its header
         # says, of this dump). A match is at most 180 bytes: lengths are compared by their low
         # bytes (in C), and the sum of the whole lengths rules out a high byte anywhere.
-        lengths = memoryview(head).cast("I")[0::8]
-        if (HEAD_SIZE * n + TAIL_SIZE * n + sum(map(len, names)) + sum(map(len, peers)) != len(buf)
-                or sum(lengths) != len(buf)
+        name_sizes, peer_sizes = list(map(len, names)), list(map(len, peers))
+        if (sum(name_sizes) + sum(peer_sizes) + (HEAD_SIZE + TAIL_SIZE) * n != len(buf)
+                or sum(memoryview(head).cast("I")[0::8]) != len(buf)
                 or head[_LOW::HEAD_SIZE].translate(_LESS_FIXED)
-                != bytes(map(add, map(len, names), map(len, peers)))
+                != bytes(map(add, name_sizes, peer_sizes))
                 or any(head[8 + i :: HEAD_SIZE] != seq_bytes[i : i + 1] * n for i in range(4))
-                or (self.asked_peer is None and peers.count(b"") != n)):
+                or (self.asked_peer is None and peer_sizes.count(0) != n)):
             return False
         stats.messages += n
         if any(f & _DUMP_INTR_BYTE for f in set(head[_FLAGS::HEAD_SIZE])):
             stats.interrupted = True
-        tail = memoryview(b"".join(tails)).cast("I")
-        stype, state, inode, cookie, peer, rqueue, wqueue, uid = self.lists
-        stype += head[17::HEAD_SIZE]
-        state += head[18::HEAD_SIZE]
-        words = memoryview(head).cast("I")
-        inode += words[5::8].tolist()
-        if sys.byteorder == "little":
-            cookie += memoryview(head).cast("Q")[3::4].tolist()
-        else:
-            cookie += [high << 32 | low for low, high in zip(words[6::8], words[7::8])]
-        if self.asked_peer is None:  # not asked for: none sent (checked above)
-            peer += repeat(None, len(peers))
-        else:
-            peer += memoryview(b"".join(map(_NOPEER.get, peers, peers))).cast("I")[1::2].tolist()
-        rqueue += tail[1::7].tolist()
-        wqueue += tail[2::7].tolist()
-        uid += tail[6::7].tolist()
-        self.names += map(self.by_attr.__getitem__, names)
+        pairs = list(map(self.by_attr.__getitem__, names))
+        self.named.update(zip(compress(memoryview(head).cast("I")[5::8], names),
+                              compress(pairs, names)))
+        joined_peers = None if self.asked_peer is None else b"".join(map(_NOPEER.get, peers, peers))
+        self.parts.append(_Packed(head, b"".join(tails), joined_peers, pairs))
         return True
 
     def add_record(self, sock: UnixSocket) -> None:
-        for column, value in zip(self.lists, (sock.type, sock.state, sock.inode, sock.cookie,
-                                              sock.peer, sock.rqueue, sock.wqueue, sock.uid)):
-            column.append(value)
-        self.names.append((sock.name, sock.abstract))
+        """A socket of a buffer walked a message at a time."""
+        part = self.parts[-1] if self.parts else None
+        if not isinstance(part, dict):
+            part = {name: [] for name in COLUMNS}
+            self.parts.append(part)
+        for name, value in zip(COLUMNS, (sock.type, sock.state, sock.inode, sock.cookie, sock.name,
+                                         sock.abstract, sock.peer, sock.rqueue, sock.wqueue,
+                                         sock.uid)):
+            part[name].append(value)
+        if sock.name is not None:
+            self.named[sock.inode] = (sock.name, sock.abstract)
 
-    def result(self) -> dict[str, Any]:
-        stype, state, inode, cookie, peer, rqueue, wqueue, uid = self.lists
-        path = list(map(itemgetter(0), self.names))
-        abstract = list(map(itemgetter(1), self.names))
-        return dict(zip(COLUMNS, (stype, state, inode, cookie, path, abstract, peer, rqueue,
-                                  wqueue, uid)))
+    def groups(self, size: int) -> Iterator[dict[str, list[Any]]]:
+        """The rows by column (``COLUMNS``), in dump order: consecutive packed buffers joined
+        until they hold ``size`` rows or more (then each field is one strided slice), a walked
+        buffer on its own."""
+        packed: list[_Packed] = []
+        rows = 0
+        for part in self.parts:
+            if isinstance(part, dict):
+                if packed:
+                    yield self._unpack(packed)
+                    packed, rows = [], 0
+                yield part
+                continue
+            packed.append(part)
+            rows += len(part.names)
+            if rows >= size:
+                yield self._unpack(packed)
+                packed, rows = [], 0
+        if packed:
+            yield self._unpack(packed)
+
+    def _unpack(self, packed: list[_Packed]) -> dict[str, list[Any]]:
+        head = b"".join([p.head for p in packed])
+        words = memoryview(head).cast("I")
+        tail = memoryview(b"".join([p.tail for p in packed])).cast("I")
+        names = list(chain.from_iterable([p.names for p in packed]))
+        if sys.byteorder == "little":
+            cookie = memoryview(head).cast("Q")[3::4].tolist()
+        else:
+            cookie = [high << 32 | low for low, high in zip(words[6::8], words[7::8])]
+        if self.asked_peer is None:
+            peer: list[Any] = [None] * len(names)
+        else:
+            peer = memoryview(b"".join([p.peers or b"" for p in packed])).cast("I")[1::2].tolist()
+        return {"type": list(head[17::HEAD_SIZE]), "state": list(head[18::HEAD_SIZE]),
+                "inode": words[5::8].tolist(), "cookie": cookie,
+                "path": list(map(itemgetter(0), names)), "abstract": list(map(itemgetter(1), names)),
+                "peer": peer, "recv_q": tail[1::7].tolist(), "send_q": tail[2::7].tolist(),
+                "uid": tail[6::7].tolist()}
 
 
-def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> dict[str, Any]:
-    """Every socket of a unix_diag dump asked for with ``show``, as columns (``COLUMNS``): what
-    ``decode_dump`` gives, without a record per socket.
+def decode_listing(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> UnixListing:
+    """A unix_diag dump asked for with ``show`` (the whole of it: a socket's peer may come
+    after it), read for a listing: what ``decode_dump`` gives, without a record per socket.
 
     A receive buffer of socket messages of the listing's layout (all but the last, usually) is
-    decoded whole in C: one regular expression (``_message_pattern``) splits it into fixed
-    headers, names, peers and fixed tails, each joined and read a field at a time by strided
-    slices, as ``sockdiag``'s column decoder does for inet sockets. Any other buffer (NLMSG_DONE
-    at its end, a message of another layout or of another dump) is walked a message at a time,
-    each through ``decode_message``, anything but a socket message of this dump through
-    ``netlink.control_message``. Errors and a dump without NLMSG_DONE raise as ``decode_dump``
-    does."""
-    out = _Columns(0 if show & UDIAG_SHOW_PEER else None)
+    split in C by one regular expression (``_message_pattern``) into fixed headers, names,
+    peers and fixed tails, and kept so (``_Packed``); ``UnixListing.groups`` reads each field of
+    a few such buffers by one strided slice, as ``sockdiag``'s column decoder does for inet
+    sockets. Any other buffer (NLMSG_DONE at its end, a message of another layout or of another
+    dump) is walked a message at a time, each through ``decode_message``, anything but a
+    socket message of this dump through ``netlink.control_message``. Errors and a dump without
+    NLMSG_DONE raise as ``decode_dump`` does."""
+    out = UnixListing(0 if show & UDIAG_SHOW_PEER else None)
     seq, malformed, what = reply.seq, stats.malformed, "sock_diag unix"
     try:
         for buf in reply.chunks:
@@ -327,10 +367,19 @@ def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> 
     else:
         if stats.malformed == malformed:
             raise BackendUnavailable(f"{what}: the dump ended without NLMSG_DONE")
-    return out.result()
+    return out
 
 
-def _walk(buf: bytes, seq: int, stats: DumpStats, show: int, out: _Columns) -> None:
+def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> dict[str, list[Any]]:
+    """The whole dump as columns (``COLUMNS``), every group of ``decode_listing`` in one."""
+    columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    for group in decode_listing(reply, stats, show).groups(1 << 16):
+        for name in COLUMNS:
+            columns[name] += group[name]
+    return columns
+
+
+def _walk(buf: bytes, seq: int, stats: DumpStats, show: int, out: UnixListing) -> None:
     """The messages of ``buf`` one at a time (the buffer with NLMSG_DONE, or an unusual one)."""
     end = len(buf)
     off = 0
