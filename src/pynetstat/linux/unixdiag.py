@@ -42,7 +42,7 @@ from pynetstat.linux.netlink import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import Any
+    from typing import Any, Literal
 
     from pynetstat.linux.netlink import DumpStats, Reply
 
@@ -185,6 +185,10 @@ _LESS_FIXED = bytes((b - HEAD_SIZE - TAIL_SIZE) % 256 for b in range(256))  # fo
 _SEQ_BYTES = struct.Struct("=I").pack
 
 
+def _joined_cookie(low: int, high: int) -> int:
+    return high << 32 | low
+
+
 class _Names(dict):  # type: ignore[type-arg]
     """A NAME attribute (header, name, padding) -> ``(path, abstract)``, made on first use."""
 
@@ -234,15 +238,20 @@ _MESSAGE: list[re.Pattern[bytes]] = []  # compiled at the first listing, not at 
 
 
 class _Packed:
-    """One buffer's messages as the pattern split them: the headers, tails and peers joined
-    (4 bytes a peer, 0 when none), and each message's ``(path, abstract)``. Kept so, compact,
-    until the dump is read: a socket's peer may come after it."""
+    """One buffer's messages as the pattern split them, compact until the dump is read (a
+    socket's peer may come after it): each field the listing keeps as one ``bytes`` of its
+    values (``_PACKED``: type and state a byte each, the rest u32, the cookie u64; a peer 0 when
+    none), and each message's ``(path, abstract)``."""
 
-    __slots__ = ("head", "tail", "peers", "names")
+    __slots__ = ("fields", "names")
 
-    def __init__(self, head: bytes, tail: bytes, peers: bytes | None,
-                 names: list[tuple[bytes | None, bool | None]]):
-        self.head, self.tail, self.peers, self.names = head, tail, peers, names
+    def __init__(self, fields: tuple[bytes, ...], names: list[tuple[bytes | None, bool | None]]):
+        self.fields, self.names = fields, names
+
+
+# what _Packed.fields hold, in order, and how each is read back (a memoryview format)
+_PACKED: tuple[tuple[str, Literal["B", "I", "Q"]], ...] = (("type", "B"), ("state", "B"), ("inode", "I"), ("cookie", "Q"), ("peer", "I"),
+           ("recv_q", "I"), ("send_q", "I"), ("uid", "I"))
 
 
 class UnixListing:
@@ -284,10 +293,18 @@ class UnixListing:
         if any(f & _DUMP_INTR_BYTE for f in set(head[_FLAGS::HEAD_SIZE])):
             stats.interrupted = True
         pairs = list(map(self.by_attr.__getitem__, names))
-        self.named.update(zip(compress(memoryview(head).cast("I")[5::8], names),
-                              compress(pairs, names)))
-        joined_peers = None if self.asked_peer is None else b"".join(map(_NOPEER.get, peers, peers))
-        self.parts.append(_Packed(head, b"".join(tails), joined_peers, pairs))
+        words = memoryview(head).cast("I")
+        self.named.update(zip(compress(words[5::8], names), compress(pairs, names)))
+        tail = memoryview(b"".join(tails)).cast("I")
+        if sys.byteorder == "little":
+            cookie = memoryview(head).cast("Q")[3::4].tobytes()
+        else:
+            cookie = struct.pack(f"={n}Q", *map(_joined_cookie, words[6::8], words[7::8]))
+        peer = b"" if self.asked_peer is None else (
+            memoryview(b"".join(map(_NOPEER.get, peers, peers))).cast("I")[1::2].tobytes())
+        self.parts.append(_Packed((head[17::HEAD_SIZE], head[18::HEAD_SIZE], words[5::8].tobytes(),
+                                   cookie, peer, tail[1::7].tobytes(), tail[2::7].tobytes(),
+                                   tail[6::7].tobytes()), pairs))
         return True
 
     def add_record(self, sock: UnixSocket) -> None:
@@ -325,23 +342,15 @@ class UnixListing:
             yield self._unpack(packed)
 
     def _unpack(self, packed: list[_Packed]) -> dict[str, list[Any]]:
-        head = b"".join([p.head for p in packed])
-        words = memoryview(head).cast("I")
-        tail = memoryview(b"".join([p.tail for p in packed])).cast("I")
+        columns: dict[str, list[Any]] = {
+            name: memoryview(b"".join([p.fields[i] for p in packed])).cast(fmt).tolist()
+            for i, (name, fmt) in enumerate(_PACKED)}
         names = list(chain.from_iterable([p.names for p in packed]))
-        if sys.byteorder == "little":
-            cookie = memoryview(head).cast("Q")[3::4].tolist()
-        else:
-            cookie = [high << 32 | low for low, high in zip(words[6::8], words[7::8])]
+        columns["path"] = list(map(itemgetter(0), names))
+        columns["abstract"] = list(map(itemgetter(1), names))
         if self.asked_peer is None:
-            peer: list[Any] = [None] * len(names)
-        else:
-            peer = memoryview(b"".join([p.peers or b"" for p in packed])).cast("I")[1::2].tolist()
-        return {"type": list(head[17::HEAD_SIZE]), "state": list(head[18::HEAD_SIZE]),
-                "inode": words[5::8].tolist(), "cookie": cookie,
-                "path": list(map(itemgetter(0), names)), "abstract": list(map(itemgetter(1), names)),
-                "peer": peer, "recv_q": tail[1::7].tolist(), "send_q": tail[2::7].tolist(),
-                "uid": tail[6::7].tolist()}
+            columns["peer"] = [None] * len(names)
+        return columns
 
 
 def decode_listing(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> UnixListing:
