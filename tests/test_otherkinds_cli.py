@@ -414,7 +414,7 @@ def test_unix_column_decoder_is_the_record_decoder(tmp_path):
         source = LiveNetlink()
         try:
             request = unixdiag.build_request(show=unixdiag.LISTING_SHOW)
-            columns = unixdiag.decode_columns(source.dump(request), DumpStats())
+            columns = unixdiag.decode_columns(source.dump(request), DumpStats(), fast_after=0)
             records = list(unixdiag.decode_dump(source.dump(request), DumpStats(),
                                                 unixdiag.LISTING_SHOW))
         finally:
@@ -462,7 +462,7 @@ def test_unix_column_decoder_on_names_of_every_size(tmp_path):
         source = LiveNetlink()
         try:
             request = unixdiag.build_request(show=unixdiag.LISTING_SHOW)
-            columns = unixdiag.decode_columns(source.dump(request), DumpStats())
+            columns = unixdiag.decode_columns(source.dump(request), DumpStats(), fast_after=0)
             records = list(unixdiag.decode_dump(source.dump(request), DumpStats(),
                                                 unixdiag.LISTING_SHOW))
             reply = source.dump(request)

@@ -145,9 +145,10 @@ def test_listing_columns_are_the_records():
     buffers = plain + [odd[0] + plain[2], odd[1], odd[2], plain[1] + done_message(SEQ)]
     show = unixdiag.LISTING_SHOW
     stats, expected_stats = DumpStats(), DumpStats()
-    columns = unixdiag.decode_columns(Reply(SEQ, iter(buffers)), stats, show)
+    columns = unixdiag.decode_columns(Reply(SEQ, iter(buffers)), stats, show, fast_after=0)
+    walked = unixdiag.decode_columns(Reply(SEQ, iter(buffers)), DumpStats(), show)
     records = list(unixdiag.decode_dump(Reply(SEQ, iter(buffers)), expected_stats, show))
-    assert columns_as_records(columns) == records_as_columns(records)
+    assert columns_as_records(columns) == records_as_columns(records) == columns_as_records(walked)
     assert len(records) == 5 * 60 + 1 + 60 + 1 + 60  # not the one of another dump
     assert (stats.messages, stats.foreign, stats.interrupted) == (
         expected_stats.messages, expected_stats.foreign, True)
@@ -162,7 +163,7 @@ def test_listing_columns_without_peers_asked_for():
     show = unixdiag.LISTING_SHOW & ~unixdiag.UDIAG_SHOW_PEER
     for peer in (None, 5):
         buffers = [b"".join(listing_message(i, b"\0n", peer) for i in range(1, 9)), done_message(SEQ)]
-        columns = unixdiag.decode_columns(Reply(SEQ, iter(buffers)), DumpStats(), show)
+        columns = unixdiag.decode_columns(Reply(SEQ, iter(buffers)), DumpStats(), show, 0)
         records = list(unixdiag.decode_dump(Reply(SEQ, iter(buffers)), DumpStats(), show))
         assert columns_as_records(columns) == records_as_columns(records)
         assert set(columns["peer"]) == {peer}

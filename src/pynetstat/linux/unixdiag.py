@@ -19,7 +19,6 @@ connection's server end before ``accept``), which /proc/net/unix lists with inod
 
 from __future__ import annotations
 
-import re
 import struct
 import sys
 from itertools import chain, compress
@@ -41,6 +40,7 @@ from pynetstat.linux.netlink import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Iterator
     from typing import Any, Literal
 
@@ -211,7 +211,10 @@ def _message_pattern() -> re.Pattern[bytes]:
     header whose length byte is in that size's range, then exactly that many bytes. Every other
     byte of a match is a constant or a fixed count, so a match is a parse: the decoder need only
     check that the matches tile the buffer and that each is as long as its netlink header says.
-    Native byte order, as the kernel writes it."""
+    Native byte order, as the kernel writes it. (``re`` is imported here: 7 ms of start-up,
+    paid only by a dump large enough to gain it back, see ``FAST_AFTER``.)"""
+    import re
+
     def attr(atype: int, length: int) -> bytes:
         return _escaped(RTATTR.pack(length, atype))
 
@@ -234,7 +237,11 @@ def _message_pattern() -> re.Pattern[bytes]:
         re.DOTALL)
 
 
-_MESSAGE: list[re.Pattern[bytes]] = []  # compiled at the first listing, not at import
+_MESSAGE: list[re.Pattern[bytes]] = []  # compiled at the first large dump, not at import
+# Messages walked one at a time before buffers are tried whole: importing ``re`` and compiling
+# the pattern cost about 10 ms (2 cores under load), which a dump gains back at about 1 us a
+# message; a usual host's few hundred sockets never pay it.
+FAST_AFTER = 4096
 
 
 class _Packed:
@@ -353,7 +360,8 @@ class UnixListing:
         return columns
 
 
-def decode_listing(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> UnixListing:
+def decode_listing(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW,
+                   fast_after: int = FAST_AFTER) -> UnixListing:
     """A unix_diag dump asked for with ``show`` (the whole of it: a socket's peer may come
     after it), read for a listing: what ``decode_dump`` gives, without a record per socket.
 
@@ -367,9 +375,10 @@ def decode_listing(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> 
     NLMSG_DONE raise as ``decode_dump`` does."""
     out = UnixListing(0 if show & UDIAG_SHOW_PEER else None)
     seq, malformed, what = reply.seq, stats.malformed, "sock_diag unix"
+    walk_until = stats.messages + fast_after
     try:
         for buf in reply.chunks:
-            if not out.add_messages(buf, seq, stats):
+            if stats.messages < walk_until or not out.add_messages(buf, seq, stats):
                 _walk(buf, seq, stats, show, out)
     except DumpDone:
         pass
@@ -379,10 +388,11 @@ def decode_listing(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> 
     return out
 
 
-def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> dict[str, list[Any]]:
+def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW,
+                   fast_after: int = FAST_AFTER) -> dict[str, list[Any]]:
     """The whole dump as columns (``COLUMNS``), every group of ``decode_listing`` in one."""
     columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
-    for group in decode_listing(reply, stats, show).groups(1 << 16):
+    for group in decode_listing(reply, stats, show, fast_after).groups(1 << 16):
         for name in COLUMNS:
             columns[name] += group[name]
     return columns
