@@ -31,7 +31,6 @@ from pynetstat.linux.netlink import (
     NETLINK_SOCK_DIAG,
     NLM_F_DUMP_INTR,
     NLMSG_HDRLEN,
-    NLMSGHDR,
     RTATTR,
     DumpDone,
     Request,
@@ -314,18 +313,20 @@ class UnixListing:
                                    tail[6::7].tobytes()), pairs))
         return True
 
-    def add_record(self, sock: UnixSocket) -> None:
-        """A socket of a buffer walked a message at a time."""
+    def add_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """Sockets of a buffer walked a message at a time, a tuple each (``COLUMNS``)."""
+        if not rows:
+            return
         part = self.parts[-1] if self.parts else None
         if not isinstance(part, dict):
             part = {name: [] for name in COLUMNS}
             self.parts.append(part)
-        for name, value in zip(COLUMNS, (sock.type, sock.state, sock.inode, sock.cookie, sock.name,
-                                         sock.abstract, sock.peer, sock.rqueue, sock.wqueue,
-                                         sock.uid)):
-            part[name].append(value)
-        if sock.name is not None:
-            self.named[sock.inode] = (sock.name, sock.abstract)
+        for name, column in zip(COLUMNS, zip(*rows)):
+            part[name] += column
+        named = self.named
+        for row in rows:
+            if row[4] is not None:
+                named[row[2]] = (row[4], row[5])
 
     def groups(self, size: int) -> Iterator[dict[str, list[Any]]]:
         """The rows by column (``COLUMNS``), in dump order: consecutive packed buffers joined
@@ -398,19 +399,69 @@ def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW,
     return columns
 
 
+# The walk's one unpack for a message of the usual layout: the netlink header and unix_diag_msg
+# (length, type, flags, seq, pid; family, type, state, pad, inode, cookie low, high), then after
+# the NAME of a named socket: [PEER]; RQLEN; SHUTDOWN; UID, each attribute with its header.
+_FRAME = struct.Struct("=IHHII BBBBIII")
+_TAIL_PEER = struct.Struct("=HHI HHII HHB3x HHI")
+_TAIL_BARE = struct.Struct("=HHII HHB3x HHI")
+_PEER_HEAD = (8, UNIX_DIAG_PEER, 12, UNIX_DIAG_RQLEN, 5, UNIX_DIAG_SHUTDOWN, 8, UNIX_DIAG_UID)
+_BARE_HEAD = (12, UNIX_DIAG_RQLEN, 5, UNIX_DIAG_SHUTDOWN, 8, UNIX_DIAG_UID)
+# where the attribute headers are in each unpacked tail
+_PEER_HEADS = itemgetter(0, 1, 3, 4, 7, 8, 10, 11)
+_BARE_HEADS = itemgetter(0, 1, 4, 5, 7, 8)
+
+
 def _walk(buf: bytes, seq: int, stats: DumpStats, show: int, out: UnixListing) -> None:
-    """The messages of ``buf`` one at a time (the buffer with NLMSG_DONE, or an unusual one)."""
-    end = len(buf)
+    """The messages of ``buf`` one at a time (the first of a dump, the one with NLMSG_DONE, an
+    unusual one): a message of the usual layout (a NAME or none, then one of the two fixed
+    tails) in two or three unpacks, any other through ``decode_message``; anything but a socket
+    message of this dump through ``netlink.control_message``."""
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
+    frame, attr = _FRAME.unpack_from, _ATTR
+    with_peer, no_peer = _TAIL_PEER.unpack_from, _TAIL_BARE.unpack_from
+    asked_peer = out.asked_peer
+    end_of_buf = len(buf)
     off = 0
-    while 0 <= off < end:
-        if off + HEAD_SIZE <= end:
-            length, mtype, flags, mseq, _pid = NLMSGHDR.unpack_from(buf, off)
-            if (mtype == SOCK_DIAG_BY_FAMILY and mseq == seq and buf[off + NLMSG_HDRLEN] == AF_UNIX
-                    and length >= HEAD_SIZE and off + length <= end):
-                stats.messages += 1
-                if flags & NLM_F_DUMP_INTR:
-                    stats.interrupted = True
-                out.add_record(decode_message(buf, off + NLMSG_HDRLEN, length - NLMSG_HDRLEN, show))
-                off += (length + 3) & ~3
-                continue
-        off = control_message(buf, off, seq, stats, "sock_diag unix", SOCK_DIAG_BY_FAMILY)
+    try:
+        while 0 <= off < end_of_buf:
+            if off + HEAD_SIZE <= end_of_buf:
+                length, mtype, flags, mseq, _pid, family, ty, st, _p, ino, low, high = frame(buf, off)
+                end = off + length
+                if (mtype == SOCK_DIAG_BY_FAMILY and mseq == seq and family == AF_UNIX
+                        and length >= HEAD_SIZE and end <= end_of_buf):
+                    stats.messages += 1
+                    if flags & NLM_F_DUMP_INTR:
+                        stats.interrupted = True
+                    at = off + HEAD_SIZE
+                    name = named = None
+                    if at + 4 <= end:
+                        alen, atype = attr(buf, at)
+                        if atype == UNIX_DIAG_NAME and 4 <= alen <= end - at:
+                            name, named = split_name(buf[at + 4 : at + alen])
+                            at += (alen + 3) & ~3
+                    rest = end - at
+                    t = None
+                    if rest == 36:
+                        t = with_peer(buf, at)
+                        if _PEER_HEADS(t) == _PEER_HEAD:
+                            p, rq, wq, u = t[2], t[5], t[6], t[12]
+                        else:
+                            t = None
+                    elif rest == 28:
+                        t = no_peer(buf, at)
+                        if _BARE_HEADS(t) == _BARE_HEAD:
+                            p, rq, wq, u = asked_peer, t[2], t[3], t[9]
+                        else:
+                            t = None
+                    if t is None:
+                        sock = decode_message(buf, off + NLMSG_HDRLEN, length - NLMSG_HDRLEN, show)
+                        name, named, p = sock.name, sock.abstract, sock.peer
+                        rq, wq, u = sock.rqueue, sock.wqueue, sock.uid
+                    append((ty, st, ino, high << 32 | low, name, named, p, rq, wq, u))
+                    off += (length + 3) & ~3
+                    continue
+            off = control_message(buf, off, seq, stats, "sock_diag unix", SOCK_DIAG_BY_FAMILY)
+    finally:  # NLMSG_DONE or an error ends the walk: keep what came before it
+        out.add_rows(rows)
