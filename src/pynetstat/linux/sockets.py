@@ -10,7 +10,6 @@ port are three sockets.
 from __future__ import annotations
 
 from itertools import repeat
-from operator import itemgetter
 
 from pynetstat.errors import BackendUnavailable
 from pynetstat.kinds import in_states
@@ -67,6 +66,8 @@ def _unix_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
     """The whole dump read (a socket's peer may come after it), then its rows a batch at a
     time, each socket with its peer's name: the dump's dict of named sockets looked up by the
     peer column (``map``, in C)."""
+    from operator import itemgetter  # here: a listing without UNIX sockets imports no more
+
     from pynetstat.linux.unixdiag import LISTING_SHOW, decode_listing
 
     listing = decode_listing(reply, stats, LISTING_SHOW)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
-from itertools import compress, count, repeat
-from operator import eq, is_, truth
-
 from pynetstat.kinds import BY_PROTOCOL, LABELS, WITH_STATE
 from pynetstat.model.sockets import (
     ETHERTYPES,
@@ -187,6 +183,10 @@ class UnixColumns:
         self.by_type = Memo(lambda stype: Memo(lambda state: unix_state_text(stype, state, False)))
 
     def cells(self, batch) -> tuple[list[str], list[str], list[str]]:
+        # here, not at the top: a listing without UNIX sockets imports no more (test_import_pin)
+        from itertools import compress, count, repeat
+        from operator import eq, is_, truth
+
         named = dict.__getitem__
         local = list(map(named, map(self.by_abstract.__getitem__, batch.abstract), batch.path))
         if True in batch.duplicate:
@@ -209,7 +209,7 @@ class UnixColumns:
                 texts = ("\0".join(["inode:%d"] * len(rows)) % peers).split("\0")
             else:
                 texts = [f"inode:{p}" if p else "*" for p in peers]
-            deque(map(foreign.__setitem__, rows, texts), 0)
+            list(map(foreign.__setitem__, rows, texts))
         return local, foreign, state
 
     def _peer(self, peer, path, abstract, owners) -> str:
