@@ -30,6 +30,7 @@ class Run:
     wall_s: float
     peak_rss_kib: int | None
     failure: str | None = None  # None when the command exited 0
+    cpu_s: float | None = None  # user + system time (wait4), steadier than wall time under load
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,11 @@ class Measurement:
     @property
     def min_s(self) -> float | None:
         return None if self.failure else min(run.wall_s for run in self.runs)
+
+    @property
+    def median_cpu_s(self) -> float | None:
+        times = [run.cpu_s for run in self.runs if run.cpu_s is not None]
+        return None if self.failure or not times else statistics.median(times)
 
     @property
     def peak_rss_mib(self) -> float | None:
@@ -103,10 +109,13 @@ class CommandRunner:
         if timed_out:
             return Run(wall_s, None, f"timeout >{self.timeout:g}s")
         peak_kib = _time_rss(time_report) if self.gnu_time else usage.ru_maxrss
+        # GNU time waits for the command: its usage includes the command's (and its own, tiny)
+        cpu_s = usage.ru_utime + usage.ru_stime
         exit_code = os.waitstatus_to_exitcode(status)
         if exit_code != 0:
-            return Run(wall_s, peak_kib, _describe_failure(exit_code, time_report, error_text))
-        return Run(wall_s, peak_kib)
+            return Run(wall_s, peak_kib, _describe_failure(exit_code, time_report, error_text),
+                       cpu_s)
+        return Run(wall_s, peak_kib, None, cpu_s)
 
     def _wait_for_exit(self, pid: int) -> bool:
         """True when ``pid`` exited within the timeout; otherwise kill its group, return False.

@@ -414,7 +414,7 @@ def test_unix_column_decoder_is_the_record_decoder(tmp_path):
         source = LiveNetlink()
         try:
             request = unixdiag.build_request(show=unixdiag.LISTING_SHOW)
-            columns = unixdiag.decode_columns(source.dump(request), DumpStats())
+            columns = unixdiag.decode_columns(source.dump(request), DumpStats(), fast_after=0)
             records = list(unixdiag.decode_dump(source.dump(request), DumpStats(),
                                                 unixdiag.LISTING_SHOW))
         finally:
@@ -428,3 +428,59 @@ def test_unix_column_decoder_is_the_record_decoder(tmp_path):
 
     by_column, by_record = in_child(decode, setup=lambda: unshare(CLONE_NEWNET))
     assert by_column == by_record and len(by_column) >= 12
+
+
+@live_only
+def test_unix_column_decoder_on_names_of_every_size(tmp_path):
+    """The kernel's dump of listeners bound to abstract names of every length (1 to 107 bytes,
+    every padded size of UNIX_DIAG_NAME) holding bytes that read as attribute headers and as a
+    whole message, paths of many lengths, each listener with a connection (the accepted end
+    carries the name): decode_columns gives what decode_dump gives, and most of the dump's
+    buffers take the column path."""
+    import socket
+    import struct
+
+    def decode():
+        from pynetstat.linux import unixdiag
+        from pynetstat.linux.netlink import DumpStats, LiveNetlink
+
+        fake = (struct.pack("=HHI", 8, 2, 7) + struct.pack("=HHII", 12, 4, 0, 0)
+                + struct.pack("=HHB3x", 5, 6, 0) + struct.pack("=HHI", 8, 7, 0))
+        fake += struct.pack("=IHHII", 60, 20, 2, 0, 0) + b"\x01\x01\x01\x00" + bytes(12) + fake
+        held = []
+        for size in range(1, 108):
+            names = [b"\0" + (fake * 2)[: size - 1]]
+            if size > len(str(tmp_path)) + 2 and size % 3 == 0:
+                names.append(os.path.join(str(tmp_path), "p" * (size - len(str(tmp_path)) - 2)).encode())
+            for name in names:
+                listener = socket.socket(socket.AF_UNIX)
+                listener.bind(name)
+                listener.listen(1)
+                client = socket.socket(socket.AF_UNIX)
+                client.connect(name)
+                held += [listener, client, listener.accept()[0]]
+        source = LiveNetlink()
+        try:
+            request = unixdiag.build_request(show=unixdiag.LISTING_SHOW)
+            columns = unixdiag.decode_columns(source.dump(request), DumpStats(), fast_after=0)
+            records = list(unixdiag.decode_dump(source.dump(request), DumpStats(),
+                                                unixdiag.LISTING_SHOW))
+            reply = source.dump(request)
+            # each buffer's socket messages (before a final NLMSG_DONE) go by column
+            taken = [unixdiag.UnixListing(0).add_messages(unixdiag.split_done(buf)[0],
+                                                          reply.seq, DumpStats())
+                     for buf in reply.chunks]
+        finally:
+            source.close()
+            for sock in held:
+                sock.close()
+        by_column = list(zip(*(columns[name] for name in unixdiag.COLUMNS)))
+        by_record = [(r.type, r.state, r.inode, r.cookie, r.name, r.abstract, r.peer, r.rqueue,
+                      r.wqueue, r.uid) for r in records]
+        return by_column, by_record, taken
+
+    by_column, by_record, taken = in_child(decode, setup=lambda: unshare(CLONE_NEWNET))
+    assert by_column == by_record
+    assert len(by_record) >= 3 * 107
+    assert sum(by_record[i][4] is not None for i in range(len(by_record))) >= 2 * 107
+    assert taken and all(taken), taken

@@ -92,6 +92,83 @@ def test_cut_dump_and_foreign_messages():
     assert e.value.errno == 2
 
 
+def listing_message(ino: int, name: bytes | None, peer: int | None, seq: int = SEQ,
+                    flags: int = 2, extra: bytes = b"") -> bytes:
+    """A message as a listing asks for it (LISTING_SHOW): NAME when bound, PEER when it has one,
+    RQLEN, SHUTDOWN, UID; ``extra``: an attribute no listing asks for, after NAME."""
+    attrs = [] if name is None else [attr(0, name)]
+    attrs += [extra] if extra else []
+    attrs += [] if peer is None else [attr(2, struct.pack("=I", peer))]
+    attrs += [attr(4, struct.pack("=II", ino % 7, ino % 5)), attr(6, b"\x02"),
+              attr(7, struct.pack("=I", 1000 + ino % 3))]
+    return nlmsg(20, flags, seq, struct.pack("=BBBBIII", 1, 1 + ino % 2, (1, 7, 10)[ino % 3], 0, ino,
+                                             ino * 3, ino % 4) + b"".join(attrs))
+
+
+# A name that holds what follows a name (PEER, RQLEN, SHUTDOWN, UID) and a whole message: a
+# decoder that searched for the fixed tail, or resumed a search inside a name, would split here.
+TAIL = (attr(2, struct.pack("=I", 7)) + attr(4, bytes(8)) + attr(6, b"\0") + attr(7, bytes(4)))
+FORGED = b"\0" + TAIL + listing_message(66, None, 67)[:60]
+
+
+def listing_names(ino: int) -> bytes | None:
+    """Every padded size of a name (1 to 108 bytes: the 28 alternatives of the pattern), abstract
+    and path, and the forged one."""
+    size = 1 + ino % 108
+    if ino % 5 == 0:
+        return None
+    if ino % 7 == 0:
+        return FORGED[:108]
+    if ino % 2:
+        return (b"\0" + bytes(range(256)) * 2)[:size]
+    return (b"/run/" + b"p" * 120)[: max(size - 1, 1)] + b"\0"
+
+
+def columns_as_records(columns: dict) -> list[tuple]:
+    return list(zip(*(columns[name] for name in unixdiag.COLUMNS)))
+
+
+def records_as_columns(records: list) -> list[tuple]:
+    return [(r.type, r.state, r.inode, r.cookie, r.name, r.abstract, r.peer, r.rqueue, r.wqueue,
+             r.uid) for r in records]
+
+
+def test_listing_columns_are_the_records():
+    """decode_columns (buffers of the usual layout decoded whole) gives what decode_dump gives:
+    names of every size, forged ones too, with and without peers, in several buffers; the
+    buffers that hold something else (NLMSG_DONE, a message with another attribute, one of
+    another dump) are walked a message at a time; a message flagged NLM_F_DUMP_INTR is said."""
+    plain = [b"".join(listing_message(i, listing_names(i), None if i % 3 else i + 1)
+                      for i in range(start, start + 60)) for start in range(1, 300, 60)]
+    odd = [listing_message(400, b"\0odd", None, extra=attr(1, struct.pack("=II", 1, 2))),
+           listing_message(401, None, 5, seq=SEQ + 1), listing_message(402, b"/x\0", 9, flags=0x12)]
+    buffers = plain + [odd[0] + plain[2], odd[1], odd[2], plain[1] + done_message(SEQ)]
+    show = unixdiag.LISTING_SHOW
+    stats, expected_stats = DumpStats(), DumpStats()
+    columns = unixdiag.decode_columns(Reply(SEQ, iter(buffers)), stats, show, fast_after=0)
+    walked = unixdiag.decode_columns(Reply(SEQ, iter(buffers)), DumpStats(), show)
+    records = list(unixdiag.decode_dump(Reply(SEQ, iter(buffers)), expected_stats, show))
+    assert columns_as_records(columns) == records_as_columns(records) == columns_as_records(walked)
+    assert len(records) == 5 * 60 + 1 + 60 + 1 + 60  # not the one of another dump
+    assert (stats.messages, stats.foreign, stats.interrupted) == (
+        expected_stats.messages, expected_stats.foreign, True)
+    # the buffers of the usual layout took the column path (the interrupted one too); not the others
+    taken = [unixdiag.UnixListing(0).add_messages(buf, SEQ, DumpStats()) for buf in buffers]
+    assert taken == [True] * 5 + [False, False, True, False]
+
+
+def test_listing_columns_without_peers_asked_for():
+    """A request without UDIAG_SHOW_PEER: peer None, as decode_dump says; a PEER sent anyway
+    (no kernel does) sends its buffer the slow way, which reads it."""
+    show = unixdiag.LISTING_SHOW & ~unixdiag.UDIAG_SHOW_PEER
+    for peer in (None, 5):
+        buffers = [b"".join(listing_message(i, b"\0n", peer) for i in range(1, 9)), done_message(SEQ)]
+        columns = unixdiag.decode_columns(Reply(SEQ, iter(buffers)), DumpStats(), show, 0)
+        records = list(unixdiag.decode_dump(Reply(SEQ, iter(buffers)), DumpStats(), show))
+        assert columns_as_records(columns) == records_as_columns(records)
+        assert set(columns["peer"]) == {peer}
+
+
 # --- packet_diag ------------------------------------------------------------------------------
 
 def packet_message(ino: int, *attrs: bytes, stype: int = 3, proto: int = 3) -> bytes:

@@ -136,3 +136,104 @@ def test_link_local_and_mapped_are_not_widened_wrongly():
     rows = [(1, str(ipaddress.ip_address("::ffff:127.0.0.1")), 80, "fe80::1", 1234)]
     batches = [_batch("tcp", 6, rows, None)]
     assert _render(batches, False) == _expected(batches, False)
+
+
+# --- UNIX batches: kept by column until their block is printed ------------------------------------
+
+def _unix_expected(batches: list, pids: bool) -> str:
+    """The layout restated row by row from ``row_cells`` (the reference cells), measured in
+    terminal columns (a name may hold wide characters), for UNIX batches mixed with TCP ones."""
+    from pynetstat.render.endpoints import row_cells
+    from pynetstat.textsafe import ljust, width
+
+    widths = list(MIN)
+    out = ["\nActive Connections\n\n"]
+    heading = ("Proto", "Local Address", "Foreign Address", "State", "PID")[: 5 if pids else 4]
+    block: list[tuple[str, ...]] = []
+    started = False
+
+    def emit() -> None:
+        nonlocal started
+        for i in range(4 if pids else 3):
+            widths[i] = max([widths[i]] + [width(cells[i]) + 1 for cells in block])
+        if not started:
+            started = True
+            out.append("  " + "".join(c.ljust(widths[i]) for i, c in enumerate(heading[:-1]))
+                       + heading[-1] + "\n")
+        for cells in block:
+            out.append("  " + "".join(ljust(c, widths[i]) for i, c in enumerate(cells[:-1]))
+                       + cells[-1] + "\n")
+        block.clear()
+
+    for batch in batches:
+        for sock, owners in batch.rows():
+            pid = "-" if not owners else str(min(o.pid for o in owners))
+            block.append(row_cells(sock, str, None) + ((pid,) if pids else ()))
+        if len(block) >= BLOCK:
+            emit()
+    if block or not started:
+        emit()
+    return "".join(out)
+
+
+unix_names = st.one_of(
+    st.none(),
+    st.tuples(st.binary(max_size=40), st.booleans()),
+    st.tuples(st.sampled_from([b"/run/dbus/system_bus_socket", b"@lit", b"50%", b"a b\n",
+                               "\u5bb6".encode(), b"x" * 107]), st.booleans()))
+
+
+@st.composite
+def unix_batches(draw, pids: bool):
+    from pynetstat.model.sockets import UnixBatch, UnixSocketRecord
+
+    out = []
+    for _ in range(draw(st.integers(0, 5))):
+        if draw(st.booleans()):
+            rows = draw(st.lists(st.tuples(st.sampled_from([1, 10]), v4, st.integers(0, 65535),
+                                           v4, st.integers(0, 65535)), min_size=1, max_size=8))
+            out.append(_batch("tcp", 4, rows, [draw(owner_sets) for _ in rows] if pids else None))
+            continue
+        socks = []
+        for i in range(draw(st.integers(1, 12))):
+            name, peer_name = draw(unix_names), draw(unix_names)
+            peer = draw(st.sampled_from([0, None, 5000 + i, 4_000_000_000]))
+            socks.append(UnixSocketRecord(
+                proto="unix", family=0, state=draw(st.sampled_from([1, 7, 10, 99])),
+                inode=1000 + i, uid=0, cookie=1 + i, recv_q=0, send_q=0,
+                type=draw(st.sampled_from([1, 2, 5, 9])), path=None if name is None else name[0],
+                abstract=None if name is None else name[1], peer=peer,
+                peer_path=None if peer_name is None else peer_name[0],
+                peer_abstract=None if peer_name is None else peer_name[1], peer_owners=None,
+                verified=True, duplicate=draw(st.booleans())))
+        batch = UnixBatch.from_sockets("unix", 0, socks)
+        if pids:
+            batch.owners = tuple(draw(owner_sets) for _ in socks)
+        out.append(batch)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.booleans().flatmap(lambda pids: st.tuples(st.just(pids), unix_batches(pids))))
+def test_unix_column_parts_match_layout(case):
+    """UNIX rows (any name: long ones widen their block, a wide character is measured in
+    terminal columns, a ``%`` is text) print as the row-by-row reference cells laid out."""
+    pids, drawn = case
+    assert _render(drawn, pids) == _unix_expected(drawn, pids)
+
+
+def test_unix_rows_across_blocks():
+    """A UNIX batch larger than a block, then a long name: the heading keeps the first block's
+    widths and the later block widens."""
+    from pynetstat.model.sockets import UnixBatch, UnixSocketRecord
+
+    def batch(n: int, name: bytes) -> UnixBatch:
+        return UnixBatch.from_sockets("unix", 0, [UnixSocketRecord(
+            proto="unix", family=0, state=1, inode=1000 + i, uid=0, cookie=1 + i, recv_q=0,
+            send_q=0, type=1, path=name, abstract=True, peer=9000 + i, peer_path=None,
+            peer_abstract=None, peer_owners=None, verified=True, duplicate=False)
+            for i in range(n)])
+
+    batches = [batch(BLOCK + 5, b"short"), batch(3, b"n" * 60), batch(BLOCK, b"short")]
+    for pids in (False, True):
+        assert _render(batches, pids) == _unix_expected(batches, pids)

@@ -2,7 +2,9 @@
 socket messages, and reading fixed-size attribute payloads.
 
 These kinds are decoded one message at a time: their messages differ in length (a UNIX name, a
-packet socket's membership list), so the column decoding of ``sockdiag`` does not apply.
+packet socket's membership list), so the column decoding of ``sockdiag`` does not apply as it
+is. (A UNIX listing's large dumps are the exception: ``unixdiag.decode_listing`` splits a
+buffer by a regular expression that knows every length a name can have.)
 """
 
 from __future__ import annotations

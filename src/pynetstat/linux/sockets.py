@@ -65,25 +65,26 @@ def _unix_request(kind: SocketKind, states: int, program: bytes | None,
     return build_request(states, LISTING_SHOW)
 
 
-def _unix_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
-    """The whole dump by column (a socket's peer may come after it), each socket with its peer's
-    name: a dict of the named sockets, looked up by the peer column."""
-    from pynetstat.linux.unixdiag import LISTING_SHOW, decode_columns
+UNNAMED = (None, None)  # the (path, abstract) of an unbound socket
 
-    columns = decode_columns(reply, stats, LISTING_SHOW)
-    n = len(columns["inode"])
-    named = {i: (p, a) for i, p, a in zip(columns["inode"], columns["path"], columns["abstract"])
-             if p is not None}
-    unnamed = (None, None)
-    peers = list(map(named.get, columns["peer"], repeat(unnamed)))  # 0, None: no peer
-    columns["peer_path"], columns["peer_abstract"] = zip(*peers) if peers else ((), ())
-    columns["peer_owners"] = (None,) * n
-    columns["verified"] = (True,) * n
-    columns["duplicate"] = (False,) * n
+
+def _unix_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
+    """The whole dump read (a socket's peer may come after it), then its rows a batch at a
+    time, each socket with its peer's name: the dump's dict of named sockets looked up by the
+    peer column (``map``, in C)."""
+    from operator import itemgetter  # here: a listing without UNIX sockets imports no more
+
+    from pynetstat.linux.unixdiag import LISTING_SHOW, decode_listing
+
+    listing = decode_listing(reply, stats, LISTING_SHOW)
+    name_of = listing.named
     batch = kind.batch
-    for start in range(0, n, BATCH):
-        yield batch(proto=kind.protocol, family=kind.family,
-                    **{name: columns[name][start : start + BATCH] for name in batch.COLUMNS})
+    for columns in listing.groups(BATCH):
+        n = len(columns["inode"])
+        peers = list(map(name_of.get, columns["peer"], repeat(UNNAMED)))  # 0, None: no peer
+        yield batch(proto=kind.protocol, family=kind.family, peer_path=list(map(itemgetter(0), peers)),
+                    peer_abstract=list(map(itemgetter(1), peers)), peer_owners=(None,) * n,
+                    verified=(True,) * n, duplicate=(False,) * n, **columns)
 
 
 def _unix_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str):

@@ -20,7 +20,9 @@ connection's server end before ``accept``), which /proc/net/unix lists with inod
 from __future__ import annotations
 
 import struct
-from operator import itemgetter
+import sys
+from itertools import chain, compress
+from operator import add, itemgetter
 
 from pynetstat.errors import BackendUnavailable
 from pynetstat.linux.diagmsg import SOCK_DIAG_BY_FAMILY, socket_messages, u32_array
@@ -28,6 +30,7 @@ from pynetstat.linux.diagrecords import UnixSocket
 from pynetstat.linux.netlink import (
     NETLINK_SOCK_DIAG,
     NLM_F_DUMP_INTR,
+    NLMSG_DONE,
     NLMSG_HDRLEN,
     RTATTR,
     DumpDone,
@@ -37,8 +40,9 @@ from pynetstat.linux.netlink import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Iterator
-    from typing import Any
+    from typing import Any, Literal
 
     from pynetstat.linux.netlink import DumpStats, Reply
 
@@ -161,13 +165,267 @@ def decode_dump(reply: Reply, stats: DumpStats, show: int = DEFAULT_SHOW) -> Ite
 
 # --- the listing's path: columns, no record per socket ------------------------------------------
 # What a listing shows: no VFS (the bound file's inode) and no ICONS (the pending clients), so
-# that an unnamed socket's message has one of two fixed layouts (sk_diag_fill's order: PEER when
-# it has one, RQLEN, SHUTDOWN, UID), read with one unpack each.
+# that a message has one layout (sk_diag_fill's order): the headers, NAME when the socket is
+# bound, PEER when it has one, then RQLEN, SHUTDOWN and UID (Linux 5.3 on).
 LISTING_SHOW = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID
-# After the header and the NAME of a named socket: [PEER]; RQLEN; SHUTDOWN; UID, each attribute
-# with its (length, type) header
-# nlmsghdr (length, type, flags, seq, pid), then unix_diag_msg (family, type, state, pad, inode,
-# cookie low, high)
+
+# the columns decode_columns gives, in this order
+COLUMNS = ("type", "state", "inode", "cookie", "path", "abstract", "peer", "recv_q", "send_q",
+           "uid")
+
+HEAD_SIZE = NLMSG_HDRLEN + MSG_SIZE  # nlmsghdr and unix_diag_msg: 32 bytes, 8 words
+TAIL_SIZE = 28  # RQLEN (4 + 8), SHUTDOWN (4 + 1, padded to 8), UID (4 + 4): 7 words
+PEER_SIZE = 8  # its header and the u32
+MAX_NAME = 108  # sizeof(sun_path)
+_NOPEER = {b"": bytes(PEER_SIZE)}  # .get(peer, peer): the PEER attribute, 0 when there is none
+_U16 = struct.Struct("=H")
+_LOW, _FLAGS = (0, 6) if sys.byteorder == "little" else (3, 7)  # a u32's, a u16's low byte
+_DUMP_INTR_BYTE = NLM_F_DUMP_INTR  # below 256: in the flags' low byte
+_LESS_FIXED = bytes((b - HEAD_SIZE - TAIL_SIZE) % 256 for b in range(256))  # for translate
+_SEQ_BYTES = struct.Struct("=I").pack
+
+
+def _joined_cookie(low: int, high: int) -> int:
+    return high << 32 | low
+
+
+class _Names(dict):  # type: ignore[type-arg]
+    """A NAME attribute (header, name, padding) -> ``(path, abstract)``, made on first use."""
+
+    def __missing__(self, attr: bytes) -> tuple[bytes | None, bool | None]:
+        value = self[attr] = split_name(attr[4 : _U16.unpack_from(attr)[0]])
+        return value
+
+
+def _escaped(data: bytes) -> bytes:
+    return b"".join(b"\\x%02x" % b for b in data)
+
+
+def _message_pattern() -> re.Pattern[bytes]:
+    """A regular expression that matches one socket message of the listing's layout exactly,
+    in four groups: the 32 bytes of headers, the NAME attribute with its padding (empty when
+    unbound), the PEER attribute (empty when none) and the 28 bytes of RQLEN, SHUTDOWN and UID.
+
+    The NAME's length is in its header, which a pattern cannot count with; but its padded size
+    is one of 28 (4 to 112 bytes, a multiple of 4), so there is one alternative for each: a
+    header whose length byte is in that size's range, then exactly that many bytes. Every other
+    byte of a match is a constant or a fixed count, so a match is a parse: the decoder need only
+    check that the matches tile the buffer and that each is as long as its netlink header says.
+    Native byte order, as the kernel writes it. (``re`` is imported here: 7 ms of start-up,
+    paid only by a dump large enough to gain it back, see ``FAST_AFTER``.)"""
+    import re
+
+    def attr(atype: int, length: int) -> bytes:
+        return _escaped(RTATTR.pack(length, atype))
+
+    def u16_in(low: int, high: int) -> bytes:  # a u16 from low to high (both below 256)
+        cls = b"[\\x%02x-\\x%02x]" % (low, high)
+        return cls + b"\\x00" if sys.byteorder == "little" else b"\\x00" + cls
+
+    names = [attr(UNIX_DIAG_NAME, 4)]  # an empty name (no kernel sends one; cheap to allow)
+    names += [u16_in(size + 1, size + 4) + _escaped(_U16.pack(UNIX_DIAG_NAME)) + b".{%d}" % size
+              for size in range(4, MAX_NAME + 1, 4)]
+    head = (b".{4}" + _escaped(_U16.pack(SOCK_DIAG_BY_FAMILY)) + b".{10}"  # len, type; flags, seq, pid
+            + _escaped(bytes([AF_UNIX])) + b".{15}")  # family; type, state, pad, inode, cookie
+    tail = (attr(UNIX_DIAG_RQLEN, 12) + b".{8}" + attr(UNIX_DIAG_SHUTDOWN, 5) + b".{4}"
+            + attr(UNIX_DIAG_UID, 8) + b".{4}")
+    # The lookahead (a length below 256 and a NAME's type) spares an unbound socket's message
+    # the 28 alternatives (a quarter of the time of the search).
+    named = (b".\\x00" if sys.byteorder == "little" else b"\\x00.") + _escaped(_U16.pack(UNIX_DIAG_NAME))
+    return re.compile(b"(%s)((?:(?=%s)(?:%s))?)((?:%s.{4})?)(%s)" % (
+        head, named, b"|".join(names), attr(UNIX_DIAG_PEER, 8), tail),
+        re.DOTALL)
+
+
+_MESSAGE: list[re.Pattern[bytes]] = []  # compiled at the first large dump, not at import
+# Messages walked one at a time before buffers are tried whole: importing ``re`` and compiling
+# the pattern cost about 10 ms (2 cores under load), which a dump gains back at about 1 us a
+# message; a usual host's few hundred sockets never pay it.
+FAST_AFTER = 4096
+
+
+class _Packed:
+    """One buffer's messages as the pattern split them, compact until the dump is read (a
+    socket's peer may come after it): each field the listing keeps as one ``bytes`` of its
+    values (``_PACKED``: type and state a byte each, the rest u32, the cookie u64; a peer 0 when
+    none), and each message's ``(path, abstract)``."""
+
+    __slots__ = ("fields", "names")
+
+    def __init__(self, fields: tuple[bytes, ...], names: list[tuple[bytes | None, bool | None]]):
+        self.fields, self.names = fields, names
+
+
+# what _Packed.fields hold, in order, and how each is read back (a memoryview format)
+_PACKED: tuple[tuple[str, Literal["B", "I", "Q"]], ...] = (("type", "B"), ("state", "B"), ("inode", "I"), ("cookie", "Q"), ("peer", "I"),
+           ("recv_q", "I"), ("send_q", "I"), ("uid", "I"))
+
+
+class UnixListing:
+    """A unix_diag dump as a listing reads it (``decode_listing``): ``named``, the bound
+    sockets' ``(path, abstract)`` by inode (for the peer join), and the rows by column, a few
+    buffers at a time (``groups``), made from the packed buffers only when asked for."""
+
+    def __init__(self, asked_peer: int | None):
+        self.asked_peer = asked_peer
+        self.named: dict[int, tuple[bytes | None, bool | None]] = {}
+        self.parts: list[_Packed | dict[str, list[Any]]] = []  # a walked buffer: its columns
+        self.by_attr = _Names({b"": (None, None)})
+
+    def add_messages(self, buf: bytes, seq: int, stats: DumpStats) -> bool:
+        """Every message of ``buf`` if all are socket messages of the usual layout; else add
+        nothing and say False (the caller walks the buffer a message at a time)."""
+        if not _MESSAGE:
+            _MESSAGE.append(_message_pattern())
+        found = _MESSAGE[0].findall(buf)
+        if not found:
+            return False
+        heads, names, peers, tails = zip(*found)
+        head = b"".join(heads)
+        n = len(heads)
+        seq_bytes = _SEQ_BYTES(seq)
+        # The matches tile the buffer (a search resumes past what it cannot match, maybe inside
+        # a name: nothing may be skipped) and each is its netlink message (as long as its header
+        # says, of this dump). A match is at most 180 bytes: lengths are compared by their low
+        # bytes (in C), and the sum of the whole lengths rules out a high byte anywhere.
+        name_sizes, peer_sizes = list(map(len, names)), list(map(len, peers))
+        if (sum(name_sizes) + sum(peer_sizes) + (HEAD_SIZE + TAIL_SIZE) * n != len(buf)
+                or sum(memoryview(head).cast("I")[0::8]) != len(buf)
+                or head[_LOW::HEAD_SIZE].translate(_LESS_FIXED)
+                != bytes(map(add, name_sizes, peer_sizes))
+                or any(head[8 + i :: HEAD_SIZE] != seq_bytes[i : i + 1] * n for i in range(4))
+                or (self.asked_peer is None and peer_sizes.count(0) != n)):
+            return False
+        stats.messages += n
+        if any(f & _DUMP_INTR_BYTE for f in set(head[_FLAGS::HEAD_SIZE])):
+            stats.interrupted = True
+        pairs = list(map(self.by_attr.__getitem__, names))
+        words = memoryview(head).cast("I")
+        self.named.update(zip(compress(words[5::8], names), compress(pairs, names)))
+        tail = memoryview(b"".join(tails)).cast("I")
+        if sys.byteorder == "little":
+            cookie = memoryview(head).cast("Q")[3::4].tobytes()
+        else:
+            cookie = struct.pack(f"={n}Q", *map(_joined_cookie, words[6::8], words[7::8]))
+        peer = b"" if self.asked_peer is None else (
+            memoryview(b"".join(map(_NOPEER.get, peers, peers))).cast("I")[1::2].tobytes())
+        self.parts.append(_Packed((head[17::HEAD_SIZE], head[18::HEAD_SIZE], words[5::8].tobytes(),
+                                   cookie, peer, tail[1::7].tobytes(), tail[2::7].tobytes(),
+                                   tail[6::7].tobytes()), pairs))
+        return True
+
+    def add_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """Sockets of a buffer walked a message at a time, a tuple each (``COLUMNS``)."""
+        if not rows:
+            return
+        part = self.parts[-1] if self.parts else None
+        if not isinstance(part, dict):
+            part = {name: [] for name in COLUMNS}
+            self.parts.append(part)
+        for name, column in zip(COLUMNS, zip(*rows)):
+            part[name] += column
+        named = self.named
+        for row in rows:
+            if row[4] is not None:
+                named[row[2]] = (row[4], row[5])
+
+    def groups(self, size: int) -> Iterator[dict[str, list[Any]]]:
+        """The rows by column (``COLUMNS``), in dump order: consecutive packed buffers joined
+        until they hold ``size`` rows or more (then each field is one strided slice), a walked
+        buffer on its own."""
+        packed: list[_Packed] = []
+        rows = 0
+        for part in self.parts:
+            if isinstance(part, dict):
+                if packed:
+                    yield self._unpack(packed)
+                    packed, rows = [], 0
+                yield part
+                continue
+            packed.append(part)
+            rows += len(part.names)
+            if rows >= size:
+                yield self._unpack(packed)
+                packed, rows = [], 0
+        if packed:
+            yield self._unpack(packed)
+
+    def _unpack(self, packed: list[_Packed]) -> dict[str, list[Any]]:
+        columns: dict[str, list[Any]] = {
+            name: memoryview(b"".join([p.fields[i] for p in packed])).cast(fmt).tolist()
+            for i, (name, fmt) in enumerate(_PACKED)}
+        names = list(chain.from_iterable([p.names for p in packed]))
+        columns["path"] = list(map(itemgetter(0), names))
+        columns["abstract"] = list(map(itemgetter(1), names))
+        if self.asked_peer is None:
+            columns["peer"] = [None] * len(names)
+        return columns
+
+
+def decode_listing(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW,
+                   fast_after: int = FAST_AFTER) -> UnixListing:
+    """A unix_diag dump asked for with ``show`` (the whole of it: a socket's peer may come
+    after it), read for a listing: what ``decode_dump`` gives, without a record per socket.
+
+    A receive buffer of socket messages of the listing's layout (all but the last, usually) is
+    split in C by one regular expression (``_message_pattern``) into fixed headers, names,
+    peers and fixed tails, and kept so (``_Packed``); ``UnixListing.groups`` reads each field of
+    a few such buffers by one strided slice, as ``sockdiag``'s column decoder does for inet
+    sockets. Any other buffer (NLMSG_DONE at its end, a message of another layout or of another
+    dump) is walked a message at a time, each through ``decode_message``, anything but a
+    socket message of this dump through ``netlink.control_message``. Errors and a dump without
+    NLMSG_DONE raise as ``decode_dump`` does."""
+    out = UnixListing(0 if show & UDIAG_SHOW_PEER else None)
+    seq, malformed, what = reply.seq, stats.malformed, "sock_diag unix"
+    walk_until = stats.messages + fast_after
+    try:
+        for buf in reply.chunks:
+            if stats.messages < walk_until:
+                _walk(buf, seq, stats, show, out)
+                continue
+            # The reader gathers the kernel's buffers, so the last one also holds NLMSG_DONE:
+            # the socket messages before it still go by column, the end is walked.
+            body, end = split_done(buf)
+            if out.add_messages(body, seq, stats):
+                if end:
+                    _walk(end, seq, stats, show, out)
+            else:
+                _walk(buf, seq, stats, show, out)
+    except DumpDone:
+        pass
+    else:
+        if stats.malformed == malformed:
+            raise BackendUnavailable(f"{what}: the dump ended without NLMSG_DONE")
+    return out
+
+
+_DONE_HEAD = struct.Struct("=IH")
+_DONE_SIZE = NLMSG_HDRLEN + 4  # struct nlmsghdr, then the dump's int result
+
+
+def split_done(buf: bytes) -> tuple[bytes, bytes]:
+    """``buf`` as (what comes before a final NLMSG_DONE, that message), or ``(buf, b"")``. Bytes
+    of a name that only look like one leave a body that ``add_messages`` refuses (its messages
+    must tile it exactly), and the whole buffer is then walked."""
+    at = len(buf) - _DONE_SIZE
+    if at > 0 and _DONE_HEAD.unpack_from(buf, at) == (_DONE_SIZE, NLMSG_DONE):
+        return buf[:at], buf[at:]
+    return buf, b""
+
+
+def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW,
+                   fast_after: int = FAST_AFTER) -> dict[str, list[Any]]:
+    """The whole dump as columns (``COLUMNS``), every group of ``decode_listing`` in one."""
+    columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    for group in decode_listing(reply, stats, show, fast_after).groups(1 << 16):
+        for name in COLUMNS:
+            columns[name] += group[name]
+    return columns
+
+
+# The walk's one unpack for a message of the usual layout: the netlink header and unix_diag_msg
+# (length, type, flags, seq, pid; family, type, state, pad, inode, cookie low, high), then after
+# the NAME of a named socket: [PEER]; RQLEN; SHUTDOWN; UID, each attribute with its header.
 _FRAME = struct.Struct("=IHHII BBBBIII")
 _TAIL_PEER = struct.Struct("=HHI HHII HHB3x HHI")
 _TAIL_BARE = struct.Struct("=HHII HHB3x HHI")
@@ -177,72 +435,57 @@ _BARE_HEAD = (12, UNIX_DIAG_RQLEN, 5, UNIX_DIAG_SHUTDOWN, 8, UNIX_DIAG_UID)
 _PEER_HEADS = itemgetter(0, 1, 3, 4, 7, 8, 10, 11)
 _BARE_HEADS = itemgetter(0, 1, 4, 5, 7, 8)
 
-# the columns decode_columns gives, in this order
-COLUMNS = ("type", "state", "inode", "cookie", "path", "abstract", "peer", "recv_q", "send_q",
-           "uid")
 
-
-def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW) -> dict[str, tuple[Any, ...]]:
-    """Every socket of a unix_diag dump asked for with ``show``, as columns (``COLUMNS``): what
-    ``decode_dump`` gives, without a record per socket. It reads the receive buffers itself, as
-    ``sockdiag``'s column decoder does (the netlink header and the socket's header in one
-    unpack; anything but a socket message of this dump goes to ``netlink.control_message``): a
-    message of the usual layout (a NAME or none, then one of the two fixed tails) costs two or
-    three unpacks; any other (a kernel that sends something else) goes through
-    ``decode_message``. Errors and a dump without NLMSG_DONE raise as ``decode_dump`` does."""
-    rows: list[tuple[Any, ...]] = []  # one tuple a socket, turned into columns at the end (zip, in C)
+def _walk(buf: bytes, seq: int, stats: DumpStats, show: int, out: UnixListing) -> None:
+    """The messages of ``buf`` one at a time (the first of a dump, the one with NLMSG_DONE, an
+    unusual one): a message of the usual layout (a NAME or none, then one of the two fixed
+    tails) in two or three unpacks, any other through ``decode_message``; anything but a socket
+    message of this dump through ``netlink.control_message``."""
+    rows: list[tuple[Any, ...]] = []
     append = rows.append
     frame, attr = _FRAME.unpack_from, _ATTR
     with_peer, no_peer = _TAIL_PEER.unpack_from, _TAIL_BARE.unpack_from
-    peer_heads, bare_heads = _PEER_HEADS, _BARE_HEADS
-    asked_peer = 0 if show & UDIAG_SHOW_PEER else None
-    seq, malformed, what = reply.seq, stats.malformed, "sock_diag unix"
+    asked_peer = out.asked_peer
+    end_of_buf = len(buf)
+    off = 0
     try:
-        for buf in reply.chunks:
-            end_of_buf = len(buf)
-            off = 0
-            while 0 <= off < end_of_buf:
-                if off + _FRAME.size <= end_of_buf:
-                    length, mtype, flags, mseq, _pid, family, ty, st, _p, ino, low, high = frame(buf, off)
-                    end = off + length
-                    if (mtype == SOCK_DIAG_BY_FAMILY and mseq == seq and family == AF_UNIX
-                            and length >= _FRAME.size and end <= end_of_buf):
-                        stats.messages += 1
-                        if flags & NLM_F_DUMP_INTR:
-                            stats.interrupted = True
-                        at = off + _FRAME.size
-                        name = named = None
-                        if at + 4 <= end:
-                            alen, atype = attr(buf, at)
-                            if atype == UNIX_DIAG_NAME and 4 <= alen <= end - at:
-                                name, named = split_name(buf[at + 4 : at + alen])
-                                at += (alen + 3) & ~3
-                        rest = end - at
-                        t = None
-                        if rest == 36:
-                            t = with_peer(buf, at)
-                            if peer_heads(t) == _PEER_HEAD:
-                                p, rq, wq, u = t[2], t[5], t[6], t[12]
-                            else:
-                                t = None
-                        elif rest == 28:
-                            t = no_peer(buf, at)
-                            if bare_heads(t) == _BARE_HEAD:
-                                p, rq, wq, u = asked_peer, t[2], t[3], t[9]
-                            else:
-                                t = None
-                        if t is None:
-                            sock = decode_message(buf, off + NLMSG_HDRLEN, length - NLMSG_HDRLEN, show)
-                            name, named, p = sock.name, sock.abstract, sock.peer
-                            rq, wq, u = sock.rqueue, sock.wqueue, sock.uid
-                        append((ty, st, ino, high << 32 | low, name, named, p, rq, wq, u))
-                        off += (length + 3) & ~3
-                        continue
-                off = control_message(buf, off, seq, stats, what, SOCK_DIAG_BY_FAMILY)
-    except DumpDone:
-        pass
-    else:
-        if stats.malformed == malformed:
-            raise BackendUnavailable(f"{what}: the dump ended without NLMSG_DONE")
-    columns = list(zip(*rows)) if rows else [()] * len(COLUMNS)
-    return dict(zip(COLUMNS, columns))
+        while 0 <= off < end_of_buf:
+            if off + HEAD_SIZE <= end_of_buf:
+                length, mtype, flags, mseq, _pid, family, ty, st, _p, ino, low, high = frame(buf, off)
+                end = off + length
+                if (mtype == SOCK_DIAG_BY_FAMILY and mseq == seq and family == AF_UNIX
+                        and length >= HEAD_SIZE and end <= end_of_buf):
+                    stats.messages += 1
+                    if flags & NLM_F_DUMP_INTR:
+                        stats.interrupted = True
+                    at = off + HEAD_SIZE
+                    name = named = None
+                    if at + 4 <= end:
+                        alen, atype = attr(buf, at)
+                        if atype == UNIX_DIAG_NAME and 4 <= alen <= end - at:
+                            name, named = split_name(buf[at + 4 : at + alen])
+                            at += (alen + 3) & ~3
+                    rest = end - at
+                    t = None
+                    if rest == 36:
+                        t = with_peer(buf, at)
+                        if _PEER_HEADS(t) == _PEER_HEAD:
+                            p, rq, wq, u = t[2], t[5], t[6], t[12]
+                        else:
+                            t = None
+                    elif rest == 28:
+                        t = no_peer(buf, at)
+                        if _BARE_HEADS(t) == _BARE_HEAD:
+                            p, rq, wq, u = asked_peer, t[2], t[3], t[9]
+                        else:
+                            t = None
+                    if t is None:
+                        sock = decode_message(buf, off + NLMSG_HDRLEN, length - NLMSG_HDRLEN, show)
+                        name, named, p = sock.name, sock.abstract, sock.peer
+                        rq, wq, u = sock.rqueue, sock.wqueue, sock.uid
+                    append((ty, st, ino, high << 32 | low, name, named, p, rq, wq, u))
+                    off += (length + 3) & ~3
+                    continue
+            off = control_message(buf, off, seq, stats, "sock_diag unix", SOCK_DIAG_BY_FAMILY)
+    finally:  # NLMSG_DONE or an error ends the walk: keep what came before it
+        out.add_rows(rows)

@@ -168,22 +168,48 @@ def _unix_cells(sock, label: str, ifname, names) -> tuple[str, str, str, str]:
 
 class UnixColumns:
     """The Local, Foreign and State cells of a batch of UNIX sockets, a column at a time: each
-    distinct name, owners tuple and (type, state) is made into text once (``Memo``), and the
-    cells of the usual socket (unnamed, its peer unnamed) are lookups, not calls. The same text
-    as ``_unix_cells`` row by row."""
+    distinct name, owners tuple and (type, state) is made into text once (``Memo``) and looked
+    up per row (``map``: by namespace then name, by type then state, no tuple per row), and
+    the ``inode:N`` of the peers with no name made by one ``%`` for the batch: no call per row.
+    The same text as ``_unix_cells`` row by row."""
 
     def __init__(self) -> None:
         self.names = Memo(lambda key: unix_name(*key))
+        # abstract (True, False, None) -> path -> the cell
+        self.by_abstract = Memo(lambda abstract: Memo(lambda path: unix_name(path, abstract)))
         self.owners = Memo(owner_text)
         self.states = Memo(lambda key: unix_state_text(*key))
+        # type -> state -> the cell, of a socket not marked DUPLICATE
+        self.by_type = Memo(lambda stype: Memo(lambda state: unix_state_text(stype, state, False)))
 
-    def cells(self, batch) -> tuple:
-        local = map(self.names.__getitem__, zip(batch.path, batch.abstract))
+    def cells(self, batch) -> tuple[list[str], list[str], list[str]]:
+        # here, not at the top: a listing without UNIX sockets imports no more (test_import_pin)
+        from itertools import compress, count, repeat
+        from operator import eq, is_, truth
+
+        named = dict.__getitem__
+        local = list(map(named, map(self.by_abstract.__getitem__, batch.abstract), batch.path))
+        if True in batch.duplicate:
+            state = list(map(self.states.__getitem__, zip(batch.type, batch.state, batch.duplicate)))
+        else:
+            state = list(map(named, map(self.by_type.__getitem__, batch.type), batch.state))
         peer_owners = batch.peer_owners
-        if peer_owners is None or None in peer_owners:
-            peer_owners = (None,) * len(batch)
-        foreign = map(self._peer, batch.peer, batch.peer_path, batch.peer_abstract, peer_owners)
-        state = map(self.states.__getitem__, zip(batch.type, batch.state, batch.duplicate))
+        if peer_owners is not None and None not in peer_owners:  # -o, -b: rows may need owners
+            return local, list(map(self._peer, batch.peer, batch.peer_path, batch.peer_abstract,
+                                   peer_owners)), state
+        # The peer's name ("*": unbound); then the rows where that is not the cell: a peer with
+        # no name (its inode), a name and no peer ("*": no source gives that; cheap to be exact).
+        peer, peer_path = batch.peer, batch.peer_path
+        foreign = list(map(named, map(self.by_abstract.__getitem__, batch.peer_abstract),
+                           peer_path))
+        rows = list(compress(count(), map(eq, map(truth, peer), map(is_, peer_path, repeat(None)))))
+        if rows:
+            peers = tuple(map(peer.__getitem__, rows))
+            if all(peers):
+                texts = ("\0".join(["inode:%d"] * len(rows)) % peers).split("\0")
+            else:
+                texts = [f"inode:{p}" if p else "*" for p in peers]
+            list(map(foreign.__setitem__, rows, texts))
         return local, foreign, state
 
     def _peer(self, peer, path, abstract, owners) -> str:

@@ -49,6 +49,18 @@ def _udp_foreign(cell: str, address: str, port: int) -> str:
     return "*:*" if port == 0 and address in WILDCARD else cell
 
 
+class ColumnPart:
+    """Rows of a block kept by column (UNIX batches): a list of cells per column."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self, columns: list[list[str]]):
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+
 class ConnectionTable:
     """Streams rows to ``out`` in blocks of about ``BLOCK``: measure a block, widen columns,
     print it.
@@ -73,7 +85,7 @@ class ConnectionTable:
         self.ext_lines = ext_lines
         self.columns = 5 if opts.pids else 4
         self.widths = list(MIN_WIDTHS)
-        self.parts: list[list[tuple[str, ...]] | SocketBatch] = []
+        self.parts: list[list[tuple[str, ...]] | ColumnPart | SocketBatch] = []
         # a batch part's text under each row (ext_lines' template and columns), or None
         self.part_unders: list[tuple[str, list] | None] = []
         # --all-netns: a Namespace column before Proto. Each part's rows are of one namespace:
@@ -263,20 +275,19 @@ class ConnectionTable:
         self.rows += n
 
     def _add_unix(self, batch: SocketBatch, label: str) -> None:
-        """UNIX rows by column (``UnixColumns``)."""
+        """UNIX rows by column (``UnixColumns``), kept as columns (``ColumnPart``) until the
+        block is printed."""
         if self.unix_columns is None:
             from pynetstat.render.endpoints import UnixColumns
 
             self.unix_columns = UnixColumns()
         n = len(batch)
         local, foreign, state = self.unix_columns.cells(batch)
-        cells = self._cells()
+        columns = [[label] * n, local, foreign, state]
         if self.opts.pids:
             owners = batch.owners if batch.owners is not None else repeat((), n)
-            cells.extend(zip(repeat(label, n), local, foreign, state,
-                             map(self.pid_cells.__getitem__, owners)))
-        else:
-            cells.extend(zip(repeat(label, n), local, foreign, state))
+            columns.append(list(map(self.pid_cells.__getitem__, owners)))
+        self._add_part(ColumnPart(columns))
         self.rows += n
 
     def write_rows(self, rows: Iterable[tuple[InetSocket, tuple[Owner, ...]]]) -> None:
@@ -298,16 +309,19 @@ class ConnectionTable:
 
     def flush(self) -> None:
         widths = self.widths
+        # every column of the block: the rows' cells transposed, and each column part's own
         measured = [part for part in self.parts if isinstance(part, list)]
-        columns = list(zip(*chain.from_iterable(measured)))
+        blocks = [list(zip(*chain.from_iterable(measured)))] if measured else []
+        blocks += [part.columns for part in self.parts if isinstance(part, ColumnPart)]
         # A host name may hold wide characters (CJK: two terminal columns each) or combining
         # marks (none): such a block is measured and padded in terminal columns, not characters.
-        plain = all("".join(column).isascii() for column in columns[:4])
+        plain = all("".join(column).isascii() for columns in blocks for column in columns[:4])
         measure = len if plain else width
-        for i in range(min(3, len(columns)) if self.columns == 4 else min(4, len(columns))):
-            n = max(map(measure, columns[i])) + 1
-            if n > widths[i]:
-                widths[i] = n
+        for columns in blocks:
+            for i in range(min(3, len(columns)) if self.columns == 4 else min(4, len(columns))):
+                n = max(map(measure, columns[i]), default=0) + 1
+                if n > widths[i]:
+                    widths[i] = n
         out = []
         if not self.started:
             self.started = True
@@ -338,6 +352,8 @@ class ConnectionTable:
             with_extra = index in extra_parts
             if isinstance(part, list):
                 lines = format_rows(part, lead)
+            elif isinstance(part, ColumnPart):
+                lines = self._column_lines(part.columns, lead, plain, format_rows, with_extra)
             else:
                 lines = self._batch_lines(part, lead, under, with_extra)
             if with_extra:
@@ -359,6 +375,23 @@ class ConnectionTable:
         self.part_unders.clear()
         self.rows = 0
         self.out.write("".join(out))
+
+    def _column_lines(self, columns: list[list[str]], lead: str, plain: bool,
+                      format_rows: Callable, per_row: bool = False) -> list[str]:
+        """A column part's lines: with every State cell there (or a PID column), one ``%`` for
+        the whole part, its columns interleaved by slice assignment (no tuple or call per
+        row); else, or with text under some rows (``per_row``: -b), a string per row as
+        ``format_rows`` makes."""
+        n = len(columns[0])
+        if not plain or per_row or not (self.columns == 5 or all(columns[3])):
+            return format_rows(list(zip(*columns)), lead)
+        k = len(columns)
+        widths = self.widths
+        fmt = lead.replace("%", "%%") + "".join(f"%-{w}s" for w in widths[: k - 1]) + "%s\n"
+        cells: list[str] = [""] * (k * n)
+        for i, column in enumerate(columns):
+            cells[i::k] = column
+        return [(fmt * n) % tuple(cells)]
 
     def _format(self, cells: tuple[str, ...], widths: list[int], lead: str = "  ") -> str:
         padded = "".join(ljust(c, widths[i]) for i, c in enumerate(cells[:-1]))
