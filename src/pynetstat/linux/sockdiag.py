@@ -45,6 +45,8 @@ INET_DIAG_INFO = 2  # struct tcp_info
 INET_DIAG_TOS = 5
 INET_DIAG_SKMEMINFO = 7
 INET_DIAG_REQ_BYTECODE = 1  # the request's attribute (enum inet_diag_req_attrs)
+INET_DIAG_REQ_PROTOCOL = 3  # u32: a protocol above 255 (MPTCP), Linux 5.9+
+_U32_ATTR = struct.Struct("=HHI")
 
 _REQ = struct.Struct("=BBBBI HH16s16sI II")
 # nlmsg payload: family, state, timer, retrans, sport, dport, src, dst, if, cookie lo, cookie hi,
@@ -63,11 +65,20 @@ def request_for(kind: SocketKind, states: int = ALL_STATES, ext: int = 0,
 
     The key names the dump in recordings (tests/fixtures/linux/*/netlink/sock_diag-tcp6.nl),
     with or without a program: a recorded dump replays whatever was asked when it was recorded,
-    which is why ``select.Selection.select`` checks every socket again."""
-    payload = _REQ.pack(kind.diag_family, kind.diag_protocol, ext, 0, states, 0, 0, b"", b"", 0,
-                        0xFFFFFFFF, 0xFFFFFFFF)
+    which is why ``select.Selection.select`` checks every socket again.
+
+    A protocol above 255 (MPTCP, 262) does not fit ``sdiag_protocol``: an
+    ``INET_DIAG_REQ_PROTOCOL`` attribute names it, and the kernel then reads the attribute alone
+    (net/ipv4/inet_diag.c ``inet_diag_get_protocol``). ss and the kernel's selftest put the low
+    byte (6, TCP) in the field; we put 0, which no handler serves: a kernel older than the
+    attribute (5.9) answers ENOENT instead of dumping its TCP sockets as MPTCP ones."""
+    protocol = kind.diag_protocol
+    payload = _REQ.pack(kind.diag_family, protocol if protocol <= 255 else 0, ext, 0, states, 0,
+                        0, b"", b"", 0, 0xFFFFFFFF, 0xFFFFFFFF)
     if bytecode is not None:
         payload += RTATTR.pack(4 + len(bytecode), INET_DIAG_REQ_BYTECODE) + bytecode
+    if protocol > 255:
+        payload += _U32_ATTR.pack(8, INET_DIAG_REQ_PROTOCOL, protocol)
     return Request(NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, payload, f"sock_diag-{kind.name}")
 
 

@@ -43,9 +43,10 @@ class Field:
 
 
 CORE = (
-    Field("proto", "protocol of the kind: 'tcp', 'udp', 'unix', 'raw', 'icmp', 'packet'",
+    Field("proto", "protocol of the kind: 'tcp', 'udp', 'unix', 'raw', 'icmp', 'packet', "
+          "'mptcp', 'vsock'", column=False),
+    Field("family", "4 or 6 for inet, raw and icmp kinds; 0 for unix, packet and vsock",
           column=False),
-    Field("family", "4 or 6 for inet, raw and icmp kinds; 0 for unix and packet", column=False),
     Field("state", "kernel state code (include/net/tcp_states.h)"),
     Field("inode", "socket inode; 0 when no file refers to it (TIME_WAIT, request sockets)"),
     Field("uid", "owner uid; None for TIME_WAIT and request sockets, which keep none"),
@@ -96,6 +97,14 @@ ENDPOINTS = {
         Field("rx_ring", "PacketRing of its PACKET_RX_RING, or None"),
         Field("tx_ring", "PacketRing of its PACKET_TX_RING, or None"),
         Field("verified", "True from packet_diag; False from /proc/net/packet"),
+    ),
+    # AF_VSOCK (vsock_diag): ends are (CID, port); 4294967295 is VMADDR_CID_ANY / VMADDR_PORT_ANY
+    "vsock": (
+        Field("type", "SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_SEQPACKET 5"),
+        Field("local_cid", "the context ID it is bound to"),
+        Field("local_port", "int"),
+        Field("remote_cid", "the peer's context ID; VMADDR_CID_ANY when unconnected"),
+        Field("remote_port", "int"),
     ),
 }
 
@@ -243,5 +252,12 @@ SHAPE_JSON = {
         ("rx_ring", "object or null"),
         ("tx_ring", "object or null"),
         ("verified", "bool"),
+    ),
+    "vsock": COMMON_JSON + (
+        ("type", "string"),
+        ("local_cid", "int"),
+        ("local_port", "int"),
+        ("remote_cid", "int"),
+        ("remote_port", "int"),
     ),
 }

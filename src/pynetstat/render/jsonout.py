@@ -164,10 +164,20 @@ def _packet_fields(sock, ifname, owner_json) -> dict:
     }
 
 
+def _vsock_fields(sock, ifname, owner_json) -> dict:
+    return {
+        "type": SOCK_TYPE_WORDS.get(sock.type, str(sock.type)).lower(),
+        "local_cid": sock.local_cid, "local_port": sock.local_port,
+        "remote_cid": sock.remote_cid, "remote_port": sock.remote_port,
+    }
+
+
 # shape -> the row's state (the table's words; null where the table shows none) and own fields
 _SHAPE_STATE = {"unix": lambda sock: UNIX_STATE_WORDS.get(sock.state, f"UNKNOWN({sock.state})") or None,
-                "raw": lambda sock: None, "packet": lambda sock: None}
-_SHAPE_FIELDS = {"unix": _unix_fields, "raw": _raw_fields, "packet": _packet_fields}
+                "raw": lambda sock: None, "packet": lambda sock: None,
+                "vsock": lambda sock: spec_state_name(sock.state)}
+_SHAPE_FIELDS = {"unix": _unix_fields, "raw": _raw_fields, "packet": _packet_fields,
+                 "vsock": _vsock_fields}
 
 
 def owners_value(owners: tuple[Owner, ...], owner_json: Callable | None) -> list[dict]:
