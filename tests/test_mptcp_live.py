@@ -88,7 +88,10 @@ def _scene():
             ("ano", ["-ano", "-p", "mptcp,mptcpv6"]), ("n", ["-n", "-p", "mptcp,mptcpv6"]),
             ("json", ["-ano", "-p", "mptcp,mptcpv6", "--json"]),
             ("all", ["-ano", "-p", "all"]),
-            ("info", ["-an", "-p", "mptcp", "--info", "--timers", "--json"]))}
+            ("info", ["-an", "-p", "mptcp", "--info", "--timers", "--json"]),
+            ("pid", ["-ano", "-p", "mptcp,mptcpv6", "--pid", str(server.result["pid"])]),
+            ("port", ["-an", "-p", "mptcp,mptcpv6",
+                      "--lport", str(server.result["ports"][str(socket.AF_INET6)])]))}
         ss = {flags: subprocess.run(["ss", flags], capture_output=True, text=True, check=True).stdout
               for flags in ("-MaHn", "-MaH")}
     finally:
@@ -207,3 +210,21 @@ def test_info_is_not_read_as_tcp_info(live):
     conns = result_json(result)["connections"]
     assert len(conns) == 3
     assert all(c["tcp_info"] is None and c["timer"] is not None for c in conns)
+
+
+def test_owner_filter_keeps_the_processes_sockets(live):
+    """--pid asks the kernel for the ends of the process's own sockets (pidfd_getfd): an MPTCP
+    socket reports IPPROTO_MPTCP, and its ends go into the MPTCP request."""
+    result = live["runs"]["pid"]
+    assert result["status"] == 0 and result["err"] == "", result
+    server = str(live["server"]["pid"])
+    assert set(parse_table(result["out"], pids=True)) == {
+        row for row in expected_rows(live) if row[4] == server}
+
+
+def test_port_filter_goes_into_the_request(live):
+    result = live["runs"]["port"]
+    assert result["status"] == 0 and result["err"] == "", result
+    port = f":{live['server']['ports'][str(socket.AF_INET6)]}"
+    assert set(parse_table(result["out"], pids=False)) == {
+        row[:4] for row in expected_rows(live) if row[1].startswith("[") and row[1].endswith(port)}
