@@ -89,11 +89,12 @@ def _scene():
             ("json", ["-ano", "-p", "mptcp,mptcpv6", "--json"]),
             ("all", ["-ano", "-p", "all"]),
             ("info", ["-an", "-p", "mptcp", "--info", "--timers", "--json"]),
+            ("info_text", ["-an", "-p", "mptcp,mptcpv6", "--info"]),
             ("pid", ["-ano", "-p", "mptcp,mptcpv6", "--pid", str(server.result["pid"])]),
             ("port", ["-an", "-p", "mptcp,mptcpv6",
                       "--lport", str(server.result["ports"][str(socket.AF_INET6)])]))}
         ss = {flags: subprocess.run(["ss", flags], capture_output=True, text=True, check=True).stdout
-              for flags in ("-MaHn", "-MaH")}
+              for flags in ("-MaHn", "-MaH", "-MaHni")}
     finally:
         for helper in (client, server):
             helper.release()
@@ -202,14 +203,53 @@ def test_all_lists_mptcp_beside_the_other_kinds(live):
     assert rows == expected_rows(live)
 
 
-def test_info_is_not_read_as_tcp_info(live):
-    """An MPTCP socket's INET_DIAG_INFO is struct mptcp_info: never decoded as tcp_info; the
+def test_info_is_mptcp_info(live):
+    """An MPTCP socket's INET_DIAG_INFO is struct mptcp_info: read so, never as tcp_info; the
     timer is an inet socket's and is there."""
     result = live["runs"]["info"]
     assert result["status"] == 0 and result["err"] == "", result
     conns = result_json(result)["connections"]
     assert len(conns) == 3
     assert all(c["tcp_info"] is None and c["timer"] is not None for c in conns)
+    for c in conns:
+        check(c["mptcp_info"], "### mptcp_info")
+    connected = [c["mptcp_info"] for c in conns if c["state"] == "ESTABLISHED"]
+    # each end's write_seq is what the other end expects next; 5 bytes were sent each way
+    first, second = connected
+    assert first["write_seq"] == second["rcv_nxt"] and second["write_seq"] == first["rcv_nxt"]
+    assert first["token"] != second["token"] and all(c["token"] for c in connected)
+    assert all(c["flag_names"] == ["remote_key"] for c in connected)
+
+
+def _words_by_ends(text: str, ss: bool) -> dict[tuple[str, str], set[str]]:
+    """The --info words under each row, by (local, foreign) as each tool writes them."""
+    out: dict[tuple[str, str], set[str]] = {}
+    ends = None
+    for line in text.splitlines()[0 if ss else 4:]:
+        if not line.strip():
+            continue
+        if line[0].isspace() and not line.startswith("  MPTCP"):
+            if ends is not None:
+                out[ends] = set(line.split())
+            continue
+        cells = line.split()
+        ends = (cells[3], cells[4]) if ss else (cells[1], cells[2])
+    return out
+
+
+def test_info_line_holds_what_ss_prints(live):
+    """ss -Mi prints the fields that are not 0 (iproute2 6.1: those of Linux 5.14); every word
+    it prints for a connection is in ours, and ours has them all, 0s too."""
+    result = live["runs"]["info_text"]
+    assert result["status"] == 0 and result["err"] == "", result
+    ours = _words_by_ends(result["out"], ss=False)
+    theirs = _words_by_ends(live["ss"]["-MaHni"], ss=True)
+    established = [ends for ends in ours if not ends[1].endswith(":0")]
+    assert len(established) == 4
+    for local, foreign in established:
+        ss_ends = (local, foreign)
+        assert theirs[ss_ends] <= ours[(local, foreign)], (theirs[ss_ends], ours[(local, foreign)])
+        assert {"remote_key", "subflows:0", "subflows_total:1"} <= ours[(local, foreign)]
 
 
 def test_owner_filter_keeps_the_processes_sockets(live):

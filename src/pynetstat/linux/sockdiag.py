@@ -260,7 +260,7 @@ def _attributes(chunk: bytes, start: int, count: int, step: int, length: int) ->
 
 
 def _extensions(chunk: bytes, start: int, count: int, step: int, length: int,
-                order: _Order) -> tuple:
+                order: _Order, mptcp: bool = False) -> tuple:
     """One ``diagext.Extensions`` per message of the run, its ``timer`` from the message's own
     fields (``idiag_timer``, ``idiag_expires``, ``idiag_retrans``). Only a view that asked for
     extension fields (--info, --timers, --memory) pays for this walk, one message at a time."""
@@ -276,14 +276,15 @@ def _extensions(chunk: bytes, start: int, count: int, step: int, length: int,
         found = parse_attrs(chunk, start + _HEAD_SIZE, start + length)
         if count > 1 and found:
             records = run_extensions(chunk, start, count, step, start + _HEAD_SIZE, found,
-                                     timers, expires, retrans)
+                                     timers, expires, retrans, mptcp)
             if records is not None:
                 return tuple(records)
     out = []
     for i, at in enumerate(range(start, end, step)):
         found = parse_attrs(chunk, at + _HEAD_SIZE, at + length)
         attrs = {kind: chunk[off : off + size] for kind, (off, size) in found.items()}
-        out.append(decode_extensions(attrs, decode_timer(timers[i], expires[i], retrans[i])))
+        out.append(decode_extensions(attrs, decode_timer(timers[i], expires[i], retrans[i]),
+                                     mptcp))
     return tuple(out)
 
 
@@ -305,6 +306,7 @@ def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
     in this host's order only).
     """
     order = _ORDERS[byteorder]
+    mptcp = protocol == "mptcp"  # its INET_DIAG_INFO is struct mptcp_info
     if cache is None:
         cache = AddressCache()
     if family == 4:
@@ -342,7 +344,7 @@ def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
                                 batch.attributes = _attributes(part, start, good, step, length)
                             if extensions:
                                 batch.extensions = _extensions(part, start, good, step, length,
-                                                               order)
+                                                               order, mptcp)
                             off += good * step
                             stats.messages += good
                             yield batch

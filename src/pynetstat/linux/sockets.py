@@ -44,11 +44,12 @@ def _inet_request(kind: SocketKind, states: int, program: bytes | None, ext: int
 
 def _mptcp_request(kind: SocketKind, states: int, program: bytes | None, ext: int = 0):
     """An MPTCP socket's ``INET_DIAG_INFO`` is ``struct mptcp_info`` (net/mptcp/mptcp_diag.c
-    ``mptcp_diag_get_info``), not ``tcp_info``, and it has no congestion algorithm: the tcp_info
-    group (--info, -i) is not asked for; the timer, memory and DSCP are an inet socket's."""
-    from pynetstat.linux.diagext import GROUP_INFO
+    ``mptcp_diag_get_info``; the decoder reads it so: ``sockdiag.decode_batches`` for protocol
+    "mptcp"), and it has no congestion algorithm (not asked for); the timer, memory and DSCP are
+    an inet socket's."""
+    from pynetstat.linux.diagext import EXT_CONG
 
-    return request_for(kind, states, ext & ~GROUP_INFO, program)
+    return request_for(kind, states, ext & ~EXT_CONG, program)
 
 
 def _inet_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache,

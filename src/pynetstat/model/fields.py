@@ -117,7 +117,8 @@ ENDPOINTS = {
 EXTENSIONS: dict[str, tuple[Field, ...]] = {
     "timer": (Field("timer", "the pending timer: kind, ms until it fires, retransmissions"),),
     "memory": (Field("memory", "socket memory (skmeminfo), bytes; drops in packets"),),
-    "tcp_info": (Field("tcp_info", "struct tcp_info and the congestion algorithm"),),
+    "tcp_info": (Field("tcp_info", "struct tcp_info and the congestion algorithm"),
+                 Field("mptcp_info", "struct mptcp_info, of an MPTCP socket")),
     "tos": (Field("dscp", "DSCP of the packets the socket sends: TOS / traffic class >> 2"),),
     # -i: the timer and tcp_info's last_* times; its JSON is the timer and tcp_info objects
     "times": (),
@@ -198,10 +199,12 @@ CONNECTION_JSON = (
     ("remote_service", "string or null"),
     ("remote_host", "string or null"),
     # extension groups (EXTENSIONS), null unless asked for: -d, --timers, --memory, --info
+    # (tcp_info, and mptcp_info for an MPTCP socket)
     ("dscp", "int or null"),
     ("timer", "object or null"),
     ("memory", "object or null"),
     ("tcp_info", "object or null"),
+    ("mptcp_info", "object or null"),
 )
 
 # --- the JSON rows of the other kinds (docs/json.md: "A UNIX socket", "A RAW or ICMP socket",

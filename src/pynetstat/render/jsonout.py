@@ -73,6 +73,7 @@ def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names:
         "timer": None,
         "memory": None,
         "tcp_info": None,
+        "mptcp_info": None,
     }
     if extensions is not None:
         rec.update(extensions)
@@ -274,7 +275,7 @@ PLAIN_CELLS = {
 }
 _PLAIN_FIXED = {"interface": "null", "local_service": "null", "remote_service": "null",
                 "remote_host": "null", "dscp": "null", "timer": "null", "memory": "null",
-                "tcp_info": "null"}
+                "tcp_info": "null", "mptcp_info": "null"}
 _FILLED = tuple(name for name, _type in CONNECTION_JSON if name in PLAIN_CELLS)
 
 
