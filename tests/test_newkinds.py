@@ -310,7 +310,6 @@ def test_mptcp_info_in_the_extensions_of_a_dump():
     """--info on an MPTCP dump: INET_DIAG_INFO read as struct mptcp_info (the run path and the
     message-at-a-time path alike), never as tcp_info."""
     from attack.kernel import Sock, diag_message
-
     from pynetstat.linux.sockdiag import decode_batches
 
     info = MPTCP_INFO.pack(0, 0, 0, 2, 0, 0, 2, 0xABC, 1, 1, 2, 0, 0, 0, 0, 0, 5, 0, 5, 1, 4, 4, 4)
