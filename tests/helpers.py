@@ -135,7 +135,7 @@ def _endpoint_ok(text: str, numeric: bool) -> bool:
     return True
 
 
-ROW_START = re.compile(r"^  (TCP|UDP) ")
+ROW_START = re.compile(r"^  (TCP|UDP|MPTCP) ")
 
 
 def _could_be_row(line: str) -> bool:
@@ -178,7 +178,7 @@ def parse_table(out: str, *, pids: bool | None = None, numeric: bool = True, own
         proto, local, foreign, state = cells[:4]
         assert _endpoint_ok(local, numeric), f"bad local address {local!r}: {line!r}"
         assert _endpoint_ok(foreign, numeric), f"bad foreign address {foreign!r}: {line!r}"
-        if proto == "TCP":
+        if proto in ("TCP", "MPTCP"):
             assert state in STATES or re.fullmatch(r"UNKNOWN\(\d+\)", state), line
         else:
             assert state == "", line

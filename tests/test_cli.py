@@ -83,7 +83,7 @@ def test_unknown_flag(run_cli, argv, needle):
     assert_usage_error(run_cli(argv), needle)
 
 
-@pytest.mark.parametrize("argv", [["-p", "icmp4"], ["-p", "tcp4"], ["-p", "tcp,udp4"], ["-anp", "sctp"], ["-p", "IPv6"],
+@pytest.mark.parametrize("argv", [["-p", "icmp4"], ["-p", "tcp4"], ["-p", "tcp,udp4"], ["-anp", "sctp4"], ["-p", "IPv6"],
                                   ["-an", "-p", ""]])
 def test_bad_protocol_names_the_valid_values(run_cli, argv):
     assert_usage_error(run_cli(argv), "TCP, UDP, TCPv6, UDPv6")

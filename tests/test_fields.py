@@ -62,14 +62,18 @@ def test_every_kind_has_a_record_a_decoder_and_a_parser():
         # "": no kernel has a sock_diag handler for the kind (ping sockets): /proc only
         assert kind.decoder in collector.DECODERS or kind.decoder == "", kind
         assert (kind.decoder == "") == (kind.name in ("icmp", "icmp6")), kind
-        assert kind.proc_parser in collector.PARSERS, kind
+        # "": no /proc file lists the kind (MPTCP, SCTP, VSOCK): sock_diag is its only source
+        assert kind.proc_parser in collector.PARSERS or kind.proc_parser == "", kind
+        assert (kind.proc_file == "") == (kind.proc_parser == "") == (
+            kind.name in ("mptcp", "mptcp6", "sctp", "sctp6", "vsock")), kind
         assert kind.record is RECORDS[kind.shape] and kind.shape in fields.ENDPOINTS
         assert kind.batch is BATCHES[kind.shape] and kind.shape == kind.batch.SHAPE
         assert kind.record.__slots__ == fields.record_slots(kind.shape)
         assert kinds.BY_OPTION[kind.option] is kind
-        assert kind.spec == (kind.shape == "inet")
+        assert kind.spec == (kind.name in ("tcp", "tcp6", "udp", "udp6"))
     assert kinds.CONNECTION_PROTOCOLS == ("TCP", "UDP", "TCPv6", "UDPv6", "UNIX", "RAW", "RAWv6",
-                                          "ICMP", "ICMPv6", "PACKET", "all")
+                                          "ICMP", "ICMPv6", "PACKET", "MPTCP", "MPTCPv6", "SCTP",
+                                          "SCTPv6", "VSOCK", "all")
     # UDP is listed only with -a; -p picks kinds; without -p the spec's kinds alone
     assert [k.name for k, _ in kinds.selection(None, False)] == ["tcp", "tcp6"]
     assert [k.name for k, _ in kinds.selection(None, True)] == ["tcp", "tcp6", "udp", "udp6"]
@@ -78,14 +82,15 @@ def test_every_kind_has_a_record_a_decoder_and_a_parser():
     # several, in table order, each once; a UNIX socket is listed without -a when connected
     assert [k.name for k, _ in kinds.selection(("UNIX", "TCP", "UNIX"), False)] == ["tcp", "unix"]
     assert [k.name for k, _ in kinds.selection(("all",), True)] == [k.name for k in kinds.KINDS]
-    assert [k.name for k, _ in kinds.selection(("all",), False)] == ["tcp", "tcp6", "unix"]
+    assert [k.name for k, _ in kinds.selection(("all",), False)] == [
+        "tcp", "tcp6", "unix", "mptcp", "mptcp6", "sctp", "sctp6", "vsock"]
 
 
 def test_the_help_lists_the_kinds():
     from pynetstat.cli import help_text
 
     assert kinds.option_text() == ("TCP, UDP, TCPv6, UDPv6, UNIX, RAW, RAWv6, ICMP, ICMPv6, "
-                                   "PACKET or all")
+                                   "PACKET, MPTCP, MPTCPv6, SCTP, SCTPv6, VSOCK or all")
     assert f"Shows connections for proto: {kinds.option_text()} (every kind)" in " ".join(help_text().split())
 
 

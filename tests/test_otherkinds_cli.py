@@ -31,7 +31,8 @@ from attack.sandbox import CLONE_NEWNET, in_child, unshare  # noqa: E402
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "linux", "other-kinds")
 HEADINGS = {"unix": "### A UNIX socket", "raw": "### A RAW or ICMP socket",
             "raw6": "### A RAW or ICMP socket", "icmp": "### A RAW or ICMP socket",
-            "icmp6": "### A RAW or ICMP socket", "packet": "### A packet socket"}
+            "icmp6": "### A RAW or ICMP socket", "packet": "### A packet socket",
+            "vsock": "### A VSOCK socket"}
 LISTENER = "/tmp/pnst-other-s4u7dh4u/pnst sock\nnl"  # the recording's listener path
 FORGED_INODE = 1891716  # the inode the forged /proc/net/unix line names (the listener's)
 
@@ -173,7 +174,11 @@ def test_replayed_json_rows_follow_the_document():
     assert not raw[1]["verified"]  # no raw_diag on the recorded kernel: /proc/net/raw
     assert doc["sources"] == {"unix": "netlink", "raw": "proc", "raw6": "proc", "icmp": "proc",
                               "icmp6": "proc", "packet": "netlink", "tcp": "unavailable",
-                              "tcp6": "unavailable", "udp": "unavailable", "udp6": "unavailable"}
+                              "tcp6": "unavailable", "udp": "unavailable", "udp6": "unavailable",
+                              # not in the recording: the replay answers EOPNOTSUPP
+                              "mptcp": "unavailable", "mptcp6": "unavailable",
+                              "sctp": "unavailable", "sctp6": "unavailable",
+                              "vsock": "unavailable"}
 
 
 def test_proc_fallback_flags_the_forged_line_and_keeps_both():

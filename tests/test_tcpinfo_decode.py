@@ -162,7 +162,7 @@ def test_the_decoders_records_equal_keyword_built_ones():
         **dict(zip(diagext.SK_MEMINFO_FIELDS, range(9))))
     assert diagext.decode_extensions({diagext.INET_DIAG_TOS: b"\x04"}) == diagext.Extensions(
         info=None, meminfo=None, skmeminfo=None, congestion=None, tos=4, tclass=None, shutdown=None,
-        timer=None)
+        timer=None, mptcp=None)
 
 
 def test_the_ss_oracle_accepts_what_moved_between_readings_and_nothing_else():

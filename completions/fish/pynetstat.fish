@@ -15,7 +15,7 @@ complete -c pynetstat -s f -l fqdn -d 'Displays fully qualified domain names for
 complete -c pynetstat -s i -l times -d 'Under each row, the times Linux keeps, each named for what it is: the time left on the socket\'s timer (retransmission, keepalive or FIN_WAIT_2, TIME_WAIT, zero-window probe) and, for TCP connections, the time since the last data sent, the last data received and the last ACK received.'
 complete -c pynetstat -s n -l numeric -d 'Displays addresses and port numbers in numerical form.'
 complete -c pynetstat -s o -l pids -d 'Displays the owning process ID of each connection (one number: the lowest PID when several processes hold the socket; -b lists each, --json gives every owner; "-": no visible owner).'
-complete -c pynetstat -s p -l proto -l protocol -x -a 'TCP UDP TCPv6 UDPv6 UNIX RAW RAWv6 ICMP ICMPv6 PACKET all IP IPv6' -d 'Shows connections for proto: TCP, UDP, TCPv6, UDPv6, UNIX, RAW, RAWv6, ICMP, ICMPv6, PACKET or all (every kind); a comma list or -p again for several.'
+complete -c pynetstat -s p -l proto -l protocol -x -a 'TCP UDP TCPv6 UDPv6 UNIX RAW RAWv6 ICMP ICMPv6 PACKET MPTCP MPTCPv6 SCTP SCTPv6 VSOCK all IP IPv6' -d 'Shows connections for proto: TCP, UDP, TCPv6, UDPv6, UNIX, RAW, RAWv6, ICMP, ICMPv6, PACKET, MPTCP, MPTCPv6, SCTP, SCTPv6, VSOCK or all (every kind); a comma list or -p again for several.'
 complete -c pynetstat -s r -l routes -d 'Displays the routing table (main table; -v: every table).'
 complete -c pynetstat -s s -l statistics -d 'Displays per-protocol statistics (IP, IPv6, ICMP, ICMPv6, TCP, UDP); -v adds the kernel\'s counters the lines do not show.'
 complete -c pynetstat -s v -l verbose -d 'With -b: the whole sequence (process ancestry, cgroup path) for every executable.'

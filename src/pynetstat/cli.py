@@ -27,8 +27,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pynetstat.env import Environment
 
-# -p values the CSV format can list (its header is the TCP/UDP row's)
+# -p values the CSV format can list (its header is the TCP/UDP row's: the inet kinds, MPTCP and
+# SCTP too), and the live view (the spec's)
 SPEC_OPTIONS = frozenset(kind.option for kind in KINDS if kind.spec)
+INET_OPTIONS = frozenset(kind.option for kind in KINDS if kind.shape == "inet")
+# the kinds of another row: named in the message that refuses them with --csv
+_OTHER_SHAPES = ", ".join(dict.fromkeys(kind.label for kind in KINDS if kind.shape != "inet"))
 # canonical_protocol: tests and callers have always found it here.
 __all__ = ["USAGE", "canonical_protocol", "main", "parse_args"]
 
@@ -131,12 +135,15 @@ def parse_args(argv: list[str]) -> Options:
         opts.protocol = canonical_protocol(opts.protocol, opts.statistics)
         if not opts.statistics:
             opts.kinds = tuple(opts.protocol.split(","))
+            listable = INET_OPTIONS if opts.csv else SPEC_OPTIONS
             if ((opts.csv or opts.live)
-                    and opts.kinds != tuple(o for o in opts.kinds if o in SPEC_OPTIONS)):
+                    and opts.kinds != tuple(o for o in opts.kinds if o in listable)):
                 # the CSV header and the live view's columns are the TCP/UDP row's
-                raise UsageError(f"{'--csv' if opts.csv else '--live'} lists TCP and UDP sockets: "
-                                 "-p UNIX, RAW, ICMP, PACKET and all go with the text table or "
-                                 "--json")
+                raise UsageError(
+                    "--csv lists TCP, UDP, MPTCP and SCTP sockets: -p " + _OTHER_SHAPES
+                    + " and all go with the text table or --json" if opts.csv else
+                    "--live lists TCP and UDP sockets: -p " + _OTHER_SHAPES + ", MPTCP, SCTP "
+                    "and all go with the text table or --json")
     if opts.changes and opts.interval is None:
         raise UsageError("--changes needs an interval (for example: pynetstat -an --changes 2)")
     if opts.filters:

@@ -74,27 +74,37 @@ class SocketKind:
 
 
 def _inet(protocol: str, family: int, ipproto: int, active: int | None,
-          has_state: bool) -> SocketKind:
+          has_state: bool, decoder: str = "inet_diag", proc: bool = True,
+          spec: bool = True) -> SocketKind:
+    """An inet kind: the spec's TCP and UDP, or (``spec=False``) one listed only when ``-p``
+    names it. ``proc=False``: the kernel keeps no /proc/net file of it (MPTCP, SCTP: no
+    fallback; without its diag module the kind cannot be listed, and a note says so)."""
     name = protocol + ("6" if family == 6 else "")
     return SocketKind(
         name=name, option=protocol.upper() + ("v6" if family == 6 else ""),
         label=protocol.upper(), protocol=protocol, family=family,
         diag_family=_AF_INET6 if family == 6 else _AF_INET, diag_protocol=ipproto,
-        decoder="inet_diag", proc_file=f"net/{name}", proc_parser="inet",
-        default_states=active, all_states=ALL_STATES, shape="inet", has_state=has_state)
+        decoder=decoder, proc_file=f"net/{name}" if proc else "",
+        proc_parser="inet" if proc else "", default_states=active, all_states=ALL_STATES,
+        shape="inet", has_state=has_state, spec=spec)
 
 
-_AF_UNIX, _AF_PACKET = 1, 17
+_AF_UNIX, _AF_PACKET, _AF_VSOCK = 1, 17, 40
 IPPROTO_RAW = 255
+# MPTCP's number does not fit sdiag_protocol (a u8): the request names it in an attribute
+# (linux/sockdiag.request_for). include/uapi/linux/in.h
+IPPROTO_MPTCP = 262
+IPPROTO_SCTP = 132
 
 
 def _other(name: str, option: str, label: str, family: int, diag_family: int, decoder: str,
            proc_parser: str, active: int | None, shape: str, has_state: bool) -> SocketKind:
-    """A kind beyond the spec's: listed only when ``-p`` names it (or ``-p all``)."""
+    """A kind beyond the spec's: listed only when ``-p`` names it (or ``-p all``). No
+    ``proc_parser``: the kernel keeps no /proc/net file of it."""
     return SocketKind(
         name=name, option=option, label=label, protocol=name.rstrip("6"), family=family,
         diag_family=diag_family, diag_protocol=IPPROTO_RAW if shape == "raw" else 0,
-        decoder=decoder, proc_file=f"net/{name}", proc_parser=proc_parser,
+        decoder=decoder, proc_file=f"net/{name}" if proc_parser else "", proc_parser=proc_parser,
         default_states=active, all_states=ALL_STATES, shape=shape, has_state=has_state,
         spec=False)
 
@@ -103,6 +113,12 @@ def _other(name: str, option: str, label: str, family: int, diag_family: int, de
 # udp, udp6). The spec's netstat lists UDP only with -a: UDP has no connections to be "active".
 # The kinds beyond the spec's follow. A UNIX socket without -a is listed when connected (as TCP);
 # RAW, ICMP ("ping") and packet sockets have no connections to be active: -a lists them (as UDP).
+# MPTCP connections are TCP's (the socket a program holds; its subflows are TCP sockets and are
+# listed as TCP): without -a the connected ones. No /proc file lists MPTCP sockets. VSOCK
+# sockets (to and from virtual machines) are listed as UNIX ones: without -a the connected ones;
+# vsock_diag is their only source. SCTP: sctp_diag's replies are not decoded yet (an
+# association's state is in SCTP's own numbering, its addresses in attributes); where the
+# kernel has no sctp_diag (no SCTP at all, or the module missing) a note says so.
 KINDS = (
     _inet("tcp", 4, IPPROTO_TCP, ACTIVE_STATES, True),
     _inet("tcp", 6, IPPROTO_TCP, ACTIVE_STATES, True),
@@ -115,6 +131,12 @@ KINDS = (
     _other("icmp6", "ICMPv6", "ICMP", 6, _AF_INET6, "", "ping", None, "raw", False),
     _other("packet", "PACKET", "PACKET", 0, _AF_PACKET, "packet_diag", "packet", None, "packet",
            False),
+    _inet("mptcp", 4, IPPROTO_MPTCP, ACTIVE_STATES, True, "mptcp_diag", False, False),
+    _inet("mptcp", 6, IPPROTO_MPTCP, ACTIVE_STATES, True, "mptcp_diag", False, False),
+    _inet("sctp", 4, IPPROTO_SCTP, ACTIVE_STATES, True, "sctp_diag", False, False),
+    _inet("sctp", 6, IPPROTO_SCTP, ACTIVE_STATES, True, "sctp_diag", False, False),
+    _other("vsock", "VSOCK", "VSOCK", 0, _AF_VSOCK, "vsock_diag", "", ACTIVE_STATES, "vsock",
+           True),
 )
 
 BY_NAME = {kind.name: kind for kind in KINDS}

@@ -25,6 +25,11 @@ MAX_THREADS = 64  # lookup threads alive at once over a whole session, stuck one
 _WILDCARDS = frozenset({"0.0.0.0", "::", "*"})
 
 
+# An MPTCP connection's ports are TCP ports (its subflows are TCP connections on them, RFC 8684),
+# and the services database names none as "mptcp": a port is named as TCP's.
+_SERVICE_PROTOCOLS = {"mptcp": "tcp"}
+
+
 def parse_services(text: str) -> dict[tuple[int, str], str]:
     """``/etc/services`` text to ``{(port, proto): name}``; the first name for a port wins.
 
@@ -132,6 +137,7 @@ class Names:
         self.fqdn = False
 
     def service(self, port: int, proto: str) -> str | None:
+        proto = _SERVICE_PROTOCOLS.get(proto, proto)
         if self._services is None:
             try:
                 with open(self._services_path, encoding="utf-8", errors="replace") as f:

@@ -98,6 +98,18 @@ def diag_message(sock: Sock, seq: int, flags: int = NLM_F_MULTI) -> bytes:
     return nlmsg(SOCK_DIAG_BY_FAMILY, flags, seq, body)
 
 
+def vsock_message(seq: int, *, stype: int, state: int, src: tuple[int, int],
+                  dst: tuple[int, int], inode: int, cookie: int, shutdown: int = 0,
+                  flags: int = NLM_F_MULTI) -> bytes:
+    """``struct vsock_diag_msg`` (include/uapi/linux/vm_sockets_diag.h, 32 bytes, host order):
+    family AF_VSOCK (40), type, state, shutdown; source CID and port, destination CID and port;
+    inode; cookie as two u32, low half first."""
+    body = (struct.pack("=BBBB", 40, stype, state, shutdown) + struct.pack("=II", *src)
+            + struct.pack("=II", *dst) + struct.pack("=I", inode)
+            + struct.pack("=II", cookie & 0xFFFFFFFF, cookie >> 32))
+    return nlmsg(SOCK_DIAG_BY_FAMILY, flags, seq, body)
+
+
 def done_message(seq: int, error: int = 0) -> bytes:
     return nlmsg(NLMSG_DONE, NLM_F_MULTI, seq, struct.pack("=i", error))
 

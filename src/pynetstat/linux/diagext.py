@@ -184,10 +184,12 @@ class Extensions(_Record):
     socket's too: dual-stack sockets use it for IPv4 traffic); ``tclass``: the IPv6 traffic
     class; ``shutdown``: ``sk_shutdown`` bits (1 receive side shut, 2 send side shut);
     ``timer``: the ``Timer`` of the message (``decode_extensions`` leaves it ``None``, the dump's
-    decoder fills it from ``inet_diag_msg``).
+    decoder fills it from ``inet_diag_msg``); ``mptcp``: ``mptcpinfo.MptcpInfo``, what
+    ``INET_DIAG_INFO`` holds for an MPTCP socket (then ``info`` is ``None``).
     """
 
-    __slots__ = ("info", "meminfo", "skmeminfo", "congestion", "tos", "tclass", "shutdown", "timer")
+    __slots__ = ("info", "meminfo", "skmeminfo", "congestion", "tos", "tclass", "shutdown", "timer",
+                 "mptcp")
 
     def dscp(self, ipv4: bool) -> int | None:
         """The DSCP (the TOS or traffic class byte >> 2; the low 2 bits are ECN) of the packets
@@ -217,16 +219,23 @@ def decode_u8(payload: bytes) -> int | None:
     return payload[0] if payload else None
 
 
-def decode_extensions(attrs: dict[int, bytes], timer: Timer | None = None) -> Extensions:
+def decode_extensions(attrs: dict[int, bytes], timer: Timer | None = None,
+                      mptcp: bool = False) -> Extensions:
     """``{attribute type: payload}`` of one socket message -> ``Extensions``. Types we do not
     know (``INET_DIAG_PAD`` before a 64-bit aligned ``INET_DIAG_INFO``, ``INET_DIAG_CGROUP_ID``,
-    ...) are ignored."""
+    ...) are ignored. ``mptcp``: the message is an MPTCP socket's, whose ``INET_DIAG_INFO`` is a
+    ``struct mptcp_info``."""
     get = attrs.get
     info = get(INET_DIAG_INFO)
+    mptcp_info = None
+    if mptcp and info is not None:
+        from pynetstat.linux.mptcpinfo import decode_mptcp_info
+
+        info, mptcp_info = None, decode_mptcp_info(info)
     meminfo = get(INET_DIAG_MEMINFO)
     skmeminfo = get(INET_DIAG_SKMEMINFO)
     cong = get(INET_DIAG_CONG)
-    return Extensions._of(  # in slot order: info, meminfo, skmeminfo, congestion, tos, tclass, shutdown, timer
+    return Extensions._of(  # in slot order: info, meminfo, skmeminfo, congestion, tos, tclass, shutdown, timer, mptcp
         None if info is None else decode_tcp_info(info),
         None if meminfo is None else decode_meminfo(meminfo),
         None if skmeminfo is None else decode_skmeminfo(skmeminfo),
@@ -235,6 +244,7 @@ def decode_extensions(attrs: dict[int, bytes], timer: Timer | None = None) -> Ex
         decode_u8(get(INET_DIAG_TCLASS, b"")),
         decode_u8(get(INET_DIAG_SHUTDOWN, b"")),
         timer,
+        mptcp_info,
     )
 
 
@@ -270,17 +280,18 @@ def _same_headers(chunk: bytes, found: dict, first: int, count: int, step: int) 
 
 def run_extensions(chunk: bytes, first: int, count: int, step: int, attrs_at: int,
                    found: dict[int, tuple[int, int]], timers: bytes, expires: list[int],
-                   retrans: bytes) -> RunExtensions | None:
+                   retrans: bytes, mptcp: bool = False) -> RunExtensions | None:
     """The ``Extensions`` of a run of ``count`` sock_diag messages ``step`` bytes apart (the
     first at ``first``), to be read attribute by attribute over the whole run: ``found`` is the
     first message's attributes (``netlink.parse_attrs`` from ``attrs_at``, its first attribute).
     The kernel writes the attributes of one dump's full sockets in the same order and sizes, so
     an attribute lies at the same offset in each message of a run (messages of one length);
     where that is not so (an extra attribute of the same size: ULP, MD5), ``None``: the caller
-    decodes message by message. Timers come from the messages' own columns."""
+    decodes message by message. Timers come from the messages' own columns. ``mptcp``: the
+    run is of MPTCP sockets (``INET_DIAG_INFO`` is ``struct mptcp_info``)."""
     if not _same_headers(chunk, found, first, count, step):
         return None
-    return RunExtensions(chunk, first, count, step, found, timers, expires, retrans)
+    return RunExtensions(chunk, first, count, step, found, timers, expires, retrans, mptcp)
 
 
 class RunExtensions:
@@ -290,14 +301,15 @@ class RunExtensions:
     ``congestion``), with no record per socket. Once the records are made the buffer is let go."""
 
     __slots__ = ("_chunk", "_first", "_count", "_step", "_found", "_timers", "_expires",
-                 "_retrans", "_records")
+                 "_retrans", "_records", "_mptcp")
 
     def __init__(self, chunk: bytes, first: int, count: int, step: int,
                  found: dict[int, tuple[int, int]], timers: bytes, expires: list[int],
-                 retrans: bytes) -> None:
+                 retrans: bytes, mptcp: bool = False) -> None:
         self._chunk, self._first, self._count, self._step = chunk, first, count, step
         self._found, self._timers, self._expires, self._retrans = found, timers, expires, retrans
         self._records: list[Extensions] | None = None
+        self._mptcp = mptcp  # INET_DIAG_INFO is struct mptcp_info: no tcp_info columns
 
     def __len__(self) -> int:
         return self._count
@@ -313,7 +325,7 @@ class RunExtensions:
         info_columns``: a field the kernel's struct lacks is ``None`` for each); ``{}`` when the
         run's messages carry no tcp_info (UDP, TIME_WAIT); ``None`` when the columns cannot be
         read (the records can)."""
-        if self._records is not None:
+        if self._records is not None or self._mptcp:
             return None
         info = self._found.get(INET_DIAG_INFO)
         if info is None:
@@ -362,8 +374,13 @@ class RunExtensions:
             off, size = found[kind]
             return list(chunk[off:stop:step]) if size else none
 
-        infos = none
-        if INET_DIAG_INFO in found:
+        infos = mptcps = none
+        if INET_DIAG_INFO in found and self._mptcp:
+            from pynetstat.linux.mptcpinfo import decode_mptcp_info
+
+            size = found[INET_DIAG_INFO][1]
+            mptcps = [decode_mptcp_info(chunk[at : at + size]) for at in offsets(INET_DIAG_INFO)]
+        elif INET_DIAG_INFO in found:
             size = found[INET_DIAG_INFO][1]
             fill, reader = prefix_reader(size)
             unpacked = TcpInfo._unpacked
@@ -386,4 +403,4 @@ class RunExtensions:
         shutdown = payload_column(INET_DIAG_SHUTDOWN) if INET_DIAG_SHUTDOWN in found else none
         timer_records = list(map(_make_timer, self._timers, self._expires, self._retrans))
         return list(map(_make_extensions, infos, mem, skmem, congs, tos, tclass, shutdown,
-                        timer_records))
+                        timer_records, mptcps))

@@ -230,3 +230,26 @@ class PingSocket(_Record):
         self.wqueue = wqueue
         self.drops = drops
         self.verified = verified
+
+
+class VsockSocket(_Record):
+    """One AF_VSOCK socket (virtio-vsock, VMCI, Hyper-V, loopback): ``type`` SOCK_STREAM 1,
+    SOCK_DGRAM 2 or SOCK_SEQPACKET 5; ``state`` its ``sk_state`` in TCP's numbering (LISTEN,
+    ESTABLISHED, SYN_SENT while connecting, CLOSE); ``shutdown`` RCV_SHUTDOWN 1 | SEND_SHUTDOWN 2;
+    ends as (CID, port), 4294967295 for VMADDR_CID_ANY / VMADDR_PORT_ANY. vsock_diag gives no
+    uid and no queues."""
+
+    __slots__ = ("type", "state", "shutdown", "local_cid", "local_port", "remote_cid",
+                 "remote_port", "inode", "cookie")
+
+    def __init__(self, *, type: int, state: int, shutdown: int, local_cid: int, local_port: int,
+                 remote_cid: int, remote_port: int, inode: int, cookie: int):
+        self.type = type
+        self.state = state
+        self.shutdown = shutdown
+        self.local_cid = local_cid
+        self.local_port = local_port
+        self.remote_cid = remote_cid
+        self.remote_port = remote_port
+        self.inode = inode
+        self.cookie = cookie

@@ -152,8 +152,9 @@ class OwnerSelect:
 # saves. Past this, the whole table is dumped and the walk's inodes pick the sockets.
 MAX_ENDS = 64
 _PIDFD_GETFD = 438  # the syscall's number, the same on every architecture (Linux 5.6)
+# (AF_*, SOCK_*, IPPROTO_*) -> (protocol, family); an MPTCP socket reports IPPROTO_MPTCP (262)
 _INET = {(2, 1, 6): ("tcp", 4), (10, 1, 6): ("tcp", 6), (2, 2, 17): ("udp", 4),
-         (10, 2, 17): ("udp", 6)}  # (AF_*, SOCK_*, IPPROTO_*) -> (protocol, family)
+         (10, 2, 17): ("udp", 6), (2, 1, 262): ("mptcp", 4), (10, 1, 262): ("mptcp", 6)}
 
 
 def socket_ends(held: list[tuple[int, list[str]]]

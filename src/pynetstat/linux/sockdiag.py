@@ -56,6 +56,8 @@ INET_DIAG_INFO = 2  # struct tcp_info
 INET_DIAG_TOS = 5
 INET_DIAG_SKMEMINFO = 7
 INET_DIAG_REQ_BYTECODE = 1  # the request's attribute (enum inet_diag_req_attrs)
+INET_DIAG_REQ_PROTOCOL = 3  # u32: a protocol above 255 (MPTCP), Linux 5.9+
+_U32_ATTR = struct.Struct("=HHI")
 
 _REQ = struct.Struct("=BBBBI HH16s16sI II")
 # struct inet_diag_req (v1): family, src_len, dst_len, ext, sockid, states, dbs
@@ -76,11 +78,20 @@ def request_for(kind: SocketKind, states: int = ALL_STATES, ext: int = 0,
 
     The key names the dump in recordings (tests/fixtures/linux/*/netlink/sock_diag-tcp6.nl),
     with or without a program: a recorded dump replays whatever was asked when it was recorded,
-    which is why ``select.Selection.select`` checks every socket again."""
-    payload = _REQ.pack(kind.diag_family, kind.diag_protocol, ext, 0, states, 0, 0, b"", b"", 0,
-                        0xFFFFFFFF, 0xFFFFFFFF)
+    which is why ``select.Selection.select`` checks every socket again.
+
+    A protocol above 255 (MPTCP, 262) does not fit ``sdiag_protocol``: an
+    ``INET_DIAG_REQ_PROTOCOL`` attribute names it, and the kernel then reads the attribute alone
+    (net/ipv4/inet_diag.c ``inet_diag_get_protocol``). ss and the kernel's selftest put the low
+    byte (6, TCP) in the field; we put 0, which no handler serves: a kernel older than the
+    attribute (5.9) answers ENOENT instead of dumping its TCP sockets as MPTCP ones."""
+    protocol = kind.diag_protocol
+    payload = _REQ.pack(kind.diag_family, protocol if protocol <= 255 else 0, ext, 0, states, 0,
+                        0, b"", b"", 0, 0xFFFFFFFF, 0xFFFFFFFF)
     if bytecode is not None:
         payload += RTATTR.pack(4 + len(bytecode), INET_DIAG_REQ_BYTECODE) + bytecode
+    if protocol > 255:
+        payload += _U32_ATTR.pack(8, INET_DIAG_REQ_PROTOCOL, protocol)
     return Request(NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, payload, f"sock_diag-{kind.name}")
 
 
@@ -298,7 +309,7 @@ def _attributes(chunk: bytes, start: int, count: int, step: int, length: int) ->
 
 
 def _extensions(chunk: bytes, start: int, count: int, step: int, length: int,
-                order: _Order) -> Sequence:
+                order: _Order, mptcp: bool = False) -> Sequence:
     """One ``diagext.Extensions`` per message of the run, its ``timer`` from the message's own
     fields (``idiag_timer``, ``idiag_expires``, ``idiag_retrans``): a ``diagext.RunExtensions``
     (read a field at a time, records made only when asked for) when the run's messages share
@@ -316,14 +327,15 @@ def _extensions(chunk: bytes, start: int, count: int, step: int, length: int,
         found = parse_attrs(chunk, start + _HEAD_SIZE, start + length)
         if count > 1 and found:
             run = run_extensions(chunk, start, count, step, start + _HEAD_SIZE, found,
-                                 timers, expires, retrans)
+                                 timers, expires, retrans, mptcp)
             if run is not None:
                 return run  # a sequence whose records are made when one is asked for
     out = []
     for i, at in enumerate(range(start, end, step)):
         found = parse_attrs(chunk, at + _HEAD_SIZE, at + length)
         attrs = {kind: chunk[off : off + size] for kind, (off, size) in found.items()}
-        out.append(decode_extensions(attrs, decode_timer(timers[i], expires[i], retrans[i])))
+        out.append(decode_extensions(attrs, decode_timer(timers[i], expires[i], retrans[i]),
+                                     mptcp))
     return tuple(out)
 
 
@@ -349,6 +361,7 @@ def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
     the dump's order.
     """
     order = _ORDERS[byteorder]
+    mptcp = protocol == "mptcp"  # its INET_DIAG_INFO is struct mptcp_info
     if cache is None:
         cache = AddressCache()
     af = AF_INET if family == 4 else AF_INET6 if family == 6 else 0
@@ -392,7 +405,7 @@ def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
                                                                    length)
                                 if extensions:
                                     batch.extensions = _extensions(run_part, run_start, n, step,
-                                                                   length, order)
+                                                                   length, order, mptcp)
                                 yield batch
                             off += good * step
                             stats.messages += good

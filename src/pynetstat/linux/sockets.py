@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from itertools import repeat
 
-from pynetstat.errors import BackendUnavailable
+from pynetstat.errors import BackendUnavailable, NetlinkError
 from pynetstat.kinds import in_states
 from pynetstat.linux.netlink import DumpStats
 from pynetstat.linux.procfs import parse_inet_file
@@ -29,6 +29,7 @@ from pynetstat.model.sockets import (
     RawSocketRecord,
     SocketBatch,
     UnixSocketRecord,
+    VsockSocketRecord,
 )
 
 TYPE_CHECKING = False
@@ -40,10 +41,21 @@ if TYPE_CHECKING:
     from pynetstat.select import Selection
 
 BATCH = 4096  # sockets a batch of the other kinds holds
+_ENOENT = 2  # errno.ENOENT (the errno module is not imported for one constant)
 
 
 def _inet_request(kind: SocketKind, states: int, program: bytes | None, ext: int = 0):
     return request_for(kind, states, ext, program)
+
+
+def _mptcp_request(kind: SocketKind, states: int, program: bytes | None, ext: int = 0):
+    """An MPTCP socket's ``INET_DIAG_INFO`` is ``struct mptcp_info`` (net/mptcp/mptcp_diag.c
+    ``mptcp_diag_get_info``; the decoder reads it so: ``sockdiag.decode_batches`` for protocol
+    "mptcp"), and it has no congestion algorithm (not asked for); the timer, memory and DSCP are
+    an inet socket's."""
+    from pynetstat.linux.diagext import EXT_CONG
+
+    return request_for(kind, states, ext & ~EXT_CONG, program)
 
 
 def _inet_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache,
@@ -186,16 +198,52 @@ def _packet_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteo
                                                  log.parse_errors)))
 
 
+def _vsock_request(kind: SocketKind, states: int, program: bytes | None, ext: int = 0):
+    from pynetstat.linux.vsockdiag import build_request
+
+    return build_request(states)
+
+
+def _vsock_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
+    from pynetstat.linux.vsockdiag import decode_dump
+
+    return _batches(kind, [
+        VsockSocketRecord(proto="vsock", family=0, state=s.state, inode=s.inode, uid=None,
+                          cookie=s.cookie, recv_q=None, send_q=None, type=s.type,
+                          local_cid=s.local_cid, local_port=s.local_port,
+                          remote_cid=s.remote_cid, remote_port=s.remote_port)
+        for s in decode_dump(reply, stats)])
+
+
+def _sctp_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache,
+               extensions: bool = False):
+    """Not decoded yet: sctp_diag (net/sctp/diag.c) sends each endpoint in TCP's state numbering,
+    then each of its associations in SCTP's own (``enum sctp_state``), with every address in the
+    INET_DIAG_LOCALS and INET_DIAG_PEERS attributes. The request is sent and its reply read to
+    the end all the same, so that a kernel without the handler (the reply's NLMSG_DONE carries
+    ENOENT, raised here as ``NetlinkError``) is told apart from one whose answer is not decoded."""
+    from pynetstat.linux.netlink import iter_dump
+
+    for _ in iter_dump(reply, DumpStats(), f"sock_diag {kind.name}", whole=True):
+        pass
+    raise BackendUnavailable(f"sock_diag {kind.name}: pynetstat does not decode sctp_diag "
+                             "replies yet")
+
+
 def _batches(kind: SocketKind, records: list) -> Iterator[SocketBatch]:
     for start in range(0, len(records), BATCH):
         yield kind.batch.from_sockets(kind.protocol, kind.family, records[start : start + BATCH])
 
 
 # The requests, decoders and /proc parsers that kinds.py names: a new kind registers its own here.
+# A decoder's name is the kernel module that answers its request ("mptcp_diag": MPTCP sockets
+# are inet ones, read as TCP's are).
 REQUESTS = {"inet_diag": _inet_request, "unix_diag": _unix_request, "raw_diag": _raw_request,
-            "packet_diag": _packet_request}
+            "packet_diag": _packet_request, "mptcp_diag": _mptcp_request,
+            "vsock_diag": _vsock_request, "sctp_diag": _inet_request}
 DECODERS = {"inet_diag": _inet_diag, "unix_diag": _unix_diag, "raw_diag": _raw_diag,
-            "packet_diag": _packet_diag}
+            "packet_diag": _packet_diag, "mptcp_diag": _inet_diag, "vsock_diag": _vsock_diag,
+            "sctp_diag": _sctp_diag}
 PARSERS = {"inet": _inet_proc, "unix": _unix_proc, "raw": _raw_proc, "ping": _ping_proc,
            "packet": _packet_proc}
 
@@ -211,12 +259,14 @@ JOINT = {("tcp", "tcp6"): (both_families_request, TCPDIAG_GETSOCK)}
 class SourceLog:
     """Where each protocol's sockets came from, and what was lost on the way."""
 
-    __slots__ = ("sources", "fallback_reasons", "netlink", "parse_errors", "unreadable",
-                 "filter_notes", "notes", "warnings")
+    __slots__ = ("sources", "fallback_reasons", "missing", "netlink", "parse_errors",
+                 "unreadable", "filter_notes", "notes", "warnings")
 
     def __init__(self) -> None:
         self.sources: dict[str, str] = {}  # "tcp6" -> "netlink" | "proc" | "unavailable"
         self.fallback_reasons: dict[str, str] = {}  # "tcp6" -> why netlink was not used
+        # "mptcp" -> "mptcp_diag": the kernel has no handler for the kind (it answered ENOENT)
+        self.missing: dict[str, str] = {}
         self.netlink = DumpStats()
         self.parse_errors: list = []  # ParseError from /proc files
         self.unreadable: dict[str, str] = {}  # "/proc/net/tcp6" -> reason
@@ -296,6 +346,10 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
             # OSError: a source is any object with dump(); one may let the OS's error through.
             log.fallback_reasons[name] = (str(e) if isinstance(e, BackendUnavailable)
                                           else f"sock_diag {name}: {e.strerror or e}")
+            if isinstance(e, NetlinkError) and e.errno == _ENOENT and not yielded:
+                # net/core/sock_diag.c, net/ipv4/inet_diag.c: no handler for the family or the
+                # protocol (its module not built, not loadable, or the protocol absent)
+                log.missing[name] = kind.decoder
             if yielded:
                 # The dump broke off midway: keep what came, and say so rather than mix sources.
                 log.sources[name] = "netlink (incomplete)"
@@ -425,6 +479,9 @@ def _in_states(batch: SocketBatch, states: int) -> SocketBatch | None:
 
 def _from_proc(proc, kind: SocketKind, states: int, log: SourceLog) -> Iterator[SocketBatch]:
     name, path = kind.name, kind.proc_file
+    if not path:  # no /proc file lists this kind (MPTCP): without its diag module, nothing does
+        log.sources[name] = "unavailable"
+        return
     try:
         data = proc.read_bytes(path)
     except FileNotFoundError:

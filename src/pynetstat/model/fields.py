@@ -43,9 +43,10 @@ class Field:
 
 
 CORE = (
-    Field("proto", "protocol of the kind: 'tcp', 'udp', 'unix', 'raw', 'icmp', 'packet'",
+    Field("proto", "protocol of the kind: 'tcp', 'udp', 'unix', 'raw', 'icmp', 'packet', "
+          "'mptcp', 'vsock'", column=False),
+    Field("family", "4 or 6 for inet, raw and icmp kinds; 0 for unix, packet and vsock",
           column=False),
-    Field("family", "4 or 6 for inet, raw and icmp kinds; 0 for unix and packet", column=False),
     Field("state", "kernel state code (include/net/tcp_states.h)"),
     Field("inode", "socket inode; 0 when no file refers to it (TIME_WAIT, request sockets)"),
     Field("uid", "owner uid; None for TIME_WAIT and request sockets, which keep none"),
@@ -97,6 +98,14 @@ ENDPOINTS = {
         Field("tx_ring", "PacketRing of its PACKET_TX_RING, or None"),
         Field("verified", "True from packet_diag; False from /proc/net/packet"),
     ),
+    # AF_VSOCK (vsock_diag): ends are (CID, port); 4294967295 is VMADDR_CID_ANY / VMADDR_PORT_ANY
+    "vsock": (
+        Field("type", "SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_SEQPACKET 5"),
+        Field("local_cid", "the context ID it is bound to"),
+        Field("local_port", "int"),
+        Field("remote_cid", "the peer's context ID; VMADDR_CID_ANY when unconnected"),
+        Field("remote_port", "int"),
+    ),
 }
 
 # Extension groups: each what one sock_diag attribute group fills (include/uapi/linux/inet_diag.h:
@@ -108,7 +117,8 @@ ENDPOINTS = {
 EXTENSIONS: dict[str, tuple[Field, ...]] = {
     "timer": (Field("timer", "the pending timer: kind, ms until it fires, retransmissions"),),
     "memory": (Field("memory", "socket memory (skmeminfo), bytes; drops in packets"),),
-    "tcp_info": (Field("tcp_info", "struct tcp_info and the congestion algorithm"),),
+    "tcp_info": (Field("tcp_info", "struct tcp_info and the congestion algorithm"),
+                 Field("mptcp_info", "struct mptcp_info, of an MPTCP socket")),
     "tos": (Field("dscp", "DSCP of the packets the socket sends: TOS / traffic class >> 2"),),
     # -i: the timer and tcp_info's last_* times; its JSON is the timer and tcp_info objects
     "times": (),
@@ -189,10 +199,12 @@ CONNECTION_JSON = (
     ("remote_service", "string or null"),
     ("remote_host", "string or null"),
     # extension groups (EXTENSIONS), null unless asked for: -d, --timers, --memory, --info
+    # (tcp_info, and mptcp_info for an MPTCP socket)
     ("dscp", "int or null"),
     ("timer", "object or null"),
     ("memory", "object or null"),
     ("tcp_info", "object or null"),
+    ("mptcp_info", "object or null"),
 )
 
 # --- the JSON rows of the other kinds (docs/json.md: "A UNIX socket", "A RAW or ICMP socket",
@@ -243,5 +255,12 @@ SHAPE_JSON = {
         ("rx_ring", "object or null"),
         ("tx_ring", "object or null"),
         ("verified", "bool"),
+    ),
+    "vsock": COMMON_JSON + (
+        ("type", "string"),
+        ("local_cid", "int"),
+        ("local_port", "int"),
+        ("remote_cid", "int"),
+        ("remote_port", "int"),
     ),
 }

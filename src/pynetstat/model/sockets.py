@@ -207,9 +207,16 @@ class PacketSocketRecord(_Other):
     __init__ = keyword_init(__slots__)
 
 
+class VsockSocketRecord(_Other):
+    """One AF_VSOCK socket (shape "vsock"); ``proto`` "vsock", ``family`` 0."""
+
+    __slots__ = record_slots("vsock")
+    __init__ = keyword_init(__slots__)
+
+
 # The record class of each endpoint shape (the kind table names the shape).
 RECORDS = {"inet": InetSocket, "unix": UnixSocketRecord, "raw": RawSocketRecord,
-           "packet": PacketSocketRecord}
+           "packet": PacketSocketRecord, "vsock": VsockSocketRecord}
 
 
 class Owner:
@@ -367,5 +374,7 @@ SocketBatch._make = staticmethod(positional_maker(InetSocket, SocketBatch.CONSTA
 UnixBatch = _batch_class("UnixBatch", "unix", "UNIX sockets by column (``_Batch``).")
 RawBatch = _batch_class("RawBatch", "raw", "RAW and ping sockets by column (``_Batch``).")
 PacketBatch = _batch_class("PacketBatch", "packet", "Packet sockets by column (``_Batch``).")
+VsockBatch = _batch_class("VsockBatch", "vsock", "AF_VSOCK sockets by column (``_Batch``).")
 # The batch class of each endpoint shape (kinds.SocketKind.batch).
-BATCHES = {"inet": SocketBatch, "unix": UnixBatch, "raw": RawBatch, "packet": PacketBatch}
+BATCHES = {"inet": SocketBatch, "unix": UnixBatch, "raw": RawBatch, "packet": PacketBatch,
+           "vsock": VsockBatch}

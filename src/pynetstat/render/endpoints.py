@@ -253,6 +253,29 @@ def _packet_cells(sock, label: str, ifname, names) -> tuple[str, str, str, str]:
     return label, f"{where}:{ethertype or f'0x{sock.ethertype:04x}'}", "*", " ".join(words)
 
 
+VSOCK_ANY = 0xFFFFFFFF  # VMADDR_CID_ANY, VMADDR_PORT_ANY (include/uapi/linux/vm_sockets.h)
+
+
+def vsock_end(cid: int, port: int) -> str:
+    """``2:1024``: a vsock end as ss prints it, ``*`` for the wildcard CID or port.
+
+    >>> vsock_end(2, 1024), vsock_end(0xFFFFFFFF, 0xFFFFFFFF)
+    ('2:1024', '*:*')
+    """
+    return (f"{'*' if cid == VSOCK_ANY else cid}:{'*' if port == VSOCK_ANY else port}")
+
+
+def vsock_state_text(stype: int, state: int) -> str:
+    """The socket type, then the spec's state name of its ``sk_state`` (TCP's numbering):
+    ``STREAM LISTENING``, ``STREAM ESTABLISHED``, ``DGRAM CLOSED``."""
+    return f"{SOCK_TYPE_WORDS.get(stype, f'TYPE({stype})')} {spec_state_name(state)}"
+
+
+def _vsock_cells(sock, label: str, ifname, names) -> tuple[str, str, str, str]:
+    return (label, vsock_end(sock.local_cid, sock.local_port),
+            vsock_end(sock.remote_cid, sock.remote_port), vsock_state_text(sock.type, sock.state))
+
+
 # endpoint shape -> (sock, Proto label, ifname, names) -> the four cells
 SHAPE_CELLS = {"inet": _inet_cells, "unix": _unix_cells, "raw": _raw_cells,
-               "packet": _packet_cells}
+               "packet": _packet_cells, "vsock": _vsock_cells}

@@ -242,6 +242,31 @@ def info_tokens(ext: Extensions, numeric: bool) -> list[str]:
     return out
 
 
+# struct mptcp_info fields as ss -Mi prints them (misc/ss.c mptcp_stats_print): in hex these
+MPTCP_HEX = frozenset(("token", "write_seq", "snd_una", "rcv_nxt"))
+
+
+def mptcp_tokens(ext: Extensions) -> list[str]:
+    """--info of an MPTCP socket: every field of its ``struct mptcp_info`` the kernel reports,
+    in the struct's order and ss -Mi's words (the flags by name: ``fallback``, ``remote_key``;
+    the token and sequence numbers in hex), 0s too, as for TCP."""
+    info = ext.mptcp
+    if info is None:
+        return []
+    out = []
+    for name in info.__slots__:
+        value = getattr(info, name)
+        if value is None:
+            continue
+        if name == "flags":
+            out += info.flag_names()
+        elif name in MPTCP_HEX:
+            out.append(f"{name}:{value:x}")
+        else:
+            out.append(f"{name}:{value}")
+    return out
+
+
 def times_tokens(ext: Extensions) -> list[str]:
     """-i: what Linux knows of time, each named for what it is (never a time in state, which
     Linux does not record): ``timer left: keepalive 7.200sec;`` and, from tcp_info, ``last data
@@ -291,6 +316,7 @@ def extension_lines(ext: Extensions | None, groups: tuple[str, ...], numeric: bo
             text = info_text(ext, numeric)
             if text is not None:
                 tokens.append(text)
+            tokens += mptcp_tokens(ext)
     return [INDENT + " ".join(tokens)] if tokens else []
 
 
@@ -510,6 +536,17 @@ def tcp_info_json(ext: Extensions) -> dict[str, Any] | None:
     return out
 
 
+def mptcp_info_json(ext: Extensions) -> dict[str, Any] | None:
+    """Every field of ``struct mptcp_info`` (docs/json.md, "mptcp_info"), ``null`` past what
+    the kernel reports, and the flags by name."""
+    info = ext.mptcp
+    if info is None:
+        return None
+    out: dict[str, Any] = info.as_dict()
+    out["flag_names"] = info.flag_names()
+    return out
+
+
 # The row's extension objects: JSON column -> (the groups that fill it, its keys in order). CSV
 # spreads each over a column per key (render/csvout.spread_columns).
 EXTENSION_OBJECTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -530,9 +567,10 @@ def extension_encoder(groups: tuple[str, ...]
 
 def extension_json(ext: Extensions | None, groups: tuple[str, ...], ipv4: bool = True
                    ) -> dict[str, Any]:
-    """The row's ``dscp``, ``timer``, ``memory`` and ``tcp_info`` (``null`` when not asked for
-    or not reported for this socket)."""
-    out: dict[str, Any] = {"dscp": None, "timer": None, "memory": None, "tcp_info": None}
+    """The row's ``dscp``, ``timer``, ``memory``, ``tcp_info`` and ``mptcp_info`` (``null``
+    when not asked for or not reported for this socket)."""
+    out: dict[str, Any] = {"dscp": None, "timer": None, "memory": None, "tcp_info": None,
+                           "mptcp_info": None}
     if ext is None:
         return out
     if "tos" in groups:
@@ -543,4 +581,5 @@ def extension_json(ext: Extensions | None, groups: tuple[str, ...], ipv4: bool =
         out["memory"] = memory_json(ext)
     if "tcp_info" in groups or "times" in groups:
         out["tcp_info"] = tcp_info_json(ext)
+        out["mptcp_info"] = mptcp_info_json(ext)
     return out

@@ -73,6 +73,7 @@ def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names:
         "timer": None,
         "memory": None,
         "tcp_info": None,
+        "mptcp_info": None,
     }
     if extensions is not None:
         rec.update(extensions)
@@ -164,10 +165,20 @@ def _packet_fields(sock, ifname, owner_json) -> dict:
     }
 
 
+def _vsock_fields(sock, ifname, owner_json) -> dict:
+    return {
+        "type": SOCK_TYPE_WORDS.get(sock.type, str(sock.type)).lower(),
+        "local_cid": sock.local_cid, "local_port": sock.local_port,
+        "remote_cid": sock.remote_cid, "remote_port": sock.remote_port,
+    }
+
+
 # shape -> the row's state (the table's words; null where the table shows none) and own fields
 _SHAPE_STATE = {"unix": lambda sock: UNIX_STATE_WORDS.get(sock.state, f"UNKNOWN({sock.state})") or None,
-                "raw": lambda sock: None, "packet": lambda sock: None}
-_SHAPE_FIELDS = {"unix": _unix_fields, "raw": _raw_fields, "packet": _packet_fields}
+                "raw": lambda sock: None, "packet": lambda sock: None,
+                "vsock": lambda sock: spec_state_name(sock.state)}
+_SHAPE_FIELDS = {"unix": _unix_fields, "raw": _raw_fields, "packet": _packet_fields,
+                 "vsock": _vsock_fields}
 
 
 def owners_value(owners: tuple[Owner, ...], owner_json: Callable | None) -> list[dict]:
@@ -271,7 +282,7 @@ PLAIN_CELLS = {
 }
 _PLAIN_FIXED = {"interface": "null", "local_service": "null", "remote_service": "null",
                 "remote_host": "null", "dscp": "null", "timer": "null", "memory": "null",
-                "tcp_info": "null"}
+                "tcp_info": "null", "mptcp_info": "null"}
 _FILLED = tuple(name for name, _type in CONNECTION_JSON if name in PLAIN_CELLS)
 
 

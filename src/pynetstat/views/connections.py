@@ -89,7 +89,14 @@ def _source_notes(conns) -> list[str]:
     log = conns.log
     for proto, why in log.fallback_reasons.items():
         source = log.sources.get(proto)
-        if source == "netlink (incomplete)":
+        kind = BY_NAME.get(proto)
+        if source == "unavailable" and kind is not None and not kind.proc_file:
+            # A kind with no /proc fallback (MPTCP, SCTP, VSOCK): one line, whatever else is
+            # listed, and the exit status of a listing that is complete for the other kinds.
+            module = log.missing.get(proto)
+            out.append(f"{proto}: not listed: this kernel has no {module} (sock_diag answered "
+                       "ENOENT)" if module else f"{proto}: not listed: {why}")
+        elif source == "netlink (incomplete)":
             out.append(f"the {proto} dump broke off ({why}): {proto} sockets after that point "
                        "are not listed")
         elif (source == "unavailable" and not proto.endswith("6")
