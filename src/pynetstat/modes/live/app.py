@@ -27,8 +27,9 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from pynetstat.errors import Exit, PynetstatError
 from pynetstat.modes.interval import PassLog, Schedule
-from pynetstat.modes.live.board import COLUMNS, MARKS
+from pynetstat.modes.live.board import MARKS
 from pynetstat.modes.live.detail import describe, detail_lines
+from pynetstat.modes.live.rates import INFO_COLUMNS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,15 +40,23 @@ if TYPE_CHECKING:
     from pynetstat.modes.live.board import Delta, Row
     from pynetstat.modes.live.collector import Collector
 
-KEYS = ("mark", *(f"c{i}" for i in range(len(COLUMNS))))
 _NUMBER = re.compile(r"(\d+)")
 MIN_INTERVAL, MAX_INTERVAL = 0.25, 60.0
+SORT_KEYS = 9  # 1-9: the columns (6, 9 with --info's Send/s, Recv/s, RTT ms)
 
 
 def natural(cell: Text) -> tuple[int | str, ...]:
     """Sort key of a cell: numbers in it compare as numbers (ports, PIDs, addresses' bytes)."""
     return tuple(int(part) if part.isdigit() else part.lower()
                  for part in _NUMBER.split(cell.plain))
+
+
+def quantity(cell: Text) -> tuple[int, float]:
+    """Sort key of a measured cell (a rate, an RTT): its value; ``-`` (not known) below all."""
+    try:
+        return (1, float(cell.plain))
+    except ValueError:
+        return (0, 0.0)
 
 
 class Detail(ModalScreen[None]):
@@ -101,13 +110,15 @@ class LiveApp(App[None]):
         Binding("minus", "interval(2)", "slower"),
         Binding("c,delete", "close_connection", "close"),
         Binding("r", "refresh_now", "refresh", show=False),
-        *(Binding(str(i + 1), f"sort({i})", show=False) for i in range(len(COLUMNS))),
+        *(Binding(str(i + 1), f"sort({i})", show=False) for i in range(SORT_KEYS)),
     ]
     TITLE = "pynetstat --live"
 
     def __init__(self, collector: Collector, interval: float, hold: float | None = None):
         super().__init__()
         self.collector = collector
+        self.columns = collector.columns
+        self.keys = ("mark", *(f"c{i}" for i in range(len(self.columns))))
         self.interval = interval
         self.paused = False
         self.sort_column: int | None = None
@@ -140,7 +151,7 @@ class LiveApp(App[None]):
         self.status_bar = self.query_one("#status", Static)
         self.box = self.query_one(Input)
         table.add_column(" ", key="mark", width=1)
-        for i, title in enumerate(COLUMNS):
+        for i, title in enumerate(self.columns):
             table.add_column(title, key=f"c{i}")
         table.focus()
         self._handle_sigterm()
@@ -239,7 +250,7 @@ class LiveApp(App[None]):
             name = str(row.key)
             if name not in table.rows:
                 continue
-            for column, cell in zip(KEYS, self._cells(row)):
+            for column, cell in zip(self.keys, self._cells(row)):
                 table.update_cell(name, column, cell)
         for row in delta.added:
             name = str(row.key)
@@ -251,10 +262,14 @@ class LiveApp(App[None]):
         self.show_status()
 
     def _sort(self) -> None:
-        table = self.table
+        table, column = self.table, self.sort_column
+        if column is None:
+            return
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key \
             if table.row_count else None
-        table.sort(f"c{self.sort_column}", key=natural, reverse=self.sort_reverse)
+        measured = self.columns[column] in INFO_COLUMNS
+        table.sort(f"c{column}", key=quantity if measured else natural,
+                   reverse=self.sort_reverse)
         if key is not None and key in table.rows:
             table.move_cursor(row=table.get_row_index(key), animate=False)
 
@@ -263,7 +278,7 @@ class LiveApp(App[None]):
         if self.paused:
             parts.append("PAUSED")
         if self.sort_column is not None:
-            parts.append(f"sort: {COLUMNS[self.sort_column]}"
+            parts.append(f"sort: {self.columns[self.sort_column]}"
                          f" {'descending' if self.sort_reverse else 'ascending'}")
         box = self.collector.box
         if box:
@@ -293,6 +308,8 @@ class LiveApp(App[None]):
 
     # --- actions -----------------------------------------------------------------------------
     def action_sort(self, column: int) -> None:
+        if column >= len(self.columns):
+            return
         if self.sort_column == column:
             self.sort_reverse = not self.sort_reverse
         else:
@@ -301,8 +318,8 @@ class LiveApp(App[None]):
         self.show_status()
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        if event.column_key.value in KEYS[1:]:
-            self.action_sort(KEYS.index(event.column_key.value) - 1)
+        if event.column_key.value in self.keys[1:]:
+            self.action_sort(self.keys.index(event.column_key.value) - 1)
 
     def action_filter(self) -> None:
         box = self.box

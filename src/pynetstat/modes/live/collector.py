@@ -18,7 +18,8 @@ from pynetstat.linux.diagreq import query_socket
 from pynetstat.linux.owner_cache import OwnerCache
 from pynetstat.linux.owners import read_comm
 from pynetstat.model.changes import Snapshot
-from pynetstat.modes.live.board import Board
+from pynetstat.modes.live.board import COLUMNS, Board
+from pynetstat.modes.live.rates import INFO_COLUMNS, NONE, Throughput
 from pynetstat.render.endpoints import endpoint_cells, pid_text, state_text
 from pynetstat.select import Filter
 from pynetstat.session import NoCycleCollection, Session
@@ -53,7 +54,10 @@ class Collector:
         self.owners = OwnerCache(env.proc_root)
         self.lock = threading.Lock()
         self.comm: dict[int, str] = {}  # pid -> escaped process name, for the pids seen last
-        self.board = Board(self.cells)
+        # --info: tcp_info is asked of the kernel (opts.extension_groups) for the rates and RTT
+        self.throughput = Throughput() if opts.info else None
+        self.columns = COLUMNS + (INFO_COLUMNS if opts.info else ())
+        self.board = Board(self.cells, blank=(NONE,) * len(INFO_COLUMNS) if opts.info else ())
         # the session's source, as destroy takes it (session.py types it only as object)
         self.netlink: NetlinkSource = self.session.netlink  # type: ignore[assignment]
         self.notes: list[str] = []
@@ -72,6 +76,8 @@ class Collector:
             terms = (self.base.terms if self.base else ()) + (box.terms if box else ())
             self.opts.filter = Filter(terms) if terms else None
             self.board.reset()
+            if self.throughput is not None:
+                self.throughput.reset()
 
     def read(self, now: float) -> Delta:
         from pynetstat.views.connections import notes
@@ -80,6 +86,7 @@ class Collector:
             self._take_filter()
             conns = collect(self.opts, self.session.env, self.session.netlink, self.owners)
             batches = [batch for batch in conns if len(batch)]
+            taken = self.session.env.monotonic()  # the dump is read: the rates' clock
             self.notes = notes(conns)
             snapshot = Snapshot(batches)
             names = self.session.names
@@ -89,7 +96,11 @@ class Collector:
                                      for i, key in enumerate(keys) if key not in known})
             alive = self._pids(batches)
             self.comm = {pid: name for pid, name in self.comm.items() if pid in alive}
-            delta = self.board.update(snapshot, now)
+            extra = None
+            if self.throughput is not None:
+                extra = {key: reading.cells() for key, reading in
+                         self.throughput.update(batches, snapshot.keys, taken).items()}
+            delta = self.board.update(snapshot, now, extra)
             self.session.bound_caches()
             return delta
 
