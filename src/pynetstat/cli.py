@@ -266,12 +266,12 @@ def _check_close(opts: Options) -> None:
 
 
 def _check_live(opts: Options) -> None:
-    """--live shows the connection table (its interval is the refresh); the other screens, JSON
-    and the one-shot modes are not part of it."""
+    """--live shows the connection table, the counters (-s, -e: it opens on them) and the
+    routes (-r) on screens of its own (its interval is the refresh); JSON, CSV and the one-shot
+    modes are not part of it."""
     if not opts.live:
         return
-    others = [flag for flag, given in (("-s", opts.statistics), ("-e", opts.ethernet),
-                                       ("-r", opts.routes), ("--changes", opts.changes),
+    others = [flag for flag, given in (("--changes", opts.changes),
                                        ("--json", opts.json), ("--csv", opts.csv),
                                        ("--close", opts.close),
                                        ("--audit", opts.audit),

@@ -6,9 +6,10 @@ thread, which only edits the table: the UI never waits on the kernel. Every cell
 ``rich.text.Text`` made from escaped text (textsafe), never markup: a process called
 ``[red]x`` shows as such.
 
-Keys: 1-6 sort by a column (again: reverse; a header click too), / the filter box, p pause,
-+ and - the interval, Enter the detail panel, c close the connection (asks first), r refresh
-now, q or Ctrl+C quit. SIGTERM quits too. Colours follow Textual's NO_COLOR handling; the mark
+Keys: 1-6 (1-9 with --info) sort by a column (again: reverse; a header click too), / the
+filter box, p pause, + and - the interval, Enter the detail panel, c close the connection (asks
+first), v the next screen (the counters of -s and -e, the routes of -r, back to the table),
+r refresh now, q or Ctrl+C quit. SIGTERM quits too. Colours follow Textual's NO_COLOR handling; the mark
 column (+ new, - closed, ~ changed) says the same without colour.
 """
 
@@ -28,8 +29,10 @@ from textual.widgets import DataTable, Footer, Input, Static
 from pynetstat.errors import Exit, PynetstatError
 from pynetstat.modes.interval import PassLog, Schedule
 from pynetstat.modes.live.board import MARKS
+from pynetstat.modes.live.collector import SCREENS
 from pynetstat.modes.live.detail import describe, detail_lines
-from pynetstat.modes.live.rates import INFO_COLUMNS
+from pynetstat.modes.live.rates import COUNTER_COLUMNS, INFO_COLUMNS
+from pynetstat.views.routes import ROW_COLUMNS as ROUTE_COLUMNS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 
     from pynetstat.modes.live.board import Delta, Row
     from pynetstat.modes.live.collector import Collector
+    from pynetstat.modes.live.rates import CounterRow
 
 _NUMBER = re.compile(r"(\d+)")
 MIN_INTERVAL, MAX_INTERVAL = 0.25, 60.0
@@ -94,7 +98,8 @@ class LiveApp(App[None]):
     CSS = """
     #filter { display: none; }
     #filter.shown { display: block; }
-    #table { height: 1fr; }
+    #table, #counters, #routes { height: 1fr; }
+    .hidden { display: none; }
     #status { height: 1; background: $panel; }
     #detail { width: 90%; height: 80%; border: round $accent; background: $surface; }
     Detail, Confirm { align: center middle; }
@@ -110,6 +115,7 @@ class LiveApp(App[None]):
         Binding("minus", "interval(2)", "slower"),
         Binding("c,delete", "close_connection", "close"),
         Binding("r", "refresh_now", "refresh", show=False),
+        Binding("v", "next_screen", "screen"),
         *(Binding(str(i + 1), f"sort({i})", show=False) for i in range(SORT_KEYS)),
     ]
     TITLE = "pynetstat --live"
@@ -123,6 +129,13 @@ class LiveApp(App[None]):
         self.paused = False
         self.sort_column: int | None = None
         self.sort_reverse = False
+        # the other screens (v): which is shown, and each one's sort (column, reversed)
+        self.screen_name = collector.start
+        self.sheet_sort: dict[str, tuple[int | None, bool]] = {
+            "counters": (None, False), "routes": (None, False)}
+        self.sheet_columns = {"counters": COUNTER_COLUMNS, "routes": ROUTE_COLUMNS}
+        self.sheet_cells: dict[str, tuple[str, ...]] = {}  # counter key -> its shown cells
+        self.sheet_rows = 0
         self.rows: dict[Hashable, Row] = {}  # the board as of the last delta
         self.message = ""
         self.status = Exit.OK
@@ -141,19 +154,25 @@ class LiveApp(App[None]):
         yield Input(placeholder="--lport 443 --state established --process 'ssh*'  "
                     "(Enter: apply, empty: none, Escape: back)", id="filter")
         yield DataTable(id="table", cursor_type="row", zebra_stripes=False)
+        yield DataTable(id="counters", cursor_type="row", classes="hidden")
+        yield DataTable(id="routes", cursor_type="row", classes="hidden")
         yield Static(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
         # Kept: a query asks the screen on top, which is a modal while the detail panel or the
         # close question is open, and the readings go on meanwhile.
-        self.table = table = self.query_one(DataTable)
+        self.table = table = self.query_one("#table", DataTable)
+        self.sheets = {name: self.query_one(f"#{name}", DataTable) for name in self.sheet_sort}
         self.status_bar = self.query_one("#status", Static)
         self.box = self.query_one(Input)
         table.add_column(" ", key="mark", width=1)
         for i, title in enumerate(self.columns):
             table.add_column(title, key=f"c{i}")
-        table.focus()
+        for name, sheet in self.sheets.items():
+            for i, title in enumerate(self.sheet_columns[name]):
+                sheet.add_column(title, key=f"c{i}")
+        self._show_screen(self.screen_name)
         self._handle_sigterm()
         self._in_thread(self.collect_loop)
         self.show_status()
@@ -179,7 +198,16 @@ class LiveApp(App[None]):
         while not self.stopping.is_set():
             started = schedule.begin()
             cpu = time.thread_time()
-            if not self.paused:
+            shown = self.screen_name
+            if not self.paused and shown != "connections":
+                try:
+                    if shown == "counters":
+                        self._to_ui(self.apply_counters, self.collector.read_counters())
+                    else:
+                        self._to_ui(self.apply_routes, self.collector.read_routes())
+                except PynetstatError as e:
+                    self._to_ui(self.say, str(e))
+            elif not self.paused:
                 try:
                     delta = self.collector.read(time.monotonic())
                 except PynetstatError as e:
@@ -273,13 +301,85 @@ class LiveApp(App[None]):
         if key is not None and key in table.rows:
             table.move_cursor(row=table.get_row_index(key), animate=False)
 
+    # --- the other screens: counters (-s, -e) and routes (-r) --------------------------------
+    def apply_counters(self, rows: list[CounterRow]) -> None:
+        """Each counter's row: added, its changed cells updated, the gone removed."""
+        sheet, shown = self.sheets["counters"], self.sheet_cells
+        now: dict[str, tuple[str, ...]] = {}
+        for counter in rows:
+            key, cells = f"{counter.view}:{counter.name}", counter.cells()
+            now[key] = cells
+            old = shown.get(key)
+            if old is None or key not in sheet.rows:
+                sheet.add_row(*map(Text, cells), key=key)
+            elif old != cells:
+                for i, (was, cell) in enumerate(zip(old, cells)):
+                    if was != cell:
+                        sheet.update_cell(key, f"c{i}", Text(cell))
+        for key in shown.keys() - now.keys():
+            if key in sheet.rows:
+                sheet.remove_row(key)
+        self.sheet_cells = now
+        self.sheet_rows = len(now)
+        self.readings += 1
+        self._sort_sheet("counters")
+        self.show_status()
+
+    def apply_routes(self, rows: list[tuple[str, ...]]) -> None:
+        """The route table anew (a few rows; the cursor keeps its line)."""
+        sheet = self.sheets["routes"]
+        line = sheet.cursor_row
+        sheet.clear()
+        for cells in rows:
+            sheet.add_row(*map(Text, cells))
+        if rows:
+            sheet.move_cursor(row=min(line, len(rows) - 1), animate=False)
+        self.sheet_rows = len(rows)
+        self.readings += 1
+        self._sort_sheet("routes")
+        self.show_status()
+
+    def _sort_sheet(self, name: str) -> None:
+        column, reverse = self.sheet_sort[name]
+        if column is None:
+            return
+        title = self.sheet_columns[name][column]
+        measured = title in ("Value", "Rate/s", "Metric")
+        self.sheets[name].sort(f"c{column}", key=quantity if measured else natural,
+                               reverse=reverse)
+
+    def _show_screen(self, name: str) -> None:
+        self.screen_name = name
+        self.table.set_class(name != "connections", "hidden")
+        for sheet_name, sheet in self.sheets.items():
+            sheet.set_class(sheet_name != name, "hidden")
+        (self.table if name == "connections" else self.sheets[name]).focus()
+        self.show_status()
+
+    def action_next_screen(self) -> None:
+        """v: the connection table, then the counters, then the routes, and round again."""
+        if self.box.has_focus:
+            return
+        self._show_screen(SCREENS[(SCREENS.index(self.screen_name) + 1) % len(SCREENS)])
+        self.message = ""
+        self.wake.set()
+
     def show_status(self) -> None:
-        parts = [f"{len(self.rows)} sockets", f"every {self.interval:g} s"]
+        name = self.screen_name
+        if name == "connections":
+            parts = [f"{len(self.rows)} sockets"]
+            column, reverse = self.sort_column, self.sort_reverse
+            titles = self.columns
+        else:
+            parts = [f"{self.sheet_rows} {name}"]
+            column, reverse = self.sheet_sort[name]
+            titles = self.sheet_columns[name]
+        parts.append(f"every {self.interval:g} s")
         if self.paused:
             parts.append("PAUSED")
-        if self.sort_column is not None:
-            parts.append(f"sort: {self.columns[self.sort_column]}"
-                         f" {'descending' if self.sort_reverse else 'ascending'}")
+        if column is not None:
+            parts.append(f"sort: {titles[column]}"
+                         f" {'descending' if reverse else 'ascending'}")
         box = self.collector.box
         if box:
             parts.append("filter: " + self.box.value)
@@ -308,6 +408,14 @@ class LiveApp(App[None]):
 
     # --- actions -----------------------------------------------------------------------------
     def action_sort(self, column: int) -> None:
+        name = self.screen_name
+        if name != "connections":
+            if column < len(self.sheet_columns[name]):
+                was, reverse = self.sheet_sort[name]
+                self.sheet_sort[name] = (column, not reverse if was == column else False)
+                self._sort_sheet(name)
+                self.show_status()
+            return
         if column >= len(self.columns):
             return
         if self.sort_column == column:
@@ -318,10 +426,16 @@ class LiveApp(App[None]):
         self.show_status()
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        if event.data_table is not self.table:
+            if event.data_table.id in self.sheet_sort and event.column_key.value:
+                self.action_sort(int(event.column_key.value[1:]))
+            return
         if event.column_key.value in self.keys[1:]:
             self.action_sort(self.keys.index(event.column_key.value) - 1)
 
     def action_filter(self) -> None:
+        if self.screen_name != "connections":
+            return
         box = self.box
         box.add_class("shown")
         box.focus()
@@ -367,6 +481,8 @@ class LiveApp(App[None]):
         self.wake.set()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table is not self.table:
+            return
         row = self._row_by_name(event.row_key.value)
         if row is not None:
             self._in_thread(self.open_detail, row, self.rows)
@@ -389,6 +505,8 @@ class LiveApp(App[None]):
         self._to_ui(self.push_screen, Detail(lines))
 
     def action_close_connection(self) -> None:
+        if self.screen_name != "connections":
+            return
         row = self.selected()
         if row is None:
             return

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 
 from pynetstat.model.changes import counter_changes
+from pynetstat.textsafe import safe
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ INFO_COLUMNS = ("Send/s", "Recv/s", "RTT ms")
 NONE = "-"  # a value not known (yet): never a 0 that was not measured
 SPARK = "▁▂▃▄▅▆▇█"  # no traffic, then seven heights up to the largest
 HISTORY = 30  # rates kept per counter for its sparkline
+COUNTER_COLUMNS = ("View", "Counter", "Value", "Rate/s", "Recent rates")
+VIEW_FLAGS = {"statistics": "-s", "interfaces": "-e"}
 
 
 class Reading:
@@ -122,10 +125,18 @@ class CounterRow:
         self.rate: float | None = None
         self.history: deque[float | None] = deque(maxlen=history)
 
-    def cells(self) -> tuple[str, str, str, str]:
-        """``Counter`` (view: name), ``Value``, ``Rate/s``, the sparkline of the recent rates."""
+    def cells(self) -> tuple[str, str, str, str, str]:
+        """``COUNTER_COLUMNS``: the view's flag, the counter's name (escaped: an interface's
+        name is the kernel's bytes), value, rate per second, the sparkline of recent rates.
+
+        >>> row = CounterRow("interfaces", "[b]x\x1b.rx_bytes", 12)
+        >>> row.rate = 2.5
+        >>> row.cells()
+        ('-e', '[b]x\\\\x1b.rx_bytes', '12', '2.5', '')
+        """
         rate = NONE if self.rate is None else f"{self.rate:.1f}"
-        return f"{self.view}: {self.name}", str(self.value), rate, sparkline(self.history)
+        return (VIEW_FLAGS.get(self.view, self.view), safe(self.name), str(self.value), rate,
+                sparkline(self.history))
 
     def __repr__(self) -> str:
         return f"CounterRow({self.name!r}, {self.value}, rate={self.rate!r})"
