@@ -158,8 +158,9 @@ def parse_args(argv: list[str]) -> Options:
 
 
 def _check_netns(opts: Options) -> None:
-    """--netns shows one namespace in any mode; --all-netns shows all, once (an interval
-    across namespaces is not done yet: refused, not half shown)."""
+    """--netns shows one namespace in any mode (--live too: its collector reads through the
+    namespace's netlink source, as interval mode does); --all-netns shows all, once (an
+    interval or a live view across namespaces is not done yet: refused, not half shown)."""
     if opts.netns is not None and opts.all_netns:
         raise UsageError("--netns cannot be combined with --all-netns")
     if opts.netns == "":
@@ -169,7 +170,8 @@ def _check_netns(opts: Options) -> None:
     name = "--netns" if opts.netns is not None else "--all-netns"
     others = [flag for flag, given in (("--audit", opts.audit), ("--snapshot", opts.snapshot),
                                        ("--diff", opts.diff), ("--serve", opts.serve),
-                                       ("--close", opts.close), ("--live", opts.live))
+                                       ("--close", opts.close),
+                                       ("--live", opts.live and opts.all_netns))
               if given]
     if opts.all_netns and opts.interval is not None:
         others.append("an interval")
