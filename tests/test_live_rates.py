@@ -110,6 +110,11 @@ def test_counter_rates_from_loopback_datagrams():
         assert moved.cells()[:2] == ("-s", "Udp.OutDatagrams")
         assert list(moved.history) == [moved.rate]
         assert sparkline(moved.history) == "█"
+        # the screen hidden, then shown again: no rate over the gap
+        counters.reset()
+        again = {r.name: r for r in counters.update(udp_counters(session), 500.0)}
+        assert again["Udp.OutDatagrams"].rate is None
+        assert again["Udp.OutDatagrams"].cells()[3] == "-"
     finally:
         session.close()
         rx.close()

@@ -195,10 +195,14 @@ class LiveApp(App[None]):
     def collect_loop(self) -> None:
         schedule = Schedule(self.interval, time.monotonic, self._sleep)
         log = self.pass_log
+        last = self.screen_name
         while not self.stopping.is_set():
             started = schedule.begin()
             cpu = time.thread_time()
             shown = self.screen_name
+            if shown != last:
+                self.collector.shown(shown)
+                last = shown
             if not self.paused and shown != "connections":
                 try:
                     if shown == "counters":

@@ -116,6 +116,14 @@ class Collector:
             self.session.bound_caches()
             return delta
 
+    def shown(self, screen: str) -> None:
+        """``screen`` is shown again after another was: its rates start over (a rate over the
+        time it was hidden would not be the last refresh's). Collector thread."""
+        if screen == "counters":
+            self.counters.reset()
+        elif screen == "connections" and self.throughput is not None:
+            self.throughput.reset()
+
     def _sections(self, *, statistics: bool = False, ethernet: bool = False,
                   routes: bool = False) -> list[tuple[str, object, object]]:
         """One reading of the chosen -s, -e, -r views, by interval mode's collectors."""

@@ -153,6 +153,11 @@ class Counters:
         self.before: dict[str, dict[str, int]] = {}
         self.when: float | None = None
 
+    def reset(self) -> None:
+        """The next reading has nothing to measure against (the screen was not shown: a rate
+        over that gap would not be the last refresh's)."""
+        self.before, self.when = {}, None
+
     def update(self, readings: dict[str, dict[str, int]], now: float) -> list[CounterRow]:
         """``readings``: view key -> counters of one reading (``view.counters(snapshot)``).
         Returns the rows, in the views' order and each view's counter order."""
