@@ -1,8 +1,9 @@
 """The live view's Textual app: the table, the filter box, the detail panel, the close dialog.
 
-Only this module imports Textual (the ``live`` extra). The collector thread (a Textual thread
-worker) reads the kernel on interval mode's ``Schedule`` and hands each ``Delta`` to the UI
-thread, which only edits the table: the UI never waits on the kernel. Every cell is a
+Only this module and sheets.py (the counters and routes screens) import Textual (the ``live``
+extra). The collector thread reads the kernel on interval mode's ``Schedule`` and hands each
+``Delta`` (or the other screens' rows) to the UI thread, which only edits the tables: the UI
+never waits on the kernel. Every cell is a
 ``rich.text.Text`` made from escaped text (textsafe), never markup: a process called
 ``[red]x`` shows as such.
 
@@ -15,7 +16,6 @@ column (+ new, - closed, ~ changed) says the same without colour.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 
@@ -31,8 +31,8 @@ from pynetstat.modes.interval import PassLog, Schedule
 from pynetstat.modes.live.board import MARKS
 from pynetstat.modes.live.collector import SCREENS
 from pynetstat.modes.live.detail import describe, detail_lines
-from pynetstat.modes.live.rates import COUNTER_COLUMNS, INFO_COLUMNS
-from pynetstat.views.routes import ROW_COLUMNS as ROUTE_COLUMNS
+from pynetstat.modes.live.rates import INFO_COLUMNS
+from pynetstat.modes.live.sheets import CounterSheet, RouteSheet, Sheet, natural, quantity
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,23 +44,8 @@ if TYPE_CHECKING:
     from pynetstat.modes.live.collector import Collector
     from pynetstat.modes.live.rates import CounterRow
 
-_NUMBER = re.compile(r"(\d+)")
 MIN_INTERVAL, MAX_INTERVAL = 0.25, 60.0
 SORT_KEYS = 9  # 1-9: the columns (6, 9 with --info's Send/s, Recv/s, RTT ms)
-
-
-def natural(cell: Text) -> tuple[int | str, ...]:
-    """Sort key of a cell: numbers in it compare as numbers (ports, PIDs, addresses' bytes)."""
-    return tuple(int(part) if part.isdigit() else part.lower()
-                 for part in _NUMBER.split(cell.plain))
-
-
-def quantity(cell: Text) -> tuple[int, float]:
-    """Sort key of a measured cell (a rate, an RTT): its value; ``-`` (not known) below all."""
-    try:
-        return (1, float(cell.plain))
-    except ValueError:
-        return (0, 0.0)
 
 
 class Detail(ModalScreen[None]):
@@ -131,11 +116,9 @@ class LiveApp(App[None]):
         self.sort_reverse = False
         # the other screens (v): which is shown, and each one's sort (column, reversed)
         self.screen_name = collector.start
-        self.sheet_sort: dict[str, tuple[int | None, bool]] = {
-            "counters": (None, False), "routes": (None, False)}
-        self.sheet_columns = {"counters": COUNTER_COLUMNS, "routes": ROUTE_COLUMNS}
-        self.sheet_cells: dict[str, tuple[str, ...]] = {}  # counter key -> its shown cells
-        self.sheet_rows = 0
+        self.counter_sheet, self.route_sheet = CounterSheet(), RouteSheet()
+        self.sheets: dict[str, Sheet] = {"counters": self.counter_sheet,
+                                         "routes": self.route_sheet}
         self.rows: dict[Hashable, Row] = {}  # the board as of the last delta
         self.message = ""
         self.status = Exit.OK
@@ -154,8 +137,8 @@ class LiveApp(App[None]):
         yield Input(placeholder="--lport 443 --state established --process 'ssh*'  "
                     "(Enter: apply, empty: none, Escape: back)", id="filter")
         yield DataTable(id="table", cursor_type="row", zebra_stripes=False)
-        yield DataTable(id="counters", cursor_type="row", classes="hidden")
-        yield DataTable(id="routes", cursor_type="row", classes="hidden")
+        yield self.counter_sheet
+        yield self.route_sheet
         yield Static(id="status")
         yield Footer()
 
@@ -163,15 +146,11 @@ class LiveApp(App[None]):
         # Kept: a query asks the screen on top, which is a modal while the detail panel or the
         # close question is open, and the readings go on meanwhile.
         self.table = table = self.query_one("#table", DataTable)
-        self.sheets = {name: self.query_one(f"#{name}", DataTable) for name in self.sheet_sort}
         self.status_bar = self.query_one("#status", Static)
         self.box = self.query_one(Input)
         table.add_column(" ", key="mark", width=1)
         for i, title in enumerate(self.columns):
             table.add_column(title, key=f"c{i}")
-        for name, sheet in self.sheets.items():
-            for i, title in enumerate(self.sheet_columns[name]):
-                sheet.add_column(title, key=f"c{i}")
         self._show_screen(self.screen_name)
         self._handle_sigterm()
         self._in_thread(self.collect_loop)
@@ -307,50 +286,14 @@ class LiveApp(App[None]):
 
     # --- the other screens: counters (-s, -e) and routes (-r) --------------------------------
     def apply_counters(self, rows: list[CounterRow]) -> None:
-        """Each counter's row: added, its changed cells updated, the gone removed."""
-        sheet, shown = self.sheets["counters"], self.sheet_cells
-        now: dict[str, tuple[str, ...]] = {}
-        for counter in rows:
-            key, cells = f"{counter.view}:{counter.name}", counter.cells()
-            now[key] = cells
-            old = shown.get(key)
-            if old is None or key not in sheet.rows:
-                sheet.add_row(*map(Text, cells), key=key)
-            elif old != cells:
-                for i, (was, cell) in enumerate(zip(old, cells)):
-                    if was != cell:
-                        sheet.update_cell(key, f"c{i}", Text(cell))
-        for key in shown.keys() - now.keys():
-            if key in sheet.rows:
-                sheet.remove_row(key)
-        self.sheet_cells = now
-        self.sheet_rows = len(now)
+        self.counter_sheet.show(rows)
         self.readings += 1
-        self._sort_sheet("counters")
         self.show_status()
 
     def apply_routes(self, rows: list[tuple[str, ...]]) -> None:
-        """The route table anew (a few rows; the cursor keeps its line)."""
-        sheet = self.sheets["routes"]
-        line = sheet.cursor_row
-        sheet.clear()
-        for cells in rows:
-            sheet.add_row(*map(Text, cells))
-        if rows:
-            sheet.move_cursor(row=min(line, len(rows) - 1), animate=False)
-        self.sheet_rows = len(rows)
+        self.route_sheet.show(rows)
         self.readings += 1
-        self._sort_sheet("routes")
         self.show_status()
-
-    def _sort_sheet(self, name: str) -> None:
-        column, reverse = self.sheet_sort[name]
-        if column is None:
-            return
-        title = self.sheet_columns[name][column]
-        measured = title in ("Value", "Rate/s", "Metric")
-        self.sheets[name].sort(f"c{column}", key=quantity if measured else natural,
-                               reverse=reverse)
 
     def _show_screen(self, name: str) -> None:
         self.screen_name = name
@@ -375,9 +318,9 @@ class LiveApp(App[None]):
             column, reverse = self.sort_column, self.sort_reverse
             titles = self.columns
         else:
-            parts = [f"{self.sheet_rows} {name}"]
-            column, reverse = self.sheet_sort[name]
-            titles = self.sheet_columns[name]
+            sheet = self.sheets[name]
+            parts = [f"{sheet.count} {name}"]
+            column, reverse, titles = sheet.sort_column, sheet.sort_reverse, sheet.titles
         parts.append(f"every {self.interval:g} s")
         if self.paused:
             parts.append("PAUSED")
@@ -414,11 +357,8 @@ class LiveApp(App[None]):
     def action_sort(self, column: int) -> None:
         name = self.screen_name
         if name != "connections":
-            if column < len(self.sheet_columns[name]):
-                was, reverse = self.sheet_sort[name]
-                self.sheet_sort[name] = (column, not reverse if was == column else False)
-                self._sort_sheet(name)
-                self.show_status()
+            self.sheets[name].sort_by(column)
+            self.show_status()
             return
         if column >= len(self.columns):
             return
@@ -431,7 +371,7 @@ class LiveApp(App[None]):
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         if event.data_table is not self.table:
-            if event.data_table.id in self.sheet_sort and event.column_key.value:
+            if event.data_table.id in self.sheets and event.column_key.value:
                 self.action_sort(int(event.column_key.value[1:]))
             return
         if event.column_key.value in self.keys[1:]:
