@@ -48,7 +48,7 @@ def test_without_textual_one_line_says_how_to_install_it():
 
 
 @pytest.mark.parametrize(("argv", "line"), [
-    (["--live", "-s"], "pynetstat: --live cannot be combined with -s"),
+    (["--live", "--csv"], "pynetstat: --live cannot be combined with --csv"),
     (["--live", "--json"], "pynetstat: --live cannot be combined with --json"),
     (["--live", "--close", "--lport", "1"], "pynetstat: --live cannot be combined with --close"),
 ])

@@ -51,7 +51,7 @@ complete -c pynetstat -l serve-key -r -F -d 'With --serve-cert: the certificate\
 complete -c pynetstat -l serve-client-ca -r -F -d 'With --serve-cert: only clients with a certificate signed by these CAs (PEM) may scrape (mutual TLS).'
 complete -c pynetstat -l close -d 'Closes the TCP connections the filters select (at least one filter is required): lists them, asks for confirmation, then aborts each in the kernel (sock_diag SOCK_DESTROY, as ss -K; the owner sees ECONNABORTED, the peer a reset).'
 complete -c pynetstat -l yes -d 'With --close: close without asking.'
-complete -c pynetstat -l live -d 'A full-screen live view of the connections (with -a, -n, the filters; the interval, default 1 s, is its refresh): new rows green, closed red, changed yellow; keys 1-6 sort, / filter, p pause, Enter details, c close, q quit.'
+complete -c pynetstat -l live -d 'A full-screen live view of the connections (with -a, -n, the filters; the interval, default 1 s, is its refresh): new rows green, closed red, changed yellow; keys 1-6 sort, / filter, p pause, Enter details, c close, v next screen (counters of -s and -e with rates and sparklines, routes of -r; -s, -e or -r opens on it), q quit.'
 complete -c pynetstat -l netns -x -d 'The view (every mode) from inside one network namespace: an ip netns name, a PID (its namespace), a path (/proc/PID/ns/net, /run/docker/netns/ID), or a container or pod name or ID prefix.'
 complete -c pynetstat -l all-netns -d 'The connections of every network namespace on the host, each row labelled in a Namespace column: its container, pod, ip netns name, host, or inode.'
 complete -c pynetstat -s h -l help -d 'Shows this help.'

@@ -166,9 +166,10 @@ def parse_args(argv: list[str]) -> Options:
 
 
 def _check_netns(opts: Options) -> None:
-    """--netns shows one namespace in the listing modes and --serve; --all-netns shows all,
-    once (an interval or an exporter across namespaces is not done yet: refused, not half
-    shown)."""
+    """--netns shows one namespace in any listing mode, --serve and --live (their collectors
+    read through the namespace's netlink source, as interval mode does); --all-netns shows all,
+    once (an interval, an exporter or a live view across namespaces is not done yet: refused,
+    not half shown)."""
     if opts.netns is not None and opts.all_netns:
         raise UsageError("--netns cannot be combined with --all-netns")
     if opts.netns == "":
@@ -179,7 +180,8 @@ def _check_netns(opts: Options) -> None:
     others = [flag for flag, given in (("--audit", opts.audit), ("--snapshot", opts.snapshot),
                                        ("--diff", opts.diff),
                                        ("--serve", opts.all_netns and opts.serve is not None),
-                                       ("--close", opts.close), ("--live", opts.live))
+                                       ("--close", opts.close),
+                                       ("--live", opts.live and opts.all_netns))
               if given]
     if opts.all_netns and opts.interval is not None:
         others.append("an interval")
@@ -276,12 +278,12 @@ def _check_close(opts: Options) -> None:
 
 
 def _check_live(opts: Options) -> None:
-    """--live shows the connection table (its interval is the refresh); the other screens, JSON
-    and the one-shot modes are not part of it."""
+    """--live shows the connection table, the counters (-s, -e: it opens on them) and the
+    routes (-r) on screens of its own (its interval is the refresh); JSON, CSV and the one-shot
+    modes are not part of it."""
     if not opts.live:
         return
-    others = [flag for flag, given in (("-s", opts.statistics), ("-e", opts.ethernet),
-                                       ("-r", opts.routes), ("--changes", opts.changes),
+    others = [flag for flag, given in (("--changes", opts.changes),
                                        ("--json", opts.json), ("--csv", opts.csv),
                                        ("--close", opts.close),
                                        ("--audit", opts.audit),

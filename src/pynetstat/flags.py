@@ -289,7 +289,9 @@ FLAGS: tuple[Flag, ...] = (
     Flag("yes", "With --close: close without asking.", long="yes"),
     Flag("live", "A full-screen live view of the connections (with -a, -n, the filters; the "
          "interval, default 1 s, is its refresh): new rows green, closed red, changed yellow; "
-         "keys 1-6 sort, / filter, p pause, Enter details, c close, q quit. Needs the live "
+         "keys 1-6 sort, / filter, p pause, Enter details, c close, v next screen (counters "
+         "of -s and -e with rates and sparklines, routes of -r; -s, -e or -r opens on it), "
+         "q quit. With --info: Send/s, Recv/s, RTT columns. Needs the live "
          "extra: pip install 'pynetstat[live]'. docs/live.md.", long="live"),
     # Network namespaces (issue 15, docs/netns.md).
     Flag("netns", "The view (every mode) from inside one network namespace: an ip netns name, "

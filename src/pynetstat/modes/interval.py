@@ -289,18 +289,24 @@ class SectionsMonitor:
 
     def _readings(self, key: str, view: Any, snapshot: Any
                   ) -> tuple[dict[str, int], dict[str, Route]]:
-        opts = self.session.opts
-        values = view.counters(snapshot)
-        if key == "statistics" and opts.protocol is not None:
-            groups: set[str] = set()
-            for section in view.selected_sections(opts):
-                groups.update((section.group, section.type_group, *section.extra))
-            values = {name: v for name, v in values.items() if name.partition(".")[0] in groups}
-        shown: dict[str, Route] = {}
-        if key == "routes":
-            shown = route_keys([view.route_json(r) for family in (4, 6)
-                                for r in view.shown_routes(snapshot, family, opts)])
-        return values, shown
+        return section_readings(self.session.opts, key, view, snapshot)
+
+
+def section_readings(opts: Options, key: str, view: Any, snapshot: Any
+                     ) -> tuple[dict[str, int], dict[str, Route]]:
+    """One section's counters (``-s`` narrowed to the groups ``-p`` selects) and, for ``-r``,
+    its shown routes by ``route_keys``: what two readings are compared by."""
+    values = view.counters(snapshot)
+    if key == "statistics" and opts.protocol is not None:
+        groups: set[str] = set()
+        for section in view.selected_sections(opts):
+            groups.update((section.group, section.type_group, *section.extra))
+        values = {name: v for name, v in values.items() if name.partition(".")[0] in groups}
+    shown: dict[str, Route] = {}
+    if key == "routes":
+        shown = route_keys([view.route_json(r) for family in (4, 6)
+                            for r in view.shown_routes(snapshot, family, opts)])
+    return values, shown
 
 
 _DIGITS = str.maketrans("", "", "0123456789")

@@ -143,6 +143,24 @@ def render_text(snapshot: RoutesSnapshot, opts: Options) -> str:
     return "\n".join(out)
 
 
+ROW_COLUMNS = ("Destination", "Gateway", "Interface", "Metric", "Table", "Type", "Protocol")
+
+
+def route_rows(snapshot: RoutesSnapshot, opts: Options) -> list[tuple[str, ...]]:
+    """One row of escaped text per shown route and next hop, IPv4 then IPv6 (``ROW_COLUMNS``):
+    the live view's routes screen."""
+    out: list[tuple[str, ...]] = []
+    for family in (4, 6):
+        for r in shown_routes(snapshot, family, opts):
+            dest = f"{r.destination}/{r.prefix_len}"
+            for gateway, ifname, _ in _paths(r):
+                out.append((dest, gateway, ifname, str(r.metric),
+                            optional_code_name(ROUTE_TABLES, r.table) or "",
+                            code_name(ROUTE_TYPES, r.type),
+                            optional_code_name(ROUTE_PROTOCOLS, r.protocol) or ""))
+    return out
+
+
 def route_json(route: Route) -> dict[str, Any]:
     return {
         "family": route.family,

@@ -3,7 +3,8 @@ terminal, issue 20; docs/live.md). Built on Textual, installed as the ``live`` e
 never imports it: this module checks for it first and says how to install it.
 
 modes/live/board.py (rows and their marks), collector.py (the readings, off the UI thread),
-detail.py (the detail panel's text) are plain Python; app.py alone is Textual.
+detail.py (the detail panel's text), rates.py (rates and sparklines) are plain Python; app.py
+and its sheets.py (the counters and routes screens) alone are Textual.
 """
 
 from __future__ import annotations

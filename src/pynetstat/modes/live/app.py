@@ -1,20 +1,21 @@
 """The live view's Textual app: the table, the filter box, the detail panel, the close dialog.
 
-Only this module imports Textual (the ``live`` extra). The collector thread (a Textual thread
-worker) reads the kernel on interval mode's ``Schedule`` and hands each ``Delta`` to the UI
-thread, which only edits the table: the UI never waits on the kernel. Every cell is a
+Only this module and sheets.py (the counters and routes screens) import Textual (the ``live``
+extra). The collector thread reads the kernel on interval mode's ``Schedule`` and hands each
+``Delta`` (or the other screens' rows) to the UI thread, which only edits the tables: the UI
+never waits on the kernel. Every cell is a
 ``rich.text.Text`` made from escaped text (textsafe), never markup: a process called
 ``[red]x`` shows as such.
 
-Keys: 1-6 sort by a column (again: reverse; a header click too), / the filter box, p pause,
-+ and - the interval, Enter the detail panel, c close the connection (asks first), r refresh
-now, q or Ctrl+C quit. SIGTERM quits too. Colours follow Textual's NO_COLOR handling; the mark
+Keys: 1-6 (1-9 with --info) sort by a column (again: reverse; a header click too), / the
+filter box, p pause, + and - the interval, Enter the detail panel, c close the connection (asks
+first), v the next screen (the counters of -s and -e, the routes of -r, back to the table),
+r refresh now, q or Ctrl+C quit. SIGTERM quits too. Colours follow Textual's NO_COLOR handling; the mark
 column (+ new, - closed, ~ changed) says the same without colour.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 
@@ -27,8 +28,11 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from pynetstat.errors import Exit, PynetstatError
 from pynetstat.modes.interval import PassLog, Schedule
-from pynetstat.modes.live.board import COLUMNS, MARKS
+from pynetstat.modes.live.board import MARKS
+from pynetstat.modes.live.collector import SCREENS
 from pynetstat.modes.live.detail import describe, detail_lines
+from pynetstat.modes.live.rates import INFO_COLUMNS
+from pynetstat.modes.live.sheets import CounterSheet, RouteSheet, Sheet, natural, quantity
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,16 +42,10 @@ if TYPE_CHECKING:
 
     from pynetstat.modes.live.board import Delta, Row
     from pynetstat.modes.live.collector import Collector
+    from pynetstat.modes.live.rates import CounterRow
 
-KEYS = ("mark", *(f"c{i}" for i in range(len(COLUMNS))))
-_NUMBER = re.compile(r"(\d+)")
 MIN_INTERVAL, MAX_INTERVAL = 0.25, 60.0
-
-
-def natural(cell: Text) -> tuple[int | str, ...]:
-    """Sort key of a cell: numbers in it compare as numbers (ports, PIDs, addresses' bytes)."""
-    return tuple(int(part) if part.isdigit() else part.lower()
-                 for part in _NUMBER.split(cell.plain))
+SORT_KEYS = 9  # 1-9: the columns (6, 9 with --info's Send/s, Recv/s, RTT ms)
 
 
 class Detail(ModalScreen[None]):
@@ -85,7 +83,8 @@ class LiveApp(App[None]):
     CSS = """
     #filter { display: none; }
     #filter.shown { display: block; }
-    #table { height: 1fr; }
+    #table, #counters, #routes { height: 1fr; }
+    .hidden { display: none; }
     #status { height: 1; background: $panel; }
     #detail { width: 90%; height: 80%; border: round $accent; background: $surface; }
     Detail, Confirm { align: center middle; }
@@ -101,17 +100,25 @@ class LiveApp(App[None]):
         Binding("minus", "interval(2)", "slower"),
         Binding("c,delete", "close_connection", "close"),
         Binding("r", "refresh_now", "refresh", show=False),
-        *(Binding(str(i + 1), f"sort({i})", show=False) for i in range(len(COLUMNS))),
+        Binding("v", "next_screen", "screen"),
+        *(Binding(str(i + 1), f"sort({i})", show=False) for i in range(SORT_KEYS)),
     ]
     TITLE = "pynetstat --live"
 
     def __init__(self, collector: Collector, interval: float, hold: float | None = None):
         super().__init__()
         self.collector = collector
+        self.columns = collector.columns
+        self.keys = ("mark", *(f"c{i}" for i in range(len(self.columns))))
         self.interval = interval
         self.paused = False
         self.sort_column: int | None = None
         self.sort_reverse = False
+        # the other screens (v): which is shown, and each one's sort (column, reversed)
+        self.screen_name = collector.start
+        self.counter_sheet, self.route_sheet = CounterSheet(), RouteSheet()
+        self.sheets: dict[str, Sheet] = {"counters": self.counter_sheet,
+                                         "routes": self.route_sheet}
         self.rows: dict[Hashable, Row] = {}  # the board as of the last delta
         self.message = ""
         self.status = Exit.OK
@@ -130,19 +137,21 @@ class LiveApp(App[None]):
         yield Input(placeholder="--lport 443 --state established --process 'ssh*'  "
                     "(Enter: apply, empty: none, Escape: back)", id="filter")
         yield DataTable(id="table", cursor_type="row", zebra_stripes=False)
+        yield self.counter_sheet
+        yield self.route_sheet
         yield Static(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
         # Kept: a query asks the screen on top, which is a modal while the detail panel or the
         # close question is open, and the readings go on meanwhile.
-        self.table = table = self.query_one(DataTable)
+        self.table = table = self.query_one("#table", DataTable)
         self.status_bar = self.query_one("#status", Static)
         self.box = self.query_one(Input)
         table.add_column(" ", key="mark", width=1)
-        for i, title in enumerate(COLUMNS):
+        for i, title in enumerate(self.columns):
             table.add_column(title, key=f"c{i}")
-        table.focus()
+        self._show_screen(self.screen_name)
         self._handle_sigterm()
         self._in_thread(self.collect_loop)
         self.show_status()
@@ -165,10 +174,23 @@ class LiveApp(App[None]):
     def collect_loop(self) -> None:
         schedule = Schedule(self.interval, time.monotonic, self._sleep)
         log = self.pass_log
+        last = self.screen_name
         while not self.stopping.is_set():
             started = schedule.begin()
             cpu = time.thread_time()
-            if not self.paused:
+            shown = self.screen_name
+            if shown != last:
+                self.collector.shown(shown)
+                last = shown
+            if not self.paused and shown != "connections":
+                try:
+                    if shown == "counters":
+                        self._to_ui(self.apply_counters, self.collector.read_counters())
+                    else:
+                        self._to_ui(self.apply_routes, self.collector.read_routes())
+                except PynetstatError as e:
+                    self._to_ui(self.say, str(e))
+            elif not self.paused:
                 try:
                     delta = self.collector.read(time.monotonic())
                 except PynetstatError as e:
@@ -239,7 +261,7 @@ class LiveApp(App[None]):
             name = str(row.key)
             if name not in table.rows:
                 continue
-            for column, cell in zip(KEYS, self._cells(row)):
+            for column, cell in zip(self.keys, self._cells(row)):
                 table.update_cell(name, column, cell)
         for row in delta.added:
             name = str(row.key)
@@ -251,20 +273,60 @@ class LiveApp(App[None]):
         self.show_status()
 
     def _sort(self) -> None:
-        table = self.table
+        table, column = self.table, self.sort_column
+        if column is None:
+            return
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key \
             if table.row_count else None
-        table.sort(f"c{self.sort_column}", key=natural, reverse=self.sort_reverse)
+        measured = self.columns[column] in INFO_COLUMNS
+        table.sort(f"c{column}", key=quantity if measured else natural,
+                   reverse=self.sort_reverse)
         if key is not None and key in table.rows:
             table.move_cursor(row=table.get_row_index(key), animate=False)
 
+    # --- the other screens: counters (-s, -e) and routes (-r) --------------------------------
+    def apply_counters(self, rows: list[CounterRow]) -> None:
+        self.counter_sheet.show(rows)
+        self.readings += 1
+        self.show_status()
+
+    def apply_routes(self, rows: list[tuple[str, ...]]) -> None:
+        self.route_sheet.show(rows)
+        self.readings += 1
+        self.show_status()
+
+    def _show_screen(self, name: str) -> None:
+        self.screen_name = name
+        self.table.set_class(name != "connections", "hidden")
+        for sheet_name, sheet in self.sheets.items():
+            sheet.set_class(sheet_name != name, "hidden")
+        (self.table if name == "connections" else self.sheets[name]).focus()
+        self.show_status()
+
+    def action_next_screen(self) -> None:
+        """v: the connection table, then the counters, then the routes, and round again."""
+        if self.box.has_focus:
+            return
+        self._show_screen(SCREENS[(SCREENS.index(self.screen_name) + 1) % len(SCREENS)])
+        self.message = ""
+        self.wake.set()
+
     def show_status(self) -> None:
-        parts = [f"{len(self.rows)} sockets", f"every {self.interval:g} s"]
+        name = self.screen_name
+        if name == "connections":
+            parts = [f"{len(self.rows)} sockets"]
+            column, reverse = self.sort_column, self.sort_reverse
+            titles = self.columns
+        else:
+            sheet = self.sheets[name]
+            parts = [f"{sheet.count} {name}"]
+            column, reverse, titles = sheet.sort_column, sheet.sort_reverse, sheet.titles
+        parts.append(f"every {self.interval:g} s")
         if self.paused:
             parts.append("PAUSED")
-        if self.sort_column is not None:
-            parts.append(f"sort: {COLUMNS[self.sort_column]}"
-                         f" {'descending' if self.sort_reverse else 'ascending'}")
+        if column is not None:
+            parts.append(f"sort: {titles[column]}"
+                         f" {'descending' if reverse else 'ascending'}")
         box = self.collector.box
         if box:
             parts.append("filter: " + self.box.value)
@@ -293,6 +355,13 @@ class LiveApp(App[None]):
 
     # --- actions -----------------------------------------------------------------------------
     def action_sort(self, column: int) -> None:
+        name = self.screen_name
+        if name != "connections":
+            self.sheets[name].sort_by(column)
+            self.show_status()
+            return
+        if column >= len(self.columns):
+            return
         if self.sort_column == column:
             self.sort_reverse = not self.sort_reverse
         else:
@@ -301,10 +370,16 @@ class LiveApp(App[None]):
         self.show_status()
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        if event.column_key.value in KEYS[1:]:
-            self.action_sort(KEYS.index(event.column_key.value) - 1)
+        if event.data_table is not self.table:
+            if event.data_table.id in self.sheets and event.column_key.value:
+                self.action_sort(int(event.column_key.value[1:]))
+            return
+        if event.column_key.value in self.keys[1:]:
+            self.action_sort(self.keys.index(event.column_key.value) - 1)
 
     def action_filter(self) -> None:
+        if self.screen_name != "connections":
+            return
         box = self.box
         box.add_class("shown")
         box.focus()
@@ -350,6 +425,8 @@ class LiveApp(App[None]):
         self.wake.set()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table is not self.table:
+            return
         row = self._row_by_name(event.row_key.value)
         if row is not None:
             self._in_thread(self.open_detail, row, self.rows)
@@ -372,6 +449,8 @@ class LiveApp(App[None]):
         self._to_ui(self.push_screen, Detail(lines))
 
     def action_close_connection(self) -> None:
+        if self.screen_name != "connections":
+            return
         row = self.selected()
         if row is None:
             return

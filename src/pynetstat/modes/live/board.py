@@ -14,7 +14,7 @@ from pynetstat.model.changes import connection_changes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable
+    from collections.abc import Callable, Hashable, Mapping
 
     from pynetstat.model.changes import Snapshot
     from pynetstat.model.sockets import InetSocket, Owner
@@ -74,12 +74,16 @@ class Delta:
 
 
 class Board:
-    """The rows, reading after reading. ``cells(sock, owners)`` makes a row's shown text."""
+    """The rows, reading after reading. ``cells(sock, owners)`` makes a row's shown text; with
+    ``extra`` columns (``--info``'s rates), each reading gives those cells by key, and a row
+    whose extra cells changed is a changed row (its mark kept); ``blank``: the extra cells of a
+    row the reading gave none for."""
 
     def __init__(self, cells: Callable[[InetSocket, tuple[Owner, ...]], tuple[str, ...]],
-                 hold: float = HOLD):
+                 hold: float = HOLD, blank: tuple[str, ...] = ()):
         self.cells = cells
         self.hold = hold
+        self.blank = blank
         self.rows: dict[Hashable, Row] = {}
         self.previous: Snapshot | None = None
 
@@ -87,14 +91,20 @@ class Board:
         """The next reading starts over (the filter changed): no marks."""
         self.previous = None
 
-    def update(self, snapshot: Snapshot, now: float) -> Delta:
-        rows, cells = self.rows, self.cells
+    def update(self, snapshot: Snapshot, now: float,
+               extra: Mapping[Hashable, tuple[str, ...]] | None = None) -> Delta:
+        rows, base, blank = self.rows, self.cells, self.blank
+        extra = extra or {}
+
+        def cells(key: Hashable, sock: InetSocket, owners: tuple[Owner, ...]) -> tuple[str, ...]:
+            return base(sock, owners) + extra.get(key, blank) if blank else base(sock, owners)
+
         if self.previous is None:
             self.previous = snapshot
             self.rows = rows = {}
             for batch, keys in zip(snapshot.batches, snapshot.keys):
                 for key, (sock, owners) in zip(keys, batch.rows()):
-                    rows[key] = Row(key, sock, owners, cells(sock, owners))
+                    rows[key] = Row(key, sock, owners, cells(key, sock, owners))
             return Delta(True, list(rows.values()), [], [], dict(rows))
         added, changed, removed = [], [], []
         # marks that ran out: a closed row leaves, another loses its colour
@@ -116,12 +126,27 @@ class Board:
                     changed.append(known)
             elif change.kind == "added" or known is None:
                 new = rows[key] = Row(key, change.sock, change.owners,
-                                      cells(change.sock, change.owners), "added", until)
+                                      cells(key, change.sock, change.owners), "added", until)
                 added.append(new)
             else:
                 known.sock, known.owners = change.sock, change.owners or known.owners
-                known.cells = cells(known.sock, known.owners)
+                known.cells = cells(key, known.sock, known.owners)
                 known.mark, known.until = "state", until
                 changed.append(known)
+        if blank:
+            self._refresh_extra(extra, changed)
         self.previous = snapshot
         return Delta(False, added, changed, removed, dict(rows))
+
+    def _refresh_extra(self, extra: Mapping[Hashable, tuple[str, ...]], changed: list[Row]) -> None:
+        """Rows still open whose extra cells moved since the last reading join ``changed``."""
+        width = len(self.blank)
+        listed = {id(row) for row in changed}
+        for key, row in self.rows.items():
+            if row.mark == "removed":
+                continue  # a closed row keeps its last values
+            new = extra.get(key, self.blank)
+            if row.cells[-width:] != new:
+                row.cells = row.cells[:-width] + new
+                if id(row) not in listed:
+                    changed.append(row)

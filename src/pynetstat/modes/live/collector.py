@@ -18,7 +18,8 @@ from pynetstat.linux.diagreq import query_socket
 from pynetstat.linux.owner_cache import OwnerCache
 from pynetstat.linux.owners import read_comm
 from pynetstat.model.changes import Snapshot
-from pynetstat.modes.live.board import Board
+from pynetstat.modes.live.board import COLUMNS, Board
+from pynetstat.modes.live.rates import INFO_COLUMNS, NONE, Counters, Throughput
 from pynetstat.render.endpoints import endpoint_cells, pid_text, state_text
 from pynetstat.select import Filter
 from pynetstat.session import NoCycleCollection, Session
@@ -31,7 +32,12 @@ if TYPE_CHECKING:
     from pynetstat.linux.netlink import NetlinkSource
     from pynetstat.model.sockets import InetSocket, Owner, SocketBatch
     from pynetstat.modes.live.board import Delta
+    from pynetstat.modes.live.rates import CounterRow
     from pynetstat.options import Options
+
+# The live view's screens: the connection table, the counters of -s and -e with their rates,
+# the routes of -r. --live -s or -e opens on the counters, -r on the routes.
+SCREENS = ("connections", "counters", "routes")
 
 
 def proto_label(sock: InetSocket) -> str:
@@ -53,9 +59,19 @@ class Collector:
         self.owners = OwnerCache(env.proc_root)
         self.lock = threading.Lock()
         self.comm: dict[int, str] = {}  # pid -> escaped process name, for the pids seen last
-        self.board = Board(self.cells)
+        # --info: tcp_info is asked of the kernel (opts.extension_groups) for the rates and RTT
+        self.throughput = Throughput() if opts.info else None
+        self.columns = COLUMNS + (INFO_COLUMNS if opts.info else ())
+        self.board = Board(self.cells, blank=(NONE,) * len(INFO_COLUMNS) if opts.info else ())
         self.netlink: NetlinkSource = self.session.netlink  # the session's source, as destroy takes it
         self.notes: list[str] = []
+        # the counters screen: the views -s and -e asked for (neither: both)
+        both = not (opts.statistics or opts.ethernet)
+        self.counter_views = {"statistics": both or opts.statistics,
+                              "interfaces": both or opts.ethernet}
+        self.counters = Counters()
+        self.start = ("counters" if opts.statistics or opts.ethernet else
+                      "routes" if opts.routes else "connections")
 
     def set_filter(self, box: Filter | None) -> None:
         """The filter box's conditions (None: none), joined to the command line's from the next
@@ -71,6 +87,8 @@ class Collector:
             terms = (self.base.terms if self.base else ()) + (box.terms if box else ())
             self.opts.filter = Filter(terms) if terms else None
             self.board.reset()
+            if self.throughput is not None:
+                self.throughput.reset()
 
     def read(self, now: float) -> Delta:
         from pynetstat.views.connections import notes
@@ -79,6 +97,7 @@ class Collector:
             self._take_filter()
             conns = collect(self.opts, self.session.env, self.session.netlink, self.owners)
             batches = [batch for batch in conns if len(batch)]
+            taken = self.session.env.monotonic()  # the dump is read: the rates' clock
             self.notes = notes(conns)
             snapshot = Snapshot(batches)
             names = self.session.names
@@ -88,9 +107,60 @@ class Collector:
                                      for i, key in enumerate(keys) if key not in known})
             alive = self._pids(batches)
             self.comm = {pid: name for pid, name in self.comm.items() if pid in alive}
-            delta = self.board.update(snapshot, now)
+            extra = None
+            if self.throughput is not None:
+                extra = {key: reading.cells() for key, reading in
+                         self.throughput.update(batches, snapshot.keys, taken).items()}
+            delta = self.board.update(snapshot, now, extra)
             self.session.bound_caches()
             return delta
+
+    def shown(self, screen: str) -> None:
+        """``screen`` is shown again after another was: its rates start over (a rate over the
+        time it was hidden would not be the last refresh's). Collector thread."""
+        if screen == "counters":
+            self.counters.reset()
+        elif screen == "connections" and self.throughput is not None:
+            self.throughput.reset()
+
+    def _sections(self, *, statistics: bool = False, ethernet: bool = False,
+                  routes: bool = False) -> list[tuple[str, object, object]]:
+        """One reading of the chosen -s, -e, -r views, by interval mode's collectors."""
+        import copy
+
+        from pynetstat.modes import collect_sections
+
+        opts = copy.copy(self.opts)
+        opts.statistics, opts.ethernet, opts.routes = statistics, ethernet, routes
+        session = copy.copy(self.session)
+        session.opts = opts
+        return collect_sections(session)
+
+    def read_counters(self) -> list[CounterRow]:
+        """The counters screen: every counter of the views shown, its rate since the reading
+        before and its recent rates (rates.Counters)."""
+        from pynetstat.modes import section_notes
+        from pynetstat.modes.interval import section_readings
+
+        with self.lock, NoCycleCollection():
+            sections = self._sections(statistics=self.counter_views["statistics"],
+                                      ethernet=self.counter_views["interfaces"])
+            taken = self.session.env.monotonic()
+            readings = {key: section_readings(self.opts, key, view, snapshot)[0]
+                        for key, view, snapshot in sections}
+            self.notes = section_notes(sections)
+            return self.counters.update(readings, taken)
+
+    def read_routes(self) -> list[tuple[str, ...]]:
+        """The routes screen: a row per shown route and next hop (views/routes.route_rows)."""
+        from pynetstat.modes import section_notes
+        from pynetstat.views.routes import route_rows
+
+        with self.lock, NoCycleCollection():
+            sections = self._sections(routes=True)
+            self.notes = section_notes(sections)
+            return [row for _key, _view, snapshot in sections
+                    for row in route_rows(snapshot, self.opts)]  # type: ignore[arg-type]
 
     @staticmethod
     def _pids(batches: list[SocketBatch]) -> set[int]:

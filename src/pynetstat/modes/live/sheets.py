@@ -1,0 +1,114 @@
+"""The live view's screens other than the connection table (``v``): the counters of ``-s`` and
+``-e`` (rates.CounterRow: value, rate per second, sparkline) and the routes of ``-r``
+(views/routes.route_rows). Each is a table of escaped text (``rich.text.Text``, never markup)
+sortable by a column; the app hands it each reading the collector thread made.
+
+Textual, like app.py: imported only by app.py, after modes/live checked for it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from pynetstat.modes.live.rates import COUNTER_COLUMNS
+from pynetstat.views.routes import ROW_COLUMNS as ROUTE_COLUMNS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pynetstat.modes.live.rates import CounterRow
+
+_NUMBER = re.compile(r"(\d+)")
+
+
+def natural(cell: Text) -> tuple[int | str, ...]:
+    """Sort key of a cell: numbers in it compare as numbers (ports, PIDs, addresses' bytes)."""
+    return tuple(int(part) if part.isdigit() else part.lower()
+                 for part in _NUMBER.split(cell.plain))
+
+
+def quantity(cell: Text) -> tuple[int, float]:
+    """Sort key of a measured cell (a rate, an RTT): its value; ``-`` (not known) below all."""
+    try:
+        return (1, float(cell.plain))
+    except ValueError:
+        return (0, 0.0)
+
+
+class Sheet(DataTable[Text]):
+    """One screen's table: ``titles`` its columns, ``measured`` those that sort as values."""
+
+    def __init__(self, name: str, titles: tuple[str, ...], measured: frozenset[str]):
+        super().__init__(id=name, cursor_type="row", classes="hidden")
+        self.titles = titles
+        self.measured = measured
+        self.sort_column: int | None = None
+        self.sort_reverse = False
+        self.count = 0  # rows of the last reading
+
+    def on_mount(self) -> None:
+        for i, title in enumerate(self.titles):
+            self.add_column(title, key=f"c{i}")
+
+    def sort_by(self, column: int) -> None:
+        """Sort by ``column``; again: the other way."""
+        if column >= len(self.titles):
+            return
+        if self.sort_column == column:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_column, self.sort_reverse = column, False
+        self.resort()
+
+    def resort(self) -> None:
+        column = self.sort_column
+        if column is not None:
+            key = quantity if self.titles[column] in self.measured else natural
+            self.sort(f"c{column}", key=key, reverse=self.sort_reverse)
+
+
+class CounterSheet(Sheet):
+    """The counters screen: a row per counter, keyed by view and name, its cells updated where
+    they changed."""
+
+    def __init__(self) -> None:
+        super().__init__("counters", COUNTER_COLUMNS, frozenset({"Value", "Rate/s"}))
+        self.shown: dict[str, tuple[str, ...]] = {}  # row key -> its cells
+
+    def show(self, rows: list[CounterRow]) -> None:
+        shown: dict[str, tuple[str, ...]] = {}
+        for counter in rows:
+            key, cells = f"{counter.view}:{counter.name}", counter.cells()
+            shown[key] = cells
+            old = self.shown.get(key)
+            if old is None or key not in self.rows:
+                self.add_row(*map(Text, cells), key=key)
+            elif old != cells:
+                for i, (was, cell) in enumerate(zip(old, cells)):
+                    if was != cell:
+                        self.update_cell(key, f"c{i}", Text(cell))
+        for key in self.shown.keys() - shown.keys():
+            if key in self.rows:
+                self.remove_row(key)
+        self.shown, self.count = shown, len(shown)
+        self.resort()
+
+
+class RouteSheet(Sheet):
+    """The routes screen: the table anew at each reading (a few rows; the cursor keeps its
+    line)."""
+
+    def __init__(self) -> None:
+        super().__init__("routes", ROUTE_COLUMNS, frozenset({"Metric"}))
+
+    def show(self, rows: list[tuple[str, ...]]) -> None:
+        line = self.cursor_row
+        self.clear()
+        for cells in rows:
+            self.add_row(*map(Text, cells))
+        if rows:
+            self.move_cursor(row=min(line, len(rows) - 1), animate=False)
+        self.count = len(rows)
+        self.resort()
