@@ -61,11 +61,6 @@ def spread(record: dict, header: list[str]) -> dict:
     return out
 
 
-def mine(records: list[dict], ports: dict) -> list[dict]:
-    wanted = set(ports.values())
-    return [r for r in records if r["local_port"] in wanted or r["remote_port"] in wanted]
-
-
 @pytest.mark.parametrize("flags", [["--info"], ["--timers"], ["--memory"], ["-d"], ["-i"],
                                    ["-d", "--timers", "--memory", "--info"]], ids=" ".join)
 def test_csv_extension_cells_are_the_json_values(scene, tmp_path, flags):
@@ -89,22 +84,24 @@ def test_csv_extension_cells_are_the_json_values(scene, tmp_path, flags):
         assert (name in header) == (name not in spread_now), (name, header)
         assert any(h.startswith(name + "_") for h in header) == (name in spread_now)
 
-    # The scene's sockets are there with what the test did to them.
-    by_port = {(r["local_port"], r["proto"]): r for r in mine(records, scene)}
-    client = by_port[(scene["client"], "tcp")]
-    udp = by_port[(scene["udp"], "udp")]
+    # The scene's sockets are there with what the test did to them (found by both ends: a
+    # TIME_WAIT socket of an earlier test may have the same local port).
+    client = next(r for r in records if r["local_port"] == scene["client"]
+                  and r["remote_port"] == scene["listener"] and r["state"] == "ESTABLISHED")
+    udp = next(r for r in records if r["local_port"] == scene["udp"] and r["proto"] == "udp")
     if "--info" in flags:
         assert client["tcp_info"]["bytes_acked"] >= 5000
         assert udp["tcp_info"] is None
     if "-d" in flags:
         assert client["dscp"] == 46
-    row = dict(zip(header, next(r for r in rows[1:] if r[header.index("local_port")] ==
-                                str(scene["client"]) and r[0] == "tcp")))
+    row = next(r for r in (dict(zip(header, r)) for r in rows[1:])
+               if r["local_port"] == str(scene["client"])
+               and r["remote_port"] == str(scene["listener"]) and r["state"] == "ESTABLISHED")
     if "--info" in flags:
         assert int(row["tcp_info_bytes_acked"]) >= 5000
         assert row["tcp_info_congestion"] in ("cubic", "bbr", "reno")
-        udp_row = dict(zip(header, next(r for r in rows[1:] if r[header.index("local_port")] ==
-                                        str(scene["udp"]))))
+        udp_row = next(r for r in (dict(zip(header, r)) for r in rows[1:])
+                       if r["local_port"] == str(scene["udp"]) and r["proto"] == "udp")
         assert {udp_row[h] for h in header if h.startswith("tcp_info_")} == {""}
     if "-d" in flags:
         assert row["dscp"] == "46"
