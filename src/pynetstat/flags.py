@@ -325,7 +325,7 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
     ("What listens on port 80, and which process is it?", "pynetstat -ano | grep ':80 .*LISTENING'"),
     ("The same, with a filter the kernel applies:", "pynetstat -no --state listening --lport 80"),
     ("What does nginx talk to?", "pynetstat -nb --process nginx --state '!listening'"),
-    ("Which program talks to 10.1.2.3?", "pynetstat -anb | grep -A2 ' 10.1.2.3:'"),
+    ("Which program talks to 10.1.2.3?", "pynetstat -anb --remote 10.1.2.3"),
     ("Watch new and closed connections, every 2 seconds:", "pynetstat -an --changes 2"),
     ("How many TCP connections are in each state?",
      "pynetstat -an -p tcp | awk 'NR > 4 { print $4 }' | sort | uniq -c"),
