@@ -74,7 +74,8 @@ def test_close_yes_aborts_the_listed_connection(pair):
     listener, client, server = pair
     port = listener.getsockname()[1]
     expected = listed(server)
-    p = close(["--yes", "-n", "--lport", str(port)])
+    # both ends: a socket of another test may hold the same (ephemeral) local port
+    p = close(["--yes", "-n", "--lport", str(port), "--rport", str(client.getsockname()[1])])
     if DENIED not in p.stderr and "CONFIG_INET_DIAG_DESTROY" in p.stderr:
         pytest.skip("this kernel has no CONFIG_INET_DIAG_DESTROY")
     assert (p.returncode, p.stderr) == (0, ""), p
@@ -90,7 +91,8 @@ def test_close_yes_aborts_the_listed_connection(pair):
 def test_close_without_yes_closes_nothing_unless_the_answer_is_yes(pair, answer):
     listener, client, server = pair
     port = listener.getsockname()[1]
-    p = close(["-n", "--lport", str(port)], answer)
+    # both ends: a socket of another test may hold the same (ephemeral) local port
+    p = close(["-n", "--lport", str(port), "--rport", str(client.getsockname()[1])], answer)
     assert p.returncode == 0, p
     assert p.stderr == "Close this connection? [y/N] " + ("\n" if answer == "" else "")
     table, _, tail = p.stdout.partition("\nNothing closed.")

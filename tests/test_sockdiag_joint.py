@@ -258,7 +258,11 @@ def test_live_joint_dump_runs_the_port_program_in_the_kernel():
         ports, raw, everything, doc, asked = call_in(f"/proc/{holder.pid}/ns/net", inside)
         want = [r for r in everything if r[3] in ports or r[5] in ports]
         assert len(want) == 3 + 3 + 2  # each listener, its two ends, the extra pair on the first
-        assert sorted(map(tuple, raw)) == sorted(map(tuple, want))
+
+        def ids(rows):  # without the state: the closed end may go FIN_WAIT1 -> 2 between dumps
+            return sorted(tuple(r[:1]) + tuple(r[2:]) for r in rows)
+
+        assert ids(raw) == ids(want)
         assert len(everything) > len(want)
         assert [k for k in asked if k.startswith("sock_diag-tcp")] == ["sock_diag-tcp46"]
         shown = sorted((c["local_port"], c["remote_port"], c["inode"])
