@@ -125,7 +125,7 @@ def test_extension_objects_match_the_document(pair):
 
 
 def test_the_tcp_info_table_is_the_renderers():
-    from pynetstat.render.extensions import MEMORY_SCHEMA, TCP_INFO_SCHEMA, TIMER_SCHEMA
+    from pynetstat.render.extensions_json import MEMORY_SCHEMA, TCP_INFO_SCHEMA, TIMER_SCHEMA
 
     assert list(documented_fields("### tcp_info").items()) == list(TCP_INFO_SCHEMA)
     assert list(documented_fields("### Memory").items()) == list(MEMORY_SCHEMA)

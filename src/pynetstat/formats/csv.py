@@ -80,7 +80,7 @@ class CsvFormat:
             owner_json = of_owner
         ext_json = None
         if groups:
-            from pynetstat.render.extensions import extension_encoder
+            from pynetstat.render.extensions_json import extension_encoder
 
             ext_json = extension_encoder(groups)
         encoder = ConnectionRows(session.opts.wants_owners, session.names, session.ifname,

@@ -44,7 +44,7 @@ class JsonFormat:
             of_owner = owner_json
         ext_json = None
         if session.opts.extension_groups:
-            from pynetstat.render.extensions import extension_encoder
+            from pynetstat.render.extensions_json import extension_encoder
 
             ext_json = extension_encoder(session.opts.extension_groups)
         head = _envelope(head)

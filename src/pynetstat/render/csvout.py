@@ -82,7 +82,7 @@ def spread_columns(groups: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     so a spreadsheet or ``cut`` reads a number, not JSON text. ``dscp`` is a number already."""
     if not groups:
         return {}
-    from pynetstat.render.extensions import EXTENSION_OBJECTS
+    from pynetstat.render.extensions_json import EXTENSION_OBJECTS
 
     return {column: keys for column, (fillers, keys) in EXTENSION_OBJECTS.items()
             if set(fillers) & set(groups)}

@@ -41,7 +41,7 @@ def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names:
                       extensions: dict | None = None) -> dict:
     """One row as a dict; ``owners`` is ``None`` when owners were not asked for (then ``pid`` and
     ``owners`` are null), ``()`` when asked for and none is visible. ``extensions``: the row's
-    ``dscp``, ``timer``, ``memory`` and ``tcp_info`` (render/extensions.extension_json), or ``None``:
+    ``dscp``, ``timer``, ``memory`` and ``tcp_info`` (render/extensions_json.extension_json), or ``None``:
     not asked for, all null."""
     kind = BY_PROTOCOL[(sock.proto, sock.family)]
     if kind.shape != "inet":
