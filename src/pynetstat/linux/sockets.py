@@ -305,13 +305,13 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
             yield from _from_proc(proc, kind, states, log)
             continue
         pair = listed[at + 1] if joint and at + 1 < len(listed) else None
-        if (pair is not None and (name, pair[0].name) in JOINT and pair[1] == states
-                and netlink is not None and ends is None
-                and _one_program(selection, kind, pair[0])):
+        shared = (_shared_program(selection, kind, pair[0])
+                  if (pair is not None and (name, pair[0].name) in JOINT and pair[1] == states
+                      and netlink is not None and ends is None) else None)
+        if shared is not None:
             inet_ext = ext if kind.shape == "inet" else None
-            shared = _program(selection, kind, None)  # the same for both (_one_program)
             served = yield from _joint_dump((kind, pair[0]), states, netlink, log, cache,
-                                            inet_ext, select, shared)
+                                            inet_ext, select, shared[0])
             if served:
                 joined = pair[0]
                 continue
@@ -329,17 +329,10 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
                        else DECODERS[kind.decoder](reply, kind, log.netlink, cache, True))
             bound = kind.shape == "inet" and kind.has_state and in_states(states, TCP_BOUND_INACTIVE)
             for batch in batches:
-                if bound:
-                    batch = _bound_inactive(batch)
-                # The cookie is the kernel's identity of a socket, unique and never 0 in a dump.
-                batch = _unseen(batch, batch.cookie, seen)
-                if batch is not None:
-                    batch = _in_states(batch, states)
-                if batch is not None and select is not None:
-                    batch = select(batch)
-                if batch is not None:
+                kept = _kept(batch, bound, seen, states, select)
+                if kept is not None:
                     yielded = True
-                    yield batch
+                    yield kept
             log.sources[name] = "netlink"
             continue
         except (BackendUnavailable, OSError) as e:
@@ -368,13 +361,31 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
                 yield batch
 
 
-def _one_program(selection: Selection | None, first: SocketKind, second: SocketKind) -> bool:
-    """Can one dump serve both kinds' filter? Yes when there is none, or when the program is
-    the same bytes for both families (ports and states: an address or an interface makes one
-    program per family)."""
+def _kept(batch: SocketBatch, bound: bool, seen: set, states: int, select
+          ) -> SocketBatch | None:
+    """What a listing keeps of a decoded batch: BOUND sockets told apart (``bound``: -q), sockets
+    already yielded dropped (the cookie is the kernel's identity of a socket, unique and never 0
+    in a dump), the states asked for, the filter's conditions (``select``)."""
+    if bound:
+        batch = _bound_inactive(batch)
+    kept = _unseen(batch, batch.cookie, seen)
+    if kept is not None:
+        kept = _in_states(kept, states)
+    if kept is not None and select is not None:
+        kept = select(kept)
+    return kept
+
+
+def _shared_program(selection: Selection | None, first: SocketKind, second: SocketKind
+                    ) -> tuple[bytes | None] | None:
+    """The one filter program a dump of both kinds carries, in a 1-tuple (``(None,)``: no filter,
+    or one too large for the kernel); ``None`` when the program differs by family (an address
+    or an interface), so one dump cannot serve both. Ports and states compile to the same bytes
+    for both families."""
     if selection is None or not selection.kernel_terms:
-        return True
-    return _program(selection, first, None) == _program(selection, second, None)
+        return (None,)
+    program = _program(selection, first, None)
+    return (program,) if program == _program(selection, second, None) else None
 
 
 def _joint_dump(kinds: tuple[SocketKind, SocketKind], states: int, netlink, log: SourceLog,
@@ -396,13 +407,7 @@ def _joint_dump(kinds: tuple[SocketKind, SocketKind], states: int, netlink, log:
         for batch in decode_batches(reply, first.protocol, 0, stats, cache,
                                     extensions=ext is not None, msg_type=msg_type):
             got = True
-            if bound:
-                batch = _bound_inactive(batch)
-            batch = _unseen(batch, batch.cookie, seen)
-            if batch is not None:
-                batch = _in_states(batch, states)
-            if batch is not None and select is not None:
-                batch = select(batch)
+            batch = _kept(batch, bound, seen, states, select)
             if batch is None:
                 continue
             if batch.family == first.family:
