@@ -99,16 +99,19 @@ def listed():
             scenes.append(p)
             assert p.stdout.readline() == "ready\n"
 
-        def views():
-            out = {}
-            for view in VIEWS:
-                argv = [view] if view else []
-                text, doc = run_inprocess(argv), run_inprocess([*argv, "--json"])
-                assert text.status == doc.status == 0, (text.err, doc.err)
-                out[view] = (text.out, doc.out)
-            return out
+        def run(argv):
+            # Each run in its own child: with names (-a) a run leaves resolver threads behind,
+            # and a lookup still in flight holds a UDP socket that the next run would list.
+            return in_child(lambda: run_inprocess(argv),
+                            setup=lambda: (_enter(ns.name), become(NOBODY)))
 
-        yield in_child(views, setup=lambda: (_enter(ns.name), become(NOBODY)))
+        out = {}
+        for view in VIEWS:
+            argv = [view] if view else []
+            text, doc = run(argv), run([*argv, "--json"])
+            assert text.status == doc.status == 0, (text.err, doc.err)
+            out[view] = (text.out, doc.out)
+        yield out
     finally:
         for p in scenes:
             p.stdin.close()
