@@ -57,6 +57,8 @@ import subprocess
 import sys
 import time
 
+import bytecode
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "src"))
 
@@ -162,6 +164,9 @@ def main() -> int:
     ap.add_argument("--child-ehash", type=int, metavar="N",
                     help="net.ipv4.tcp_child_ehash_entries for the namespaces the bench makes")
     args = ap.parse_args()
+    print(bytecode.precompile())
+    if args.compare:
+        print(bytecode.precompile(args.compare))
     # SIGTERM (timeout(1)) ends the run through the finally clauses, which remove what was made.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     total = args.namespaces * args.sockets

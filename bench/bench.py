@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import bytecode
 import fleet
 import machine
 import netns
@@ -244,16 +245,10 @@ def choose_netns(wanted: bool) -> str:
 
 
 def precompile(options: argparse.Namespace) -> str:
-    """Write pynetstat's bytecode before it is timed, as ``pip install`` does. A checkout run
-    with PYTHONDONTWRITEBYTECODE set (this project's sandbox sets it) would otherwise compile
-    every changed module on every run, which no installed pynetstat does."""
+    """Write pynetstat's bytecode before it is timed (bench/bytecode.py says why)."""
     if options.pynetstat_cmd:
         return "left as it is (--pynetstat-cmd)"
-    import compileall
-
-    if compileall.compile_dir(str(REPO / "src" / "pynetstat"), quiet=1):
-        return "written before timing (as pip install does)"
-    return "compileall failed: each run compiles what it imports"
+    return bytecode.precompile()
 
 
 def machine_facts(runner: CommandRunner, tools: dict[str, Tool], namespace: str,

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import bytecode
 import fleet
 import netns
 
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=7)
     options = parser.parse_args()
+    print(bytecode.precompile())
     netns.enter_private_netns()
     cpu: dict[str, list[float]] = {name: [] for name in COMMANDS}
     wall: dict[str, list[float]] = {name: [] for name in COMMANDS}

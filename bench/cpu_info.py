@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import bytecode
 import fleet
 import netns
 
@@ -47,6 +48,9 @@ def main() -> None:
     parser.add_argument("--profile", metavar="FILE")
     parser.add_argument("--compare", metavar="DIR")
     options = parser.parse_args()
+    print(bytecode.precompile())
+    if options.compare:
+        print(bytecode.precompile(options.compare))
     commands = {name: [shutil.which(argv[0]) or argv[0], *argv[1:]]
                 for name, argv in COMMANDS.items()}
     if options.compare:

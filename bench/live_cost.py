@@ -26,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+import bytecode  # noqa: E402
 import fleet  # noqa: E402
 import netns  # noqa: E402
 
@@ -48,6 +49,7 @@ def main() -> int:
     pairs = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 30.0
     interval = sys.argv[3] if len(sys.argv) > 3 else "1"
+    print(bytecode.precompile())
     netns.enter_private_netns()
     pidfile = f"/tmp/{SERVER}.pid"
     passes = f"/tmp/{SERVER}.passes"

@@ -27,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 REPO = os.path.dirname(HERE)
 
+import bytecode  # noqa: E402
 import fleet  # noqa: E402
 import machine  # noqa: E402
 import netns  # noqa: E402
@@ -121,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrent", type=int, default=50,
                         help="scrapes sent at once after the rounds (50)")
     options = parser.parse_args(argv)
+    print(bytecode.precompile())
     netns.enter_private_netns()
     runner = CommandRunner(600, find_gnu_time())
     per_worker = machine.effective_pairs_per_worker(4000)
