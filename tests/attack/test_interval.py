@@ -24,7 +24,7 @@ from pynetstat.env import Environment
 
 from .check import assert_printable, assert_quiet_stderr, command, parse_json_lines, subprocess_env
 from .churn import Churn
-from .kernel import BREAKS, FakeKernel, FakeProc, Sock
+from .kernel import BREAKS, FIXTURES, FakeKernel, FakeProc, Sock
 from .test_faults import deadline, world_tmp
 
 SOCKS = [Sock("tcp", 4, 10, "127.0.0.1", 8080, inode=7001, cookie=11),
@@ -173,10 +173,12 @@ def test_counter_file_breaks_between_passes(tree, argv, how):
 def test_interval_under_churn(argv, tmp_path):
     """To a file, so every display is written at once and Ctrl+C lands anywhere in one: with
     --json the last line must still be whole."""
-    with Churn(processes=4, seconds=20) as churn, open(tmp_path / "out", "wb") as out:
+    # The churners outlive the wait (they are killed on exit): on a loaded 2-core host three
+    # displays of -anob under churn took more than 15 s.
+    with Churn(processes=4, seconds=90) as churn, open(tmp_path / "out", "wb") as out:
         p = subprocess.Popen(command(argv), stdout=out, stderr=subprocess.PIPE,
                              stdin=subprocess.DEVNULL, env=subprocess_env())
-        end = time.monotonic() + 15
+        end = time.monotonic() + 60
         while time.monotonic() < end and (tmp_path / "out").read_bytes().count(b"\n") < 3:
             time.sleep(0.05)  # three displays (or change lines) at least, however loaded the host
         time.sleep(random.uniform(0, 0.3))  # then anywhere in a pass
@@ -194,6 +196,98 @@ def test_interval_under_churn(argv, tmp_path):
     else:
         assert_printable(text)
         assert churn.address in text
+
+
+class SlowKernel:
+    """pynetstat run on a recorded kernel (conn-normal) whose UDP/IPv6 dump is a FIFO: each pass
+    stops there, after its TCP and UDP/IPv4 rows, until the test feeds the recording."""
+
+    def __init__(self, tmp_path, argv):
+        recorded = FIXTURES / "linux" / "conn-normal" / "netlink"
+        self.dir = tmp_path / "netlink"
+        shutil.copytree(recorded, self.dir)
+        self.fifo = self.dir / "sock_diag-udp6.nl"
+        self.data = self.fifo.read_bytes()
+        self.fifo.unlink()
+        os.mkfifo(self.fifo)
+        self.out = tmp_path / "out"
+        with open(self.out, "wb") as out:
+            self.proc = subprocess.Popen(
+                command(argv), stdout=out, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                env=subprocess_env({"PYNETSTAT_NETLINK_REPLAY": str(self.dir)}))
+
+    def reached(self) -> int:
+        """Wait until the run opens the FIFO (a pass is at its UDP/IPv6 dump); its write end."""
+        end = time.monotonic() + 60
+        while True:
+            try:
+                return os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # ENXIO: no reader yet
+                assert self.proc.poll() is None and time.monotonic() < end
+                time.sleep(0.01)
+
+    def feed(self, fd: int) -> None:
+        os.write(fd, self.data)
+        os.close(fd)
+
+    def first_pass(self) -> None:
+        """Feed pass 1 and wait for its line (the run has closed the FIFO by then)."""
+        self.feed(self.reached())
+        end = time.monotonic() + 60
+        while b"\n" not in self.out.read_bytes():
+            assert self.proc.poll() is None and time.monotonic() < end
+            time.sleep(0.01)
+
+    def lines(self) -> list[str]:
+        return self.out.read_text("utf-8").split("\n")
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_a_signal_in_a_slow_pass_to_a_file_waits_for_the_whole_line(tmp_path, sig, status):
+    """A pass streams its rows as the kernel's dumps come: under load a pass can take seconds
+    (the churn test above: 11-21 s for -anob on a loaded 2-core host). A signal that comes in the
+    middle, with stdout a file that takes every byte, waits for the line to end: before, the
+    line was cut half a second after the signal, and ``{"schema_version": ..., "connections": [``
+    was the last line of the file."""
+    run = SlowKernel(tmp_path, ["-an", "--json", "1"])
+    try:
+        run.first_pass()
+        fd = run.reached()  # pass 2, stopped at its last dump
+        run.proc.send_signal(sig)
+        time.sleep(1.5)  # three times the grace a stalled reader gets
+        assert run.proc.poll() is None
+        run.feed(fd)
+        _, err = run.proc.communicate(timeout=30)
+    finally:
+        run.proc.kill()
+    assert run.proc.returncode == status, err.decode()
+    assert_quiet_stderr(err.decode())
+    docs = parse_json_lines(run.out.read_text("utf-8"))
+    assert [d["pass"] for d in docs] == [1, 2]
+    assert docs[0]["connections"] == docs[1]["connections"]
+
+
+def test_a_second_signal_cuts_the_line_at_once(tmp_path):
+    """Ctrl+C twice: the user will not wait for the pass; a cut line is the last one."""
+    run = SlowKernel(tmp_path, ["-an", "--json", "1"])
+    try:
+        run.first_pass()
+        fd = run.reached()
+        run.proc.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        sent = time.monotonic()
+        run.proc.send_signal(signal.SIGINT)
+        _, err = run.proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+        os.close(fd)
+    finally:
+        run.proc.kill()
+    assert run.proc.returncode == 130, err.decode()
+    assert took < 5
+    lines = run.lines()
+    assert parse_json_lines(lines[0])[0]["pass"] == 1
+    assert all(not line for line in lines[2:])  # nothing after the cut line
 
 
 @pytest.mark.parametrize("argv", [["-ano", "1"], ["-ano", "--json", "1"], ["-ano", "--changes", "1"]],

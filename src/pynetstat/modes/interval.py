@@ -35,7 +35,7 @@ from pynetstat.session import NoCycleCollection, Session
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
-    from typing import Any
+    from typing import Any, TextIO
 
     from pynetstat.env import Environment
     from pynetstat.formats import ConnectionChangeWriter, CounterChangeWriter, Format
@@ -70,7 +70,7 @@ def _run(session: Session) -> int:
             with suppress(ValueError):
                 previous = signal.signal(signal.SIGTERM, terminate)
             if fmt.line_records and previous is not None:
-                hold = HoldLine()
+                hold = HoldLine(_fileno(session.env.stdout))
             _loop(session, fmt, log, hold)
         finally:
             if hold is not None:
@@ -102,6 +102,14 @@ def _loop(session: Session, fmt: Format, log: PassLog | None, hold: HoldLine | N
             log.write({"pass": number, "seconds": round(env.monotonic() - started, 6),
                        "skipped": schedule.skipped, **facts})
         schedule.pause()
+
+
+def _fileno(stream: TextIO) -> int | None:
+    """The file descriptor under ``stream``, or None (a StringIO of an in-process run)."""
+    try:
+        return stream.fileno()
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
 
 
 class Schedule:

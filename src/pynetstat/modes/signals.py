@@ -6,15 +6,18 @@ Only loaded with an interval: ``signal`` and ``threading`` are not on the path o
 
 from __future__ import annotations
 
+import select
 import signal
 import threading
+import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import FrameType, TracebackType
     from typing import NoReturn
 
-GRACE = 0.5  # seconds a display may take to finish its line after a signal, before it is cut
+GRACE = 0.5  # seconds a stalled reader (stdout not writable) may hold a line after a signal
+LONGEST = 60.0  # seconds a display whose reader keeps reading may take to finish its line
 
 
 class Terminated(KeyboardInterrupt):
@@ -26,15 +29,29 @@ def terminate(signum: int, frame: FrameType | None) -> NoReturn:
     raise Terminated
 
 
+def _writable(fd: int | None) -> bool:
+    """Whether a write to ``fd`` would not block now: a pipe whose reader stopped reading is full
+    (a regular file always takes more)."""
+    if fd is None:
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLOUT for _fd, events in poller.poll(0))
+
+
 def _interrupt(signum: int) -> KeyboardInterrupt:
     return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
 class HoldLine:
     """With --json, a SIGINT or SIGTERM that comes while a display is written acts once its line
-    is whole (``> file``, ``| jq``), or after ``GRACE`` seconds if the line is still not whole: a
-    reader that stopped reading cannot keep the run alive (``| (sleep 600)``). A line cut then is
-    the last thing written: ``cli.entry`` does not flush what is left after a signal.
+    is whole (``> file``, ``| jq``). The line is cut at once by a second signal (Ctrl+C twice),
+    and when its reader stopped reading: stdout still not writable ``GRACE`` seconds after the
+    signal (``| (sleep 600)``); at the latest after ``LONGEST``. A pass is written while it is
+    collected (rows stream from the kernel's batches): on a loaded 2-core host under socket churn
+    a pass of ``-anob`` took 11-21 s, and a grace counted from the signal alone (half a second)
+    cut lines that a file (``> out``) would have taken whole. A line cut is the last thing
+    written: ``cli.entry`` does not flush what is left after a signal.
 
     While a line is written both signals are blocked in this thread (pthread_sigmask) and a
     watcher thread takes them (sigtimedwait). They are not caught and put off by a handler that
@@ -46,7 +63,8 @@ class HoldLine:
 
     Use as ``with hold:`` around each display; ``close()`` at the end of the run."""
 
-    def __init__(self) -> None:
+    def __init__(self, fd: int | None) -> None:
+        self.fd = fd  # stdout's, or None (an in-process stream: only LONGEST applies)
         self.signals = {signal.SIGINT, signal.SIGTERM}
         self.main = threading.get_ident()
         self.lock = threading.Lock()
@@ -98,8 +116,22 @@ class HoldLine:
                     self.pending = info.si_signo
             if not writing:  # the line ended meanwhile: the main thread takes signals again
                 signal.pthread_kill(self.main, info.si_signo)
-            elif not self.done.wait(GRACE):
+            elif not self._line_ends():
                 signal.pthread_kill(self.main, signal.SIGALRM)
+
+    def _line_ends(self) -> bool:
+        """Whether the line being written ends: False (cut it now) on a second signal, once
+        stdout stays unwritable through a ``GRACE`` (its reader stopped reading), or after
+        ``LONGEST``."""
+        deadline = time.monotonic() + LONGEST
+        while not self.done.is_set():
+            if signal.sigtimedwait(self.signals, GRACE) is not None:
+                return False
+            if self.done.is_set():
+                break
+            if time.monotonic() >= deadline or not _writable(self.fd):
+                return False
+        return True
 
     def _cut(self, signum: int, frame: FrameType | None) -> None:
         """SIGALRM from the watcher: the line did not end in time; the signal acts now."""
