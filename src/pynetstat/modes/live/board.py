@@ -11,10 +11,11 @@ then leaves. The first reading (and the first after the filter changed) marks no
 from __future__ import annotations
 
 from pynetstat.model.changes import connection_changes
+from pynetstat.textsafe import width
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Mapping
+    from collections.abc import Callable, Hashable, Iterable, Mapping
 
     from pynetstat.model.changes import Snapshot
     from pynetstat.model.sockets import InetSocket, Owner
@@ -54,19 +55,21 @@ class Row:
 
 
 class Delta:
-    """What the table must do after a reading: ``reset`` (start over with ``added``), rows to add,
-    rows whose cells or mark changed, keys to drop; ``rows``: a copy of the board after it (the UI
-    thread reads it for the detail panel while the collector goes on)."""
+    """What a reading changed: ``reset`` (start over with ``added``), rows added, rows whose
+    cells or mark changed, keys dropped; ``rows``: a copy of the board after it (the UI thread
+    reads it for the table and the detail panel while the collector goes on); ``widths``: the
+    widest cell of each column since the reset (terminal columns, textsafe.width)."""
 
-    __slots__ = ("reset", "added", "changed", "removed", "rows")
+    __slots__ = ("reset", "added", "changed", "removed", "rows", "widths")
 
     def __init__(self, reset: bool, added: list[Row], changed: list[Row], removed: list[Hashable],
-                 rows: dict[Hashable, Row]):
+                 rows: dict[Hashable, Row], widths: tuple[int, ...] = ()):
         self.reset = reset
         self.added = added
         self.changed = changed
         self.removed = removed
         self.rows = rows
+        self.widths = widths
 
     def __repr__(self) -> str:
         return (f"Delta(reset={self.reset}, added={len(self.added)}, changed={len(self.changed)}, "
@@ -86,6 +89,9 @@ class Board:
         self.blank = blank
         self.rows: dict[Hashable, Row] = {}
         self.previous: Snapshot | None = None
+        # the widest cell of each column since the last reset: the table's column widths grow
+        # with the rows that came, as a listing's do, and are never measured over every row again
+        self.widths: list[int] = []
 
     def reset(self) -> None:
         """The next reading starts over (the filter changed): no marks."""
@@ -105,7 +111,9 @@ class Board:
             for batch, keys in zip(snapshot.batches, snapshot.keys):
                 for key, (sock, owners) in zip(keys, batch.rows()):
                     rows[key] = Row(key, sock, owners, cells(key, sock, owners))
-            return Delta(True, list(rows.values()), [], [], dict(rows))
+            self.widths = []
+            self._widen(rows.values())
+            return Delta(True, list(rows.values()), [], [], dict(rows), tuple(self.widths))
         added, changed, removed = [], [], []
         # marks that ran out: a closed row leaves, another loses its colour
         for key, row in list(rows.items()):
@@ -136,7 +144,19 @@ class Board:
         if blank:
             self._refresh_extra(extra, changed)
         self.previous = snapshot
-        return Delta(False, added, changed, removed, dict(rows))
+        self._widen(added)
+        self._widen(changed)
+        return Delta(False, added, changed, removed, dict(rows), tuple(self.widths))
+
+    def _widen(self, rows: Iterable[Row]) -> None:
+        """The column widths, grown to hold ``rows``'s cells (one pass per column)."""
+        widths = self.widths
+        for i, column in enumerate(zip(*(row.cells for row in rows))):
+            widest = max(map(width, column))
+            if i == len(widths):
+                widths.append(widest)
+            elif widest > widths[i]:
+                widths[i] = widest
 
     def _refresh_extra(self, extra: Mapping[Hashable, tuple[str, ...]], changed: list[Row]) -> None:
         """Rows still open whose extra cells moved since the last reading join ``changed``."""

@@ -8,11 +8,10 @@ Textual, like app.py: imported only by app.py, after modes/live checked for it.
 
 from __future__ import annotations
 
-import re
-
 from rich.text import Text
 from textual.widgets import DataTable
 
+from pynetstat.modes.live import order
 from pynetstat.modes.live.rates import COUNTER_COLUMNS
 from pynetstat.views.routes import ROW_COLUMNS as ROUTE_COLUMNS
 
@@ -20,21 +19,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pynetstat.modes.live.rates import CounterRow
 
-_NUMBER = re.compile(r"(\d+)")
-
 
 def natural(cell: Text) -> tuple[int | str, ...]:
-    """Sort key of a cell: numbers in it compare as numbers (ports, PIDs, addresses' bytes)."""
-    return tuple(int(part) if part.isdigit() else part.lower()
-                 for part in _NUMBER.split(cell.plain))
+    """Sort key of a cell: numbers in it compare as numbers (order.natural)."""
+    return order.natural(cell.plain)
 
 
 def quantity(cell: Text) -> tuple[int, float]:
-    """Sort key of a measured cell (a rate, an RTT): its value; ``-`` (not known) below all."""
-    try:
-        return (1, float(cell.plain))
-    except ValueError:
-        return (0, 0.0)
+    """Sort key of a measured cell: its value, ``-`` below all (order.quantity)."""
+    return order.quantity(cell.plain)
 
 
 class Sheet(DataTable[Text]):
