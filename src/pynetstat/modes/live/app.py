@@ -38,15 +38,20 @@ from pynetstat.modes.live.sheets import CounterSheet, RouteSheet, Sheet
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable
+    from collections.abc import Callable, Hashable, Sequence
 
     from textual import events
 
     from pynetstat.modes.live.board import Delta, Row
     from pynetstat.modes.live.collector import Collector
+    from pynetstat.modes.live.grid import GridRow
     from pynetstat.modes.live.rates import CounterRow
 
 MIN_INTERVAL, MAX_INTERVAL = 0.25, 60.0
+# A sort key sorts this many rows at once on the UI thread (about 10 ms on a loaded host); more go
+# to a thread of their own (200k rows: about half a second), so that keys go on answering. Turning
+# a sort round reverses the list shown, at once whatever its length.
+SORT_AT_ONCE = 5000
 SORT_KEYS = 9  # 1-9: the columns (6, 9 with --info's Send/s, Recv/s, RTT ms)
 
 
@@ -117,6 +122,7 @@ class LiveApp(App[None]):
         self.paused = False
         self.sort_column: int | None = None
         self.sort_reverse = False
+        self.table_sort: tuple[int | None, bool] = (None, False)  # the order the table shows
         # the other screens (v): which is shown, and each one's sort (column, reversed)
         self.screen_name = collector.start
         self.counter_sheet, self.route_sheet = CounterSheet(), RouteSheet()
@@ -241,22 +247,40 @@ class LiveApp(App[None]):
         """The connection table's sort: (column or None, reversed)."""
         return self.sort_column, self.sort_reverse
 
-    def apply(self, delta: Delta, shown: list[Row], sort: tuple[int | None, bool]) -> None:
+    def apply(self, delta: Delta, ordered: list[Row], sort: tuple[int | None, bool]) -> None:
         """A reading, its rows in the order of ``sort``: the table draws them from now on."""
         started, cpu = time.monotonic(), time.thread_time()
         try:
             self.readings += 1
             self.rows = delta.rows
+            self.table.show(ordered, delta.widths)
+            self.table_sort = sort
             if sort != self.sort:  # a sort key was pressed while the reading was on its way
-                shown = self.order.arrange(self.rows.values(), *self.sort)
-            self.table.show(shown, delta.widths)
+                self._sort()
             self.show_status()
         finally:
             self.applied = time.monotonic() - started
             self.applied_cpu = time.thread_time() - cpu
 
     def _sort(self) -> None:
-        self.table.show(self.order.arrange(self.rows.values(), *self.sort))
+        """The table in the order of ``self.sort``: the list shown reversed if only the way
+        changed, else arranged anew (on a thread past SORT_AT_ONCE rows)."""
+        rows, sort = self.rows, self.sort
+        if self.table_sort == (sort[0], not sort[1]):
+            self._show_order(rows, list(reversed(self.table.rows)), sort)
+        elif len(rows) <= SORT_AT_ONCE:
+            self._show_order(rows, self.order.arrange(rows.values(), *sort), sort)
+        else:
+            self._in_thread(self._arrange, rows, sort)
+
+    def _arrange(self, rows: dict[Hashable, Row], sort: tuple[int | None, bool]) -> None:
+        self._to_ui(self._show_order, rows, self.order.arrange(rows.values(), *sort), sort)
+
+    def _show_order(self, rows: dict[Hashable, Row], ordered: Sequence[GridRow],
+                    sort: tuple[int | None, bool]) -> None:
+        if rows is self.rows and sort == self.sort:  # else a newer reading or sort came since
+            self.table.show(ordered)
+            self.table_sort = sort
 
     # --- the other screens: counters (-s, -e) and routes (-r) --------------------------------
     def apply_counters(self, rows: list[CounterRow]) -> None:
@@ -362,6 +386,7 @@ class LiveApp(App[None]):
         self.collector.set_filter(box)
         self.rows = {}
         self.table.show([])
+        self.table_sort = (None, False)
         if box is None:
             event.input.remove_class("shown")
         self.table.focus()

@@ -61,7 +61,8 @@ class Order:
     def arrange(self, rows: Iterable[Shown], column: int | None,
                 reverse: bool = False) -> list[Any]:
         """``rows`` as a new list: as they came (no column), else sorted by ``column`` (stable:
-        equal cells keep the order they came in); ``reverse``: the other way."""
+        equal cells keep the order they came in); ``reverse``: that list backwards, so that
+        turning a sort round is reversing the list shown (``flip``)."""
         if column is None or column >= len(self.keys):
             return list(rows)
         memo, compute = self.memo[column], self.keys[column]
@@ -75,4 +76,7 @@ class Order:
             if found is None:
                 found = memo[cell] = compute(cell)
             return found
-        return sorted(rows, key=key, reverse=reverse)
+        ordered = sorted(rows, key=key)
+        if reverse:
+            ordered.reverse()
+        return ordered
