@@ -34,7 +34,7 @@ from pynetstat.modes.live.detail import describe, detail_lines
 from pynetstat.modes.live.grid import Grid
 from pynetstat.modes.live.order import Order
 from pynetstat.modes.live.rates import INFO_COLUMNS
-from pynetstat.modes.live.sheets import CounterSheet, RouteSheet, Sheet
+from pynetstat.modes.live.sheets import CounterSheet, RouteSheet
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from textual import events
 
-    from pynetstat.modes.live.board import Delta, Row
+    from pynetstat.modes.live.board import Delta, Line, Row
     from pynetstat.modes.live.collector import Collector
     from pynetstat.modes.live.grid import GridRow
     from pynetstat.modes.live.rates import CounterRow
@@ -126,8 +126,8 @@ class LiveApp(App[None]):
         # the other screens (v): which is shown, and each one's sort (column, reversed)
         self.screen_name = collector.start
         self.counter_sheet, self.route_sheet = CounterSheet(), RouteSheet()
-        self.sheets: dict[str, Sheet] = {"counters": self.counter_sheet,
-                                         "routes": self.route_sheet}
+        self.sheets: dict[str, CounterSheet | RouteSheet] = {"counters": self.counter_sheet,
+                                                             "routes": self.route_sheet}
         self.rows: dict[Hashable, Row] = {}  # the board as of the last delta
         self.message = ""
         self.status = Exit.OK
@@ -135,7 +135,7 @@ class LiveApp(App[None]):
         self.stopping = threading.Event()
         self.wake = threading.Event()
         if hold is not None:
-            collector.board.hold = hold
+            collector.board.hold = collector.routes.hold = hold
         # seconds (wall, CPU) the last reading's edit of the table took (UI thread)
         self.applied = self.applied_cpu = 0.0
         # PYNETSTAT_PASS_TIMES=FILE: a JSON line per reading, as interval mode writes (bench/)
@@ -193,7 +193,8 @@ class LiveApp(App[None]):
                     if shown == "counters":
                         self._to_ui(self.apply_counters, self.collector.read_counters())
                     else:
-                        self._to_ui(self.apply_routes, self.collector.read_routes())
+                        self._to_ui(self.apply_routes,
+                                    self.collector.read_routes(time.monotonic()))
                 except PynetstatError as e:
                     self._to_ui(self.say, str(e))
             elif not self.paused:
@@ -288,8 +289,8 @@ class LiveApp(App[None]):
         self.readings += 1
         self.show_status()
 
-    def apply_routes(self, rows: list[tuple[str, ...]]) -> None:
-        self.route_sheet.show(rows)
+    def apply_routes(self, lines: list[Line]) -> None:
+        self.route_sheet.show_lines(lines)
         self.readings += 1
         self.show_status()
 
@@ -415,6 +416,8 @@ class LiveApp(App[None]):
         self.wake.set()
 
     def on_grid_chosen(self, event: Grid.Chosen) -> None:
+        if event.grid is not self.table:
+            return  # a route: nothing more to show
         row = self.rows.get(event.row.key)
         if row is not None:
             self._in_thread(self.open_detail, row, self.rows)

@@ -170,3 +170,75 @@ class Board:
                 row.cells = row.cells[:-width] + new
                 if id(row) not in listed:
                     changed.append(row)
+
+
+class Line:
+    """A row of another screen (a route and next hop): its cells, which are its key, its mark
+    and until when the mark lasts."""
+
+    __slots__ = ("key", "cells", "mark", "until")
+
+    def __init__(self, cells: tuple[str, ...], mark: str = "", until: float = 0.0):
+        self.key = cells
+        self.cells = cells
+        self.mark = mark
+        self.until = until
+
+    def __repr__(self) -> str:
+        return f"Line({self.mark or 'steady'}, {self.cells})"
+
+
+class Lines:
+    """The routes screen's rows, reading after reading, marked as the board marks sockets: a row
+    that was not in the reading before is ``added`` for ``hold`` seconds; a row that went stays,
+    ``removed``, for ``hold`` seconds where it was, then leaves. A row is its cells: a route
+    whose gateway or metric changed is one row gone and one come. The first reading (and the
+    first after ``reset``) marks nothing.
+
+    >>> lines = Lines(hold=3.0)
+    >>> lines.update([("10.0.0.0/8", "eth0")], now=0.0)
+    [Line(steady, ('10.0.0.0/8', 'eth0'))]
+    >>> lines.update([("192.0.2.0/24", "eth1")], now=1.0)
+    [Line(removed, ('10.0.0.0/8', 'eth0')), Line(added, ('192.0.2.0/24', 'eth1'))]
+    >>> lines.update([("192.0.2.0/24", "eth1")], now=4.5)
+    [Line(steady, ('192.0.2.0/24', 'eth1'))]
+    """
+
+    def __init__(self, hold: float = HOLD):
+        self.hold = hold
+        self.shown: list[Line] = []
+        self.first = True
+
+    def reset(self) -> None:
+        self.first = True
+
+    def update(self, rows: Iterable[tuple[str, ...]], now: float) -> list[Line]:
+        """This reading's rows in its order, each row that went in place after the row it
+        followed (a few a reading: each is put back with one search of the list)."""
+        before = {line.key: line for line in self.shown}
+        until = now + self.hold
+        shown: list[Line] = []
+        for cells in dict.fromkeys(rows):  # a row listed twice is one row
+            line = before.get(cells)
+            if line is None:
+                line = Line(cells, "" if self.first else "added", until)
+            elif line.mark == "removed":  # it went and came back
+                line.mark, line.until = "added", until
+            elif line.mark and line.until <= now:
+                line.mark = ""
+            shown.append(line)
+        if not self.first:
+            kept = {line.key for line in shown}
+            after = None  # the row before, in the list shown last time
+            for line in self.shown:
+                if line.key not in kept and (line.mark != "removed" or line.until > now):
+                    if line.mark != "removed":
+                        line.mark, line.until = "removed", until
+                    at = 0 if after is None else next(
+                        (i + 1 for i, other in enumerate(shown) if other.key == after), len(shown))
+                    shown.insert(at, line)
+                    kept.add(line.key)
+                after = line.key if line.key in kept else after
+        self.first = False
+        self.shown = shown
+        return list(shown)

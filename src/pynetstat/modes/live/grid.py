@@ -90,7 +90,7 @@ class Grid(ScrollView, can_focus=True):
     def __init__(self, titles: Sequence[str], marks: Mapping[str, tuple[str, str]], *,
                  id: str | None = None, classes: str | None = None):
         super().__init__(id=id, classes=classes)
-        self.titles = ("", *titles)
+        self.titles = tuple(titles)
         self.marks = marks
         self.rows: Sequence[GridRow] = ()
         self.cursor = 0
@@ -153,7 +153,7 @@ class Grid(ScrollView, can_focus=True):
         base = self.rich_style
         if y == 0:
             style = base + self.get_component_rich_style("grid--header")
-            texts = [(title, style) for title in self.titles]
+            texts = [("", style), *((title, style) for title in self.titles)]
         else:
             index = scroll_y + y - 1
             if index >= len(self.rows):
