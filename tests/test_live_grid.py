@@ -21,12 +21,8 @@ SIZE = (120, 16)  # the table: 14 lines high (the status bar and the footer take
 
 
 @pytest.fixture
-def held():
-    """The test's sockets, closed after it."""
-    socks: list = []
-    yield socks
-    for sock in socks:
-        sock.close()
+def held(sockets):
+    return sockets  # conftest's: the test's sockets, closed after it
 
 
 def drawn(app) -> list[str]:

@@ -9,7 +9,10 @@ descriptors naming the recorded sockets' inodes (sshd holds the listener and its
 process whose name is hostile its peer, nginx the other pair). The detail panel's question about
 one socket is answered with that socket's message in conn-extensions's dump with every
 extension (its tcp_info, timer, congestion control), found by the cookie asked for. Names are
-numeric (-n) and the interval is a minute, so that the screen shot is of the first reading.
+numeric (-n) and the interval is a minute, so that the screen shot is of the first reading; the
+marks' snapshots then refresh (r) once from a second recording: conn-extensions's IPv4 TCP
+sockets again (steady), its IPv6 ones gone (red, -), conn-normal's IPv6 and UDP sockets come
+(green, +), in colour and under NO_COLOR.
 
 When a screen changes on purpose: ``pytest tests/test_live_snapshots.py --snapshot-update``,
 then look at the SVGs (the report's HTML shows the difference of a failing one). The SVGs are
@@ -73,18 +76,25 @@ class Scene(ReplayNetlink):
 
 @pytest.fixture
 def scene(tmp_path, monkeypatch):
-    """(proc root, netlink directory) of the recorded scene; colours on (Textual reads NO_COLOR
-    from the process's environment)."""
+    """(proc root, netlink directory) of the recorded scene, and beside the latter
+    ``netlink-after``, the second recording; colours on (Textual reads NO_COLOR from the
+    process's environment)."""
     monkeypatch.delenv("NO_COLOR", raising=False)
     netlink = tmp_path / "netlink"
+    after = tmp_path / "netlink-after"
     net = tmp_path / "proc" / "net"
     netlink.mkdir()
+    after.mkdir()
     net.mkdir(parents=True)
     for base in (SOCKETS, SECTIONS):
         for name in os.listdir(os.path.join(base, "netlink")):
             (netlink / name).symlink_to(os.path.join(base, "netlink", name))
         for name in os.listdir(os.path.join(base, "proc", "net")):
             (net / name).symlink_to(os.path.join(base, "proc", "net", name))
+    for name in os.listdir(netlink):
+        changed = name in ("sock_diag-tcp6.nl", "sock_diag-udp.nl", "sock_diag-udp6.nl")
+        source = os.path.join(LINUX, "conn-normal", "netlink", name) if changed else netlink / name
+        (after / name).symlink_to(source)
     for pid in os.listdir(PROCESSES):
         if pid.isdigit():
             shutil.copytree(os.path.join(PROCESSES, pid), tmp_path / "proc" / pid, symlinks=True)
@@ -99,66 +109,64 @@ def scene(tmp_path, monkeypatch):
 
 
 def scene_app(scene, argv: list[str]) -> LiveApp:
+    """The app over the scene; ``app.kernel``: its netlink source, once made."""
     proc, netlink = scene
+    made: list[Scene] = []
+
+    def kernel() -> Scene:
+        made.append(Scene(netlink))
+        return made[-1]
     env = Environment(io.StringIO(), io.StringIO(), environ={}, proc_root=proc,
-                      netlink_factory=lambda: Scene(netlink))
-    return LiveApp(Collector(parse_args(["--live", "-n", *argv]), env), 60.0)
+                      netlink_factory=kernel)
+    app = LiveApp(Collector(parse_args(["--live", "-n", *argv]), env), 60.0)
+    app.kernel = made[0]
+    return app
 
 
-async def first_reading(pilot) -> None:
-    app = pilot.app
-    while app.readings < 1:
-        await pilot.pause(0.05)
+@pytest.fixture
+def shot(scene, snap_compare):
+    """``shot(argv, *keys, until=None, size=SIZE)``: the app over the scene, after its first
+    reading, the keys pressed and ``until(app)`` true, compared with its snapshot."""
+    def take(argv: list[str], *keys: str, until=None, size=SIZE) -> bool:
+        app = scene_app(scene, argv)
+
+        async def run_before(pilot):
+            while app.readings < 1:
+                await pilot.pause(0.05)
+            for key in keys:
+                if key == "second-reading":  # the second recording, read now
+                    app.kernel.directory += "-after"
+                    key = "r"
+                await pilot.press(key)
+            while until is not None and not until(app):
+                await pilot.pause(0.05)
+        try:
+            return snap_compare(app, run_before=run_before, terminal_size=size)
+        finally:
+            app.collector.shutdown()
+    return take
 
 
-def test_connection_table(scene, snap_compare):
-    app = scene_app(scene, ["-a"])
-
-    async def run_before(pilot):
-        await first_reading(pilot)
-        await pilot.press("4")  # by State
-
-    try:
-        assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
-    finally:
-        app.collector.shutdown()
+def test_connection_table(shot):
+    assert shot(["-a"], "4")  # by State
 
 
-def test_detail_panel(scene, snap_compare):
-    app = scene_app(scene, ["-a"])
-
-    async def run_before(pilot):
-        await first_reading(pilot)
-        # the third row: sshd's connection 43847 <- 34492 (uid 0: a user name every host has)
-        await pilot.press("down", "down", "enter")
-        while not isinstance(app.screen, Detail):
-            await pilot.pause(0.05)
-
-    try:
-        assert snap_compare(app, run_before=run_before, terminal_size=(110, 40))
-    finally:
-        app.collector.shutdown()
+def test_detail_panel(shot):
+    # the third row: sshd's connection 43847 <- 34492 (uid 0: a user name every host has)
+    assert shot(["-a"], "down", "down", "enter", until=lambda app: isinstance(app.screen, Detail),
+                size=(110, 40))
 
 
-def test_counters_screen(scene, snap_compare):
-    app = scene_app(scene, ["-s", "-p", "udp"])
-
-    async def run_before(pilot):
-        await first_reading(pilot)
-
-    try:
-        assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
-    finally:
-        app.collector.shutdown()
+def test_counters_screen(shot):
+    assert shot(["-s", "-p", "udp"])
 
 
-def test_routes_screen(scene, snap_compare):
-    app = scene_app(scene, ["-r"])
+def test_routes_screen(shot):
+    assert shot(["-r"])
 
-    async def run_before(pilot):
-        await first_reading(pilot)
 
-    try:
-        assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
-    finally:
-        app.collector.shutdown()
+@pytest.mark.parametrize("no_color", [False, True], ids=["colour", "NO_COLOR"])
+def test_marks_of_a_second_reading(shot, monkeypatch, no_color):
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    assert shot(["-a"], "second-reading", until=lambda app: app.readings >= 2)
