@@ -57,6 +57,10 @@ def tmux(*args: str) -> str:
                           check=True, timeout=60).stdout
 
 
+def load() -> str:
+    return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def readings(path: str) -> None:
     """The pass log's first reading and the median of the later ones (the first two left out:
     the owner cache fills at the first)."""
@@ -103,7 +107,7 @@ def keys(pairs: int, seconds: float, interval: float) -> int:
     passes = f"/tmp/{SERVER}.passes"
     netns.enter_private_netns()
     with fleet.Fleet(pairs, 4000, 600.0) as opened:
-        print(f"{pairs} pairs ready in {opened.setup_seconds:.1f} s", flush=True)
+        print(f"{pairs} pairs ready in {opened.setup_seconds:.1f} s; {load()}", flush=True)
         env = Environment(io.StringIO(), io.StringIO(),
                           environ={**os.environ, "PYNETSTAT_PASS_TIMES": passes})
         app = LiveApp(Collector(parse_args(["--live", "-an"]), env), interval)
@@ -177,6 +181,7 @@ def keys(pairs: int, seconds: float, interval: float) -> int:
         print("sort by Foreign Address, then the other way: "
               + ", ".join(f"{s * 1000:.0f} ms" for s in sorts))
         readings(passes)
+        print(load())
         os.unlink(passes)
     return 0
 
@@ -195,7 +200,7 @@ def main() -> int:
     live = " ".join(shlex.quote(a) for a in (sys.executable, os.path.join(REPO, "pynetstat"),
                                              "--live", "-an", interval))
     with fleet.Fleet(pairs, 4000, 300.0) as opened:
-        print(f"{pairs} pairs ready in {opened.setup_seconds:.1f} s", flush=True)
+        print(f"{pairs} pairs ready in {opened.setup_seconds:.1f} s; {load()}", flush=True)
         started = time.monotonic()
         tmux("new-session", "-d", "-s", "bench", "-x", "120", "-y", "40",
              f"sh -c {shlex.quote(f'echo $$ > {pidfile}; export PYNETSTAT_PASS_TIMES={passes}; exec {live}')}")
@@ -219,6 +224,7 @@ def main() -> int:
             print(f"CPU over {t1 - t0:.1f} s at a {interval} s interval: {after - before:.2f} s "
                   f"= {(after - before) / (t1 - t0):.1%} of one core")
             readings(passes)
+            print(load())
         finally:
             tmux("kill-server")
             os.unlink(pidfile)

@@ -267,8 +267,10 @@ class LiveApp(App[None]):
         """The table in the order of ``self.sort``: the list shown reversed if only the way
         changed, else arranged anew (on a thread past SORT_AT_ONCE rows)."""
         rows, sort = self.rows, self.sort
+        table = self.table
         if self.table_sort == (sort[0], not sort[1]):
-            self._show_order(rows, list(reversed(self.table.rows)), sort)
+            self._show_order(rows, list(reversed(table.rows)), sort,
+                             table.row_count - 1 - table.cursor)
         elif len(rows) <= SORT_AT_ONCE:
             self._show_order(rows, self.order.arrange(rows.values(), *sort), sort)
         else:
@@ -278,9 +280,9 @@ class LiveApp(App[None]):
         self._to_ui(self._show_order, rows, self.order.arrange(rows.values(), *sort), sort)
 
     def _show_order(self, rows: dict[Hashable, Row], ordered: Sequence[GridRow],
-                    sort: tuple[int | None, bool]) -> None:
+                    sort: tuple[int | None, bool], near: int | None = None) -> None:
         if rows is self.rows and sort == self.sort:  # else a newer reading or sort came since
-            self.table.show(ordered)
+            self.table.show(ordered, near=near)
             self.table_sort = sort
 
     # --- the other screens: counters (-s, -e) and routes (-r) --------------------------------

@@ -102,9 +102,11 @@ class Grid(ScrollView, can_focus=True):
     def row_count(self) -> int:
         return len(self.rows)
 
-    def show(self, rows: Sequence[GridRow], widths: Sequence[int] = ()) -> None:
+    def show(self, rows: Sequence[GridRow], widths: Sequence[int] = (),
+             near: int | None = None) -> None:
         """Draw ``rows`` from now on, in this order; ``widths``: the widest cell of each column
-        (the columns only grow). The cursor stays on its row's key where that row still is."""
+        (the columns only grow). The cursor stays on its row's key where that row still is
+        (looked for at ``near`` first, where the caller knows it went: else where it was)."""
         old = self.rows
         key = old[self.cursor].key if self.cursor < len(old) else None
         self.rows = rows
@@ -112,7 +114,7 @@ class Grid(ScrollView, can_focus=True):
             if i < len(self.widths) and cells > self.widths[i]:
                 self.widths[i] = cells
         if key is not None:
-            self.cursor = self._index(key, self.cursor)
+            self.cursor = self._index(key, self.cursor if near is None else near)
         self.cursor = max(0, min(self.cursor, len(rows) - 1))
         self.virtual_size = Size(sum(self.widths) + len(self.widths), len(rows) + 1)
         self.refresh()
