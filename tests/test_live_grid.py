@@ -79,7 +79,7 @@ def test_a_click_on_a_heading_sorts_and_again_the_other_way(held):
     async def scenario(pilot):
         await until(pilot, lambda: len(table_rows(app)) == 5, "the server ends")
         widths = app.table.widths
-        foreign = sum(widths[:3]) + 3 + 1  # mark, Proto, Local (a space after each), then in
+        foreign = sum(widths[:3]) + 2 * 3 + 1  # mark, Proto, Local (a space either side), in
         await pilot.click("#table", offset=(foreign, 0))
         assert table_rows(app) == ordered(pairs)
         assert "sort: Foreign Address ascending" in str(app.status_bar.render())

@@ -45,6 +45,9 @@ if TYPE_CHECKING:
         mark: str
 
 
+PAD = 2  # a space either side of each cell, as the DataTable drew them (the mark in column 1)
+
+
 class Grid(ScrollView, can_focus=True):
     """A table of ``titles`` whose first column is each row's mark (``marks``: a row's mark ->
     the character shown and its colour)."""
@@ -116,7 +119,7 @@ class Grid(ScrollView, can_focus=True):
         if key is not None:
             self.cursor = self._index(key, self.cursor if near is None else near)
         self.cursor = max(0, min(self.cursor, len(rows) - 1))
-        self.virtual_size = Size(sum(self.widths) + len(self.widths), len(rows) + 1)
+        self.virtual_size = Size(sum(self.widths) + PAD * len(self.widths), len(rows) + 1)
         self.refresh()
 
     def _index(self, key: Hashable, near: int) -> int:
@@ -166,9 +169,9 @@ class Grid(ScrollView, can_focus=True):
             if index == self.cursor:
                 style += self.get_component_rich_style("grid--cursor")
             texts = [(char, style), *((cell, style) for cell in row.cells)]
-        segments = [Segment(set_cell_size(text, cells) + " ", style)
+        segments = [Segment(f" {set_cell_size(text, cells)} ", style)
                     for (text, style), cells in zip(texts, self.widths)]
-        total = sum(self.widths) + len(self.widths)
+        total = sum(self.widths) + PAD * len(self.widths)
         return Strip(segments, total).crop_extend(scroll_x, scroll_x + width, style)
 
     # --- the cursor --------------------------------------------------------------------------
@@ -208,7 +211,7 @@ class Grid(ScrollView, can_focus=True):
         if offset.y == 0:
             x, edge = offset.x + round(self.scroll_x), 0
             for column, cells in enumerate(self.widths):
-                edge += cells + 1
+                edge += cells + PAD
                 if x < edge:
                     if column:
                         self.post_message(self.Sorted(self, column - 1))
