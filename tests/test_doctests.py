@@ -15,7 +15,8 @@ MODULES = sorted(m.name for m in pkgutil.walk_packages(pynetstat.__path__, "pyne
 
 # The modules that import an extra's library, and that library: without it they are skipped
 # (the core needs only the standard library; any other import error fails).
-NEEDS_EXTRA = {"pynetstat.modes.live.app": "textual", "pynetstat.modes.live.sheets": "textual"}
+NEEDS_EXTRA = {"pynetstat.modes.live.app": "textual", "pynetstat.modes.live.sheets": "textual",
+               "pynetstat.modes.live.grid": "textual"}
 
 
 def _load(name):

@@ -60,10 +60,9 @@ def test_live_refuses_what_it_does_not_show(argv, line):
 
 textual = pytest.importorskip("textual")
 
-from textual.widgets import DataTable  # noqa: E402
-
 from pynetstat.modes.live.app import Confirm, Detail, LiveApp  # noqa: E402
 from pynetstat.modes.live.collector import Collector  # noqa: E402
+from pynetstat.modes.live.grid import Grid  # noqa: E402
 
 
 def test_not_on_a_terminal_one_line():
@@ -105,13 +104,14 @@ async def until(pilot, check, what: str, timeout: float = 60.0):
 
 
 def table_rows(app: LiveApp) -> list[tuple[str, ...]]:
-    table = app.query_one(DataTable)
+    """The connection table's rows, as the table draws them (mark first)."""
+    table = app.query_one("#table", Grid)
     return [tuple(cell.plain for cell in table.get_row_at(i)) for i in range(table.row_count)]
 
 
 def styles(app: LiveApp) -> dict[tuple[str, str], str]:
     """(local, foreign) -> the style of the row's cells."""
-    table = app.query_one(DataTable)
+    table = app.query_one("#table", Grid)
     out = {}
     for i in range(table.row_count):
         cells = table.get_row_at(i)

@@ -138,3 +138,46 @@ def test_close_key_closes_inside_the_namespace(namespace):
 def test_all_netns_stays_refused():
     with pytest.raises(Exception, match="--all-netns cannot be combined with --live"):
         parse_args(["--live", "--all-netns"])
+
+
+def route_marks(app: LiveApp) -> dict[str, tuple[str, str]]:
+    """Destination -> (the mark, the colour) of each IPv4 row on the routes screen."""
+    table = app.query_one("#routes")
+    out = {}
+    for i in range(table.row_count):
+        cells = table.get_row_at(i)
+        if ":" not in cells[1].plain:
+            out[cells[1].plain] = (cells[0].plain, str(cells[1].style))
+    return out
+
+
+def test_routes_that_come_green_and_go_red_then_leave(namespace):
+    """A route added to the namespace's table while the screen is shown: green, marked ``+``;
+    deleted: red, ``-``, for the hold, then gone. The route already there stays unmarked."""
+    app = netns_app(["-n", "-r", "--netns", namespace], interval=0.25)
+    app.collector.routes.hold = 2.0
+    ip = ["ip", "-n", namespace, "route"]
+    try:
+        async def scenario(pilot):
+            await until(pilot, lambda: "192.0.2.0/24" in route_marks(app), "the first reading")
+            assert route_marks(app) == {"192.0.2.0/24": (" ", "")}
+            count = app.route_sheet.count  # with the veth ends' IPv6 link-local routes
+            subprocess.run([*ip, "add", "198.51.100.0/24", "dev", "pv0", "metric", "5"],
+                           check=True)
+            await until(pilot, lambda: "198.51.100.0/24" in route_marks(app), "the new route")
+            assert route_marks(app) == {"192.0.2.0/24": (" ", ""),
+                                        "198.51.100.0/24": ("+", "green")}
+            assert f"{count + 1} routes" in str(app.status_bar.render())
+            subprocess.run([*ip, "del", "198.51.100.0/24", "dev", "pv0", "metric", "5"],
+                           check=True)
+            await until(pilot, lambda: route_marks(app).get("198.51.100.0/24", ("",))[0] == "-",
+                        "the route gone, red")
+            assert route_marks(app)["198.51.100.0/24"] == ("-", "red")
+            assert f"{count} routes" in str(app.status_bar.render())
+            await until(pilot, lambda: "198.51.100.0/24" not in route_marks(app),
+                        "the red row gone after the hold")
+            assert route_marks(app) == {"192.0.2.0/24": (" ", "")}
+
+        drive(app, scenario)
+    finally:
+        subprocess.run([*ip, "del", "198.51.100.0/24"], capture_output=True)

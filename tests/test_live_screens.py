@@ -16,12 +16,16 @@ pytest.importorskip("textual")
 from textual.widgets import DataTable  # noqa: E402
 
 from pynetstat.modes.live.app import LiveApp  # noqa: E402
+from pynetstat.modes.live.grid import Grid  # noqa: E402
 from test_live import drive, make_app, until  # noqa: E402
 
 
-def sheet(app: LiveApp, name: str) -> list[tuple[str, ...]]:
-    table = app.query_one(f"#{name}", DataTable)
-    return [tuple(cell.plain for cell in table.get_row_at(i)) for i in range(table.row_count)]
+def sheet(app: LiveApp, name: str, marks: bool = False) -> list[tuple[str, ...]]:
+    """The rows of a screen's table. The routes screen's first column is the marks' (as the
+    connection table's): left out unless ``marks``."""
+    table = app.query_one(f"#{name}", DataTable if name == "counters" else Grid)
+    rows = [tuple(cell.plain for cell in table.get_row_at(i)) for i in range(table.row_count)]
+    return rows if marks or name == "counters" else [row[1:] for row in rows]
 
 
 def counter(app: LiveApp, name: str) -> tuple[str, ...] | None:

@@ -2,10 +2,10 @@
 
 Only this module and sheets.py (the counters and routes screens) import Textual (the ``live``
 extra). The collector thread reads the kernel on interval mode's ``Schedule`` and hands each
-``Delta`` (or the other screens' rows) to the UI thread, which only edits the tables: the UI
-never waits on the kernel. Every cell is a
-``rich.text.Text`` made from escaped text (textsafe), never markup: a process called
-``[red]x`` shows as such.
+``Delta``, its rows already in the order shown (order.Order), or the other screens' rows, to the
+UI thread, which only hands them to the tables: the UI never waits on the kernel, and the
+connection table (grid.Grid) draws only the lines in view. Every cell is escaped text
+(textsafe), never markup: a process called ``[red]x`` shows as such.
 
 Keys: 1-6 (1-9 with --info) sort by a column (again: reverse; a header click too), / the
 filter box, p pause, + and - the interval, Enter the detail panel, c close the connection (asks
@@ -31,20 +31,27 @@ from pynetstat.modes.interval import PassLog, Schedule
 from pynetstat.modes.live.board import MARKS
 from pynetstat.modes.live.collector import SCREENS
 from pynetstat.modes.live.detail import describe, detail_lines
+from pynetstat.modes.live.grid import Grid
+from pynetstat.modes.live.order import Order
 from pynetstat.modes.live.rates import INFO_COLUMNS
-from pynetstat.modes.live.sheets import CounterSheet, RouteSheet, Sheet, natural, quantity
+from pynetstat.modes.live.sheets import CounterSheet, RouteSheet
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable
+    from collections.abc import Callable, Hashable, Sequence
 
     from textual import events
 
-    from pynetstat.modes.live.board import Delta, Row
+    from pynetstat.modes.live.board import Delta, Line, Row
     from pynetstat.modes.live.collector import Collector
+    from pynetstat.modes.live.grid import GridRow
     from pynetstat.modes.live.rates import CounterRow
 
 MIN_INTERVAL, MAX_INTERVAL = 0.25, 60.0
+# A sort key sorts this many rows at once on the UI thread (about 10 ms on a loaded host); more go
+# to a thread of their own (200k rows: about half a second), so that keys go on answering. Turning
+# a sort round reverses the list shown, at once whatever its length.
+SORT_AT_ONCE = 5000
 SORT_KEYS = 9  # 1-9: the columns (6, 9 with --info's Send/s, Recv/s, RTT ms)
 
 
@@ -109,16 +116,18 @@ class LiveApp(App[None]):
         super().__init__()
         self.collector = collector
         self.columns = collector.columns
-        self.keys = ("mark", *(f"c{i}" for i in range(len(self.columns))))
+        # the rows in the order shown, sorted by (column, reversed) or as they came
+        self.order = Order(self.columns, INFO_COLUMNS)
         self.interval = interval
         self.paused = False
         self.sort_column: int | None = None
         self.sort_reverse = False
+        self.table_sort: tuple[int | None, bool] = (None, False)  # the order the table shows
         # the other screens (v): which is shown, and each one's sort (column, reversed)
         self.screen_name = collector.start
         self.counter_sheet, self.route_sheet = CounterSheet(), RouteSheet()
-        self.sheets: dict[str, Sheet] = {"counters": self.counter_sheet,
-                                         "routes": self.route_sheet}
+        self.sheets: dict[str, CounterSheet | RouteSheet] = {"counters": self.counter_sheet,
+                                                             "routes": self.route_sheet}
         self.rows: dict[Hashable, Row] = {}  # the board as of the last delta
         self.message = ""
         self.status = Exit.OK
@@ -126,7 +135,7 @@ class LiveApp(App[None]):
         self.stopping = threading.Event()
         self.wake = threading.Event()
         if hold is not None:
-            collector.board.hold = hold
+            collector.board.hold = collector.routes.hold = hold
         # seconds (wall, CPU) the last reading's edit of the table took (UI thread)
         self.applied = self.applied_cpu = 0.0
         # PYNETSTAT_PASS_TIMES=FILE: a JSON line per reading, as interval mode writes (bench/)
@@ -136,7 +145,7 @@ class LiveApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Input(placeholder="--lport 443 --state established --process 'ssh*'  "
                     "(Enter: apply, empty: none, Escape: back)", id="filter")
-        yield DataTable(id="table", cursor_type="row", zebra_stripes=False)
+        yield Grid(self.columns, MARKS, id="table")
         yield self.counter_sheet
         yield self.route_sheet
         yield Static(id="status")
@@ -145,12 +154,9 @@ class LiveApp(App[None]):
     def on_mount(self) -> None:
         # Kept: a query asks the screen on top, which is a modal while the detail panel or the
         # close question is open, and the readings go on meanwhile.
-        self.table = table = self.query_one("#table", DataTable)
+        self.table = self.query_one("#table", Grid)
         self.status_bar = self.query_one("#status", Static)
         self.box = self.query_one(Input)
-        table.add_column(" ", key="mark", width=1)
-        for i, title in enumerate(self.columns):
-            table.add_column(title, key=f"c{i}")
         self._show_screen(self.screen_name)
         self._handle_sigterm()
         self._in_thread(self.collect_loop)
@@ -187,7 +193,8 @@ class LiveApp(App[None]):
                     if shown == "counters":
                         self._to_ui(self.apply_counters, self.collector.read_counters())
                     else:
-                        self._to_ui(self.apply_routes, self.collector.read_routes())
+                        self._to_ui(self.apply_routes,
+                                    self.collector.read_routes(time.monotonic()))
                 except PynetstatError as e:
                     self._to_ui(self.say, str(e))
             elif not self.paused:
@@ -196,10 +203,12 @@ class LiveApp(App[None]):
                 except PynetstatError as e:
                     self._to_ui(self.say, str(e))
                 else:
+                    sort = self.sort
+                    ordered = self.order.arrange(delta.rows.values(), *sort)
                     read, cpu = time.monotonic() - started, time.thread_time() - cpu
-                    self._to_ui(self.apply, delta)
-                    # the reading, then the UI thread's edit of the table (call_from_thread
-                    # waited for it)
+                    self._to_ui(self.apply, delta, ordered, sort)
+                    # the reading and its order, then the UI thread's hand-over to the table
+                    # (call_from_thread waited for it)
                     if log is not None:
                         log.write({"pass": self.readings, "seconds": round(read, 6),
                                    "cpu": round(cpu, 6), "apply": round(self.applied, 6),
@@ -234,55 +243,47 @@ class LiveApp(App[None]):
             self.stopping.set()
 
     # --- the table ---------------------------------------------------------------------------
-    @staticmethod
-    def _cells(row: Row) -> list[Text]:
-        mark, style = MARKS[row.mark]
-        return [Text(mark, style=style), *(Text(cell, style=style) for cell in row.cells)]
+    @property
+    def sort(self) -> tuple[int | None, bool]:
+        """The connection table's sort: (column or None, reversed)."""
+        return self.sort_column, self.sort_reverse
 
-    def apply(self, delta: Delta) -> None:
+    def apply(self, delta: Delta, ordered: list[Row], sort: tuple[int | None, bool]) -> None:
+        """A reading, its rows in the order of ``sort``: the table draws them from now on."""
         started, cpu = time.monotonic(), time.thread_time()
         try:
-            self._apply(delta)
+            self.readings += 1
+            self.rows = delta.rows
+            self.table.show(ordered, delta.widths)
+            self.table_sort = sort
+            if sort != self.sort:  # a sort key was pressed while the reading was on its way
+                self._sort()
+            self.show_status()
         finally:
             self.applied = time.monotonic() - started
             self.applied_cpu = time.thread_time() - cpu
 
-    def _apply(self, delta: Delta) -> None:
-        table = self.table
-        self.readings += 1
-        if delta.reset:
-            table.clear()
-        for key in delta.removed:
-            try:
-                table.remove_row(str(key))
-            except KeyError:  # already gone from the table
-                pass
-        for row in delta.changed:
-            name = str(row.key)
-            if name not in table.rows:
-                continue
-            for column, cell in zip(self.keys, self._cells(row)):
-                table.update_cell(name, column, cell)
-        for row in delta.added:
-            name = str(row.key)
-            if name not in table.rows:
-                table.add_row(*self._cells(row), key=name)
-        self.rows = delta.rows
-        if self.sort_column is not None and (delta.added or delta.reset or delta.changed):
-            self._sort()
-        self.show_status()
-
     def _sort(self) -> None:
-        table, column = self.table, self.sort_column
-        if column is None:
-            return
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key \
-            if table.row_count else None
-        measured = self.columns[column] in INFO_COLUMNS
-        table.sort(f"c{column}", key=quantity if measured else natural,
-                   reverse=self.sort_reverse)
-        if key is not None and key in table.rows:
-            table.move_cursor(row=table.get_row_index(key), animate=False)
+        """The table in the order of ``self.sort``: the list shown reversed if only the way
+        changed, else arranged anew (on a thread past SORT_AT_ONCE rows)."""
+        rows, sort = self.rows, self.sort
+        table = self.table
+        if self.table_sort == (sort[0], not sort[1]):
+            self._show_order(rows, list(reversed(table.rows)), sort,
+                             table.row_count - 1 - table.cursor)
+        elif len(rows) <= SORT_AT_ONCE:
+            self._show_order(rows, self.order.arrange(rows.values(), *sort), sort)
+        else:
+            self._in_thread(self._arrange, rows, sort)
+
+    def _arrange(self, rows: dict[Hashable, Row], sort: tuple[int | None, bool]) -> None:
+        self._to_ui(self._show_order, rows, self.order.arrange(rows.values(), *sort), sort)
+
+    def _show_order(self, rows: dict[Hashable, Row], ordered: Sequence[GridRow],
+                    sort: tuple[int | None, bool], near: int | None = None) -> None:
+        if rows is self.rows and sort == self.sort:  # else a newer reading or sort came since
+            self.table.show(ordered, near=near)
+            self.table_sort = sort
 
     # --- the other screens: counters (-s, -e) and routes (-r) --------------------------------
     def apply_counters(self, rows: list[CounterRow]) -> None:
@@ -290,8 +291,8 @@ class LiveApp(App[None]):
         self.readings += 1
         self.show_status()
 
-    def apply_routes(self, rows: list[tuple[str, ...]]) -> None:
-        self.route_sheet.show(rows)
+    def apply_routes(self, lines: list[Line]) -> None:
+        self.route_sheet.show_lines(lines)
         self.readings += 1
         self.show_status()
 
@@ -341,17 +342,9 @@ class LiveApp(App[None]):
         self.show_status()
 
     def selected(self) -> Row | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        return self._row_by_name(key.value)
-
-    def _row_by_name(self, name: str | None) -> Row | None:
-        for key, row in self.rows.items():
-            if str(key) == name:
-                return row
-        return None
+        """The board's row under the table's cursor."""
+        shown = self.table.selected()
+        return None if shown is None else self.rows.get(shown.key)
 
     # --- actions -----------------------------------------------------------------------------
     def action_sort(self, column: int) -> None:
@@ -369,13 +362,12 @@ class LiveApp(App[None]):
         self._sort()
         self.show_status()
 
+    def on_grid_sorted(self, event: Grid.Sorted) -> None:
+        self.action_sort(event.column)
+
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        if event.data_table is not self.table:
-            if event.data_table.id in self.sheets and event.column_key.value:
-                self.action_sort(int(event.column_key.value[1:]))
-            return
-        if event.column_key.value in self.keys[1:]:
-            self.action_sort(self.keys.index(event.column_key.value) - 1)
+        if event.data_table.id in self.sheets and event.column_key.value:
+            self.action_sort(int(event.column_key.value[1:]))
 
     def action_filter(self) -> None:
         if self.screen_name != "connections":
@@ -396,7 +388,8 @@ class LiveApp(App[None]):
         self.message = ""
         self.collector.set_filter(box)
         self.rows = {}
-        self.table.clear()
+        self.table.show([])
+        self.table_sort = (None, False)
         if box is None:
             event.input.remove_class("shown")
         self.table.focus()
@@ -424,10 +417,10 @@ class LiveApp(App[None]):
     def action_refresh_now(self) -> None:
         self.wake.set()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table is not self.table:
-            return
-        row = self._row_by_name(event.row_key.value)
+    def on_grid_chosen(self, event: Grid.Chosen) -> None:
+        if event.grid is not self.table:
+            return  # a route: nothing more to show
+        row = self.rows.get(event.row.key)
         if row is not None:
             self._in_thread(self.open_detail, row, self.rows)
 

@@ -18,7 +18,7 @@ from pynetstat.linux.diagreq import query_socket
 from pynetstat.linux.owner_cache import OwnerCache
 from pynetstat.linux.owners import read_comm
 from pynetstat.model.changes import Snapshot
-from pynetstat.modes.live.board import COLUMNS, Board
+from pynetstat.modes.live.board import COLUMNS, Board, Lines
 from pynetstat.modes.live.rates import INFO_COLUMNS, NONE, Counters, Throughput
 from pynetstat.render.endpoints import endpoint_cells, pid_text, state_text
 from pynetstat.select import Filter
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from pynetstat.linux.diagreq import DiagMessage
     from pynetstat.linux.netlink import NetlinkSource
     from pynetstat.model.sockets import InetSocket, Owner, SocketBatch
-    from pynetstat.modes.live.board import Delta
+    from pynetstat.modes.live.board import Delta, Line
     from pynetstat.modes.live.rates import CounterRow
     from pynetstat.options import Options
 
@@ -70,6 +70,7 @@ class Collector:
         self.counter_views = {"statistics": both or opts.statistics,
                               "interfaces": both or opts.ethernet}
         self.counters = Counters()
+        self.routes = Lines()  # the routes screen's rows, marked as they come and go
         self.start = ("counters" if opts.statistics or opts.ethernet else
                       "routes" if opts.routes else "connections")
 
@@ -151,16 +152,18 @@ class Collector:
             self.notes = section_notes(sections)
             return self.counters.update(readings, taken)
 
-    def read_routes(self) -> list[tuple[str, ...]]:
-        """The routes screen: a row per shown route and next hop (views/routes.route_rows)."""
+    def read_routes(self, now: float) -> list[Line]:
+        """The routes screen: a row per shown route and next hop (views/routes.route_rows),
+        marked if it came or went since the reading before (board.Lines)."""
         from pynetstat.modes import section_notes
         from pynetstat.views.routes import route_rows
 
         with self.lock, NoCycleCollection():
             sections = self._sections(routes=True)
             self.notes = section_notes(sections)
-            return [row for _key, _view, snapshot in sections
+            rows = [row for _key, _view, snapshot in sections
                     for row in route_rows(snapshot, self.opts)]  # type: ignore[arg-type]
+            return self.routes.update(rows, now)
 
     @staticmethod
     def _pids(batches: list[SocketBatch]) -> set[int]:

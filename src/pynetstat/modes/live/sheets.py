@@ -1,56 +1,47 @@
 """The live view's screens other than the connection table (``v``): the counters of ``-s`` and
 ``-e`` (rates.CounterRow: value, rate per second, sparkline) and the routes of ``-r``
-(views/routes.route_rows). Each is a table of escaped text (``rich.text.Text``, never markup)
-sortable by a column; the app hands it each reading the collector thread made.
+(views/routes.route_rows), routes that came or went marked as the connection table marks
+sockets (board.Lines; the same table widget, grid.Grid). Each is a table of escaped text
+(never markup) sortable by a column; the app hands it each reading the collector thread made.
 
 Textual, like app.py: imported only by app.py, after modes/live checked for it.
 """
 
 from __future__ import annotations
 
-import re
-
 from rich.text import Text
 from textual.widgets import DataTable
 
+from pynetstat.modes.live import order
+from pynetstat.modes.live.board import MARKS
+from pynetstat.modes.live.grid import Grid
 from pynetstat.modes.live.rates import COUNTER_COLUMNS
+from pynetstat.textsafe import width
 from pynetstat.views.routes import ROW_COLUMNS as ROUTE_COLUMNS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pynetstat.modes.live.board import Line
     from pynetstat.modes.live.rates import CounterRow
-
-_NUMBER = re.compile(r"(\d+)")
 
 
 def natural(cell: Text) -> tuple[int | str, ...]:
-    """Sort key of a cell: numbers in it compare as numbers (ports, PIDs, addresses' bytes)."""
-    return tuple(int(part) if part.isdigit() else part.lower()
-                 for part in _NUMBER.split(cell.plain))
+    """Sort key of a cell: numbers in it compare as numbers (order.natural)."""
+    return order.natural(cell.plain)
 
 
 def quantity(cell: Text) -> tuple[int, float]:
-    """Sort key of a measured cell (a rate, an RTT): its value; ``-`` (not known) below all."""
-    try:
-        return (1, float(cell.plain))
-    except ValueError:
-        return (0, 0.0)
+    """Sort key of a measured cell: its value, ``-`` below all (order.quantity)."""
+    return order.quantity(cell.plain)
 
 
-class Sheet(DataTable[Text]):
-    """One screen's table: ``titles`` its columns, ``measured`` those that sort as values."""
+class Sorting:
+    """A screen's sort: by ``sort_column`` (None: as read), ``sort_reverse`` the other way."""
 
-    def __init__(self, name: str, titles: tuple[str, ...], measured: frozenset[str]):
-        super().__init__(id=name, cursor_type="row", classes="hidden")
-        self.titles = titles
-        self.measured = measured
-        self.sort_column: int | None = None
-        self.sort_reverse = False
-        self.count = 0  # rows of the last reading
-
-    def on_mount(self) -> None:
-        for i, title in enumerate(self.titles):
-            self.add_column(title, key=f"c{i}")
+    titles: tuple[str, ...]
+    sort_column: int | None = None
+    sort_reverse = False
+    count = 0  # rows of the last reading
 
     def sort_by(self, column: int) -> None:
         """Sort by ``column``; again: the other way."""
@@ -61,6 +52,22 @@ class Sheet(DataTable[Text]):
         else:
             self.sort_column, self.sort_reverse = column, False
         self.resort()
+
+    def resort(self) -> None:
+        raise NotImplementedError
+
+
+class Sheet(Sorting, DataTable[Text]):
+    """One screen's table: ``titles`` its columns, ``measured`` those that sort as values."""
+
+    def __init__(self, name: str, titles: tuple[str, ...], measured: frozenset[str]):
+        super().__init__(id=name, cursor_type="row", classes="hidden")
+        self.titles = titles
+        self.measured = measured
+
+    def on_mount(self) -> None:
+        for i, title in enumerate(self.titles):
+            self.add_column(title, key=f"c{i}")
 
     def resort(self) -> None:
         column = self.sort_column
@@ -96,19 +103,21 @@ class CounterSheet(Sheet):
         self.resort()
 
 
-class RouteSheet(Sheet):
-    """The routes screen: the table anew at each reading (a few rows; the cursor keeps its
-    line)."""
+class RouteSheet(Sorting, Grid):
+    """The routes screen: a row per route and next hop, one that came green and one that went
+    red for a few seconds (board.Lines, on the collector thread), sortable as the other screens;
+    the marks' column first, as on the connection table."""
 
     def __init__(self) -> None:
-        super().__init__("routes", ROUTE_COLUMNS, frozenset({"Metric"}))
+        super().__init__(ROUTE_COLUMNS, MARKS, id="routes", classes="hidden")
+        self.order = order.Order(ROUTE_COLUMNS, ("Metric",))
+        self.lines: list[Line] = []
 
-    def show(self, rows: list[tuple[str, ...]]) -> None:
-        line = self.cursor_row
-        self.clear()
-        for cells in rows:
-            self.add_row(*map(Text, cells))
-        if rows:
-            self.move_cursor(row=min(line, len(rows) - 1), animate=False)
-        self.count = len(rows)
+    def show_lines(self, lines: list[Line]) -> None:
+        self.lines = lines
+        self.count = sum(line.mark != "removed" for line in lines)
         self.resort()
+
+    def resort(self) -> None:
+        widths = [max(map(width, column)) for column in zip(*(line.cells for line in self.lines))]
+        self.show(self.order.arrange(self.lines, self.sort_column, self.sort_reverse), widths)
