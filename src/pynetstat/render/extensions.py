@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
     from pynetstat.model.sockets import SocketBatch
 
-    # linux.diagext's records state no slot types (that module is not type-checked yet)
+    # Any, not linux.diagext's typed records: TcpInfo's fields are int | None, and info_text and
+    # info_tokens read them where the struct's length says they are there (mypy cannot see it)
     Extensions = Any
     Timer = Any
     TcpInfo = Any
