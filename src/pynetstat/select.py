@@ -42,8 +42,18 @@ from pynetstat.model.filters import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
+    from pwd import struct_passwd
 
     from pynetstat.model.sockets import SocketBatch
+
+    # A condition of a Filter; a bound one (a Selection's) has Devices for Interfaces.
+    Term = States | Ports | Hosts | Interfaces | Devices | Users | Owners
+    BoundTerm = States | Ports | Hosts | Devices | Users | Owners
+    ColumnTerm = Ports | Hosts | Devices | Users  # what select() checks on a batch's columns
+    Mask = Callable[[SocketBatch], Iterable[object]]  # batch -> a truth value per socket
+    # (batch, ports, addresses) of one end -> a truth value per socket
+    EndMask = Callable[[SocketBatch, Sequence[int], Sequence[str]], Iterable[object]]
+    GetPwNam = Callable[[str], struct_passwd]
 
 # --- parsing --------------------------------------------------------------------------------------
 def _items(option: str, value: str) -> tuple[bool, list[str]]:
@@ -154,7 +164,7 @@ def parse_hosts(option: str, value: str, end: str) -> Hosts:
     return Hosts(end=end, nets=tuple(parse_net(option, item) for item in items), negated=negated)
 
 
-def parse_users(option: str, value: str, getpwnam: Callable | None = None) -> Users:
+def parse_users(option: str, value: str, getpwnam: GetPwNam | None = None) -> Users:
     negated, items = _items(option, value)
     uids = set()
     for item in items:
@@ -163,7 +173,9 @@ def parse_users(option: str, value: str, getpwnam: Callable | None = None) -> Us
             uids.add(uid)
             continue
         if getpwnam is None:
-            from pwd import getpwnam
+            import pwd
+
+            getpwnam = pwd.getpwnam
         try:
             uids.add(getpwnam(item).pw_uid)
         except (KeyError, ValueError):  # ValueError: a NUL in the name
@@ -177,7 +189,7 @@ def parse_pids(option: str, value: str) -> Owners:
     for item, pid in zip(items, pids):
         if not pid:
             raise _bad(option, "bad PID", item, "a process ID (1-4194303)")
-    return Owners(kind="pid", values=frozenset(pids), negated=negated)
+    return Owners(kind="pid", values=frozenset(pids), negated=negated)  # type: ignore[arg-type]  # no None: checked
 
 
 def _patterns(kind: str) -> Callable[[str, str], Owners]:
@@ -198,7 +210,7 @@ def parse_interfaces(option: str, value: str) -> Interfaces:
 # option -> parser(option, value, context) -> record. The options' metavars and help are rows of
 # the flag table (flags.py), which every run imports: this module is imported only when a
 # filter is given (cli.parse_args).
-OPTIONS: dict[str, Callable] = {
+OPTIONS: dict[str, Callable[[str, str, _Context], Term]] = {
     "state": lambda o, v, c: parse_states(o, v),
     "port": lambda o, v, c: parse_ports(o, v, EITHER, c.services),
     "lport": lambda o, v, c: parse_ports(o, v, LOCAL, c.services),
@@ -218,9 +230,9 @@ OPTIONS: dict[str, Callable] = {
 class _Context:
     """What parsing may look up: the services file (read once, on first use) and the user table."""
 
-    def __init__(self, services_path: str, getpwnam: Callable | None):
+    def __init__(self, services_path: str, getpwnam: GetPwNam | None):
         self.services_path = services_path
-        self.getpwnam = getpwnam
+        self.getpwnam: GetPwNam | None = getpwnam
         self._services: Mapping[str, frozenset[int]] | None = None
 
     def services(self) -> Mapping[str, frozenset[int]]:
@@ -234,7 +246,7 @@ class _Context:
 
 
 def parse_filter(values: Iterable[tuple[str, str]], services_path: str = "/etc/services",
-                 getpwnam: Callable | None = None) -> Filter:
+                 getpwnam: GetPwNam | None = None) -> Filter:
     """``[("port", "80,443"), ("state", "!listening")]`` (option, value; command-line order) ->
     ``Filter``. A malformed value raises ``UsageError`` naming it and what is accepted."""
     context = _Context(services_path, getpwnam)
@@ -242,7 +254,7 @@ def parse_filter(values: Iterable[tuple[str, str]], services_path: str = "/etc/s
 
 
 def parse_words(text: str, services_path: str = "/etc/services",
-                getpwnam: Callable | None = None) -> Filter:
+                getpwnam: GetPwNam | None = None) -> Filter:
     """The filter options as typed on a command line (the live view's filter box) -> ``Filter``:
     ``"--lport 80,443 --state '!listening'"``, ``--lport=80`` too. An unknown option, a missing
     value or a malformed one raises ``UsageError`` (one line, no usage after it).
@@ -279,7 +291,7 @@ class Filter:
 
     __slots__ = ("terms",)
 
-    def __init__(self, terms: tuple = ()):
+    def __init__(self, terms: tuple[Term, ...] = ()):
         self.terms = terms
 
     def __bool__(self) -> bool:
@@ -307,7 +319,8 @@ class Filter:
                 return ifindex
             raise _bad(option, "unknown interface", name, "an interface name or index")
 
-        bound = []
+        bound: list[BoundTerm] = []
+        nets: tuple[Net, ...] | list[Net]
         for term in self.terms:
             if isinstance(term, Hosts) and any(net.zone for net in term.nets):
                 nets = tuple(Net(family=n.family, packed=n.packed, prefix=n.prefix, zone=n.zone,
@@ -335,7 +348,7 @@ class Selection:
     __slots__ = ("states", "by_state", "kernel_terms", "column_terms", "owner_terms", "devices",
                  "_masks")
 
-    def __init__(self, terms: tuple):
+    def __init__(self, terms: tuple[BoundTerm, ...]):
         self.states = KNOWN_STATES
         self.by_state = False  # a --state was given: it starts from every state, as with -a
         for term in terms:
@@ -349,7 +362,7 @@ class Selection:
         self.devices = tuple(t for t in terms if isinstance(t, Devices))  # -e, -r: interface rows
         # One mask maker per condition, made once: its port table and address memo serve every
         # batch (a dump comes in runs of a few hundred sockets).
-        self._masks = [_mask_maker(term) for term in self.column_terms]
+        self._masks: list[Mask] = [_mask_maker(term) for term in self.column_terms]
         if self.states != KNOWN_STATES:
             table = bytes((self.states >> s) & 1 for s in range(256))
             self._masks.insert(0, lambda batch: map(table.__getitem__, batch.state))
@@ -393,7 +406,7 @@ class Selection:
         return batch.take(keep) if keep else None
 
 
-class _AddressMemo(dict):
+class _AddressMemo(dict[str, bool]):
     """Address text -> does it match one of the nets; computed once per distinct address."""
 
     def __init__(self, nets: Iterable[Net]):
@@ -407,7 +420,7 @@ class _AddressMemo(dict):
         return hit
 
 
-def _on_ends(end: str, column: Callable[[SocketBatch, Sequence, Sequence], Iterable]) -> Callable:
+def _on_ends(end: str, column: EndMask) -> Mask:
     """``batch -> mask`` of one end (``column(batch, ports, addresses)``), or either end's or-ed."""
     if end == LOCAL:
         return lambda b: column(b, b.local_port, b.local_address)
@@ -417,7 +430,7 @@ def _on_ends(end: str, column: Callable[[SocketBatch, Sequence, Sequence], Itera
                          column(b, b.remote_port, b.remote_address))
 
 
-def _mask_maker(term) -> Callable[[SocketBatch], Iterable]:
+def _mask_maker(term: ColumnTerm) -> Mask:
     """``batch -> iterable of truth values``, one per socket, for one condition."""
     if isinstance(term, Ports):
         table = bytearray(65536)
@@ -439,14 +452,15 @@ def _mask_maker(term) -> Callable[[SocketBatch], Iterable]:
     return make
 
 
-def _hosts_mask(nets: tuple[Net, ...]) -> Callable[[SocketBatch, Sequence, Sequence], Iterable]:
+def _hosts_mask(nets: tuple[Net, ...]) -> EndMask:
     """Any of the nets: unzoned ones on the address alone, zoned ones also on the bound device
     (the batch's scope column, which holds the socket's bound interface)."""
     plain = _AddressMemo([net for net in nets if net.ifindex is None])
     zoned = [(ifindex, _AddressMemo([net for net in nets if net.ifindex == ifindex]))
-             for ifindex in sorted({net.ifindex for net in nets} - {None})]
+             for ifindex in sorted({net.ifindex for net in nets if net.ifindex is not None})]
 
-    def column(batch: SocketBatch, _ports: Sequence, addresses: Sequence) -> Iterable:
+    def column(batch: SocketBatch, _ports: Sequence[int], addresses: Sequence[str]
+               ) -> Iterable[object]:
         mask = map(plain.__getitem__, addresses)
         for ifindex, memo in zoned:
             mask = map(or_, mask, map(and_, map(memo.__getitem__, addresses),

@@ -43,6 +43,10 @@ if TYPE_CHECKING:
     from pynetstat.linux.netlink import Request
     from pynetstat.model.filters import Net
 
+    # an op: code, data after the op, where ``no`` lands (an offset in the piece, or None: the
+    # piece's failure)
+    Op = tuple[int, bytes, int | None]
+
 # enum in include/uapi/linux/inet_diag.h
 BC_NOP, BC_JMP, BC_S_GE, BC_S_LE, BC_D_GE, BC_D_LE, BC_AUTO, BC_S_COND, BC_D_COND, BC_DEV_COND = range(10)
 _OP = struct.Struct("=BBH")
@@ -65,18 +69,18 @@ class _Piece:
 
     __slots__ = ("ops", "size", "const")
 
-    def __init__(self, ops: list, const: bool | None = None):
+    def __init__(self, ops: list[Op], const: bool | None = None):
         self.ops = ops
         self.size = sum(4 + len(data) for _, data, _ in ops)
         self.const = const
 
 
 TRUE = _Piece([], True)
-FALSE = _Piece([[BC_JMP, b"", None]], False)
+FALSE = _Piece([(BC_JMP, b"", None)], False)
 
 
 def _op(code: int, data: bytes) -> _Piece:
-    return _Piece([[code, data, None]])
+    return _Piece([(code, data, None)])
 
 
 def _operands(pieces: Iterable[_Piece], neutral: bool) -> list[_Piece] | _Piece:
@@ -89,29 +93,31 @@ def _operands(pieces: Iterable[_Piece], neutral: bool) -> list[_Piece] | _Piece:
 
 
 def all_of(pieces: Iterable[_Piece]) -> _Piece:
-    pieces = _operands(pieces, True)
-    if isinstance(pieces, _Piece):
-        return pieces
+    operands = _operands(pieces, True)
+    if isinstance(operands, _Piece):
+        return operands
+    ops: list[Op]
     ops, at = [], 0
-    for piece in pieces:
-        ops.extend([code, data, None if t is None else t + at] for code, data, t in piece.ops)
+    for piece in operands:
+        ops.extend((code, data, None if t is None else t + at) for code, data, t in piece.ops)
         at += piece.size
     return _Piece(ops)
 
 
 def any_of(pieces: Iterable[_Piece]) -> _Piece:
-    pieces = _operands(pieces, False)
-    if isinstance(pieces, _Piece):
-        return pieces
-    end = sum(p.size for p in pieces) + 4 * (len(pieces) - 1)
+    operands = _operands(pieces, False)
+    if isinstance(operands, _Piece):
+        return operands
+    end = sum(p.size for p in operands) + 4 * (len(operands) - 1)
+    ops: list[Op]
     ops, at = [], 0
-    for i, piece in enumerate(pieces):
-        last = i == len(pieces) - 1
+    for i, piece in enumerate(operands):
+        last = i == len(operands) - 1
         on_fail = None if last else at + piece.size + 4  # the next piece, past the JMP
-        ops.extend([code, data, on_fail if t is None else t + at] for code, data, t in piece.ops)
+        ops.extend((code, data, on_fail if t is None else t + at) for code, data, t in piece.ops)
         at += piece.size
         if not last:
-            ops.append([BC_JMP, b"", end])  # this piece held: the whole any-of holds
+            ops.append((BC_JMP, b"", end))  # this piece held: the whole any-of holds
             at += 4
     return _Piece(ops)
 
@@ -119,8 +125,9 @@ def any_of(pieces: Iterable[_Piece]) -> _Piece:
 def not_(piece: _Piece) -> _Piece:
     if piece.const is not None:
         return FALSE if piece.const else TRUE
-    ops = [[code, data, piece.size + 4 if t is None else t] for code, data, t in piece.ops]
-    ops.append([BC_JMP, b"", None])
+    ops: list[Op]
+    ops = [(code, data, piece.size + 4 if t is None else t) for code, data, t in piece.ops]
+    ops.append((BC_JMP, b"", None))
     return _Piece(ops)
 
 
@@ -155,7 +162,7 @@ def _ends(end: str) -> tuple[str, ...]:
     return (LOCAL, REMOTE) if end == EITHER else (end,)
 
 
-def term_piece(term, family: int) -> _Piece:
+def term_piece(term: Ports | Hosts | Devices, family: int) -> _Piece:
     """One ``select`` condition (``Ports``, ``Hosts`` or ``Devices``) for sockets of ``family``."""
     if isinstance(term, Ports):
         piece = any_of(port_range(end, lo, hi) for end in _ends(term.end) for lo, hi in term.ranges)
@@ -202,7 +209,7 @@ def endpoints_piece(ends: Iterable[tuple[str, int, str | None, int]], family: in
     return any_of(pieces)
 
 
-def compile_terms(terms: Iterable, family: int,
+def compile_terms(terms: Iterable[Ports | Hosts | Devices], family: int,
                   ends: Iterable[tuple[str, int, str | None, int]] | None = None) -> bytes | None:
     """A ``Selection``'s ``kernel_terms`` (all of them must hold) as a program for a dump of
     ``family`` (4 or 6), and, given ``ends``, only the sockets with one of those ends

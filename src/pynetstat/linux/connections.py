@@ -15,20 +15,26 @@ from pynetstat.model.sockets import TCP_BOUND_INACTIVE, Owner
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from pynetstat.env import Environment
     from pynetstat.kinds import SocketKind
+    from pynetstat.linux.netlink import NetlinkSource
+    from pynetstat.linux.owner_cache import OwnerCache
+    from pynetstat.linux.owners import OwnerMap
+    from pynetstat.linux.process import ProcessCache
+    from pynetstat.linux.recheck import Unowned
+    from pynetstat.model.process import ProcessInfo
     from pynetstat.model.sockets import InetSocket, SocketBatch
     from pynetstat.options import Options
     from pynetstat.select import Filter, Selection
 
 
-class _SoleOwner(dict):
+class _SoleOwner(dict):  # type: ignore[type-arg]  # dict[int | None, tuple[Owner, ...]] fails on 3.9
     """``pid -> (Owner,)``, made once per process so that 100,000 sockets of one process share
     one tuple; ``None`` (no visible owner) maps to ``()``."""
 
-    def __init__(self, make_owner):
+    def __init__(self, make_owner: Callable[[int], Owner]) -> None:
         super().__init__()
         self[None] = ()
         self.make_owner = make_owner
@@ -41,14 +47,15 @@ class _SoleOwner(dict):
 class ConnectionSet:
     """Rows plus the account of what was not seen. Iterate once."""
 
-    def __init__(self, opts: Options, env: Environment, netlink, reuse=None, owners=None):
+    def __init__(self, opts: Options, env: Environment, netlink: NetlinkSource | None,
+                 reuse: OwnerCache | None = None, owners: OwnerMap | None = None) -> None:
         self.opts = opts
         # --netns, --all-netns: the model.netns.NetNamespace every batch is tagged with
         self.netns = env.netns
         self.proc = procfs_of(env)
         self.netlink = netlink
         self.log = SourceLog()
-        self.owners = None
+        self.owners: OwnerMap | None = None
         # reuse: interval mode's OwnerCache (linux/owner_cache.py). It is asked for owners once
         # the pass's sockets are known, and keeps owner records and process details between passes.
         self.reuse = reuse
@@ -76,7 +83,7 @@ class ConnectionSet:
         self.closed = 0
         self._owners: dict[int, Owner] = {} if reuse is None else reuse.records
         # read_process's own cache, keyed by (pid, start time)
-        self._process_cache: dict = {} if reuse is None else reuse.process_cache
+        self._process_cache: ProcessCache = {} if reuse is None else reuse.process_cache
 
     def __iter__(self) -> Iterator[SocketBatch]:
         """Batches of sockets, with ``owners`` filled in when owners were asked for, and
@@ -100,6 +107,7 @@ class ConnectionSet:
             ext = request_bits(self.opts.extension_groups)
         # joint: TCP's two families in one dump, one walk of the kernel's TCP table instead of
         # two (linux/sockets.JOINT); what --all-netns pays per namespace (docs/netns.md, Speed)
+        batches: Iterable[SocketBatch]
         batches = iter_batches(self._listed(), self.netlink, self.proc, self.log, self.selection,
                                ends, ext, joint=True)
         if self.owner_select is not None:
@@ -115,7 +123,7 @@ class ConnectionSet:
             return
         first, more = self.owners.first, self.owners.more
         alone = _SoleOwner(self._owner)  # pid -> (Owner,), one shared tuple per process
-        unowned: dict[tuple[str, int], list] = {}
+        unowned: dict[tuple[str, int], list[Unowned]] = {}
         for batch in batches:
             inodes = batch.inode
             pids = tuple(map(first.get, inodes))  # inode 0 (TIME_WAIT) is never in the map
@@ -134,7 +142,7 @@ class ConnectionSet:
                     unowned_of(batch, pids))
             batch.owners = tuple(column)
             if "peer_owners" in batch.COLUMNS:
-                batch.peer_owners = self._peer_owners(batch.peer, alone)
+                batch.peer_owners = self._peer_owners(batch.peer, alone)  # type: ignore[attr-defined]  # a UNIX batch's slot
             yield batch
         # Closed between the dump and the walk, or held where we may not look? The kernel says,
         # asked again (recheck.py); only when some socket had no owner. In interval mode a
@@ -152,11 +160,13 @@ class ConnectionSet:
         if self.reuse is not None:
             self.reuse.open_unowned = {s[0] for sockets in unowned.values() for s in sockets} - gone
 
-    def _peer_owners(self, peers: tuple, alone: _SoleOwner) -> tuple:
+    def _peer_owners(self, peers: Sequence[int | None], alone: _SoleOwner
+                     ) -> tuple[tuple[Owner, ...], ...]:
         """The peer join of UNIX sockets: the owners of each socket's peer inode, a dict lookup
         in the same owner map (no second walk); ``()`` for no peer or none visible."""
+        assert self.owners is not None  # the owner join calls it
         first, more = self.owners.first, self.owners.more
-        column = list(map(alone.__getitem__, map(first.get, peers)))
+        column = list(map(alone.__getitem__, map(first.get, peers)))  # type: ignore[arg-type]  # get(None): None
         if more and not more.keys().isdisjoint(peers):
             for i, peer in enumerate(peers):
                 if peer in more:
@@ -212,7 +222,7 @@ class ConnectionSet:
                 counts[why] = counts.get(why, 0) + 1
         return counts
 
-    def _process(self, pid: int):
+    def _process(self, pid: int) -> ProcessInfo:
         from pynetstat.linux.process import read_process
 
         return read_process(self.proc, pid, ancestry=self.opts.verbose, cache=self._process_cache)
@@ -229,7 +239,7 @@ def _kernel_release() -> tuple[int, ...]:
     return tuple(parts)
 
 
-def bind_filter(filt: Filter, netlink, log: SourceLog) -> Selection:
+def bind_filter(filt: Filter, netlink: NetlinkSource | None, log: SourceLog) -> Selection:
     """The filter with its interface names resolved: the link table is read only when a
     condition names an interface (``--interface``, an address's ``%ZONE``)."""
     if not filt.interface_names():
@@ -243,5 +253,6 @@ def bind_filter(filt: Filter, netlink, log: SourceLog) -> Selection:
     return filt.bind(links)
 
 
-def collect(opts: Options, env: Environment, netlink, reuse=None) -> ConnectionSet:
+def collect(opts: Options, env: Environment, netlink: NetlinkSource | None,
+            reuse: OwnerCache | None = None) -> ConnectionSet:
     return ConnectionSet(opts, env, netlink, reuse)

@@ -17,6 +17,15 @@ import struct
 
 from pynetstat.linux.tcpinfo import TcpInfo, decode_tcp_info, prefix_reader
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from typing import TypeVar, overload
+
+    from pynetstat.linux.mptcpinfo import MptcpInfo
+
+    Record = TypeVar("Record", bound="_Record")
+
 # include/uapi/linux/inet_diag.h, enum { INET_DIAG_NONE, INET_DIAG_MEMINFO, ... }
 INET_DIAG_MEMINFO = 1
 INET_DIAG_INFO = 2
@@ -46,7 +55,7 @@ GROUP_BITS = {"tcp_info": GROUP_INFO, "memory": GROUP_MEMORY, "tos": GROUP_TOS, 
               "times": EXT_INFO}
 
 
-def request_bits(groups) -> int:
+def request_bits(groups: Iterable[str]) -> int:
     """The ``idiag_ext`` byte for these groups: ``("tcp_info",) -> 0x0a``."""
     bits = 0
     for group in groups:
@@ -60,9 +69,9 @@ _MEMINFO = struct.Struct("=IIII")
 class _Record:
     """Slotted, keyword-only: every slot must be given, nothing else."""
 
-    __slots__ = ()
+    __slots__: tuple[str, ...] = ()
 
-    def __init__(self, **fields):
+    def __init__(self, **fields: object) -> None:
         missing = set(self.__slots__) - set(fields)
         extra = set(fields) - set(self.__slots__)
         if missing or extra:
@@ -71,7 +80,7 @@ class _Record:
             setattr(self, name, value)
 
     @classmethod
-    def _of(cls, *values):
+    def _of(cls: type[Record], *values: object) -> Record:
         """The decoders' constructor: values in slot order, unchecked (the keyword check costs
         more than the decoding, at 40k sockets a dump)."""
         record = object.__new__(cls)
@@ -79,7 +88,7 @@ class _Record:
             setattr(record, name, value)
         return record
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__slots__}
 
     def __eq__(self, other: object) -> bool:
@@ -96,6 +105,11 @@ class MemInfo(_Record):
     ss prints it as ``mem:(r,w,f,t)`` when SKMEMINFO is missing."""
 
     __slots__ = ("rmem", "wmem", "fmem", "tmem")
+    if TYPE_CHECKING:
+        rmem: int
+        wmem: int
+        fmem: int
+        tmem: int
 
 
 # include/uapi/linux/sock_diag.h enum { SK_MEMINFO_RMEM_ALLOC, ... }: u32 each, all bytes but
@@ -113,6 +127,8 @@ class SkMemInfo(_Record):
     kernel's shorter array leaves the later fields ``None``."""
 
     __slots__ = SK_MEMINFO_FIELDS
+    if TYPE_CHECKING:  # the slots of SK_MEMINFO_FIELDS, each None past an older kernel's array
+        def __getattr__(self, name: str) -> int | None: ...
 
 
 # include/uapi/linux/inet_diag.h enum { IDIAG_TIMER_OFF, ... }, with ss's names (tcp_timer_print).
@@ -138,6 +154,10 @@ class Timer(_Record):
     """
 
     __slots__ = ("kind", "expires_ms", "retrans")
+    if TYPE_CHECKING:
+        kind: int
+        expires_ms: int
+        retrans: int
 
     @property
     def name(self) -> str:
@@ -190,6 +210,16 @@ class Extensions(_Record):
 
     __slots__ = ("info", "meminfo", "skmeminfo", "congestion", "tos", "tclass", "shutdown", "timer",
                  "mptcp")
+    if TYPE_CHECKING:
+        info: TcpInfo | None
+        meminfo: MemInfo | None
+        skmeminfo: SkMemInfo | None
+        congestion: str | None
+        tos: int | None
+        tclass: int | None
+        shutdown: int | None
+        timer: Timer | None
+        mptcp: MptcpInfo | None
 
     def dscp(self, ipv4: bool) -> int | None:
         """The DSCP (the TOS or traffic class byte >> 2; the low 2 bits are ECN) of the packets
@@ -231,7 +261,7 @@ def decode_extensions(attrs: dict[int, bytes], timer: Timer | None = None,
     if mptcp and info is not None:
         from pynetstat.linux.mptcpinfo import decode_mptcp_info
 
-        info, mptcp_info = None, decode_mptcp_info(info)
+        mptcp_info, info = decode_mptcp_info(info), None
     meminfo = get(INET_DIAG_MEMINFO)
     skmeminfo = get(INET_DIAG_SKMEMINFO)
     cong = get(INET_DIAG_CONG)
@@ -249,14 +279,15 @@ def decode_extensions(attrs: dict[int, bytes], timer: Timer | None = None,
 
 
 
-def _maker(cls):
+def _maker(cls: type[Record]) -> Callable[..., Record]:
     """``make(v1, v2, ...)`` -> a record of ``cls``, values in slot order: a plain function that
     stores each slot (the ``_of`` loop costs 1 us a record, which at 200k sockets is 0.2 s)."""
     slots = cls.__slots__
     body = "".join(f"\n    r.{name} = {name}" for name in slots)
-    namespace = {"_new": object.__new__, "_cls": cls}
+    namespace: dict[str, object] = {"_new": object.__new__, "_cls": cls}
     exec(f"def make({', '.join(slots)}):\n    r = _new(_cls){body}\n    return r", namespace)
-    return namespace["make"]
+    make: Callable[..., Record] = namespace["make"]  # type: ignore[assignment]  # made by exec
+    return make
 
 
 _make_extensions = _maker(Extensions)
@@ -265,7 +296,7 @@ _make_skmeminfo = _maker(SkMemInfo)
 _make_meminfo = _maker(MemInfo)
 
 
-def _same_headers(chunk: bytes, found: dict, first: int, count: int, step: int) -> bool:
+def _same_headers(chunk: bytes, found: dict[int, tuple[int, int]], first: int, count: int, step: int) -> bool:
     """Does every message of the run have each attribute of the first message at the same
     offset, with the same header (length and type)? A byte column per header byte, compared in
     C, as tcpinfo_runs.info_columns does."""
@@ -294,7 +325,13 @@ def run_extensions(chunk: bytes, first: int, count: int, step: int, attrs_at: in
     return RunExtensions(chunk, first, count, step, found, timers, expires, retrans, mptcp)
 
 
-class RunExtensions:
+if TYPE_CHECKING:  # what it is to mypy; at run time a plain class, no ABC to register with
+    _ExtensionSequence = Sequence[Extensions]
+else:
+    _ExtensionSequence = object
+
+
+class RunExtensions(_ExtensionSequence):
     """The ``Extensions`` of a run of messages (``run_extensions``), a sequence of them made
     only when one is asked for (``--json``, the -i times, a filter's ``take``): the text of
     ``--info`` reads the fields it shows straight from the buffer instead (``info_columns``,
@@ -314,13 +351,19 @@ class RunExtensions:
     def __len__(self) -> int:
         return self._count
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Extensions]:
         return iter(self.records())
 
-    def __getitem__(self, index):
+    if TYPE_CHECKING:
+        @overload
+        def __getitem__(self, index: int) -> Extensions: ...
+        @overload
+        def __getitem__(self, index: slice) -> list[Extensions]: ...
+
+    def __getitem__(self, index: int | slice) -> Extensions | list[Extensions]:
         return self.records()[index]
 
-    def info_columns(self, names: tuple[str, ...]) -> dict[str, list] | None:
+    def info_columns(self, names: tuple[str, ...]) -> dict[str, Sequence[int | None]] | None:
         """``{field: [value of each socket]}`` of ``struct tcp_info`` (``tcpinfo_runs.
         info_columns``: a field the kernel's struct lacks is ``None`` for each); ``{}`` when the
         run's messages carry no tcp_info (UDP, TIME_WAIT); ``None`` when the columns cannot be
@@ -367,13 +410,17 @@ class RunExtensions:
         stop = self._first + count * step
         none = (None,) * count
 
-        def offsets(kind: int):
+        def offsets(kind: int) -> range:
             return range(found[kind][0], stop, step)
 
-        def payload_column(kind: int):
+        def payload_column(kind: int) -> Sequence[int | None]:
             off, size = found[kind]
             return list(chunk[off:stop:step]) if size else none
 
+        infos: Sequence[TcpInfo | None]
+        mptcps: Sequence[MptcpInfo | None]
+        skmem: Sequence[SkMemInfo | None]
+        mem: Sequence[MemInfo | None]
         infos = mptcps = none
         if INET_DIAG_INFO in found and self._mptcp:
             from pynetstat.linux.mptcpinfo import decode_mptcp_info

@@ -45,7 +45,8 @@ def u32_attr(buf: bytes, where: tuple[int, int] | None) -> int | None:
     """A u32 attribute's value, None when it is absent or too short."""
     if where is None or where[1] < 4:
         return None
-    return U32.unpack_from(buf, where[0])[0]
+    value: int = U32.unpack_from(buf, where[0])[0]
+    return value
 
 
 def u32_array(buf: bytes, where: tuple[int, int] | None) -> tuple[int, ...] | None:
@@ -57,5 +58,7 @@ def u32_array(buf: bytes, where: tuple[int, int] | None) -> tuple[int, ...] | No
 
 
 def cookie(buf: bytes, off: int) -> int:
+    low: int
+    high: int
     low, high = COOKIE.unpack_from(buf, off)
     return high << 32 | low

@@ -34,9 +34,9 @@ UNIX_STATE_NAMES = {1: "CONNECTED", 2: "CONNECTING", 7: "", 10: "LISTENING"}
 class _Record:
     """Equality, ``repr`` and ``as_dict`` over ``__slots__``."""
 
-    __slots__ = ()
+    __slots__: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__slots__}
 
     def __eq__(self, other: object) -> bool:

@@ -36,6 +36,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from pynetstat.linux.netlink import NetlinkSource, Reply
+
 SOCK_DIAG_BY_FAMILY = 20
 SOCK_DESTROY = 21
 NLM_F_ACK = 0x04
@@ -93,7 +95,7 @@ def destroy_socket(family: int, protocol: str, local: tuple[str, int], remote: t
                         flags=NLM_F_REQUEST | NLM_F_ACK, key=f"sock_destroy-{protocol}")
 
 
-def query_socket(source, family: int, protocol: str, local: tuple[str, int],
+def query_socket(source: NetlinkSource, family: int, protocol: str, local: tuple[str, int],
                  remote: tuple[str, int], *, cookie: int | None, ext: int,
                  ifindex: int = 0) -> DiagMessage | None:
     """One socket's ``inet_diag_msg`` with the ``ext`` attributes, asked for by its ends and
@@ -113,7 +115,7 @@ def query_socket(source, family: int, protocol: str, local: tuple[str, int],
     return found[0] if found else None
 
 
-def execute(source, request: Request) -> None:
+def execute(source: NetlinkSource, request: Request) -> None:
     """Send a request that the kernel answers with an ACK; ``NetlinkError`` carries its errno
     (ENOENT: no such socket; EOPNOTSUPP: no CONFIG_INET_DIAG_DESTROY; EPERM: no CAP_NET_ADMIN)."""
     stats = DumpStats()
@@ -168,7 +170,7 @@ def decode_message(buf: bytes, off: int, length: int) -> DiagMessage | None:
                        uid=uid, inode=inode, attrs=attrs)
 
 
-def iter_messages(reply, stats: DumpStats, what: str) -> Iterator[DiagMessage]:
+def iter_messages(reply: Reply, stats: DumpStats, what: str) -> Iterator[DiagMessage]:
     """Every socket message of a dump, one at a time (``NetlinkError`` on an error reply)."""
     for chunk, mtype, off, length in iter_dump(reply, stats, what):
         if mtype == SOCK_DIAG_BY_FAMILY:

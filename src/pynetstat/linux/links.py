@@ -54,10 +54,11 @@ def collect(opts: Options | None, procfs: ProcFS, netlink: NetlinkSource | None)
 
 
 def link_table(netlink: NetlinkSource | None
-               ) -> tuple[dict[str, tuple[int | None, list[str]]], str | None]:
+               ) -> tuple[dict[str, tuple[int, list[str]]], str | None]:
     """``({name: (ifindex, its addresses)}, None)`` for ``--interface`` (select.Filter.bind):
     two light dumps, RTM_GETLINK and RTM_GETADDR, made only when a filter names an interface.
-    Without netlink: the names and indexes of ``if_nameindex`` (an ioctl), no addresses, and why."""
+    Without netlink: the names and indexes of ``if_nameindex`` (an ioctl), no addresses, and why.
+    (An RTM_GETLINK message always has an index; a link without one could not be bound.)"""
     try:
         links, _ = read_dump(netlink, link_request(), decode_links)
         addresses, _ = read_dump(netlink, address_request(), decode_addresses)
@@ -65,8 +66,8 @@ def link_table(netlink: NetlinkSource | None
         from socket import if_nameindex
 
         return {name: (index, []) for index, name in if_nameindex()}, str(e)
-    table: dict[str, tuple[int | None, list[str]]] = {link.name: (link.index, [])
-                                                      for link in links}
+    table: dict[str, tuple[int, list[str]]] = {link.name: (link.index, [])
+                                               for link in links if link.index is not None}
     names = {link.index: link.name for link in links}
     for index, address in addresses:
         if index in names:
@@ -80,9 +81,7 @@ def kept_interfaces(filt: Filter, netlink: NetlinkSource | None) -> set[str] | N
     condition names an interface."""
     if not filt.interface_names():
         return None
-    table, _why = link_table(netlink)
-    links = {name: (index, addresses) for name, (index, addresses) in table.items()
-             if index is not None}
+    links, _why = link_table(netlink)
     selection = filt.bind(links)
     if not selection.devices:
         return None

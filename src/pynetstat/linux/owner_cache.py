@@ -48,7 +48,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from pynetstat.linux.process import ProcessCache
     from pynetstat.model.sockets import Owner
+
+    Stat = tuple[int, str, int]  # (start time, comm, ppid) from /proc/PID/stat
 
 _RECENT = 16  # owners remembered as "gained a socket lately"
 
@@ -66,7 +69,7 @@ class OwnerCache:
     def __init__(self, proc_root: str):
         self.proc_root = proc_root
         self.owners: OwnerMap | None = None
-        self.known: dict[int, tuple] = {}  # owner PID -> (start time, comm, ppid) from its stat
+        self.known: dict[int, Stat] = {}  # owner PID -> (start time, comm, ppid) from its stat
         # owner PID -> {fd: "socket:[N]"}: where each owner was seen holding each listed socket,
         # so that a later pass can check it still does (_recheck)
         self.held: dict[int, dict[str, str]] = {}
@@ -79,10 +82,10 @@ class OwnerCache:
         self.denied = 0  # fd tables we may not read, at the last walk
         self.hidepid: str | None = None  # /proc hides other users' processes (owners.scan_owners)
         self.records: dict[int, Owner] = {}
-        self.process_cache: dict = {}
+        self.process_cache: ProcessCache = {}
         self.how: str | None = None
 
-    def lookup(self, inode_columns: Iterable[tuple[int, ...]]) -> OwnerMap:
+    def lookup(self, inode_columns: Iterable[Iterable[int]]) -> OwnerMap:
         """The owners of the sockets whose inodes are given (one tuple per batch; 0 = no inode)."""
         wanted = set().union(*inode_columns)
         wanted.discard(0)
@@ -158,7 +161,7 @@ class OwnerCache:
             else:
                 self.held.setdefault(pid, {}).update(mine)
             for link in mine.values():
-                owners.add(socket_inode(link), pid)
+                owners.add(socket_inode(link), pid)  # type: ignore[arg-type]  # a wanted socket's
             if missing is not None:
                 if pid in self.recent:
                     self.recent.remove(pid)
@@ -176,6 +179,7 @@ class OwnerCache:
         left, is missing and looked for by a walk. So an owner that closed its copy of a shared
         socket is never shown again (issue 21 item 6)."""
         owners = self.owners
+        assert owners is not None  # a later pass: lookup has made one
         for pid, held in self.held.items():
             links = read_again(self.proc_root, pid, list(held))
             believed = list(held.values())
@@ -184,7 +188,7 @@ class OwnerCache:
             for fd, link, old in zip(list(held), links, believed):
                 if link != old:
                     del held[fd]
-                    owners.discard(socket_inode(old), pid)
+                    owners.discard(socket_inode(old), pid)  # type: ignore[arg-type]  # held: sockets
 
     def _verify(self) -> set[int]:
         """The known owners that exited or whose PID now names another process. One that ran
@@ -203,6 +207,7 @@ class OwnerCache:
         """Take the sockets of processes that are gone away from them."""
         if not gone:
             return
+        assert self.owners is not None  # a later pass: lookup has made one
         first, more = self.owners.first, self.owners.more
         for inode in [inode for inode, pid in first.items() if pid in gone]:
             rest = [pid for pid in more.pop(inode, ()) if pid not in gone]
@@ -228,6 +233,7 @@ class OwnerCache:
     def _settle(self) -> None:
         """Keep only what the current owners need, so that memory follows the sockets listed."""
         owners = self.owners
+        assert owners is not None  # lookup has just set it
         owning = set(owners.first.values())
         for pids in owners.more.values():
             owning.update(pids)
@@ -268,7 +274,7 @@ def _new_sockets(fdir: int, fds: list[str], wanted: set[int], missing: set[int],
     return found
 
 
-def _stat(dir_fd: int | None, path: str) -> tuple | None:
+def _stat(dir_fd: int | None, path: str) -> Stat | None:
     """``(start time, comm, ppid)`` from a /proc/PID/stat, or None when it cannot be read."""
     try:
         # O_NONBLOCK: a FIFO planted in a tree given as the root must not block the pass.

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from pynetstat.model.sockets import SocketBatch
 
 
-class _Details(dict):
+class _Details(dict):  # type: ignore[type-arg]  # dict[int, ProcessInfo | None] fails at run time on 3.9
     """``pid -> ProcessInfo`` with only what the conditions look at, read on first use; ``None``
     for a process that could not be read (it then matches only by PID)."""
 
@@ -83,6 +83,7 @@ class OwnerSelect:
         if listing and listed is None:
             walk: list[int] = []  # /proc cannot be listed (counted as denied)
         elif any(t.negated for t in terms):
+            assert listed is not None  # a negated condition lists /proc (listing)
             walk = listed
         else:
             walk = sorted(set().union(*(self._meeting(t, listed) for t in terms)))
@@ -100,7 +101,7 @@ class OwnerSelect:
         self.ends = None if held is None else socket_ends(held)
         # holders -> does a socket held by them meet every condition; one entry per process for
         # the common single holder, the empty tuple for a socket no walked process holds
-        self._memo: dict = {}
+        self._memo: dict[tuple[int, ...], bool] = {}
 
     def _meeting(self, term: Owners, listed: list[int] | None) -> set[int]:
         """The processes that meet a positive condition."""
@@ -108,8 +109,10 @@ class OwnerSelect:
             # Only the PIDs given, not a listing of /proc: a PID no process has is not one that
             # vanished during the walk, so it is not counted as one.
             root = self.details.proc_root
-            return {pid for pid in term.values if os.path.isdir(f"{root}/{pid}")}
+            pids: frozenset[int] = term.values  # type: ignore[assignment]  # kind "pid": PIDs
+            return {pid for pid in pids if os.path.isdir(f"{root}/{pid}")}
         details = self.details
+        assert listed is not None  # a condition on names, units or containers lists /proc
         return {pid for pid in listed if term.matches(pid, details[pid])}
 
     def _holds(self, pids: tuple[int, ...]) -> bool:
@@ -171,7 +174,7 @@ def socket_ends(held: list[tuple[int, list[str]]]
     import socket
 
     syscall = ctypes.CDLL(None, use_errno=True).syscall
-    ends: dict[tuple[str, int], list] = {}
+    ends: dict[tuple[str, int], list[tuple[str, int, str | None, int]]] = {}
     for pid, fds in held:
         try:
             pidfd = os.pidfd_open(pid)

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from pynetstat.kinds import SocketKind
+    from pynetstat.linux.diagext import Extensions
+    from pynetstat.linux.netlink import Reply
 
 SOCK_DIAG_BY_FAMILY = 20
 TCPDIAG_GETSOCK = 18  # include/uapi/linux/inet_diag.h: the compat request, both families at once
@@ -115,7 +117,7 @@ def build_request(family: int, protocol: str, states: int = ALL_STATES, ext: int
     return request_for(BY_PROTOCOL[(protocol, family)], states, ext)
 
 
-class _Names(dict):
+class _Names(dict):  # type: ignore[type-arg]  # dict[int | bytes, str] fails at run time on 3.9
     """Address field -> text, computed on first sight (``inet_ntop``) and kept: on a busy host a
     few addresses repeat a lot. IPv4 keys are the u32 as read in host order, IPv6 keys the 16 raw
     bytes."""
@@ -128,7 +130,7 @@ class _Names(dict):
 
     def __missing__(self, key: int | bytes) -> str:
         raw = _U32.pack(key) if self.af == AF_INET else key
-        text = self[key] = inet_ntop(self.af, raw)
+        text = self[key] = inet_ntop(self.af, raw)  # type: ignore[arg-type]  # bytes unless AF_INET
         return text
 
 
@@ -297,7 +299,8 @@ def _decode_run(chunk: bytes, start: int, end: int, length: int, protocol: str, 
                        send_q=words[_AT_WQUEUE // 4 :: step].tolist())
 
 
-def _attributes(chunk: bytes, start: int, count: int, step: int, length: int) -> tuple[dict, ...]:
+def _attributes(chunk: bytes, start: int, count: int, step: int, length: int
+                ) -> tuple[dict[int, bytes], ...]:
     """The netlink attributes after each message's ``inet_diag_msg``, one message at a time:
     ``{INET_DIAG_INFO: b"...", ...}`` per socket (payloads as bytes, types as the kernel numbers
     them). ``length`` is each message's own length, ``step`` the distance between messages."""
@@ -309,7 +312,7 @@ def _attributes(chunk: bytes, start: int, count: int, step: int, length: int) ->
 
 
 def _extensions(chunk: bytes, start: int, count: int, step: int, length: int,
-                order: _Order, mptcp: bool = False) -> Sequence:
+                order: _Order, mptcp: bool = False) -> Sequence[Extensions]:
     """One ``diagext.Extensions`` per message of the run, its ``timer`` from the message's own
     fields (``idiag_timer``, ``idiag_expires``, ``idiag_retrans``): a ``diagext.RunExtensions``
     (read a field at a time, records made only when asked for) when the run's messages share
@@ -339,7 +342,7 @@ def _extensions(chunk: bytes, start: int, count: int, step: int, length: int,
     return tuple(out)
 
 
-def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
+def decode_batches(reply: Reply, protocol: str, family: int, stats: DumpStats,
                    cache: AddressCache | None = None, attributes: bool = False,
                    byteorder: str = sys.byteorder, extensions: bool = False,
                    msg_type: int = SOCK_DIAG_BY_FAMILY) -> Iterator[SocketBatch]:
@@ -421,7 +424,7 @@ def decode_batches(reply, protocol: str, family: int, stats: DumpStats,
         raise BackendUnavailable(f"{what}: the dump ended without NLMSG_DONE")
 
 
-def decode_dump(reply, protocol: str, family: int, stats: DumpStats,
+def decode_dump(reply: Reply, protocol: str, family: int, stats: DumpStats,
                 cache: AddressCache | None = None) -> Iterator[InetSocket]:
     """The same dump, one ``InetSocket`` at a time."""
     for batch in decode_batches(reply, protocol, family, stats, cache):

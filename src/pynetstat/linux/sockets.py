@@ -34,21 +34,43 @@ from pynetstat.model.sockets import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterator, Mapping
+    from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+    from typing import Any, Protocol
 
+    from pynetstat.errors import ParseError
     from pynetstat.kinds import SocketKind
-    from pynetstat.model.sockets import SocketBatch
+    from pynetstat.linux.diagrecords import PacketSocket, PingSocket, RawSocket, UnixSocket
+    from pynetstat.linux.netlink import NetlinkSource, Reply, Request
+    from pynetstat.linux.procfs import ProcFS
+    from pynetstat.model.sockets import InetSocket, SocketBatch
     from pynetstat.select import Selection
+
+    class ProcRecord(Protocol):
+        """What ``_from_proc`` reads of a record a /proc parser gives."""
+
+        @property
+        def state(self) -> int: ...
+        @property
+        def identity(self) -> tuple[Any, ...]: ...
+
+    # The shapes of the tables below: REQUESTS, DECODERS (called with reply, kind, stats and
+    # cache, and an inet kind's with True after them for its extensions), PARSERS
+    RequestMaker = Callable[[SocketKind, int, bytes | None, int], Request]
+    Decoder = Callable[..., Iterable[SocketBatch]]
+    Parser = Callable[[bytes, str, SocketKind, "SourceLog", str], Iterable[ProcRecord]]
+    Select = Callable[[SocketBatch], SocketBatch | None]  # Selection.select
+    # owner_filter.socket_ends: (protocol, family) -> the ends of the sockets the owners hold
+    Ends = Mapping[tuple[str, int], list[tuple[str, int, str | None, int]]]
 
 BATCH = 4096  # sockets a batch of the other kinds holds
 _ENOENT = 2  # errno.ENOENT (the errno module is not imported for one constant)
 
 
-def _inet_request(kind: SocketKind, states: int, program: bytes | None, ext: int = 0):
+def _inet_request(kind: SocketKind, states: int, program: bytes | None, ext: int = 0) -> Request:
     return request_for(kind, states, ext, program)
 
 
-def _mptcp_request(kind: SocketKind, states: int, program: bytes | None, ext: int = 0):
+def _mptcp_request(kind: SocketKind, states: int, program: bytes | None, ext: int = 0) -> Request:
     """An MPTCP socket's ``INET_DIAG_INFO`` is ``struct mptcp_info`` (net/mptcp/mptcp_diag.c
     ``mptcp_diag_get_info``; the decoder reads it so: ``sockdiag.decode_batches`` for protocol
     "mptcp"), and it has no congestion algorithm (not asked for); the timer, memory and DSCP are
@@ -58,12 +80,13 @@ def _mptcp_request(kind: SocketKind, states: int, program: bytes | None, ext: in
     return request_for(kind, states, ext & ~EXT_CONG, program)
 
 
-def _inet_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache,
-               extensions: bool = False):
+def _inet_diag(reply: Reply, kind: SocketKind, stats: DumpStats, cache: AddressCache,
+               extensions: bool = False) -> Iterator[SocketBatch]:
     return decode_batches(reply, kind.protocol, kind.family, stats, cache, extensions=extensions)
 
 
-def _inet_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str):
+def _inet_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str
+               ) -> Iterator[InetSocket]:
     return parse_inet_file(data.decode("ascii", "replace"), path, kind.protocol, kind.family,
                            log.parse_errors, byteorder)
 
@@ -71,7 +94,7 @@ def _inet_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteord
 # --- the other kinds: their linux/ decoders give diagrecords, made into the model's records ---
 
 def _unix_request(kind: SocketKind, states: int, program: bytes | None,
-                  ext: int = 0):
+                  ext: int = 0) -> Request:
     from pynetstat.linux.unixdiag import LISTING_SHOW, build_request
 
     return build_request(states, LISTING_SHOW)
@@ -80,7 +103,8 @@ def _unix_request(kind: SocketKind, states: int, program: bytes | None,
 UNNAMED = (None, None)  # the (path, abstract) of an unbound socket
 
 
-def _unix_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
+def _unix_diag(reply: Reply, kind: SocketKind, stats: DumpStats, cache: AddressCache
+               ) -> Iterator[SocketBatch]:
     """The whole dump read (a socket's peer may come after it), then its rows a batch at a
     time, each socket with its peer's name: the dump's dict of named sockets looked up by the
     peer column (``map``, in C)."""
@@ -99,7 +123,8 @@ def _unix_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
                     verified=(True,) * n, duplicate=(False,) * n, **columns)
 
 
-def _unix_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str):
+def _unix_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str
+               ) -> list[UnixSocketRecord]:
     from pynetstat.linux.procfs_other import parse_unix
 
     socks = parse_unix(data, path, log.parse_errors)
@@ -112,7 +137,7 @@ def _unix_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteord
     return _unix_records(socks)
 
 
-def _unix_records(socks: list) -> list[UnixSocketRecord]:
+def _unix_records(socks: list[UnixSocket]) -> list[UnixSocketRecord]:
     """UNIX records, each connected one with its peer's name (the peer is in the same dump)."""
     names = {s.inode: s for s in socks if s.name is not None and s.inode}
     out = []
@@ -128,29 +153,33 @@ def _unix_records(socks: list) -> list[UnixSocketRecord]:
 
 
 def _raw_request(kind: SocketKind, states: int, program: bytes | None,
-                 ext: int = 0):
+                 ext: int = 0) -> Request:
     from pynetstat.linux.rawdiag import build_request
 
     return build_request(kind.family, states)
 
 
-def _raw_record(s, proto: str, port: int, ip_protocol: int) -> RawSocketRecord:
-    return RawSocketRecord(
+def _raw_record(s: RawSocket | PingSocket, proto: str, port: int, ip_protocol: int
+                ) -> RawSocketRecord:
+    record: RawSocketRecord = RawSocketRecord(
         proto=proto, family=s.family, state=s.state, inode=s.inode, uid=s.uid,
         cookie=getattr(s, "cookie", None), recv_q=s.rqueue, send_q=s.wqueue,
         ip_protocol=ip_protocol, local_address=s.local_address, local_port=port,
         remote_address=s.remote_address, scope=getattr(s, "ifindex", None) or 0,
         verified=s.verified)
+    return record
 
 
-def _raw_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
+def _raw_diag(reply: Reply, kind: SocketKind, stats: DumpStats, cache: AddressCache
+              ) -> Iterator[SocketBatch]:
     from pynetstat.linux.rawdiag import decode_dump
 
     return _batches(kind, [_raw_record(s, "raw", s.protocol, s.protocol)
                            for s in decode_dump(reply, stats, kind.family)])
 
 
-def _raw_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str):
+def _raw_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str
+              ) -> list[RawSocketRecord]:
     from pynetstat.linux.procfs_other import parse_raw
 
     return [_raw_record(s, "raw", s.protocol, s.protocol)
@@ -158,7 +187,8 @@ def _raw_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorde
                                log.parse_errors, byteorder)]
 
 
-def _ping_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str):
+def _ping_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str
+               ) -> list[RawSocketRecord]:
     from pynetstat.linux.procfs_other import parse_ping
 
     icmp = 1 if kind.family == 4 else 58  # IPPROTO_ICMP, IPPROTO_ICMPV6
@@ -171,40 +201,44 @@ _PACKET_STATE = 7  # packet sockets have no connection state: TCP_CLOSE, as the 
 
 
 def _packet_request(kind: SocketKind, states: int, program: bytes | None,
-                    ext: int = 0):
+                    ext: int = 0) -> Request:
     from pynetstat.linux.packetdiag import build_request
 
     return build_request()
 
 
-def _packet_record(s) -> PacketSocketRecord:
-    return PacketSocketRecord(
+def _packet_record(s: PacketSocket) -> PacketSocketRecord:
+    record: PacketSocketRecord = PacketSocketRecord(
         proto="packet", family=0, state=_PACKET_STATE, inode=s.inode, uid=s.uid,
         cookie=s.cookie, recv_q=s.rmem, send_q=None, type=s.type, ethertype=s.protocol,
         scope=s.ifindex or 0, promiscuous=s.promiscuous, fanout=s.fanout, rx_ring=s.rx_ring,
         tx_ring=s.tx_ring, verified=s.verified)
+    return record
 
 
-def _packet_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
+def _packet_diag(reply: Reply, kind: SocketKind, stats: DumpStats, cache: AddressCache
+                 ) -> Iterator[SocketBatch]:
     from pynetstat.linux.packetdiag import decode_dump
 
     return _batches(kind, list(map(_packet_record, decode_dump(reply, stats))))
 
 
-def _packet_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str):
+def _packet_proc(data: bytes, path: str, kind: SocketKind, log: SourceLog, byteorder: str
+                 ) -> list[PacketSocketRecord]:
     from pynetstat.linux.procfs_other import parse_packet
 
     return list(map(_packet_record, parse_packet(data.decode("ascii", "replace"), path,
                                                  log.parse_errors)))
 
 
-def _vsock_request(kind: SocketKind, states: int, program: bytes | None, ext: int = 0):
+def _vsock_request(kind: SocketKind, states: int, program: bytes | None, ext: int = 0) -> Request:
     from pynetstat.linux.vsockdiag import build_request
 
     return build_request(states)
 
 
-def _vsock_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
+def _vsock_diag(reply: Reply, kind: SocketKind, stats: DumpStats, cache: AddressCache
+                ) -> Iterator[SocketBatch]:
     from pynetstat.linux.vsockdiag import decode_dump
 
     return _batches(kind, [
@@ -215,8 +249,8 @@ def _vsock_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache):
         for s in decode_dump(reply, stats)])
 
 
-def _sctp_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache,
-               extensions: bool = False):
+def _sctp_diag(reply: Reply, kind: SocketKind, stats: DumpStats, cache: AddressCache,
+               extensions: bool = False) -> Iterator[SocketBatch]:
     """Not decoded yet: sctp_diag (net/sctp/diag.c) sends each endpoint in TCP's state numbering,
     then each of its associations in SCTP's own (``enum sctp_state``), with every address in the
     INET_DIAG_LOCALS and INET_DIAG_PEERS attributes. The request is sent and its reply read to
@@ -230,7 +264,8 @@ def _sctp_diag(reply, kind: SocketKind, stats: DumpStats, cache: AddressCache,
                              "replies yet")
 
 
-def _batches(kind: SocketKind, records: list) -> Iterator[SocketBatch]:
+def _batches(kind: SocketKind, records: list[RawSocketRecord] | list[PacketSocketRecord]
+             | list[VsockSocketRecord]) -> Iterator[SocketBatch]:
     for start in range(0, len(records), BATCH):
         yield kind.batch.from_sockets(kind.protocol, kind.family, records[start : start + BATCH])
 
@@ -238,13 +273,13 @@ def _batches(kind: SocketKind, records: list) -> Iterator[SocketBatch]:
 # The requests, decoders and /proc parsers that kinds.py names: a new kind registers its own here.
 # A decoder's name is the kernel module that answers its request ("mptcp_diag": MPTCP sockets
 # are inet ones, read as TCP's are).
-REQUESTS = {"inet_diag": _inet_request, "unix_diag": _unix_request, "raw_diag": _raw_request,
+REQUESTS: dict[str, RequestMaker] = {"inet_diag": _inet_request, "unix_diag": _unix_request, "raw_diag": _raw_request,
             "packet_diag": _packet_request, "mptcp_diag": _mptcp_request,
             "vsock_diag": _vsock_request, "sctp_diag": _inet_request}
-DECODERS = {"inet_diag": _inet_diag, "unix_diag": _unix_diag, "raw_diag": _raw_diag,
+DECODERS: dict[str, Decoder] = {"inet_diag": _inet_diag, "unix_diag": _unix_diag, "raw_diag": _raw_diag,
             "packet_diag": _packet_diag, "mptcp_diag": _inet_diag, "vsock_diag": _vsock_diag,
             "sctp_diag": _sctp_diag}
-PARSERS = {"inet": _inet_proc, "unix": _unix_proc, "raw": _raw_proc, "ping": _ping_proc,
+PARSERS: dict[str, Parser] = {"inet": _inet_proc, "unix": _unix_proc, "raw": _raw_proc, "ping": _ping_proc,
            "packet": _packet_proc}
 
 
@@ -268,15 +303,16 @@ class SourceLog:
         # "mptcp" -> "mptcp_diag": the kernel has no handler for the kind (it answered ENOENT)
         self.missing: dict[str, str] = {}
         self.netlink = DumpStats()
-        self.parse_errors: list = []  # ParseError from /proc files
+        self.parse_errors: list[ParseError] = []  # ParseError from /proc files
         self.unreadable: dict[str, str] = {}  # "/proc/net/tcp6" -> reason
         self.filter_notes: list[str] = []  # what a filter could not check on this source
         self.notes: list[str] = []  # what else could not be listed (-q on an old kernel)
         self.warnings: list[str] = []  # what a source says that cannot be believed (forged lines)
 
 
-def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: SourceLog,
-                 selection: Selection | None = None, ends: Mapping | None = None,
+def iter_batches(listed: list[tuple[SocketKind, int]], netlink: NetlinkSource | None,
+                 proc: ProcFS, log: SourceLog,
+                 selection: Selection | None = None, ends: Ends | None = None,
                  ext: int | None = None, joint: bool = False) -> Iterator[SocketBatch]:
     """Yield the sockets of each kind in order, as ``kinds.selection`` lists them: ``(kind,
     states)``, ``states`` a bit mask of kernel states (bit N = state N); for netlink it is pushed
@@ -293,12 +329,13 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
     batch from sock_diag carries its ``extensions`` column (from /proc: none, and the log says so).
     """
     cache = AddressCache()
+    batch: SocketBatch | None  # a batch as decoded, then what a filter kept of it
     joined = None  # the kind a joint dump has served already
     for at, (kind, states) in enumerate(listed):
         name = kind.name
         if kind is joined:
             continue
-        seen: set = set()
+        seen: set[object] = set()
         yielded = False
         select = selection.select if selection is not None and kind.shape == "inet" else None
         if not kind.decoder:  # no kernel has a sock_diag handler for it: /proc is its source
@@ -309,6 +346,7 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
                   if (pair is not None and (name, pair[0].name) in JOINT and pair[1] == states
                       and netlink is not None and ends is None) else None)
         if shared is not None:
+            assert pair is not None and netlink is not None  # shared: both checked above
             inet_ext = ext if kind.shape == "inet" else None
             served = yield from _joint_dump((kind, pair[0]), states, netlink, log, cache,
                                             inet_ext, select, shared[0])
@@ -350,6 +388,7 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
         if select is None:
             yield from _from_proc(proc, kind, states, log)
             continue
+        assert selection is not None  # select is its method
         if selection.needs_bound_device():
             log.filter_notes.append(
                 f"{name}: read from {proc.path(kind.proc_file)}, which does not say which "
@@ -361,8 +400,8 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink, proc, log: Sourc
                 yield batch
 
 
-def _kept(batch: SocketBatch, bound: bool, seen: set, states: int, select
-          ) -> SocketBatch | None:
+def _kept(batch: SocketBatch, bound: bool, seen: set[object], states: int,
+          select: Select | None) -> SocketBatch | None:
     """What a listing keeps of a decoded batch: BOUND sockets told apart (``bound``: -q), sockets
     already yielded dropped (the cookie is the kernel's identity of a socket, unique and never 0
     in a dump), the states asked for, the filter's conditions (``select``)."""
@@ -388,8 +427,9 @@ def _shared_program(selection: Selection | None, first: SocketKind, second: Sock
     return (program,) if program == _program(selection, second, None) else None
 
 
-def _joint_dump(kinds: tuple[SocketKind, SocketKind], states: int, netlink, log: SourceLog,
-                cache: AddressCache, ext: int | None, select, program: bytes | None = None
+def _joint_dump(kinds: tuple[SocketKind, SocketKind], states: int, netlink: NetlinkSource,
+                log: SourceLog, cache: AddressCache, ext: int | None, select: Select | None,
+                program: bytes | None = None
                 ) -> Generator[SocketBatch, None, bool]:
     """Both ``kinds`` from one dump (``JOINT``), with ``program`` (the same for both) in the
     request: the first kind's batches as they come, then the second's. Returns ``False`` when
@@ -398,8 +438,9 @@ def _joint_dump(kinds: tuple[SocketKind, SocketKind], states: int, netlink, log:
     first, second = kinds
     make, msg_type = JOINT[(first.name, second.name)]
     held: list[SocketBatch] = []
+    batch: SocketBatch | None
     got = False
-    seen: set = set()
+    seen: set[object] = set()
     bound = first.has_state and in_states(states, TCP_BOUND_INACTIVE)
     stats = DumpStats()  # the log's only if the dump served: a refused one leaves no trace
     try:
@@ -431,7 +472,8 @@ def _joint_dump(kinds: tuple[SocketKind, SocketKind], states: int, netlink, log:
     return True
 
 
-def _program(selection: Selection | None, kind: SocketKind, ends: list | None) -> bytes | None:
+def _program(selection: Selection | None, kind: SocketKind,
+             ends: list[tuple[str, int, str | None, int]] | None) -> bytes | None:
     """The inet_diag bytecode of the selection (and the ends) for one kind; ``None``: none
     needed, or too large for an attribute (then ``select`` alone filters: the same rows, more of
     them sent). No end: a program that keeps nothing (the dump is still asked for, so that its
@@ -447,7 +489,7 @@ def _program(selection: Selection | None, kind: SocketKind, ends: list | None) -
         return None
 
 
-def _unseen(batch: SocketBatch, keys: tuple, seen: set) -> SocketBatch | None:
+def _unseen(batch: SocketBatch, keys: Sequence[object], seen: set[object]) -> SocketBatch | None:
     """Drop sockets already yielded (a message the kernel or a recording repeated)."""
     if seen.isdisjoint(keys):
         before = len(seen)
@@ -482,7 +524,7 @@ def _in_states(batch: SocketBatch, states: int) -> SocketBatch | None:
     return batch.take(keep) if keep else None
 
 
-def _from_proc(proc, kind: SocketKind, states: int, log: SourceLog) -> Iterator[SocketBatch]:
+def _from_proc(proc: ProcFS, kind: SocketKind, states: int, log: SourceLog) -> Iterator[SocketBatch]:
     name, path = kind.name, kind.proc_file
     if not path:  # no /proc file lists this kind (MPTCP): without its diag module, nothing does
         log.sources[name] = "unavailable"
@@ -501,7 +543,7 @@ def _from_proc(proc, kind: SocketKind, states: int, log: SourceLog) -> Iterator[
                                                           proc.byteorder)
                if in_states(states, sock.state)]
     # Without a cookie, the identity is the inode, or for inode 0 (TIME_WAIT) the tuple and state.
-    seen: set = set()
+    seen: set[object] = set()
     for start in range(0, len(sockets), 4096):
         part = sockets[start : start + 4096]
         batch = _unseen(kind.batch.from_sockets(kind.protocol, kind.family, part),

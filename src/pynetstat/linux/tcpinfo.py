@@ -18,6 +18,10 @@ from __future__ import annotations
 import struct
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 # (name, C type, unit, meaning). Bit fields are decoded by hand; they are listed where they lie.
 TCP_INFO_FIELDS = (
     ("state", "B", "", "TCP state (include/net/tcp_states.h)"),
@@ -157,6 +161,8 @@ def _bit_positions() -> dict[str, tuple[int, int, int]]:
     """name -> (index of its container among the C fields, shift, mask). GCC fills bit fields
     from the least significant bit on a little-endian target, from the most significant on a
     big-endian one (the System V ABIs)."""
+    out: dict[str, tuple[int, int, int]]
+    used: dict[str, int]
     out, used = {}, {}
     for name, container, width, _unit, _doc in BIT_FIELDS:
         index = RAW_NAMES.index(container)
@@ -172,12 +178,12 @@ BIT_POSITIONS = _bit_positions()
 _NONES = (None,) * len(TCP_INFO_FIELDS)
 
 
-def _field(index: int):
+def _field(index: int) -> property:
     return property(lambda self: self._values[index], doc=TCP_INFO_FIELDS[index][3])
 
 
-def _bit_field(index: int, shift: int, mask: int, doc: str):
-    def get(self):
+def _bit_field(index: int, shift: int, mask: int, doc: str) -> property:
+    def get(self: TcpInfo) -> int | None:
         value = self._values[index]
         return None if value is None else value >> shift & mask
     return property(get, doc=doc)
@@ -194,6 +200,8 @@ class TcpInfo:
     # class, from the table): making the record costs one tuple, not 80 attribute stores, which
     # at 40k sockets was 0.5 s of a 0.8 s decode.
     __slots__ = ("length", "_values")
+    if TYPE_CHECKING:  # the fields are properties set below from TCP_INFO_FIELDS and BIT_FIELDS
+        def __getattr__(self, name: str) -> int | None: ...
 
     def __init__(self, *, length: int, **fields: int | None):
         unknown = set(fields) - set(FIELD_NAMES)
@@ -201,13 +209,14 @@ class TcpInfo:
             raise TypeError(f"TcpInfo has no field {sorted(unknown)[0]!r}")
         values = [fields.get(name) for name in RAW_NAMES]
         for name, (index, shift, mask) in BIT_POSITIONS.items():
-            if fields.get(name) is not None:
-                values[index] = (values[index] or 0) | (fields[name] & mask) << shift
+            value = fields.get(name)
+            if value is not None:
+                values[index] = (values[index] or 0) | (value & mask) << shift
         self.length = length
         self._values = tuple(values)
 
     @classmethod
-    def _unpacked(cls, length: int, values: tuple) -> TcpInfo:
+    def _unpacked(cls, length: int, values: tuple[int | None, ...]) -> TcpInfo:
         info = object.__new__(cls)
         info.length = length
         info._values = values
@@ -264,7 +273,8 @@ class TcpInfo:
                 100.0 * self.sndbuf_limited / self.busy_time if self.sndbuf_limited else None)
 
 
-def prefix_reader(length: int):
+def prefix_reader(length: int
+                  ) -> tuple[tuple[None, ...], Callable[[bytes, int], tuple[int, ...]]]:
     """For a payload of ``length`` bytes: ``(fill, unpack_from)``, where ``unpack_from(buf,
     offset)`` reads the fields it holds and ``fill`` is the ``None``s of the fields it does not
     (empty for a kernel whose struct we know whole): ``unpack_from(buf, at) + fill`` is the

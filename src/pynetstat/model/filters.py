@@ -46,25 +46,25 @@ STATE_NAMES.update(SYN_RCV=_SYN_RECV, UNCONNECTED=1 << TCP_CLOSE)  # ss's other 
 class _Record:
     """An immutable slotted record: fields set once by keyword, compared and hashed by value."""
 
-    __slots__ = ()
+    __slots__: tuple[str, ...] = ()
 
-    def __init__(self, **fields):
+    def __init__(self, **fields: object) -> None:
         for name in self.__slots__:
             object.__setattr__(self, name, fields[name])
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
-    def _values(self) -> tuple:
+    def _values(self) -> tuple[object, ...]:
         return tuple(getattr(self, name) for name in self.__slots__)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and self._values() == other._values()
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((type(self).__name__, self._values()))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(map(repr, self._values()))})"
 
 
@@ -72,12 +72,23 @@ class States(_Record):
     """``--state``: ``mask`` has bit N set for each kernel state N kept (negation applied)."""
 
     __slots__ = ("mask",)
+    if TYPE_CHECKING:
+        mask: int
+
+        def __init__(self, *, mask: int) -> None: ...
 
 
 class Ports(_Record):
     """``--port``/``--lport``/``--rport``: ``ranges`` are inclusive ``(low, high)`` pairs."""
 
     __slots__ = ("end", "ranges", "negated")
+    if TYPE_CHECKING:
+        end: str  # LOCAL, REMOTE or EITHER
+        ranges: tuple[tuple[int, int], ...]
+        negated: bool
+
+        def __init__(self, *, end: str, ranges: tuple[tuple[int, int], ...],
+                     negated: bool) -> None: ...
 
 
 class Net(_Record):
@@ -85,6 +96,15 @@ class Net(_Record):
     bits, ``zone`` (interface name or index text, or ``None``) and, once bound, ``ifindex``."""
 
     __slots__ = ("family", "packed", "prefix", "zone", "ifindex")
+    if TYPE_CHECKING:
+        family: int
+        packed: bytes
+        prefix: int
+        zone: str | None
+        ifindex: int | None
+
+        def __init__(self, *, family: int, packed: bytes, prefix: int, zone: str | None,
+                     ifindex: int | None) -> None: ...
 
     def matcher(self) -> Callable[[int, bytes], bool]:
         """``(family, packed address) -> bool``, by the kernel's rule (``inet_diag_bc_run``,
@@ -109,24 +129,47 @@ class Hosts(_Record):
     """``--addr``/``--local``/``--remote``: any of ``nets`` on ``end``."""
 
     __slots__ = ("end", "nets", "negated")
+    if TYPE_CHECKING:
+        end: str
+        nets: tuple[Net, ...]
+        negated: bool
+
+        def __init__(self, *, end: str, nets: tuple[Net, ...], negated: bool) -> None: ...
 
 
 class Interfaces(_Record):
     """``--interface``: ``names`` as given; ``bind`` turns it into ``Devices``."""
 
     __slots__ = ("names", "negated")
+    if TYPE_CHECKING:
+        names: tuple[str, ...]
+        negated: bool
+
+        def __init__(self, *, names: tuple[str, ...], negated: bool) -> None: ...
 
 
 class Devices(_Record):
     """A bound ``--interface``: bound to one of ``ifindexes``, or local address in ``nets``."""
 
     __slots__ = ("ifindexes", "nets", "negated")
+    if TYPE_CHECKING:
+        ifindexes: frozenset[int]
+        nets: tuple[Net, ...]
+        negated: bool
+
+        def __init__(self, *, ifindexes: frozenset[int], nets: tuple[Net, ...],
+                     negated: bool) -> None: ...
 
 
 class Users(_Record):
     """``--user``: the socket's uid is one of ``uids``."""
 
     __slots__ = ("uids", "negated")
+    if TYPE_CHECKING:
+        uids: frozenset[int]
+        negated: bool
+
+        def __init__(self, *, uids: frozenset[int], negated: bool) -> None: ...
 
 
 class Owners(_Record):
@@ -138,6 +181,13 @@ class Owners(_Record):
     """
 
     __slots__ = ("kind", "values", "negated")
+    if TYPE_CHECKING:
+        kind: str  # "pid", "process", "unit" or "container"
+        values: frozenset[int] | tuple[str, ...]  # the PIDs for "pid", else patterns
+        negated: bool
+
+        def __init__(self, *, kind: str, values: frozenset[int] | tuple[str, ...],
+                     negated: bool) -> None: ...
 
     def holds(self, processes: Iterable[tuple[int, ProcessInfo | None]]) -> bool:
         """``processes``: the socket's ``(pid, ProcessInfo or None when not read)``."""
@@ -152,6 +202,7 @@ class Owners(_Record):
             return False
         from fnmatch import fnmatchcase
 
+        patterns: tuple[str, ...] = self.values  # type: ignore[assignment]  # kind is not "pid"
         if self.kind == "process":
             names = [info.name, info.exe.rpartition("/")[2] if info.exe else None]
         elif self.kind == "unit":
@@ -162,8 +213,8 @@ class Owners(_Record):
                 return False
             ids = [c.id, f"{c.runtime}:{c.id}"] if c.id else []
             # an id prefix of 4 digits or more, as `docker ps` accepts one
-            if any(i.startswith(v) for i in ids for v in self.values
+            if any(i.startswith(v) for i in ids for v in patterns
                    if len(v.rpartition(":")[2]) >= 4):
                 return True
             names = [*ids, c.pod]
-        return any(fnmatchcase(name, pattern) for name in names if name for pattern in self.values)
+        return any(fnmatchcase(name, pattern) for name in names if name for pattern in patterns)

@@ -15,23 +15,37 @@ from pynetstat.textsafe import safe_token
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
-    from pynetstat.model.sockets import InetSocket
+    from pynetstat.model.sockets import (
+        InetSocket,
+        Owner,
+        PacketSocketRecord,
+        RawSocketRecord,
+        SocketBatch,
+        UnixSocketRecord,
+        VsockSocketRecord,
+    )
     from pynetstat.resolve import Names
+
+    IfName = Callable[[int], str]  # an interface index -> its name
+    Cells = tuple[str, str, str, str]  # Proto, Local Address, Foreign Address, State
+    AnySocket = (InetSocket | UnixSocketRecord | RawSocketRecord | PacketSocketRecord
+                 | VsockSocketRecord)
 
 PROTO_LABELS = LABELS  # InetSocket.proto -> the table's Proto cell, from the kind table
 
 
-class Memo(dict):
+class Memo(dict):  # type: ignore[type-arg]  # any key -> make(key), whatever the memo holds
     """``key -> make(key)``, made on first use and kept: a listing of 200,000 rows has a few
     distinct addresses, states and owner sets, so each cell's text is made once per value and
     looked up (``map(memo.__getitem__, column)``, in C) per row."""
 
-    def __init__(self, make: Callable, known: dict | None = None):
+    def __init__(self, make: Callable[[Any], Any], known: dict[Any, Any] | None = None):
         super().__init__(known or ())
         self.make = make
 
-    def __missing__(self, key):
+    def __missing__(self, key: Any) -> Any:
         value = self[key] = self.make(key)
         return value
 WILDCARD = {"0.0.0.0", "::"}
@@ -104,13 +118,13 @@ def endpoint_cells(sock: InetSocket, ifname: Callable[[int], str],
     return local, f"{remote_host}:{rport}"
 
 
-def row_cells(sock, ifname: Callable[[int], str], names: Names | None) -> tuple[str, str, str, str]:
+def row_cells(sock: AnySocket, ifname: IfName, names: Names | None) -> Cells:
     """Proto, Local Address, Foreign Address and State of any kind's record, by its shape."""
     kind = BY_PROTOCOL[(sock.proto, sock.family)]
     return SHAPE_CELLS[kind.shape](sock, kind.label, ifname, names)
 
 
-def _inet_cells(sock, label: str, ifname, names) -> tuple[str, str, str, str]:
+def _inet_cells(sock: InetSocket, label: str, ifname: IfName, names: Names | None) -> Cells:
     local, foreign = endpoint_cells(sock, ifname, names)
     return label, local, foreign, state_text(sock)
 
@@ -130,14 +144,14 @@ def unix_name(path: bytes | None, abstract: bool | None) -> str:
     return text
 
 
-def owner_text(owners: tuple) -> str:
+def owner_text(owners: tuple[Owner, ...]) -> str:
     """``812/psql``: the lowest PID holding a socket and its name (net-tools' PID/Program name)."""
     owner = min(owners, key=lambda o: o.pid)
     return str(owner.pid) if owner.name is None else f"{owner.pid}/{safe_token(owner.name)}"
 
 
 def unix_peer_text(peer: int | None, path: bytes | None, abstract: bool | None,
-                   owners: tuple | None) -> str:
+                   owners: tuple[Owner, ...] | None) -> str:
     """The Foreign Address of a UNIX socket: the peer's name; with no name, the process at the
     other end (with -o/-b), else the peer's inode; ``*`` when it has no peer."""
     if not peer:
@@ -160,7 +174,8 @@ def unix_state_text(stype: int, state: int, duplicate: bool) -> str:
     return " ".join(w for w in words if w)
 
 
-def _unix_cells(sock, label: str, ifname, names) -> tuple[str, str, str, str]:
+def _unix_cells(sock: UnixSocketRecord, label: str, ifname: IfName, names: Names | None
+                ) -> Cells:
     return (label, unix_name(sock.path, sock.abstract),
             unix_peer_text(sock.peer, sock.peer_path, sock.peer_abstract, sock.peer_owners),
             unix_state_text(sock.type, sock.state, sock.duplicate))
@@ -174,15 +189,15 @@ class UnixColumns:
     The same text as ``_unix_cells`` row by row."""
 
     def __init__(self) -> None:
-        self.names = Memo(lambda key: unix_name(*key))
+        self.names: dict[tuple[bytes, bool | None], str] = Memo(lambda key: unix_name(*key))
         # abstract (True, False, None) -> path -> the cell
         self.by_abstract = Memo(lambda abstract: Memo(lambda path: unix_name(path, abstract)))
-        self.owners = Memo(owner_text)
+        self.owners: dict[tuple[Owner, ...], str] = Memo(owner_text)
         self.states = Memo(lambda key: unix_state_text(*key))
         # type -> state -> the cell, of a socket not marked DUPLICATE
         self.by_type = Memo(lambda stype: Memo(lambda state: unix_state_text(stype, state, False)))
 
-    def cells(self, batch) -> tuple[list[str], list[str], list[str]]:
+    def cells(self, batch: SocketBatch) -> tuple[list[str], list[str], list[str]]:
         # here, not at the top: a listing without UNIX sockets imports no more (test_import_pin)
         from itertools import compress, count, repeat
         from operator import eq, is_, truth
@@ -212,7 +227,8 @@ class UnixColumns:
             list(map(foreign.__setitem__, rows, texts))
         return local, foreign, state
 
-    def _peer(self, peer, path, abstract, owners) -> str:
+    def _peer(self, peer: int | None, path: bytes | None, abstract: bool | None,
+              owners: tuple[Owner, ...]) -> str:
         if not peer:
             return "*"
         if path is not None:
@@ -222,7 +238,7 @@ class UnixColumns:
         return f"inode:{peer}"
 
 
-def _raw_cells(sock, label: str, ifname, names) -> tuple[str, str, str, str]:
+def _raw_cells(sock: RawSocketRecord, label: str, ifname: IfName, names: Names | None) -> Cells:
     """``0.0.0.0:icmp  *:*``: the protocol in the port's place (a number with -n), as ss -w
     prints it; a ping socket's port is its ICMP echo identifier."""
     host = host_text(sock.local_address, sock.family, sock.scope, ifname, bound=True)
@@ -236,7 +252,8 @@ def _raw_cells(sock, label: str, ifname, names) -> tuple[str, str, str, str]:
     return label, f"{host}:{port}", foreign, ""
 
 
-def _packet_cells(sock, label: str, ifname, names) -> tuple[str, str, str, str]:
+def _packet_cells(sock: PacketSocketRecord, label: str, ifname: IfName, names: Names | None
+                  ) -> Cells:
     """``eth0:all  *  RAW PROMISC``: the interface it is bound to (``*``: all) and the
     ethertype it receives; in the State column its type and PROMISC, FANOUT, RX_RING, TX_RING."""
     where = safe_token(ifname(sock.scope)) if sock.scope else "*"
@@ -271,11 +288,12 @@ def vsock_state_text(stype: int, state: int) -> str:
     return f"{SOCK_TYPE_WORDS.get(stype, f'TYPE({stype})')} {spec_state_name(state)}"
 
 
-def _vsock_cells(sock, label: str, ifname, names) -> tuple[str, str, str, str]:
+def _vsock_cells(sock: VsockSocketRecord, label: str, ifname: IfName, names: Names | None
+                 ) -> Cells:
     return (label, vsock_end(sock.local_cid, sock.local_port),
             vsock_end(sock.remote_cid, sock.remote_port), vsock_state_text(sock.type, sock.state))
 
 
 # endpoint shape -> (sock, Proto label, ifname, names) -> the four cells
-SHAPE_CELLS = {"inet": _inet_cells, "unix": _unix_cells, "raw": _raw_cells,
+SHAPE_CELLS: dict[str, Callable[[Any, str, IfName, Names | None], Cells]] = {"inet": _inet_cells, "unix": _unix_cells, "raw": _raw_cells,
                "packet": _packet_cells, "vsock": _vsock_cells}

@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
     from pynetstat.model.sockets import SocketBatch
 
-    # linux.diagext's records state no slot types (that module is not type-checked yet)
+    # Any, not linux.diagext's typed records: TcpInfo's fields are int | None, and info_text and
+    # info_tokens read them where the struct's length says they are there (mypy cannot see it)
     Extensions = Any
     Timer = Any
     TcpInfo = Any
@@ -382,7 +383,7 @@ def info_texts(exts: Sequence[Extensions], numeric: bool) -> list[str] | None:
     return list(map(template.__mod__, zip(*columns)))
 
 
-def _info_template(c: dict[str, list[Any]], congestion: list[str | None], numeric: bool
+def _info_template(c: dict[str, Sequence[Any]], congestion: list[str | None], numeric: bool
                    ) -> tuple[str, list[Iterable[Any]]]:
     """``info_text``'s line as one ``%`` template for every row and its columns: a cell that
     is the same for the whole batch (the options, the algorithm, the RTO on a quiet host) is
@@ -393,11 +394,11 @@ def _info_template(c: dict[str, list[Any]], congestion: list[str | None], numeri
     parts = [INDENT]
     columns: list[Iterable[Any]] = []
 
-    def same(values: list[Any]) -> bool:
+    def same(values: Sequence[Any]) -> bool:
         first = values[0]  # (the two reads first: most columns that differ stop there)
         return values[-1] == first and values[n // 2] == first and values.count(first) == n
 
-    def number(piece: str, values: list[Any]) -> None:
+    def number(piece: str, values: Sequence[Any]) -> None:
         """``piece`` holds one ``%d``: in the template, or filled once when every socket has
         the same value (0 retransmissions, the loopback MSS)."""
         if same(values):
@@ -406,7 +407,7 @@ def _info_template(c: dict[str, list[Any]], congestion: list[str | None], numeri
             parts.append(piece)
             columns.append(values)
 
-    def cell(memo: _Memo, values: list[Any]) -> None:
+    def cell(memo: _Memo, values: Sequence[Any]) -> None:
         if same(values):
             parts.append(memo[values[0]].replace("%", "%%"))
         else:

@@ -17,10 +17,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    # linux.diagext's records state no slot types (that module is not type-checked yet)
-    Extensions = Any
-    Timer = Any
-    TcpInfo = Any
+    from pynetstat.linux.diagext import Extensions, Timer
+    from pynetstat.linux.tcpinfo import TcpInfo
 
 # Unit of a tcp_info field (tcpinfo.TCP_INFO_FIELDS) -> the suffix its JSON name carries, unless
 # the name says it already (``bytes_acked``, ``data_segs_in``).

@@ -29,16 +29,31 @@ from pynetstat.textsafe import json_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
-    from typing import TextIO
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any, TextIO
 
-    from pynetstat.model.sockets import InetSocket, Owner, SocketBatch
+    from pynetstat.kinds import SocketKind
+    from pynetstat.linux.diagext import Extensions
+    from pynetstat.model.sockets import (
+        InetSocket,
+        Owner,
+        PacketSocketRecord,
+        RawSocketRecord,
+        SocketBatch,
+        UnixSocketRecord,
+        VsockSocketRecord,
+    )
+    from pynetstat.render.owners import OwnerJson
     from pynetstat.resolve import Names
+
+    JsonObject = dict[str, Any]  # what json.dumps writes as an object
+    IfName = Callable[[int], str]
+    ExtJson = Callable[[Extensions, bool], JsonObject]  # extensions_json.extension_encoder
 
 
 def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names: Names | None,
-                      ifname: Callable[[int], str], owner_json: Callable | None,
-                      extensions: dict | None = None) -> dict:
+                      ifname: Callable[[int], str], owner_json: OwnerJson | None,
+                      extensions: JsonObject | None = None) -> JsonObject:
     """One row as a dict; ``owners`` is ``None`` when owners were not asked for (then ``pid`` and
     ``owners`` are null), ``()`` when asked for and none is visible. ``extensions``: the row's
     ``dscp``, ``timer``, ``memory`` and ``tcp_info`` (render/extensions_json.extension_json), or ``None``:
@@ -47,7 +62,7 @@ def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names:
     if kind.shape != "inet":
         return _other_record(kind, sock, owners, ifname, owner_json)
     # Keys in the order of model/fields.CONNECTION_JSON (tests/test_json_schema.py checks it).
-    rec = {
+    rec: JsonObject = {
         "proto": kind.name,
         "family": "ipv6" if sock.family == 6 else "ipv4",
         "local_address": sock.local_address,
@@ -90,11 +105,11 @@ def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names:
 _FAMILY_NAMES = {4: "ipv4", 6: "ipv6"}
 
 
-def _other_record(kind, sock, owners: tuple[Owner, ...] | None, ifname: Callable[[int], str],
-                  owner_json: Callable | None) -> dict:
+def _other_record(kind: SocketKind, sock: Any, owners: tuple[Owner, ...] | None,
+                  ifname: Callable[[int], str], owner_json: OwnerJson | None) -> JsonObject:
     """A row of a kind beyond TCP and UDP: the fields every kind shares, then its shape's own
     (model/fields.SHAPE_JSON, in that order; docs/json.md)."""
-    rec = {
+    rec: JsonObject = {
         "proto": kind.name,
         "family": _FAMILY_NAMES.get(sock.family, kind.name),
         "state": _SHAPE_STATE[kind.shape](sock),
@@ -115,7 +130,8 @@ def _name_json(name: bytes | None) -> str | None:
     return None if name is None else json_text(name)
 
 
-def _unix_fields(sock, ifname, owner_json) -> dict:
+def _unix_fields(sock: UnixSocketRecord, ifname: IfName, owner_json: OwnerJson | None
+                 ) -> JsonObject:
     peers = sock.peer_owners
     return {
         "type": SOCK_TYPE_WORDS.get(sock.type, str(sock.type)).lower(),
@@ -128,11 +144,12 @@ def _unix_fields(sock, ifname, owner_json) -> dict:
     }
 
 
-def _interface(ifname, index: int) -> str | None:
+def _interface(ifname: IfName, index: int) -> str | None:
     return json_text(ifname(index)) if index else None
 
 
-def _raw_fields(sock, ifname, owner_json) -> dict:
+def _raw_fields(sock: RawSocketRecord, ifname: IfName, owner_json: OwnerJson | None
+                ) -> JsonObject:
     return {
         "ip_protocol": sock.ip_protocol, "ip_protocol_name": IP_PROTOCOLS.get(sock.ip_protocol),
         "local_address": sock.local_address, "local_port": sock.local_port,
@@ -141,7 +158,7 @@ def _raw_fields(sock, ifname, owner_json) -> dict:
     }
 
 
-def _ring(ring) -> dict | None:
+def _ring(ring: Any) -> JsonObject | None:
     if ring is None:
         return None
     return {"block_size": ring.block_size, "block_nr": ring.block_nr,
@@ -152,7 +169,8 @@ _FANOUT_MODES = {0: "hash", 1: "lb", 2: "cpu", 3: "rollover", 4: "rnd", 5: "qm",
                  7: "ebpf"}  # include/uapi/linux/if_packet.h PACKET_FANOUT_*
 
 
-def _packet_fields(sock, ifname, owner_json) -> dict:
+def _packet_fields(sock: PacketSocketRecord, ifname: IfName, owner_json: OwnerJson | None
+                   ) -> JsonObject:
     fanout = sock.fanout
     return {
         "type": SOCK_TYPE_WORDS.get(sock.type, str(sock.type)).lower(),
@@ -165,7 +183,8 @@ def _packet_fields(sock, ifname, owner_json) -> dict:
     }
 
 
-def _vsock_fields(sock, ifname, owner_json) -> dict:
+def _vsock_fields(sock: VsockSocketRecord, ifname: IfName, owner_json: OwnerJson | None
+                  ) -> JsonObject:
     return {
         "type": SOCK_TYPE_WORDS.get(sock.type, str(sock.type)).lower(),
         "local_cid": sock.local_cid, "local_port": sock.local_port,
@@ -174,20 +193,22 @@ def _vsock_fields(sock, ifname, owner_json) -> dict:
 
 
 # shape -> the row's state (the table's words; null where the table shows none) and own fields
-_SHAPE_STATE = {"unix": lambda sock: UNIX_STATE_WORDS.get(sock.state, f"UNKNOWN({sock.state})") or None,
+_SHAPE_STATE: dict[str, Callable[[Any], str | None]] = {"unix": lambda sock: UNIX_STATE_WORDS.get(sock.state, f"UNKNOWN({sock.state})") or None,
                 "raw": lambda sock: None, "packet": lambda sock: None,
                 "vsock": lambda sock: spec_state_name(sock.state)}
-_SHAPE_FIELDS = {"unix": _unix_fields, "raw": _raw_fields, "packet": _packet_fields,
+_SHAPE_FIELDS: dict[str, Callable[[Any, IfName, OwnerJson | None], JsonObject]] = {"unix": _unix_fields, "raw": _raw_fields, "packet": _packet_fields,
                  "vsock": _vsock_fields}
 
 
-def owners_value(owners: tuple[Owner, ...], owner_json: Callable | None) -> list[dict]:
+def owners_value(owners: tuple[Owner, ...], owner_json: OwnerJson | None
+                 ) -> list[dict[str, object]]:
     """The ``owners`` field: one object per process holding the socket."""
     return [owner_json(o) if owner_json else
             {"pid": o.pid, "name": None if o.name is None else json_text(o.name)} for o in owners]
 
 
-def batch_extensions(batch: SocketBatch, ext_json: Callable | None) -> Iterable[dict | None]:
+def batch_extensions(batch: SocketBatch, ext_json: ExtJson | None
+                     ) -> Iterable[JsonObject | None]:
     """Each row's extension objects (``ext_json(ext, ipv4)``: render/extensions.extension_encoder),
     or None for every row when the batch carries none or none was asked for. An IPv4-mapped
     remote address makes a row's DSCP the IPv4 TOS."""
@@ -206,7 +227,7 @@ class BatchEncoder:
     batch is encoded record by record."""
 
     def __init__(self, with_owners: bool, names: Names | None, ifname: Callable[[int], str],
-                 owner_json: Callable | None, ext_json: Callable | None = None):
+                 owner_json: OwnerJson | None, ext_json: ExtJson | None = None):
         self.with_owners = with_owners
         self.ext_json = ext_json  # Extensions -> the row's extension objects (--info ...)
         self.names = names
@@ -226,6 +247,7 @@ class BatchEncoder:
     def rows(self, batch: SocketBatch) -> list[str]:
         """The batch's rows, one JSON text each, in order."""
         kind = BY_PROTOCOL[(batch.proto, batch.family)]
+        owners: bool | Sequence[tuple[Owner, ...]]  # (a name the two paths below use each)
         # The template knows the inet shape's plain rows; anything else is encoded record by record.
         if not is_plain(kind, batch, self.names) or batch.extensions is not None:
             dumps = json.dumps
@@ -240,6 +262,8 @@ class BatchEncoder:
         n = len(batch)
         local = batch.local_address
         mapped = mapped_cells(batch, self.mapped)
+        pids: Iterable[str]
+        owner_lists: Iterable[str]
         if self.with_owners:
             owners = batch.owners if batch.owners is not None else ((),) * n
             pids, owner_lists = map(self.pid.__getitem__, owners), map(self.owners.__getitem__, owners)
@@ -260,7 +284,7 @@ class BatchEncoder:
         cells = zip(*(columns[name] for name in _FILLED))
         return list(map(self._template(kind).__mod__, cells))
 
-    def _template(self, kind) -> str:
+    def _template(self, kind: SocketKind) -> str:
         template = self.templates.get(kind.name)
         if template is None:
             fixed = {"proto": json.dumps(kind.name),
@@ -289,14 +313,14 @@ _FILLED = tuple(name for name, _type in CONNECTION_JSON if name in PLAIN_CELLS)
 _BOOL = {False: "false", True: "true"}
 
 
-def is_plain(kind, batch: SocketBatch, names: Names | None) -> bool:
+def is_plain(kind: SocketKind, batch: SocketBatch, names: Names | None) -> bool:
     """Can a batch's rows be filled from its columns (JSON's template, CSV's columns)? Inet
     sockets, numeric (no names to look up), none bound to an interface, each with a cookie."""
     return (kind.shape == "inet" and names is None and not any(batch.scope)
             and None not in batch.cookie)
 
 
-def uid_cells(batch: SocketBatch, uid: Memo) -> Iterable:
+def uid_cells(batch: SocketBatch, uid: Memo) -> Iterable[object]:
     """The ``uid`` column: each uid as it is, and through ``uid`` (a Memo that knows what None
     is written as) when a uid is None (a TIME_WAIT or request socket). Only a socket with inode
     0 can have none: one C-level scan decides whether to look."""
@@ -315,8 +339,9 @@ def mapped_cells(batch: SocketBatch, mapped: Memo) -> Iterable[str]:
 
 def write_connections(out: TextIO, batches: Iterable[SocketBatch], with_owners: bool,
                       names: Names | None, ifname: Callable[[int], str],
-                      owner_json: Callable | None, trailer: Callable[[], dict],
-                      extra_head: dict | None = None, ext_json: Callable | None = None) -> None:
+                      owner_json: OwnerJson | None, trailer: Callable[[], JsonObject],
+                      extra_head: JsonObject | None = None, ext_json: ExtJson | None = None
+                      ) -> None:
     """Stream the document; ``trailer()`` is called after the last row (it reports what the
     collection could not see, which is only known then)."""
     head = {"schema_version": SCHEMA_VERSION, **(extra_head or {})}

@@ -26,12 +26,19 @@ from pynetstat.textsafe import ljust, width
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
-    from typing import TextIO
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any, TextIO, TypeAlias
 
     from pynetstat.model.sockets import InetSocket, Owner, SocketBatch
     from pynetstat.options import Options
+    from pynetstat.render.endpoints import UnixColumns
     from pynetstat.resolve import Names
+
+    # the text under each row of a batch: a ``%`` template and its columns (ext_lines_for)
+    Under = tuple[str, list[Iterable[Any]]]
+    # a block's part: measured rows' cells, a UNIX batch's columns, or a batch that _fits
+    Part: TypeAlias = "list[tuple[str, ...]] | ColumnPart | SocketBatch"
+    RowsFormat = Callable[[list[tuple[str, ...]], str], list[str]]  # (rows, lead) -> lines
 
 TITLE = "\nActive Connections\n\n"
 HEADINGS = ("Proto", "Local Address", "Foreign Address", "State", "PID")
@@ -70,8 +77,9 @@ class ConnectionTable:
     at flush time straight into lines, without building cells."""
 
     def __init__(self, out: TextIO, opts: Options, names: Names | None,
-                 ifname: Callable[[int], str], owner_lines: Callable | None = None,
-                 ext_lines: Callable | None = None):
+                 ifname: Callable[[int], str],
+                 owner_lines: Callable[[tuple[Owner, ...], bool], list[str]] | None = None,
+                 ext_lines: Callable[[SocketBatch], Under] | None = None):
         self.out = out
         self.opts = opts
         self.names = names
@@ -85,9 +93,9 @@ class ConnectionTable:
         self.ext_lines = ext_lines
         self.columns = 5 if opts.pids else 4
         self.widths = list(MIN_WIDTHS)
-        self.parts: list[list[tuple[str, ...]] | ColumnPart | SocketBatch] = []
+        self.parts: list[Part] = []
         # a batch part's text under each row (ext_lines' template and columns), or None
-        self.part_unders: list[tuple[str, list] | None] = []
+        self.part_unders: list[Under | None] = []
         # --all-netns: a Namespace column before Proto. Each part's rows are of one namespace:
         # its cell, one per part, goes in front of every line of the part (a prefix, so the
         # column paths below stay as they are).
@@ -103,11 +111,13 @@ class ConnectionTable:
         self.started = False
         # owners tuple -> PID cell; the owner join shares one tuple per process, so this is one
         # entry per process, not per socket
-        self.pid_cells = Memo(lambda owners: pid_text(tuple(o.pid for o in owners)))
+        self.pid_cells: dict[tuple[Owner, ...], str] = Memo(
+            lambda owners: pid_text(tuple(o.pid for o in owners)))
         # room -> (address -> the width left for the port after "address:")
-        self.pads = Memo(lambda room: Memo(lambda address: room - len(address)))
-        self.owner_blocks: dict = {}
-        self.unix_columns = None  # UnixColumns, made at the first UNIX batch
+        self.pads: dict[int, dict[str, int]] = Memo(
+            lambda room: Memo(lambda address: room - len(address)))
+        self.owner_blocks: dict[tuple[Owner, ...], str] = {}
+        self.unix_columns: UnixColumns | None = None  # made at the first UNIX batch
         self.unreadable_lines = ""
         if opts.executables and owner_lines is not None:
             from pynetstat.render.owners import UNREADABLE_LINE
@@ -165,7 +175,7 @@ class ConnectionTable:
         if n > self.netns_width:
             self.netns_width = n
 
-    def _add_part(self, part, under: tuple[str, list] | None = None) -> None:
+    def _add_part(self, part: Part, under: Under | None = None) -> None:
         self.parts.append(part)
         self.part_cells.append(self.cell)
         self.part_unders.append(under)
@@ -180,7 +190,7 @@ class ConnectionTable:
         """The list of cell tuples at the end of the block, to add rows to."""
         if not self.parts or not isinstance(self.parts[-1], list):
             self._add_part([])
-        return self.parts[-1]
+        return self.parts[-1]  # type: ignore[return-value]  # a list: checked, or just added
 
     def _lead(self, cell: str) -> str:
         """What each line starts with: two blanks, and with --all-netns the namespace cell."""
@@ -197,7 +207,7 @@ class ConnectionTable:
         return room >= longest + len("[]:65535")
 
     def _batch_lines(self, batch: SocketBatch, lead: str = "  ",
-                     under: tuple[str, list] | None = None, per_row: bool = False) -> list[str]:
+                     under: Under | None = None, per_row: bool = False) -> list[str]:
         """A batch that ``_fits``, as text: its rows' cells go straight into one format string,
         the port by ``%-*d`` with a padding computed once per address, so no cell string is
         built; ``under``, the template and columns of the text under each row (--info), go in
@@ -240,7 +250,7 @@ class ConnectionTable:
             if text:
                 self._add_extra(start + i, text)
 
-    def _add_ext_lines(self, under: tuple[str, list], start: int) -> None:
+    def _add_ext_lines(self, under: Under, start: int) -> None:
         """--info, --timers, --memory lines under the measured rows just added (a batch part
         has them in its own lines), above any -b lines: ``extra`` holds the -b lines below."""
         template, columns = under
@@ -261,6 +271,7 @@ class ConnectionTable:
         n = len(batch)
         kind = BY_PROTOCOL[(batch.proto, batch.family)]
         label = repeat(kind.label, n)
+        state: Iterable[str]
         if kind.has_state:
             state = map(TCP_STATE_TEXT.__getitem__, batch.state)
         else:
@@ -311,6 +322,7 @@ class ConnectionTable:
         widths = self.widths
         # every column of the block: the rows' cells transposed, and each column part's own
         measured = [part for part in self.parts if isinstance(part, list)]
+        blocks: list[Sequence[Sequence[str]]]
         blocks = [list(zip(*chain.from_iterable(measured)))] if measured else []
         blocks += [part.columns for part in self.parts if isinstance(part, ColumnPart)]
         # A host name may hold wide characters (CJK: two terminal columns each) or combining
@@ -377,7 +389,7 @@ class ConnectionTable:
         self.out.write("".join(out))
 
     def _column_lines(self, columns: list[list[str]], lead: str, plain: bool,
-                      format_rows: Callable, per_row: bool = False) -> list[str]:
+                      format_rows: RowsFormat, per_row: bool = False) -> list[str]:
         """A column part's lines: with every State cell there (or a PID column), one ``%`` for
         the whole part, its columns interleaved by slice assignment (no tuple or call per
         row); else, or with text under some rows (``per_row``: -b), a string per row as

@@ -8,27 +8,100 @@ from __future__ import annotations
 from pynetstat.kinds import BY_NAME
 
 # ``conns`` is a ``linux.connections.ConnectionSet`` once iterated; it is not imported, not even
-# for annotations, so that views never depend on a collector.
+# for annotations, so that views never depend on a collector: the protocols below say what of it
+# (and of linux.allnetns.AllNamespaces, with --all-netns) the views read.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Protocol
 
-def account(conns) -> dict:
+    from pynetstat.model.netns import Discovery, NetNamespace
+    from pynetstat.model.sockets import ScanReport
+    from pynetstat.options import Options
+
+    class _DumpCounts(Protocol):  # linux.netlink.DumpStats
+        @property
+        def malformed(self) -> int: ...
+        @property
+        def foreign(self) -> int: ...
+        @property
+        def interrupted(self) -> bool: ...
+
+    class _Log(Protocol):  # linux.sockets.SourceLog
+        @property
+        def sources(self) -> Mapping[str, str]: ...
+        @property
+        def fallback_reasons(self) -> Mapping[str, str]: ...
+        @property
+        def missing(self) -> Mapping[str, str]: ...
+        @property
+        def unreadable(self) -> Mapping[str, str]: ...
+        @property
+        def netlink(self) -> _DumpCounts: ...
+        @property
+        def parse_errors(self) -> Sequence[object]: ...
+        @property
+        def filter_notes(self) -> Sequence[str]: ...
+        @property
+        def notes(self) -> Sequence[str]: ...
+        @property
+        def warnings(self) -> Sequence[str]: ...
+
+    class _Owners(Protocol):  # linux.owners.OwnerMap
+        @property
+        def report(self) -> ScanReport: ...
+
+    class Connections(Protocol):  # linux.connections.ConnectionSet, iterated
+        @property
+        def opts(self) -> Options: ...
+        @property
+        def log(self) -> _Log: ...
+        @property
+        def owners(self) -> _Owners | None: ...
+        @property
+        def unattributed(self) -> int: ...
+        @property
+        def closed(self) -> int: ...
+        def unread_processes(self) -> dict[str, int]: ...
+
+    class _Part(Protocol):  # linux.allnetns.NamespacePart (conns: None only for -e, -s, -r)
+        @property
+        def namespace(self) -> NetNamespace: ...
+        @property
+        def source(self) -> str: ...
+        @property
+        def why(self) -> str | None: ...
+        @property
+        def conns(self) -> Connections | None: ...
+
+    class EveryNamespace(Protocol):  # linux.allnetns.AllNamespaces, iterated
+        @property
+        def parts(self) -> Sequence[_Part]: ...
+        @property
+        def discovery(self) -> Discovery: ...
+        @property
+        def unread(self) -> Sequence[tuple[NetNamespace, str]]: ...
+
+
+def account(conns: Connections | EveryNamespace) -> dict[str, object]:
     """What the JSON document says after its rows: sources, and everything that was not seen.
     With --all-netns, that of each namespace (``namespaces``), and the namespaces not read."""
     parts = getattr(conns, "parts", None)
     if parts is None:
-        return _account(conns)
+        return _account(conns)  # type: ignore[arg-type]  # no parts: one ConnectionSet
     from pynetstat.model.netns_labels import netns_json
 
-    found = conns.discovery
+    found = conns.discovery  # type: ignore[union-attr]  # parts: AllNamespaces
     return {
         "namespaces": [{"netns": netns_json(p.namespace), "source": p.source, "why": p.why,
                         **_account(p.conns)} for p in parts],
-        "unread_namespaces": [{"netns": netns_json(ns), "why": why} for ns, why in conns.unread],
+        "unread_namespaces": [{"netns": netns_json(ns), "why": why} for ns, why in conns.unread],  # type: ignore[union-attr]  # parts: AllNamespaces
         "netns_discovery": {"denied": found.denied, "vanished": found.vanished,
                             "notes": list(found.notes)},
     }
 
 
-def _account(conns) -> dict:
+def _account(conns: Connections) -> dict[str, object]:
     log = conns.log
     report = conns.owners.report if conns.owners is not None else None
     return {
@@ -49,7 +122,7 @@ def _account(conns) -> dict:
     }
 
 
-def unattributed_reason(conns) -> str | None:
+def unattributed_reason(conns: Connections) -> str | None:
     """Why the sockets that have no owner and are still open have none: ``"permission
     denied"``, ``"hidepid=invisible"``, or ``"not held by a visible process"``; None when every
     socket with an inode has one, or closed during the scan (``conns.closed``)."""
@@ -61,13 +134,13 @@ def unattributed_reason(conns) -> str | None:
     return report.hidepid or "not held by a visible process"
 
 
-def notes(conns) -> list[str]:
+def notes(conns: Connections | EveryNamespace) -> list[str]:
     """The stderr lines that say what could not be seen: never silent, each said once. With
     --all-netns, each namespace's, prefixed with its label, then the owner notes once for all."""
     parts = getattr(conns, "parts", None)
     if parts is None:
-        return _source_notes(conns) + _owner_notes(conns, conns.unattributed,
-                                                   conns.unread_processes(), conns.closed)
+        return _source_notes(conns) + _owner_notes(conns, conns.unattributed,  # type: ignore[arg-type, union-attr]  # no parts: one ConnectionSet
+                                                   conns.unread_processes(), conns.closed)  # type: ignore[union-attr]  # the same
     from pynetstat.model.netns_labels import namespace_notes, netns_cell
 
     out = namespace_notes(conns)
@@ -84,7 +157,7 @@ def notes(conns) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _source_notes(conns) -> list[str]:
+def _source_notes(conns: Connections) -> list[str]:
     out = []
     log = conns.log
     for proto, why in log.fallback_reasons.items():
@@ -133,7 +206,7 @@ def _source_notes(conns) -> list[str]:
     return out
 
 
-def _owner_notes(conns, unattributed: int, unread: dict[str, int], closed: int) -> list[str]:
+def _owner_notes(conns: Connections, unattributed: int, unread: dict[str, int], closed: int) -> list[str]:
     out = []
     if unread:
         reasons = ", ".join(f"{why}: {n}" for why, n in sorted(unread.items()))
@@ -147,13 +220,14 @@ def _owner_notes(conns, unattributed: int, unread: dict[str, int], closed: int) 
 _CLOSED = "closed during the scan (the kernel no longer lists them)"
 
 
-def _unattributed_note(conns, n: int, closed: int) -> str:
+def _unattributed_note(conns: Connections, n: int, closed: int) -> str:
     """One line, each reason with its own count: the ``closed`` of the ``n`` unattributed
     sockets that closed during the scan (the kernel's word) apart from those still open, whose
     owners we may not see (with --all-netns, the sums over the namespaces)."""
     head = f"{n} {'socket' if n == 1 else 'sockets'} could not be attributed to a process: "
     if closed == n:
         return head + _CLOSED
+    assert conns.owners is not None  # _owner_notes checked it
     report = conns.owners.report
     if report.denied:
         import os
