@@ -118,11 +118,14 @@ def run_in_namespace(scene, argv: list[str], env: dict | None = None, timeout: f
 @pytest.mark.parametrize("argv", [["-a", "-p", "tcp"], ["-ao", "-p", "tcp"], ["-a", "-p", "tcp", "--json"],
                                   ["-ab", "-p", "tcp"]], ids=" ".join)
 def test_silent_resolver(scene, argv):
+    numeric = run_in_namespace(scene, [*argv, "-n"])[3]  # the same run without names
     before = scene["dns"].queries
     status, out, err, took = run_in_namespace(scene, argv)
     assert status == 0, err
     assert_quiet_stderr(err)
-    assert took < 6, f"took {took:.1f} s with a resolver that never answers"
+    # the lookups' budget (2 s) and a margin over the numeric run: on a loaded host the run
+    # itself took 4-5 s, and an absolute bound failed on the load, not on the resolver
+    assert took - numeric < 4, f"took {took:.1f} s ({numeric:.1f} s numeric) with a resolver that never answers"
     server = f"{scene['server'][0]}:{scene['server'][1]}"
     if "--json" in argv:
         doc = parse_json(out)
