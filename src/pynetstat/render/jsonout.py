@@ -43,11 +43,11 @@ if TYPE_CHECKING:
         UnixSocketRecord,
         VsockSocketRecord,
     )
+    from pynetstat.render.endpoints import IfName
     from pynetstat.render.owners import OwnerJson
     from pynetstat.resolve import Names
 
     JsonObject = dict[str, Any]  # what json.dumps writes as an object
-    IfName = Callable[[int], str]
     ExtJson = Callable[[Extensions, bool], JsonObject]  # extensions_json.extension_encoder
 
 
