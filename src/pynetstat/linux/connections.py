@@ -15,7 +15,7 @@ from pynetstat.model.sockets import TCP_BOUND_INACTIVE, Owner
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     from pynetstat.env import Environment
     from pynetstat.kinds import SocketKind
@@ -104,12 +104,14 @@ class ConnectionSet:
                                ends, ext, joint=True)
         if self.owner_select is not None:
             batches = filter(None, map(self.owner_select.select, batches))
-        elif self.reuse is not None and self.opts.wants_owners:
+        if self.opts.shows_peers:
+            batches = self._joined(batches)
+        if self.owner_select is None and self.reuse is not None and self.opts.wants_owners:
             batches = list(batches)
-            # a UNIX socket's peer is looked up too (the peer join below)
+            # a UNIX socket's peer is looked up too (the peer join below), and a TCP or UDP one's
             self.owners = self.reuse.lookup([batch.inode for batch in batches]
-                                            + [tuple(filter(None, batch.peer)) for batch in batches
-                                               if "peer_owners" in batch.COLUMNS])
+                                            + [tuple(filter(None, peers)) for peers in
+                                               map(_peer_column, batches) if peers is not None])
         if self.owners is None:
             yield from batches
             return
@@ -133,8 +135,9 @@ class ConnectionSet:
                 unowned.setdefault((batch.proto, batch.family), []).extend(
                     unowned_of(batch, pids))
             batch.owners = tuple(column)
-            if "peer_owners" in batch.COLUMNS:
-                batch.peer_owners = self._peer_owners(batch.peer, alone)
+            peers = _peer_column(batch)
+            if peers is not None:
+                batch.peer_owners = self._peer_owners(peers, alone)
             yield batch
         # Closed between the dump and the walk, or held where we may not look? The kernel says,
         # asked again (recheck.py); only when some socket had no owner. In interval mode a
@@ -152,8 +155,20 @@ class ConnectionSet:
         if self.reuse is not None:
             self.reuse.open_unowned = {s[0] for sockets in unowned.values() for s in sockets} - gone
 
+    def _joined(self, batches: Iterable[SocketBatch]) -> Iterable[SocketBatch]:
+        """The peer join of TCP and UDP (model/peers.py). The other end of a connection may come
+        later in the dump: the whole dump is read before the first row (docs/json.md, "The other
+        end of a TCP or UDP connection")."""
+        from pynetstat.model.peers import PEER_PROTOCOLS, join_peers
+
+        if not any(kind.protocol in PEER_PROTOCOLS for kind, _ in self._listed()):
+            return batches
+        batches = list(batches)
+        join_peers(batches)
+        return batches
+
     def _peer_owners(self, peers: tuple, alone: _SoleOwner) -> tuple:
-        """The peer join of UNIX sockets: the owners of each socket's peer inode, a dict lookup
+        """The peer join of UNIX, TCP and UDP sockets: the owners of each socket's peer inode, a dict lookup
         in the same owner map (no second walk); ``()`` for no peer or none visible."""
         first, more = self.owners.first, self.owners.more
         column = list(map(alone.__getitem__, map(first.get, peers)))
@@ -216,6 +231,12 @@ class ConnectionSet:
         from pynetstat.linux.process import read_process
 
         return read_process(self.proc, pid, ancestry=self.opts.verbose, cache=self._process_cache)
+
+
+def _peer_column(batch: SocketBatch) -> tuple | None:
+    """The inodes of the other ends: a UNIX batch's peer column, the peer join's of a TCP or UDP
+    batch (None when it did not run); None for the kinds that have no peer."""
+    return getattr(batch, "peer", None)
 
 
 def _kernel_release() -> tuple[int, ...]:
