@@ -68,6 +68,8 @@ class ConnectionSet:
             # owners: one walk shared by the namespaces of --all-netns (socket inodes are
             # unique across namespaces: sockfs is one file system)
             self.owners = owners if owners is not None else scan_owners(env.proc_root)
+        # the owners of the other ends, when the rows' own map does not hold them (_left_out)
+        self.peer_map = None
         self.unattributed = 0  # sockets with an inode that no visible process holds
         # owners carry their names (comm) for JSON, CSV and -b, and for a UNIX socket's peer cell
         self.named = opts.owner_names or (
@@ -158,24 +160,65 @@ class ConnectionSet:
     def _joined(self, batches: Iterable[SocketBatch]) -> Iterable[SocketBatch]:
         """The peer join of TCP and UDP (model/peers.py). The other end of a connection may come
         later in the dump: the whole dump is read before the first row (docs/json.md, "The other
-        end of a TCP or UDP connection")."""
+        end of a TCP or UDP connection"). A filter may have left the other end out of the
+        listing: then it is asked of the kernel by its ends (``_left_out``)."""
         from pynetstat.model.peers import PEER_PROTOCOLS, join_peers
 
         if not any(kind.protocol in PEER_PROTOCOLS for kind, _ in self._listed()):
             return batches
         batches = list(batches)
-        join_peers(batches)
+        narrowed = self.selection is not None or self.owner_select is not None
+        join_peers(batches, self._left_out(batches) if narrowed else ())
         return batches
 
+    def _left_out(self, batches: list[SocketBatch]) -> list[SocketBatch]:
+        """The sockets that could be the other ends of the listed connections, whichever state
+        or owner they have, as recheck.py asks: their exact ends as the kernel's program when
+        they are few (``MAX_ENDS`` a kind), else the kind's whole table; each end in both
+        families (an IPv4 connection's other end may be an IPv6 socket's, IPv4-mapped)."""
+        from pynetstat.kinds import BY_PROTOCOL
+        from pynetstat.linux.owner_filter import MAX_ENDS
+        from pynetstat.model.peers import PEER_PROTOCOLS, ends_in_family
+
+        wanted: dict[str, list[tuple[str, int, str, int]]] = {}  # protocol -> the other ends
+        for batch in batches:
+            if batch.SHAPE == "inet" and batch.proto in PEER_PROTOCOLS:
+                wanted.setdefault(batch.proto, []).extend(
+                    (remote, rport, local, lport) for local, lport, remote, rport in zip(
+                        batch.local_address, batch.local_port, batch.remote_address,
+                        batch.remote_port) if rport)
+        found: list[SocketBatch] = []
+        for proto, others in wanted.items():
+            for family in (4, 6):
+                kind = BY_PROTOCOL.get((proto, family))
+                if kind is None or not others:
+                    continue
+                ends = None
+                if len(others) <= MAX_ENDS:
+                    ends = {(proto, family): ends_in_family(others, family)}
+                    if not ends[(proto, family)]:
+                        continue
+                found.extend(iter_batches([(kind, kind.all_states)], self.netlink, self.proc,
+                                          SourceLog(), None, ends))
+        if found and self.owner_select is not None and self.owners is not None:
+            # the owner filter walked only the fd tables of the processes it keeps: the other
+            # ends' holders are looked up in a walk of every process, as -o does
+            from pynetstat.linux.owners import scan_owners
+
+            self.peer_map = scan_owners(self.proc.root)
+        return found
+
     def _peer_owners(self, peers: tuple, alone: _SoleOwner) -> tuple:
-        """The peer join of UNIX, TCP and UDP sockets: the owners of each socket's peer inode, a dict lookup
-        in the same owner map (no second walk); ``()`` for no peer or none visible."""
-        first, more = self.owners.first, self.owners.more
+        """The peer join of UNIX, TCP and UDP sockets: the owners of each socket's peer inode, a
+        dict lookup in the same owner map (no second walk; but see ``_left_out``); ``()`` for
+        no peer or none visible."""
+        owners = self.peer_map if self.peer_map is not None else self.owners
+        first, more = owners.first, owners.more
         column = list(map(alone.__getitem__, map(first.get, peers)))
         if more and not more.keys().isdisjoint(peers):
             for i, peer in enumerate(peers):
                 if peer in more:
-                    column[i] = tuple(self._owner(p) for p in self.owners.pids(peer))
+                    column[i] = tuple(self._owner(p) for p in owners.pids(peer))
         return tuple(column)
 
     def _listed(self) -> list[tuple[SocketKind, int]]:

@@ -30,7 +30,7 @@ process holds them.
 
 from __future__ import annotations
 
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from operator import eq, truth
 
 TYPE_CHECKING = False
@@ -67,16 +67,16 @@ def _keys(batch: SocketBatch, plain: _Unmapped, reverse: bool) -> Iterable[Key]:
     return zip(repeat(batch.proto), local, batch.local_port, remote, batch.remote_port)
 
 
-def join_peers(batches: Sequence[SocketBatch]) -> None:
+def join_peers(batches: Sequence[SocketBatch], more: Iterable[SocketBatch] = ()) -> None:
     """Fill each TCP and UDP batch's ``peer`` (the inode of the socket at the other end in these
-    batches, 0 when none is) and ``peer_accepted`` (True: this end was accepted, its local port
+    batches or in ``more``, sockets a filter left out of the listing; 0 when none is) and ``peer_accepted`` (True: this end was accepted, its local port
     is one a listener of the listing holds; False: the other end's is; None: unknown, a UDP
     socket or no listener listed). ``batches`` are one namespace's."""
     joined = [b for b in batches if b.SHAPE == "inet" and b.proto in PEER_PROTOCOLS]
     plain = _Unmapped()
     index: dict[Key, int] = {}
     listening: set[int] = set()  # the ports TCP listeners of the listing hold
-    for batch in joined:
+    for batch in chain(more, joined):
         index.update(compress(zip(_keys(batch, plain, False), batch.inode), batch.inode))
         if batch.proto == "tcp" and _LISTEN in batch.state:
             listening.update(compress(batch.local_port, map(eq, batch.state, repeat(_LISTEN))))
@@ -92,3 +92,27 @@ def join_peers(batches: Sequence[SocketBatch]) -> None:
 
 # (has a peer, its local port is listened on, its remote port is) -> peer_accepted
 _WAY = {(True, True, False): True, (True, True, True): True, (True, False, True): False}
+
+
+def ends_in_family(ends: Iterable[tuple[str, int, str, int]],
+                   family: int) -> list[tuple[str, int, str, int]]:
+    """Ends ``(local, port, remote, port)`` as a socket of ``family`` would show them: an IPv4
+    end IPv4-mapped for an IPv6 socket, an IPv4-mapped one plain for an IPv4 socket; an IPv6
+    end has no IPv4 form (left out).
+
+    >>> ends_in_family([("127.0.0.1", 1, "::ffff:127.0.0.1", 2), ("::1", 3, "::1", 4)], 4)
+    [('127.0.0.1', 1, '127.0.0.1', 2)]
+    >>> ends_in_family([("127.0.0.1", 1, "::ffff:127.0.0.1", 2), ("::1", 3, "::1", 4)], 6)
+    [('::ffff:127.0.0.1', 1, '::ffff:127.0.0.1', 2), ('::1', 3, '::1', 4)]
+    """
+    plain = _Unmapped()
+    out = []
+    for local, lport, remote, rport in ends:
+        local, remote = plain[local], plain[remote]
+        v4 = "." in local and "." in remote
+        if family == 6:
+            out.append((f"::ffff:{local}" if v4 else local, lport,
+                        f"::ffff:{remote}" if v4 else remote, rport))
+        elif v4:
+            out.append((local, lport, remote, rport))
+    return out
