@@ -1,0 +1,96 @@
+"""What the peer join of TCP and UDP (model/peers.py) costs, beside the same run without it.
+
+Usage (stdlib only; the venv's interpreter, as root for the private network namespace)::
+
+    nice .venv/bin/python bench/peers.py --sizes 100k --repeat 3 --markdown
+
+For each size N it opens N established TCP pairs on loopback (bench/fleet.py: every connection's
+two ends held by two worker processes, so every row finds its other end: the join's worst case),
+then times, in rounds, each command with stdout on /dev/null (bench.py's runner: median wall
+time, CPU time, peak RSS):
+
+* ``pynetstat -ano``: the table, which does not show the other end, so it does not join;
+* the same with the join forced on (``Options.shows_peers`` patched to ``-o``/``-b`` alone, in
+  the child only): what the join adds to ``-ano`` (issue 12's target: at most 10% at 200k);
+* ``pynetstat -ano --json``, which joins, beside the same with the join patched off.
+
+The patched runs are ``python -c`` with the patch, then ``cli.entry()``: the product has no switch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+import bench
+import fleet
+from report import Row, Section, format_markdown, format_text
+from runner import CommandRunner, Measurement, Run, find_gnu_time
+
+# shows_peers forced: on with -o/-b whatever the format, or off
+PATCHED = ("import sys; sys.path.insert(0, {src!r}); sys.argv[0] = 'pynetstat'\n"
+           "from pynetstat.options import Options\n"
+           "Options.shows_peers = property(lambda self: {value})\n"
+           "from pynetstat.cli import entry\n"
+           "entry()\n")
+CASES = (
+    # label, join (None: as shipped; True/False: patched), arguments, the label it is compared to
+    ("pynetstat -ano", None, ("-ano",), None),
+    ("pynetstat -ano, join forced", True, ("-ano",), "pynetstat -ano"),
+    ("pynetstat -ano --json, join off", False, ("-ano", "--json"), None),
+    ("pynetstat -ano --json", None, ("-ano", "--json"), "pynetstat -ano --json, join off"),
+)
+
+
+def command(tools: dict, join: bool | None, args: tuple[str, ...]) -> list[str]:
+    if join is None:
+        return [*tools["pynetstat"].argv, *args]
+    code = PATCHED.format(src=str(bench.REPO / "src"),
+                          value="self.wants_owners" if join else "False")
+    return [sys.executable, "-c", code, *args]
+
+
+def measure(runner: CommandRunner, tools: dict, repeat: int) -> tuple[Row, ...]:
+    runs: dict[str, list[Run]] = {label: [] for label, *_ in CASES}
+    for number in range(1, repeat + 1):
+        bench.progress(f"  round {number}/{repeat}")
+        for label, join, args, _base in CASES:
+            runs[label].append(runner.run(command(tools, join, args)))
+    measured = {label: Measurement(label, tuple(runs[label])) for label, *_ in CASES}
+    return tuple(Row(measured[label], measured.get(base or "")) for label, _j, _a, base in CASES)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=bench.parse_sizes, default="10000")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--setup-timeout", type=float, default=600.0)
+    parser.add_argument("--pairs-per-worker", type=int, default=4000)
+    parser.add_argument("--markdown", action="store_true")
+    options = parser.parse_args(argv)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda signum, _frame: sys.exit(128 + signum))
+    runner = CommandRunner(options.timeout, find_gnu_time())
+    tools = bench.find_tools(None)
+    options.pynetstat_cmd = None
+    sections = [bench.machine_facts(runner, tools, bench.choose_netns(True),
+                                    bench.precompile(options))]
+    print(format_text(sections[0]), flush=True)
+    for pairs in options.sizes:
+        bench.progress(f"setting up {pairs} pairs ({2 * pairs} sockets) ...")
+        with fleet.Fleet(pairs, options.pairs_per_worker, options.setup_timeout) as opened:
+            rows = measure(runner, tools, options.repeat)
+        facts = (("pairs", f"{pairs} ({2 * pairs} sockets, {opened.workers} worker processes)"),
+                 ("setup", f"{opened.setup_seconds:.1f}s"),
+                 ("runs", f"{options.repeat} per command, in rounds"))
+        sections.append(Section(f"{pairs} connection pairs: the peer join", facts, rows))
+        print(format_text(sections[-1]), flush=True)
+    if options.markdown:
+        print("\n" + "\n\n".join(format_markdown(section) for section in sections))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
