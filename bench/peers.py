@@ -15,6 +15,11 @@ time, CPU time, peak RSS):
 * ``pynetstat -ano --json``, which joins, beside the same with the join patched off.
 
 The patched runs are ``python -c`` with the patch, then ``cli.entry()``: the product has no switch.
+The owner walk of ``-o`` reads every process's fd table on the host, so on a host where others
+hold many sockets it dominates every run here; the join alone is timed too, in a child process
+(``JOIN_ALONE``): the dump of the bench's namespace read once, then ``join_peers`` and the
+peer-owner lookup (a dict of every inode to one shared owner tuple, as the owner map gives),
+CPU time, best of ``--repeat``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,42 @@ CASES = (
     ("pynetstat -ano --json, join off", False, ("-ano", "--json"), None),
     ("pynetstat -ano --json", None, ("-ano", "--json"), "pynetstat -ano --json, join off"),
 )
+
+
+JOIN_ALONE = """
+import sys, time
+sys.path.insert(0, {src!r})
+from pynetstat.kinds import selection
+from pynetstat.linux.netlink import LiveNetlink
+from pynetstat.linux.procfs import ProcFS
+from pynetstat.linux.sockets import SourceLog, iter_batches
+from pynetstat.model.peers import join_peers
+dump = list(iter_batches(selection(None, True), LiveNetlink(), ProcFS(), SourceLog(), joint=True))
+n = sum(map(len, dump))
+owner = ("an owner",)
+first = {{inode: owner for b in dump for inode in b.inode}}
+best = None
+for _ in range({repeat}):
+    started = time.process_time()
+    join_peers(dump)
+    for b in dump:
+        if b.peer is not None:
+            b.peer_owners = tuple(map(first.get, b.peer, b.peer))
+    spent = time.process_time() - started
+    best = spent if best is None else min(best, spent)
+found = sum(1 for b in dump if b.peer is not None for p in b.peer if p)
+print(n, found, best)
+"""
+
+
+def join_alone(repeat: int) -> tuple[int, int, float]:
+    """(sockets dumped, of which with an other end found, best CPU seconds of the join)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", JOIN_ALONE.format(src=str(bench.REPO / "src"),
+                                                                  repeat=repeat)],
+                         check=True, capture_output=True, text=True).stdout.split()
+    return int(out[0]), int(out[1]), float(out[2])
 
 
 def command(tools: dict, join: bool | None, args: tuple[str, ...]) -> list[str]:
@@ -82,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         bench.progress(f"setting up {pairs} pairs ({2 * pairs} sockets) ...")
         with fleet.Fleet(pairs, options.pairs_per_worker, options.setup_timeout) as opened:
             rows = measure(runner, tools, options.repeat)
+            dumped, found, join_s = join_alone(options.repeat)
         facts = (("pairs", f"{pairs} ({2 * pairs} sockets, {opened.workers} worker processes)"),
+                 ("the join alone", f"{join_s:.3f}s CPU for {dumped} sockets dumped, {found} "
+                                    "with their other end found (best of the rounds)"),
                  ("setup", f"{opened.setup_seconds:.1f}s"),
                  ("runs", f"{options.repeat} per command, in rounds"))
         sections.append(Section(f"{pairs} connection pairs: the peer join", facts, rows))

@@ -168,7 +168,9 @@ class ConnectionSet:
             return batches
         batches = list(batches)
         narrowed = self.selection is not None or self.owner_select is not None
-        join_peers(batches, self._left_out(batches) if narrowed else ())
+        # -b's arrows need the listeners' ports; JSON and CSV do not
+        join_peers(batches, self._left_out(batches) if narrowed else (),
+                   directions=self.opts.executables)
         return batches
 
     def _left_out(self, batches: list[SocketBatch]) -> list[SocketBatch]:
