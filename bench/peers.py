@@ -24,14 +24,12 @@ CPU time, best of ``--repeat``.
 
 from __future__ import annotations
 
-import argparse
-import signal
 import sys
 
 import bench
 import fleet
 from report import Row, Section, format_markdown, format_text
-from runner import CommandRunner, Measurement, Run, find_gnu_time
+from runner import CommandRunner, Measurement, Run
 
 # shows_peers forced: on with -o/-b whatever the format, or off
 PATCHED = ("import sys; sys.path.insert(0, {src!r}); sys.argv[0] = 'pynetstat'\n"
@@ -103,22 +101,10 @@ def measure(runner: CommandRunner, tools: dict, repeat: int) -> tuple[Row, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=bench.parse_sizes, default="10000")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--timeout", type=float, default=300.0)
+    parser = bench.side_parser(__doc__.splitlines()[0])
     parser.add_argument("--setup-timeout", type=float, default=600.0)
-    parser.add_argument("--pairs-per-worker", type=int, default=4000)
-    parser.add_argument("--markdown", action="store_true")
     options = parser.parse_args(argv)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, lambda signum, _frame: sys.exit(128 + signum))
-    runner = CommandRunner(options.timeout, find_gnu_time())
-    tools = bench.find_tools(None)
-    options.pynetstat_cmd = None
-    sections = [bench.machine_facts(runner, tools, bench.choose_netns(True),
-                                    bench.precompile(options))]
-    print(format_text(sections[0]), flush=True)
+    runner, tools, sections = bench.side_start(options)
     for pairs in options.sizes:
         bench.progress(f"setting up {pairs} pairs ({2 * pairs} sockets) ...")
         with fleet.Fleet(pairs, options.pairs_per_worker, options.setup_timeout) as opened:
