@@ -332,6 +332,13 @@ def side_start(options: argparse.Namespace) -> tuple[CommandRunner, dict[str, To
     return runner, tools, sections
 
 
+def side_end(options: argparse.Namespace, sections: list[Section]) -> int:
+    """A side benchmark's end: the markdown tables when asked for; the exit status."""
+    if options.markdown:
+        print("\n" + "\n\n".join(format_markdown(section) for section in sections))
+    return 0
+
+
 def progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 

@@ -28,7 +28,7 @@ import sys
 
 import bench
 import fleet
-from report import Row, Section, format_markdown, format_text
+from report import Row, Section, format_text
 from runner import CommandRunner, Measurement, Run
 
 # shows_peers forced: on with -o/-b whatever the format, or off
@@ -117,9 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                  ("runs", f"{options.repeat} per command, in rounds"))
         sections.append(Section(f"{pairs} connection pairs: the peer join", facts, rows))
         print(format_text(sections[-1]), flush=True)
-    if options.markdown:
-        print("\n" + "\n\n".join(format_markdown(section) for section in sections))
-    return 0
+    return bench.side_end(options, sections)
 
 
 if __name__ == "__main__":

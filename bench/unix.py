@@ -28,7 +28,7 @@ import sys
 import time
 
 import bench
-from report import Row, Section, format_markdown, format_text
+from report import Row, Section, format_text
 from runner import CommandRunner, Measurement, Run
 
 CASES = (
@@ -148,9 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                  ("runs", f"{options.repeat} per command"))
         sections.append(Section(f"{pairs} UNIX pairs", facts, rows))
         print(format_text(sections[-1]), flush=True)
-    if options.markdown:
-        print("\n" + "\n\n".join(format_markdown(section) for section in sections))
-    return 0
+    return bench.side_end(options, sections)
 
 
 if __name__ == "__main__":
