@@ -81,16 +81,52 @@ class _Numbered(dict[str, int]):
 _SHIFT = 48
 
 
-def _keys(batch: SocketBatch, numbered: _Numbered) -> tuple[Iterable[int], Iterable[int]]:
-    """The batch's 4-tuples as ints, as they are and reversed: ``(local, remote)`` and
-    ``(remote, local)``. One int per socket rather than a tuple: a lookup that finds its key
-    compares one object, not a tuple and its four items (at 200,000 sockets whose other ends
-    lie anywhere in the dump, those are cache misses: 0.32 s of lookups against 0.10 s)."""
-    at = numbered.__getitem__
-    local = list(map(or_, map(at, batch.local_address), batch.local_port))
-    remote = list(map(or_, map(at, batch.remote_address), batch.remote_port))
-    return (map(or_, map(lshift, local, repeat(_SHIFT)), remote),
-            map(or_, map(lshift, remote, repeat(_SHIFT)), local))
+class _Ends:
+    """The 4-tuples of a batch's sockets that may have their other end in the dump, as ints
+    (``number << 16 | port`` an end): those whose remote address is an address some socket of
+    the dump is bound to (``rows``: their positions, None for every socket). One int per
+    4-tuple rather than a tuple: a lookup that finds its key compares one object, not a tuple
+    and its four items (at 200,000 sockets whose other ends lie anywhere in the dump, those
+    are cache misses: 0.32 s of lookups against 0.10 s)."""
+
+    __slots__ = ("batch", "local", "remote", "rows")
+
+    def __init__(self, batch: SocketBatch, local: list[int], remote: list[int]):
+        self.batch, self.local, self.remote = batch, local, remote  # address numbers
+        self.rows: list[int] | None = None
+
+    def narrow(self, here: set[int]) -> None:
+        """Keep the sockets whose remote address is in ``here``, and make their ends."""
+        batch = self.batch
+        local: Iterable[int] = self.local
+        remote: Iterable[int] = self.remote
+        lport: Iterable[int] = batch.local_port
+        rport: Iterable[int] = batch.remote_port
+        if not here.issuperset(self.remote):  # a server's remote clients: most rows leave here
+            mask = list(map(here.__contains__, self.remote))
+            self.rows = list(compress(range(len(mask)), mask))
+            local, remote = compress(local, mask), compress(remote, mask)
+            lport, rport = compress(lport, mask), compress(rport, mask)
+        self.local = list(map(or_, local, lport))
+        self.remote = list(map(or_, remote, rport))
+
+    def entries(self) -> Iterable[tuple[int, int]]:
+        """``(key, inode)`` of the kept sockets that a process may hold (inode not 0)."""
+        inodes = self.batch.inode
+        if self.rows is not None:
+            inodes = list(map(inodes.__getitem__, self.rows))
+        pairs = zip(map(or_, map(lshift, self.local, repeat(_SHIFT)), self.remote), inodes)
+        return compress(pairs, inodes) if 0 in inodes else pairs
+
+    def peers(self, index: dict[int, int]) -> tuple[int, ...]:
+        """Each socket's other end in ``index``: its inode, 0 for none."""
+        found = map(index.get, map(or_, map(lshift, self.remote, repeat(_SHIFT)), self.local),
+                    repeat(0))
+        if self.rows is None:
+            return tuple(found)
+        peers = [0] * len(self.batch)
+        list(map(peers.__setitem__, self.rows, found))
+        return tuple(peers)
 
 
 def join_peers(batches: Sequence[SocketBatch], more: Iterable[SocketBatch] = (),
@@ -101,26 +137,32 @@ def join_peers(batches: Sequence[SocketBatch], more: Iterable[SocketBatch] = (),
     listener of the listing holds; False: the other end's is; None: unknown, a UDP socket or no
     listener listed). ``batches`` are one namespace's.
 
-    At 200,000 sockets the time is the dict's: 200,000 inserts and as many lookups; the keys
-    (``_keys``: one int per 4-tuple) are made by ``map`` in C, with no protocol in them (one
-    dict per protocol)."""
+    Only a socket whose remote address is one the dump's sockets are bound to can have its
+    other end there: a server's remote clients cost a set lookup each. When every socket's
+    can (100,000 loopback pairs), the time is the dict's: 200,000 inserts and as many
+    lookups; the keys (``_Ends``) are made by ``map`` in C, with no protocol in them (one dict
+    per protocol)."""
     joined = [b for b in batches if b.SHAPE == "inet" and b.proto in PEER_PROTOCOLS]
-    numbered = _Numbered()
-    indexes: dict[str, dict[int, int]] = {proto: {} for proto in PEER_PROTOCOLS}
-    reverse: dict[int, Iterable[int]] = {}  # id(batch) -> its reversed keys
-    listening: set[int] = set()  # the ports TCP listeners of the listing hold
+    at = _Numbered().__getitem__
+    here: set[int] = set()  # the numbers of the addresses the dump's sockets are bound to
+    ends: dict[int, _Ends] = {}  # id(batch) ->
     for batch in chain(more, joined):
-        if batch.SHAPE != "inet" or batch.proto not in PEER_PROTOCOLS:
-            continue
-        keys, reverse[id(batch)] = _keys(batch, numbered)
-        entries = zip(keys, batch.inode)
-        # inode 0 (TIME_WAIT, request sockets): no holder, and never in place of a live socket
-        indexes[batch.proto].update(compress(entries, batch.inode) if 0 in batch.inode
-                                    else entries)
-        if directions and batch.proto == "tcp" and _LISTEN in batch.state:
-            listening.update(compress(batch.local_port, map(eq, batch.state, repeat(_LISTEN))))
+        if batch.SHAPE == "inet" and batch.proto in PEER_PROTOCOLS and id(batch) not in ends:
+            local = list(map(at, batch.local_address))
+            here.update(local)
+            ends[id(batch)] = _Ends(batch, local, list(map(at, batch.remote_address)))
+    here.difference_update(map(at, ("0.0.0.0", "::")))  # a wildcard remote: no connection
+    indexes: dict[str, dict[int, int]] = {proto: {} for proto in PEER_PROTOCOLS}
+    for end in ends.values():
+        end.narrow(here)
+        indexes[end.batch.proto].update(end.entries())
+    listening: set[int] = set()  # the ports TCP listeners of the listing hold
+    if directions:
+        for batch in joined:
+            if batch.proto == "tcp" and _LISTEN in batch.state:
+                listening.update(compress(batch.local_port, map(eq, batch.state, repeat(_LISTEN))))
     for batch in joined:
-        batch.peer = peers = tuple(map(indexes[batch.proto].get, reverse[id(batch)], repeat(0)))
+        batch.peer = peers = ends[id(batch)].peers(indexes[batch.proto])
         if not directions or batch.proto != "tcp" or not listening:
             batch.peer_accepted = (None,) * len(peers)
             continue
