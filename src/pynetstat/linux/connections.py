@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from pynetstat.env import Environment
     from pynetstat.kinds import SocketKind
+    from pynetstat.model.peers import Peers
     from pynetstat.model.sockets import InetSocket, SocketBatch
     from pynetstat.options import Options
     from pynetstat.select import Filter, Selection
@@ -70,6 +71,7 @@ class ConnectionSet:
             self.owners = owners if owners is not None else scan_owners(env.proc_root)
         # the owners of the other ends, when the rows' own map does not hold them (_left_out)
         self.peer_map = None
+        self.peers: Peers | None = None  # where the peer join found the other ends
         self.unattributed = 0  # sockets with an inode that no visible process holds
         # owners carry their names (comm) for JSON, CSV and -b, and for a UNIX socket's peer cell
         self.named = opts.owner_names or (
@@ -117,29 +119,25 @@ class ConnectionSet:
         if self.owners is None:
             yield from batches
             return
-        first, more = self.owners.first, self.owners.more
         alone = _SoleOwner(self._owner)  # pid -> (Owner,), one shared tuple per process
         unowned: dict[tuple[str, int], list] = {}
-        for batch in batches:
-            inodes = batch.inode
-            pids = tuple(map(first.get, inodes))  # inode 0 (TIME_WAIT) is never in the map
-            column = list(map(alone.__getitem__, pids))
-            if more and not more.keys().isdisjoint(inodes):
-                for i, inode in enumerate(inodes):
-                    if inode in more:
-                        column[i] = tuple(self._owner(p) for p in self.owners.pids(inode))
-            missing = pids.count(None) - inodes.count(0)
-            if missing:
-                self.unattributed += missing
-            if missing and batch.SHAPE == "inet":  # the recheck asks by ends: inet sockets only
-                from pynetstat.linux.recheck import unowned as unowned_of
-
-                unowned.setdefault((batch.proto, batch.family), []).extend(
-                    unowned_of(batch, pids))
-            batch.owners = tuple(column)
-            peers = _peer_column(batch)
-            if peers is not None:
-                batch.peer_owners = self._peer_owners(peers, alone)
+        owned = (self._own(batch, alone, unowned) for batch in batches)
+        joined = self.peers
+        if joined is not None:
+            # the other ends' owners are the owners columns of their own rows: every batch's
+            # owners first (the dump is held already), then a list indexed by position
+            owned = list(owned)
+            listed = {id(batch) for batch in owned}
+            peer_owners = joined.columns(
+                [batch.owners if id(batch) in listed else self._peer_owners(batch.inode, alone)
+                 for batch in joined.order], ())
+        for batch in owned:
+            if joined is not None and id(batch) in joined.at:
+                batch.peer_owners = peer_owners[id(batch)]
+            else:
+                peers = _peer_column(batch)
+                if peers is not None:  # a UNIX socket's peer
+                    batch.peer_owners = self._peer_owners(peers, alone)
             yield batch
         # Closed between the dump and the walk, or held where we may not look? The kernel says,
         # asked again (recheck.py); only when some socket had no owner. In interval mode a
@@ -157,6 +155,28 @@ class ConnectionSet:
         if self.reuse is not None:
             self.reuse.open_unowned = {s[0] for sockets in unowned.values() for s in sockets} - gone
 
+    def _own(self, batch: SocketBatch, alone: _SoleOwner,
+             unowned: dict[tuple[str, int], list]) -> SocketBatch:
+        """The owner join of one batch: its ``owners`` column, and the count (and, for the
+        recheck, the ends) of its sockets no visible process holds."""
+        first, more = self.owners.first, self.owners.more
+        inodes = batch.inode
+        pids = tuple(map(first.get, inodes))  # inode 0 (TIME_WAIT) is never in the map
+        column = list(map(alone.__getitem__, pids))
+        if more and not more.keys().isdisjoint(inodes):
+            for i, inode in enumerate(inodes):
+                if inode in more:
+                    column[i] = tuple(self._owner(p) for p in self.owners.pids(inode))
+        missing = pids.count(None) - inodes.count(0)
+        if missing:
+            self.unattributed += missing
+        if missing and batch.SHAPE == "inet":  # the recheck asks by ends: inet sockets only
+            from pynetstat.linux.recheck import unowned as unowned_of
+
+            unowned.setdefault((batch.proto, batch.family), []).extend(unowned_of(batch, pids))
+        batch.owners = tuple(column)
+        return batch
+
     def _joined(self, batches: Iterable[SocketBatch]) -> Iterable[SocketBatch]:
         """The peer join of TCP and UDP (model/peers.py). The other end of a connection may come
         later in the dump: the whole dump is read before the first row (docs/json.md, "The other
@@ -169,8 +189,8 @@ class ConnectionSet:
         batches = list(batches)
         narrowed = self.selection is not None or self.owner_select is not None
         # -b's arrows need the listeners' ports; JSON and CSV do not
-        join_peers(batches, self._left_out(batches) if narrowed else (),
-                   directions=self.opts.executables)
+        self.peers = join_peers(batches, self._left_out(batches) if narrowed else (),
+                                directions=self.opts.executables)
         return batches
 
     def _left_out(self, batches: list[SocketBatch]) -> list[SocketBatch]:

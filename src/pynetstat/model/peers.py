@@ -23,7 +23,7 @@ process holds them.
 ...                                          tcp(4, "127.0.0.1", 40000, "127.0.0.1", 5432, 8)])
 >>> v6 = SocketBatch.from_sockets("tcp", 6, [tcp(6, "::ffff:127.0.0.1", 5432,
 ...                                                 "::ffff:127.0.0.1", 40000, 9)])
->>> join_peers([v4, v6])
+>>> found = join_peers([v4, v6])
 >>> v4.peer, v4.peer_accepted, v6.peer, v6.peer_accepted
 ((0, 9), (None, False), (8,), (True,))
 """
@@ -31,13 +31,16 @@ process holds them.
 from __future__ import annotations
 
 from itertools import chain, compress, repeat
-from operator import eq, lshift, or_, truth
+from operator import add, eq, lshift, or_, truth
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
+    from typing import TypeVar
 
     from pynetstat.model.sockets import SocketBatch
+
+    T = TypeVar("T")
 
 
 # The protocols whose sockets are joined (both families of each: one port space).
@@ -110,32 +113,39 @@ class _Ends:
         self.local = list(map(or_, local, lport))
         self.remote = list(map(or_, remote, rport))
 
-    def entries(self) -> Iterable[tuple[int, int]]:
-        """``(key, inode)`` of the kept sockets that a process may hold (inode not 0)."""
+    def entries(self, base: int) -> Iterable[tuple[int, int]]:
+        """``(key, position)`` of the kept sockets that a process may hold (inode not 0), each
+        socket's position counted from ``base``, its batch's place in the whole dump."""
         inodes = self.batch.inode
-        if self.rows is not None:
+        if self.rows is None:
+            at: Iterable[int] = range(base, base + len(inodes))
+        else:
             inodes = list(map(inodes.__getitem__, self.rows))
-        pairs = zip(map(or_, map(lshift, self.local, repeat(_SHIFT)), self.remote), inodes)
+            at = map(add, self.rows, repeat(base))
+        pairs = zip(map(or_, map(lshift, self.local, repeat(_SHIFT)), self.remote), at)
         return compress(pairs, inodes) if 0 in inodes else pairs
 
     def peers(self, index: dict[int, int]) -> tuple[int, ...]:
-        """Each socket's other end in ``index``: its inode, 0 for none."""
+        """Each socket's other end in ``index``: its position, -1 for none."""
         found = map(index.get, map(or_, map(lshift, self.remote, repeat(_SHIFT)), self.local),
-                    repeat(0))
+                    repeat(-1))
         if self.rows is None:
             return tuple(found)
-        peers = [0] * len(self.batch)
+        peers = [-1] * len(self.batch)
         list(map(peers.__setitem__, self.rows, found))
         return tuple(peers)
 
 
 def join_peers(batches: Sequence[SocketBatch], more: Iterable[SocketBatch] = (),
-               directions: bool = True) -> None:
+               directions: bool = True) -> Peers:
     """Fill each TCP and UDP batch's ``peer`` (the inode of the socket at the other end in these
     batches or in ``more``, sockets a filter left out of the listing; 0 when none is) and, with
     ``directions``, ``peer_accepted`` (True: this end was accepted, its local port is one a
     listener of the listing holds; False: the other end's is; None: unknown, a UDP socket or no
     listener listed). ``batches`` are one namespace's.
+
+    Returns where each other end is (``Peers``), so that its owners are the owners column of
+    its own row: a list indexed by position, not a dict looked up by inode again.
 
     Only a socket whose remote address is one the dump's sockets are bound to can have its
     other end there: a server's remote clients cost a set lookup each. When every socket's
@@ -145,7 +155,7 @@ def join_peers(batches: Sequence[SocketBatch], more: Iterable[SocketBatch] = (),
     joined = [b for b in batches if b.SHAPE == "inet" and b.proto in PEER_PROTOCOLS]
     at = _Numbered().__getitem__
     here: set[int] = set()  # the numbers of the addresses the dump's sockets are bound to
-    ends: dict[int, _Ends] = {}  # id(batch) ->
+    ends: dict[int, _Ends] = {}  # id(batch) ->, in the order of positions
     for batch in chain(more, joined):
         if batch.SHAPE == "inet" and batch.proto in PEER_PROTOCOLS and id(batch) not in ends:
             local = list(map(at, batch.local_address))
@@ -153,22 +163,49 @@ def join_peers(batches: Sequence[SocketBatch], more: Iterable[SocketBatch] = (),
             ends[id(batch)] = _Ends(batch, local, list(map(at, batch.remote_address)))
     here.difference_update(map(at, ("0.0.0.0", "::")))  # a wildcard remote: no connection
     indexes: dict[str, dict[int, int]] = {proto: {} for proto in PEER_PROTOCOLS}
+    base = 0
     for end in ends.values():
         end.narrow(here)
-        indexes[end.batch.proto].update(end.entries())
+        indexes[end.batch.proto].update(end.entries(base))
+        base += len(end.batch)
     listening: set[int] = set()  # the ports TCP listeners of the listing hold
     if directions:
         for batch in joined:
             if batch.proto == "tcp" and _LISTEN in batch.state:
                 listening.update(compress(batch.local_port, map(eq, batch.state, repeat(_LISTEN))))
+    result = Peers([end.batch for end in ends.values()])
+    inode_at = list(chain.from_iterable(batch.inode for batch in result.order))
+    inode_at.append(0)  # position -1: no other end
     for batch in joined:
-        batch.peer = peers = ends[id(batch)].peers(indexes[batch.proto])
+        result.at[id(batch)] = where = ends[id(batch)].peers(indexes[batch.proto])
+        batch.peer = peers = tuple(map(inode_at.__getitem__, where))
         if not directions or batch.proto != "tcp" or not listening:
             batch.peer_accepted = (None,) * len(peers)
             continue
         held = listening.__contains__
         batch.peer_accepted = tuple(map(_WAY.get, zip(map(truth, peers), map(held, batch.local_port),
                                                       map(held, batch.remote_port))))
+    return result
+
+
+class Peers:
+    """Where the other ends are: ``order``, the batches joined (``more`` first) whose sockets,
+    counted in this order, are the positions; ``at``, per listed batch (by ``id``), each
+    socket's other end's position, -1 for none."""
+
+    __slots__ = ("order", "at")
+
+    def __init__(self, order: list[SocketBatch]):
+        self.order = order
+        self.at: dict[int, tuple[int, ...]] = {}
+
+    def columns(self, values: Iterable[Sequence[T]], none: T) -> dict[int, tuple[T, ...]]:
+        """``id(batch) ->`` its other ends' values (``none`` where it has none), for each
+        listed batch, from ``values``: one sequence per batch of ``order``, in that order."""
+        flat = list(chain.from_iterable(values))
+        flat.append(none)  # position -1
+        get = flat.__getitem__
+        return {key: tuple(map(get, where)) for key, where in self.at.items()}
 
 
 # (has a peer, its local port is listened on, its remote port is) -> peer_accepted
