@@ -18,8 +18,8 @@ The patched runs are ``python -c`` with the patch, then ``cli.entry()``: the pro
 The owner walk of ``-o`` reads every process's fd table on the host, so on a host where others
 hold many sockets it dominates every run here; the join alone is timed too, in a child process
 (``JOIN_ALONE``): the dump of the bench's namespace read once, then ``join_peers`` and the
-peer-owner lookup (a dict of every inode to one shared owner tuple, as the owner map gives),
-CPU time, best of ``--repeat``.
+other ends' owners by position (``Peers.columns``, as the collector does), CPU time, best of
+``--repeat``.
 """
 
 from __future__ import annotations
@@ -56,15 +56,14 @@ from pynetstat.linux.sockets import SourceLog, iter_batches
 from pynetstat.model.peers import join_peers
 dump = list(iter_batches(selection(None, True), LiveNetlink(), ProcFS(), SourceLog(), joint=True))
 n = sum(map(len, dump))
-owner = ("an owner",)
-first = {{inode: owner for b in dump for inode in b.inode}}
+owners = [(("an owner",),) * len(b) for b in dump]  # as the owner join leaves them: shared
 best = None
 for _ in range({repeat}):
     started = time.process_time()
-    join_peers(dump)
+    found = join_peers(dump, directions=False)
+    columns = found.columns(owners, ())
     for b in dump:
-        if b.peer is not None:
-            b.peer_owners = tuple(map(first.get, b.peer, b.peer))
+        b.peer_owners = columns.get(id(b))
     spent = time.process_time() - started
     best = spent if best is None else min(best, spent)
 found = sum(1 for b in dump if b.peer is not None for p in b.peer if p)
