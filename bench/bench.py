@@ -303,6 +303,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def side_parser(description: str) -> argparse.ArgumentParser:
+    """The options every side benchmark (unix.py, peers.py) takes."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--sizes", type=parse_sizes, default="10000")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--pairs-per-worker", type=int, default=4000)
+    parser.add_argument("--markdown", action="store_true")
+    return parser
+
+
+def side_start(options: argparse.Namespace) -> tuple[CommandRunner, dict[str, Tool], list[Section]]:
+    """A side benchmark's start, as ``run`` does: exit cleanly on SIGTERM and SIGHUP, the
+    runner, the tools, a private network namespace and the machine's facts (printed)."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda signum, _frame: sys.exit(128 + signum))
+    runner = CommandRunner(options.timeout, find_gnu_time())
+    tools = find_tools(None)
+    options.pynetstat_cmd = None
+    sections = [machine_facts(runner, tools, choose_netns(True), precompile(options))]
+    print(format_text(sections[0]), flush=True)
+    return runner, tools, sections
+
+
+def side_end(options: argparse.Namespace, sections: list[Section]) -> int:
+    """A side benchmark's end: the markdown tables when asked for; the exit status."""
+    if options.markdown:
+        print("\n" + "\n\n".join(format_markdown(section) for section in sections))
+    return 0
+
+
 def progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 

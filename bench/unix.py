@@ -18,7 +18,6 @@ than ``ss -xap``.
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import os
 import resource
@@ -29,8 +28,8 @@ import sys
 import time
 
 import bench
-from report import Row, Section, format_markdown, format_text
-from runner import CommandRunner, Measurement, Run, find_gnu_time
+from report import Row, Section, format_text
+from runner import CommandRunner, Measurement, Run
 
 CASES = (
     ("ss -xa", "ss", ("-xa",), None),
@@ -130,23 +129,11 @@ def measure(runner: CommandRunner, tools: dict, repeat: int, skip: set) -> tuple
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=bench.parse_sizes, default="10000")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--timeout", type=float, default=300.0)
-    parser.add_argument("--pairs-per-worker", type=int, default=4000)
-    parser.add_argument("--markdown", action="store_true")
+    parser = bench.side_parser(__doc__.splitlines()[0])
     parser.add_argument("--skip", default="", type=lambda text: set(filter(None, text.split(","))),
                         help="commands to leave out, e.g. 'ss -xap'")
     options = parser.parse_args(argv)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, lambda signum, _frame: sys.exit(128 + signum))
-    runner = CommandRunner(options.timeout, find_gnu_time())
-    tools = bench.find_tools(None)
-    options.pynetstat_cmd = None
-    sections = [bench.machine_facts(runner, tools, bench.choose_netns(True),
-                                    bench.precompile(options))]
-    print(format_text(sections[0]), flush=True)
+    runner, tools, sections = bench.side_start(options)
     for pairs in options.sizes:
         bench.progress(f"setting up {pairs} UNIX pairs ({2 * pairs} sockets) ...")
         fleet = UnixFleet(pairs, options.pairs_per_worker)
@@ -161,9 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                  ("runs", f"{options.repeat} per command"))
         sections.append(Section(f"{pairs} UNIX pairs", facts, rows))
         print(format_text(sections[-1]), flush=True)
-    if options.markdown:
-        print("\n" + "\n\n".join(format_markdown(section) for section in sections))
-    return 0
+    return bench.side_end(options, sections)
 
 
 if __name__ == "__main__":

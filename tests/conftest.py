@@ -77,7 +77,9 @@ JSON_FIELDS = {"proto", "family", "local_address", "local_port", "remote_address
                "uid", "inode", "cookie", "pid", "owners", "local_service", "remote_service",
                "remote_host",
                # null unless -d, --timers, --memory, --info asked for them (docs/tcpinfo.md)
-               "dscp", "timer", "memory", "tcp_info", "mptcp_info"}
+               "dscp", "timer", "memory", "tcp_info", "mptcp_info",
+               # the other end on this host, with -o/-b (model/peers.py)
+               "peer_inode", "peer_pid", "peer_owners"}
 
 
 def endpoint(address: str, port: int, family: int) -> str:

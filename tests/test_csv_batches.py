@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from pynetstat.render.csvout import ConnectionRows, cell
 from pynetstat.render.jsonout import connection_record
-from test_json_batches import IFNAMES, batch
+from test_json_batches import IFNAMES, batch, peers_of
 
 LEADS = [(), (1796170000.25, 3, "vm"), (1.5, 1, 'h,"o%st', None, None), (2.0, 2, "%d%s", None)]
 
@@ -27,9 +27,9 @@ LEADS = [(), (1796170000.25, 3, "vm"), (1.5, 1, 'h,"o%st', None, None), (2.0, 2,
 def written_by_csv(drawn_batch, with_owners: bool, lead: tuple) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    for sock, owners in drawn_batch.rows():
+    for (sock, owners), peer in zip(drawn_batch.rows(), peers_of(drawn_batch, with_owners)):
         record = connection_record(sock, owners if with_owners else None, None,
-                                   IFNAMES.__getitem__, None)
+                                   IFNAMES.__getitem__, None, None, peer)
         writer.writerow((*lead, *map(cell, record.values())))
     return out.getvalue()
 

@@ -49,13 +49,24 @@ def batch(draw) -> tuple[SocketBatch, bool]:
         shared = draw(st.lists(owner, max_size=3).map(tuple))
         built.owners = tuple(draw(st.sampled_from([(), shared])) if draw(st.booleans())
                              else draw(st.lists(owner, max_size=3).map(tuple)) for _ in sockets)
+    if draw(st.booleans()):  # the peer join ran (model/peers.py): 0 is no other end on this host
+        built.peer = tuple(draw(st.sampled_from([0, 0, 1, 2**32 - 1])) for _ in sockets)
+        built.peer_accepted = (None,) * n
+        built.peer_owners = tuple(draw(st.lists(owner, max_size=2).map(tuple)) for _ in sockets)
     return built, with_owners
+
+
+def peers_of(batch: SocketBatch, with_owners: bool) -> list:
+    """The ``peer`` argument of ``connection_record`` for each row, from the batch's columns."""
+    if not with_owners or batch.peer is None:
+        return [None] * len(batch)
+    return [(inode, owners) if inode else None for inode, owners in zip(batch.peer, batch.peer_owners)]
 
 
 def _reference(batch: SocketBatch, with_owners: bool) -> list[str]:
     return [json.dumps(connection_record(sock, owners if with_owners else None, None,
-                                         IFNAMES.__getitem__, None))
-            for sock, owners in batch.rows()]
+                                         IFNAMES.__getitem__, None, None, peer))
+            for (sock, owners), peer in zip(batch.rows(), peers_of(batch, with_owners))]
 
 
 @settings(max_examples=400, deadline=None)

@@ -93,6 +93,13 @@ class Options:
         return self.pids or self.executables
 
     @property
+    def shows_peers(self) -> bool:
+        """Do the rows name the process at the other end of a TCP or UDP connection on this
+        host (the peer join, model/peers.py)? -b's lines and the JSON and CSV rows with owners;
+        not -o's table alone, whose columns are the spec's (jc parses them)."""
+        return self.wants_owners and (self.json or self.csv or self.executables)
+
+    @property
     def extension_groups(self) -> tuple[str, ...]:
         """The per-socket extension groups (model/fields.EXTENSIONS) asked for, in the order
         their text is printed under a row: none for a plain listing."""

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pynetstat.linux.owners import OwnerMap
     from pynetstat.linux.process import ProcessCache
     from pynetstat.linux.recheck import Unowned
+    from pynetstat.model.peers import Peers
     from pynetstat.model.process import ProcessInfo
     from pynetstat.model.sockets import InetSocket, SocketBatch
     from pynetstat.options import Options
@@ -75,6 +76,9 @@ class ConnectionSet:
             # owners: one walk shared by the namespaces of --all-netns (socket inodes are
             # unique across namespaces: sockfs is one file system)
             self.owners = owners if owners is not None else scan_owners(env.proc_root)
+        # the owners of the other ends, when the rows' own map does not hold them (_left_out)
+        self.peer_map: OwnerMap | None = None  # every process's, under an owner filter
+        self.peers: Peers | None = None  # where the peer join found the other ends
         self.unattributed = 0  # sockets with an inode that no visible process holds
         # owners carry their names (comm) for JSON, CSV and -b, and for a UNIX socket's peer cell
         self.named = opts.owner_names or (
@@ -112,37 +116,36 @@ class ConnectionSet:
                                ends, ext, joint=True)
         if self.owner_select is not None:
             batches = filter(None, map(self.owner_select.select, batches))
-        elif self.reuse is not None and self.opts.wants_owners:
+        if self.opts.shows_peers:
+            batches = self._joined(batches)
+        if self.owner_select is None and self.reuse is not None and self.opts.wants_owners:
             batches = list(batches)
-            # a UNIX socket's peer is looked up too (the peer join below)
+            # a UNIX socket's peer is looked up too (the peer join below), and a TCP or UDP one's
             self.owners = self.reuse.lookup([batch.inode for batch in batches]
-                                            + [tuple(filter(None, batch.peer)) for batch in batches
-                                               if "peer_owners" in batch.COLUMNS])
+                                            + [tuple(filter(None, peers)) for peers in
+                                               map(_peer_column, batches) if peers is not None])
         if self.owners is None:
             yield from batches
             return
-        first, more = self.owners.first, self.owners.more
         alone = _SoleOwner(self._owner)  # pid -> (Owner,), one shared tuple per process
         unowned: dict[tuple[str, int], list[Unowned]] = {}
-        for batch in batches:
-            inodes = batch.inode
-            pids = tuple(map(first.get, inodes))  # inode 0 (TIME_WAIT) is never in the map
-            column = list(map(alone.__getitem__, pids))
-            if more and not more.keys().isdisjoint(inodes):
-                for i, inode in enumerate(inodes):
-                    if inode in more:
-                        column[i] = tuple(self._owner(p) for p in self.owners.pids(inode))
-            missing = pids.count(None) - inodes.count(0)
-            if missing:
-                self.unattributed += missing
-            if missing and batch.SHAPE == "inet":  # the recheck asks by ends: inet sockets only
-                from pynetstat.linux.recheck import unowned as unowned_of
-
-                unowned.setdefault((batch.proto, batch.family), []).extend(
-                    unowned_of(batch, pids))
-            batch.owners = tuple(column)
-            if "peer_owners" in batch.COLUMNS:
-                batch.peer_owners = self._peer_owners(batch.peer, alone)  # type: ignore[attr-defined]  # a UNIX batch's slot
+        owned: Iterable[SocketBatch] = (self._own(batch, alone, unowned) for batch in batches)
+        joined = self.peers
+        if joined is not None:
+            # the other ends' owners are the owners columns of their own rows: every batch's
+            # owners first (the dump is held already), then a list indexed by position
+            owned = list(owned)
+            listed = {id(batch) for batch in owned}
+            peer_owners = joined.columns(
+                [batch.owners if id(batch) in listed and batch.owners is not None
+                 else self._peer_owners(batch.inode, alone) for batch in joined.order], ())
+        for batch in owned:
+            if joined is not None and id(batch) in joined.at:
+                batch.peer_owners = peer_owners[id(batch)]
+            else:
+                peers = _peer_column(batch)
+                if peers is not None:  # a UNIX socket's peer
+                    batch.peer_owners = self._peer_owners(peers, alone)
             yield batch
         # Closed between the dump and the walk, or held where we may not look? The kernel says,
         # asked again (recheck.py); only when some socket had no owner. In interval mode a
@@ -160,17 +163,96 @@ class ConnectionSet:
         if self.reuse is not None:
             self.reuse.open_unowned = {s[0] for sockets in unowned.values() for s in sockets} - gone
 
+    def _own(self, batch: SocketBatch, alone: _SoleOwner,
+             unowned: dict[tuple[str, int], list[Unowned]]) -> SocketBatch:
+        """The owner join of one batch: its ``owners`` column, and the count (and, for the
+        recheck, the ends) of its sockets no visible process holds."""
+        owners = self.owners
+        assert owners is not None  # the owner join calls it
+        first, more = owners.first, owners.more
+        inodes = batch.inode
+        pids = tuple(map(first.get, inodes))  # inode 0 (TIME_WAIT) is never in the map
+        column = list(map(alone.__getitem__, pids))
+        if more and not more.keys().isdisjoint(inodes):
+            for i, inode in enumerate(inodes):
+                if inode in more:
+                    column[i] = tuple(self._owner(p) for p in owners.pids(inode))
+        missing = pids.count(None) - inodes.count(0)
+        if missing:
+            self.unattributed += missing
+        if missing and batch.SHAPE == "inet":  # the recheck asks by ends: inet sockets only
+            from pynetstat.linux.recheck import unowned as unowned_of
+
+            unowned.setdefault((batch.proto, batch.family), []).extend(unowned_of(batch, pids))
+        batch.owners = tuple(column)
+        return batch
+
+    def _joined(self, batches: Iterable[SocketBatch]) -> Iterable[SocketBatch]:
+        """The peer join of TCP and UDP (model/peers.py). The other end of a connection may come
+        later in the dump: the whole dump is read before the first row (docs/json.md, "The other
+        end of a TCP or UDP connection"). A filter may have left the other end out of the
+        listing: then it is asked of the kernel by its ends (``_left_out``)."""
+        from pynetstat.model.peers import PEER_PROTOCOLS, join_peers
+
+        if not any(kind.protocol in PEER_PROTOCOLS for kind, _ in self._listed()):
+            return batches
+        batches = list(batches)
+        narrowed = self.selection is not None or self.owner_select is not None
+        # -b's arrows need the listeners' ports; JSON and CSV do not
+        self.peers = join_peers(batches, self._left_out(batches) if narrowed else (),
+                                directions=self.opts.executables)
+        return batches
+
+    def _left_out(self, batches: list[SocketBatch]) -> list[SocketBatch]:
+        """The sockets that could be the other ends of the listed connections, whichever state
+        or owner they have, as recheck.py asks: their exact ends as the kernel's program when
+        they are few (``MAX_ENDS`` a kind), else the kind's whole table; each end in both
+        families (an IPv4 connection's other end may be an IPv6 socket's, IPv4-mapped)."""
+        from pynetstat.kinds import BY_PROTOCOL
+        from pynetstat.linux.owner_filter import MAX_ENDS
+        from pynetstat.model.peers import PEER_PROTOCOLS, ends_in_family
+
+        wanted: dict[str, list[tuple[str, int, str, int]]] = {}  # protocol -> the other ends
+        for batch in batches:
+            if batch.SHAPE == "inet" and batch.proto in PEER_PROTOCOLS:
+                wanted.setdefault(batch.proto, []).extend(
+                    (remote, rport, local, lport) for local, lport, remote, rport in zip(
+                        batch.local_address, batch.local_port, batch.remote_address,
+                        batch.remote_port) if rport)
+        found: list[SocketBatch] = []
+        for proto, others in wanted.items():
+            for family in (4, 6):
+                kind = BY_PROTOCOL.get((proto, family))
+                if kind is None or not others:
+                    continue
+                ends = None
+                if len(others) <= MAX_ENDS:
+                    ends = {(proto, family): ends_in_family(others, family)}
+                    if not ends[(proto, family)]:
+                        continue
+                found.extend(iter_batches([(kind, kind.all_states)], self.netlink, self.proc,
+                                          SourceLog(), None, ends))
+        if found and self.owner_select is not None and self.owners is not None:
+            # the owner filter walked only the fd tables of the processes it keeps: the other
+            # ends' holders are looked up in a walk of every process, as -o does
+            from pynetstat.linux.owners import scan_owners
+
+            self.peer_map = scan_owners(self.proc.root)
+        return found
+
     def _peer_owners(self, peers: Sequence[int | None], alone: _SoleOwner
                      ) -> tuple[tuple[Owner, ...], ...]:
-        """The peer join of UNIX sockets: the owners of each socket's peer inode, a dict lookup
-        in the same owner map (no second walk); ``()`` for no peer or none visible."""
-        assert self.owners is not None  # the owner join calls it
-        first, more = self.owners.first, self.owners.more
+        """The peer join of UNIX, TCP and UDP sockets: the owners of each socket's peer inode, a
+        dict lookup in the same owner map (no second walk; but see ``_left_out``); ``()`` for
+        no peer or none visible."""
+        owners = self.peer_map if self.peer_map is not None else self.owners
+        assert owners is not None  # the owner join calls it
+        first, more = owners.first, owners.more
         column = list(map(alone.__getitem__, map(first.get, peers)))  # type: ignore[arg-type]  # get(None): None
         if more and not more.keys().isdisjoint(peers):
             for i, peer in enumerate(peers):
-                if peer in more:
-                    column[i] = tuple(self._owner(p) for p in self.owners.pids(peer))
+                if peer is not None and peer in more:
+                    column[i] = tuple(self._owner(p) for p in owners.pids(peer))
         return tuple(column)
 
     def _listed(self) -> list[tuple[SocketKind, int]]:
@@ -226,6 +308,12 @@ class ConnectionSet:
         from pynetstat.linux.process import read_process
 
         return read_process(self.proc, pid, ancestry=self.opts.verbose, cache=self._process_cache)
+
+
+def _peer_column(batch: SocketBatch) -> Sequence[int] | None:
+    """The inodes of the other ends: a UNIX batch's peer column, the peer join's of a TCP or UDP
+    batch (None when it did not run); None for the kinds that have no peer."""
+    return getattr(batch, "peer", None)
 
 
 def _kernel_release() -> tuple[int, ...]:

@@ -195,6 +195,10 @@ CONNECTION_JSON = (
     ("cookie", "int or null"),
     ("pid", "int or null"),
     ("owners", "array of object, or null"),
+    # the other end on this host (model/peers.py), with owners asked for
+    ("peer_inode", "int or null"),
+    ("peer_pid", "int or null"),
+    ("peer_owners", "array of object, or null"),
     ("local_service", "string or null"),
     ("remote_service", "string or null"),
     ("remote_host", "string or null"),

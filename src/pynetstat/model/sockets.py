@@ -318,7 +318,14 @@ class _Batch:
             batch.attributes = tuple(self.attributes[i] for i in keep)
         if self.extensions is not None:
             batch.extensions = tuple(self.extensions[i] for i in keep)
+        for name in _JOINED if self.SHAPE == "inet" else ():
+            if getattr(self, name) is not None:
+                setattr(batch, name, tuple(getattr(self, name)[i] for i in keep))
         return batch
+
+
+# The inet batch's columns of the peer join (SocketBatch); a UNIX batch's peer is a column of its own.
+_JOINED = ("peer", "peer_accepted", "peer_owners")
 
 
 def _batch_class(name: str, shape: str, doc: str) -> Any:
@@ -342,8 +349,12 @@ class SocketBatch(_Batch):
     SHAPE = "inet"
     COLUMNS = batch_columns("inet")
     CONSTANTS = batch_constants("inet")  # ("proto", "family")
-    # netns: the model.netns.NetNamespace its sockets are in, with --netns and --all-netns
-    __slots__ = CONSTANTS + COLUMNS + ("owners", "attributes", "extensions", "netns")
+    # netns: the model.netns.NetNamespace its sockets are in, with --netns and --all-netns.
+    # peer, peer_accepted, peer_owners: the peer join (model/peers.py, the collector's owner
+    # join): None until it runs, then per socket the inode of the other end on this host (0:
+    # none), whether this end was accepted (None: unknown) and the other end's owners.
+    __slots__ = CONSTANTS + COLUMNS + ("owners", "attributes", "extensions", "netns", "peer",
+                                       "peer_accepted", "peer_owners")
     if TYPE_CHECKING:  # the slots' types (tests/test_typing.py keeps them equal to the table)
         def __init__(self, **fields: Any) -> None: ...
 
@@ -364,10 +375,14 @@ class SocketBatch(_Batch):
         attributes: Sequence[dict[int, bytes]] | None
         extensions: Sequence[Any] | None  # linux.diagext.Extensions (model imports no collector)
         netns: NetNamespace | None
+        peer: Sequence[int] | None
+        peer_accepted: Sequence[bool | None] | None
+        peer_owners: Sequence[tuple[Owner, ...]] | None
     else:
         __init__ = keyword_init(
             CONSTANTS + COLUMNS,
-            extra="self.owners = self.attributes = self.extensions = self.netns = None")
+            extra="self.owners = self.attributes = self.extensions = self.netns = self.peer = "
+                  "self.peer_accepted = self.peer_owners = None")
 
 
 SocketBatch._make = staticmethod(positional_maker(InetSocket, SocketBatch.CONSTANTS + SocketBatch.COLUMNS))

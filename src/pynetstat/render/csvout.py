@@ -18,6 +18,7 @@ import csv
 import io
 import json
 from itertools import repeat
+from operator import truth
 
 from pynetstat.kinds import BY_PROTOCOL
 from pynetstat.model.fields import CONNECTION_JSON
@@ -26,6 +27,7 @@ from pynetstat.render.endpoints import Memo, is_ipv4_mapped, is_link_local
 from pynetstat.render.jsonout import (
     PLAIN_CELLS,
     batch_extensions,
+    batch_peers,
     connection_record,
     is_plain,
     mapped_cells,
@@ -53,6 +55,7 @@ CONNECTION_COLUMNS = tuple(name for name, _type in CONNECTION_JSON)
 CONNECTION_CHANGE = ("change", "previous_state")
 
 _BOOL = {False: "false", True: "true"}
+_NO_PEER = {0: ""}  # map(_NO_PEER.get, inodes, inodes): the inode, an empty cell for 0
 
 
 def cell(value: object) -> object:
@@ -139,6 +142,9 @@ class ConnectionRows:
         self.uid = Memo(str, {None: ""})
         self.pid = Memo(lambda owners: str(owners[0].pid) if owners else "")
         self.owners = Memo(lambda owners: quoted(json.dumps(owners_value(owners, owner_json))))
+        # (has a peer, its owners) -> the cell; empty without a peer (the join's inode 0)
+        self.peer_pid = Memo(lambda found: self.pid[found[1]] if found[0] else "")
+        self.peer_owners = Memo(lambda found: self.owners[found[1]] if found[0] else "")
         self.templates: dict[str, str] = {}  # kind name -> the row's template
 
     def _take(self) -> str:
@@ -157,8 +163,10 @@ class ConnectionRows:
         spread = self.spread
         self.writer.writerows(
             (*self.lead, *row_cells(connection_record(sock, found if owners else None, self.names,
-                                                      self.ifname, self.owner_json, ext), spread))
-            for (sock, found), ext in zip(batch.rows(), batch_extensions(batch, self.ext_json)))
+                                                      self.ifname, self.owner_json, ext, peer),
+                                    spread))
+            for (sock, found), ext, peer in zip(batch.rows(), batch_extensions(batch, self.ext_json),
+                                                batch_peers(batch, owners)))
         return self._take()
 
     def text(self, batch: SocketBatch) -> str:
@@ -176,6 +184,17 @@ class ConnectionRows:
             pids, owner_lists = map(self.pid.__getitem__, owners), map(self.owners.__getitem__, owners)
         else:
             pids, owner_lists = repeat("", n), repeat("", n)
+        peer_inodes: Iterable[object]
+        peer_pids: Iterable[str]
+        peer_lists: Iterable[str]
+        peer = batch.peer
+        if self.with_owners and batch.peer_owners is not None and peer is not None:
+            found = list(zip(map(truth, peer), batch.peer_owners))
+            peer_inodes = map(_NO_PEER.get, peer, peer)
+            peer_pids = map(self.peer_pid.__getitem__, found)
+            peer_lists = map(self.peer_owners.__getitem__, found)
+        else:
+            peer_inodes, peer_pids, peer_lists = repeat("", n), repeat("", n), repeat("", n)
         columns = {
             "local_address": local, "local_port": batch.local_port,
             "remote_address": batch.remote_address, "remote_port": batch.remote_port,
@@ -186,6 +205,7 @@ class ConnectionRows:
             "recv_q": batch.recv_q, "send_q": batch.send_q,
             "uid": uid_cells(batch, self.uid),  # None: an empty cell
             "inode": batch.inode, "cookie": batch.cookie, "pid": pids, "owners": owner_lists,
+            "peer_inode": peer_inodes, "peer_pid": peer_pids, "peer_owners": peer_lists,
         }
         filled = _FILLED if kind.has_state else _FILLED_STATELESS
         return "".join(map(self._template(kind).__mod__, zip(*(columns[name] for name in filled))))

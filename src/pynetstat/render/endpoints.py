@@ -208,13 +208,13 @@ class UnixColumns:
             state = list(map(self.states.__getitem__, zip(batch.type, batch.state, batch.duplicate)))
         else:
             state = list(map(named, map(self.by_type.__getitem__, batch.type), batch.state))
-        peer_owners = batch.peer_owners
+        peer_owners, peer, peer_path = batch.peer_owners, batch.peer, batch.peer_path
+        assert peer is not None  # a UNIX batch's column, never left unset
         if peer_owners is not None and None not in peer_owners:  # -o, -b: rows may need owners
-            return local, list(map(self._peer, batch.peer, batch.peer_path, batch.peer_abstract,
+            return local, list(map(self._peer, peer, peer_path, batch.peer_abstract,
                                    peer_owners)), state
         # The peer's name ("*": unbound); then the rows where that is not the cell: a peer with
         # no name (its inode), a name and no peer ("*": no source gives that; cheap to be exact).
-        peer, peer_path = batch.peer, batch.peer_path
         foreign = list(map(named, map(self.by_abstract.__getitem__, batch.peer_abstract),
                            peer_path))
         rows = list(compress(count(), map(eq, map(truth, peer), map(is_, peer_path, repeat(None)))))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from itertools import repeat
-from operator import or_
+from operator import or_, truth
 
 from pynetstat.kinds import BY_PROTOCOL
 from pynetstat.model import SCHEMA_VERSION
@@ -49,15 +49,18 @@ if TYPE_CHECKING:
 
     JsonObject = dict[str, Any]  # what json.dumps writes as an object
     ExtJson = Callable[[Extensions, bool], JsonObject]  # extensions_json.extension_encoder
+    Peer = tuple[int, tuple[Owner, ...]]  # the other end's inode and owners
 
 
 def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names: Names | None,
                       ifname: Callable[[int], str], owner_json: OwnerJson | None,
-                      extensions: JsonObject | None = None) -> JsonObject:
+                      extensions: JsonObject | None = None, peer: Peer | None = None
+                      ) -> JsonObject:
     """One row as a dict; ``owners`` is ``None`` when owners were not asked for (then ``pid`` and
     ``owners`` are null), ``()`` when asked for and none is visible. ``extensions``: the row's
     ``dscp``, ``timer``, ``memory`` and ``tcp_info`` (render/extensions_json.extension_json), or ``None``:
-    not asked for, all null."""
+    not asked for, all null. ``peer``: ``(inode, owners)`` of the other end on this host (the
+    peer join), or ``None``: none there, or not looked for (the ``peer_*`` fields are null)."""
     kind = BY_PROTOCOL[(sock.proto, sock.family)]
     if kind.shape != "inet":
         return _other_record(kind, sock, owners, ifname, owner_json)
@@ -81,6 +84,9 @@ def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names:
         "cookie": sock.cookie,
         "pid": owners[0].pid if owners else None,
         "owners": None,
+        "peer_inode": None,
+        "peer_pid": None,
+        "peer_owners": None,
         "local_service": None,
         "remote_service": None,
         "remote_host": None,
@@ -94,6 +100,10 @@ def connection_record(sock: InetSocket, owners: tuple[Owner, ...] | None, names:
         rec.update(extensions)
     if owners is not None:
         rec["owners"] = owners_value(owners, owner_json)
+    if peer is not None:
+        rec["peer_inode"], peer_owners = peer
+        rec["peer_pid"] = peer_owners[0].pid if peer_owners else None
+        rec["peer_owners"] = owners_value(peer_owners, owner_json)
     if names is not None:
         rec["local_service"] = names.service(sock.local_port, sock.proto)
         rec["remote_service"] = names.service(sock.remote_port, sock.proto) if sock.remote_port else None
@@ -207,6 +217,15 @@ def owners_value(owners: tuple[Owner, ...], owner_json: OwnerJson | None
             {"pid": o.pid, "name": None if o.name is None else json_text(o.name)} for o in owners]
 
 
+def batch_peers(batch: SocketBatch, with_owners: bool) -> Iterable[Peer | None]:
+    """Each row's ``peer`` for ``connection_record``: ``(inode, owners)`` of the other end when
+    the peer join found it on this host, else None (as for every row when it did not run)."""
+    peers, peer_owners = batch.peer, batch.peer_owners
+    if not with_owners or batch.SHAPE != "inet" or peers is None or peer_owners is None:
+        return repeat(None)
+    return (None if not inode else (inode, owners) for inode, owners in zip(peers, peer_owners))
+
+
 def batch_extensions(batch: SocketBatch, ext_json: ExtJson | None
                      ) -> Iterable[JsonObject | None]:
     """Each row's extension objects (``ext_json(ext, ipv4)``: render/extensions.extension_encoder),
@@ -242,6 +261,9 @@ class BatchEncoder:
         self.uid = Memo(str, {None: "null"})
         self.pid = Memo(lambda owners: str(owners[0].pid) if owners else "null")
         self.owners = Memo(lambda owners: dumps(owners_value(owners, owner_json)))
+        # (has a peer, its owners) -> the cell: null without a peer (the join's inode 0)
+        self.peer_pid = Memo(lambda found: self.pid[found[1]] if found[0] else "null")
+        self.peer_owners = Memo(lambda found: self.owners[found[1]] if found[0] else "null")
         self.templates: dict[str, str] = {}  # kind name -> the row's template
 
     def rows(self, batch: SocketBatch) -> list[str]:
@@ -256,9 +278,10 @@ class BatchEncoder:
             if batch.netns is not None and hasattr(ifname, "within"):
                 ifname = ifname.within(batch.netns)  # a scope is an ifindex of its namespace
             return [dumps(connection_record(sock, found if owners else None, self.names,
-                                            ifname, self.owner_json, ext))
-                    for (sock, found), ext in zip(batch.rows(),
-                                                  batch_extensions(batch, self.ext_json))]
+                                            ifname, self.owner_json, ext, peer))
+                    for (sock, found), ext, peer in zip(batch.rows(),
+                                                        batch_extensions(batch, self.ext_json),
+                                                        batch_peers(batch, owners))]
         n = len(batch)
         local = batch.local_address
         mapped = mapped_cells(batch, self.mapped)
@@ -269,6 +292,7 @@ class BatchEncoder:
             pids, owner_lists = map(self.pid.__getitem__, owners), map(self.owners.__getitem__, owners)
         else:
             pids, owner_lists = repeat("null", n), repeat("null", n)
+        peer_inodes, peer_pids, peer_lists = self.peer_cells(batch)
         address = self.address.__getitem__
         columns = {
             "local_address": map(address, local), "local_port": batch.local_port,
@@ -280,9 +304,21 @@ class BatchEncoder:
             "recv_q": batch.recv_q, "send_q": batch.send_q,
             "uid": uid_cells(batch, self.uid),
             "inode": batch.inode, "cookie": batch.cookie, "pid": pids, "owners": owner_lists,
+            "peer_inode": peer_inodes, "peer_pid": peer_pids, "peer_owners": peer_lists,
         }
         cells = zip(*(columns[name] for name in _FILLED))
         return list(map(self._template(kind).__mod__, cells))
+
+    def peer_cells(self, batch: SocketBatch
+                   ) -> tuple[Iterable[object], Iterable[str], Iterable[str]]:
+        """The ``peer_inode``, ``peer_pid`` and ``peer_owners`` cells of a plain batch, a column
+        at a time: each null where the join found no other end on this host."""
+        peers, peer_owners = batch.peer, batch.peer_owners
+        if not self.with_owners or peers is None or peer_owners is None:
+            return repeat("null"), repeat("null"), repeat("null")
+        found = list(zip(map(truth, peers), peer_owners))  # (has a peer, its owners)
+        return (map(_NO_PEER.get, peers, peers), map(self.peer_pid.__getitem__, found),
+                map(self.peer_owners.__getitem__, found))
 
     def _template(self, kind: SocketKind) -> str:
         template = self.templates.get(kind.name)
@@ -302,8 +338,9 @@ PLAIN_CELLS = {
     "local_address": "%s", "local_port": "%d", "remote_address": "%s", "remote_port": "%d",
     "state": "%s", "kernel_state": "%s", "link_local": "%s", "ipv4_mapped": "%s",
     "recv_q": "%d", "send_q": "%d", "uid": "%s", "inode": "%d", "cookie": "%d", "pid": "%s",
-    "owners": "%s",
+    "owners": "%s", "peer_inode": "%s", "peer_pid": "%s", "peer_owners": "%s",
 }
+_NO_PEER = {0: "null"}  # map(_NO_PEER.get, inodes, inodes): the inode, "null" for 0
 _PLAIN_FIXED = {"interface": "null", "local_service": "null", "remote_service": "null",
                 "remote_host": "null", "dscp": "null", "timer": "null", "memory": "null",
                 "tcp_info": "null", "mptcp_info": "null"}

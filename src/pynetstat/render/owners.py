@@ -139,6 +139,25 @@ def _unique_lines(blocks: Iterable[tuple[str, ...]]) -> list[str]:
     return out
 
 
+# The direction of a connection whose other end is on this host (model/peers.py's
+# ``peer_accepted``): this end was accepted, it connected, or unknown (UDP, no listener listed).
+PEER_ARROWS = {True: "<-", False: "->", None: "<->"}
+
+
+def peer_line(accepted: bool | None, inode: int, owners: Iterable[Owner]) -> str:
+    """-b's line under a TCP or UDP row whose other end is on this host: the arrow, then each
+    process holding that end as ``name pid``, or its inode when no visible process holds it.
+
+    >>> from pynetstat.model.sockets import Owner
+    >>> peer_line(False, 9, (Owner(455, "postgres"),)), peer_line(True, 8, (Owner(812, "psql"),))
+    ('  -> postgres 455', '  <- psql 812')
+    >>> peer_line(None, 8, ()), peer_line(True, 8, (Owner(7, "a\\nb"), Owner(9, None)))
+    ('  <-> inode:8', '  <- a\\\\nb 7, ? 9')
+    """
+    ends = ", ".join(f"{safe(o.name or '?')} {o.pid}" for o in owners) or f"inode:{inode}"
+    return f"  {PEER_ARROWS[accepted]} {ends}"
+
+
 def _opt(value: str | None) -> str | None:
     return None if value is None else json_text(value)
 

@@ -12,7 +12,7 @@ streams instead of waiting for the last row. The spec's widths are the minimum; 
 
 from __future__ import annotations
 
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
 
 from pynetstat.kinds import BY_PROTOCOL
 from pynetstat.model.sockets import SPEC_STATE_NAMES, spec_state_name
@@ -117,10 +117,12 @@ class ConnectionTable:
         self.pads: dict[int, dict[str, int]] = Memo(
             lambda room: Memo(lambda address: room - len(address)))
         self.owner_blocks: dict[tuple[Owner, ...], str] = {}
+        # (accepted, peer inode or 0, the peer's owners) -> -b's line for the other end
+        self.peer_lines: dict[tuple[bool | None, int, tuple[Owner, ...]], str] | None = None
         self.unix_columns: UnixColumns | None = None  # made at the first UNIX batch
         self.unreadable_lines = ""
         if opts.executables and owner_lines is not None:
-            from pynetstat.render.owners import UNREADABLE_LINE
+            from pynetstat.render.owners import UNREADABLE_LINE, peer_line
 
             # A socket some process holds (it has an inode) but none we can see: say so, as the
             # spec's netstat does. TIME_WAIT and request sockets (inode 0) have no owner.
@@ -128,6 +130,8 @@ class ConnectionTable:
             # owners tuple -> the -b lines under its rows, made once per distinct owners tuple
             self.owner_blocks = Memo(lambda owners: "".join(
                 line + "\n" for line in owner_lines(owners, opts.verbose)))
+            # (accepted, peer inode, peer owners) -> the -b line naming the other end
+            self.peer_lines = Memo(lambda key: peer_line(*key) + "\n")
 
     def write_batches(self, batches: Iterable[SocketBatch]) -> None:
         for batch in batches:
@@ -156,6 +160,8 @@ class ConnectionTable:
                     self._add_owner_lines(batch, start)
             else:
                 self.write_rows(batch.rows())
+                if self.opts.executables and kind.shape == "inet":
+                    self._add_peer_lines(batch, start)
             if under is not None:
                 self._add_ext_lines(under, start)
             if self.rows >= BLOCK:
@@ -249,6 +255,25 @@ class ConnectionTable:
             text = blocks[owners] if owners else (self.unreadable_lines if inode else None)
             if text:
                 self._add_extra(start + i, text)
+        self._add_peer_lines(batch, start)
+
+    def _add_peer_lines(self, batch: SocketBatch, start: int) -> None:
+        """-b's line for the other end of a TCP or UDP connection on this host (the peer join),
+        right under the row, above its owner lines (whose last line, ``[name]``, is what jc and
+        scripts read as the program): ``  -> postgres 455`` (this end connected to a listener),
+        ``  <- psql 812`` (this end was accepted), ``  <-> ...`` (unknown: UDP, no listener
+        listed)."""
+        lines = self.peer_lines
+        peer, accepted, owners = batch.peer, batch.peer_accepted, batch.peer_owners
+        if batch.SHAPE != "inet" or lines is None or peer is None or accepted is None \
+                or owners is None:
+            return
+        for i in compress(range(len(batch)), peer):
+            # one line per (direction, process): only an end with no visible owner names its inode
+            key = (accepted[i], 0 if owners[i] else peer[i], owners[i])
+            below = self.extra.get(start + i)  # the owner lines: their [name] stays last (jc)
+            self.extra[start + i] = lines[key] + below if below else lines[key]
+            self.extra_parts.add(len(self.parts) - 1)
 
     def _add_ext_lines(self, under: Under, start: int) -> None:
         """--info, --timers, --memory lines under the measured rows just added (a batch part
