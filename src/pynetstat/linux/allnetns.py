@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pynetstat.linux.connections import ConnectionSet
 from pynetstat.linux.netns import discover
-from pynetstat.linux.nsenter import Unreachable, net_reader, proc_net_root, reach
+from pynetstat.linux.nsenter import Access, Unreachable, net_reader, proc_net_root, reach
 from pynetstat.linux.procfs import ProcFS
 
 TYPE_CHECKING = False
@@ -79,14 +79,20 @@ def _by_owner(opts: Options) -> bool:
     return any(isinstance(term, Owners) for term in getattr(opts.filter, "terms", ()))
 
 
-def reach_all(env: Environment) -> tuple[Discovery, list[NamespacePart],
-                                          list[tuple[NetNamespace, str]]]:
+def reach_all(env: Environment, held: dict[int, NetlinkSource] | None = None
+              ) -> tuple[Discovery, list[NamespacePart], list[tuple[NetNamespace, str]]]:
     """Every namespace found, each reached now: the parts that can be read, with an
-    environment whose net/ files are the namespace's, and ``(namespace, why)`` of the rest."""
+    environment whose net/ files are the namespace's, and ``(namespace, why)`` of the rest.
+
+    ``held``: namespace inode -> a netlink source made inside it at an earlier pass (interval
+    mode), used again instead of entering the namespace anew. Its socket holds the namespace,
+    so the inode cannot have passed to another namespace meanwhile (an inode is reused only
+    once its namespace is freed)."""
     found = discover(ProcFS(env.proc_root))
     parts, unread = [], []
     for ns in found.namespaces:
-        access = reach(ns, env.proc_root)
+        kept = None if held is None else held.get(ns.inode)
+        access = Access(ns, "netlink") if kept is not None else reach(ns, env.proc_root)
         if access.source is None:
             unread.append((ns, access.why or "it cannot be read"))
             continue
@@ -94,8 +100,10 @@ def reach_all(env: Environment) -> tuple[Discovery, list[NamespacePart],
             netlink: NetlinkSource = Unreachable(access.why or "")
             ns_env = env.replaced(net_root=access.proc_root, netns=ns)
         else:
-            assert access.netlink is not None  # source "netlink" comes with its socket
-            netlink = access.netlink
+            if kept is None:
+                assert access.netlink is not None  # source "netlink" comes with its socket
+                kept = access.netlink
+            netlink = kept
             root = proc_net_root(ns, env.proc_root)
             reader = None
             if root is None and ns.mounts:
@@ -106,10 +114,12 @@ def reach_all(env: Environment) -> tuple[Discovery, list[NamespacePart],
     return found, parts, unread
 
 
-def collect(opts: Options, env: Environment) -> AllNamespaces:
+def collect(opts: Options, env: Environment, held: dict[int, NetlinkSource] | None = None
+            ) -> AllNamespaces:
     """Discover, reach every namespace, walk the owners once; nothing is dumped until iterated.
-    Without the connection table (-e, -s, -r), the parts have no ``conns``."""
-    found, parts, unread = reach_all(env)
+    Without the connection table (-e, -s, -r), the parts have no ``conns``. ``held``: the
+    netlink sources of an earlier pass, by namespace inode (``reach_all``)."""
+    found, parts, unread = reach_all(env, held)
     owners = None
     table = not (opts.ethernet or opts.statistics or opts.routes)
     if table and opts.wants_owners and not _by_owner(opts):

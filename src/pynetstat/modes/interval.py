@@ -35,7 +35,7 @@ from pynetstat.session import NoCycleCollection, Session
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
-    from typing import Any
+    from typing import Any, Protocol
 
     from pynetstat.env import Environment
     from pynetstat.formats import ConnectionChangeWriter, CounterChangeWriter, Format
@@ -45,18 +45,30 @@ if TYPE_CHECKING:
     from pynetstat.modes.signals import HoldLine
     from pynetstat.options import Options
 
+    class Monitor(Protocol):
+        """What interval mode asks of a pass: show it, say what it cost (the pass log's facts),
+        and let go of what it holds at the end (``close``)."""
 
-def run(opts: Options, env: Environment) -> int:
+        def show(self, number: int, stamp: float) -> dict[str, object]: ...
+
+        def close(self) -> None: ...
+
+    MonitorClass = Callable[[Session, Format], Monitor]
+
+
+def run(opts: Options, env: Environment, monitor: MonitorClass | None = None) -> int:
     """Display every ``opts.interval`` seconds until interrupted: 130 on Ctrl+C, 143 on SIGTERM.
-    A closed stdout raises BrokenPipeError, which ``cli.main`` turns into a quiet 141."""
+    A closed stdout raises BrokenPipeError, which ``cli.main`` turns into a quiet 141.
+    ``monitor``: what a pass shows (``--all-netns`` brings its own: modes/allnetns.py); by
+    default the mode's, from the options."""
     session = Session(opts, env)
     try:
-        return _run(session)
+        return _run(session, monitor)
     finally:
         session.close()
 
 
-def _run(session: Session) -> int:
+def _run(session: Session, monitor: MonitorClass | None = None) -> int:
     import signal
 
     from pynetstat.modes.signals import HoldLine, Terminated, terminate
@@ -71,7 +83,7 @@ def _run(session: Session) -> int:
                 previous = signal.signal(signal.SIGTERM, terminate)
             if fmt.line_records and previous is not None:
                 hold = HoldLine()
-            _loop(session, fmt, log, hold)
+            _loop(session, fmt, log, hold, monitor)
         finally:
             if hold is not None:
                 hold.close()
@@ -86,22 +98,27 @@ def _run(session: Session) -> int:
     return Exit.OK  # not reached: only a signal or an error ends the loop
 
 
-def _loop(session: Session, fmt: Format, log: PassLog | None, hold: HoldLine | None = None
-          ) -> None:
+def _loop(session: Session, fmt: Format, log: PassLog | None, hold: HoldLine | None = None,
+          kind: MonitorClass | None = None) -> None:
     opts, env = session.opts, session.env
-    monitor = (SectionsMonitor if wanted(opts) else
-               ProcessesMonitor if opts.processes else ConnectionsMonitor)(session, fmt)
+    if kind is None:
+        kind = (SectionsMonitor if wanted(opts) else
+                ProcessesMonitor if opts.processes else ConnectionsMonitor)
+    monitor = kind(session, fmt)
     assert opts.interval is not None  # this mode runs only with an interval (cli.main)
     schedule = Schedule(opts.interval, env.monotonic, env.sleep)
-    for number in count(1):
-        started = schedule.begin()
-        with hold or nullcontext(), NoCycleCollection():
-            facts = monitor.show(number, env.wall_clock())
-            env.stdout.flush()
-        if log is not None:
-            log.write({"pass": number, "seconds": round(env.monotonic() - started, 6),
-                       "skipped": schedule.skipped, **facts})
-        schedule.pause()
+    try:
+        for number in count(1):
+            started = schedule.begin()
+            with hold or nullcontext(), NoCycleCollection():
+                facts = monitor.show(number, env.wall_clock())
+                env.stdout.flush()
+            if log is not None:
+                log.write({"pass": number, "seconds": round(env.monotonic() - started, 6),
+                           "skipped": schedule.skipped, **facts})
+            schedule.pause()
+    finally:
+        monitor.close()
 
 
 class Schedule:
@@ -206,6 +223,9 @@ class ConnectionsMonitor:
         session.bound_caches()
         return {"rows": self.rows, "owners": self.owners.how if self.owners else None}
 
+    def close(self) -> None:
+        """Nothing of its own is open (the session's netlink source is the session's)."""
+
     def _counted(self, batches: Iterator[SocketBatch], kept: list[SocketBatch] | None
                  ) -> Iterator[SocketBatch]:
         for batch in batches:
@@ -242,6 +262,9 @@ class ProcessesMonitor:
                                                     "pass": number, "host": session.host()})
         self.notes.say(notes(conns))
         return {"rows": len(rows), "owners": self.owners.how}
+
+    def close(self) -> None:
+        """Nothing of its own is open."""
 
 
 class SectionsMonitor:
@@ -287,6 +310,9 @@ class SectionsMonitor:
         self.notes.say(section_notes(sections))
         return {"rows": None, "owners": None}
 
+    def close(self) -> None:
+        """Nothing of its own is open."""
+
     def _readings(self, key: str, view: Any, snapshot: Any
                   ) -> tuple[dict[str, int], dict[str, Route]]:
         return section_readings(self.session.opts, key, view, snapshot)
@@ -321,13 +347,18 @@ class Notes:
 
     def __init__(self, session: Session):
         self.session = session
-        self.seen: dict[str, float] = {}  # note without its digits -> when it was last present
+        self.seen: dict[object, float] = {}  # note without its digits -> when it was last present
 
     def say(self, notes: Iterable[str]) -> None:
+        self.say_keyed((note.translate(_DIGITS), note) for note in notes)
+
+    def say_keyed(self, notes: Iterable[tuple[object, str]]) -> None:
+        """``(kind, note)`` pairs: the note is said as ``say`` says it, the same note being one
+        of the same kind (--all-netns: a namespace that cannot be read is its inode and why,
+        whatever else the line says)."""
         now = self.session.env.monotonic()
         seen = self.seen
-        for note in notes:
-            kind = note.translate(_DIGITS)
+        for kind, note in notes:
             last = seen.get(kind)
             if last is None or now - last > _QUIET:
                 self.session.say(note)
