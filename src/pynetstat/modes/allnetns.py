@@ -9,20 +9,18 @@ from pynetstat.errors import Exit
 from pynetstat.formats import chosen
 from pynetstat.model.changes import Snapshot, connection_changes, namespace_changes
 from pynetstat.modes import wanted
+from pynetstat.modes.interval import ConnectionsMonitor
 from pynetstat.session import NoCycleCollection, Session
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from pynetstat.env import Environment
-    from pynetstat.formats import ConnectionChangeWriter, Format, Head
+    from pynetstat.formats import Connections, Format, Head
     from pynetstat.linux.allnetns import AllNamespaces
     from pynetstat.linux.netlink import NetlinkSource
     from pynetstat.model.changes import ConnectionChange
     from pynetstat.model.netns import NetNamespace
     from pynetstat.model.sockets import SocketBatch
-    from pynetstat.modes.interval import Notes
     from pynetstat.options import Options
 
 
@@ -110,31 +108,24 @@ def _own_inode(session: Session) -> int | None:
 # same inode at the next pass is the same namespace. A namespace that no discovery finds any
 # more is said gone, and its socket closed.
 
-_NONE = Snapshot([])  # a namespace's sockets before it appeared, after it went away
-
-
-class AllNamespacesMonitor:
+class AllNamespacesMonitor(ConnectionsMonitor):
     """The connection table (or -e, -s, -r) of every namespace, pass after pass."""
 
     def __init__(self, session: Session, fmt: Format):
-        from pynetstat.modes.interval import Notes
         from pynetstat.session import EveryNamespaceInterfaceNames
 
-        self.session = session
-        self.fmt = fmt
+        super().__init__(session, fmt)
+        self.owners = None  # one walk per pass for all namespaces (linux/allnetns.collect)
         self.sections = wanted(session.opts)
         self.held: dict[int, NetlinkSource] = {}  # namespace inode -> its netlink source
         self.present: dict[int, NetNamespace] | None = None  # the last pass's, by inode
-        self.previous: dict[int, Snapshot] | None = None  # with --changes: sockets by namespace
-        self.writer: ConnectionChangeWriter | None = None  # with --changes, after the first
-        self.notes: Notes = Notes(session)
         self.names = EveryNamespaceInterfaceNames({}, _own_inode(session))
         session.ifname = self.names
-        self.rows = 0
 
     def show(self, number: int, stamp: float) -> dict[str, object]:
         from pynetstat.linux.allnetns import collect
         from pynetstat.model.netns_labels import namespace_note_items
+        from pynetstat.views.connections import notes
 
         session = self.session
         every = collect(session.opts, session.env, self.held)
@@ -145,12 +136,13 @@ class AllNamespacesMonitor:
             if events:
                 self.fmt.write_namespace_changes(session.env.stdout, events, stamp, number)
         self.present = present
-        self.rows = 0
         if self.sections:
             self.notes.say(_section_displays(session, every, {
                 "type": "display", "timestamp": stamp, "pass": number, "host": session.host()}))
         else:
-            self._connections(every, number, stamp)
+            self.display(every, number, stamp)
+            self.notes.say(notes(every, namespaces=False))
+            session.bound_caches()
         self.notes.say_keyed(namespace_note_items(every))
         return {"rows": None if self.sections else self.rows,
                 "owners": None if every.owners is None else "walk",
@@ -165,68 +157,37 @@ class AllNamespacesMonitor:
         self.held = held
         self.names.update({p.namespace.inode: p.netlink for p in every.parts})
 
-    def _connections(self, every: AllNamespaces, number: int, stamp: float) -> None:
-        from pynetstat.views.connections import notes
-
-        session = self.session
-        opts, out = session.opts, session.env.stdout
-        if self.previous is None or not opts.changes:
-            kept: list[SocketBatch] | None = [] if opts.changes else None
-            head = {"type": "display", "timestamp": stamp, "pass": number, "host": session.host()}
-            batches = session.in_order(self._counted(iter(every), kept))
-            self.fmt.write_connections(out, every, batches, head)
-            if kept is not None:
-                self.previous = _by_namespace(every, kept)
-                self.writer = writer = self.fmt.connection_changes(out)
-                writer.begin()
-        else:
-            current = _by_namespace(every, list(self._counted(iter(every), None)))
-            for ns, _why in every.unread:
-                # found but not read this time: its sockets are not known to have changed
-                if ns.inode in self.previous:
-                    current[ns.inode] = self.previous[ns.inode]
-            changes = _changes(self.previous, current)
-            self.previous = current
-            if changes:
-                if session.names is not None:
-                    session.names.resolve_hosts(c.sock.remote_address for c in changes)
-                assert self.writer is not None  # made with the first display, as previous was
-                self.writer.write(changes, stamp, number)
-        session.bound_caches()
-        for note in notes(every, namespaces=False):
-            self.notes.say((note,))
-
-    def _counted(self, batches: Iterator[SocketBatch], kept: list[SocketBatch] | None
-                 ) -> Iterator[SocketBatch]:
+    def snapshot(self, conns: Connections, batches: list[SocketBatch]) -> dict[int, Snapshot]:
+        """A pass's sockets as one ``Snapshot`` per namespace read, by inode, in the pass's
+        order; a namespace found but not read this time keeps the last pass's (its sockets are
+        not known to have changed)."""
+        every: AllNamespaces = conns  # type: ignore[assignment]  # this monitor's collect
+        groups: dict[int, list[SocketBatch]] = {p.namespace.inode: [] for p in every.parts}
         for batch in batches:
-            self.rows += len(batch)
-            if kept is not None:
-                kept.append(batch)
-            yield batch
+            assert batch.netns is not None  # every batch of --all-netns is tagged
+            groups[batch.netns.inode].append(batch)
+        out = {inode: Snapshot(group) for inode, group in groups.items()}
+        if self.previous is not None:
+            for ns, _why in every.unread:
+                if ns.inode in self.previous:
+                    out[ns.inode] = self.previous[ns.inode]
+        return out
+
+    def changes(self, before: dict[int, Snapshot], after: dict[int, Snapshot],
+                conns: Connections) -> list[ConnectionChange]:
+        """The connections of namespaces gone closed (in the earlier pass's order), then each
+        namespace's changes in the later pass's order: ``connection_changes`` namespace by
+        namespace, so a socket is matched only within its own namespace. A namespace that was
+        not there has no sockets (an empty ``Snapshot``)."""
+        out = []
+        for inode, snapshot in before.items():
+            if inode not in after:
+                out += connection_changes(snapshot, Snapshot([]))
+        for inode, snapshot in after.items():
+            out += connection_changes(before.get(inode) or Snapshot([]), snapshot)
+        return out
 
     def close(self) -> None:
         for netlink in self.held.values():
             netlink.close()
         self.held = {}
-
-
-def _by_namespace(every: AllNamespaces, batches: list[SocketBatch]) -> dict[int, Snapshot]:
-    """A pass's sockets as one ``Snapshot`` per namespace read, by inode, in the pass's order."""
-    groups: dict[int, list[SocketBatch]] = {p.namespace.inode: [] for p in every.parts}
-    for batch in batches:
-        assert batch.netns is not None  # every batch of --all-netns is tagged
-        groups[batch.netns.inode].append(batch)
-    return {inode: Snapshot(group) for inode, group in groups.items()}
-
-
-def _changes(before: dict[int, Snapshot], after: dict[int, Snapshot]) -> list[ConnectionChange]:
-    """The connections of namespaces gone closed (in the earlier pass's order), then each
-    namespace's changes in the later pass's order: ``connection_changes`` namespace by
-    namespace, so a socket is matched only within its own namespace."""
-    out = []
-    for inode, snapshot in before.items():
-        if inode not in after:
-            out += connection_changes(snapshot, _NONE)
-    for inode, snapshot in after.items():
-        out += connection_changes(before.get(inode, _NONE), snapshot)
-    return out

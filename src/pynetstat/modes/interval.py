@@ -39,9 +39,14 @@ if TYPE_CHECKING:
     from typing import Any, Protocol
 
     from pynetstat.env import Environment
-    from pynetstat.formats import ConnectionChangeWriter, CounterChangeWriter, Format
+    from pynetstat.formats import (
+        ConnectionChangeWriter,
+        Connections,
+        CounterChangeWriter,
+        Format,
+    )
     from pynetstat.linux.owner_cache import OwnerCache
-    from pynetstat.model.changes import CounterChange, Route
+    from pynetstat.model.changes import ConnectionChange, CounterChange, Route
     from pynetstat.model.sockets import SocketBatch
     from pynetstat.modes.signals import HoldLine
     from pynetstat.options import Options
@@ -193,7 +198,9 @@ class ConnectionsMonitor:
             from pynetstat.linux.owner_cache import OwnerCache
 
             self.owners = OwnerCache(session.env.proc_root)
-        self.previous: Snapshot | None = None  # with --changes
+        # with --changes: the last pass's sockets (``snapshot``); ``Any``: --all-netns keeps
+        # one per namespace
+        self.previous: Any = None
         self.writer: ConnectionChangeWriter | None = None  # with --changes, after the first
         self.notes = Notes(session)
         self.rows = 0
@@ -203,30 +210,43 @@ class ConnectionsMonitor:
         from pynetstat.views.connections import notes
 
         session = self.session
-        opts, env = session.opts, session.env
-        conns = collect(opts, env, session.netlink, self.owners)
+        conns = collect(session.opts, session.env, session.netlink, self.owners)
+        self.display(conns, number, stamp)
+        self.notes.say(notes(conns))
+        session.bound_caches()
+        return {"rows": self.rows, "owners": self.owners.how if self.owners else None}
+
+    def display(self, conns: Connections, number: int, stamp: float) -> None:
+        """The whole table; with --changes, after the first pass, what changed since the pass
+        before (``snapshot`` and ``changes`` say how sockets are kept and compared)."""
+        session = self.session
+        opts, out = session.opts, session.env.stdout
         self.rows = 0
         if self.previous is None or not opts.changes:
             kept: list[SocketBatch] | None = [] if opts.changes else None
             head = {"type": "display", "timestamp": stamp, "pass": number, "host": session.host()}
             batches = session.in_order(self._counted(iter(conns), kept))
-            self.fmt.write_connections(env.stdout, conns, batches, head)
+            self.fmt.write_connections(out, conns, batches, head)
             if kept is not None:
-                self.previous = Snapshot(kept)
-                self.writer = writer = self.fmt.connection_changes(env.stdout)
+                self.previous = self.snapshot(conns, kept)
+                self.writer = writer = self.fmt.connection_changes(out)
                 writer.begin()
         else:
-            current = Snapshot(list(self._counted(iter(conns), None)))
-            changes = connection_changes(self.previous, current)
+            current = self.snapshot(conns, list(self._counted(iter(conns), None)))
+            changes = self.changes(self.previous, current, conns)
             self.previous = current
             if changes:
                 if session.names is not None:
                     session.names.resolve_hosts(c.sock.remote_address for c in changes)
                 assert self.writer is not None  # made with the first display, as previous was
                 self.writer.write(changes, stamp, number)
-        self.notes.say(notes(conns))
-        session.bound_caches()
-        return {"rows": self.rows, "owners": self.owners.how if self.owners else None}
+
+    def snapshot(self, conns: Connections, batches: list[SocketBatch]) -> Any:
+        """A pass's sockets as ``changes`` compares them."""
+        return Snapshot(batches)
+
+    def changes(self, before: Any, after: Any, conns: Connections) -> list[ConnectionChange]:
+        return connection_changes(before, after)
 
     def close(self) -> None:
         """Nothing of its own is open (the session's netlink source is the session's)."""
