@@ -315,3 +315,18 @@ def test_unreadable_namespaces_said_once():
     for display in displays:
         unread = {u["netns"]["inode"] for u in display["unread_namespaces"]}
         assert {inodes["k15a"], inodes["k15gone"]} <= unread
+
+
+def test_sections_every_pass_one_line_per_namespace():
+    """-s with an interval: every pass, one JSON line per namespace with the pass's envelope
+    and its ``netns``, the scene's four namespaces each once."""
+    scene = run_scene(["--all-netns", "-s", "-p", "tcp", "--json", "0.2"])
+    inodes = scene["inodes"]
+    by_pass: dict[int, list[int]] = {}
+    for doc in json_lines(scene["out"]):
+        assert doc["type"] == "display" and "statistics" in doc
+        by_pass.setdefault(doc["pass"], []).append(doc["netns"]["inode"])
+    assert len(by_pass) >= 2
+    for number in sorted(by_pass)[:-1]:  # the last may be cut by Ctrl+C
+        assert sorted(by_pass[number]) == sorted(inodes[k] for k in ("host", "k15a", "k15gone",
+                                                                     "unshared"))
