@@ -330,3 +330,22 @@ def test_sections_every_pass_one_line_per_namespace():
     for number in sorted(by_pass)[:-1]:  # the last may be cut by Ctrl+C
         assert sorted(by_pass[number]) == sorted(inodes[k] for k in ("host", "k15a", "k15gone",
                                                                      "unshared"))
+
+
+def test_csv_changes_carry_the_namespace():
+    """--csv --changes: the rows of the new connection (``added``) carry k15a in their netns_
+    columns; a namespace gone or new has no row (one table) and is said on stderr, once."""
+    scene = run_scene(["--all-netns", "-an", "-p", "tcp", "--port", "PORT", "--csv",
+                       "--changes", "0.2"], "changes")
+    inodes, port, client = scene["inodes"], scene["port"], scene["client_port"]
+    rows = read_csv(scene["out"])
+    at = {name: i for i, name in enumerate(rows[0])}
+    assert rows[0][:5] == ["timestamp", "pass", "host", "change", "previous_state"]
+    changed = sorted((r[at["change"]], r[at["netns_label"]], int(r[at["netns_inode"]]),
+                      int(r[at["local_port"]]), int(r[at["remote_port"]]))
+                     for r in rows[1:] if r[at["change"]])
+    assert changed == sorted([("added", "k15a", inodes["k15a"], client, port),
+                              ("added", "k15a", inodes["k15a"], port, client)])
+    assert scene["err"].splitlines() == [
+        f"pynetstat: network namespace {inodes['k15gone']} (k15gone) went away",
+        f"pynetstat: network namespace {inodes['k15new']} (k15new) appeared"]

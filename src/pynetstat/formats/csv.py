@@ -198,7 +198,7 @@ class ConnectionChangeCsv:
         self.session = session
         opts = session.opts
         self.spread = spread_columns(opts.extension_groups)
-        self.netns = NetnsCells() if with_netns(opts) else None
+        self.netns = with_netns(opts)
         self.owner_json = None
         if opts.executables:
             from pynetstat.render.owners import owner_json
@@ -224,12 +224,14 @@ class ConnectionChangeCsv:
             rows.append((*lead, change.kind, previous, *row_cells(record, self.spread)))
         text = io.StringIO()
         csv.writer(text).writerows(rows)
-        if self.netns is None:
+        if not self.netns:
             self.out.write(text.getvalue())
             return
-        # each change's row with the cells of its own namespace
+        # each change's row with the cells of its own namespace (cells made for this pass's
+        # namespace records: NetnsCells knows them by id)
+        cells = NetnsCells()
         for line, change in zip(text.getvalue().split("\r\n"), changes):
-            self.out.write(self.netns.append(line + "\r\n", change.netns))
+            self.out.write(cells.append(line + "\r\n", change.netns))
 
 
 class CounterChangeCsv:

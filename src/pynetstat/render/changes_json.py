@@ -42,7 +42,6 @@ class ConnectionChangeJson:
         self.ifname = ifname
         # --all-netns: a scope is an ifindex of the row's namespace (session.InterfaceNames.within)
         self.within = getattr(ifname, "within", None)
-        self.netns_json: dict[int, dict[str, object]] = {}  # id(namespace) -> its netns object
         self.owner_json = None
         if opts.executables:
             from pynetstat.render.owners import owner_json
@@ -54,6 +53,9 @@ class ConnectionChangeJson:
 
     def write(self, changes: list[ConnectionChange], stamp: float, number: int) -> None:
         out = []
+        # id(namespace) -> its netns object, for this pass's records only (a pass's namespace
+        # records live as long as it: an id is not reused meanwhile)
+        spaces: dict[int, dict[str, object]] = {}
         for change in changes:
             doc = _head("connection", stamp, number, self.host, change.kind)
             doc["previous_state"] = (None if change.previous_state is None
@@ -64,9 +66,9 @@ class ConnectionChangeJson:
                 change.sock, change.owners if self.with_owners else None, self.names,
                 ifname, self.owner_json)
             if ns is not None:  # --netns, --all-netns: as every row of a display (docs/json.md)
-                netns = self.netns_json.get(id(ns))
+                netns = spaces.get(id(ns))
                 if netns is None:
-                    netns = self.netns_json[id(ns)] = netns_json(ns)
+                    netns = spaces[id(ns)] = netns_json(ns)
                 record["netns"] = netns
             out.append(json.dumps(doc) + "\n")
         self.out.write("".join(out))

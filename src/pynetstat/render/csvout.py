@@ -131,7 +131,8 @@ def netns_values(doc: dict[str, Any]) -> list[object]:
 
 class NetnsCells:
     """The namespace cells of a batch's rows: the text the csv module writes for them, with the
-    comma before, made once per namespace."""
+    comma before, made once per namespace. Namespaces are known by ``id``: one of these serves
+    one display or one pass's changes, while the namespace records it met are alive."""
 
     def __init__(self) -> None:
         self.texts: dict[int, str] = {}  # id(namespace) -> ",inode,label,..."
