@@ -128,7 +128,10 @@ tool.send_signal(signal.SIGINT)
 tool.wait(timeout=60)
 while len(out) + len(err) < 2:
     time.sleep(0.01)
-scene.update(status=tool.returncode, out=out[0].decode(), err=err[0].decode(), passes=passes())
+with open(log) as f:
+    pass_log = [json.loads(line) for line in f]
+scene.update(status=tool.returncode, out=out[0].decode(), err=err[0].decode(),
+             passes=len(pass_log), pass_log=pass_log)
 scene["once"] = [subprocess.run([*prefix, "-m", "pynetstat", *args], capture_output=True,
                                 env=env).stdout.decode() for args in after]
 for p in procs:
@@ -295,6 +298,10 @@ def test_csv_rows_equal_the_json_rows():
     assert len(by_pass) >= 4
     for number in sorted(by_pass, key=int)[:-1]:  # the last may be cut by Ctrl+C
         assert_rows_equal([header, *by_pass[number]], records, lead=3)
+    # the owners were kept from pass to pass (one lookup for every namespace's sockets), and
+    # still equal a single run's
+    assert [p["owners"] for p in scene["pass_log"][:3]] == ["walk", "reused", "reused"]
+    assert all(p["namespaces"] == 4 for p in scene["pass_log"])
 
 
 def test_unreadable_namespaces_said_once():

@@ -15,7 +15,7 @@ from pynetstat.model.sockets import TCP_BOUND_INACTIVE, Owner
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     from pynetstat.env import Environment
     from pynetstat.kinds import SocketKind
@@ -77,6 +77,13 @@ class ConnectionSet:
         self._owners: dict[int, Owner] = {} if reuse is None else reuse.records
         # read_process's own cache, keyed by (pid, start time)
         self._process_cache: dict = {} if reuse is None else reuse.process_cache
+        self._dumped: list[SocketBatch] | None = None  # prefetch's batches
+
+    def prefetch(self) -> list[SocketBatch]:
+        """Dump now, before any owner is joined (--all-netns with an interval: one owner lookup
+        for the sockets of every namespace, ``linux.allnetns``); iterating gives these."""
+        self._dumped = list(self._dump())
+        return self._dumped
 
     def __iter__(self) -> Iterator[SocketBatch]:
         """Batches of sockets, with ``owners`` filled in when owners were asked for, and
@@ -89,7 +96,9 @@ class ConnectionSet:
         batch.netns = self.netns
         return batch
 
-    def _batches(self) -> Iterator[SocketBatch]:
+    def _dump(self) -> Iterator[SocketBatch]:
+        """The batches of the kinds listed, as the kernel (or /proc) gives them; with an owner
+        filter, only the sockets of its processes."""
         ends = None if self.owner_select is None else self.owner_select.ends
         ext = None
         if self.opts.extension_groups:
@@ -104,7 +113,12 @@ class ConnectionSet:
                                ends, ext, joint=True)
         if self.owner_select is not None:
             batches = filter(None, map(self.owner_select.select, batches))
-        elif self.reuse is not None and self.opts.wants_owners:
+        return batches
+
+    def _batches(self) -> Iterator[SocketBatch]:
+        batches: Iterable[SocketBatch] = (self._dump() if self._dumped is None
+                                          else self._dumped)
+        if self.owner_select is None and self.reuse is not None and self.opts.wants_owners:
             batches = list(batches)
             # a UNIX socket's peer is looked up too (the peer join below)
             self.owners = self.reuse.lookup([batch.inode for batch in batches]

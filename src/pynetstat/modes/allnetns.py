@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pynetstat.env import Environment
     from pynetstat.formats import Connections, Format, Head
-    from pynetstat.linux.allnetns import AllNamespaces
+    from pynetstat.linux.allnetns import AllNamespaces, SharedOwners
     from pynetstat.linux.netlink import NetlinkSource
     from pynetstat.model.changes import ConnectionChange
     from pynetstat.model.netns import NetNamespace
@@ -115,7 +115,13 @@ class AllNamespacesMonitor(ConnectionsMonitor):
         from pynetstat.session import EveryNamespaceInterfaceNames
 
         super().__init__(session, fmt)
-        self.owners = None  # one walk per pass for all namespaces (linux/allnetns.collect)
+        self.owners = None
+        # owners kept from pass to pass, looked up for every namespace's sockets together
+        self.kept: SharedOwners | None = None
+        if session.opts.wants_owners:
+            from pynetstat.linux.allnetns import SharedOwners
+
+            self.kept = SharedOwners(session.env.proc_root)
         self.sections = wanted(session.opts)
         self.held: dict[int, NetlinkSource] = {}  # namespace inode -> its netlink source
         self.present: dict[int, NetNamespace] | None = None  # the last pass's, by inode
@@ -128,7 +134,7 @@ class AllNamespacesMonitor(ConnectionsMonitor):
         from pynetstat.views.connections import notes
 
         session = self.session
-        every = collect(session.opts, session.env, self.held)
+        every = collect(session.opts, session.env, self.held, self.kept)
         self._hold(every)
         present = {ns.inode: ns for ns in every.discovery.namespaces}
         if self.present is not None:
@@ -145,7 +151,8 @@ class AllNamespacesMonitor(ConnectionsMonitor):
             session.bound_caches()
         self.notes.say_keyed(namespace_note_items(every))
         return {"rows": None if self.sections else self.rows,
-                "owners": None if every.owners is None else "walk",
+                "owners": ("walk" if every.owners is not None else None if self.kept is None
+                           or self.kept.owners is None else self.kept.cache.how),
                 "namespaces": len(every.parts)}
 
     def _hold(self, every: AllNamespaces) -> None:
