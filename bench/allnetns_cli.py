@@ -6,6 +6,7 @@ Usage (as root; stdlib only; the venv's interpreter)::
 
     .venv/bin/python bench/allnetns_cli.py [--namespaces 50] [--sockets 2000] [--repeat 3]
                                            [--compare CHECKOUT] [--child-ehash N]
+                                           [--interval-passes N]
 
 It makes ``--namespaces`` namespaces (``ip netns add k15bench-<pid>-<i>``), then one,
 ``...-one``, holding as many sockets as all of them together. Each namespace gets listeners
@@ -22,6 +23,11 @@ each command ``--repeat`` times in rounds, stdout on /dev/null, best and median:
 * with ``--compare CHECKOUT`` (another checkout, say ``git archive REV | tar -x -C DIR``), its
   ``pynetstat --all-netns -ano`` and ``--netns ONE -ano`` too, in the same rounds: a before and
   after measured under the same load.
+
+With ``--interval-passes N``, also ``pynetstat --all-netns -ano 0.01`` and the same with
+``--changes`` (passes back to back): the median wall and CPU time of N passes after the first,
+from the pass log, beside the single run's in the same rounds (a pass has no interpreter
+start-up to pay, nor, with the namespaces' netlink sockets kept, a setns).
 
 Everything it made is removed at the end, also on error (and on SIGTERM).
 
@@ -112,15 +118,43 @@ def _once(argv: list[str]) -> tuple[float, float]:
     return took, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def _passes(argv: list[str], n: int) -> tuple[float, float]:
+    """Interval mode: start ``argv`` (an interval), let it make ``n`` + 1 passes, stop it
+    (SIGINT); the median wall and CPU time of passes 2 to ``n`` + 1, from its pass log
+    (``PYNETSTAT_PASS_TIMES``: ``seconds`` and ``cpu``, the pass alone, start-up not
+    included)."""
+    import json
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("r", prefix="allnetns-passes-", suffix=".jsonl") as log:
+        env = dict(os.environ, PYNETSTAT_PASS_TIMES=log.name)
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=env)
+        try:
+            lines: list[str] = []
+            while len(lines) < n + 1:
+                if proc.poll() is not None:
+                    raise SystemExit(f"{argv} ended ({proc.returncode})")
+                time.sleep(0.05)
+                lines += log.readlines()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait()
+    passes = [json.loads(line) for line in lines[1:n + 1]]
+    return (statistics.median(p["seconds"] for p in passes),
+            statistics.median(p["cpu"] for p in passes))
+
+
 def _count(argv: list[str]) -> int:
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     return sum(1 for line in out.splitlines() if " TCP " in f" {line} ")
 
 
 def _phase(names: list[str], sockets: int, commands: dict[str, list[str]],
-           repeat: int) -> dict[str, list[float]]:
+           repeat: int, passes: int = 0) -> dict[str, list[float]]:
     """Make the namespaces and their sockets, time each command ``repeat`` times in rounds,
-    remove everything (also on error)."""
+    remove everything (also on error). A command whose key ends in "per pass" runs in interval
+    mode: its times are the median of ``passes`` passes of each round (``_passes``)."""
     holders: list = []
     try:
         batch = "".join(f"netns add {n}\n" for n in names)
@@ -132,15 +166,20 @@ def _phase(names: list[str], sockets: int, commands: dict[str, list[str]],
         print(f"  made {len(names) * sockets} sockets in {len(names)} namespace(s), "
               f"{len(holders)} holders, in {time.perf_counter() - t0:.1f} s", flush=True)
         for key, argv in commands.items():
-            if key.startswith("pynetstat"):
+            if key.startswith("pynetstat") and not key.endswith("per pass"):
                 print(f"  {key}: {_count(argv)} TCP rows", flush=True)
         times: dict[str, list[float]] = {key: [] for key in commands}
         cpu: dict[str, list[float]] = {key: [] for key in commands}
         for _ in range(repeat):
             for key, argv in commands.items():
-                took, used = _once(argv)
+                took, used = _passes(argv, passes) if key.endswith("per pass") else _once(argv)
                 times[key].append(took)
                 cpu[key].append(used)
+        for key in [k for k in commands if k.endswith("per pass")]:
+            once = key.split(", ")[0] + " -ano"
+            if once in cpu:
+                print(f"  {key} / {once} (CPU, medians, same rounds): "
+                      f"{statistics.median(cpu[key]) / statistics.median(cpu[once]):.2f}")
         for key, took in times.items():
             print(f"  {key}: {min(took):.3f} s / {statistics.median(took):.3f} s wall, "
                   f"CPU (user+sys) median {statistics.median(cpu[key]):.3f} s", flush=True)
@@ -161,6 +200,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--compare", metavar="CHECKOUT",
                     help="another checkout whose pynetstat is timed in the same rounds")
+    ap.add_argument("--interval-passes", type=int, default=0, metavar="N",
+                    help="also time N passes of --all-netns -ano in interval mode (and with "
+                         "--changes), each pass against a single run, in the same rounds")
     ap.add_argument("--child-ehash", type=int, metavar="N",
                     help="net.ipv4.tcp_child_ehash_entries for the namespaces the bench makes")
     args = ap.parse_args()
@@ -177,6 +219,10 @@ def main() -> int:
     loop = f"for ns in {' '.join(names)}; do ip netns exec $ns ss -tanp; done"
     many = {"pynetstat --all-netns -ano": [*py, "--all-netns", "-ano"],
             "shell loop of ip netns exec NS ss -tanp": ["sh", "-c", loop]}
+    if args.interval_passes:
+        many["pynetstat --all-netns, -ano 0.01 per pass"] = [*py, "--all-netns", "-ano", "0.01"]
+        many["pynetstat --all-netns, -ano --changes 0.01 per pass"] = [
+            *py, "--all-netns", "-ano", "--changes", "0.01"]
     single = {"pynetstat --netns ONE -ano": [*py, "--netns", one, "-ano"]}
     if args.compare:
         other = [sys.executable, os.path.join(os.path.abspath(args.compare), "pynetstat")]
@@ -195,7 +241,7 @@ def main() -> int:
         print(f"net.ipv4.tcp_child_ehash_entries = {args.child_ehash} (was {before}): each "
               "namespace made has a TCP hash table of its own", flush=True)
     try:
-        times = _phase(names, args.sockets, many, args.repeat)
+        times = _phase(names, args.sockets, many, args.repeat, args.interval_passes)
         times |= _phase([one], total, single, args.repeat)
     finally:
         if before is not None:

@@ -168,8 +168,9 @@ def parse_args(argv: list[str]) -> Options:
 def _check_netns(opts: Options) -> None:
     """--netns shows one namespace in any listing mode, --serve and --live (their collectors
     read through the namespace's netlink source, as interval mode does); --all-netns shows all,
-    once (an interval, an exporter or a live view across namespaces is not done yet: refused,
-    not half shown)."""
+    once or every interval, with --changes and --csv for the connection table (an exporter, a
+    live view, the counters' changes and CSV sections across namespaces are not done yet:
+    refused, not half shown)."""
     if opts.netns is not None and opts.all_netns:
         raise UsageError("--netns cannot be combined with --all-netns")
     if opts.netns == "":
@@ -183,10 +184,11 @@ def _check_netns(opts: Options) -> None:
                                        ("--close", opts.close),
                                        ("--live", opts.live and opts.all_netns))
               if given]
-    if opts.all_netns and opts.interval is not None:
-        others.append("an interval")
-    if opts.all_netns and opts.csv:
-        others.append("--csv")
+    sections = [flag for flag, given in (("-e", opts.ethernet), ("-s", opts.statistics),
+                                         ("-r", opts.routes)) if given]
+    if opts.all_netns and sections:
+        others += [f"{flag} {sections[0]}" for flag, given in (("--changes", opts.changes),
+                                                               ("--csv", opts.csv)) if given]
     if others:
         raise UsageError(f"{name} cannot be combined with {others[0]}")
 

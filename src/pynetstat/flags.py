@@ -303,7 +303,9 @@ FLAGS: tuple[Flag, ...] = (
          long="netns", arg="TARGET"),
     Flag("all_netns", "The connections of every network namespace on the host, each row "
          "labelled in a Namespace column: its container, pod, ip netns name, host, or inode. "
-         "Owners are host PIDs. Namespaces that cannot be read are named on stderr.",
+         "Owners are host PIDs. Namespaces that cannot be read are named on stderr. With an "
+         "interval, every pass across every namespace (--changes: a namespace that appears "
+         "or goes away is said); JSON and CSV rows carry the namespace.",
          long="all-netns"),
     # "-?" and "/?": what a Windows netstat user types first.
     Flag("help", "Shows this help.", short="h", long="help", hidden=("-?", "/?")),

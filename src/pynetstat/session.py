@@ -88,6 +88,12 @@ class EveryNamespaceInterfaceNames(InterfaceNames):
         self.own = own
         self.each: dict[int, InterfaceNames] = {}
 
+    def update(self, netlinks: dict[int, NetlinkSource]) -> None:
+        """Interval mode: the namespaces of a new pass. Their link tables are read again when a
+        row needs a name (an interface may have come or gone since)."""
+        self.netlinks = netlinks
+        self.each = {}
+
     def within(self, netns: NetNamespace | None) -> InterfaceNames:
         if netns is None or netns.inode == self.own or netns.inode not in self.netlinks:
             return self

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from pynetstat.linux.allnetns import AllNamespaces
     from pynetstat.linux.connections import ConnectionSet
-    from pynetstat.model.changes import ConnectionChange, CounterChange, Route
+    from pynetstat.model.changes import ConnectionChange, CounterChange, NamespaceChange, Route
     from pynetstat.model.evidence import Finding
     from pynetstat.model.sockets import SocketBatch
     from pynetstat.options import Options
@@ -63,6 +63,9 @@ if TYPE_CHECKING:
         def connection_changes(self, out: TextIO) -> ConnectionChangeWriter: ...
 
         def counter_changes(self, out: TextIO) -> CounterChangeWriter: ...
+
+        def write_namespace_changes(self, out: TextIO, changes: list[NamespaceChange],
+                                    stamp: float, number: int) -> None: ...
 
         def write_findings(self, out: TextIO, findings: list[Finding], processes: int,
                            notes: list[str], status: int) -> None: ...

@@ -11,15 +11,18 @@ What JSON puts after the rows (sources, what could not be read) is said on stder
 from __future__ import annotations
 
 import csv
+import io
 
 from pynetstat.render.csvout import (
     CONNECTION_CHANGE,
     COUNTER_COLUMNS,
     INTERVAL,
+    NETNS_COLUMNS,
     ROUTE_CHANGE_COLUMNS,
     ROUTE_COLUMNS,
     SECTION_TABLES,
     ConnectionRows,
+    NetnsCells,
     connection_columns,
     record_cells,
     route_records,
@@ -34,8 +37,9 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
     from pynetstat.formats import Connections, Format
-    from pynetstat.model.changes import ConnectionChange, CounterChange
+    from pynetstat.model.changes import ConnectionChange, CounterChange, NamespaceChange
     from pynetstat.model.sockets import SocketBatch
+    from pynetstat.options import Options
     from pynetstat.render.csvout import OwnerJson
     from pynetstat.session import Session
 
@@ -70,6 +74,9 @@ class CsvFormat:
         groups = session.opts.extension_groups
         spread = spread_columns(groups)
         columns = (CONNECTION_CHANGE[1:] if changes else ()) + connection_columns(spread)
+        netns = NetnsCells() if with_netns(session.opts) else None
+        if netns is not None:
+            columns += NETNS_COLUMNS
         prefix = self._start(out, columns, head)
         if changes:
             prefix += (None,)  # previous_state
@@ -91,6 +98,8 @@ class CsvFormat:
         size = 0
         for batch in batches:
             text = encoder.text(batch)
+            if netns is not None:
+                text = netns.append(text, batch.netns)
             pending.append(text)
             size += len(text)
             if size > _FLUSH:
@@ -135,6 +144,16 @@ class CsvFormat:
     def counter_changes(self, out: TextIO) -> CounterChangeCsv:
         return CounterChangeCsv(out, self.session)
 
+    def write_namespace_changes(self, out: TextIO, changes: list[NamespaceChange], stamp: float,
+                                number: int) -> None:
+        """One table has no row for a namespace: said on stderr, as the notes are (its rows
+        carry it in the netns columns, and with --changes its connections come and go)."""
+        from pynetstat.model.netns_labels import netns_named
+
+        for change in changes:
+            self.session.say(f"network namespace {netns_named(change.netns)} "
+                             + ("appeared" if change.kind == "added" else "went away"))
+
     def write_findings(self, out: TextIO, findings: list[Any], processes: int, notes: list[str],
                        status: int) -> None:
         """One row per finding; its process, sockets and evidence as JSON text. The notes (what
@@ -156,6 +175,12 @@ class CsvFormat:
         writer.writerows(record_cells(c, BASELINE_COLUMNS) for c in changes)
 
 
+def with_netns(opts: Options) -> bool:
+    """Rows carry their namespace (``NETNS_COLUMNS``) with --netns and --all-netns, as JSON's
+    rows carry ``netns``."""
+    return opts.all_netns or opts.netns is not None
+
+
 _FLUSH = 1 << 16
 FINDING_COLUMNS = ("severity", "sign", "why", "process", "sockets", "evidence")
 # Every field a --diff change may have (audit/baseline.py): a listener's, a destination's, a new
@@ -173,6 +198,7 @@ class ConnectionChangeCsv:
         self.session = session
         opts = session.opts
         self.spread = spread_columns(opts.extension_groups)
+        self.netns = with_netns(opts)
         self.owner_json = None
         if opts.executables:
             from pynetstat.render.owners import owner_json
@@ -196,7 +222,16 @@ class ConnectionChangeCsv:
             previous = (None if change.previous_state is None
                         else spec_state_name(change.previous_state))
             rows.append((*lead, change.kind, previous, *row_cells(record, self.spread)))
-        csv.writer(self.out).writerows(rows)
+        text = io.StringIO()
+        csv.writer(text).writerows(rows)
+        if not self.netns:
+            self.out.write(text.getvalue())
+            return
+        # each change's row with the cells of its own namespace (cells made for this pass's
+        # namespace records: NetnsCells knows them by id)
+        cells = NetnsCells()
+        for line, change in zip(text.getvalue().split("\r\n"), changes):
+            self.out.write(cells.append(line + "\r\n", change.netns))
 
 
 class CounterChangeCsv:

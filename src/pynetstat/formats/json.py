@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
     from pynetstat.formats import Connections, Format, Head, Section
+    from pynetstat.model.changes import NamespaceChange
     from pynetstat.model.evidence import Finding
     from pynetstat.model.sockets import SocketBatch
     from pynetstat.render.changes_json import ConnectionChangeJson, CounterChangeJson
@@ -82,6 +83,12 @@ class JsonFormat:
         from pynetstat.render.changes_json import CounterChangeJson
 
         return CounterChangeJson(out, json_text(self.session.host()))
+
+    def write_namespace_changes(self, out: TextIO, changes: list[NamespaceChange], stamp: float,
+                                number: int) -> None:
+        from pynetstat.render.changes_json import namespace_records
+
+        out.write(namespace_records(changes, stamp, number, json_text(self.session.host())))
 
     def write_findings(self, out: TextIO, findings: list[Finding], processes: int, notes: list[str],
                        status: int) -> None:

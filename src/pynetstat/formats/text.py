@@ -17,6 +17,8 @@ The methods below are the contract every format keeps (``formats/__init__.py`` p
   exit status the findings give (docs/audit.md).
 - ``write_baseline_changes(out, changes, status)``: --diff's changes (``audit.baseline``'s
   dicts) and their exit status.
+- ``write_namespace_changes(out, changes, stamp, number)``: --all-netns with an interval, the
+  namespaces that appeared or went away since the pass before (``model.changes.NamespaceChange``).
 - ``line_records``: True when each display and change is one line of a stream that a reader
   parses line by line (JSON Lines), so that interval mode keeps a line from being cut midway.
 """
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
     from pynetstat.formats import Connections, Format, Head, Section
+    from pynetstat.model.changes import NamespaceChange
     from pynetstat.model.evidence import Finding
     from pynetstat.model.sockets import SocketBatch
     from pynetstat.render.changes_text import ConnectionChangeText, CounterChangeText
@@ -91,6 +94,12 @@ class TextFormat:
         from pynetstat.render.changes_text import CounterChangeText
 
         return CounterChangeText(out, self.session.opts, self.session.env.color)
+
+    def write_namespace_changes(self, out: TextIO, changes: list[NamespaceChange], stamp: float,
+                                number: int) -> None:
+        from pynetstat.render.changes_text import namespace_lines
+
+        out.write(namespace_lines(changes, stamp, self.session.env.color))
 
     def write_findings(self, out: TextIO, findings: list[Finding], processes: int, notes: list[str],
                        status: int) -> None:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pynetstat.env import Environment
     from pynetstat.kinds import SocketKind
     from pynetstat.linux.netlink import NetlinkSource
-    from pynetstat.linux.owner_cache import OwnerCache
+    from pynetstat.linux.owner_cache import OwnerReuse
     from pynetstat.linux.owners import OwnerMap
     from pynetstat.linux.process import ProcessCache
     from pynetstat.linux.recheck import Unowned
@@ -49,7 +49,7 @@ class ConnectionSet:
     """Rows plus the account of what was not seen. Iterate once."""
 
     def __init__(self, opts: Options, env: Environment, netlink: NetlinkSource | None,
-                 reuse: OwnerCache | None = None, owners: OwnerMap | None = None) -> None:
+                 reuse: OwnerReuse | None = None, owners: OwnerMap | None = None) -> None:
         self.opts = opts
         # --netns, --all-netns: the model.netns.NetNamespace every batch is tagged with
         self.netns = env.netns
@@ -88,6 +88,13 @@ class ConnectionSet:
         self._owners: dict[int, Owner] = {} if reuse is None else reuse.records
         # read_process's own cache, keyed by (pid, start time)
         self._process_cache: ProcessCache = {} if reuse is None else reuse.process_cache
+        self._dumped: list[SocketBatch] | None = None  # prefetch's batches
+
+    def prefetch(self) -> list[SocketBatch]:
+        """Dump now, before any owner is joined (--all-netns with an interval: one owner lookup
+        for the sockets of every namespace, ``linux.allnetns``); iterating gives these."""
+        self._dumped = list(self._dump())
+        return self._dumped
 
     def __iter__(self) -> Iterator[SocketBatch]:
         """Batches of sockets, with ``owners`` filled in when owners were asked for, and
@@ -100,7 +107,9 @@ class ConnectionSet:
         batch.netns = self.netns
         return batch
 
-    def _batches(self) -> Iterator[SocketBatch]:
+    def _dump(self) -> Iterable[SocketBatch]:
+        """The batches of the kinds listed, as the kernel (or /proc) gives them; with an owner
+        filter, only the sockets of its processes."""
         ends = None if self.owner_select is None else self.owner_select.ends
         ext = None
         if self.opts.extension_groups:
@@ -118,6 +127,11 @@ class ConnectionSet:
             batches = filter(None, map(self.owner_select.select, batches))
         if self.opts.shows_peers:
             batches = self._joined(batches)
+        return batches
+
+    def _batches(self) -> Iterator[SocketBatch]:
+        batches: Iterable[SocketBatch] = (self._dump() if self._dumped is None
+                                          else self._dumped)
         if self.owner_select is None and self.reuse is not None and self.opts.wants_owners:
             batches = list(batches)
             # a UNIX socket's peer is looked up too (the peer join below), and a TCP or UDP one's
@@ -342,5 +356,5 @@ def bind_filter(filt: Filter, netlink: NetlinkSource | None, log: SourceLog) -> 
 
 
 def collect(opts: Options, env: Environment, netlink: NetlinkSource | None,
-            reuse: OwnerCache | None = None) -> ConnectionSet:
+            reuse: OwnerReuse | None = None) -> ConnectionSet:
     return ConnectionSet(opts, env, netlink, reuse)

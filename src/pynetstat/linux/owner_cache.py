@@ -53,6 +53,18 @@ if TYPE_CHECKING:
 
     Stat = tuple[int, str, int]  # (start time, comm, ppid) from /proc/PID/stat
 
+    from typing import Protocol
+
+    class OwnerReuse(Protocol):
+        """What a ConnectionSet asks of interval mode's owners kept across passes: an
+        ``OwnerCache``, or one namespace's share of one (linux/allnetns.SharedOwners)."""
+
+        records: dict[int, Owner]
+        process_cache: ProcessCache
+        open_unowned: set[int]
+
+        def lookup(self, inode_columns: Iterable[Iterable[int]]) -> OwnerMap: ...
+
 _RECENT = 16  # owners remembered as "gained a socket lately"
 
 # How the last lookup went (the pass log reports it).

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
+    from pynetstat.model.netns import NetNamespace
     from pynetstat.model.sockets import Owner
 
     Route = dict[str, Any]  # a route as views.routes' route_json gives it
@@ -57,24 +58,27 @@ class Snapshot:
             self._where = dict(zip(chain.from_iterable(self.keys), count()))
         return self._where[key]
 
-    def row(self, position: int) -> tuple[InetSocket, tuple[Owner, ...]]:
-        """``(socket, owners)`` at a position of the pass's kernel order."""
+    def row(self, position: int) -> tuple[InetSocket, tuple[Owner, ...], NetNamespace | None]:
+        """``(socket, owners, namespace)`` at a position of the pass's kernel order (the
+        namespace: the batch's, with --netns and --all-netns)."""
         b = bisect_right(self.starts, position) - 1
         batch, i = self.batches[b], position - self.starts[b]
-        return batch.socket_at(i), (batch.owners[i] if batch.owners is not None else ())
+        return (batch.socket_at(i), (batch.owners[i] if batch.owners is not None else ()),
+                batch.netns)
 
 
 class ConnectionChange:
     """A socket that appeared (``"added"``), closed (``"removed"``) or changed state (``"state"``,
-    with the state it had before)."""
+    with the state it had before); ``netns``: its namespace (--netns, --all-netns), else None."""
 
-    __slots__ = ("kind", "sock", "owners", "previous_state")
+    __slots__ = ("kind", "sock", "owners", "netns", "previous_state")
 
     def __init__(self, kind: str, sock: InetSocket, owners: tuple[Owner, ...],
-                 previous_state: int | None = None):
+                 netns: NetNamespace | None = None, previous_state: int | None = None):
         self.kind = kind
         self.sock = sock
         self.owners = owners
+        self.netns = netns
         self.previous_state = previous_state
 
     def __repr__(self) -> str:
@@ -92,10 +96,37 @@ def connection_changes(before: Snapshot, after: Snapshot) -> list[ConnectionChan
     gone = old.keys() - new.keys()
     out = [ConnectionChange("removed", *before.row(p)) for p in sorted(map(before.position, gone))]
     for position, key in sorted((after.position(key), key) for key in moved):
-        sock, owners = after.row(position)
+        sock, owners, netns = after.row(position)
         state = old.get(key)
-        out.append(ConnectionChange("added" if state is None else "state", sock, owners, state))
+        out.append(ConnectionChange("added" if state is None else "state", sock, owners, netns,
+                                    state))
     return out
+
+
+class NamespaceChange:
+    """--all-netns: a network namespace that appeared (``"added"``) or went away (``"removed"``)
+    between two passes."""
+
+    __slots__ = ("kind", "netns")
+
+    def __init__(self, kind: str, netns: NetNamespace):
+        self.kind = kind
+        self.netns = netns
+
+    def __repr__(self) -> str:
+        return f"NamespaceChange({self.kind!r}, {self.netns.inode})"
+
+
+def namespace_changes(before: dict[int, NetNamespace], after: dict[int, NetNamespace]
+                      ) -> list[NamespaceChange]:
+    """Namespaces (by inode) gone since the pass before, in its order, then the new ones.
+
+    >>> from pynetstat.model.netns import NetNamespace as N
+    >>> namespace_changes({1: N(1), 2: N(2)}, {2: N(2), 3: N(3)})
+    [NamespaceChange('removed', 1), NamespaceChange('added', 3)]
+    """
+    return ([NamespaceChange("removed", ns) for inode, ns in before.items() if inode not in after]
+            + [NamespaceChange("added", ns) for inode, ns in after.items() if inode not in before])
 
 
 class CounterChange:

@@ -20,6 +20,12 @@ def netns_cell(ns: NetNamespace | None) -> str:
     return "-" if ns is None else safe_token(ns.label)
 
 
+def netns_named(ns: NetNamespace) -> str:
+    """The inode, and the label after it when the label says more: ``4026532456 (blue)``."""
+    label = netns_cell(ns)
+    return str(ns.inode) if label == str(ns.inode) else f"{ns.inode} ({label})"
+
+
 def netns_title(ns: NetNamespace) -> str:
     """The line over a namespace's -e, -s, -r with --all-netns."""
     return f"\nNetwork namespace {netns_cell(ns)} (inode {ns.inode})\n"
@@ -56,4 +62,23 @@ def namespace_notes(every: Any) -> list[str]:
     if by_proc:
         out.append("read from /proc/PID/net instead of netlink: " + "; ".join(
             f"{netns_cell(p.namespace)} ({p.why})" for p in by_proc))
+    return out
+
+
+def namespace_note_items(every: Any) -> list[tuple[object, str]]:
+    """--all-netns with an interval: what ``namespace_notes`` says, as ``(kind, line)`` pairs
+    with one line per namespace, its kind its inode and why, so that each is said once
+    (modes/interval.Notes) whatever other namespaces come and go."""
+    found = every.discovery
+    out: list[tuple[object, str]] = []
+    if found.denied:
+        out.append(("denied", namespace_notes(every)[0]))
+    out.extend((note, f"network namespaces: {note}") for note in found.notes)
+    out.extend((("unread", ns.inode, why),
+                f"network namespace {netns_named(ns)} could not be read: {why}")
+               for ns, why in every.unread)
+    out.extend((("proc", p.namespace.inode, p.why),
+                f"network namespace {netns_named(p.namespace)}: read from /proc/PID/net "
+                f"instead of netlink ({p.why})")
+               for p in every.parts if p.source == "proc")
     return out

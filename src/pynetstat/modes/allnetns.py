@@ -1,24 +1,36 @@
 """``--all-netns``: one display across every network namespace: the connection table with a
 Namespace column, or (-e, -s, -r) each namespace's sections in turn, the host's first. The
-namespaces that could not be read are named on stderr, each with why, after the output."""
+namespaces that could not be read are named on stderr, each with why, after the output. With
+an interval, interval mode runs passes of it (modes/allnetns_interval.py)."""
 
 from __future__ import annotations
 
 from pynetstat.errors import Exit
 from pynetstat.formats import chosen
+from pynetstat.model.changes import Snapshot, connection_changes, namespace_changes
 from pynetstat.modes import wanted
+from pynetstat.modes.interval import ConnectionsMonitor
 from pynetstat.session import NoCycleCollection, Session
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pynetstat.env import Environment
-    from pynetstat.linux.allnetns import AllNamespaces
+    from pynetstat.formats import Connections, Format, Head
+    from pynetstat.linux.allnetns import AllNamespaces, SharedOwners
+    from pynetstat.linux.netlink import NetlinkSource
+    from pynetstat.model.changes import ConnectionChange
+    from pynetstat.model.netns import NetNamespace
+    from pynetstat.model.sockets import SocketBatch
     from pynetstat.options import Options
 
 
 def run(opts: Options, env: Environment) -> int:
     from pynetstat.linux.allnetns import collect
 
+    if opts.interval is not None:
+        from pynetstat.modes.interval import run as every_interval
+
+        return every_interval(opts, env, AllNamespacesMonitor)
     session = Session(opts, env)
     every = collect(opts, env)
     try:
@@ -46,21 +58,30 @@ def _connections(session: Session, every: AllNamespaces) -> None:
 
 
 def _sections(session: Session, every: AllNamespaces) -> None:
+    from pynetstat.model.netns_labels import namespace_notes
+
+    notes = namespace_notes(every) + _section_displays(session, every)
+    for note in dict.fromkeys(notes):
+        session.say(note)
+
+
+def _section_displays(session: Session, every: AllNamespaces, head: Head | None = None
+                      ) -> list[str]:
     """Each namespace's -e, -s, -r, read through its own netlink source and net/ files; a
-    ``netns`` head names it (a title line in text, the ``netns`` field of its JSON line)."""
-    from pynetstat.model.netns_labels import namespace_notes, netns_cell, netns_json
+    ``netns`` head names it (a title line in text, the ``netns`` field of its JSON line), after
+    ``head`` (interval mode's). Returns what could not be read, each line naming its namespace."""
+    from pynetstat.model.netns_labels import netns_cell, netns_json
     from pynetstat.modes import collect_sections, section_notes
 
-    notes = namespace_notes(every)
+    notes = []
     for part in every.parts:
         inside = Session(session.opts, part.env)
         sections = collect_sections(inside)
         chosen(inside).write_sections(session.env.stdout, sections,
-                                      {"netns": netns_json(part.namespace)})
+                                      {**(head or {}), "netns": netns_json(part.namespace)})
         label = netns_cell(part.namespace)
         notes += [f"namespace {label}: {note}" for note in section_notes(sections)]
-    for note in dict.fromkeys(notes):
-        session.say(note)
+    return notes
 
 
 def _own_inode(session: Session) -> int | None:
@@ -70,3 +91,110 @@ def _own_inode(session: Session) -> int | None:
         return os.stat(f"{session.env.proc_root}/thread-self/ns/net").st_ino
     except OSError:
         return None
+
+
+# --- with an interval ------------------------------------------------------------------------
+#
+# A pass is what a single run does: one discovery (one /proc walk, the mount table), every
+# namespace reached, one owner walk for all, then the display; or, with --changes, what changed
+# since the pass before, namespace by namespace: a socket is the same socket when it is in the
+# same namespace with the same key (model/changes.py), so the same four-tuple in two namespaces
+# is two connections. A namespace that appeared or went away between two passes is said
+# (``write_namespace_changes``), before the changes of its connections.
+#
+# The netlink socket made inside a namespace is kept from pass to pass while the namespace is
+# found: no setns for it again, and, as the socket holds the namespace, its inode cannot pass to
+# a new namespace meanwhile (the kernel reuses an inode only once its namespace is freed): the
+# same inode at the next pass is the same namespace. A namespace that no discovery finds any
+# more is said gone, and its socket closed.
+
+class AllNamespacesMonitor(ConnectionsMonitor):
+    """The connection table (or -e, -s, -r) of every namespace, pass after pass."""
+
+    def __init__(self, session: Session, fmt: Format):
+        from pynetstat.session import EveryNamespaceInterfaceNames
+
+        super().__init__(session, fmt)
+        self.owners = None
+        # owners kept from pass to pass, looked up for every namespace's sockets together
+        self.kept: SharedOwners | None = None
+        if session.opts.wants_owners:
+            from pynetstat.linux.allnetns import SharedOwners
+
+            self.kept = SharedOwners(session.env.proc_root)
+        self.sections = wanted(session.opts)
+        self.held: dict[int, NetlinkSource] = {}  # namespace inode -> its netlink source
+        self.present: dict[int, NetNamespace] | None = None  # the last pass's, by inode
+        self.names = EveryNamespaceInterfaceNames({}, _own_inode(session))
+        session.ifname = self.names
+
+    def show(self, number: int, stamp: float) -> dict[str, object]:
+        from pynetstat.linux.allnetns import collect
+        from pynetstat.model.netns_labels import namespace_note_items
+        from pynetstat.views.connections import notes
+
+        session = self.session
+        every = collect(session.opts, session.env, self.held, self.kept)
+        self._hold(every)
+        present = {ns.inode: ns for ns in every.discovery.namespaces}
+        if self.present is not None:
+            events = namespace_changes(self.present, present)
+            if events:
+                self.fmt.write_namespace_changes(session.env.stdout, events, stamp, number)
+        self.present = present
+        if self.sections:
+            self.notes.say(_section_displays(session, every, {
+                "type": "display", "timestamp": stamp, "pass": number, "host": session.host()}))
+        else:
+            self.display(every, number, stamp)
+            self.notes.say(notes(every, namespaces=False))
+            session.bound_caches()
+        self.notes.say_keyed(namespace_note_items(every))
+        return {"rows": None if self.sections else self.rows,
+                "owners": ("walk" if every.owners is not None else None if self.kept is None
+                           or self.kept.owners is None else self.kept.cache.how),
+                "namespaces": len(every.parts)}
+
+    def _hold(self, every: AllNamespaces) -> None:
+        """Keep the netlink sources of the namespaces read through netlink; close the others'."""
+        held = {p.namespace.inode: p.netlink for p in every.parts if p.source == "netlink"}
+        for inode, netlink in self.held.items():
+            if held.get(inode) is not netlink:
+                netlink.close()
+        self.held = held
+        self.names.update({p.namespace.inode: p.netlink for p in every.parts})
+
+    def snapshot(self, conns: Connections, batches: list[SocketBatch]) -> dict[int, Snapshot]:
+        """A pass's sockets as one ``Snapshot`` per namespace read, by inode, in the pass's
+        order; a namespace found but not read this time keeps the last pass's (its sockets are
+        not known to have changed)."""
+        every: AllNamespaces = conns  # type: ignore[assignment]  # this monitor's collect
+        groups: dict[int, list[SocketBatch]] = {p.namespace.inode: [] for p in every.parts}
+        for batch in batches:
+            assert batch.netns is not None  # every batch of --all-netns is tagged
+            groups[batch.netns.inode].append(batch)
+        out = {inode: Snapshot(group) for inode, group in groups.items()}
+        if self.previous is not None:
+            for ns, _why in every.unread:
+                if ns.inode in self.previous:
+                    out[ns.inode] = self.previous[ns.inode]
+        return out
+
+    def changes(self, before: dict[int, Snapshot], after: dict[int, Snapshot],
+                conns: Connections) -> list[ConnectionChange]:
+        """The connections of namespaces gone closed (in the earlier pass's order), then each
+        namespace's changes in the later pass's order: ``connection_changes`` namespace by
+        namespace, so a socket is matched only within its own namespace. A namespace that was
+        not there has no sockets (an empty ``Snapshot``)."""
+        out = []
+        for inode, snapshot in before.items():
+            if inode not in after:
+                out += connection_changes(snapshot, Snapshot([]))
+        for inode, snapshot in after.items():
+            out += connection_changes(before.get(inode) or Snapshot([]), snapshot)
+        return out
+
+    def close(self) -> None:
+        for netlink in self.held.values():
+            netlink.close()
+        self.held = {}

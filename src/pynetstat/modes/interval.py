@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from contextlib import nullcontext, suppress
 from itertools import count
+from time import process_time
 
 from pynetstat.errors import Exit, PynetstatError
 from pynetstat.formats import chosen
@@ -35,28 +36,45 @@ from pynetstat.session import NoCycleCollection, Session
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
-    from typing import Any, TextIO
+    from typing import Any, Protocol, TextIO
 
     from pynetstat.env import Environment
-    from pynetstat.formats import ConnectionChangeWriter, CounterChangeWriter, Format
+    from pynetstat.formats import (
+        ConnectionChangeWriter,
+        Connections,
+        CounterChangeWriter,
+        Format,
+    )
     from pynetstat.linux.owner_cache import OwnerCache
-    from pynetstat.model.changes import CounterChange, Route
+    from pynetstat.model.changes import ConnectionChange, CounterChange, Route
     from pynetstat.model.sockets import SocketBatch
     from pynetstat.modes.signals import HoldLine
     from pynetstat.options import Options
 
+    class Monitor(Protocol):
+        """What interval mode asks of a pass: show it, say what it cost (the pass log's facts),
+        and let go of what it holds at the end (``close``)."""
 
-def run(opts: Options, env: Environment) -> int:
+        def show(self, number: int, stamp: float) -> dict[str, object]: ...
+
+        def close(self) -> None: ...
+
+    MonitorClass = Callable[[Session, Format], Monitor]
+
+
+def run(opts: Options, env: Environment, monitor: MonitorClass | None = None) -> int:
     """Display every ``opts.interval`` seconds until interrupted: 130 on Ctrl+C, 143 on SIGTERM.
-    A closed stdout raises BrokenPipeError, which ``cli.main`` turns into a quiet 141."""
+    A closed stdout raises BrokenPipeError, which ``cli.main`` turns into a quiet 141.
+    ``monitor``: what a pass shows (``--all-netns`` brings its own: modes/allnetns.py); by
+    default the mode's, from the options."""
     session = Session(opts, env)
     try:
-        return _run(session)
+        return _run(session, monitor)
     finally:
         session.close()
 
 
-def _run(session: Session) -> int:
+def _run(session: Session, monitor: MonitorClass | None = None) -> int:
     import signal
 
     from pynetstat.modes.signals import HoldLine, Terminated, terminate
@@ -71,7 +89,7 @@ def _run(session: Session) -> int:
                 previous = signal.signal(signal.SIGTERM, terminate)
             if fmt.line_records and previous is not None:
                 hold = HoldLine(_fileno(session.env.stdout))
-            _loop(session, fmt, log, hold)
+            _loop(session, fmt, log, hold, monitor)
         finally:
             if hold is not None:
                 hold.close()
@@ -86,22 +104,29 @@ def _run(session: Session) -> int:
     return Exit.OK  # not reached: only a signal or an error ends the loop
 
 
-def _loop(session: Session, fmt: Format, log: PassLog | None, hold: HoldLine | None = None
-          ) -> None:
+def _loop(session: Session, fmt: Format, log: PassLog | None, hold: HoldLine | None = None,
+          kind: MonitorClass | None = None) -> None:
     opts, env = session.opts, session.env
-    monitor = (SectionsMonitor if wanted(opts) else
-               ProcessesMonitor if opts.processes else ConnectionsMonitor)(session, fmt)
+    if kind is None:
+        kind = (SectionsMonitor if wanted(opts) else
+                ProcessesMonitor if opts.processes else ConnectionsMonitor)
+    monitor = kind(session, fmt)
     assert opts.interval is not None  # this mode runs only with an interval (cli.main)
     schedule = Schedule(opts.interval, env.monotonic, env.sleep)
-    for number in count(1):
-        started = schedule.begin()
-        with hold or nullcontext(), NoCycleCollection():
-            facts = monitor.show(number, env.wall_clock())
-            env.stdout.flush()
-        if log is not None:
-            log.write({"pass": number, "seconds": round(env.monotonic() - started, 6),
-                       "skipped": schedule.skipped, **facts})
-        schedule.pause()
+    try:
+        for number in count(1):
+            started = schedule.begin()
+            cpu = process_time() if log is not None else 0.0
+            with hold or nullcontext(), NoCycleCollection():
+                facts = monitor.show(number, env.wall_clock())
+                env.stdout.flush()
+            if log is not None:
+                log.write({"pass": number, "seconds": round(env.monotonic() - started, 6),
+                           "cpu": round(process_time() - cpu, 6),
+                           "skipped": schedule.skipped, **facts})
+            schedule.pause()
+    finally:
+        monitor.close()
 
 
 def _fileno(stream: TextIO) -> int | None:
@@ -144,8 +169,10 @@ class Schedule:
 
 class PassLog:
     """``PYNETSTAT_PASS_TIMES=FILE``: one JSON line per pass appended to FILE, flushed at once:
-    ``{"pass": 2, "seconds": 0.41, "skipped": 0, "rows": 200004, "owners": "reused"}``.
-    ``seconds`` is the whole pass (collect, diff, render, flush of stdout), for bench/bench.py."""
+    ``{"pass": 2, "seconds": 0.41, "cpu": 0.38, "skipped": 0, "rows": 200004, "owners":
+    "reused"}``. ``seconds`` is the whole pass (collect, diff, render, flush of stdout), ``cpu``
+    this process's CPU time (user and system) in it, for bench/bench.py and
+    bench/allnetns_cli.py."""
 
     def __init__(self, path: str):
         try:
@@ -179,7 +206,9 @@ class ConnectionsMonitor:
             from pynetstat.linux.owner_cache import OwnerCache
 
             self.owners = OwnerCache(session.env.proc_root)
-        self.previous: Snapshot | None = None  # with --changes
+        # with --changes: the last pass's sockets (``snapshot``); ``Any``: --all-netns keeps
+        # one per namespace
+        self.previous: Any = None
         self.writer: ConnectionChangeWriter | None = None  # with --changes, after the first
         self.notes = Notes(session)
         self.rows = 0
@@ -189,30 +218,46 @@ class ConnectionsMonitor:
         from pynetstat.views.connections import notes
 
         session = self.session
-        opts, env = session.opts, session.env
-        conns = collect(opts, env, session.netlink, self.owners)
+        conns = collect(session.opts, session.env, session.netlink, self.owners)
+        self.display(conns, number, stamp)
+        self.notes.say(notes(conns))
+        session.bound_caches()
+        return {"rows": self.rows, "owners": self.owners.how if self.owners else None}
+
+    def display(self, conns: Connections, number: int, stamp: float) -> None:
+        """The whole table; with --changes, after the first pass, what changed since the pass
+        before (``snapshot`` and ``changes`` say how sockets are kept and compared)."""
+        session = self.session
+        opts, out = session.opts, session.env.stdout
         self.rows = 0
         if self.previous is None or not opts.changes:
             kept: list[SocketBatch] | None = [] if opts.changes else None
             head = {"type": "display", "timestamp": stamp, "pass": number, "host": session.host()}
             batches = session.in_order(self._counted(iter(conns), kept))
-            self.fmt.write_connections(env.stdout, conns, batches, head)
+            self.fmt.write_connections(out, conns, batches, head)
             if kept is not None:
-                self.previous = Snapshot(kept)
-                self.writer = writer = self.fmt.connection_changes(env.stdout)
+                self.previous = self.snapshot(conns, kept)
+                self.writer = writer = self.fmt.connection_changes(out)
                 writer.begin()
         else:
-            current = Snapshot(list(self._counted(iter(conns), None)))
-            changes = connection_changes(self.previous, current)
+            current = self.snapshot(conns, list(self._counted(iter(conns), None)))
+            changes = self.changes(self.previous, current, conns)
             self.previous = current
             if changes:
                 if session.names is not None:
                     session.names.resolve_hosts(c.sock.remote_address for c in changes)
                 assert self.writer is not None  # made with the first display, as previous was
                 self.writer.write(changes, stamp, number)
-        self.notes.say(notes(conns))
-        session.bound_caches()
-        return {"rows": self.rows, "owners": self.owners.how if self.owners else None}
+
+    def snapshot(self, conns: Connections, batches: list[SocketBatch]) -> Any:
+        """A pass's sockets as ``changes`` compares them."""
+        return Snapshot(batches)
+
+    def changes(self, before: Any, after: Any, conns: Connections) -> list[ConnectionChange]:
+        return connection_changes(before, after)
+
+    def close(self) -> None:
+        """Nothing of its own is open (the session's netlink source is the session's)."""
 
     def _counted(self, batches: Iterator[SocketBatch], kept: list[SocketBatch] | None
                  ) -> Iterator[SocketBatch]:
@@ -250,6 +295,9 @@ class ProcessesMonitor:
                                                     "pass": number, "host": session.host()})
         self.notes.say(notes(conns))
         return {"rows": len(rows), "owners": self.owners.how}
+
+    def close(self) -> None:
+        """Nothing of its own is open."""
 
 
 class SectionsMonitor:
@@ -295,6 +343,9 @@ class SectionsMonitor:
         self.notes.say(section_notes(sections))
         return {"rows": None, "owners": None}
 
+    def close(self) -> None:
+        """Nothing of its own is open."""
+
     def _readings(self, key: str, view: Any, snapshot: Any
                   ) -> tuple[dict[str, int], dict[str, Route]]:
         return section_readings(self.session.opts, key, view, snapshot)
@@ -329,13 +380,18 @@ class Notes:
 
     def __init__(self, session: Session):
         self.session = session
-        self.seen: dict[str, float] = {}  # note without its digits -> when it was last present
+        self.seen: dict[object, float] = {}  # note without its digits -> when it was last present
 
     def say(self, notes: Iterable[str]) -> None:
+        self.say_keyed((note.translate(_DIGITS), note) for note in notes)
+
+    def say_keyed(self, notes: Iterable[tuple[object, str]]) -> None:
+        """``(kind, note)`` pairs: the note is said as ``say`` says it, the same note being one
+        of the same kind (--all-netns: a namespace that cannot be read is its inode and why,
+        whatever else the line says)."""
         now = self.session.env.monotonic()
         seen = self.seen
-        for note in notes:
-            kind = note.translate(_DIGITS)
+        for kind, note in notes:
             last = seen.get(kind)
             if last is None or now - last > _QUIET:
                 self.session.say(note)

@@ -10,6 +10,7 @@ import json
 
 from pynetstat.model import SCHEMA_VERSION
 from pynetstat.model.changes import MARKS
+from pynetstat.model.netns_labels import netns_json
 from pynetstat.model.sockets import spec_state_name
 from pynetstat.render.jsonout import connection_record
 from pynetstat.textsafe import json_text
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TextIO
 
-    from pynetstat.model.changes import ConnectionChange, CounterChange, Route
+    from pynetstat.model.changes import ConnectionChange, CounterChange, NamespaceChange, Route
     from pynetstat.options import Options
     from pynetstat.resolve import Names
 
@@ -39,6 +40,8 @@ class ConnectionChangeJson:
         self.with_owners = opts.wants_owners
         self.names = names
         self.ifname = ifname
+        # --all-netns: a scope is an ifindex of the row's namespace (session.InterfaceNames.within)
+        self.within = getattr(ifname, "within", None)
         self.owner_json = None
         if opts.executables:
             from pynetstat.render.owners import owner_json
@@ -50,15 +53,34 @@ class ConnectionChangeJson:
 
     def write(self, changes: list[ConnectionChange], stamp: float, number: int) -> None:
         out = []
+        # id(namespace) -> its netns object, for this pass's records only (a pass's namespace
+        # records live as long as it: an id is not reused meanwhile)
+        spaces: dict[int, dict[str, object]] = {}
         for change in changes:
             doc = _head("connection", stamp, number, self.host, change.kind)
             doc["previous_state"] = (None if change.previous_state is None
                                      else spec_state_name(change.previous_state))
-            doc["connection"] = connection_record(
+            ns = change.netns
+            ifname = self.ifname if self.within is None else self.within(ns)
+            doc["connection"] = record = connection_record(
                 change.sock, change.owners if self.with_owners else None, self.names,
-                self.ifname, self.owner_json)
+                ifname, self.owner_json)
+            if ns is not None:  # --netns, --all-netns: as every row of a display (docs/json.md)
+                netns = spaces.get(id(ns))
+                if netns is None:
+                    netns = spaces[id(ns)] = netns_json(ns)
+                record["netns"] = netns
             out.append(json.dumps(doc) + "\n")
         self.out.write("".join(out))
+
+
+def namespace_records(changes: list[NamespaceChange], stamp: float, number: int, host: str
+                      ) -> str:
+    """--all-netns: a namespace that appeared or went away between two passes, one JSON line
+    each: the envelope, ``change`` (``"added"``, ``"removed"``), ``mark`` and ``netns``."""
+    return "".join(json.dumps({**_head("netns", stamp, number, host, change.kind),
+                               "netns": netns_json(change.netns)}) + "\n"
+                   for change in changes)
 
 
 class CounterChangeJson:

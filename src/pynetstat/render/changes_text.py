@@ -11,6 +11,9 @@ Each line with the local time of the pass and a mark::
     14:02:07 ~ Tcp.InSegs                               +152         76.0          123456
     14:02:07 ! eth0.rx_packets                         reset            -              12  (was 4294967290)
 
+With --all-netns a Namespace column comes first, and a namespace that appeared or went away
+between two passes is a line of its own: ``14:02:07 + netns 4026532456 (blue)``.
+
 Marks (``model.changes.MARKS``): ``+`` appeared, ``-`` closed or gone, ``~`` changed state or
 moved, ``!`` went backwards (a counter reset or wrapped). Colour only when asked (``color``).
 Columns are measured per pass and never shrink. The JSON Lines form is render/changes_json.py.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import time
 
 from pynetstat.model.changes import MARKS, route_difference
+from pynetstat.model.netns_labels import netns_cell, netns_named
 from pynetstat.model.sockets import spec_state_name
 from pynetstat.render.endpoints import pid_text, row_cells
 from pynetstat.textsafe import safe
@@ -30,7 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TextIO
 
-    from pynetstat.model.changes import ConnectionChange, CounterChange, Route
+    from pynetstat.model.changes import ConnectionChange, CounterChange, NamespaceChange, Route
     from pynetstat.model.sockets import Owner
     from pynetstat.options import Options
     from pynetstat.resolve import Names
@@ -96,10 +100,15 @@ class ConnectionChangeText:
         self.opts = opts
         self.names = names
         self.ifname = ifname
+        # --all-netns: a scope is an ifindex of the row's namespace (session.InterfaceNames.within)
+        self.within = getattr(ifname, "within", None)
         columns = 5 if opts.pids else 4
         assert opts.interval is not None  # cli: --changes needs an interval
-        self.lines = _Lines(out, color, opts.interval, _CONNECTION_HEADINGS[:columns],
-                            [7, 23, 23, 16, 0][:columns])
+        headings, widths = _CONNECTION_HEADINGS[:columns], [7, 23, 23, 16, 0][:columns]
+        self.netns = opts.all_netns  # a Namespace column first, as in the table
+        if self.netns:
+            headings, widths = ("Namespace", *headings), [11, *widths]
+        self.lines = _Lines(out, color, opts.interval, headings, widths)
         self.owner_lines: Callable[[tuple[Owner, ...], bool], list[str]] | None = None
         if opts.executables:
             from pynetstat.render.owners import owner_lines
@@ -117,10 +126,13 @@ class ConnectionChangeText:
         rows: list[Row] = []
         for change in changes:
             sock = change.sock
-            label, local, foreign, state = row_cells(sock, self.ifname, self.names)
+            ifname = self.ifname if self.within is None else self.within(change.netns)
+            label, local, foreign, state = row_cells(sock, ifname, self.names)
             if change.kind == "state" and change.previous_state is not None:
                 state = f"{spec_state_name(change.previous_state)} -> {spec_state_name(sock.state)}"
             cells: tuple[str, ...] = (label, local, foreign, state)
+            if self.netns:
+                cells = (netns_cell(change.netns), *cells)
             if opts.pids:
                 cells += (pid_text(tuple(o.pid for o in change.owners)),)
             under: list[str] = []
@@ -174,6 +186,19 @@ class CounterChangeText:
                 under = ["           " + safe(line) for line in route_difference(previous, route)]
             rows.append((when, MARKS[kind], (route_text(route),), under))
         self.lines.emit(rows)
+
+
+def namespace_lines(changes: list[NamespaceChange], stamp: float, color: bool) -> str:
+    """--all-netns: a namespace that appeared or went away between two passes, one line each,
+    ``14:02:07 + netns 4026532456 (blue)`` (the label after the inode, when it is not the
+    inode)."""
+    out = []
+    for change in changes:
+        line = f"{clock(stamp)} {MARKS[change.kind]} netns {netns_named(change.netns)}"
+        if color:
+            line = f"{_COLORS[MARKS[change.kind]]}{line}{_RESET}"
+        out.append(line + "\n")
+    return "".join(out)
 
 
 def route_text(route: Route) -> str:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pynetstat.kinds import SocketKind
+    from pynetstat.model.netns import NetNamespace
     from pynetstat.model.sockets import SocketBatch
     from pynetstat.resolve import Names
 
@@ -109,6 +110,54 @@ def row_cells(record: dict[str, Any], spread: dict[str, tuple[str, ...]]) -> lis
         else:
             cells.extend(cell(value.get(key)) if value else None for key in keys)
     return cells
+
+
+# --netns, --all-netns: the row's namespace (JSON's ``netns`` object, model/netns_labels.py
+# ``netns_json``), one column per scalar, after the row's own columns. A row without a
+# container (or pod) has those cells empty.
+NETNS_COLUMNS = ("netns_inode", "netns_label", "netns_name", "netns_container_id",
+                 "netns_container_runtime", "netns_container_name", "netns_pod_uid",
+                 "netns_pod_name")
+
+
+def netns_values(doc: dict[str, Any]) -> list[object]:
+    """JSON's ``netns`` object as the values of ``NETNS_COLUMNS``.
+
+    >>> netns_values({"inode": 4026532456, "label": "web", "name": None,
+    ...               "container": {"id": "1a2b", "runtime": "docker", "name": "web"}, "pod": None})
+    [4026532456, 'web', None, '1a2b', 'docker', 'web', None, None]
+    """
+    container, pod = doc["container"] or {}, doc["pod"] or {}
+    return [doc["inode"], doc["label"], doc["name"], container.get("id"),
+            container.get("runtime"), container.get("name"), pod.get("uid"), pod.get("name")]
+
+
+class NetnsCells:
+    """The namespace cells of a batch's rows: the text the csv module writes for them, with the
+    comma before, made once per namespace. Namespaces are known by ``id``: one of these serves
+    one display or one pass's changes, while the namespace records it met are alive."""
+
+    def __init__(self) -> None:
+        self.texts: dict[int, str] = {}  # id(namespace) -> ",inode,label,..."
+        self.buffer = io.StringIO()
+
+    def text(self, ns: NetNamespace | None) -> str:
+        if ns is None:
+            return "," * len(NETNS_COLUMNS)
+        text = self.texts.get(id(ns))
+        if text is None:
+            from pynetstat.model.netns_labels import netns_json
+
+            csv.writer(self.buffer).writerow(
+                ["", *(cell(v) for v in netns_values(netns_json(ns)))])
+            text = self.texts[id(ns)] = self.buffer.getvalue()[:-2]
+            self.buffer.seek(0)
+            self.buffer.truncate()
+        return text
+
+    def append(self, rows: str, ns: NetNamespace | None) -> str:
+        """Each row of ``rows`` (CRLF-ended; a cell never holds a line end) with the cells."""
+        return rows.replace("\r\n", self.text(ns) + "\r\n")
 
 
 class ConnectionRows:

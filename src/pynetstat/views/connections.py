@@ -134,16 +134,18 @@ def unattributed_reason(conns: Connections) -> str | None:
     return report.hidepid or "not held by a visible process"
 
 
-def notes(conns: Connections | EveryNamespace) -> list[str]:
+def notes(conns: Connections | EveryNamespace, namespaces: bool = True) -> list[str]:
     """The stderr lines that say what could not be seen: never silent, each said once. With
-    --all-netns, each namespace's, prefixed with its label, then the owner notes once for all."""
+    --all-netns, each namespace's, prefixed with its label, then the owner notes once for all;
+    ``namespaces``: with the lines on the namespaces not read (interval mode says those apart,
+    one per namespace: ``netns_labels.namespace_note_items``)."""
     parts = getattr(conns, "parts", None)
     if parts is None:
         return _source_notes(conns) + _owner_notes(conns, conns.unattributed,  # type: ignore[arg-type, union-attr]  # no parts: one ConnectionSet
                                                    conns.unread_processes(), conns.closed)  # type: ignore[union-attr]  # the same
     from pynetstat.model.netns_labels import namespace_notes, netns_cell
 
-    out = namespace_notes(conns)
+    out = namespace_notes(conns) if namespaces else []
     unread: dict[str, int] = {}
     for part in parts:
         out.extend(f"namespace {netns_cell(part.namespace)}: {note}"
