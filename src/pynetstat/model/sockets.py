@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pynetstat.model.netns import NetNamespace
+    from pynetstat.model.passes import Measures
     from pynetstat.model.process import ProcessInfo
 
 # Linux TCP states, include/net/tcp_states.h
@@ -268,6 +269,9 @@ class _Batch:
     decoded record per socket (``linux.diagext.Extensions``), for a run of messages a
     ``diagext.RunExtensions`` that makes them only when one is read (the text of --info reads
     its fields from the dump's buffer instead).
+    ``measures`` is ``None`` outside interval mode: then, with ``--info`` or ``-i``, what the run
+    measured of each socket since the pass before (model/passes.Measures: rates, time seen in
+    its state).
     """
 
     __slots__: tuple[str, ...] = ()
@@ -280,6 +284,7 @@ class _Batch:
         attributes: Any
         extensions: Any
         netns: Any
+        measures: Any
 
         def __init__(self, **fields: Any) -> None: ...
         def __getattr__(self, name: str) -> Any: ...
@@ -326,11 +331,12 @@ def _batch_class(name: str, shape: str, doc: str) -> Any:
     columns, constants = batch_columns(shape), batch_constants(shape)
     cls: Any = type(name, (_Batch,), {
         "__doc__": doc,
-        "__slots__": constants + columns + ("owners", "attributes", "extensions", "netns"),
+        "__slots__": constants + columns + ("owners", "attributes", "extensions", "netns",
+                                                      "measures"),
         "SHAPE": shape, "COLUMNS": columns, "CONSTANTS": constants,
         # extensions: always None (the extension groups are TCP's), as the renderers ask every batch
         "__init__": keyword_init(constants + columns, extra="self.owners = self.attributes = "
-                                 "self.extensions = self.netns = None"),
+                                 "self.extensions = self.netns = self.measures = None"),
     })
     cls._make = staticmethod(positional_maker(RECORDS[shape], constants + columns))
     return cls
@@ -343,7 +349,7 @@ class SocketBatch(_Batch):
     COLUMNS = batch_columns("inet")
     CONSTANTS = batch_constants("inet")  # ("proto", "family")
     # netns: the model.netns.NetNamespace its sockets are in, with --netns and --all-netns
-    __slots__ = CONSTANTS + COLUMNS + ("owners", "attributes", "extensions", "netns")
+    __slots__ = CONSTANTS + COLUMNS + ("owners", "attributes", "extensions", "netns", "measures")
     if TYPE_CHECKING:  # the slots' types (tests/test_typing.py keeps them equal to the table)
         def __init__(self, **fields: Any) -> None: ...
 
@@ -364,10 +370,12 @@ class SocketBatch(_Batch):
         attributes: Sequence[dict[int, bytes]] | None
         extensions: Sequence[Any] | None  # linux.diagext.Extensions (model imports no collector)
         netns: NetNamespace | None
+        measures: Measures | None
     else:
         __init__ = keyword_init(
             CONSTANTS + COLUMNS,
-            extra="self.owners = self.attributes = self.extensions = self.netns = None")
+            extra="self.owners = self.attributes = self.extensions = self.netns = "
+                  "self.measures = None")
 
 
 SocketBatch._make = staticmethod(positional_maker(InetSocket, SocketBatch.CONSTANTS + SocketBatch.COLUMNS))

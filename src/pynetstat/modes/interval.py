@@ -175,6 +175,10 @@ class ConnectionsMonitor:
         self.writer: ConnectionChangeWriter | None = None  # with --changes, after the first
         self.notes = Notes(session)
         self.rows = 0
+        from pynetstat.modes.measuring import Measuring
+
+        # --info, -i: rates, time seen in state
+        self.measuring = Measuring.of(session.opts, session.env.monotonic)
 
     def show(self, number: int, stamp: float) -> dict[str, object]:
         from pynetstat.linux.connections import collect
@@ -182,19 +186,23 @@ class ConnectionsMonitor:
 
         session = self.session
         opts, env = session.opts, session.env
+        measuring = self.measuring
         conns = collect(opts, env, session.netlink, self.owners)
+        read: Iterator[SocketBatch] = iter(conns)
+        if measuring is not None:
+            read = measuring.batches(read)
         self.rows = 0
         if self.previous is None or not opts.changes:
             kept: list[SocketBatch] | None = [] if opts.changes else None
             head = {"type": "display", "timestamp": stamp, "pass": number, "host": session.host()}
-            batches = session.in_order(self._counted(iter(conns), kept))
+            batches = session.in_order(self._counted(read, kept))
             self.fmt.write_connections(env.stdout, conns, batches, head)
             if kept is not None:
                 self.previous = Snapshot(kept)
                 self.writer = writer = self.fmt.connection_changes(env.stdout)
                 writer.begin()
         else:
-            current = Snapshot(list(self._counted(iter(conns), None)))
+            current = Snapshot(list(self._counted(read, None)))
             changes = connection_changes(self.previous, current)
             self.previous = current
             if changes:
@@ -202,6 +210,8 @@ class ConnectionsMonitor:
                     session.names.resolve_hosts(c.sock.remote_address for c in changes)
                 assert self.writer is not None  # made with the first display, as previous was
                 self.writer.write(changes, stamp, number)
+        if measuring is not None:
+            measuring.finish()
         self.notes.say(notes(conns))
         session.bound_caches()
         return {"rows": self.rows, "owners": self.owners.how if self.owners else None}

@@ -17,11 +17,21 @@ from pynetstat.textsafe import json_text
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import TextIO
+    from typing import Any, TextIO
 
     from pynetstat.model.changes import ConnectionChange, CounterChange, Route
     from pynetstat.options import Options
     from pynetstat.resolve import Names
+
+
+def change_extensions(change: ConnectionChange, ext_json: Callable[..., dict[str, Any]] | None
+                      ) -> dict[str, Any] | None:
+    """The changed row's extension objects (``extension_encoder``), None when none is asked."""
+    if ext_json is None or change.ext is None:
+        return None
+    sock = change.sock
+    ipv4 = sock.family == 4 or sock.remote_address.startswith("::ffff:")
+    return ext_json(change.ext, ipv4, change.measure)
 
 
 def _head(kind: str, stamp: float, number: int, host: str, change: str) -> dict[str, object]:
@@ -44,6 +54,11 @@ class ConnectionChangeJson:
             from pynetstat.render.owners import owner_json
 
             self.owner_json = owner_json
+        self.ext_json = None  # -d, -i, --info, ...: the row's objects, with interval measures
+        if opts.extension_groups:
+            from pynetstat.render.extensions_json import extension_encoder
+
+            self.ext_json = extension_encoder(opts.extension_groups)
 
     def begin(self) -> None:
         """JSON Lines need no heading."""
@@ -56,7 +71,7 @@ class ConnectionChangeJson:
                                      else spec_state_name(change.previous_state))
             doc["connection"] = connection_record(
                 change.sock, change.owners if self.with_owners else None, self.names,
-                self.ifname, self.owner_json)
+                self.ifname, self.owner_json, change_extensions(change, self.ext_json))
             out.append(json.dumps(doc) + "\n")
         self.out.write("".join(out))
 

@@ -11,6 +11,8 @@ Each line with the local time of the pass and a mark::
     14:02:07 ~ Tcp.InSegs                               +152         76.0          123456
     14:02:07 ! eth0.rx_packets                         reset            -              12  (was 4294967290)
 
+With -d, -i, --info, --timers, --memory the row's line of them follows it (render/extensions.py;
+in interval mode with the rates and time seen in state, a closed row's last ones); then -b's.
 Marks (``model.changes.MARKS``): ``+`` appeared, ``-`` closed or gone, ``~`` changed state or
 moved, ``!`` went backwards (a counter reset or wrapped). Colour only when asked (``color``).
 Columns are measured per pass and never shrink. The JSON Lines form is render/changes_json.py.
@@ -105,6 +107,7 @@ class ConnectionChangeText:
             from pynetstat.render.owners import owner_lines
 
             self.owner_lines = owner_lines
+        self.groups = opts.extension_groups  # -d, -i, --info, ...: their line under the row
 
     def begin(self) -> None:
         self.lines.begin("+ appeared, - closed, ~ changed state")
@@ -124,9 +127,14 @@ class ConnectionChangeText:
             if opts.pids:
                 cells += (pid_text(tuple(o.pid for o in change.owners)),)
             under: list[str] = []
+            if self.groups:
+                from pynetstat.render.extensions import extension_lines, is_ipv4
+
+                under = extension_lines(change.ext, self.groups, opts.numeric,
+                                        is_ipv4(sock.family, sock.remote_address), change.measure)
             if self.owner_lines is not None:
-                under = (self.owner_lines(change.owners, opts.verbose) if change.owners
-                         else [UNREADABLE_LINE] if sock.inode else [])
+                under += (self.owner_lines(change.owners, opts.verbose) if change.owners
+                          else [UNREADABLE_LINE] if sock.inode else [])
             rows.append((when, MARKS[change.kind], cells, under))
         self.lines.emit(rows)
 

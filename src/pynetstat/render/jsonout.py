@@ -190,10 +190,15 @@ def owners_value(owners: tuple[Owner, ...], owner_json: Callable | None) -> list
 def batch_extensions(batch: SocketBatch, ext_json: Callable | None) -> Iterable[dict | None]:
     """Each row's extension objects (``ext_json(ext, ipv4)``: render/extensions.extension_encoder),
     or None for every row when the batch carries none or none was asked for. An IPv4-mapped
-    remote address makes a row's DSCP the IPv4 TOS."""
+    remote address makes a row's DSCP the IPv4 TOS. In interval mode with the batch's
+    ``measures``."""
     if batch.extensions is None or ext_json is None:
         return repeat(None)
     v4 = batch.family == 4
+    measures = batch.measures
+    if measures is not None:  # interval mode: the rates, the time seen in state
+        return (ext_json(ext, v4 or remote.startswith("::ffff:"), measures.row(i))
+                for i, (ext, remote) in enumerate(zip(batch.extensions, batch.remote_address)))
     return (ext_json(ext, v4 or remote.startswith("::ffff:"))
             for ext, remote in zip(batch.extensions, batch.remote_address))
 

@@ -1,0 +1,178 @@
+"""What a run measures of its sockets from one reading to the next: pure, no kernel, no I/O.
+
+Two trackers, each fed a reading batch by batch (``start(now)``, ``batch(...)`` per batch,
+``finish()``), the sockets known by their key (model/changes.socket_keys: the cookie):
+
+- ``ByteRates``: bytes per second each TCP connection sent (``bytes_acked``: acknowledged by the
+  peer) and received (``bytes_received``) since the reading before, over the seconds between the
+  two readings. A connection first read in this reading has no rate yet (``None``: not 0, which
+  would be a measurement); neither has any connection at the first reading.
+- ``StateAges``: how long this run has seen each socket in its current state: the seconds since
+  the first reading that saw it in that state. A lower bound on its time in state (Linux does not
+  record when a socket entered its state), ``None`` on that first reading; a state change starts
+  it over.
+
+Interval mode (``--info``, ``-i``), ``-c --info`` and the live view share them.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Hashable, Sequence
+
+    Rates = list[float | None]
+
+
+class ByteRates:
+    """The byte counts of each connection at the last reading, by key, and when it was taken."""
+
+    def __init__(self) -> None:
+        self.before: dict[Hashable, tuple[int, int]] = {}
+        self.when: float | None = None
+        self.seconds: float | None = None  # of the reading in progress: since the one before
+        self.moved: dict[Hashable, tuple[int, int]] = {}  # the reading in progress
+        self.now = 0.0
+
+    def reset(self) -> None:
+        """The next reading has nothing to measure against."""
+        self.before, self.when = {}, None
+
+    def start(self, now: float) -> float | None:
+        """A reading taken at ``now`` begins; returns the seconds since the one before (None:
+        the first reading, or a clock that did not move)."""
+        self.now, self.moved = now, {}
+        seconds = None if self.when is None else now - self.when
+        self.seconds = seconds if seconds is not None and seconds > 0 else None
+        return self.seconds
+
+    def batch(self, keys: Sequence[Hashable], acked: Sequence[int | None],
+              received: Sequence[int | None], *, from_zero: bool = False
+              ) -> tuple[Rates, Rates]:
+        """Send and receive rates of each row (``None``: not known), in bytes per second. A row
+        whose counts are ``None`` (no tcp_info: UDP, TIME_WAIT) has none and is not kept.
+        ``from_zero``: a key not in the reading before moved all its bytes since then (-c's
+        per-process sums: the connection opened between the readings), else it has no rate.
+
+        >>> rates = ByteRates()
+        >>> rates.start(10.0)
+        >>> rates.batch([1, 2], [100, None], [50, None])
+        ([None, None], [None, None])
+        >>> rates.finish()
+        >>> rates.start(12.0)
+        2.0
+        >>> rates.batch([1, 3], [500, 7], [50, 8])
+        ([200.0, None], [0.0, None])
+        """
+        moved = self.moved
+        seconds = self.seconds
+        n = len(keys)
+        if seconds is None:
+            moved.update((key, (a, r)) for key, a, r in zip(keys, acked, received)
+                         if a is not None and r is not None)
+            return [None] * n, [None] * n
+        get = self.before.get
+        nothing = (0, 0) if from_zero else None
+        send: Rates = []
+        receive: Rates = []
+        for key, a, r in zip(keys, acked, received):
+            if a is None or r is None:
+                send.append(None)
+                receive.append(None)
+                continue
+            moved[key] = (a, r)
+            was = get(key, nothing)
+            # counts only grow on one connection; less means another socket took the key
+            # (never with cookies): no rate rather than a negative one
+            if was is None or a < was[0] or r < was[1]:
+                send.append(None)
+                receive.append(None)
+            else:
+                send.append((a - was[0]) / seconds)
+                receive.append((r - was[1]) / seconds)
+        return send, receive
+
+    def finish(self) -> None:
+        """The reading is whole: it is what the next one is measured against."""
+        self.before, self.when = self.moved, self.now
+        self.moved = {}
+
+
+class StateAges:
+    """When this run first saw each socket in the state it is in."""
+
+    def __init__(self) -> None:
+        self.since: dict[Hashable, tuple[int, float]] = {}  # key -> (state, first seen in it)
+        self.seen: dict[Hashable, tuple[int, float]] = {}  # the reading in progress
+        self.now = 0.0
+
+    def start(self, now: float) -> None:
+        self.now, self.seen = now, {}
+
+    def batch(self, keys: Sequence[Hashable], states: Sequence[int]) -> Rates:
+        """Each row's seconds in its state as seen by this run (``None``: first seen in it now).
+
+        >>> ages = StateAges()
+        >>> ages.start(5.0)
+        >>> ages.batch(["a"], [1])
+        [None]
+        >>> ages.finish()
+        >>> ages.start(7.5)
+        >>> ages.batch(["a", "b"], [1, 1])
+        [2.5, None]
+        >>> ages.finish()
+        >>> ages.start(9.0)
+        >>> ages.batch(["a"], [8])
+        [None]
+        """
+        get = self.since.get
+        seen = self.seen
+        now = self.now
+        out: Rates = []
+        for key, state in zip(keys, states):
+            was = get(key)
+            if was is None or was[0] != state:
+                seen[key] = (state, now)
+                out.append(None)
+            else:
+                seen[key] = was
+                out.append(now - was[1])
+        return out
+
+    def finish(self) -> None:
+        self.since, self.seen = self.seen, {}
+
+
+class Measure:
+    """One row's measures: ``seconds`` between its two readings (None: the run's first reading),
+    ``send`` and ``receive`` rates in bytes per second (None: not known, see ``ByteRates``),
+    ``seen`` seconds in its state seen by this run (None: first seen in it, or not measured);
+    ``closed``: the socket is gone and these are its last (a ``--changes`` ``-`` row)."""
+
+    __slots__ = ("seconds", "send", "receive", "seen", "closed")
+
+    def __init__(self, seconds: float | None, send: float | None, receive: float | None,
+                 seen: float | None, closed: bool = False):
+        self.seconds, self.send, self.receive, self.seen = seconds, send, receive, seen
+        self.closed = closed
+
+    def __repr__(self) -> str:
+        return (f"Measure({self.seconds!r}, {self.send!r}, {self.receive!r}, {self.seen!r}"
+                f"{', closed' if self.closed else ''})")
+
+
+class Measures:
+    """A batch's measures by column (``SocketBatch.measures``): ``send``, ``receive`` (None: rates
+    not asked for) and ``seen`` (None: not asked for), one value per row, and the ``seconds``
+    between this reading and the one before (None: the run's first reading)."""
+
+    __slots__ = ("seconds", "send", "receive", "seen")
+
+    def __init__(self, seconds: float | None, send: Rates | None, receive: Rates | None,
+                 seen: Rates | None):
+        self.seconds, self.send, self.receive, self.seen = seconds, send, receive, seen
+
+    def row(self, i: int, closed: bool = False) -> Measure:
+        return Measure(self.seconds, None if self.send is None else self.send[i],
+                       None if self.receive is None else self.receive[i],
+                       None if self.seen is None else self.seen[i], closed)
