@@ -405,23 +405,3 @@ class RunExtensions:
         return list(map(_make_extensions, infos, mem, skmem, congs, tos, tclass, shutdown,
                         timer_records, mptcps))
 
-
-_COUNTS = ("bytes_acked", "bytes_received")
-
-
-def byte_columns(extensions) -> tuple[list, list]:
-    """``(bytes_acked, bytes_received)`` of each socket of a batch's ``extensions`` (``None``
-    where it has no tcp_info, or a struct older than Linux 4.1/4.2 that lacks them): from the
-    dump's buffer for a run (``RunExtensions.info_columns``), else from the records."""
-    if isinstance(extensions, RunExtensions):
-        columns = extensions.info_columns(_COUNTS)
-        if columns == {}:
-            return [None] * len(extensions), [None] * len(extensions)
-        if columns is not None:
-            return columns["bytes_acked"], columns["bytes_received"]
-    acked, received = [], []
-    for ext in extensions:
-        info = None if ext is None else ext.info
-        acked.append(None if info is None else info.bytes_acked)
-        received.append(None if info is None else info.bytes_received)
-    return acked, received

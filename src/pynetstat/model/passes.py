@@ -20,8 +20,32 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Hashable, Sequence
+    from typing import Any
 
     Rates = list[float | None]
+
+_COUNTS = ("bytes_acked", "bytes_received")
+
+
+def byte_columns(extensions: Any) -> tuple[Sequence[int | None], Sequence[int | None]]:
+    """``(bytes_acked, bytes_received)`` of each socket of a batch's ``extensions`` column
+    (``None`` where it has no tcp_info, or a struct before Linux 4.1 that lacks them): straight
+    from the dump's buffer for a run of messages (``linux.diagext.RunExtensions.info_columns``,
+    no record per socket), else from each record's ``info``."""
+    run_columns = getattr(extensions, "info_columns", None)
+    if run_columns is not None:
+        columns = run_columns(_COUNTS)
+        if columns == {}:  # no tcp_info in the run (UDP, TIME_WAIT)
+            return (None,) * len(extensions), (None,) * len(extensions)
+        if columns is not None:
+            return columns["bytes_acked"], columns["bytes_received"]
+    acked: list[int | None] = []
+    received: list[int | None] = []
+    for ext in extensions:
+        info = None if ext is None else ext.info
+        acked.append(None if info is None else info.bytes_acked)
+        received.append(None if info is None else info.bytes_received)
+    return acked, received
 
 
 class ByteRates:

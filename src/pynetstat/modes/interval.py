@@ -227,16 +227,16 @@ class ConnectionsMonitor:
 
 class ProcessesMonitor:
     """-c, pass after pass: the processes by ports held; with --info the bytes per second each
-    process's TCP connections moved since the pass before (``views.processes.Traffic``)."""
+    process's TCP connections moved since the pass before (``model.passes.ByteRates``)."""
 
     def __init__(self, session: Session, fmt: Format):
         from pynetstat.linux.owner_cache import OwnerCache
-        from pynetstat.views.processes import Traffic
+        from pynetstat.model.passes import ByteRates
 
         self.session = session
         self.fmt = fmt
         self.owners = OwnerCache(session.env.proc_root)
-        self.traffic = Traffic() if session.opts.info else None
+        self.traffic = ByteRates() if session.opts.info else None
         self.notes = Notes(session)
 
     def show(self, number: int, stamp: float) -> dict[str, object]:

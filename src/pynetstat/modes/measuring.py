@@ -6,9 +6,8 @@ the formats to print under the row (render/extensions.py) and in its JSON (exten
 
 from __future__ import annotations
 
-from pynetstat.linux.diagext import byte_columns
 from pynetstat.model.changes import socket_keys
-from pynetstat.model.passes import ByteRates, Measures, StateAges
+from pynetstat.model.passes import ByteRates, Measures, StateAges, byte_columns
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
