@@ -17,6 +17,9 @@ Interval mode (``--info``, ``-i``), ``-c --info`` and the live view share them.
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import itemgetter, sub, truediv
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Hashable, Sequence
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     Rates = list[float | None]
 
 _COUNTS = ("bytes_acked", "bytes_received")
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
 def byte_columns(extensions: Any) -> tuple[Sequence[int | None], Sequence[int | None]]:
@@ -87,10 +91,21 @@ class ByteRates:
         2.0
         >>> rates.batch([1, 3], [500, 7], [50, 8])
         ([200.0, None], [0.0, None])
+        >>> rates.finish()
+        >>> rates.start(14.0)
+        2.0
+        >>> rates.batch([1, 3], [700, 7], [60, 8])
+        ([100.0, 0.0], [5.0, 0.0])
+        >>> rates.batch([4, 5], [9, 1], [0, 0], from_zero=True)
+        ([4.5, 0.5], [0.0, 0.0])
         """
         moved = self.moved
         seconds = self.seconds
         n = len(keys)
+        if None not in acked and None not in received:
+            made = self._whole(keys, acked, received, from_zero)
+            if made is not None:
+                return made
         if seconds is None:
             moved.update((key, (a, r)) for key, a, r in zip(keys, acked, received)
                          if a is not None and r is not None)
@@ -115,6 +130,27 @@ class ByteRates:
                 send.append((a - was[0]) / seconds)
                 receive.append((r - was[1]) / seconds)
         return send, receive
+
+    def _whole(self, keys: Sequence[Hashable], acked: Sequence[Any], received: Sequence[Any],
+               from_zero: bool) -> tuple[Rates, Rates] | None:
+        """``batch`` for a batch whose every row has counts (a run of connections), a column at
+        a time (``map`` in C: at 200k sockets the row-by-row loop cost a tenth of a pass);
+        ``None`` when some row is new or went backwards (then row by row), having kept the
+        counts."""
+        self.moved.update(zip(keys, zip(acked, received)))
+        n = len(keys)
+        seconds = self.seconds
+        if seconds is None:
+            return [None] * n, [None] * n
+        was: list[Any] = list(map(self.before.get, keys, repeat((0, 0) if from_zero else None)))
+        if None in was:
+            return None
+        sent = list(map(sub, acked, map(_FIRST, was)))
+        got = list(map(sub, received, map(_SECOND, was)))
+        if n and (min(sent) < 0 or min(got) < 0):
+            return None
+        return (list(map(truediv, sent, repeat(seconds, n))),
+                list(map(truediv, got, repeat(seconds, n))))
 
     def finish(self) -> None:
         """The reading is whole: it is what the next one is measured against."""
