@@ -18,7 +18,7 @@ Interval mode (``--info``, ``-i``), ``-c --info`` and the live view share them.
 from __future__ import annotations
 
 from itertools import repeat
-from operator import itemgetter, sub, truediv
+from operator import sub, truediv
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     Rates = list[float | None]
 
 _COUNTS = ("bytes_acked", "bytes_received")
-_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
 def byte_columns(extensions: Any) -> tuple[Sequence[int | None], Sequence[int | None]]:
@@ -53,23 +52,24 @@ def byte_columns(extensions: Any) -> tuple[Sequence[int | None], Sequence[int | 
 
 
 class ByteRates:
-    """The byte counts of each connection at the last reading, by key, and when it was taken."""
+    """The byte counts of each connection at the last reading, by key, and when it was taken:
+    two dicts (acked, received), so that a batch is measured a column at a time (``_whole``)."""
 
     def __init__(self) -> None:
-        self.before: dict[Hashable, tuple[int, int]] = {}
+        self.before: tuple[dict[Hashable, int], dict[Hashable, int]] = ({}, {})
         self.when: float | None = None
         self.seconds: float | None = None  # of the reading in progress: since the one before
-        self.moved: dict[Hashable, tuple[int, int]] = {}  # the reading in progress
+        self.moved: tuple[dict[Hashable, int], dict[Hashable, int]] = ({}, {})  # in progress
         self.now = 0.0
 
     def reset(self) -> None:
         """The next reading has nothing to measure against."""
-        self.before, self.when = {}, None
+        self.before, self.when = ({}, {}), None
 
     def start(self, now: float) -> float | None:
         """A reading taken at ``now`` begins; returns the seconds since the one before (None:
         the first reading, or a clock that did not move)."""
-        self.now, self.moved = now, {}
+        self.now, self.moved = now, ({}, {})
         seconds = None if self.when is None else now - self.when
         self.seconds = seconds if seconds is not None and seconds > 0 else None
         return self.seconds
@@ -99,19 +99,14 @@ class ByteRates:
         >>> rates.batch([4, 5], [9, 1], [0, 0], from_zero=True)
         ([4.5, 0.5], [0.0, 0.0])
         """
-        moved = self.moved
-        seconds = self.seconds
-        n = len(keys)
         if None not in acked and None not in received:
             made = self._whole(keys, acked, received, from_zero)
             if made is not None:
                 return made
-        if seconds is None:
-            moved.update((key, (a, r)) for key, a, r in zip(keys, acked, received)
-                         if a is not None and r is not None)
-            return [None] * n, [None] * n
-        get = self.before.get
-        nothing = (0, 0) if from_zero else None
+        moved_acked, moved_received = self.moved
+        seconds = self.seconds
+        get_acked, get_received = self.before[0].get, self.before[1].get
+        nothing = 0 if from_zero else None
         send: Rates = []
         receive: Rates = []
         for key, a, r in zip(keys, acked, received):
@@ -119,43 +114,46 @@ class ByteRates:
                 send.append(None)
                 receive.append(None)
                 continue
-            moved[key] = (a, r)
-            was = get(key, nothing)
+            moved_acked[key], moved_received[key] = a, r
+            was_a, was_r = get_acked(key, nothing), get_received(key, nothing)
             # counts only grow on one connection; less means another socket took the key
             # (never with cookies): no rate rather than a negative one
-            if was is None or a < was[0] or r < was[1]:
+            if seconds is None or was_a is None or was_r is None or a < was_a or r < was_r:
                 send.append(None)
                 receive.append(None)
             else:
-                send.append((a - was[0]) / seconds)
-                receive.append((r - was[1]) / seconds)
+                send.append((a - was_a) / seconds)
+                receive.append((r - was_r) / seconds)
         return send, receive
 
     def _whole(self, keys: Sequence[Hashable], acked: Sequence[Any], received: Sequence[Any],
                from_zero: bool) -> tuple[Rates, Rates] | None:
         """``batch`` for a batch whose every row has counts (a run of connections), a column at
         a time (``map`` in C: at 200k sockets the row-by-row loop cost a tenth of a pass);
-        ``None`` when some row is new or went backwards (then row by row), having kept the
-        counts."""
-        self.moved.update(zip(keys, zip(acked, received)))
+        ``None`` when some row is new or went backwards (then row by row)."""
         n = len(keys)
         seconds = self.seconds
         if seconds is None:
+            self.moved[0].update(zip(keys, acked))
+            self.moved[1].update(zip(keys, received))
             return [None] * n, [None] * n
-        was: list[Any] = list(map(self.before.get, keys, repeat((0, 0) if from_zero else None)))
-        if None in was:
+        nothing = repeat(0 if from_zero else None)
+        was_acked: list[Any] = list(map(self.before[0].get, keys, nothing))
+        if None in was_acked:
             return None
-        sent = list(map(sub, acked, map(_FIRST, was)))
-        got = list(map(sub, received, map(_SECOND, was)))
+        sent = list(map(sub, acked, was_acked))
+        got = list(map(sub, received, map(self.before[1].get, keys, nothing)))
         if n and (min(sent) < 0 or min(got) < 0):
             return None
+        self.moved[0].update(zip(keys, acked))
+        self.moved[1].update(zip(keys, received))
         return (list(map(truediv, sent, repeat(seconds, n))),
                 list(map(truediv, got, repeat(seconds, n))))
 
     def finish(self) -> None:
         """The reading is whole: it is what the next one is measured against."""
         self.before, self.when = self.moved, self.now
-        self.moved = {}
+        self.moved = ({}, {})
 
 
 class StateAges:
