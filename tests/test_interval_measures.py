@@ -242,10 +242,10 @@ def rate_lines_scenario() -> dict:
     nl = LiveNetlink()
     socks = [pair("127.0.0.1") for _ in range(40)]
     rates = ByteRates()
-    compared, rows, templated, mixed = [], 0, 0, 0
+    compared, rows, templated, mixed, constant = [], 0, 0, 0, 0
 
     def reading(now: float, late: tuple = ()) -> None:
-        nonlocal rows, templated, mixed
+        nonlocal rows, templated, mixed, constant
         rates.start(now)
         for groups in (("tcp_info",), ("times", "tcp_info")):
             bits = diagext.request_bits(groups)
@@ -259,6 +259,7 @@ def rate_lines_scenario() -> dict:
                     made = ([template % row for row in zip(*columns)] if columns
                             else [template] * len(batch))
                     templated += "rate: send %.0f" in template
+                    constant += "rate: send 0 B/s recv 0 B/s" in template  # the listeners
                     mixed += groups == ("tcp_info",) and template.endswith(" %s\n")
                     reference = [_under(extension_lines(ext, groups, numeric, True,
                                                         batch.measures.row(i)))
@@ -277,11 +278,13 @@ def rate_lines_scenario() -> dict:
         transfer(server, client, 30_000)
     reading(4.5)  # the new one's first reading
     reading(6.0)  # every connection read before: a rate each
-    return {"compared": compared, "rows": rows, "templated": templated, "mixed": mixed}
+    return {"compared": compared, "rows": rows, "templated": templated, "mixed": mixed,
+            "constant": constant}
 
 
 def test_the_rate_columns_equal_the_rows_alone():
     got = isolated(rate_lines_scenario)
     assert got["rows"] >= 4 * 2 * 2 * 120 and got["compared"] and all(got["compared"])
-    # both ways of the template were taken: every row with a rate, and some without
-    assert got["templated"] and got["mixed"], got
+    # each way of the template was taken: every row with a rate, the same rate in every row
+    # (written into the template), and some rows without
+    assert got["templated"] and got["constant"] and got["mixed"], got

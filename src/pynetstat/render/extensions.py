@@ -361,7 +361,16 @@ def _with_rates(made: tuple[str, list[Iterable[Any]]], measures: Measures
         return made
     head = template[:-1]  # the line ends with its newline
     if None not in send and None not in receive:
-        return head + " rate: send %.0f B/s recv %.0f B/s\n", [*columns, send, receive]
+        # a column the same in every row (idle connections: 0 and 0) goes into the template
+        n = len(send)
+        parts, more = [], list(columns)
+        for values in (send, receive):
+            if n and values.count(values[0]) == n:
+                parts.append(f"{values[0]:.0f}")
+            else:
+                parts.append("%.0f")
+                more.append(values)
+        return head + f" rate: send {parts[0]} B/s recv {parts[1]} B/s\n", more
     return head + " %s\n", [*columns, map(rate_token, map(measures.row, range(len(send))))]
 
 
