@@ -7,7 +7,7 @@ forked child, in-process (``cli.main``), on a fake clock: passes run back to bac
 is not waited), stdout is a sink that keeps nothing and, at the end of each pass (interval mode
 flushes stdout then), reads the child's CPU time (``getrusage``: user + system) and every
 ``--every`` passes its RSS (/proc/self/statm) and, with ``--tracemalloc``, the Python memory
-held (``tracemalloc`` after ``gc.collect()``). ``--src DIR``: the child imports pynetstat from
+held (``tracemalloc`` after ``gc.collect()``, less what this file's own readings hold). ``--src DIR``: the child imports pynetstat from
 DIR/src (another checkout: the code before a change), so two commits are measured in the same
 rounds. ``--single``: also a separate ``pynetstat -an --info`` process, CPU from ``wait4``.
 
@@ -81,7 +81,11 @@ class Sink(io.TextIOBase):
                 import tracemalloc
 
                 gc.collect()
-                reading["traced"] = tracemalloc.get_traced_memory()[0]
+                # what pynetstat holds: the traces of this file (the readings kept here, a
+                # float a pass and a dict every ``every``) left out
+                snapshot = tracemalloc.take_snapshot().filter_traces(
+                    [tracemalloc.Filter(False, __file__)])
+                reading["traced"] = sum(stat.size for stat in snapshot.statistics("filename"))
             self.memory.append(reading)
         if n == self.passes:
             raise KeyboardInterrupt
