@@ -147,13 +147,20 @@ class ByteRates:
             return None
         self.moved[0].update(zip(keys, acked))
         self.moved[1].update(zip(keys, received))
-        return (list(map(truediv, sent, repeat(seconds, n))),
-                list(map(truediv, got, repeat(seconds, n))))
+        return _per_second(sent, seconds), _per_second(got, seconds)
 
     def finish(self) -> None:
         """The reading is whole: it is what the next one is measured against."""
         self.before, self.when = self.moved, self.now
         self.moved = ({}, {})
+
+
+def _per_second(deltas: list[int], seconds: float) -> Rates:
+    """Each delta over ``seconds``; a column of idle connections' 0s without a division each."""
+    n = len(deltas)
+    if deltas.count(0) == n:
+        return [0.0] * n
+    return list(map(truediv, deltas, repeat(seconds, n)))
 
 
 class StateAges:

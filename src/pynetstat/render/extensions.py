@@ -371,6 +371,8 @@ def _with_rates(made: tuple[str, list[Iterable[Any]]], measures: Measures
                 parts.append("%.0f")
                 more.append(values)
         return head + f" rate: send {parts[0]} B/s recv {parts[1]} B/s\n", more
+    if send.count(None) == len(send):  # the first pass, a run of new connections: one text
+        return head + " " + rate_token(measures.row(0)) + "\n", columns
     return head + " %s\n", [*columns, map(rate_token, map(measures.row, range(len(send))))]
 
 
