@@ -184,7 +184,9 @@ FLAGS: tuple[Flag, ...] = (
          "left on the socket's timer (retransmission, keepalive or FIN_WAIT_2, TIME_WAIT, "
          "zero-window probe) and, for TCP connections, the time since the last data sent, the "
          "last data received and the last ACK received. Linux does not record when a socket "
-         "entered its state, so no time in state is shown.", short="i", aliases=("times",)),
+         "entered its state, so no time in state is shown; with an interval, how long this run "
+         "has seen the socket in its state (in state >= 12.0s (seen by this run): a lower "
+         "bound, from the second pass that sees it in it).", short="i", aliases=("times",)),
     Flag("numeric", "Displays addresses and port numbers in numerical form.",
          short="n", aliases=("numeric",)),
     Flag("pids", "Displays the owning process ID of each connection (one number: the lowest "
@@ -218,8 +220,10 @@ FLAGS: tuple[Flag, ...] = (
     Flag("info", "Under each TCP row, what the kernel knows of the connection (what ss prints "
          "for its info option): congestion algorithm, window scale, rto, rtt/rttvar (ms), mss, cwnd, ssthresh, bytes "
          "sent, acked and received, segments, last send/receive/ack (ms ago), pacing and "
-         "delivery rate, retransmissions (now/total), lost. --json: every tcp_info field.",
-         long="info"),
+         "delivery rate, retransmissions (now/total), lost. --json: every tcp_info field. "
+         "With an interval also the bytes per second sent (acked) and received over the last "
+         "pass (rate: send 409612 B/s recv 0 B/s; rate: (new) before a connection's second "
+         "reading).", long="info"),
     Flag("timers", "Under each row, the socket's pending timer and when it fires, in ss's words: "
          "timer:(on|keepalive|timewait|persist|delack,time left,retransmissions).",
          long="timers"),

@@ -204,12 +204,18 @@ class ConnectionChangeCsv:
             from pynetstat.render.owners import owner_json
 
             self.owner_json = owner_json
+        self.ext_json = None
+        if opts.extension_groups:
+            from pynetstat.render.extensions_json import extension_encoder
+
+            self.ext_json = extension_encoder(opts.extension_groups)
 
     def begin(self) -> None:
         """The header came with the first display."""
 
     def write(self, changes: list[ConnectionChange], stamp: float, number: int) -> None:
         from pynetstat.model.sockets import spec_state_name
+        from pynetstat.render.changes_json import change_extensions
         from pynetstat.render.jsonout import connection_record
 
         session = self.session
@@ -218,7 +224,8 @@ class ConnectionChangeCsv:
         rows = []
         for change in changes:
             record = connection_record(change.sock, change.owners if with_owners else None,
-                                       session.names, session.ifname, self.owner_json)
+                                       session.names, session.ifname, self.owner_json,
+                                       change_extensions(change, self.ext_json))
             previous = (None if change.previous_state is None
                         else spec_state_name(change.previous_state))
             rows.append((*lead, change.kind, previous, *row_cells(record, self.spread)))

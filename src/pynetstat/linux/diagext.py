@@ -451,3 +451,4 @@ class RunExtensions(_ExtensionSequence):
         timer_records = list(map(_make_timer, self._timers, self._expires, self._retrans))
         return list(map(_make_extensions, infos, mem, skmem, congs, tos, tclass, shutdown,
                         timer_records, mptcps))
+

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pynetstat.model.netns import NetNamespace
+    from pynetstat.model.passes import Measure
     from pynetstat.model.sockets import Owner
 
     Route = dict[str, Any]  # a route as views.routes' route_json gives it
@@ -58,28 +59,37 @@ class Snapshot:
             self._where = dict(zip(chain.from_iterable(self.keys), count()))
         return self._where[key]
 
-    def row(self, position: int) -> tuple[InetSocket, tuple[Owner, ...], NetNamespace | None]:
-        """``(socket, owners, namespace)`` at a position of the pass's kernel order (the
-        namespace: the batch's, with --netns and --all-netns)."""
+    def change(self, kind: str, position: int, previous_state: int | None = None
+               ) -> ConnectionChange:
+        """The change ``kind`` of the row at ``position``, with its namespace (the batch's, with
+        --netns and --all-netns), its extensions (--info, ...) and interval mode's measures (a
+        ``"removed"`` row's are its last)."""
         b = bisect_right(self.starts, position) - 1
         batch, i = self.batches[b], position - self.starts[b]
-        return (batch.socket_at(i), (batch.owners[i] if batch.owners is not None else ()),
-                batch.netns)
+        owners = batch.owners[i] if batch.owners is not None else ()
+        ext = batch.extensions[i] if batch.extensions is not None else None
+        measures = batch.measures
+        measure = None if measures is None else measures.row(i, closed=kind == "removed")
+        return ConnectionChange(kind, batch.socket_at(i), owners, batch.netns, previous_state,
+                                ext, measure)
 
 
 class ConnectionChange:
     """A socket that appeared (``"added"``), closed (``"removed"``) or changed state (``"state"``,
     with the state it had before); ``netns``: its namespace (--netns, --all-netns), else None."""
 
-    __slots__ = ("kind", "sock", "owners", "netns", "previous_state")
+    __slots__ = ("kind", "sock", "owners", "netns", "previous_state", "ext", "measure")
 
     def __init__(self, kind: str, sock: InetSocket, owners: tuple[Owner, ...],
-                 netns: NetNamespace | None = None, previous_state: int | None = None):
+                 netns: NetNamespace | None = None, previous_state: int | None = None,
+                 ext: Any = None, measure: Measure | None = None):
         self.kind = kind
         self.sock = sock
         self.owners = owners
         self.netns = netns
         self.previous_state = previous_state
+        self.ext = ext  # the row's linux.diagext.Extensions (-d, --info, ...), or None
+        self.measure = measure  # interval mode's (model/passes.py), or None
 
     def __repr__(self) -> str:
         return f"ConnectionChange({self.kind!r}, {self.sock!r})"
@@ -94,12 +104,10 @@ def connection_changes(before: Snapshot, after: Snapshot) -> list[ConnectionChan
     get = old.get
     moved = [key for key, state in new.items() if get(key) != state]
     gone = old.keys() - new.keys()
-    out = [ConnectionChange("removed", *before.row(p)) for p in sorted(map(before.position, gone))]
+    out = [before.change("removed", p) for p in sorted(map(before.position, gone))]
     for position, key in sorted((after.position(key), key) for key in moved):
-        sock, owners, netns = after.row(position)
         state = old.get(key)
-        out.append(ConnectionChange("added" if state is None else "state", sock, owners, netns,
-                                    state))
+        out.append(after.change("added" if state is None else "state", position, state))
     return out
 
 

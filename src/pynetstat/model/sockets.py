@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pynetstat.model.netns import NetNamespace
+    from pynetstat.model.passes import Measures
     from pynetstat.model.process import ProcessInfo
 
 # Linux TCP states, include/net/tcp_states.h
@@ -268,6 +269,9 @@ class _Batch:
     decoded record per socket (``linux.diagext.Extensions``), for a run of messages a
     ``diagext.RunExtensions`` that makes them only when one is read (the text of --info reads
     its fields from the dump's buffer instead).
+    ``measures`` is ``None`` outside interval mode: then, with ``--info`` or ``-i``, what the run
+    measured of each socket since the pass before (model/passes.Measures: rates, time seen in
+    its state).
     """
 
     __slots__: tuple[str, ...] = ()
@@ -280,6 +284,7 @@ class _Batch:
         attributes: Any
         extensions: Any
         netns: Any
+        measures: Any
 
         def __init__(self, **fields: Any) -> None: ...
         def __getattr__(self, name: str) -> Any: ...
@@ -333,11 +338,12 @@ def _batch_class(name: str, shape: str, doc: str) -> Any:
     columns, constants = batch_columns(shape), batch_constants(shape)
     cls: Any = type(name, (_Batch,), {
         "__doc__": doc,
-        "__slots__": constants + columns + ("owners", "attributes", "extensions", "netns"),
+        "__slots__": constants + columns + ("owners", "attributes", "extensions", "netns",
+                                                      "measures"),
         "SHAPE": shape, "COLUMNS": columns, "CONSTANTS": constants,
         # extensions: always None (the extension groups are TCP's), as the renderers ask every batch
         "__init__": keyword_init(constants + columns, extra="self.owners = self.attributes = "
-                                 "self.extensions = self.netns = None"),
+                                 "self.extensions = self.netns = self.measures = None"),
     })
     cls._make = staticmethod(positional_maker(RECORDS[shape], constants + columns))
     return cls
@@ -353,8 +359,9 @@ class SocketBatch(_Batch):
     # peer, peer_accepted, peer_owners: the peer join (model/peers.py, the collector's owner
     # join): None until it runs, then per socket the inode of the other end on this host (0:
     # none), whether this end was accepted (None: unknown) and the other end's owners.
+    # measures: interval mode's per-connection measures (model/passes.py), or None.
     __slots__ = CONSTANTS + COLUMNS + ("owners", "attributes", "extensions", "netns", "peer",
-                                       "peer_accepted", "peer_owners")
+                                       "peer_accepted", "peer_owners", "measures")
     if TYPE_CHECKING:  # the slots' types (tests/test_typing.py keeps them equal to the table)
         def __init__(self, **fields: Any) -> None: ...
 
@@ -378,11 +385,12 @@ class SocketBatch(_Batch):
         peer: Sequence[int] | None
         peer_accepted: Sequence[bool | None] | None
         peer_owners: Sequence[tuple[Owner, ...]] | None
+        measures: Measures | None
     else:
         __init__ = keyword_init(
             CONSTANTS + COLUMNS,
             extra="self.owners = self.attributes = self.extensions = self.netns = self.peer = "
-                  "self.peer_accepted = self.peer_owners = None")
+                  "self.peer_accepted = self.peer_owners = self.measures = None")
 
 
 SocketBatch._make = staticmethod(positional_maker(InetSocket, SocketBatch.CONSTANTS + SocketBatch.COLUMNS))

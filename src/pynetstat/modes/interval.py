@@ -212,6 +212,10 @@ class ConnectionsMonitor:
         self.writer: ConnectionChangeWriter | None = None  # with --changes, after the first
         self.notes = Notes(session)
         self.rows = 0
+        from pynetstat.modes.measuring import Measuring
+
+        # --info, -i: rates, time seen in state
+        self.measuring = Measuring.of(session.opts, session.env.monotonic)
 
     def show(self, number: int, stamp: float) -> dict[str, object]:
         from pynetstat.linux.connections import collect
@@ -226,21 +230,26 @@ class ConnectionsMonitor:
 
     def display(self, conns: Connections, number: int, stamp: float) -> None:
         """The whole table; with --changes, after the first pass, what changed since the pass
-        before (``snapshot`` and ``changes`` say how sockets are kept and compared)."""
+        before (``snapshot`` and ``changes`` say how sockets are kept and compared). With
+        --info or -i, each connection's measures over the pass (``Measuring``)."""
         session = self.session
         opts, out = session.opts, session.env.stdout
+        measuring = self.measuring
+        read: Iterator[SocketBatch] = iter(conns)
+        if measuring is not None:
+            read = measuring.batches(read)
         self.rows = 0
         if self.previous is None or not opts.changes:
             kept: list[SocketBatch] | None = [] if opts.changes else None
             head = {"type": "display", "timestamp": stamp, "pass": number, "host": session.host()}
-            batches = session.in_order(self._counted(iter(conns), kept))
+            batches = session.in_order(self._counted(read, kept))
             self.fmt.write_connections(out, conns, batches, head)
             if kept is not None:
                 self.previous = self.snapshot(conns, kept)
                 self.writer = writer = self.fmt.connection_changes(out)
                 writer.begin()
         else:
-            current = self.snapshot(conns, list(self._counted(iter(conns), None)))
+            current = self.snapshot(conns, list(self._counted(read, None)))
             changes = self.changes(self.previous, current, conns)
             self.previous = current
             if changes:
@@ -248,6 +257,8 @@ class ConnectionsMonitor:
                     session.names.resolve_hosts(c.sock.remote_address for c in changes)
                 assert self.writer is not None  # made with the first display, as previous was
                 self.writer.write(changes, stamp, number)
+        if measuring is not None:
+            measuring.finish()
 
     def snapshot(self, conns: Connections, batches: list[SocketBatch]) -> Any:
         """A pass's sockets as ``changes`` compares them."""
@@ -270,16 +281,16 @@ class ConnectionsMonitor:
 
 class ProcessesMonitor:
     """-c, pass after pass: the processes by ports held; with --info the bytes per second each
-    process's TCP connections moved since the pass before (``views.processes.Traffic``)."""
+    process's TCP connections moved since the pass before (``model.passes.ByteRates``)."""
 
     def __init__(self, session: Session, fmt: Format):
         from pynetstat.linux.owner_cache import OwnerCache
-        from pynetstat.views.processes import Traffic
+        from pynetstat.model.passes import ByteRates
 
         self.session = session
         self.fmt = fmt
         self.owners = OwnerCache(session.env.proc_root)
-        self.traffic = Traffic() if session.opts.info else None
+        self.traffic = ByteRates() if session.opts.info else None
         self.notes = Notes(session)
 
     def show(self, number: int, stamp: float) -> dict[str, object]:

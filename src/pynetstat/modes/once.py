@@ -46,11 +46,12 @@ def show_connections(session: Session, fmt: Format) -> None:
 def show_processes(session: Session, fmt: Format) -> None:
     """-c: the processes by the ports they hold, from one reading of every socket with owners."""
     from pynetstat.linux.connections import collect
+    from pynetstat.model.passes import ByteRates
     from pynetstat.views.connections import notes
-    from pynetstat.views.processes import Traffic, port_counts
+    from pynetstat.views.processes import port_counts
 
     conns = collect(session.opts, session.env, session.netlink)
-    traffic = Traffic() if session.opts.info else None
+    traffic = ByteRates() if session.opts.info else None  # one reading: bytes, no rates
     fmt.write_processes(session.env.stdout, port_counts(conns, traffic))
     for note in notes(conns):
         session.say(note)

@@ -18,11 +18,21 @@ from pynetstat.textsafe import json_text
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import TextIO
+    from typing import Any, TextIO
 
     from pynetstat.model.changes import ConnectionChange, CounterChange, NamespaceChange, Route
     from pynetstat.options import Options
     from pynetstat.resolve import Names
+
+
+def change_extensions(change: ConnectionChange, ext_json: Callable[..., dict[str, Any]] | None
+                      ) -> dict[str, Any] | None:
+    """The changed row's extension objects (``extension_encoder``), None when none is asked."""
+    if ext_json is None or change.ext is None:
+        return None
+    sock = change.sock
+    ipv4 = sock.family == 4 or sock.remote_address.startswith("::ffff:")
+    return ext_json(change.ext, ipv4, change.measure)
 
 
 def _head(kind: str, stamp: float, number: int, host: str, change: str) -> dict[str, object]:
@@ -47,6 +57,11 @@ class ConnectionChangeJson:
             from pynetstat.render.owners import owner_json
 
             self.owner_json = owner_json
+        self.ext_json = None  # -d, -i, --info, ...: the row's objects, with interval measures
+        if opts.extension_groups:
+            from pynetstat.render.extensions_json import extension_encoder
+
+            self.ext_json = extension_encoder(opts.extension_groups)
 
     def begin(self) -> None:
         """JSON Lines need no heading."""
@@ -64,7 +79,7 @@ class ConnectionChangeJson:
             ifname = self.ifname if self.within is None else self.within(ns)
             doc["connection"] = record = connection_record(
                 change.sock, change.owners if self.with_owners else None, self.names,
-                ifname, self.owner_json)
+                ifname, self.owner_json, change_extensions(change, self.ext_json))
             if ns is not None:  # --netns, --all-netns: as every row of a display (docs/json.md)
                 netns = spaces.get(id(ns))
                 if netns is None:

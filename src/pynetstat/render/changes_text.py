@@ -14,6 +14,8 @@ Each line with the local time of the pass and a mark::
 With --all-netns a Namespace column comes first, and a namespace that appeared or went away
 between two passes is a line of its own: ``14:02:07 + netns 4026532456 (blue)``.
 
+With -d, -i, --info, --timers, --memory the row's line of them follows it (render/extensions.py;
+in interval mode with the rates and time seen in state, a closed row's last ones); then -b's.
 Marks (``model.changes.MARKS``): ``+`` appeared, ``-`` closed or gone, ``~`` changed state or
 moved, ``!`` went backwards (a counter reset or wrapped). Colour only when asked (``color``).
 Columns are measured per pass and never shrink. The JSON Lines form is render/changes_json.py.
@@ -114,6 +116,7 @@ class ConnectionChangeText:
             from pynetstat.render.owners import owner_lines
 
             self.owner_lines = owner_lines
+        self.groups = opts.extension_groups  # -d, -i, --info, ...: their line under the row
 
     def begin(self) -> None:
         self.lines.begin("+ appeared, - closed, ~ changed state")
@@ -136,9 +139,14 @@ class ConnectionChangeText:
             if opts.pids:
                 cells += (pid_text(tuple(o.pid for o in change.owners)),)
             under: list[str] = []
+            if self.groups:
+                from pynetstat.render.extensions import extension_lines, is_ipv4
+
+                under = extension_lines(change.ext, self.groups, opts.numeric,
+                                        is_ipv4(sock.family, sock.remote_address), change.measure)
             if self.owner_lines is not None:
-                under = (self.owner_lines(change.owners, opts.verbose) if change.owners
-                         else [UNREADABLE_LINE] if sock.inode else [])
+                under += (self.owner_lines(change.owners, opts.verbose) if change.owners
+                          else [UNREADABLE_LINE] if sock.inode else [])
             rows.append((when, MARKS[change.kind], cells, under))
         self.lines.emit(rows)
 

@@ -31,6 +31,7 @@ from pynetstat.linux.tcpinfo import (
     RAW_NAMES,
     format_rto_ms,
 )
+from pynetstat.model.passes import Measure
 from pynetstat.textsafe import safe_token
 
 TYPE_CHECKING = False
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
     from typing import Any
 
+    from pynetstat.model.passes import Measures
     from pynetstat.model.sockets import SocketBatch
 
     # Any, not linux.diagext's typed records: TcpInfo's fields are int | None, and info_text and
@@ -249,6 +251,36 @@ def times_tokens(ext: Extensions) -> list[str]:
     return out
 
 
+# --- interval mode: what the run measured between passes (model/passes.py) --------------------
+
+def rate_token(measure: Measure) -> str:
+    """With ``--info`` and an interval: the connection's bytes per second sent (acknowledged by
+    the peer) and received over the last pass, whole bytes as ``-c`` prints them; ``last rate``
+    under a closed connection's ``-`` row; nothing measured yet said as such.
+
+    >>> rate_token(Measure(0.5, 409612.4, 0.0, None))
+    'rate: send 409612 B/s recv 0 B/s'
+    >>> rate_token(Measure(0.5, None, None, None)), rate_token(Measure(None, None, None, None))
+    ('rate: (new)', 'rate: (first pass)')
+    """
+    word = "last rate" if measure.closed else "rate"
+    if measure.send is None or measure.receive is None:
+        return f"{word}: {'(first pass)' if measure.seconds is None else '(new)'}"
+    return f"{word}: send {measure.send:.0f} B/s recv {measure.receive:.0f} B/s"
+
+
+def seen_tokens(measure: Measure | None) -> list[str]:
+    """With ``-i`` and an interval: how long this run has seen the socket in its state, a lower
+    bound of its time in state and said to be one; none on the pass that first saw it in it.
+
+    >>> seen_tokens(Measure(None, None, None, 12.04))
+    ['in state >= 12.0s (seen by this run)']
+    """
+    if measure is None or measure.seen is None:
+        return []
+    return [f"in state >= {measure.seen:.1f}s (seen by this run)"]
+
+
 def dscp_tokens(ext: Extensions, ipv4: bool) -> list[str]:
     """-d: ``["dscp:46"]`` (Expedited Forwarding); none when the kernel sent no TOS or traffic
     class (a TIME_WAIT or request socket)."""
@@ -263,10 +295,12 @@ def is_ipv4(family: int, remote_address: str) -> bool:
 
 
 def extension_lines(ext: Extensions | None, groups: tuple[str, ...], numeric: bool,
-                    ipv4: bool = True) -> list[str]:
+                    ipv4: bool = True, measure: Measure | None = None) -> list[str]:
     """The line under a row for the groups asked for (``Options.extension_groups``), or none
     when the socket has nothing to say (no pending timer, UDP under --info, a TIME_WAIT socket,
-    which has a timer and no other extension). ``ipv4``: see ``is_ipv4``."""
+    which has a timer and no other extension). ``ipv4``: see ``is_ipv4``. ``measure``: in
+    interval mode, the row's rates (after the --info fields) and time seen in its state (after
+    -i's times)."""
     if ext is None:
         return []
     tokens: list[str] = []
@@ -277,12 +311,15 @@ def extension_lines(ext: Extensions | None, groups: tuple[str, ...], numeric: bo
             tokens += timer_tokens(ext.timer)
         elif group == "times":
             tokens += times_tokens(ext)
+            tokens += seen_tokens(measure)
         elif group == "memory":
             tokens += memory_tokens(ext)
         elif group == "tcp_info":
             text = info_text(ext, numeric)
             if text is not None:
                 tokens.append(text)
+                if measure is not None:
+                    tokens.append(rate_token(measure))
             tokens += mptcp_tokens(ext)
     return [INDENT + " ".join(tokens)] if tokens else []
 
@@ -300,14 +337,44 @@ def ext_lines_for(groups: tuple[str, ...], numeric: bool
     200k rows) ``info_cells``, a column at a time; else ``extension_lines`` row by row."""
     def lines(batch: SocketBatch) -> tuple[str, list[Iterable[Any]]]:
         exts = batch.extensions or ()
+        measures = batch.measures
         if groups == ("tcp_info",):
             made = info_cells(exts, numeric)
             if made is not None:
-                return made
+                return made if measures is None else _with_rates(made, measures)
         v4 = batch.family == 4
-        return "%s", [[_under(extension_lines(ext, groups, numeric, v4 or remote.startswith("::ffff:")))
-                       for ext, remote in zip(exts, batch.remote_address)]]
+        rows = (repeat(None) if measures is None else map(measures.row, range(len(exts))))
+        return "%s", [[_under(extension_lines(ext, groups, numeric,
+                                              v4 or remote.startswith("::ffff:"), measure))
+                       for ext, remote, measure in zip(exts, batch.remote_address, rows)]]
     return lines
+
+
+def _with_rates(made: tuple[str, list[Iterable[Any]]], measures: Measures
+                ) -> tuple[str, list[Iterable[Any]]]:
+    """``info_cells``' line of every row with its rate after it (``rate_token``): two ``%.0f``
+    columns when every row has one (the usual pass), else a text per row."""
+    template, columns = made
+    if not template:
+        return made  # no tcp_info in this run: no line, no rate
+    send, receive = measures.send, measures.receive
+    if send is None or receive is None:
+        return made
+    head = template[:-1]  # the line ends with its newline
+    if None not in send and None not in receive:
+        # a column the same in every row (idle connections: 0 and 0) goes into the template
+        n = len(send)
+        parts, more = [], list(columns)
+        for values in (send, receive):
+            if n and values.count(values[0]) == n:
+                parts.append(f"{values[0]:.0f}")
+            else:
+                parts.append("%.0f")
+                more.append(values)
+        return head + f" rate: send {parts[0]} B/s recv {parts[1]} B/s\n", more
+    if send.count(None) == len(send):  # the first pass, a run of new connections: one text
+        return head + " " + rate_token(measures.row(0)) + "\n", columns
+    return head + " %s\n", [*columns, map(rate_token, map(measures.row, range(len(send))))]
 
 
 _VALUES = attrgetter("_values")

@@ -19,12 +19,20 @@ if TYPE_CHECKING:
 
     from pynetstat.linux.diagext import Extensions, Timer
     from pynetstat.linux.tcpinfo import TcpInfo
+    from pynetstat.model.passes import Measure
 
 # Unit of a tcp_info field (tcpinfo.TCP_INFO_FIELDS) -> the suffix its JSON name carries, unless
 # the name says it already (``bytes_acked``, ``data_segs_in``).
 _SUFFIXES = {"us": "us", "ms": "ms", "bytes": "bytes", "segments": "segs", "bytes/s": "bytes_per_sec"}
 # Bit-field containers never appear; these two are written as names, not only as numbers.
 _DERIVED_JSON = (("congestion", "string or null"), ("option_names", "array of string"))
+# Interval mode's measures of the connection (model/passes.py), null outside it: the bytes per
+# second sent (acked) and received over the last pass, the seconds that pass took, and with -i
+# the seconds this run has seen the socket in its state (a lower bound of its time in state).
+MEASURED_JSON = (("send_bytes_per_sec", "number or null"),
+                 ("receive_bytes_per_sec", "number or null"),
+                 ("rate_seconds", "number or null"),
+                 ("seen_in_state_seconds", "number or null"))
 
 
 def json_name(name: str, unit: str) -> str:
@@ -39,7 +47,8 @@ def json_name(name: str, unit: str) -> str:
 
 TCP_INFO_JSON = tuple((name, json_name(name, UNITS[name])) for name in FIELD_NAMES)
 # (JSON name, documented type) of the tcp_info object, in the order it is written.
-TCP_INFO_SCHEMA = tuple((key, "int or null") for _name, key in TCP_INFO_JSON) + _DERIVED_JSON
+TCP_INFO_SCHEMA = (tuple((key, "int or null") for _name, key in TCP_INFO_JSON) + _DERIVED_JSON
+                   + MEASURED_JSON)
 
 TIMER_SCHEMA = (("name", "string"), ("expires_ms", "int"), ("retrans", "int"))
 # SkMemInfo field -> JSON name: bytes, but ``drops`` counts packets.
@@ -79,7 +88,25 @@ _JSON_KEYS = tuple(key for _name, key in TCP_INFO_JSON)
 _BIT_GETS = tuple(BIT_POSITIONS[name] for name in FIELD_NAMES[len(_PLAIN):])
 
 
-def tcp_info_json(ext: Extensions) -> dict[str, Any] | None:
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def measured_json(measure: Measure | None) -> dict[str, float | None]:
+    """``MEASURED_JSON``'s fields: rates to a tenth of a byte per second (as -c's), seconds to
+    the microsecond; null when not measured (see docs/json.md, "tcp_info")."""
+    if measure is None:
+        return dict.fromkeys(_MEASURED_KEYS)
+    send, receive = _rounded(measure.send, 1), _rounded(measure.receive, 1)
+    return {"send_bytes_per_sec": send, "receive_bytes_per_sec": receive,
+            "rate_seconds": None if send is None else _rounded(measure.seconds, 6),
+            "seen_in_state_seconds": _rounded(measure.seen, 6)}
+
+
+_MEASURED_KEYS = tuple(key for key, _type in MEASURED_JSON)
+
+
+def tcp_info_json(ext: Extensions, measure: Measure | None = None) -> dict[str, Any] | None:
     info: TcpInfo | None = ext.info
     if info is None:
         return None
@@ -91,6 +118,7 @@ def tcp_info_json(ext: Extensions) -> dict[str, Any] | None:
     out = dict(zip(_JSON_KEYS, values))
     out["congestion"] = None if ext.congestion is None else json_text(ext.congestion)
     out["option_names"] = list(info.option_names())
+    out.update(measured_json(measure))
     return out
 
 
@@ -115,18 +143,23 @@ EXTENSION_OBJECTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 
 def extension_encoder(groups: tuple[str, ...]
-                      ) -> Callable[[Extensions | None, bool], dict[str, Any]] | None:
-    """``(ext, ipv4) -> the row's extension objects`` for the groups asked, or None when none is
-    asked (the rows keep their nulls)."""
+                      ) -> Callable[[Extensions | None, bool, Measure | None], dict[str, Any]] | None:
+    """``(ext, ipv4, measure) -> the row's extension objects`` for the groups asked, or None
+    when none is asked (the rows keep their nulls)."""
     if not groups:
         return None
-    return lambda ext, ipv4: extension_json(ext, groups, ipv4)
+
+    def encode(ext: Extensions | None, ipv4: bool, measure: Measure | None = None
+               ) -> dict[str, Any]:
+        return extension_json(ext, groups, ipv4, measure)
+    return encode
 
 
-def extension_json(ext: Extensions | None, groups: tuple[str, ...], ipv4: bool = True
-                   ) -> dict[str, Any]:
+def extension_json(ext: Extensions | None, groups: tuple[str, ...], ipv4: bool = True,
+                   measure: Measure | None = None) -> dict[str, Any]:
     """The row's ``dscp``, ``timer``, ``memory``, ``tcp_info`` and ``mptcp_info`` (``null``
-    when not asked for or not reported for this socket)."""
+    when not asked for or not reported for this socket). ``measure``: interval mode's, in
+    ``tcp_info`` (``measured_json``)."""
     out: dict[str, Any] = {"dscp": None, "timer": None, "memory": None, "tcp_info": None,
                            "mptcp_info": None}
     if ext is None:
@@ -138,6 +171,6 @@ def extension_json(ext: Extensions | None, groups: tuple[str, ...], ipv4: bool =
     if "memory" in groups:
         out["memory"] = memory_json(ext)
     if "tcp_info" in groups or "times" in groups:
-        out["tcp_info"] = tcp_info_json(ext)
+        out["tcp_info"] = tcp_info_json(ext, measure)
         out["mptcp_info"] = mptcp_info_json(ext)
     return out

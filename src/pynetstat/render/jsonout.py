@@ -43,12 +43,14 @@ if TYPE_CHECKING:
         UnixSocketRecord,
         VsockSocketRecord,
     )
+    from pynetstat.model.passes import Measure
     from pynetstat.render.endpoints import IfName
     from pynetstat.render.owners import OwnerJson
     from pynetstat.resolve import Names
 
     JsonObject = dict[str, Any]  # what json.dumps writes as an object
-    ExtJson = Callable[[Extensions, bool], JsonObject]  # extensions_json.extension_encoder
+    # extensions_json.extension_encoder: (the row's extensions, IPv4, interval mode's measures)
+    ExtJson = Callable[[Extensions | None, bool, Measure | None], JsonObject]
     Peer = tuple[int, tuple[Owner, ...]]  # the other end's inode and owners
 
 
@@ -230,11 +232,16 @@ def batch_extensions(batch: SocketBatch, ext_json: ExtJson | None
                      ) -> Iterable[JsonObject | None]:
     """Each row's extension objects (``ext_json(ext, ipv4)``: render/extensions.extension_encoder),
     or None for every row when the batch carries none or none was asked for. An IPv4-mapped
-    remote address makes a row's DSCP the IPv4 TOS."""
+    remote address makes a row's DSCP the IPv4 TOS. In interval mode with the batch's
+    ``measures``."""
     if batch.extensions is None or ext_json is None:
         return repeat(None)
     v4 = batch.family == 4
-    return (ext_json(ext, v4 or remote.startswith("::ffff:"))
+    measures = batch.measures
+    if measures is not None:  # interval mode: the rates, the time seen in state
+        return (ext_json(ext, v4 or remote.startswith("::ffff:"), measures.row(i))
+                for i, (ext, remote) in enumerate(zip(batch.extensions, batch.remote_address)))
+    return (ext_json(ext, v4 or remote.startswith("::ffff:"), None)
             for ext, remote in zip(batch.extensions, batch.remote_address))
 
 

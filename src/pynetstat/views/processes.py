@@ -6,13 +6,14 @@ before: who is using the network, without capturing a packet. A view of a collec
 
 from __future__ import annotations
 
+from pynetstat.model.passes import byte_columns
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
+    from pynetstat.model.passes import ByteRates
     from pynetstat.model.sockets import SocketBatch
-
-    Moved = dict[int, tuple[int, int]]  # socket cookie -> (bytes acked, bytes received)
 
 
 class ProcessPorts:
@@ -39,54 +40,30 @@ class ProcessPorts:
         return self.tcp + self.udp
 
 
-class Traffic:
-    """The bytes each TCP socket had moved at the last reading, by socket cookie, and when it was
-    read: what the next reading's rates are measured against. A socket first seen in this
-    reading moved all its bytes since the last one (it did not exist then); a socket that closed
-    between two readings takes its last bytes with it (nothing counts them)."""
-
-    def __init__(self) -> None:
-        self.before: Moved | None = None
-        self.when = 0.0
-
-
-def _moved(batch: SocketBatch) -> list[tuple[int, int] | None]:
-    """Each row's (bytes acked, bytes received) from its tcp_info, or None."""
-    out: list[tuple[int, int] | None] = []
-    for ext in batch.extensions or ():
-        info = None if ext is None else ext.info
-        if info is None or info.bytes_acked is None or info.bytes_received is None:
-            out.append(None)
-        else:
-            out.append((info.bytes_acked, info.bytes_received))
-    return out
-
-
-def port_counts(batches: Iterable[SocketBatch], traffic: Traffic | None = None,
+def port_counts(batches: Iterable[SocketBatch], traffic: ByteRates | None = None,
                 now: float = 0.0) -> list[ProcessPorts]:
     """``ProcessPorts`` of every process that holds a socket, most ports first (then by PID).
     ``batches``: ``SocketBatch`` with their ``owners`` column (``Owner`` tuples). ``traffic``
-    (``--info``): the batches carry tcp_info; each process gets its sockets' bytes, and rates
-    against the reading ``traffic`` holds (then ``traffic`` holds this one, taken at ``now``);
-    with rates the busiest first."""
+    (``--info``, model/passes.ByteRates): the batches carry tcp_info; each process gets its
+    sockets' bytes, and rates against the reading ``traffic`` holds (then ``traffic`` holds this
+    one, taken at ``now``): a socket first seen in this reading moved all its bytes since the
+    last one (it did not exist then); one that closed between the readings takes its last bytes
+    with it (nothing counts them). With rates the busiest first."""
     found: dict[int, ProcessPorts] = {}
-    before = traffic.before if traffic is not None else None
-    seconds = now - traffic.when if traffic is not None else 0.0
-    moved_now: Moved = {}
-    deltas: dict[int, list[int]] = {}  # pid -> [bytes sent, bytes received] since the reading before
+    if traffic is not None:
+        traffic.start(now)
+    rates: dict[int, list[float]] = {}  # pid -> [send, receive] per second
     for batch in batches:
         udp = batch.proto == "udp"
-        moved = _moved(batch) if traffic is not None and not udp else ()
+        acked: Sequence[int | None] = ()
+        received: Sequence[int | None] = ()
+        send: list[float | None] = []
+        receive: list[float | None] = []
+        if traffic is not None and not udp and batch.extensions is not None:
+            acked, received = byte_columns(batch.extensions)
+            send, receive = traffic.batch(batch.cookie, acked, received, from_zero=True)
         for i, owners in enumerate(batch.owners or ()):
-            pair = moved[i] if moved else None
-            delta = None
-            if pair is not None:
-                cookie = batch.cookie[i]
-                if cookie is not None:
-                    moved_now[cookie] = pair
-                    if before is not None:
-                        was = before.get(cookie, (0, 0))
-                        delta = (max(pair[0] - was[0], 0), max(pair[1] - was[1], 0))
+            sent = acked[i] if acked else None
             for owner in owners:
                 entry = found.get(owner.pid)
                 if entry is None:
@@ -95,18 +72,18 @@ def port_counts(batches: Iterable[SocketBatch], traffic: Traffic | None = None,
                     entry.udp += 1
                     continue
                 entry.tcp += 1
-                if pair is not None:  # a process with no tcp_info read keeps None: not measured
-                    entry.sent = (entry.sent or 0) + pair[0]
-                    entry.received = (entry.received or 0) + pair[1]
-                if delta is not None:
-                    d = deltas.setdefault(owner.pid, [0, 0])
-                    d[0] += delta[0]
-                    d[1] += delta[1]
+                if sent is not None:  # a process with no tcp_info read keeps None: not measured
+                    entry.sent = (entry.sent or 0) + sent
+                    entry.received = (entry.received or 0) + (received[i] or 0)
+                if send and send[i] is not None:
+                    r = rates.setdefault(owner.pid, [0.0, 0.0])
+                    r[0] += send[i] or 0.0
+                    r[1] += receive[i] or 0.0
     if traffic is None:
         return sorted(found.values(), key=lambda p: (-p.ports, p.pid))
-    if seconds > 0:  # only a process with a socket read at both readings has a rate
-        for pid, (sent, received) in deltas.items():
-            found[pid].send_rate, found[pid].receive_rate = sent / seconds, received / seconds
-    traffic.before, traffic.when = moved_now, now
+    traffic.finish()
+    # only a process with a socket read at both readings has a rate
+    for pid, (out, into) in rates.items():
+        found[pid].send_rate, found[pid].receive_rate = out, into
     return sorted(found.values(), key=lambda p: (-((p.send_rate or 0) + (p.receive_rate or 0)),
                                                  -p.ports, p.pid))

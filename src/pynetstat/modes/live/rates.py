@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 
 from pynetstat.model.changes import counter_changes
+from pynetstat.model.passes import ByteRates, byte_columns
 from pynetstat.textsafe import safe
 
 TYPE_CHECKING = False
@@ -55,46 +56,33 @@ class Reading:
 
 
 class Throughput:
-    """The bytes each TCP connection had moved at the last reading (tcp_info's ``bytes_acked``
-    and ``bytes_received``), by the row's key (the socket cookie), and when it was read."""
+    """Each TCP connection's ``Reading``, reading after reading: the rates are
+    model/passes.ByteRates' (interval mode's ``--info`` rates), by the row's key (the cookie)."""
 
     def __init__(self) -> None:
-        self.before: dict[Hashable, tuple[int, int]] = {}
-        self.when: float | None = None
+        self.rates = ByteRates()
 
     def reset(self) -> None:
-        self.before, self.when = {}, None
+        self.rates.reset()
 
     def update(self, batches: Iterable[SocketBatch], keys: Iterable[Sequence[Hashable]],
                now: float) -> dict[Hashable, Reading]:
         """Each TCP row's ``Reading`` (rows without tcp_info: none), by key; the counts become
         the next reading's reference. ``keys``: the rows' keys, batch by batch
         (model/changes.Snapshot.keys)."""
-        before, seconds = self.before, (None if self.when is None else now - self.when)
-        if seconds is not None and seconds <= 0:
-            seconds = None
-        moved: dict[Hashable, tuple[int, int]] = {}
+        rates = self.rates
+        rates.start(now)
         out: dict[Hashable, Reading] = {}
         for batch, batch_keys in zip(batches, keys):
             extensions = batch.extensions
             if not extensions:
                 continue
-            for key, ext in zip(batch_keys, extensions):
+            send, receive = rates.batch(batch_keys, *byte_columns(extensions))
+            for key, ext, out_rate, in_rate in zip(batch_keys, extensions, send, receive):
                 info = None if ext is None else ext.info
-                if info is None:
-                    continue
-                acked, received = info.bytes_acked, info.bytes_received
-                send = receive = None
-                if acked is not None and received is not None:
-                    moved[key] = (acked, received)
-                    was = before.get(key)
-                    # counts only grow on one connection; less means another socket took the
-                    # key (never with cookies): no rate rather than a negative one
-                    if seconds is not None and was is not None and acked >= was[0] \
-                            and received >= was[1]:
-                        send, receive = (acked - was[0]) / seconds, (received - was[1]) / seconds
-                out[key] = Reading(send, receive, info.rtt)
-        self.before, self.when = moved, now
+                if info is not None:
+                    out[key] = Reading(out_rate, in_rate, info.rtt)
+        rates.finish()
         return out
 
 
