@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from pynetstat.kinds import SocketKind
     from pynetstat.linux.diagext import Extensions
+    from pynetstat.model.passes import Measure
     from pynetstat.model.sockets import (
         InetSocket,
         Owner,
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
         UnixSocketRecord,
         VsockSocketRecord,
     )
-    from pynetstat.model.passes import Measure
     from pynetstat.render.endpoints import IfName
     from pynetstat.render.owners import OwnerJson
     from pynetstat.resolve import Names
