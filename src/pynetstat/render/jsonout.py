@@ -222,8 +222,10 @@ def owners_value(owners: tuple[Owner, ...], owner_json: OwnerJson | None
 def batch_peers(batch: SocketBatch, with_owners: bool) -> Iterable[Peer | None]:
     """Each row's ``peer`` for ``connection_record``: ``(inode, owners)`` of the other end when
     the peer join found it on this host, else None (as for every row when it did not run)."""
+    if not with_owners or batch.SHAPE != "inet":  # a UNIX batch's peer is a column of its own
+        return repeat(None)
     peers, peer_owners = batch.peer, batch.peer_owners
-    if not with_owners or batch.SHAPE != "inet" or peers is None or peer_owners is None:
+    if peers is None or peer_owners is None:
         return repeat(None)
     return (None if not inode else (inode, owners) for inode, owners in zip(peers, peer_owners))
 

@@ -264,9 +264,10 @@ class ConnectionTable:
         ``  <- psql 812`` (this end was accepted), ``  <-> ...`` (unknown: UDP, no listener
         listed)."""
         lines = self.peer_lines
+        if batch.SHAPE != "inet" or lines is None:  # a UNIX batch's peer is a column of its own
+            return
         peer, accepted, owners = batch.peer, batch.peer_accepted, batch.peer_owners
-        if batch.SHAPE != "inet" or lines is None or peer is None or accepted is None \
-                or owners is None:
+        if peer is None or accepted is None or owners is None:
             return
         for i in compress(range(len(batch)), peer):
             # one line per (direction, process): only an end with no visible owner names its inode
