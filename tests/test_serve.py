@@ -372,6 +372,16 @@ def test_concurrent_scrapes_share_the_scan_in_flight(scene):
     assert 1 <= made <= 10, made
 
 
+def test_the_listener_queues_a_burst_of_scrapes(scene):
+    # 50 scrapers at once must not overflow the accept queue (socketserver's backlog is 5):
+    # a listener's Send-Q is its backlog, as ss shows it
+    scene.serve()
+    out = subprocess.run(["ip", "netns", "exec", scene.name, "ss", "-Hltn", "sport", "=",
+                          f":{SERVE_PORT}"], check=True, capture_output=True, text=True,
+                         timeout=60).stdout.split()
+    assert (out[0], out[2], out[3]) == ("LISTEN", "128", f"127.0.0.1:{SERVE_PORT}")
+
+
 def test_docs_list_every_metric(scene):
     import re
 

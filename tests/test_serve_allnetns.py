@@ -69,6 +69,8 @@ class Namespaces:
         self.process = {key: f"pnst-all-{key}" for key in CONNS}
         self.enter = {"host": [], **{key: ["ip", "netns", "exec", name]
                                      for key, name in self.names.items()}}
+
+    def build(self) -> None:
         for name in self.names.values():
             subprocess.run(["ip", "netns", "add", name], check=True)
             subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
@@ -92,6 +94,7 @@ class Namespaces:
 def spaces():
     s = Namespaces()
     try:
+        s.build()
         yield s
     finally:
         s.close()
