@@ -101,6 +101,17 @@ def concurrent_scrapes(count: int) -> tuple[float, float, int, int]:
     return took, scans_total() - before - 1, len(whole), stale
 
 
+def listen_overflows() -> int:
+    """TcpExt ListenOverflows of this (the bench's private) namespace: connections dropped
+    because the accept queue was full."""
+    with open("/proc/self/net/netstat", encoding="ascii") as f:
+        lines = f.read().splitlines()
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith("TcpExt:"):
+            return int(dict(zip(names.split(), values.split()))["ListenOverflows"])
+    raise LookupError("TcpExt ListenOverflows")
+
+
 def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat", encoding="ascii") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -158,10 +169,12 @@ def soak(pairs: int, scrapes: int, concurrent: int, per_worker: int, log_path: s
                   file=log, flush=True)
 
             def burst(when: str) -> None:
+                overflows = listen_overflows()
                 took, scans, whole, stale = concurrent_scrapes(concurrent)
                 print(f"# {concurrent} scrapes at once ({when}): {whole} whole answers "
-                      f"({stale} stale) in {took:.1f} s, {scans:.0f} scans; RSS "
-                      f"{status_kib(server.pid, 'VmRSS')} KiB", file=log, flush=True)
+                      f"({stale} stale) in {took:.1f} s, {scans:.0f} scans, "
+                      f"{listen_overflows() - overflows} SYNs dropped (TcpExt ListenOverflows); "
+                      f"RSS {status_kib(server.pid, 'VmRSS')} KiB", file=log, flush=True)
             burst("first")
             print("scrapes\twall_s\trss_kib\thwm_kib\tcpu_s\tscans\tlast_scrape_s\tbody_kib",
                   file=log, flush=True)
