@@ -40,11 +40,12 @@ from test_serve_netns import free_port
 
 SRC = os.path.join(os.path.dirname(TESTS), "src")
 CONNS = {"host": 1, "a": 2, "b": 3}  # connections each holder makes to itself
+QUEUED = {"host": 0, "a": 1000, "b": 2000}  # bytes it sends on the first, that nobody reads
 
 
-def _holder(argv: list[str], name: str, port: int, conns: int) -> subprocess.Popen:
+def _holder(argv: list[str], name: str, port: int, conns: int, queued: int) -> subprocess.Popen:
     proc = subprocess.Popen([*argv, sys.executable, "-c", HOLDER, name.encode().hex(), str(port),
-                             str(conns), "0"], stdout=subprocess.PIPE, text=True)
+                             str(conns), str(queued)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
     return proc
 
@@ -75,7 +76,8 @@ class Namespaces:
             subprocess.run(["ip", "netns", "add", name], check=True)
             subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
         for key, conns in CONNS.items():
-            self.procs.append(_holder(self.enter[key], self.process[key], self.port, conns))
+            self.procs.append(_holder(self.enter[key], self.process[key], self.port, conns,
+                                      QUEUED[key]))
         self.inodes = {"host": os.stat("/proc/self/ns/net").st_ino,  # the test runs in the host's
                        **{key: os.stat(f"/run/netns/{name}").st_ino
                           for key, name in self.names.items()}}
@@ -112,7 +114,7 @@ def _serve(*args: str) -> tuple[subprocess.Popen, int]:
 
 
 def test_serve_all_netns_labels_every_series_with_its_namespace(spaces):
-    server, port = _serve("--lport", str(spaces.port))
+    server, port = _serve("--lport", str(spaces.port), "--info")
     try:
         with NO_PROXY.open(f"http://127.0.0.1:{port}/metrics", timeout=120) as reply:
             text = reply.read().decode()
@@ -142,6 +144,13 @@ def test_serve_all_netns_labels_every_series_with_its_namespace(spaces):
         assert series(found, "pynetstat_interface_rx_bytes_total", netns=label, interface="lo")
         assert series(found, "pynetstat_source_info", netns=label, proto="tcp",
                       source="netlink"), key
+        # the queued bytes wait in the accepted end's receive queue (local port P); --info
+        # counts them received, per namespace and process
+        who = {("netns", label), ("process", spaces.process[key])}
+        assert series(found, "pynetstat_process_receive_queue_bytes", netns=label) == (
+            {frozenset(who): QUEUED[key]} if QUEUED[key] else {}), key  # empty queues: none
+        assert series(found, "pynetstat_process_tcp_received_bytes_total", netns=label) == {
+            frozenset(who): QUEUED[key]}, key
     for key in ("a", "b"):
         # a namespace's own -s counters: made fresh, it saw only its holder's connections
         label = spaces.labels[key]
