@@ -59,3 +59,49 @@ def test_under_the_cap_nothing_is_folded_and_names_are_escaped():
     out = _families(["nginx", "evil\n\udcff"])
     assert out["folded"] == {}
     assert {labels[0] for labels in out["pynetstat_process_sockets"]} == {"nginx", "evil\\n\\xff"}
+
+
+def test_namespaces_past_their_cap_share_netns_other_and_keep_their_own_folds():
+    from pynetstat.model.netns import NetNamespace
+    from pynetstat.model.stats import CountersSnapshot, ProtocolCounters
+    from pynetstat.render.metrics import counter_families, netns_families, netns_labels
+
+    # the host, then CAPS["netns"] + 1 namespaces named by `ip netns`, each with one listener of
+    # a process "srv"; the last two are past the cap
+    spaces = [NetNamespace(1, host=True)] + [
+        NetNamespace(100 + i, netns_name=f"ns{i}") for i in range(CAPS["netns"] + 1)]
+    folded = folded_family()
+    labels = netns_labels(spaces, folded)
+    assert folded.samples == {("netns",): 2}
+    assert labels[1] == "host" and labels[100] == "ns0"
+    assert labels[100 + CAPS["netns"] - 1] == labels[100 + CAPS["netns"]] == "other"
+    tally = SocketTally(netns=labels)
+    for ns in spaces:
+        batch = SocketBatch.from_sockets("tcp", 4, [_sock(10, 80)])
+        batch.owners = ((Owner(7, "srv"),),)
+        batch.netns = ns
+        tally.add(batch)
+    out = {family.name: family.samples for family in socket_families(tally, folded)}
+    assert out["pynetstat_sockets"][("host", "tcp", "ipv4", "LISTEN")] == 1
+    assert out["pynetstat_sockets"][("other", "tcp", "ipv4", "LISTEN")] == 2
+    assert len(out["pynetstat_sockets"]) == CAPS["netns"] + 1
+    assert out["pynetstat_process_sockets"][("ns0", "srv", "tcp", "ipv4", "LISTEN")] == 1
+    assert out["pynetstat_listeners"][("other", "tcp", "ipv4", "127.0.0.1", "80", "srv", "",
+                                       "")] == 2
+    # 101 (namespace, process) pairs past the process cap of 100: the smallest folds into its
+    # own namespace's process="other", the netns label stays
+    assert folded.samples[("process",)] == 1
+    assert sum(1 for key in out["pynetstat_process_sockets"] if key[1] == "other") == 1
+    assert {key[0] for key in out["pynetstat_process_sockets"]} == set(labels.values())
+    # -s per namespace: the folded namespaces' counters are summed
+    snapshot = CountersSnapshot(ProtocolCounters({"Tcp": {"ActiveOpens": 5}}, [], []))
+    counters = counter_families([(labels[ns.inode], snapshot) for ns in spaces])[0].samples
+    assert counters[("ns0", "Tcp", "ActiveOpens")] == 5
+    assert counters[("other", "Tcp", "ActiveOpens")] == 10
+    info = netns_families(labels, spaces, [(NetNamespace(9, netns_name="x"), "it vanished")] * 2,
+                          3)
+    assert {f.name: f.samples for f in info} == {
+        "pynetstat_netns_info": {(labels[ns.inode], str(ns.inode)): 1 for ns in spaces
+                                 if labels[ns.inode] != "other"},
+        "pynetstat_netns_unread": {("it vanished",): 2},
+        "pynetstat_netns_unseen_processes": {(): 3}}

@@ -372,12 +372,21 @@ def test_concurrent_scrapes_share_the_scan_in_flight(scene):
     assert 1 <= made <= 10, made
 
 
+def test_the_listener_queues_a_burst_of_scrapes(scene):
+    # 50 scrapers at once must not overflow the accept queue (socketserver's backlog is 5):
+    # a listener's Send-Q is its backlog, as ss shows it
+    scene.serve()
+    out = subprocess.run(["ip", "netns", "exec", scene.name, "ss", "-Hltn", "sport", "=",
+                          f":{SERVE_PORT}"], check=True, capture_output=True, text=True,
+                         timeout=60).stdout.split()
+    assert (out[0], out[2], out[3]) == ("LISTEN", "128", f"127.0.0.1:{SERVE_PORT}")
+
+
 def test_docs_list_every_metric(scene):
     import re
 
     scene.holder(b"expholder")
-    # every family: --info's per-process TCP counters and --audit's findings too (--netns's
-    # pynetstat_netns_info: tests/test_serve_netns.py)
+    # every family: --info's per-process TCP counters and --audit's findings too
     scene.serve("--info", "--audit", environ={"PYNETSTAT_SCRAPE_WAIT": "120"})
     names = {family.name for family in parser.text_string_to_metric_families(scene.scrape())}
     with open(os.path.join(os.path.dirname(TESTS), "docs", "metrics.md"), encoding="utf-8") as f:
@@ -386,8 +395,10 @@ def test_docs_list_every_metric(scene):
     fields = re.search(r"FIELD is (.*?); RTM_GETLINK", docs).group(1)
     documented = {name.removesuffix("_total") for name in table if "FIELD" not in name}
     documented |= {f"pynetstat_interface_{field}" for field in re.findall(r"`(\w+)`", fields)}
-    # the parser names a counter's family without its _total
-    assert names == documented - {"pynetstat_netns_info"}
+    # the parser names a counter's family without its _total; the netns families:
+    # tests/test_serve_netns.py and tests/test_serve_allnetns.py
+    assert names == documented - {"pynetstat_netns_info", "pynetstat_netns_unread",
+                                  "pynetstat_netns_unseen_processes"}
 
 
 def test_a_scrape_that_cannot_wait_answers_with_the_last_scan_marked_stale(scene):

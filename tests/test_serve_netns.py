@@ -55,10 +55,3 @@ def test_serve_one_namespace_from_the_host():
             server.communicate(timeout=30)
         scene.close()
 
-
-def test_serve_all_netns_is_refused():
-    done = subprocess.run([sys.executable, LAUNCHER, "--serve", "--all-netns"],
-                          capture_output=True, text=True, timeout=30,
-                          env={**os.environ, "PYTHONPATH": SRC})
-    assert done.returncode == 2
-    assert done.stderr.splitlines()[0] == "pynetstat: --all-netns cannot be combined with --serve"

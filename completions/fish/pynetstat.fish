@@ -45,7 +45,7 @@ complete -c pynetstat -l diff -r -F -d 'Compares now against the baseline in FIL
 complete -c pynetstat -s t -d 'Windows: the offload state of each connection.'
 complete -c pynetstat -s x -d 'Windows: NetworkDirect connections, listeners and shared endpoints.'
 complete -c pynetstat -s y -d 'Windows: the TCP connection template of every connection.'
-complete -c pynetstat -l serve -x -d 'Serves Prometheus metrics over HTTP at /metrics on ADDR:PORT (default 127.0.0.1:9817, loopback only): sockets by state, listeners with their programs, per-program sockets and queues, the -s and -e counters, computed at each scrape; the filters narrow the sockets exported; --info adds per-program TCP bytes and retransmissions, --audit the audit\'s findings.'
+complete -c pynetstat -l serve -x -d 'Serves Prometheus metrics over HTTP at /metrics on ADDR:PORT (default 127.0.0.1:9817, loopback only): sockets by state, listeners with their programs, per-program sockets and queues, the -s and -e counters, computed at each scrape; the filters narrow the sockets exported; --info adds per-program TCP bytes and retransmissions, --audit the audit\'s findings, --all-netns every network namespace (a netns label on each series).'
 complete -c pynetstat -l serve-cert -r -F -d 'With --serve: serves HTTPS with this certificate (PEM; --serve-key names its private key).'
 complete -c pynetstat -l serve-key -r -F -d 'With --serve-cert: the certificate\'s private key (PEM).'
 complete -c pynetstat -l serve-client-ca -r -F -d 'With --serve-cert: only clients with a certificate signed by these CAs (PEM) may scrape (mutual TLS).'

@@ -168,9 +168,9 @@ def parse_args(argv: list[str]) -> Options:
 def _check_netns(opts: Options) -> None:
     """--netns shows one namespace in any listing mode, --serve and --live (their collectors
     read through the namespace's netlink source, as interval mode does); --all-netns shows all,
-    once or every interval, with --changes and --csv for the connection table (an exporter, a
-    live view, the counters' changes and CSV sections across namespaces are not done yet:
-    refused, not half shown)."""
+    once or every interval, with --changes and --csv for the connection table, and at every
+    scrape of --serve (a live view, the counters' changes and CSV sections across namespaces are
+    not done yet: refused, not half shown)."""
     if opts.netns is not None and opts.all_netns:
         raise UsageError("--netns cannot be combined with --all-netns")
     if opts.netns == "":
@@ -180,7 +180,6 @@ def _check_netns(opts: Options) -> None:
     name = "--netns" if opts.netns is not None else "--all-netns"
     others = [flag for flag, given in (("--audit", opts.audit), ("--snapshot", opts.snapshot),
                                        ("--diff", opts.diff),
-                                       ("--serve", opts.all_netns and opts.serve is not None),
                                        ("--close", opts.close),
                                        ("--live", opts.live and opts.all_netns))
               if given]
@@ -327,10 +326,10 @@ def _run(argv: list[str], env: Environment) -> int:
         from pynetstat.modes.netns import entered
 
         env = entered(opts.netns, env)
-    if opts.all_netns:
-        from pynetstat.modes.allnetns import run
-    elif opts.serve is not None:
+    if opts.serve is not None:  # with --all-netns too: every namespace at every scrape
         from pynetstat.modes.serve import run
+    elif opts.all_netns:
+        from pynetstat.modes.allnetns import run
     elif opts.live:
         from pynetstat.modes.live import run
     elif opts.close:

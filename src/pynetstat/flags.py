@@ -278,7 +278,8 @@ FLAGS: tuple[Flag, ...] = (
          f"{SERVE_DEFAULT}, loopback only): sockets by state, listeners with their programs, "
          "per-program sockets and queues, the -s and -e counters, computed at each scrape; the "
          "filters narrow the sockets exported; --info adds per-program TCP bytes and "
-         "retransmissions, --audit the audit's findings. Needs pip install 'pynetstat[exporter]'. "
+         "retransmissions, --audit the audit's findings, --all-netns every network namespace "
+         "(a netns label on each series). Needs pip install 'pynetstat[exporter]'. "
          "Metrics: docs/metrics.md.", long="serve", arg="ADDR:PORT", convert=parse_listen,
          optional=SERVE_DEFAULT),
     Flag("serve_cert", "With --serve: serves HTTPS with this certificate (PEM; --serve-key "
@@ -309,7 +310,8 @@ FLAGS: tuple[Flag, ...] = (
          "labelled in a Namespace column: its container, pod, ip netns name, host, or inode. "
          "Owners are host PIDs. Namespaces that cannot be read are named on stderr. With an "
          "interval, every pass across every namespace (--changes: a namespace that appears "
-         "or goes away is said); JSON and CSV rows carry the namespace.",
+         "or goes away is said); JSON and CSV rows carry the namespace. With --serve: every "
+         "namespace at every scrape, each series with a netns label.",
          long="all-netns"),
     # "-?" and "/?": what a Windows netstat user types first.
     Flag("help", "Shows this help.", short="h", long="help", hidden=("-?", "/?")),

@@ -29,6 +29,8 @@ from pynetstat.render.metrics import (
     counter_families,
     folded_family,
     interface_families,
+    netns_families,
+    netns_labels,
     socket_families,
 )
 from pynetstat.session import NoCycleCollection, Session
@@ -46,7 +48,8 @@ def scan_options(opts: Options) -> Options:
     """What one scan reads: every state (listeners too), numeric, with owners and their
     executables and units; the user's -p and filters narrow it."""
     scan = Options(all=True, numeric=True, pids=True, executables=True, json=True,
-                   protocol=opts.protocol, filters=opts.filters, info=opts.info, audit=opts.audit)
+                   protocol=opts.protocol, filters=opts.filters, info=opts.info, audit=opts.audit,
+                   all_netns=opts.all_netns)
     scan.filter = opts.filter
     if opts.kinds is not None:
         # the exporter's series are those of TCP and UDP sockets: -p's other kinds are left out
@@ -59,6 +62,8 @@ def scan_options(opts: Options) -> Options:
 # Seconds a scrape waits for a fresh scan before it answers with the last one, marked stale:
 # under Prometheus's default scrape timeout (10 s), so that a slow scan still gets an answer.
 SCRAPE_WAIT = 8.0
+# Connections the listening socket queues before accept: scrapes that come at once.
+SCRAPE_BACKLOG = 128
 
 
 class Scanner:
@@ -83,7 +88,7 @@ class Scanner:
         self.errors: Counter[str] = Counter()  # stage -> scans in which it failed (a counter)
         self.scans = 0  # scans made since the start (scrapes that shared one are not counted)
         # --info: each process name's TCP bytes and retransmissions, counted across scans
-        self.tcp = TcpTotals() if session.opts.info else None
+        self.tcp = TcpTotals(netns=session.opts.all_netns) if session.opts.info else None
 
     def read(self) -> list[Family]:
         with self.cond:
@@ -128,48 +133,91 @@ class Scanner:
         self.scans += 1
         session = self.session
         folded = folded_family()
-        families: list[Family] = []
-        unattributed = Family("pynetstat_unattributed_sockets", "gauge",
-                              "Sockets with an inode that no visible process holds, and why.",
-                              ("reason",))
-        sources = Family("pynetstat_source_info", "gauge",
-                         "Where each socket kind was read from (netlink, procfs); value 1.",
-                         ("proto", "source"))
         with NoCycleCollection():
-            try:
-                conns = collect(session.opts, session.env, session.netlink)
-                tally = SocketTally(self.tcp)
-                for batch in conns:
-                    tally.add(batch)
-                families += socket_families(tally, folded)
-                if conns.unattributed:
-                    unattributed.samples[(unattributed_reason(conns) or "",)] = conns.unattributed
-                for proto, source in conns.log.sources.items():
-                    sources.samples[(proto, source or "unavailable")] = 1
-            except (PynetstatError, OSError):
-                self.errors["sockets"] += 1
-            links = links_collector.collect(None, self.procfs, session.netlink)
-            if links.source is None:
-                self.errors["interfaces"] += 1
-            families += interface_families(links, folded)
-            counters = counters_collector.collect(None, self.procfs)
-            if counters.unreadable:
-                self.errors["counters"] += 1
-            families += counter_families(counters)
+            if session.opts.all_netns:
+                families = self.every_namespace(folded)
+            else:
+                families = self.one_namespace(folded)
             if session.opts.audit:
                 families += self.audit(folded)
-        ns = session.env.netns
-        if ns is not None:
-            # --netns: which namespace every series is from, as an info metric to join on
-            info = Family("pynetstat_netns_info", "gauge",
-                          "The network namespace the sockets, -e and -s counters are read in "
-                          "(--netns): its name and nsfs inode; value 1.", ("netns", "inode"))
-            info.samples[(safe(ns.label), str(ns.inode))] = 1
-            families.append(info)
         duration = Family("pynetstat_scrape_duration_seconds", "gauge",
                           "Seconds this scan of the kernel took.")
         duration.samples[()] = time.monotonic() - start
-        return [*families, unattributed, sources, folded, *self.health(), duration]
+        return [*families, folded, *self.health(), duration]
+
+    def one_namespace(self, folded: Family) -> list[Family]:
+        """The sockets, -e and -s of the namespace we read (the host's, or --netns TARGET's)."""
+        session = self.session
+        families: list[Family] = []
+        found = Found()
+        try:
+            conns = collect(session.opts, session.env, session.netlink)
+            tally = SocketTally(self.tcp)
+            for batch in conns:
+                tally.add(batch)
+            families += socket_families(tally, folded)
+            found.add(conns)
+        except (PynetstatError, OSError):
+            self.errors["sockets"] += 1
+        links = links_collector.collect(None, self.procfs, session.netlink)
+        if links.source is None:
+            self.errors["interfaces"] += 1
+        families += interface_families([(None, links)], folded)
+        counters = counters_collector.collect(None, self.procfs)
+        if counters.unreadable:
+            self.errors["counters"] += 1
+        families += counter_families([(None, counters)])
+        ns = session.env.netns
+        if ns is not None:
+            # --netns: which namespace every series is from, as an info metric to join on
+            families += netns_families({ns.inode: safe(ns.label)}, [ns])
+        return [*families, *found.families()]
+
+    def every_namespace(self, folded: Family) -> list[Family]:
+        """--all-netns: every namespace's sockets, -e and -s, found and reached anew at each
+        scan (as ``pynetstat --all-netns`` does once), each series with its ``netns`` label.
+        A stage that fails in one namespace is counted once per scan and the others are read;
+        a namespace that cannot be reached at all is counted by why."""
+        from pynetstat.linux.allnetns import collect as collect_every
+
+        session = self.session
+        try:
+            every = collect_every(session.opts, session.env)
+        except (PynetstatError, OSError):
+            self.errors["sockets"] += 1
+            return []
+        try:
+            namespaces = [part.namespace for part in every.parts]
+            labels = netns_labels(namespaces, folded)
+            tally = SocketTally(self.tcp, labels)
+            found = Found(netns=True)
+            links, counters = [], []
+            failed: set[str] = set()
+            for part in every.parts:
+                label = labels[part.namespace.inode]
+                try:
+                    assert part.conns is not None  # collected with the connection table
+                    for batch in part.conns:
+                        tally.add(batch)
+                    found.add(part.conns, label)
+                except (PynetstatError, OSError):
+                    failed.add("sockets")
+                procfs = procfs_of(part.env)
+                read = links_collector.collect(None, procfs, part.netlink)
+                if read.source is None:
+                    failed.add("interfaces")
+                links.append((label, read))
+                numbers = counters_collector.collect(None, procfs)
+                if numbers.unreadable:
+                    failed.add("counters")
+                counters.append((label, numbers))
+            for stage in failed:
+                self.errors[stage] += 1
+            return [*socket_families(tally, folded), *interface_families(links, folded),
+                    *counter_families(counters), *found.families(),
+                    *netns_families(labels, namespaces, every.unread, every.discovery.denied)]
+        finally:
+            every.close()
 
     def audit(self, folded: Family) -> list[Family]:
         """--serve --audit: the audit's findings (its own reading of the sockets and processes,
@@ -199,6 +247,34 @@ class Scanner:
                        "a scan was in flight shared it.")
         scans.samples[()] = self.scans
         return [errors, scans]
+
+
+class Found:
+    """What a scan's connection sets say of their reading: sockets no visible process holds (by
+    why) and the source of each kind, by namespace with --all-netns."""
+
+    def __init__(self, netns: bool = False) -> None:
+        lead = ("netns",) if netns else ()
+        self.unattributed = Family(
+            "pynetstat_unattributed_sockets", "gauge",
+            "Sockets with an inode that no visible process holds, and why.", (*lead, "reason"))
+        self.sources = Family(
+            "pynetstat_source_info", "gauge",
+            "Where each socket kind was read from (netlink, procfs); value 1.",
+            (*lead, "proto", "source"))
+
+    def add(self, conns: Any, netns: str | None = None) -> None:
+        head = (netns,) if netns is not None else ()
+        if conns.unattributed:
+            key = (*head, unattributed_reason(conns) or "")
+            self.unattributed.samples[key] = (self.unattributed.samples.get(key, 0)
+                                              + conns.unattributed)
+        for proto, source in conns.log.sources.items():
+            labels = (*head, proto, source or "unavailable")
+            self.sources.samples[labels] = 1
+
+    def families(self) -> list[Family]:
+        return [self.unattributed, self.sources]
 
 
 def _stale(value: int) -> Family:
@@ -264,6 +340,11 @@ def run(opts: Options, env: Environment) -> int:
         raise ServeError(f"cannot serve on {shown}:{port}: {e.strerror or e}") from None
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+    # socketserver listens with a backlog of 5: 50 scrapes at once overflowed it (TcpExt
+    # ListenOverflows), the SYNs dropped were sent again 1 and 3 s later and answered by later
+    # scans (bench/serve_cost.py at 200k sockets: 3 scans, 12.8 s). listen() on a listening
+    # socket only sets its backlog (capped by net.core.somaxconn).
+    server.socket.listen(SCRAPE_BACKLOG)
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
         scheme = "https" if opts.serve_cert else "http"

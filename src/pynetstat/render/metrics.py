@@ -11,12 +11,18 @@ UTF-8 whatever bytes the process put in its name; the exposition format's own es
 ``"`` and newlines is the library's. Each label family has a cap (``CAPS``): past it, the
 smallest are summed into one series whose values are ``other``, and
 ``pynetstat_folded_series{family}`` says how many were folded.
+
+With ``--all-netns`` every socket, process, listener, interface and counter series has a
+``netns`` label first (the Namespace column's text of ``--all-netns`` rows). Namespaces past
+their cap share ``netns="other"``; the other caps count (namespace, value) pairs and fold only
+their own labels, so a namespace's folded processes are its own ``process="other"``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
+from pynetstat.model.netns_labels import netns_cell
 from pynetstat.model.sockets import TCP_CLOSE, TCP_LISTEN, kernel_state_name
 from pynetstat.model.stats import GAUGES, LINK_STAT_FIELDS
 from pynetstat.render.owners import component, exe_name
@@ -27,6 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from pynetstat.model.evidence import Finding
+    from pynetstat.model.netns import NetNamespace
     from pynetstat.model.sockets import Owner, SocketBatch
     from pynetstat.model.stats import CountersSnapshot, LinksSnapshot
 
@@ -34,8 +41,9 @@ OTHER = "other"  # the label value of the series that sums what a cap folded
 NO_OWNER = "-"  # process label of a socket no visible process holds (as -o prints it)
 
 # Series per label family before the rest is folded into OTHER: process names (each name's
-# sockets by state and its queues), listening endpoints, interfaces.
-CAPS = {"process": 100, "listener": 1000, "interface": 256}
+# sockets by state and its queues), listening endpoints, interfaces; with --all-netns the
+# namespaces (each multiplies the -s and -e series: ~400 per namespace).
+CAPS = {"process": 100, "listener": 1000, "interface": 256, "netns": 100}
 
 
 class Family:
@@ -57,6 +65,44 @@ class Family:
 
 def _family_label(family: int) -> str:
     return "ipv6" if family == 6 else "ipv4"  # as --json says it
+
+
+def netns_labels(namespaces: Sequence[NetNamespace], folded: Family) -> dict[int, str]:
+    """--all-netns: each namespace's ``netns`` label by inode: the Namespace column's text of
+    ``--all-netns`` rows. Namespaces are admitted in the discovery's order (the host's first,
+    then by inode) up to the cap, the rest are OTHER: a namespace keeps its label from scan to
+    scan while the namespaces before it live (no flapping with socket counts)."""
+    cap = CAPS["netns"]
+    if len(namespaces) > cap:
+        folded.samples[("netns",)] = len(namespaces) - cap
+    return {ns.inode: netns_cell(ns) if i < cap else OTHER for i, ns in enumerate(namespaces)}
+
+
+def netns_families(labels: dict[int, str], namespaces: Iterable[NetNamespace],
+                   unread: Iterable[tuple[NetNamespace, str]] | None = None,
+                   unseen: int = 0) -> list[Family]:
+    """The namespaces read (``--netns``: the one; ``--all-netns``: each under its cap), by label
+    and inode; with ``--all-netns`` (``unread`` given) those found but not read, by why, and the
+    processes whose namespace could not be seen."""
+    info = Family("pynetstat_netns_info", "gauge",
+                  "The network namespaces the series are read in (--netns: the one; --all-netns: "
+                  "each, as its netns label names it), with their nsfs inode; value 1.",
+                  ("netns", "inode"))
+    for ns in namespaces:
+        if labels[ns.inode] != OTHER:
+            info.samples[(labels[ns.inode], str(ns.inode))] = 1
+    if unread is None:
+        return [info]
+    missed = Family("pynetstat_netns_unread", "gauge",
+                    "Network namespaces found in this scan that could not be read, by why "
+                    "(--all-netns); their sockets and counters are in no series.", ("reason",))
+    for _ns, why in unread:
+        missed.samples[(safe(why),)] = missed.samples.get((safe(why),), 0) + 1
+    hidden = Family("pynetstat_netns_unseen_processes", "gauge",
+                    "Processes whose network namespace could not be seen (/proc/PID/ns/net "
+                    "unreadable): a namespace that only they are in is missing (--all-netns).")
+    hidden.samples[()] = unseen
+    return [info, missed, hidden]
 
 
 class OwnerLabels(dict[tuple["Owner", ...], tuple[str, str, str]]):
@@ -89,26 +135,38 @@ class TcpTotals:
     since, or this is the first scan) to the name holding it now (the lowest PID's, as -o); a
     socket that closed between two scans takes what it moved since the last with it. Names are
     admitted up to the process cap and then kept (a counter must not move between series); later
-    names add to ``process="other"``. Memory: one entry per open TCP socket, plus one per name."""
+    names add to ``process="other"``. Memory: one entry per open TCP socket, plus one per name.
+
+    ``netns``: with --all-netns, a name is counted per namespace (labels ``netns, process``), and
+    a socket is known by (namespace inode, cookie): before Linux 5.12 each namespace numbered
+    its sockets' cookies from 1."""
 
     FIELDS = ("bytes_acked", "bytes_received", "total_retrans")
 
-    def __init__(self, cap: int | None = None) -> None:
+    def __init__(self, cap: int | None = None, netns: bool = False) -> None:
         self.cap = CAPS["process"] if cap is None else cap
-        self.last: dict[int, tuple[int, int, int]] = {}  # cookie -> counters at the last scan
-        self.totals: dict[str, list[int]] = {}  # process name -> [sent, received, retransmitted]
+        self.netns = netns
+        # cookie (with netns: (inode, cookie)) -> counters at the last scan
+        self.last: dict[object, tuple[int, int, int]] = {}
+        # (process,) or (netns, process) -> [sent, received, retransmitted]
+        self.totals: dict[tuple[str, ...], list[int]] = {}
         self.begin()
 
     def begin(self) -> None:
         """A scan starts: what it adds counts only once ``families`` takes it (a scan that
         fails half-way adds nothing, and the next measures against the same last scan)."""
-        self.now: dict[int, tuple[int, int, int]] = {}  # cookie -> this scan's counters
-        self.growth: dict[str, list[int]] = {}  # process name -> this scan's growth
+        self.now: dict[object, tuple[int, int, int]] = {}  # cookie -> this scan's counters
+        self.growth: dict[tuple[str, ...], list[int]] = {}  # labels -> this scan's growth
 
     def add(self, batch: SocketBatch, owners: Sequence[tuple[Owner, ...]],
-            names: OwnerLabels) -> None:
+            names: OwnerLabels, netns: str = "") -> None:
         last, now, fields = self.last, self.now, self.FIELDS
-        for ext, cookie, who in zip(batch.extensions or (), batch.cookie, owners):
+        head = (netns,) if self.netns else ()
+        cookies: Iterable[object] = batch.cookie
+        if self.netns and batch.netns is not None:
+            inode = batch.netns.inode
+            cookies = [None if c is None else (inode, c) for c in batch.cookie]
+        for ext, cookie, who in zip(batch.extensions or (), cookies, owners):
             info = None if ext is None else ext.info
             if info is None or cookie is None:
                 continue
@@ -117,7 +175,7 @@ class TcpTotals:
                 continue
             now[cookie] = values
             was = last.get(cookie, (0, 0, 0))
-            name = names[who][0]
+            name = (*head, names[who][0])
             growth = self.growth.get(name)
             if growth is None:
                 growth = self.growth[name] = [0, 0, 0]
@@ -132,7 +190,7 @@ class TcpTotals:
             if total is None:
                 if len(totals) >= self.cap:
                     folded_names += 1
-                    name = OTHER
+                    name = (*name[:-1], OTHER)
                 total = totals.setdefault(name, [0, 0, 0])
             for i in range(3):
                 total[i] += growth[i]
@@ -140,47 +198,55 @@ class TcpTotals:
             folded.samples[("process_tcp",)] = folded_names
         self.last = self.now
         self.begin()
+        labels = ("netns", "process") if self.netns else ("process",)
         out = [Family("pynetstat_process_tcp_sent_bytes_total", "counter",
                       "Bytes a process name's TCP connections sent and the peer acknowledged "
-                      "(tcp_info bytes_acked), since the exporter started (--info).", ("process",)),
+                      "(tcp_info bytes_acked), since the exporter started (--info).", labels),
                Family("pynetstat_process_tcp_received_bytes_total", "counter",
                       "Bytes a process name's TCP connections received (tcp_info "
-                      "bytes_received), since the exporter started (--info).", ("process",)),
+                      "bytes_received), since the exporter started (--info).", labels),
                Family("pynetstat_process_tcp_retransmitted_segments_total", "counter",
                       "Segments a process name's TCP connections retransmitted (tcp_info "
-                      "total_retrans), since the exporter started (--info).", ("process",))]
+                      "total_retrans), since the exporter started (--info).", labels)]
         for name, values in self.totals.items():
             for family, value in zip(out, values):
-                family.samples[(name,)] = value
+                family.samples[name] = value
         return out
 
 
 class SocketTally:
     """What the socket metrics need, added a batch at a time (a batch is not kept): counts by
-    (owners, kind, state) in C loops (``Counter`` over zipped columns), queues of connected
-    sockets, and listening endpoints. Memory grows with processes and listeners, not sockets."""
+    (namespace, owners, kind, state) in C loops (``Counter`` over zipped columns), queues of
+    connected sockets, and listening endpoints. Memory grows with processes and listeners, not
+    sockets. ``netns``: with --all-netns, each namespace's label by inode (``netns_labels``);
+    without, the namespace is ``""`` and no series has a ``netns`` label."""
 
-    def __init__(self, tcp: TcpTotals | None = None) -> None:
+    def __init__(self, tcp: TcpTotals | None = None, netns: dict[int, str] | None = None) -> None:
         self.tcp = tcp  # --info: the per-process TCP counters, kept across scans
         if tcp is not None:
             tcp.begin()
+        self.netns = netns
         self.names = OwnerLabels()
-        # (owners, proto, family, state) -> sockets
-        self.counts: Counter[tuple[tuple[Owner, ...], str, int, int]] = Counter()
-        self.queues: dict[tuple[Owner, ...], list[int]] = {}  # owners -> [recv_q, send_q]
-        # (proto, family, address, port, owners)
-        self.listeners: set[tuple[str, int, str, int, tuple[Owner, ...]]] = set()
+        # (netns, owners, proto, family, state) -> sockets
+        self.counts: Counter[tuple[str, tuple[Owner, ...], str, int, int]] = Counter()
+        # netns -> owners -> [recv_q, send_q]
+        self.queues: dict[str, dict[tuple[Owner, ...], list[int]]] = {}
+        # (netns, proto, family, address, port, owners)
+        self.listeners: set[tuple[str, str, int, str, int, tuple[Owner, ...]]] = set()
 
     def add(self, batch: SocketBatch) -> None:
         proto, family = batch.proto, batch.family
+        ns = ""
+        if self.netns is not None:
+            ns = OTHER if batch.netns is None else self.netns.get(batch.netns.inode, OTHER)
         owners = batch.owners if batch.owners is not None else ((),) * len(batch)
         for (who, state), n in Counter(zip(owners, batch.state)).items():
-            self.counts[(who, proto, family, state)] += n
+            self.counts[(ns, who, proto, family, state)] += n
         if self.tcp is not None and proto == "tcp" and batch.extensions is not None:
-            self.tcp.add(batch, owners, self.names)
+            self.tcp.add(batch, owners, self.names, ns)
         # A listener's queues are its accept backlog, not bytes: left out of the byte sums.
         listening = TCP_LISTEN if proto == "tcp" else TCP_CLOSE  # UDP: bound, unconnected
-        queues = self.queues
+        queues = self.queues.setdefault(ns, {})
         for who, state, rq, sq in zip(owners, batch.state, batch.recv_q, batch.send_q):
             if state == listening:
                 continue
@@ -193,66 +259,77 @@ class SocketTally:
         if listening in batch.state:
             for i, state in enumerate(batch.state):
                 if state == listening and (proto == "tcp" or batch.remote_port[i] == 0):
-                    self.listeners.add((proto, family, batch.local_address[i],
+                    self.listeners.add((ns, proto, family, batch.local_address[i],
                                         batch.local_port[i], owners[i]))
 
 
-def _capped(values: Iterable[tuple[tuple[str, ...], float]], cap: int, keep_first: int,
+def _capped(values: Iterable[tuple[tuple[str, ...], float]], cap: int, keep: int, heads: int,
             folded: Family, family_name: str) -> dict[tuple[str, ...], float]:
     """Sum ``(labels, value)`` pairs; when more than ``cap`` distinct values of the first
-    ``keep_first`` labels occur, the largest ``cap`` are kept and the rest become OTHER."""
+    ``keep + heads`` labels occur, the largest ``cap`` are kept and the rest have their
+    ``heads`` labels after the first ``keep`` (the netns label, never folded here) made OTHER."""
     sums: dict[tuple[str, ...], float] = {}
     for labels, value in values:
         sums[labels] = sums.get(labels, 0) + value
-    heads: dict[tuple[str, ...], float] = {}
+    width = keep + heads
+    ranked: dict[tuple[str, ...], float] = {}
     for labels, value in sums.items():
-        heads[labels[:keep_first]] = heads.get(labels[:keep_first], 0) + value
-    if len(heads) <= cap:
+        ranked[labels[:width]] = ranked.get(labels[:width], 0) + value
+    if len(ranked) <= cap:
         return sums
-    kept = set(sorted(heads, key=heads.__getitem__, reverse=True)[:cap])
+    kept = set(sorted(ranked, key=ranked.__getitem__, reverse=True)[:cap])
     out: dict[tuple[str, ...], float] = {}
     for labels, value in sums.items():
-        if labels[:keep_first] not in kept:
-            labels = (OTHER,) * keep_first + labels[keep_first:]
+        if labels[:width] not in kept:
+            labels = labels[:keep] + (OTHER,) * heads + labels[width:]
         out[labels] = out.get(labels, 0) + value
-    folded.samples[(family_name,)] = len(heads) - cap
+    folded.samples[(family_name,)] = len(ranked) - cap
     return out
 
 
 def socket_families(tally: SocketTally, folded: Family) -> list[Family]:
     names = tally.names
+    lead = ("netns",) if tally.netns is not None else ()
+    width = len(lead)  # labels[:width]: the sample's (netns,), or ()
     sockets = Family("pynetstat_sockets", "gauge",
-                     "Sockets by protocol, family and kernel state.", ("proto", "family", "state"))
+                     "Sockets by protocol, family and kernel state.",
+                     (*lead, "proto", "family", "state"))
     per_process = Family("pynetstat_process_sockets", "gauge",
                          "Sockets by the name of the process holding them (lowest PID), protocol "
                          "and kernel state; process \"-\": no visible owner.",
-                         ("process", "proto", "family", "state"))
+                         (*lead, "process", "proto", "family", "state"))
     pairs = []
-    for (who, proto, family, state), n in tally.counts.items():
-        key = (proto, _family_label(family), kernel_state_name(state))
+    for (ns, who, proto, family, state), n in tally.counts.items():
+        head = (ns,)[:width]
+        kind = (proto, _family_label(family), kernel_state_name(state))
+        key = (*head, *kind)
         sockets.samples[key] = sockets.samples.get(key, 0) + n
-        pairs.append(((names[who][0], *key), n))
-    per_process.samples = _capped(pairs, CAPS["process"], 1, folded, "process")
-    kept = {labels[0] for labels in per_process.samples}
+        pairs.append(((*head, names[who][0], *kind), n))
+    per_process.samples = _capped(pairs, CAPS["process"], width, 1, folded, "process")
+    kept = {labels[:width + 1] for labels in per_process.samples}
     recv = Family("pynetstat_process_receive_queue_bytes", "gauge",
                   "Bytes in the receive queues of a process name's sockets (listeners left out).",
-                  ("process",))
+                  (*lead, "process"))
     send = Family("pynetstat_process_send_queue_bytes", "gauge",
                   "Bytes in the send queues of a process name's sockets (listeners left out).",
-                  ("process",))
-    for who, (rq, sq) in tally.queues.items():
-        name = names[who][0]
-        shown = (name if name in kept else OTHER,)
-        recv.samples[shown] = recv.samples.get(shown, 0) + rq
-        send.samples[shown] = send.samples.get(shown, 0) + sq
+                  (*lead, "process"))
+    for ns, queues in tally.queues.items():
+        head = (ns,)[:width]
+        for who, (rq, sq) in queues.items():
+            shown = (*head, names[who][0])
+            if shown not in kept:
+                shown = (*head, OTHER)
+            recv.samples[shown] = recv.samples.get(shown, 0) + rq
+            send.samples[shown] = send.samples.get(shown, 0) + sq
     listeners = Family("pynetstat_listeners", "gauge",
                        "Listening endpoints (TCP LISTEN, UDP bound and unconnected), with the "
                        "program holding each; the value is 1 (a folded \"other\" series: how many).",
-                       ("proto", "family", "address", "port", "process", "executable", "unit"))
+                       (*lead, "proto", "family", "address", "port", "process", "executable",
+                        "unit"))
     listeners.samples = _capped(
-        (((proto, _family_label(family), address, str(port),
-           *names[who]), 1) for proto, family, address, port, who in tally.listeners),
-        CAPS["listener"], 7, folded, "listener")
+        ((((ns,)[:width] + (proto, _family_label(family), address, str(port), *names[who])), 1)
+         for ns, proto, family, address, port, who in tally.listeners),
+        CAPS["listener"], width, 7, folded, "listener")
     tcp = tally.tcp.families(folded) if tally.tcp is not None else []
     return [sockets, listeners, per_process, recv, send, *tcp]
 
@@ -277,40 +354,51 @@ def audit_families(findings: Iterable[Finding], severities: Iterable[str],
         name = safe(info.name) if info is not None and info.name is not None else ""
         pairs.append(((name, f.sign, f.severity), 1))
         by_severity.samples[(f.severity,)] = by_severity.samples.get((f.severity,), 0) + 1
-    capped = _capped(pairs, CAPS["process"], 1, folded, "audit")
+    capped = _capped(pairs, CAPS["process"], 0, 1, folded, "audit")
     by_sign.samples = {(sign, severity, name): n for (name, sign, severity), n in capped.items()}
     return [by_sign, by_severity]
 
 
-def counter_families(snapshot: CountersSnapshot) -> list[Family]:
-    """-s: every counter of /proc/net/snmp, netstat and snmp6 by its kernel group and name."""
+def counter_families(snapshots: Sequence[tuple[str | None, CountersSnapshot]]
+                     ) -> list[Family]:
+    """-s: every counter of /proc/net/snmp, netstat and snmp6 by its kernel group and name;
+    ``snapshots``: ``[(None, snapshot)]``, or with --all-netns ``[(netns label, snapshot)]``
+    (namespaces folded into OTHER are summed)."""
+    lead = ("netns",) if snapshots and snapshots[0][0] is not None else ()
     counters = Family("pynetstat_protocol_mib_total", "counter",
                       "The kernel's protocol counters (pynetstat -s -v), by group and name as "
-                      "/proc/net/snmp, netstat and snmp6 spell them.", ("group", "name"))
+                      "/proc/net/snmp, netstat and snmp6 spell them.", (*lead, "group", "name"))
     gauges = Family("pynetstat_protocol_mib_value", "gauge",
                     "The kernel's protocol settings and levels that are not counters "
-                    "(Tcp.CurrEstab, Ip.Forwarding, ...).", ("group", "name"))
-    for group, values in snapshot.counters.groups.items():
-        for name, value in values.items():
-            target = gauges if f"{group}.{name}" in GAUGES else counters
-            target.samples[(safe_token(group), safe_token(name))] = value
+                    "(Tcp.CurrEstab, Ip.Forwarding, ...).", (*lead, "group", "name"))
+    for ns, snapshot in snapshots:
+        head = (ns,) if ns is not None else ()
+        for group, values in snapshot.counters.groups.items():
+            for name, value in values.items():
+                target = gauges if f"{group}.{name}" in GAUGES else counters
+                key = (*head, safe_token(group), safe_token(name))
+                target.samples[key] = target.samples.get(key, 0) + value
     return [counters, gauges]
 
 
-def interface_families(snapshot: LinksSnapshot, folded: Family) -> list[Family]:
-    """-e: one counter per rtnl_link_stats64 field, by interface; a count the source does not
-    keep has no series (never 0)."""
+def interface_families(snapshots: Sequence[tuple[str | None, LinksSnapshot]],
+                       folded: Family) -> list[Family]:
+    """-e: one counter per rtnl_link_stats64 field, by interface (and namespace, as
+    ``counter_families``); a count the source does not keep has no series (never 0). The cap
+    counts (namespace, interface) pairs."""
+    lead = ("netns",) if snapshots and snapshots[0][0] is not None else ()
     families = [Family(f"pynetstat_interface_{field}_total", "counter",
                        f"The interface's {field} count (struct rtnl_link_stats64; "
-                       "/proc/net/dev without netlink).", ("interface",))
+                       "/proc/net/dev without netlink).", (*lead, "interface"))
                 for field in LINK_STAT_FIELDS]
-    rows = [(interface.name, interface.stats.as_dict()) for interface in snapshot.interfaces
+    rows = [((ns,) if ns is not None else (), interface.name, interface.stats.as_dict())
+            for ns, snapshot in snapshots for interface in snapshot.interfaces
             if interface.stats is not None]
     if len(rows) > CAPS["interface"]:
-        rows.sort(key=lambda row: -(row[1]["rx_bytes"] or 0) - (row[1]["tx_bytes"] or 0))
+        rows.sort(key=lambda row: -(row[2]["rx_bytes"] or 0) - (row[2]["tx_bytes"] or 0))
         folded.samples[("interface",)] = len(rows) - CAPS["interface"]
-    for i, (name, stats) in enumerate(rows):
-        key = (safe_token(name) if i < CAPS["interface"] else OTHER,)
+    for i, (head, name, stats) in enumerate(rows):
+        key = (*head, safe_token(name) if i < CAPS["interface"] else OTHER)
         for family, field in zip(families, LINK_STAT_FIELDS):
             value = stats[field]
             if value is not None:
@@ -321,4 +409,4 @@ def interface_families(snapshot: LinksSnapshot, folded: Family) -> list[Family]:
 def folded_family() -> Family:
     return Family("pynetstat_folded_series", "gauge",
                   "Series this scrape folded into an \"other\" series, by label family "
-                  "(process, listener, interface), past their caps.", ("family",))
+                  "(process, listener, interface, netns, ...), past their caps.", ("family",))
