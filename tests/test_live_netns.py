@@ -135,11 +135,6 @@ def test_close_key_closes_inside_the_namespace(namespace):
             s.close()
 
 
-def test_all_netns_stays_refused():
-    with pytest.raises(Exception, match="--all-netns cannot be combined with --live"):
-        parse_args(["--live", "--all-netns"])
-
-
 def route_marks(app: LiveApp) -> dict[str, tuple[str, str]]:
     """Destination -> (the mark, the colour) of each IPv4 row on the routes screen."""
     table = app.query_one("#routes")

@@ -169,8 +169,8 @@ def _check_netns(opts: Options) -> None:
     """--netns shows one namespace in any listing mode, --serve and --live (their collectors
     read through the namespace's netlink source, as interval mode does); --all-netns shows all,
     once or every interval, with --changes and --csv for the connection table, and at every
-    scrape of --serve (a live view, the counters' changes and CSV sections across namespaces are
-    not done yet: refused, not half shown)."""
+    scrape of --serve, and in the live view (the counters' changes and CSV sections across
+    namespaces are not done yet: refused, not half shown)."""
     if opts.netns is not None and opts.all_netns:
         raise UsageError("--netns cannot be combined with --all-netns")
     if opts.netns == "":
@@ -180,8 +180,7 @@ def _check_netns(opts: Options) -> None:
     name = "--netns" if opts.netns is not None else "--all-netns"
     others = [flag for flag, given in (("--audit", opts.audit), ("--snapshot", opts.snapshot),
                                        ("--diff", opts.diff),
-                                       ("--close", opts.close),
-                                       ("--live", opts.live and opts.all_netns))
+                                       ("--close", opts.close))
               if given]
     sections = [flag for flag, given in (("-e", opts.ethernet), ("-s", opts.statistics),
                                          ("-r", opts.routes)) if given]

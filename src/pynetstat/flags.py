@@ -298,7 +298,8 @@ FLAGS: tuple[Flag, ...] = (
          "interval, default 1 s, is its refresh): new rows green, closed red, changed yellow; "
          "keys 1-6 sort, / filter, p pause, Enter details, c close, v next screen (counters "
          "of -s and -e with rates and sparklines, routes of -r; -s, -e or -r opens on it), "
-         "q quit. With --info: Send/s, Recv/s, RTT columns. Needs the live "
+         "q quit. With --info: Send/s, Recv/s, RTT columns; with --all-netns a Namespace "
+         "column (close goes through the row's namespace). Needs the live "
          "extra: pip install 'pynetstat[live]'. docs/live.md.", long="live"),
     # Network namespaces (issue 15, docs/netns.md).
     Flag("netns", "The view (every mode) from inside one network namespace: an ip netns name, "

@@ -127,6 +127,8 @@ class Scanner:
                     self.running = False
                     self.generation += 1
                     self.cond.notify_all()
+            _trim()
+
 
     def scan(self) -> list[Family]:
         start = time.monotonic()
@@ -361,3 +363,16 @@ def run(opts: Options, env: Environment) -> int:
         server.shutdown()
         server.server_close()
         session.close()
+
+
+def _trim() -> None:
+    """Give the scan's freed memory back to the system (glibc's ``malloc_trim``; nothing where
+    the C library has none, as musl). A 200k-socket scan frees tens of MiB that glibc kept in
+    the scan thread's arena from one scan to the next: 45 MiB of a steady 97.5 MiB RSS over
+    1,000 scrapes (docs/metrics.md)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (AttributeError, OSError):
+        pass

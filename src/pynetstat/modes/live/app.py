@@ -454,6 +454,8 @@ class LiveApp(App[None]):
             self.say("that connection has closed already")
             return
         held = f"held by {row.cells[5]} ({row.cells[4]})" if row.owners else "held by no visible process"
+        if "Namespace" in self.columns:  # --all-netns
+            held += f", in network namespace {row.cells[self.columns.index('Namespace')]}"
         question = f"Close this connection?\n\n  {describe(row.cells)}\n  {held}"
 
         def answered(yes: bool | None) -> None:
