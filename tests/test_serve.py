@@ -463,3 +463,39 @@ def test_tls_and_client_certificates(scene, tmp_path):
     assert done.stderr.startswith("pynetstat: cannot serve on 127.0.0.1:9818: Cannot load "
                                   "server certificate file")
     assert done.stderr.count("\n") == 1
+
+
+def test_a_scan_makes_no_peer_join():
+    """The exporter's series never name the other end of a connection: its scans skip the peer
+    join, which holds the whole dump until its end (peak RSS 66 -> 136 MiB at 200k sockets) and
+    costs 16-18% more CPU. A listing of the same sockets with -b --json joins them."""
+    import io
+
+    from pynetstat.cli import parse_args
+    from pynetstat.env import Environment
+    from pynetstat.linux.connections import collect
+    from pynetstat.modes.serve import scan_options
+    from pynetstat.session import Session
+
+    lst = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(lst.getsockname())
+    server, _ = lst.accept()
+    port = lst.getsockname()[1]
+
+    def peers(opts):
+        session = Session(opts, Environment(io.StringIO(), io.StringIO()))
+        try:
+            conns = collect(opts, session.env, session.netlink)
+            return [peer for batch in conns if batch.SHAPE == "inet" and batch.peer is not None
+                    for peer, lport, rport in zip(batch.peer, batch.local_port, batch.remote_port)
+                    if port in (lport, rport) and peer]
+        finally:
+            session.close()
+
+    try:
+        listing = parse_args(["-anob", "--json", "--port", str(port)])
+        assert len(peers(listing)) == 2  # each end of the pair names the other
+        assert peers(scan_options(parse_args(["--serve", "--port", str(port)]))) == []
+    finally:
+        for s in (lst, client, server):
+            s.close()

@@ -23,7 +23,9 @@ class Options:
                  # --close, --yes, --live (issue 20)
                  "close", "yes", "live",
                  # --netns, --all-netns (issue 15)
-                 "netns", "all_netns")
+                 "netns", "all_netns",
+                 # whether the display names the other end of a connection (shows_peers)
+                 "peers")
 
     def __init__(self, *, all: bool = False, numeric: bool = False, pids: bool = False,
                  executables: bool = False, verbose: bool = False, protocol: str | None = None,
@@ -58,6 +60,9 @@ class Options:
         # --state, --port, ... (issue 14): (option, value) pairs in command-line order, and the
         # select.Filter that cli.parse_args parses them into once (None without a filter)
         self.filters = filters
+        # False where the display never shows the other end (--serve's scans: metrics); the
+        # peer join holds the whole dump and costs +16-18% CPU at 200k sockets (docs/json.md)
+        self.peers = True
         self.filter: Filter | None = None
         self.audit = audit  # --audit: the signs of compromise (docs/audit.md)
         self.snapshot = snapshot  # --snapshot FILE: write a baseline there
@@ -96,8 +101,10 @@ class Options:
     def shows_peers(self) -> bool:
         """Do the rows name the process at the other end of a TCP or UDP connection on this
         host (the peer join, model/peers.py)? -b's lines and the JSON and CSV rows with owners;
-        not -o's table alone, whose columns are the spec's (jc parses them)."""
-        return self.wants_owners and (self.json or self.csv or self.executables)
+        not -o's table alone, whose columns are the spec's (jc parses them), nor -c's table of
+        processes or --serve's scans (``peers`` False), which never show it."""
+        return (self.peers and not self.processes and self.wants_owners
+                and (self.json or self.csv or self.executables))
 
     @property
     def extension_groups(self) -> tuple[str, ...]:

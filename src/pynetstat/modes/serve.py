@@ -51,6 +51,7 @@ def scan_options(opts: Options) -> Options:
                    protocol=opts.protocol, filters=opts.filters, info=opts.info, audit=opts.audit,
                    all_netns=opts.all_netns)
     scan.filter = opts.filter
+    scan.peers = False  # no series names the other end of a connection
     if opts.kinds is not None:
         # the exporter's series are those of TCP and UDP sockets: -p's other kinds are left out
         from pynetstat.kinds import BY_OPTION, chosen_options
