@@ -70,6 +70,21 @@ class AllNamespaces:
         for part in self.parts:
             part.netlink.close()
 
+    def keep(self, held: dict[int, NetlinkSource]) -> dict[int, NetlinkSource]:
+        """Between two readings (interval passes, live refreshes): the netlink sources of the
+        namespaces read through netlink, by inode, to pass to the next ``collect`` as ``held``;
+        those of ``held`` not kept (their namespace gone or read from /proc now) are closed."""
+        kept = {p.namespace.inode: p.netlink for p in self.parts if p.source == "netlink"}
+        for inode, netlink in held.items():
+            if kept.get(inode) is not netlink:
+                netlink.close()
+        return kept
+
+    def netlinks(self) -> dict[int, NetlinkSource]:
+        """Every namespace's netlink source (or its /proc stand-in), by inode: the interface
+        names of its rows (``EveryNamespaceInterfaceNames.update``)."""
+        return {p.namespace.inode: p.netlink for p in self.parts}
+
 
 def _by_owner(opts: Options) -> bool:
     """An owner filter (--pid, --process, ...) walks only its processes, per namespace."""

@@ -157,12 +157,8 @@ class AllNamespacesMonitor(ConnectionsMonitor):
 
     def _hold(self, every: AllNamespaces) -> None:
         """Keep the netlink sources of the namespaces read through netlink; close the others'."""
-        held = {p.namespace.inode: p.netlink for p in every.parts if p.source == "netlink"}
-        for inode, netlink in self.held.items():
-            if held.get(inode) is not netlink:
-                netlink.close()
-        self.held = held
-        self.names.update({p.namespace.inode: p.netlink for p in every.parts})
+        self.held = every.keep(self.held)
+        self.names.update(every.netlinks())
 
     def snapshot(self, conns: Connections, batches: list[SocketBatch]) -> dict[int, Snapshot]:
         """A pass's sockets as one ``Snapshot`` per namespace read, by inode, in the pass's

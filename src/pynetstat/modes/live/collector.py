@@ -154,12 +154,8 @@ class Collector:
 
         assert self.every_names is not None  # made with kept, in __init__
         every = collect_all(self.opts, self.session.env, self.held, self.kept)
-        held = {p.namespace.inode: p.netlink for p in every.parts if p.source == "netlink"}
-        for inode, netlink in self.held.items():
-            if held.get(inode) is not netlink:
-                netlink.close()
-        self.held = held
-        self.every_names.update({p.namespace.inode: p.netlink for p in every.parts})
+        self.held = every.keep(self.held)
+        self.every_names.update(every.netlinks())
         return every
 
     def _netlink(self, sock: InetSocket) -> NetlinkSource | None:
