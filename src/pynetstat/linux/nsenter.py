@@ -71,6 +71,15 @@ def _go_back(back: int) -> None:
         os._exit(70)  # EX_SOFTWARE
 
 
+def own_inode(proc: str = "/proc") -> int | None:
+    """The inode of this thread's network namespace (its rows' interface names are ours), or
+    None when it cannot be read."""
+    try:
+        return os.stat(f"{proc}/thread-self/ns/net").st_ino
+    except OSError:
+        return None
+
+
 def call_in(ns_path: str, fn: Callable[[], T], *, inode: int | None = None,
             proc: str = "/proc") -> T:
     """``fn()`` run by this thread inside the network namespace ``ns_path`` (a bind mount or

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pynetstat.errors import Exit
 from pynetstat.formats import chosen
+from pynetstat.linux.nsenter import own_inode
 from pynetstat.model.changes import Snapshot, connection_changes, namespace_changes
 from pynetstat.modes import wanted
 from pynetstat.modes.interval import ConnectionsMonitor
@@ -50,7 +51,7 @@ def _connections(session: Session, every: AllNamespaces) -> None:
     from pynetstat.views.connections import notes
 
     session.ifname = EveryNamespaceInterfaceNames(
-        {p.namespace.inode: p.netlink for p in every.parts}, _own_inode(session))
+        {p.namespace.inode: p.netlink for p in every.parts}, own_inode(session.env.proc_root))
     chosen(session).write_connections(session.env.stdout, every,
                                       session.in_order(iter(every)))
     for note in notes(every):
@@ -82,15 +83,6 @@ def _section_displays(session: Session, every: AllNamespaces, head: Head | None 
         label = netns_cell(part.namespace)
         notes += [f"namespace {label}: {note}" for note in section_notes(sections)]
     return notes
-
-
-def _own_inode(session: Session) -> int | None:
-    import os
-
-    try:
-        return os.stat(f"{session.env.proc_root}/thread-self/ns/net").st_ino
-    except OSError:
-        return None
 
 
 # --- with an interval ------------------------------------------------------------------------
@@ -125,7 +117,7 @@ class AllNamespacesMonitor(ConnectionsMonitor):
         self.sections = wanted(session.opts)
         self.held: dict[int, NetlinkSource] = {}  # namespace inode -> its netlink source
         self.present: dict[int, NetNamespace] | None = None  # the last pass's, by inode
-        self.names = EveryNamespaceInterfaceNames({}, _own_inode(session))
+        self.names = EveryNamespaceInterfaceNames({}, own_inode(session.env.proc_root))
         session.ifname = self.names
 
     def show(self, number: int, stamp: float) -> dict[str, object]:

@@ -86,9 +86,10 @@ class Collector:
         self.every_names: EveryNamespaceInterfaceNames | None = None
         if opts.all_netns:
             from pynetstat.linux.allnetns import SharedOwners
+            from pynetstat.linux.nsenter import own_inode
 
             self.kept = SharedOwners(env.proc_root)
-            self.every_names = EveryNamespaceInterfaceNames({}, _own_inode(env.proc_root))
+            self.every_names = EveryNamespaceInterfaceNames({}, own_inode(env.proc_root))
         self.board = Board(self.cells, blank=(NONE,) * len(INFO_COLUMNS) if opts.info else ())
         self.netlink: NetlinkSource = self.session.netlink  # the session's source, as destroy takes it
         self.notes: list[str] = []
@@ -279,13 +280,3 @@ class Collector:
                 self.session.close()
             finally:
                 self.lock.release()
-
-
-def _own_inode(proc_root: str) -> int | None:
-    """This thread's network namespace inode (its rows name interfaces with our own table)."""
-    import os
-
-    try:
-        return os.stat(f"{proc_root}/thread-self/ns/net").st_ino
-    except OSError:
-        return None
