@@ -15,6 +15,8 @@ rounds. ``--single``: also a separate ``pynetstat -an --info`` process, CPU from
         --src /tmp/base --single
     nice .venv/bin/python bench/interval_info.py --pairs 10000 --passes 300 --every 10 \\
         --tracemalloc
+    nice .venv/bin/python bench/interval_info.py --pairs 30000 --passes 5 --rounds 0 \\
+        --profile /tmp/passes.prof
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ class Sink(io.TextIOBase):
         return False
 
 
-def child(src: str, argv: list[str], passes: int, every: int, traced: bool, wfd: int) -> None:
+def child(src: str, argv: list[str], passes: int, every: int, traced: bool, wfd: int,
+          profile: str | None = None) -> None:
     sys.path.insert(0, src)
     from pynetstat.cli import main
     from pynetstat.env import Environment
@@ -108,19 +111,27 @@ def child(src: str, argv: list[str], passes: int, every: int, traced: bool, wfd:
     clock = Clock()
     env = Environment(sink, io.StringIO(), environ={}, monotonic=clock.monotonic,
                       sleep=clock.sleep, wall_clock=time.time)
-    status = main(argv, env)
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        status = profiler.runcall(main, argv, env)
+        profiler.dump_stats(profile)
+    else:
+        status = main(argv, env)
     with os.fdopen(wfd, "w") as f:
         json.dump({"status": status, "cpu": sink.cpu, "memory": sink.memory,
                    "written": sink.written}, f)
 
 
-def measure(src: str, argv: list[str], passes: int, every: int, traced: bool) -> dict:
+def measure(src: str, argv: list[str], passes: int, every: int, traced: bool,
+            profile: str | None = None) -> dict:
     rfd, wfd = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(rfd)
         try:
-            child(src, argv, passes, every, traced, wfd)
+            child(src, argv, passes, every, traced, wfd, profile)
         finally:
             os._exit(0)
     os.close(wfd)
@@ -157,6 +168,8 @@ def main() -> None:
     parser.add_argument("--src", metavar="DIR", help="also the checkout in DIR, same rounds")
     parser.add_argument("--single", action="store_true")
     parser.add_argument("--args", default="-an --info", help="pynetstat's arguments")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="also one run of this checkout under cProfile, its stats to FILE")
     options = parser.parse_args()
     argv = [*options.args.split(), "1"]
     sources = {"this": str(REPO / "src")}
@@ -168,6 +181,8 @@ def main() -> None:
               f"{os.getloadavg()[0]:.2f}", flush=True)
         runs: dict[str, list[dict]] = {name: [] for name in sources}
         singles: dict[str, list[float]] = {name: [] for name in sources}
+        if options.profile:
+            measure(sources["this"], argv, options.passes, options.every, False, options.profile)
         for _ in range(options.rounds):
             for name, src in sources.items():
                 runs[name].append(measure(src, argv, options.passes, options.every,

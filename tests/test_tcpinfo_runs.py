@@ -94,3 +94,34 @@ def test_u64_fields_above_four_billion():
     columns = info_columns(buf, 16 + MSG + 4, 2, len(buf) // 2, len(payload), ("pacing_rate", "max_pacing_rate"))
     columns = {name: list(values) for name, values in columns.items()}
     assert columns == {"pacing_rate": [big, big], "max_pacing_rate": [1, 1]}
+
+
+@pytest.mark.parametrize("name", ["sock_diag-tcp-ext.nl", "sock_diag-tcp6-ext.nl"])
+def test_a_runs_columns_are_read_once_and_kept(name):
+    """Interval mode's rates read two counts with the --info line's fields (``more``); the line
+    then reads the kept columns. Every combination gives the per-message decoding's values."""
+    from pynetstat.linux.diagext import run_extensions
+
+    with open(os.path.join(HERE, "netlink", name), "rb") as f:
+        seq, chunks = read_recording(f.read())
+    compared = 0
+    for chunk in chunks:
+        for off, length, count, found in info_runs(chunk, seq):
+            if found is None or count < 2:
+                continue
+            attrs = parse_attrs(chunk, off + 16 + MSG, off + length)
+            run = run_extensions(chunk, off, count, length, off + 16 + MSG, attrs,
+                                 bytes(count), [0] * count, bytes(count))
+            assert run is not None
+            expected = per_message(chunk, off, length, count)
+            counts = run.info_columns(("bytes_acked", "bytes_received"), ("rtt", "lost"))
+            assert {k: list(v) for k, v in counts.items()} == {
+                k: expected[k] for k in ("bytes_acked", "bytes_received")}
+            line = run.info_columns(("rtt", "bytes_acked", "lost", "snd_cwnd"))
+            assert list(line) == ["rtt", "bytes_acked", "lost", "snd_cwnd"]
+            assert {k: list(v) for k, v in line.items()} == {
+                k: expected[k] for k in ("rtt", "bytes_acked", "lost", "snd_cwnd")}
+            assert line["bytes_acked"] is counts["bytes_acked"]  # kept, not read again
+            assert run.info_columns(("rtt",))["rtt"] is line["rtt"]
+            compared += count
+    assert compared >= 2

@@ -338,7 +338,7 @@ class RunExtensions(_ExtensionSequence):
     ``congestion``), with no record per socket. Once the records are made the buffer is let go."""
 
     __slots__ = ("_chunk", "_first", "_count", "_step", "_found", "_timers", "_expires",
-                 "_retrans", "_records", "_mptcp")
+                 "_retrans", "_records", "_mptcp", "_columns")
 
     def __init__(self, chunk: bytes, first: int, count: int, step: int,
                  found: dict[int, tuple[int, int]], timers: bytes, expires: list[int],
@@ -347,6 +347,7 @@ class RunExtensions(_ExtensionSequence):
         self._found, self._timers, self._expires, self._retrans = found, timers, expires, retrans
         self._records: list[Extensions] | None = None
         self._mptcp = mptcp  # INET_DIAG_INFO is struct mptcp_info: no tcp_info columns
+        self._columns: dict[str, Sequence[int | None]] = {}  # read by ``info_columns`` so far
 
     def __len__(self) -> int:
         return self._count
@@ -363,19 +364,29 @@ class RunExtensions(_ExtensionSequence):
     def __getitem__(self, index: int | slice) -> Extensions | list[Extensions]:
         return self.records()[index]
 
-    def info_columns(self, names: tuple[str, ...]) -> dict[str, Sequence[int | None]] | None:
+    def info_columns(self, names: tuple[str, ...], more: tuple[str, ...] = ()
+                     ) -> dict[str, Sequence[int | None]] | None:
         """``{field: [value of each socket]}`` of ``struct tcp_info`` (``tcpinfo_runs.
         info_columns``: a field the kernel's struct lacks is ``None`` for each); ``{}`` when the
         run's messages carry no tcp_info (UDP, TIME_WAIT); ``None`` when the columns cannot be
-        read (the records can)."""
+        read (the records can). The columns read are kept: a later call for some of them reads
+        nothing. ``more``: fields a later call will ask for, read in the same pass over the run
+        (interval mode's rates read two counts, then the ``--info`` line the rest)."""
         if self._records is not None or self._mptcp:
             return None
         info = self._found.get(INET_DIAG_INFO)
         if info is None:
             return {}
-        from pynetstat.linux.tcpinfo_runs import info_columns
+        kept = self._columns
+        missing = tuple(name for name in names + more if name not in kept)
+        if missing:
+            from pynetstat.linux.tcpinfo_runs import info_columns
 
-        return info_columns(self._chunk, info[0], self._count, self._step, info[1], names)
+            read = info_columns(self._chunk, info[0], self._count, self._step, info[1], missing)
+            if read is None:
+                return None
+            kept.update(read)
+        return {name: kept[name] for name in names}
 
     def congestion(self) -> list[str | None]:
         """The congestion control algorithm of each socket (``None``: not in the messages)."""
@@ -402,7 +413,7 @@ class RunExtensions(_ExtensionSequence):
         """One ``Extensions`` per message, made on the first call."""
         if self._records is None:
             self._records = self._decode()
-            self._chunk = b""
+            self._chunk, self._columns = b"", {}
         return self._records
 
     def _decode(self) -> list[Extensions]:

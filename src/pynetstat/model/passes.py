@@ -30,14 +30,16 @@ if TYPE_CHECKING:
 _COUNTS = ("bytes_acked", "bytes_received")
 
 
-def byte_columns(extensions: Any) -> tuple[Sequence[int | None], Sequence[int | None]]:
+def byte_columns(extensions: Any, more: tuple[str, ...] = ()
+                 ) -> tuple[Sequence[int | None], Sequence[int | None]]:
     """``(bytes_acked, bytes_received)`` of each socket of a batch's ``extensions`` column
     (``None`` where it has no tcp_info, or a struct before Linux 4.1 that lacks them): straight
     from the dump's buffer for a run of messages (``linux.diagext.RunExtensions.info_columns``,
-    no record per socket), else from each record's ``info``."""
+    no record per socket; ``more``: the fields the display reads after, in the same pass), else
+    from each record's ``info``."""
     run_columns = getattr(extensions, "info_columns", None)
     if run_columns is not None:
-        columns = run_columns(_COUNTS)
+        columns = run_columns(_COUNTS, more)
         if columns == {}:  # no tcp_info in the run (UDP, TIME_WAIT)
             return (None,) * len(extensions), (None,) * len(extensions)
         if columns is not None:

@@ -22,8 +22,10 @@ class Measuring:
     is timed when its first batch arrives (the dump is being read), not when the pass began
     (the first pass's imports would count as time between readings)."""
 
-    def __init__(self, clock: Callable[[], float], rates: bool, ages: bool):
+    def __init__(self, clock: Callable[[], float], rates: bool, ages: bool,
+                 more: tuple[str, ...] = ()):
         self.clock = clock
+        self.more = more  # the tcp_info fields the display reads after the rates' two counts
         self.rates = ByteRates() if rates else None
         self.ages = StateAges() if ages else None
         self.seconds: float | None = None
@@ -34,7 +36,14 @@ class Measuring:
         """The measures the options ask for, or None (not in interval mode, or none asked)."""
         if opts.interval is None or not (opts.info or opts.times):
             return None
-        return cls(clock, bool(opts.info), bool(opts.times))
+        more: tuple[str, ...] = ()
+        if opts.info and not (opts.json or opts.csv or opts.changes):
+            # the text's --info line under every row: its fields read with the counts, in one
+            # pass over each run (JSON, CSV and --changes rows read records instead)
+            from pynetstat.render.extensions import line_fields
+
+            more = line_fields(opts.extension_groups)
+        return cls(clock, bool(opts.info), bool(opts.times), more)
 
     def _start(self) -> None:
         now = self.clock()
@@ -52,7 +61,7 @@ class Measuring:
                 keys = socket_keys(batch)
                 send = receive = seen = None
                 if rates is not None:
-                    acked, received = byte_columns(batch.extensions)
+                    acked, received = byte_columns(batch.extensions, self.more)
                     send, receive = rates.batch(keys, acked, received)
                 if ages is not None:
                     seen = ages.batch(keys, batch.state)

@@ -385,6 +385,15 @@ SHOWN = ("options", "_wscale", "rto", "rtt", "rttvar", "snd_mss", "snd_cwnd", "s
          "bytes_sent", "bytes_acked", "bytes_received", "segs_out", "segs_in", "last_data_sent",
          "last_data_recv", "last_ack_recv", "pacing_rate", "delivery_rate", "retrans",
          "total_retrans", "lost")
+
+
+def line_fields(groups: tuple[str, ...]) -> tuple[str, ...]:
+    """The tcp_info fields the text reads from a run's columns (``info_cells``) for the
+    extension ``groups`` asked for: the --info line's, when it is alone (else the rows' records
+    are read, row by row)."""
+    return SHOWN if groups == ("tcp_info",) else ()
+
+
 _SHOWN_AT = tuple((name, itemgetter(_AT[name])) for name in SHOWN)
 # (field, its piece of the line): _NUMBERS_TEXT and _TAIL_TEXT a field at a time
 _NUMBER_PIECES = (("bytes_sent", "bytes_sent:%d "), ("bytes_acked", "bytes_acked:%d "),
