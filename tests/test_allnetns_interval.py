@@ -358,3 +358,83 @@ def test_csv_changes_carry_the_namespace():
     assert scene["err"].splitlines() == [
         f"pynetstat: network namespace {inodes['k15gone']} (k15gone) went away",
         f"pynetstat: network namespace {inodes['k15new']} (k15new) appeared"]
+
+
+def counter_moves(records: list[dict], label: str) -> dict[str, int]:
+    """name -> the sum of its deltas over the ``counter`` records of namespace ``label``."""
+    out: dict[str, int] = {}
+    for r in records:
+        if r["type"] == "counter" and r["netns"]["label"] == label and r["change"] == "moved":
+            out[r["name"]] = out.get(r["name"], 0) + r["delta"]
+    return out
+
+
+def test_section_changes_per_namespace_in_json_lines():
+    """-s --changes --all-netns: every namespace's whole sections at the first pass (one line
+    each), then each counter that moved, labelled with its namespace: the connection opened in
+    k15a is one active and one passive open there (a fresh namespace: the values are 1), none
+    in the other namespace with a listener on the same port; the namespace gone and the one
+    added are ``netns`` records, and the new one's counters are not all "new"."""
+    scene = run_scene(["--all-netns", "-s", "-p", "tcp", "--json", "--changes", "0.2"],
+                      "changes")
+    inodes = scene["inodes"]
+    records = json_lines(scene["out"])
+    first = [r for r in records if r["type"] == "display"]
+    assert sorted(r["netns"]["inode"] for r in first) == sorted(
+        inodes[k] for k in ("host", "k15a", "k15gone", "unshared"))
+    assert {r["pass"] for r in first} == {1}
+    moved = counter_moves(records, "k15a")
+    assert moved["Tcp.ActiveOpens"] == 1 and moved["Tcp.PassiveOpens"] == 1
+    opens = [r for r in records if r["type"] == "counter" and r["name"] == "Tcp.ActiveOpens"
+             and r["netns"]["label"] == "k15a"]
+    assert [(r["previous"], r["value"]) for r in opens] == [(0, 1)]
+    assert "Tcp.ActiveOpens" not in counter_moves(records, str(inodes["unshared"]))
+    assert not [r for r in records if r["type"] == "counter"
+                and r["netns"]["inode"] in (inodes["k15gone"], inodes["k15new"])]
+    spaces = [(r["change"], r["netns"]["inode"]) for r in records if r["type"] == "netns"]
+    assert spaces == [("removed", inodes["k15gone"]), ("added", inodes["k15new"])]
+
+
+def test_section_changes_per_namespace_in_text():
+    """The same as text: a Namespace column before the counter on every change line."""
+    scene = run_scene(["--all-netns", "-s", "-p", "tcp", "--changes", "0.2"], "changes")
+    _first, _, after = scene["out"].partition("Changes every 0.2 s")
+    heading, *lines = [line for line in after.splitlines()[1:] if line.strip()]
+    assert heading.split() == ["Time", "Namespace", "Counter", "Delta", "Rate/s", "Value"]
+    k15a = [line.split()[1:] for line in lines if line.split()[2:3] == ["k15a"]]
+    opens = [cells for cells in k15a if cells[2] in ("Tcp.ActiveOpens", "Tcp.PassiveOpens")]
+    assert sorted((c[0], c[2], c[3], c[5]) for c in opens) == [
+        ("~", "Tcp.ActiveOpens", "+1", "1"), ("~", "Tcp.PassiveOpens", "+1", "1")]
+
+
+def test_section_csv_one_header_every_namespace():
+    """-e --csv --all-netns, once and with --changes: one header for the stream ending with the
+    netns_ columns, each namespace's rows with its own; with --changes the counters that moved
+    in k15a (its loopback carried the new connection) labelled k15a."""
+    scene = run_scene(["--all-netns", "-s", "-p", "tcp", "--csv", "--changes", "0.2"],
+                      "changes", after=[["--all-netns", "-e", "--csv"]])
+    inodes = scene["inodes"]
+    once = read_csv(scene["once"][0])
+    header = once[0]
+    assert header[-8:] == ["netns_inode", "netns_label", "netns_name", "netns_container_id",
+                           "netns_container_runtime", "netns_container_name", "netns_pod_uid",
+                           "netns_pod_name"]
+    assert [row for row in once if row[:1] == ["row"]] == [header]  # one header
+    at = {name: i for i, name in enumerate(header)}
+    loopbacks = {(row[at["netns_label"]], int(row[at["netns_inode"]])) for row in once[1:]
+                 if row[at["row"]] == "interface" and row[at["name"]] == "lo"}
+    unshared = str(inodes["unshared"])
+    # (the single run comes after the scene deleted k15gone and added k15new)
+    assert {("k15a", inodes["k15a"]), ("k15new", inodes["k15new"]),
+            (unshared, inodes["unshared"])} <= loopbacks
+    assert all(len(row) == len(header) for row in once)
+    rows = read_csv(scene["out"])
+    at = {name: i for i, name in enumerate(rows[0])}
+    assert rows[0][:4] == ["timestamp", "pass", "host", "change"]
+    assert rows[0][-8:] == header[-8:]
+    assert [row for row in rows if row[:1] == ["timestamp"]] == [rows[0]]
+    opened = [(row[at["change"]], row[at["delta"]], row[at["value"]]) for row in rows[1:]
+              if row[at["netns_label"]] == "k15a" and row[at["name"]] == "Tcp.ActiveOpens"
+              and row[at["change"]]]
+    assert opened == [("moved", "1", "1")]
+    assert all(len(row) == len(rows[0]) for row in rows)

@@ -168,9 +168,8 @@ def parse_args(argv: list[str]) -> Options:
 def _check_netns(opts: Options) -> None:
     """--netns shows one namespace in any listing mode, --serve and --live (their collectors
     read through the namespace's netlink source, as interval mode does); --all-netns shows all,
-    once or every interval, with --changes and --csv for the connection table, and at every
-    scrape of --serve, and in the live view (the counters' changes and CSV sections across
-    namespaces are not done yet: refused, not half shown)."""
+    once or every interval, with --changes and --csv (connections and sections alike), at every
+    scrape of --serve, and in the live view."""
     if opts.netns is not None and opts.all_netns:
         raise UsageError("--netns cannot be combined with --all-netns")
     if opts.netns == "":
@@ -182,11 +181,6 @@ def _check_netns(opts: Options) -> None:
                                        ("--diff", opts.diff),
                                        ("--close", opts.close))
               if given]
-    sections = [flag for flag, given in (("-e", opts.ethernet), ("-s", opts.statistics),
-                                         ("-r", opts.routes)) if given]
-    if opts.all_netns and sections:
-        others += [f"{flag} {sections[0]}" for flag, given in (("--changes", opts.changes),
-                                                               ("--csv", opts.csv)) if given]
     if others:
         raise UsageError(f"{name} cannot be combined with {others[0]}")
 

@@ -309,9 +309,10 @@ FLAGS: tuple[Flag, ...] = (
          long="netns", arg="TARGET"),
     Flag("all_netns", "The connections of every network namespace on the host, each row "
          "labelled in a Namespace column: its container, pod, ip netns name, host, or inode. "
-         "Owners are host PIDs. Namespaces that cannot be read are named on stderr. With an "
-         "interval, every pass across every namespace (--changes: a namespace that appears "
-         "or goes away is said); JSON and CSV rows carry the namespace. With --serve: every "
+         "Owners are host PIDs. Namespaces that cannot be read are named on stderr. With -e, "
+         "-s, -r: each namespace's sections under its name. With an interval, every pass "
+         "across every namespace (--changes: compared within each namespace; a namespace "
+         "that appears or goes away is said); JSON and CSV rows carry the namespace. With --serve: every "
          "namespace at every scrape, each series with a netns label.",
          long="all-netns"),
     # "-?" and "/?": what a Windows netstat user types first.

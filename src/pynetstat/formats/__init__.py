@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pynetstat.linux.connections import ConnectionSet
     from pynetstat.model.changes import ConnectionChange, CounterChange, NamespaceChange, Route
     from pynetstat.model.evidence import Finding
+    from pynetstat.model.netns import NetNamespace
     from pynetstat.model.sockets import SocketBatch
     from pynetstat.options import Options
     from pynetstat.session import Session
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
         def write(self, counters: list[CounterChange],
                   routes: list[tuple[str, Route, Route | None]], stamp: float,
-                  number: int) -> None: ...
+                  number: int, netns: NetNamespace | None = None) -> None: ...
 
     class Format(Protocol):
         """The methods every format has (formats/text.py says what each does)."""

@@ -24,6 +24,7 @@ from pynetstat.render.csvout import (
     ConnectionRows,
     NetnsCells,
     connection_columns,
+    netns_values,
     record_cells,
     route_records,
     row_cells,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
     from pynetstat.formats import Connections, Format
     from pynetstat.model.changes import ConnectionChange, CounterChange, NamespaceChange
+    from pynetstat.model.netns import NetNamespace
     from pynetstat.model.sockets import SocketBatch
     from pynetstat.options import Options
     from pynetstat.render.csvout import OwnerJson
@@ -135,8 +137,14 @@ class CsvFormat:
             make_columns, make_records = SECTION_TABLES[key]
             columns = make_columns()
             records = make_records(view.to_json(snapshot, opts))
-        prefix = list(self._start(out, columns, head))
-        csv.writer(out).writerows(prefix + record_cells(r, columns) for r in records)
+        netns: list[object] = []
+        header = columns
+        if head is not None and "netns" in head:  # --all-netns: each namespace's rows say it
+            header += NETNS_COLUMNS
+            netns = netns_values(head["netns"])
+            head = head if "timestamp" in head else None  # a single run has no interval cells
+        prefix = list(self._start(out, header, head))
+        csv.writer(out).writerows(prefix + record_cells(r, columns) + netns for r in records)
 
     def connection_changes(self, out: TextIO) -> ConnectionChangeCsv:
         return ConnectionChangeCsv(out, self.session)
@@ -254,12 +262,18 @@ class CounterChangeCsv:
 
     def write(self, counters: list[CounterChange],
               routes: list[tuple[str, dict[str, Any], dict[str, Any] | None]], stamp: float,
-              number: int) -> None:
+              number: int, netns: NetNamespace | None = None) -> None:
+        """``netns`` (--all-netns): each row ends with the namespace's ``netns_*`` cells."""
         lead = [stamp, number, csv_text(self.session.host())]
+        tail: list[object] = []
+        if netns is not None:
+            from pynetstat.model.netns_labels import netns_json
+
+            tail = netns_values(netns_json(netns))
         rows = [lead + [c.kind, c.view, csv_text(c.name), c.value, c.previous, c.delta,
-                        None if c.rate is None else round(c.rate, 3)] for c in counters]
+                        None if c.rate is None else round(c.rate, 3)] + tail for c in counters]
         # the changed routes are numbered as one listing
-        rows += [lead + [kind, *record_cells({**row, "route": number}, ROUTE_COLUMNS)]
+        rows += [lead + [kind, *record_cells({**row, "route": number}, ROUTE_COLUMNS)] + tail
                  for number, (kind, route, _previous) in enumerate(routes, 1)
                  for row in route_records([route])]
         csv.writer(self.out).writerows(rows)

@@ -15,14 +15,19 @@ from pynetstat.session import NoCycleCollection, Session
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pynetstat.env import Environment
-    from pynetstat.formats import Connections, Format, Head
-    from pynetstat.linux.allnetns import AllNamespaces, SharedOwners
+    from pynetstat.formats import Connections, CounterChangeWriter, Format, Head, Section
+    from pynetstat.linux.allnetns import AllNamespaces, NamespacePart, SharedOwners
     from pynetstat.linux.netlink import NetlinkSource
-    from pynetstat.model.changes import ConnectionChange
+    from pynetstat.model.changes import ConnectionChange, CounterChange, Route
     from pynetstat.model.netns import NetNamespace
     from pynetstat.model.sockets import SocketBatch
     from pynetstat.options import Options
+
+    # one view's counters and, for -r, its routes by key (modes/interval.section_readings)
+    Readings = tuple[dict[str, int], dict[str, Route]]
 
 
 def run(opts: Options, env: Environment) -> int:
@@ -61,28 +66,46 @@ def _connections(session: Session, every: AllNamespaces) -> None:
 def _sections(session: Session, every: AllNamespaces) -> None:
     from pynetstat.model.netns_labels import namespace_notes
 
-    notes = namespace_notes(every) + _section_displays(session, every)
+    shared = chosen(session) if session.opts.csv else None  # one CSV header for all
+    notes = namespace_notes(every) + _section_displays(session, every, shared=shared)
     for note in dict.fromkeys(notes):
         session.say(note)
 
 
-def _section_displays(session: Session, every: AllNamespaces, head: Head | None = None
-                      ) -> list[str]:
+def _section_displays(session: Session, every: AllNamespaces, head: Head | None = None,
+                      shared: Format | None = None) -> list[str]:
     """Each namespace's -e, -s, -r, read through its own netlink source and net/ files; a
-    ``netns`` head names it (a title line in text, the ``netns`` field of its JSON line), after
-    ``head`` (interval mode's). Returns what could not be read, each line naming its namespace."""
-    from pynetstat.model.netns_labels import netns_cell, netns_json
-    from pynetstat.modes import collect_sections, section_notes
+    ``netns`` head names it (a title line in text, the ``netns`` field of its JSON line, the
+    ``netns_*`` cells of its CSV rows), after ``head`` (interval mode's). ``shared``: the one
+    format every namespace writes through (CSV: one header for the stream), else each
+    namespace's own. Returns what could not be read, each line naming its namespace."""
+    from pynetstat.model.netns_labels import netns_json
 
     notes = []
+    for part, inside, sections in _namespace_sections(session, every):
+        (shared or chosen(inside)).write_sections(
+            session.env.stdout, sections, {**(head or {}), "netns": netns_json(part.namespace)})
+        notes += _namespace_notes(part.namespace, sections)
+    return notes
+
+
+def _namespace_sections(session: Session, every: AllNamespaces
+                        ) -> Iterator[tuple[NamespacePart, Session, list[Section]]]:
+    """Each namespace's reading of the selected views, in its own session (its netlink source,
+    its net/ files), one namespace at a time."""
+    from pynetstat.modes import collect_sections
+
     for part in every.parts:
         inside = Session(session.opts, part.env)
-        sections = collect_sections(inside)
-        chosen(inside).write_sections(session.env.stdout, sections,
-                                      {**(head or {}), "netns": netns_json(part.namespace)})
-        label = netns_cell(part.namespace)
-        notes += [f"namespace {label}: {note}" for note in section_notes(sections)]
-    return notes
+        yield part, inside, collect_sections(inside)
+
+
+def _namespace_notes(namespace: NetNamespace, sections: list[Section]) -> list[str]:
+    from pynetstat.model.netns_labels import netns_cell
+    from pynetstat.modes import section_notes
+
+    label = netns_cell(namespace)
+    return [f"namespace {label}: {note}" for note in section_notes(sections)]
 
 
 # --- with an interval ------------------------------------------------------------------------
@@ -115,6 +138,12 @@ class AllNamespacesMonitor(ConnectionsMonitor):
 
             self.kept = SharedOwners(session.env.proc_root)
         self.sections = wanted(session.opts)
+        # with -e, -s, -r and --changes: each namespace's readings of the pass before, by inode
+        # (a namespace first read in a pass: its readings are what its next pass is compared
+        # with; its appearing is said, its counters are not all "new")
+        self.readings: dict[int, dict[str, Readings]] | None = None
+        self.when = 0.0
+        self.counter_writer: CounterChangeWriter | None = None
         self.held: dict[int, NetlinkSource] = {}  # namespace inode -> its netlink source
         self.present: dict[int, NetNamespace] | None = None  # the last pass's, by inode
         self.names = EveryNamespaceInterfaceNames({}, own_inode(session.env.proc_root))
@@ -135,8 +164,7 @@ class AllNamespacesMonitor(ConnectionsMonitor):
                 self.fmt.write_namespace_changes(session.env.stdout, events, stamp, number)
         self.present = present
         if self.sections:
-            self.notes.say(_section_displays(session, every, {
-                "type": "display", "timestamp": stamp, "pass": number, "host": session.host()}))
+            self.notes.say(self._sections(every, number, stamp))
         else:
             self.display(every, number, stamp)
             self.notes.say(notes(every, namespaces=False))
@@ -146,6 +174,53 @@ class AllNamespacesMonitor(ConnectionsMonitor):
                 "owners": ("walk" if every.owners is not None else None if self.kept is None
                            or self.kept.owners is None else self.kept.cache.how),
                 "namespaces": len(every.parts)}
+
+    def _sections(self, every: AllNamespaces, number: int, stamp: float) -> list[str]:
+        """-e, -s, -r of every namespace: the whole sections at every pass, or with --changes
+        at the first, then what moved in each namespace since the pass before (the counters'
+        rows labelled with their namespace). Returns the notes."""
+        session = self.session
+        opts, out = session.opts, session.env.stdout
+        head = {"type": "display", "timestamp": stamp, "pass": number, "host": session.host()}
+        shared = self.fmt if opts.csv else None
+        if not opts.changes:
+            return _section_displays(session, every, head, shared)
+        from pynetstat.model.changes import counter_changes, route_changes
+        from pynetstat.model.netns_labels import netns_json
+        from pynetstat.modes.interval import section_readings
+
+        taken = session.env.monotonic()
+        seconds = taken - self.when
+        before = self.readings
+        readings: dict[int, dict[str, Readings]] = {}
+        notes: list[str] = []
+        for part, inside, sections in _namespace_sections(session, every):
+            ns = part.namespace
+            after = readings[ns.inode] = {key: section_readings(opts, key, view, snapshot)
+                                          for key, view, snapshot in sections}
+            notes += _namespace_notes(ns, sections)
+            if before is None:  # the first pass: every namespace's whole sections
+                (shared or chosen(inside)).write_sections(out, sections,
+                                                          {**head, "netns": netns_json(ns)})
+                continue
+            was = before.get(ns.inode)
+            if was is None:
+                continue  # new since the pass before: said as a namespace that appeared
+            counters: list[CounterChange] = []
+            routes: list[tuple[str, Route, Route | None]] = []
+            for key, (values, shown) in after.items():
+                old_values, old_shown = was[key]
+                counters += counter_changes(key, old_values, values, seconds,
+                                            from_zero=key == "statistics")
+                routes += route_changes(old_shown, shown)
+            if counters or routes:
+                assert self.counter_writer is not None  # made after the first pass's displays
+                self.counter_writer.write(counters, routes, stamp, number, ns)
+        if before is None:
+            self.counter_writer = self.fmt.counter_changes(out)
+            self.counter_writer.begin()
+        self.readings, self.when = readings, taken
+        return notes
 
     def _hold(self, every: AllNamespaces) -> None:
         """Keep the netlink sources of the namespaces read through netlink; close the others'."""

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
     from pynetstat.model.changes import ConnectionChange, CounterChange, NamespaceChange, Route
+    from pynetstat.model.netns import NetNamespace
     from pynetstat.options import Options
     from pynetstat.resolve import Names
 
@@ -109,10 +110,12 @@ class CounterChangeJson:
         """JSON Lines need no heading."""
 
     def write(self, counters: list[CounterChange], routes: list[tuple[str, Route, Route | None]],
-              stamp: float, number: int) -> None:
+              stamp: float, number: int, netns: NetNamespace | None = None) -> None:
+        """``netns`` (--all-netns): each record ends with the namespace's ``netns`` object."""
+        tail = {} if netns is None else {"netns": netns_json(netns)}
         docs = [{**_head("counter", stamp, number, self.host, c.kind), "view": c.view, "name": json_text(c.name),
                  "value": c.value, "previous": c.previous, "delta": c.delta,
-                 "rate": None if c.rate is None else round(c.rate, 3)} for c in counters]
+                 "rate": None if c.rate is None else round(c.rate, 3), **tail} for c in counters]
         docs += [{**_head("route", stamp, number, self.host, kind), "route": route,
-                  "previous": previous} for kind, route, previous in routes]
+                  "previous": previous, **tail} for kind, route, previous in routes]
         self.out.write("".join(json.dumps(doc) + "\n" for doc in docs))

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from pynetstat.model.changes import ConnectionChange, CounterChange, NamespaceChange, Route
+    from pynetstat.model.netns import NetNamespace
     from pynetstat.model.sockets import Owner
     from pynetstat.options import Options
     from pynetstat.resolve import Names
@@ -159,11 +160,14 @@ class CounterChangeText:
         self.with_routes = opts.routes
         self.routes_only = opts.routes and not (opts.statistics or opts.ethernet)
         assert opts.interval is not None  # cli: --changes needs an interval
-        if self.routes_only:
-            self.lines = _Lines(out, color, opts.interval, ("Route",), [0])
-        else:
-            self.lines = _Lines(out, color, opts.interval, _COUNTER_HEADINGS, [40, 12, 14, 16, 0],
-                                frozenset({1, 2, 3}))
+        headings: tuple[str, ...] = ("Route",) if self.routes_only else _COUNTER_HEADINGS
+        widths = [0] if self.routes_only else [40, 12, 14, 16, 0]
+        right = frozenset() if self.routes_only else frozenset({1, 2, 3})
+        self.netns = opts.all_netns  # a Namespace column first, as in the connections' changes
+        if self.netns:
+            headings, widths = ("Namespace", *headings), [11, *widths]
+            right = frozenset(i + 1 for i in right)
+        self.lines = _Lines(out, color, opts.interval, headings, widths, right)
 
     def begin(self) -> None:
         legend = "~ moved, ! went backwards: reset or wrapped, + new, - gone"
@@ -174,9 +178,11 @@ class CounterChangeText:
         self.lines.begin(legend)
 
     def write(self, counters: list[CounterChange], routes: list[tuple[str, Route, Route | None]],
-              stamp: float, number: int) -> None:
+              stamp: float, number: int, netns: NetNamespace | None = None) -> None:
+        """``netns``: the namespace these changes are of (--all-netns), its cell first."""
         when = clock(stamp)
         rows: list[Row] = []
+        lead: tuple[str, ...] = (netns_cell(netns),) if self.netns else ()
         for c in counters:
             name = safe(c.name)  # "eth0.rx_bytes": an interface name is any bytes
             if c.kind == "moved":
@@ -187,12 +193,12 @@ class CounterChangeText:
             else:
                 cells = (name, "new" if c.kind == "added" else "gone", "-",
                          "-" if c.value is None else str(c.value), "")
-            rows.append((when, MARKS[c.kind], cells, []))
+            rows.append((when, MARKS[c.kind], lead + cells, []))
         for kind, route, previous in routes:
             under: list[str] = []
             if previous is not None:  # what changed, under the route: "    prefsrc: a -> b"
                 under = ["           " + safe(line) for line in route_difference(previous, route)]
-            rows.append((when, MARKS[kind], (route_text(route),), under))
+            rows.append((when, MARKS[kind], (*lead, route_text(route)), under))
         self.lines.emit(rows)
 
 
