@@ -223,7 +223,7 @@ class ConnectionChangeCsv:
 
     def write(self, changes: list[ConnectionChange], stamp: float, number: int) -> None:
         from pynetstat.model.sockets import spec_state_name
-        from pynetstat.render.changes_json import change_extensions
+        from pynetstat.render.changes_json import change_extensions, change_peer
         from pynetstat.render.jsonout import connection_record
 
         session = self.session
@@ -233,7 +233,8 @@ class ConnectionChangeCsv:
         for change in changes:
             record = connection_record(change.sock, change.owners if with_owners else None,
                                        session.names, session.ifname, self.owner_json,
-                                       change_extensions(change, self.ext_json))
+                                       change_extensions(change, self.ext_json),
+                                       change_peer(change, with_owners))
             previous = (None if change.previous_state is None
                         else spec_state_name(change.previous_state))
             rows.append((*lead, change.kind, previous, *row_cells(record, self.spread)))

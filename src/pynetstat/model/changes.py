@@ -70,19 +70,36 @@ class Snapshot:
         ext = batch.extensions[i] if batch.extensions is not None else None
         measures = batch.measures
         measure = None if measures is None else measures.row(i, closed=kind == "removed")
+        peer = None  # the other end on this host (the peer join), as the pass found it
+        if batch.SHAPE == "inet" and batch.peer is not None and batch.peer[i]:
+            peer = PeerEnd(batch.peer[i],
+                           None if batch.peer_accepted is None else batch.peer_accepted[i],
+                           None if batch.peer_owners is None else batch.peer_owners[i])
         return ConnectionChange(kind, batch.socket_at(i), owners, batch.netns, previous_state,
-                                ext, measure)
+                                ext, measure, peer)
+
+
+class PeerEnd:
+    """The other end of a TCP or UDP connection on this host, as the peer join found it
+    (model/peers.py): its ``inode``, ``accepted`` (True: this end was accepted; False: it
+    connected; None: cannot tell) and its ``owners`` (None: owners not looked up)."""
+
+    __slots__ = ("inode", "accepted", "owners")
+
+    def __init__(self, inode: int, accepted: bool | None, owners: tuple[Owner, ...] | None):
+        self.inode, self.accepted, self.owners = inode, accepted, owners
 
 
 class ConnectionChange:
     """A socket that appeared (``"added"``), closed (``"removed"``) or changed state (``"state"``,
-    with the state it had before); ``netns``: its namespace (--netns, --all-netns), else None."""
+    with the state it had before); ``netns``: its namespace (--netns, --all-netns), else None;
+    ``peer``: its other end on this host (``PeerEnd``), when the pass joined them."""
 
-    __slots__ = ("kind", "sock", "owners", "netns", "previous_state", "ext", "measure")
+    __slots__ = ("kind", "sock", "owners", "netns", "previous_state", "ext", "measure", "peer")
 
     def __init__(self, kind: str, sock: InetSocket, owners: tuple[Owner, ...],
                  netns: NetNamespace | None = None, previous_state: int | None = None,
-                 ext: Any = None, measure: Measure | None = None):
+                 ext: Any = None, measure: Measure | None = None, peer: PeerEnd | None = None):
         self.kind = kind
         self.sock = sock
         self.owners = owners
@@ -90,6 +107,7 @@ class ConnectionChange:
         self.previous_state = previous_state
         self.ext = ext  # the row's linux.diagext.Extensions (-d, --info, ...), or None
         self.measure = measure  # interval mode's (model/passes.py), or None
+        self.peer = peer
 
     def __repr__(self) -> str:
         return f"ConnectionChange({self.kind!r}, {self.sock!r})"

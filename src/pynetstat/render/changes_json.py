@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pynetstat.model.changes import ConnectionChange, CounterChange, NamespaceChange, Route
     from pynetstat.model.netns import NetNamespace
     from pynetstat.options import Options
+    from pynetstat.render.jsonout import Peer
     from pynetstat.resolve import Names
 
 
@@ -34,6 +35,16 @@ def change_extensions(change: ConnectionChange, ext_json: Callable[..., dict[str
     sock = change.sock
     ipv4 = sock.family == 4 or sock.remote_address.startswith("::ffff:")
     return ext_json(change.ext, ipv4, change.measure)
+
+
+def change_peer(change: ConnectionChange, with_owners: bool) -> Peer | None:
+    """The changed row's ``peer`` for ``connection_record`` (``(inode, owners)`` of its other end
+    on this host), as a display's rows have it (``jsonout.batch_peers``): None when the join
+    found none, or owners are not shown."""
+    peer = change.peer
+    if not with_owners or peer is None or peer.owners is None:
+        return None
+    return peer.inode, peer.owners
 
 
 def _head(kind: str, stamp: float, number: int, host: str, change: str) -> dict[str, object]:
@@ -80,7 +91,8 @@ class ConnectionChangeJson:
             ifname = self.ifname if self.within is None else self.within(ns)
             doc["connection"] = record = connection_record(
                 change.sock, change.owners if self.with_owners else None, self.names,
-                ifname, self.owner_json, change_extensions(change, self.ext_json))
+                ifname, self.owner_json, change_extensions(change, self.ext_json),
+                change_peer(change, self.with_owners))
             if ns is not None:  # --netns, --all-netns: as every row of a display (docs/json.md)
                 netns = spaces.get(id(ns))
                 if netns is None:

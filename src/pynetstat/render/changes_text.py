@@ -123,7 +123,7 @@ class ConnectionChangeText:
         self.lines.begin("+ appeared, - closed, ~ changed state")
 
     def write(self, changes: list[ConnectionChange], stamp: float, number: int) -> None:
-        from pynetstat.render.owners import UNREADABLE_LINE
+        from pynetstat.render.owners import UNREADABLE_LINE, peer_line
 
         opts = self.opts
         when = clock(stamp)
@@ -146,6 +146,9 @@ class ConnectionChangeText:
                 under = extension_lines(change.ext, self.groups, opts.numeric,
                                         is_ipv4(sock.family, sock.remote_address), change.measure)
             if self.owner_lines is not None:
+                peer = change.peer  # the other end on this host, above the owner lines (jc)
+                if peer is not None and peer.owners is not None:
+                    under.append(peer_line(peer.accepted, peer.inode, peer.owners))
                 under += (self.owner_lines(change.owners, opts.verbose) if change.owners
                           else [UNREADABLE_LINE] if sock.inode else [])
             rows.append((when, MARKS[change.kind], cells, under))
