@@ -489,3 +489,39 @@ def test_unix_column_decoder_on_names_of_every_size(tmp_path):
     assert len(by_record) >= 3 * 107
     assert sum(by_record[i][4] is not None for i in range(len(by_record))) >= 2 * 107
     assert taken and all(taken), taken
+
+
+class _Requests:
+    """A netlink source that keeps each request and answers it with an empty dump."""
+
+    def __init__(self):
+        self.requests = []
+
+    def dump(self, request):
+        from attack.kernel import done_message
+        from pynetstat.linux.netlink import Reply
+
+        self.requests.append(request)
+        return Reply(1, iter([done_message(1)]))
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize(("argv", "show"), [
+    (["-p", "unix", "-a"], "TABLE_SHOW"), (["-p", "unix", "-ao"], "TABLE_SHOW"),
+    (["-p", "unix", "-a", "--json"], "LISTING_SHOW"), (["-p", "all", "-an", "--json"], "LISTING_SHOW")])
+def test_unix_request_asks_what_the_output_shows(argv, show):
+    """The text table shows a UNIX socket's name and peer, not its queues or uid: its
+    unix_diag request asks for NAME and PEER alone (``ss -xa`` asks for RQLEN too); JSON
+    carries every field (RQLEN and UID asked for)."""
+    import struct
+
+    from pynetstat.linux import unixdiag
+
+    source = _Requests()
+    env = Environment(io.StringIO(), io.StringIO(), environ={}, netlink_factory=lambda: source)
+    assert main(argv, env) == 0
+    (request,) = [r for r in source.requests if r.key == unixdiag.REQUEST_KEY]
+    udiag_show = struct.unpack_from("=I", request.payload, 12)[0]
+    assert udiag_show == getattr(unixdiag, show)

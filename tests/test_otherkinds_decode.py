@@ -93,14 +93,18 @@ def test_cut_dump_and_foreign_messages():
 
 
 def listing_message(ino: int, name: bytes | None, peer: int | None, seq: int = SEQ,
-                    flags: int = 2, extra: bytes = b"") -> bytes:
-    """A message as a listing asks for it (LISTING_SHOW): NAME when bound, PEER when it has one,
-    RQLEN, SHUTDOWN, UID; ``extra``: an attribute no listing asks for, after NAME."""
+                    flags: int = 2, extra: bytes = b"", show: int = unixdiag.LISTING_SHOW) -> bytes:
+    """A message as a listing asks for it (``show``, LISTING_SHOW by default): NAME when bound,
+    PEER when it has one, RQLEN if asked, SHUTDOWN, UID if asked; ``extra``: an attribute no
+    listing asks for, after NAME."""
     attrs = [] if name is None else [attr(0, name)]
     attrs += [extra] if extra else []
     attrs += [] if peer is None else [attr(2, struct.pack("=I", peer))]
-    attrs += [attr(4, struct.pack("=II", ino % 7, ino % 5)), attr(6, b"\x02"),
-              attr(7, struct.pack("=I", 1000 + ino % 3))]
+    if show & unixdiag.UDIAG_SHOW_RQLEN:
+        attrs.append(attr(4, struct.pack("=II", ino % 7, ino % 5)))
+    attrs.append(attr(6, b"\x02"))
+    if show & unixdiag.UDIAG_SHOW_UID:
+        attrs.append(attr(7, struct.pack("=I", 1000 + ino % 3)))
     return nlmsg(20, flags, seq, struct.pack("=BBBBIII", 1, 1 + ino % 2, (1, 7, 10)[ino % 3], 0, ino,
                                              ino * 3, ino % 4) + b"".join(attrs))
 
@@ -133,17 +137,20 @@ def records_as_columns(records: list) -> list[tuple]:
              r.uid) for r in records]
 
 
-def test_listing_columns_are_the_records():
+@pytest.mark.parametrize("show", [unixdiag.LISTING_SHOW, unixdiag.TABLE_SHOW])
+def test_listing_columns_are_the_records(show):
     """decode_columns (buffers of the usual layout decoded whole) gives what decode_dump gives:
     names of every size, forged ones too, with and without peers, in several buffers; the
     buffers that hold something else (NLMSG_DONE, a message with another attribute, one of
-    another dump) are walked a message at a time; a message flagged NLM_F_DUMP_INTR is said."""
-    plain = [b"".join(listing_message(i, listing_names(i), None if i % 3 else i + 1)
+    another dump) are walked a message at a time; a message flagged NLM_F_DUMP_INTR is said.
+    Both layouts: every field (LISTING_SHOW), and the text table's (TABLE_SHOW: no RQLEN, no
+    UID, whose columns are None)."""
+    plain = [b"".join(listing_message(i, listing_names(i), None if i % 3 else i + 1, show=show)
                       for i in range(start, start + 60)) for start in range(1, 300, 60)]
-    odd = [listing_message(400, b"\0odd", None, extra=attr(1, struct.pack("=II", 1, 2))),
-           listing_message(401, None, 5, seq=SEQ + 1), listing_message(402, b"/x\0", 9, flags=0x12)]
+    odd = [listing_message(400, b"\0odd", None, extra=attr(1, struct.pack("=II", 1, 2)), show=show),
+           listing_message(401, None, 5, seq=SEQ + 1, show=show),
+           listing_message(402, b"/x\0", 9, flags=0x12, show=show)]
     buffers = plain + [odd[0] + plain[2], odd[1], odd[2], plain[1] + done_message(SEQ)]
-    show = unixdiag.LISTING_SHOW
     stats, expected_stats = DumpStats(), DumpStats()
     columns = unixdiag.decode_columns(Reply(SEQ, iter(buffers)), stats, show, fast_after=0)
     walked = unixdiag.decode_columns(Reply(SEQ, iter(buffers)), DumpStats(), show)
@@ -153,8 +160,34 @@ def test_listing_columns_are_the_records():
     assert (stats.messages, stats.foreign, stats.interrupted) == (
         expected_stats.messages, expected_stats.foreign, True)
     # the buffers of the usual layout took the column path (the interrupted one too); not the others
-    taken = [unixdiag.UnixListing(0).add_messages(buf, SEQ, DumpStats()) for buf in buffers]
+    taken = [unixdiag.UnixListing(0, show).add_messages(buf, SEQ, DumpStats()) for buf in buffers]
     assert taken == [True] * 5 + [False, False, True, False]
+    # a buffer of the other layout is walked, and read right
+    other = unixdiag.LISTING_SHOW + unixdiag.TABLE_SHOW - show
+    assert not any(unixdiag.UnixListing(0, other).add_messages(buf, SEQ, DumpStats())
+                   for buf in plain)
+    assert columns_as_records(unixdiag.decode_columns(Reply(SEQ, iter(buffers)), DumpStats(),
+                                                      other, fast_after=0)) == columns_as_records(columns)
+    assert (set(columns["uid"]) == {None}) == (show == unixdiag.TABLE_SHOW)
+
+
+def test_listing_groups_are_the_same_whatever_the_buffers():
+    """``UnixListing.groups(size)``: ``size`` rows a group (the last fewer), the same rows
+    whichever way the messages fall into buffers and whichever path read them, so that the
+    text table's blocks (measured a batch at a time) do not depend on the request's size."""
+    messages = [listing_message(i, listing_names(i), None if i % 3 else i + 1,
+                                show=unixdiag.TABLE_SHOW) for i in range(1, 400)]
+
+    def groups(cuts, fast_after):
+        buffers = [b"".join(messages[a:b]) for a, b in zip((0, *cuts), (*cuts, len(messages)))]
+        listing = unixdiag.decode_listing(Reply(SEQ, iter(buffers + [done_message(SEQ)])),
+                                          DumpStats(), unixdiag.TABLE_SHOW, fast_after)
+        return [columns_as_records(group) for group in listing.groups(64)]
+
+    expected = groups((), 1 << 20)
+    assert [len(g) for g in expected] == [64] * 6 + [399 - 6 * 64]
+    for cuts in ((10, 100, 101, 250), (63, 64, 65, 200, 398), (200,)):
+        assert groups(cuts, 0) == groups(cuts, 70) == expected
 
 
 def test_listing_columns_without_peers_asked_for():

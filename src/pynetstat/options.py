@@ -107,6 +107,16 @@ class Options:
                 and (self.json or self.csv or self.executables))
 
     @property
+    def table_only(self) -> bool:
+        """Is the output the text connection table alone, once or at each interval? Its
+        columns are the spec's: some kinds' requests ask the kernel for less than a record
+        holds (a UNIX socket's queues and uid: ``linux/sockets.TABLE_ONLY``). Not with --json
+        or --csv, nor for the live view, --serve, --audit, --snapshot or --diff, which carry
+        every field."""
+        return not (self.json or self.csv or self.live or self.serve is not None or self.audit
+                    or self.snapshot is not None or self.diff is not None)
+
+    @property
     def extension_groups(self) -> tuple[str, ...]:
         """The per-socket extension groups (model/fields.EXTENSIONS) asked for, in the order
         their text is printed under a row: none for a plain listing."""

@@ -122,7 +122,7 @@ class ConnectionSet:
         # two (linux/sockets.JOINT); what --all-netns pays per namespace (docs/netns.md, Speed)
         batches: Iterable[SocketBatch]
         batches = iter_batches(self._listed(), self.netlink, self.proc, self.log, self.selection,
-                               ends, ext, joint=True)
+                               ends, ext, joint=True, table_only=self.opts.table_only)
         if self.owner_select is not None:
             batches = filter(None, map(self.owner_select.select, batches))
         if self.opts.shows_peers:

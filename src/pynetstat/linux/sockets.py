@@ -100,19 +100,41 @@ def _unix_request(kind: SocketKind, states: int, program: bytes | None,
     return build_request(states, LISTING_SHOW)
 
 
+def _unix_table_request(kind: SocketKind, states: int, program: bytes | None,
+                        ext: int = 0) -> Request:
+    """What the text table shows of a UNIX socket: no queues, no uid (``TABLE_ONLY``)."""
+    from pynetstat.linux.unixdiag import TABLE_SHOW, build_request
+
+    return build_request(states, TABLE_SHOW)
+
+
 UNNAMED = (None, None)  # the (path, abstract) of an unbound socket
 
 
 def _unix_diag(reply: Reply, kind: SocketKind, stats: DumpStats, cache: AddressCache
                ) -> Iterator[SocketBatch]:
+    from pynetstat.linux.unixdiag import LISTING_SHOW
+
+    return _unix_listing(reply, kind, stats, LISTING_SHOW)
+
+
+def _unix_table_diag(reply: Reply, kind: SocketKind, stats: DumpStats, cache: AddressCache
+                     ) -> Iterator[SocketBatch]:
+    from pynetstat.linux.unixdiag import TABLE_SHOW
+
+    return _unix_listing(reply, kind, stats, TABLE_SHOW)
+
+
+def _unix_listing(reply: Reply, kind: SocketKind, stats: DumpStats, show: int
+                  ) -> Iterator[SocketBatch]:
     """The whole dump read (a socket's peer may come after it), then its rows a batch at a
     time, each socket with its peer's name: the dump's dict of named sockets looked up by the
     peer column (``map``, in C)."""
     from operator import itemgetter  # here: a listing without UNIX sockets imports no more
 
-    from pynetstat.linux.unixdiag import LISTING_SHOW, decode_listing
+    from pynetstat.linux.unixdiag import decode_listing
 
-    listing = decode_listing(reply, stats, LISTING_SHOW)
+    listing = decode_listing(reply, stats, show)
     name_of = listing.named
     batch = kind.batch
     for columns in listing.groups(BATCH):
@@ -275,10 +297,14 @@ def _batches(kind: SocketKind, records: list[RawSocketRecord] | list[PacketSocke
 # are inet ones, read as TCP's are).
 REQUESTS: dict[str, RequestMaker] = {"inet_diag": _inet_request, "unix_diag": _unix_request, "raw_diag": _raw_request,
             "packet_diag": _packet_request, "mptcp_diag": _mptcp_request,
-            "vsock_diag": _vsock_request, "sctp_diag": _inet_request}
+            "vsock_diag": _vsock_request, "sctp_diag": _inet_request,
+            "unix_diag_table": _unix_table_request}
 DECODERS: dict[str, Decoder] = {"inet_diag": _inet_diag, "unix_diag": _unix_diag, "raw_diag": _raw_diag,
             "packet_diag": _packet_diag, "mptcp_diag": _inet_diag, "vsock_diag": _vsock_diag,
-            "sctp_diag": _sctp_diag}
+            "sctp_diag": _sctp_diag, "unix_diag_table": _unix_table_diag}
+# The request and decoder a kind's are replaced by when the output is the text table alone
+# (``iter_batches(table_only=True)``): those that ask the kernel for less than a record holds.
+TABLE_ONLY = {"unix_diag": "unix_diag_table"}
 PARSERS: dict[str, Parser] = {"inet": _inet_proc, "unix": _unix_proc, "raw": _raw_proc, "ping": _ping_proc,
            "packet": _packet_proc}
 
@@ -313,7 +339,8 @@ class SourceLog:
 def iter_batches(listed: list[tuple[SocketKind, int]], netlink: NetlinkSource | None,
                  proc: ProcFS, log: SourceLog,
                  selection: Selection | None = None, ends: Ends | None = None,
-                 ext: int | None = None, joint: bool = False) -> Iterator[SocketBatch]:
+                 ext: int | None = None, joint: bool = False, table_only: bool = False
+                 ) -> Iterator[SocketBatch]:
     """Yield the sockets of each kind in order, as ``kinds.selection`` lists them: ``(kind,
     states)``, ``states`` a bit mask of kernel states (bit N = state N); for netlink it is pushed
     into the request, for /proc it is applied here, so both sources give the same rows.
@@ -327,6 +354,8 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink: NetlinkSource | 
     (``owner_filter.socket_ends``): the program asks for those alone. ``ext``: ``None`` for a
     plain listing; else the ``idiag_ext`` bits to ask for (``diagext.request_bits``), and every
     batch from sock_diag carries its ``extensions`` column (from /proc: none, and the log says so).
+    ``table_only``: the output is the text table alone; a kind in ``TABLE_ONLY`` asks for what
+    it shows (a UNIX socket's queues and uid are then None).
     """
     cache = AddressCache()
     batch: SocketBatch | None  # a batch as decoded, then what a filter kept of it
@@ -362,9 +391,10 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink: NetlinkSource | 
                                    else ends.get((kind.protocol, kind.family), []))
             # Extension groups (--info, --timers, --memory, -d) exist for inet sockets only.
             inet_ext = ext if kind.shape == "inet" else None
-            reply = netlink.dump(REQUESTS[kind.decoder](kind, states, program, inet_ext or 0))
-            batches = (DECODERS[kind.decoder](reply, kind, log.netlink, cache) if inet_ext is None
-                       else DECODERS[kind.decoder](reply, kind, log.netlink, cache, True))
+            decoder = TABLE_ONLY.get(kind.decoder, kind.decoder) if table_only else kind.decoder
+            reply = netlink.dump(REQUESTS[decoder](kind, states, program, inet_ext or 0))
+            batches = (DECODERS[decoder](reply, kind, log.netlink, cache) if inet_ext is None
+                       else DECODERS[decoder](reply, kind, log.netlink, cache, True))
             bound = kind.shape == "inet" and kind.has_state and in_states(states, TCP_BOUND_INACTIVE)
             for batch in batches:
                 kept = _kept(batch, bound, seen, states, select)

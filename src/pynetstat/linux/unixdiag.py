@@ -41,7 +41,7 @@ from pynetstat.linux.netlink import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from typing import Any, Literal
 
     from pynetstat.linux.netlink import DumpStats, Reply
@@ -166,22 +166,32 @@ def decode_dump(reply: Reply, stats: DumpStats, show: int = DEFAULT_SHOW) -> Ite
 # --- the listing's path: columns, no record per socket ------------------------------------------
 # What a listing shows: no VFS (the bound file's inode) and no ICONS (the pending clients), so
 # that a message has one layout (sk_diag_fill's order): the headers, NAME when the socket is
-# bound, PEER when it has one, then RQLEN, SHUTDOWN and UID (Linux 5.3 on).
+# bound, PEER when it has one, then the fixed attributes the request asked for (``_FIXED``).
+# LISTING_SHOW: every field of a UNIX row (JSON, CSV, the live view's details).
 LISTING_SHOW = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID
+# TABLE_SHOW: what the text table shows, the name and the peer (its columns are the spec's, no
+# queues). ``ss -xa`` asks for RQLEN too (its Recv-Q and Send-Q). At 200k sockets the kernel's
+# dump takes 0.15-0.16 s of system time instead of 0.18-0.20 s, and is 12 MB instead of 16.
+TABLE_SHOW = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER
 
-# the columns decode_columns gives, in this order
+# the columns decode_columns gives, in this order (None where the request did not ask)
 COLUMNS = ("type", "state", "inode", "cookie", "path", "abstract", "peer", "recv_q", "send_q",
            "uid")
 
+# The attributes that follow NAME and PEER, in sk_diag_fill's order: the udiag_show bit that
+# asks for it (0: always sent), its type, its payload (a struct format) and the columns it fills.
+_FIXED = ((UDIAG_SHOW_RQLEN, UNIX_DIAG_RQLEN, "II", ("recv_q", "send_q")),
+          (0, UNIX_DIAG_SHUTDOWN, "B", ()),
+          (UDIAG_SHOW_UID, UNIX_DIAG_UID, "I", ("uid",)))
+_TAIL_COLUMNS = ("recv_q", "send_q", "uid")
+
 HEAD_SIZE = NLMSG_HDRLEN + MSG_SIZE  # nlmsghdr and unix_diag_msg: 32 bytes, 8 words
-TAIL_SIZE = 28  # RQLEN (4 + 8), SHUTDOWN (4 + 1, padded to 8), UID (4 + 4): 7 words
 PEER_SIZE = 8  # its header and the u32
 MAX_NAME = 108  # sizeof(sun_path)
 _NOPEER = {b"": bytes(PEER_SIZE)}  # .get(peer, peer): the PEER attribute, 0 when there is none
 _U16 = struct.Struct("=H")
 _LOW, _FLAGS = (0, 6) if sys.byteorder == "little" else (3, 7)  # a u32's, a u16's low byte
 _DUMP_INTR_BYTE = NLM_F_DUMP_INTR  # below 256: in the flags' low byte
-_LESS_FIXED = bytes((b - HEAD_SIZE - TAIL_SIZE) % 256 for b in range(256))  # for translate
 _SEQ_BYTES = struct.Struct("=I").pack
 
 
@@ -201,10 +211,80 @@ def _escaped(data: bytes) -> bytes:
     return b"".join(b"\\x%02x" % b for b in data)
 
 
-def _message_pattern() -> re.Pattern[bytes]:
-    """A regular expression that matches one socket message of the listing's layout exactly,
-    in four groups: the 32 bytes of headers, the NAME attribute with its padding (empty when
-    unbound), the PEER attribute (empty when none) and the 28 bytes of RQLEN, SHUTDOWN and UID.
+def _nothing(_values: tuple[Any, ...]) -> tuple[Any, ...]:
+    return None, None, None
+
+
+class Layout:
+    """The message of a listing asked for with ``show``, past NAME and PEER: its fixed
+    attributes (``_FIXED``: RQLEN, SHUTDOWN, UID for LISTING_SHOW, 28 bytes; SHUTDOWN alone for
+    TABLE_SHOW, 8 bytes), what the walk unpacks them with, and where their columns are."""
+
+    def __init__(self, show: int):
+        fixed: list[tuple[int, str, tuple[str, ...]]] = [
+            (atype, fmt, names) for bit, atype, fmt, names in _FIXED if not bit or show & bit]
+        sizes = [4 + struct.calcsize("=" + fmt) for _t, fmt, _n in fixed]  # attribute lengths
+        padded = [(size + 3) & ~3 for size in sizes]
+        self.tail_size = sum(padded)
+        self.columns = tuple(name for _t, _f, names in fixed for name in names)
+        # the attribute headers of a tail, then of a PEER and a tail, as the walk unpacks them
+        self.heads = tuple(v for (atype, _f, _n), size in zip(fixed, sizes) for v in (size, atype))
+        self.peer_heads = (PEER_SIZE, UNIX_DIAG_PEER) + self.heads
+        tail = "".join("HH" + fmt + "x" * (pad - size) for (_t, fmt, _n), size, pad
+                       in zip(fixed, sizes, padded))
+        self.bare = struct.Struct("=" + tail).unpack_from
+        self.with_peer = struct.Struct("=HHI" + tail).unpack_from
+        # positions, in an unpacked tail, of the headers and of each _TAIL_COLUMNS value
+        heads: list[int] = []
+        values: dict[str, int] = {}
+        at = 0
+        for _atype, fmt, names in fixed:
+            heads += [at, at + 1]
+            values.update(zip(names, range(at + 2, at + 2 + len(fmt))))
+            at += 2 + len(fmt)
+        self.bare_heads = itemgetter(*heads)
+        self.peer_heads_of = itemgetter(0, 1, *(i + 3 for i in heads))
+        self.bare_values: Callable[[tuple[Any, ...]], tuple[Any, ...]] = _nothing
+        self.peer_values: Callable[[tuple[Any, ...]], tuple[Any, ...]] = _nothing
+        if self.columns:
+            self.bare_values = itemgetter(*(values[c] for c in _TAIL_COLUMNS))
+            self.peer_values = itemgetter(*(values[c] + 3 for c in _TAIL_COLUMNS))
+        # each column's u32 word in a tail, for the column path
+        words: dict[str, int] = {}
+        at = 0
+        for (_atype, _fmt, names), pad in zip(fixed, padded):
+            words.update(zip(names, range(at + 1, at + 1 + len(names))))
+            at += pad // 4
+        self.words = tuple(words.items())
+        # a message's length less the fixed bytes, in one byte (``bytes.translate``)
+        self.less_fixed = bytes((b - HEAD_SIZE - self.tail_size) % 256 for b in range(256))
+        self._spec = fixed, sizes, padded
+        self._pattern: re.Pattern[bytes] | None = None
+
+    def pattern(self) -> re.Pattern[bytes]:
+        """The layout's ``_message_pattern``, compiled at the first buffer tried whole."""
+        if self._pattern is None:
+            self._pattern = _message_pattern(*self._spec, bool(self.columns))
+        return self._pattern
+
+
+_LAYOUTS: dict[int, Layout] = {}  # the show bits of the fixed attributes -> their layout
+
+
+def layout(show: int) -> Layout:
+    """The layout of a listing's messages asked for with ``show``, made once."""
+    found = _LAYOUTS.get(show & (UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID))
+    if found is None:
+        found = _LAYOUTS[show & (UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID)] = Layout(show)
+    return found
+
+
+def _message_pattern(fixed: list[tuple[int, str, tuple[str, ...]]], sizes: list[int],
+                     padded: list[int], tail_group: bool) -> re.Pattern[bytes]:
+    """A regular expression that matches one socket message of a listing's layout exactly, in
+    three or four groups: the 32 bytes of headers, the NAME attribute with its padding (empty
+    when unbound), the PEER attribute (empty when none), and (when they hold a column) the
+    fixed attributes (RQLEN, SHUTDOWN, UID: ``Layout``).
 
     The NAME's length is in its header, which a pattern cannot count with; but its padded size
     is one of 28 (4 to 112 bytes, a multiple of 4), so there is one alternative for each: a
@@ -227,17 +307,18 @@ def _message_pattern() -> re.Pattern[bytes]:
               for size in range(4, MAX_NAME + 1, 4)]
     head = (b".{4}" + _escaped(_U16.pack(SOCK_DIAG_BY_FAMILY)) + b".{10}"  # len, type; flags, seq, pid
             + _escaped(bytes([AF_UNIX])) + b".{15}")  # family; type, state, pad, inode, cookie
-    tail = (attr(UNIX_DIAG_RQLEN, 12) + b".{8}" + attr(UNIX_DIAG_SHUTDOWN, 5) + b".{4}"
-            + attr(UNIX_DIAG_UID, 8) + b".{4}")
+    tail = b"".join(attr(atype, size) + b".{%d}" % (pad - 4)
+                    for (atype, _f, _n), size, pad in zip(fixed, sizes, padded))
+    if tail_group:
+        tail = b"(" + tail + b")"
     # The lookahead (a length below 256 and a NAME's type) spares an unbound socket's message
     # the 28 alternatives (a quarter of the time of the search).
     named = (b".\\x00" if sys.byteorder == "little" else b"\\x00.") + _escaped(_U16.pack(UNIX_DIAG_NAME))
-    return re.compile(b"(%s)((?:(?=%s)(?:%s))?)((?:%s.{4})?)(%s)" % (
+    return re.compile(b"(%s)((?:(?=%s)(?:%s))?)((?:%s.{4})?)%s" % (
         head, named, b"|".join(names), attr(UNIX_DIAG_PEER, 8), tail),
         re.DOTALL)
 
 
-_MESSAGE: list[re.Pattern[bytes]] = []  # compiled at the first large dump, not at import
 # Messages walked one at a time before buffers are tried whole: importing ``re`` and compiling
 # the pattern cost about 10 ms (2 cores under load), which a dump gains back at about 1 us a
 # message; a usual host's few hundred sockets never pay it.
@@ -247,8 +328,8 @@ FAST_AFTER = 4096
 class _Packed:
     """One buffer's messages as the pattern split them, compact until the dump is read (a
     socket's peer may come after it): each field the listing keeps as one ``bytes`` of its
-    values (``_PACKED``: type and state a byte each, the rest u32, the cookie u64; a peer 0 when
-    none), and each message's ``(path, abstract)``."""
+    values (``_PACKED``, then the layout's columns: type and state a byte each, the rest u32,
+    the cookie u64; a peer 0 when none), and each message's ``(path, abstract)``."""
 
     __slots__ = ("fields", "names")
 
@@ -256,9 +337,10 @@ class _Packed:
         self.fields, self.names = fields, names
 
 
-# what _Packed.fields hold, in order, and how each is read back (a memoryview format)
-_PACKED: tuple[tuple[str, Literal["B", "I", "Q"]], ...] = (("type", "B"), ("state", "B"), ("inode", "I"), ("cookie", "Q"), ("peer", "I"),
-           ("recv_q", "I"), ("send_q", "I"), ("uid", "I"))
+# what _Packed.fields hold first, in order, and how each is read back (a memoryview format);
+# then the layout's columns, u32 each
+_PACKED: tuple[tuple[str, Literal["B", "I", "Q"]], ...] = (
+    ("type", "B"), ("state", "B"), ("inode", "I"), ("cookie", "Q"), ("peer", "I"))
 
 
 class UnixListing:
@@ -266,8 +348,10 @@ class UnixListing:
     sockets' ``(path, abstract)`` by inode (for the peer join), and the rows by column, a few
     buffers at a time (``groups``), made from the packed buffers only when asked for."""
 
-    def __init__(self, asked_peer: int | None):
+    def __init__(self, asked_peer: int | None, show: int = LISTING_SHOW):
         self.asked_peer = asked_peer
+        self.show = show
+        self.layout: Layout | None = None  # made at the first buffer tried whole
         self.named: dict[int, tuple[bytes | None, bool | None]] = {}
         self.parts: list[_Packed | dict[str, list[Any]]] = []  # a walked buffer: its columns
         self.by_attr = _Names({b"": (None, None)})
@@ -275,12 +359,14 @@ class UnixListing:
     def add_messages(self, buf: bytes, seq: int, stats: DumpStats) -> bool:
         """Every message of ``buf`` if all are socket messages of the usual layout; else add
         nothing and say False (the caller walks the buffer a message at a time)."""
-        if not _MESSAGE:
-            _MESSAGE.append(_message_pattern())
-        found = _MESSAGE[0].findall(buf)
+        form = self.layout
+        if form is None:
+            form = self.layout = layout(self.show)
+        found = form.pattern().findall(buf)
         if not found:
             return False
-        heads, names, peers, tails = zip(*found)
+        parts = tuple(zip(*found))
+        heads, names, peers = parts[:3]
         head = b"".join(heads)
         n = len(heads)
         seq_bytes = _SEQ_BYTES(seq)
@@ -289,9 +375,9 @@ class UnixListing:
         # says, of this dump). A match is at most 180 bytes: lengths are compared by their low
         # bytes (in C), and the sum of the whole lengths rules out a high byte anywhere.
         name_sizes, peer_sizes = list(map(len, names)), list(map(len, peers))
-        if (sum(name_sizes) + sum(peer_sizes) + (HEAD_SIZE + TAIL_SIZE) * n != len(buf)
+        if (sum(name_sizes) + sum(peer_sizes) + (HEAD_SIZE + form.tail_size) * n != len(buf)
                 or sum(memoryview(head).cast("I")[0::8]) != len(buf)
-                or head[_LOW::HEAD_SIZE].translate(_LESS_FIXED)
+                or head[_LOW::HEAD_SIZE].translate(form.less_fixed)
                 != bytes(map(add, name_sizes, peer_sizes))
                 or any(head[8 + i :: HEAD_SIZE] != seq_bytes[i : i + 1] * n for i in range(4))
                 or (self.asked_peer is None and peer_sizes.count(0) != n)):
@@ -302,16 +388,19 @@ class UnixListing:
         pairs = list(map(self.by_attr.__getitem__, names))
         words = memoryview(head).cast("I")
         self.named.update(zip(compress(words[5::8], names), compress(pairs, names)))
-        tail = memoryview(b"".join(tails)).cast("I")
         if sys.byteorder == "little":
             cookie = memoryview(head).cast("Q")[3::4].tobytes()
         else:
             cookie = struct.pack(f"={n}Q", *map(_joined_cookie, words[6::8], words[7::8]))
         peer = b"" if self.asked_peer is None else (
             memoryview(b"".join(map(_NOPEER.get, peers, peers))).cast("I")[1::2].tobytes())
-        self.parts.append(_Packed((head[17::HEAD_SIZE], head[18::HEAD_SIZE], words[5::8].tobytes(),
-                                   cookie, peer, tail[1::7].tobytes(), tail[2::7].tobytes(),
-                                   tail[6::7].tobytes()), pairs))
+        fields: tuple[bytes, ...] = (head[17::HEAD_SIZE], head[18::HEAD_SIZE],
+                                     words[5::8].tobytes(), cookie, peer)
+        if form.columns:
+            tail = memoryview(b"".join(parts[3])).cast("I")
+            stride = form.tail_size // 4
+            fields += tuple(tail[at::stride].tobytes() for _name, at in form.words)
+        self.parts.append(_Packed(fields, pairs))
         return True
 
     def add_rows(self, rows: list[tuple[Any, ...]]) -> None:
@@ -330,9 +419,24 @@ class UnixListing:
                 named[row[2]] = (row[4], row[5])
 
     def groups(self, size: int) -> Iterator[dict[str, list[Any]]]:
-        """The rows by column (``COLUMNS``), in dump order: consecutive packed buffers joined
-        until they hold ``size`` rows or more (then each field is one strided slice), a walked
-        buffer on its own."""
+        """The rows by column (``COLUMNS``), in dump order, ``size`` rows a group (the last may
+        hold fewer): the same groups whatever the kernel's buffers held, so that a table's
+        blocks, measured a batch at a time, are the same whatever the request asked for."""
+        held: dict[str, list[Any]] = {}
+        for columns in self._runs(size):
+            held = {name: held[name] + columns[name] for name in COLUMNS} if held else columns
+            n, start = len(held["inode"]), 0
+            while n - start >= size:
+                yield {name: column[start : start + size] for name, column in held.items()}
+                start += size
+            held = {name: column[start:] for name, column in held.items()} if start < n else {}
+        if held:
+            yield held
+
+    def _runs(self, size: int) -> Iterator[dict[str, list[Any]]]:
+        """The rows by column, in dump order: consecutive packed buffers joined until they hold
+        ``size`` rows or more (then each field is one strided slice), a walked buffer on its
+        own."""
         packed: list[_Packed] = []
         rows = 0
         for part in self.parts:
@@ -351,14 +455,20 @@ class UnixListing:
             yield self._unpack(packed)
 
     def _unpack(self, packed: list[_Packed]) -> dict[str, list[Any]]:
+        assert self.layout is not None  # a packed buffer was split by its pattern
+        formats = _PACKED + tuple((name, "I") for name, _at in self.layout.words)
         columns: dict[str, list[Any]] = {
             name: memoryview(b"".join([p.fields[i] for p in packed])).cast(fmt).tolist()
-            for i, (name, fmt) in enumerate(_PACKED)}
+            for i, (name, fmt) in enumerate(formats)}
         names = list(chain.from_iterable([p.names for p in packed]))
+        n = len(names)
         columns["path"] = list(map(itemgetter(0), names))
         columns["abstract"] = list(map(itemgetter(1), names))
         if self.asked_peer is None:
-            columns["peer"] = [None] * len(names)
+            columns["peer"] = [None] * n
+        for name in _TAIL_COLUMNS:
+            if name not in columns:
+                columns[name] = [None] * n
         return columns
 
 
@@ -375,22 +485,23 @@ def decode_listing(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW,
     dump) is walked a message at a time, each through ``decode_message``, anything but a
     socket message of this dump through ``netlink.control_message``. Errors and a dump without
     NLMSG_DONE raise as ``decode_dump`` does."""
-    out = UnixListing(0 if show & UDIAG_SHOW_PEER else None)
+    out = UnixListing(0 if show & UDIAG_SHOW_PEER else None, show)
     seq, malformed, what = reply.seq, stats.malformed, "sock_diag unix"
     walk_until = stats.messages + fast_after
+    walker = Walker(show, out)
     try:
         for buf in reply.chunks:
             if stats.messages < walk_until:
-                _walk(buf, seq, stats, show, out)
+                walker.walk(buf, seq, stats)
                 continue
             # The reader gathers the kernel's buffers, so the last one also holds NLMSG_DONE:
             # the socket messages before it still go by column, the end is walked.
             body, end = split_done(buf)
             if out.add_messages(body, seq, stats):
                 if end:
-                    _walk(end, seq, stats, show, out)
+                    walker.walk(end, seq, stats)
             else:
-                _walk(buf, seq, stats, show, out)
+                walker.walk(buf, seq, stats)
     except DumpDone:
         pass
     else:
@@ -423,69 +534,76 @@ def decode_columns(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW,
     return columns
 
 
-# The walk's one unpack for a message of the usual layout: the netlink header and unix_diag_msg
-# (length, type, flags, seq, pid; family, type, state, pad, inode, cookie low, high), then after
-# the NAME of a named socket: [PEER]; RQLEN; SHUTDOWN; UID, each attribute with its header.
+# The walk's one unpack for a message's netlink header and unix_diag_msg (length, type, flags,
+# seq, pid; family, type, state, pad, inode, cookie low, high); then, after the NAME of a named
+# socket, one for [PEER] and the layout's fixed attributes, each attribute with its header.
 _FRAME = struct.Struct("=IHHII BBBBIII")
-_TAIL_PEER = struct.Struct("=HHI HHII HHB3x HHI")
-_TAIL_BARE = struct.Struct("=HHII HHB3x HHI")
-_PEER_HEAD = (8, UNIX_DIAG_PEER, 12, UNIX_DIAG_RQLEN, 5, UNIX_DIAG_SHUTDOWN, 8, UNIX_DIAG_UID)
-_BARE_HEAD = (12, UNIX_DIAG_RQLEN, 5, UNIX_DIAG_SHUTDOWN, 8, UNIX_DIAG_UID)
-# where the attribute headers are in each unpacked tail
-_PEER_HEADS = itemgetter(0, 1, 3, 4, 7, 8, 10, 11)
-_BARE_HEADS = itemgetter(0, 1, 4, 5, 7, 8)
 
 
-def _walk(buf: bytes, seq: int, stats: DumpStats, show: int, out: UnixListing) -> None:
-    """The messages of ``buf`` one at a time (the first of a dump, the one with NLMSG_DONE, an
-    unusual one): a message of the usual layout (a NAME or none, then one of the two fixed
-    tails) in two or three unpacks, any other through ``decode_message``; anything but a socket
-    message of this dump through ``netlink.control_message``."""
-    rows: list[tuple[Any, ...]] = []
-    append = rows.append
-    frame, attr = _FRAME.unpack_from, _ATTR
-    with_peer, no_peer = _TAIL_PEER.unpack_from, _TAIL_BARE.unpack_from
-    asked_peer = out.asked_peer
-    end_of_buf = len(buf)
-    off = 0
-    try:
-        while 0 <= off < end_of_buf:
-            if off + HEAD_SIZE <= end_of_buf:
-                length, mtype, flags, mseq, _pid, family, ty, st, _p, ino, low, high = frame(buf, off)
-                end = off + length
-                if (mtype == SOCK_DIAG_BY_FAMILY and mseq == seq and family == AF_UNIX
-                        and length >= HEAD_SIZE and end <= end_of_buf):
-                    stats.messages += 1
-                    if flags & NLM_F_DUMP_INTR:
-                        stats.interrupted = True
-                    at = off + HEAD_SIZE
-                    name = named = None
-                    if at + 4 <= end:
-                        alen, atype = attr(buf, at)
-                        if atype == UNIX_DIAG_NAME and 4 <= alen <= end - at:
-                            name, named = split_name(buf[at + 4 : at + alen])
-                            at += (alen + 3) & ~3
-                    rest = end - at
-                    t = None
-                    if rest == 36:
-                        t = with_peer(buf, at)
-                        if _PEER_HEADS(t) == _PEER_HEAD:
-                            p, rq, wq, u = t[2], t[5], t[6], t[12]
-                        else:
-                            t = None
-                    elif rest == 28:
-                        t = no_peer(buf, at)
-                        if _BARE_HEADS(t) == _BARE_HEAD:
-                            p, rq, wq, u = asked_peer, t[2], t[3], t[9]
-                        else:
-                            t = None
-                    if t is None:
-                        sock = decode_message(buf, off + NLMSG_HDRLEN, length - NLMSG_HDRLEN, show)
-                        name, named, p = sock.name, sock.abstract, sock.peer
-                        rq, wq, u = sock.rqueue, sock.wqueue, sock.uid
-                    append((ty, st, ino, high << 32 | low, name, named, p, rq, wq, u))
-                    off += (length + 3) & ~3
-                    continue
-            off = control_message(buf, off, seq, stats, "sock_diag unix", SOCK_DIAG_BY_FAMILY)
-    finally:  # NLMSG_DONE or an error ends the walk: keep what came before it
-        out.add_rows(rows)
+class Walker:
+    """The messages of a buffer one at a time (the first of a dump, the one with NLMSG_DONE, an
+    unusual one), into ``out``: a message of the usual layout (a NAME or none, then [PEER] and
+    the layout's fixed attributes) in two or three unpacks, any other through
+    ``decode_message``; anything but a socket message of this dump through
+    ``netlink.control_message``. The layout is made at the first buffer (a few struct formats,
+    no ``re``)."""
+
+    def __init__(self, show: int, out: UnixListing):
+        self.show, self.out = show, out
+        self.form: Layout | None = None
+
+    def walk(self, buf: bytes, seq: int, stats: DumpStats) -> None:
+        form = self.form
+        if form is None:
+            form = self.form = layout(self.show)
+        show, out = self.show, self.out
+        rows: list[tuple[Any, ...]] = []
+        append = rows.append
+        frame, attr = _FRAME.unpack_from, _ATTR
+        with_peer, bare = form.with_peer, form.bare
+        peer_heads, bare_heads = form.peer_heads_of, form.bare_heads
+        peer_head, bare_head = form.peer_heads, form.heads
+        peer_values, bare_values = form.peer_values, form.bare_values
+        peer_size, bare_size = form.tail_size + PEER_SIZE, form.tail_size
+        asked_peer = out.asked_peer
+        end_of_buf = len(buf)
+        off = 0
+        try:
+            while 0 <= off < end_of_buf:
+                if off + HEAD_SIZE <= end_of_buf:
+                    length, mtype, flags, mseq, _pid, family, ty, st, _p, ino, low, high = frame(buf, off)
+                    end = off + length
+                    if (mtype == SOCK_DIAG_BY_FAMILY and mseq == seq and family == AF_UNIX
+                            and length >= HEAD_SIZE and end <= end_of_buf):
+                        stats.messages += 1
+                        if flags & NLM_F_DUMP_INTR:
+                            stats.interrupted = True
+                        at = off + HEAD_SIZE
+                        name = named = None
+                        if at + 4 <= end:
+                            alen, atype = attr(buf, at)
+                            if atype == UNIX_DIAG_NAME and 4 <= alen <= end - at:
+                                name, named = split_name(buf[at + 4 : at + alen])
+                                at += (alen + 3) & ~3
+                        rest = end - at
+                        values: tuple[Any, ...] | None = None
+                        if rest == peer_size:
+                            t = with_peer(buf, at)
+                            if peer_heads(t) == peer_head:
+                                p = t[2]
+                                values = peer_values(t)
+                        elif rest == bare_size:
+                            t = bare(buf, at)
+                            if bare_heads(t) == bare_head:
+                                p = asked_peer
+                                values = bare_values(t)
+                        if values is None:
+                            sock = decode_message(buf, off + NLMSG_HDRLEN, length - NLMSG_HDRLEN, show)
+                            name, named, p = sock.name, sock.abstract, sock.peer
+                            values = sock.rqueue, sock.wqueue, sock.uid
+                        append((ty, st, ino, high << 32 | low, name, named, p) + values)
+                        off += (length + 3) & ~3
+                        continue
+                off = control_message(buf, off, seq, stats, "sock_diag unix", SOCK_DIAG_BY_FAMILY)
+        finally:  # NLMSG_DONE or an error ends the walk: keep what came before it
+            out.add_rows(rows)
