@@ -200,7 +200,7 @@ class UnixColumns:
     def cells(self, batch: SocketBatch) -> tuple[list[str], list[str], list[str]]:
         # here, not at the top: a listing without UNIX sockets imports no more (test_import_pin)
         from itertools import compress, count, repeat
-        from operator import eq, is_, truth
+        from operator import is_, not_
 
         named = dict.__getitem__
         local = list(map(named, map(self.by_abstract.__getitem__, batch.abstract), batch.path))
@@ -217,7 +217,7 @@ class UnixColumns:
         # no name (its inode), a name and no peer ("*": no source gives that; cheap to be exact).
         foreign = list(map(named, map(self.by_abstract.__getitem__, batch.peer_abstract),
                            peer_path))
-        rows = list(compress(count(), map(eq, map(truth, peer), map(is_, peer_path, repeat(None)))))
+        rows = list(compress(count(), map(is_, peer_path, repeat(None))))  # no peer's name
         if rows:
             peers = tuple(map(peer.__getitem__, rows))
             if all(peers):
@@ -225,6 +225,9 @@ class UnixColumns:
             else:
                 texts = [f"inode:{p}" if p else "*" for p in peers]
             list(map(foreign.__setitem__, rows, texts))
+        if len(rows) < len(peer) and (0 in peer or None in peer):  # a name and no peer
+            for i in compress(count(), map(not_, peer)):
+                foreign[i] = "*"
         return local, foreign, state
 
     def _peer(self, peer: int | None, path: bytes | None, abstract: bool | None,
