@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import random
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pynetstat.model.peers import join_peers
 from pynetstat.model.sockets import InetSocket, SocketBatch
 
@@ -79,3 +82,75 @@ def test_sockets_a_filter_left_out_are_found_but_not_listed():
     join_peers(listed, left_out)
     assert _peers(listed) == {1: 2, 4: 5}
     assert all(b.peer is None for b in left_out)
+
+
+def _reference(listed, more):
+    """The join's meaning, socket by socket: the inode of the last socket (``more`` first, then
+    the listing) of the same protocol, with an inode, whose 4-tuple is this one's reversed
+    (IPv4-mapped ends as IPv4), when both its addresses are ones some socket is bound to and
+    not the wildcard; else 0."""
+    def plain(address):
+        return address[7:] if address.startswith("::ffff:") and "." in address else address
+
+    every = [s for b in [*more, *listed] for s in b.sockets()]
+    bound = {plain(s.local_address) for s in every} - {"0.0.0.0", "::"}
+    out = []
+    for b in listed:
+        for s in b.sockets():
+            want = (s.proto, plain(s.remote_address), s.remote_port, plain(s.local_address),
+                    s.local_port)
+            found = 0
+            if plain(s.remote_address) in bound and plain(s.local_address) in bound:
+                for o in every:
+                    if o.inode and (o.proto, plain(o.local_address), o.local_port,
+                                    plain(o.remote_address), o.remote_port) == want:
+                        found = o.inode
+            out.append(found)
+    return out
+
+
+_ADDRESSES = ["127.0.0.1", "::ffff:127.0.0.1", "::1", "10.0.0.5", "0.0.0.0", "::", "198.51.100.7"]
+
+
+@st.composite
+def _scene(draw):
+    """Sockets with few addresses and ports, so that 4-tuples meet, repeat, face themselves
+    and carry inode 0; some of them left out of the listing (``more``)."""
+    end = st.tuples(st.sampled_from(_ADDRESSES), st.sampled_from([0, 22, 5432, 40000]))
+    socks = []
+    drawn = draw(st.lists(st.tuples(end, end, st.sampled_from(["tcp", "udp"]), st.booleans(),
+                                    st.sampled_from([ESTABLISHED, LISTEN, TIME_WAIT]),
+                                    st.booleans()), max_size=30))
+    for (local, lport), (remote, rport), proto, inode0, state, twin in drawn:
+        # twin: the same socket seen from the other end too (a pair, whatever its state)
+        for ends in [(local, lport, remote, rport)] + [(remote, rport, local, lport)] * twin:
+            a, aport, b, bport = ends
+            family = 6 if ":" in a or ":" in b else 4
+            if family == 6:  # an IPv6 socket writes its IPv4 ends mapped
+                a, b = (x if ":" in x else "::ffff:" + x for x in (a, b))
+            socks.append(_sock(proto, family, a, aport, b, bport,
+                               0 if inode0 and draw(st.booleans()) else len(socks) + 1, state))
+    left = draw(st.lists(st.booleans(), min_size=len(socks), max_size=len(socks)))
+    size = draw(st.integers(1, 7))
+    return (_batches([s for s, x in zip(socks, left) if not x], size),
+            _batches([s for s, x in zip(socks, left) if x], size))
+
+
+@given(_scene())
+@settings(max_examples=300, deadline=None)
+def test_the_join_is_the_socket_by_socket_reference(scene):
+    listed, more = scene
+    join_peers(listed, more)
+    assert [p for b in listed for p in b.peer] == _reference(listed, more)
+
+
+def test_more_addresses_than_a_two_digit_key_holds():
+    # 20,000 distinct bound addresses: the key's shift grows past 30 bits (model/peers.py)
+    socks = []
+    for i in range(20_000):
+        a, b = f"10.{i >> 8 & 255}.{i & 255}.1", f"10.{i >> 8 & 255}.{i & 255}.2"
+        socks += [_sock("tcp", 4, a, 40000, b, 5432, 2 * i + 1),
+                  _sock("tcp", 4, b, 5432, a, 40000, 2 * i + 2)]
+    batches = _batches(socks, 300)
+    join_peers(batches)
+    assert _peers(batches) == {2 * i + 1 + j: 2 * i + 2 - j for i in range(20_000) for j in (0, 1)}

@@ -9,10 +9,10 @@ other end may be a plain tcp socket; both are keyed by the IPv4 text. A listener
 (its foreign end is the wildcard, port 0): the accepted socket is.
 
 The join is one pass over the dump's columns building a dict per protocol ``(local, local port,
-remote, remote port) -> inode`` and one lookup per socket, ``map`` over the columns (C, not a
-Python call per socket): docs/json.md ("The other end of a TCP or UDP connection") has the cost
-at 200,000 sockets. Sockets with inode 0 (TIME_WAIT, request sockets) are not entered: no
-process holds them.
+remote, remote port) -> position in the dump`` and one lookup per socket, ``map`` over the
+columns (C, not a Python call per socket): docs/json.md ("The other end of a TCP or UDP
+connection") has the cost at 200,000 sockets. Sockets with inode 0 (TIME_WAIT, request sockets)
+are not entered: no process holds them. A socket with a wildcard address is no one's other end.
 
 >>> from pynetstat.model.sockets import SocketBatch, InetSocket
 >>> def tcp(family, local, lport, remote, rport, inode, state=1):
@@ -30,8 +30,9 @@ process holds them.
 
 from __future__ import annotations
 
+from array import array
 from itertools import chain, compress, repeat
-from operator import add, eq, lshift, or_, truth
+from operator import add, eq, is_not, lshift, or_, truth
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -79,61 +80,29 @@ class _Numbered(dict[str, int]):
         return number
 
 
-# An end is ``number << 16 | port``; a key is ``local end << _SHIFT | remote end``: room for
-# 2**32 distinct addresses in a dump, more than any host has.
-_SHIFT = 48
+# An end is ``number | port`` (``number`` a multiple of 2**16, ``_Numbered``); a key is ``local
+# end << shift | remote end``, one int per 4-tuple rather than a tuple: a lookup that finds its
+# key compares one object, not a tuple and its four items. The shift is 30 unless the dump's
+# sockets are bound to more than 2**14 distinct addresses: a key under 2**60 is a two-digit int,
+# 32 bytes like the positions it maps to (a three-digit one, 40 bytes, lives in other pages).
+_SHIFT = 30
 
 
-class _Ends:
-    """The 4-tuples of a batch's sockets that may have their other end in the dump, as ints
-    (``number << 16 | port`` an end): those whose remote address is an address some socket of
-    the dump is bound to (``rows``: their positions, None for every socket). One int per
-    4-tuple rather than a tuple: a lookup that finds its key compares one object, not a tuple
-    and its four items (at 200,000 sockets whose other ends lie anywhere in the dump, those
-    are cache misses: 0.32 s of lookups against 0.10 s)."""
+class _Remote(dict[str, "int | None"]):
+    """``remote address -> the number of the same address`` when a socket of the dump is bound
+    to it (and it is not the wildcard), else None: only then can the other end be in the dump.
+    Made once per distinct address, an IPv4-mapped one as its IPv4 form; a server's remote
+    clients are never numbered."""
 
-    __slots__ = ("batch", "local", "remote", "rows")
+    def __init__(self, numbered: _Numbered, here: set[int]):
+        super().__init__()
+        self.numbered = numbered
+        self.here = here
 
-    def __init__(self, batch: SocketBatch, local: list[int], remote: list[int]):
-        self.batch, self.local, self.remote = batch, local, remote  # address numbers
-        self.rows: list[int] | None = None
-
-    def narrow(self, here: set[int]) -> None:
-        """Keep the sockets whose remote address is in ``here``, and make their ends."""
-        batch = self.batch
-        local: Iterable[int] = self.local
-        remote: Iterable[int] = self.remote
-        lport: Iterable[int] = batch.local_port
-        rport: Iterable[int] = batch.remote_port
-        if not here.issuperset(self.remote):  # a server's remote clients: most rows leave here
-            mask = list(map(here.__contains__, self.remote))
-            self.rows = list(compress(range(len(mask)), mask))
-            local, remote = compress(local, mask), compress(remote, mask)
-            lport, rport = compress(lport, mask), compress(rport, mask)
-        self.local = list(map(or_, local, lport))
-        self.remote = list(map(or_, remote, rport))
-
-    def entries(self, base: int) -> Iterable[tuple[int, int]]:
-        """``(key, position)`` of the kept sockets that a process may hold (inode not 0), each
-        socket's position counted from ``base``, its batch's place in the whole dump."""
-        inodes = self.batch.inode
-        if self.rows is None:
-            at: Iterable[int] = range(base, base + len(inodes))
-        else:
-            inodes = list(map(inodes.__getitem__, self.rows))
-            at = map(add, self.rows, repeat(base))
-        pairs = zip(map(or_, map(lshift, self.local, repeat(_SHIFT)), self.remote), at)
-        return compress(pairs, inodes) if 0 in inodes else pairs
-
-    def peers(self, index: dict[int, int]) -> tuple[int, ...]:
-        """Each socket's other end in ``index``: its position, -1 for none."""
-        found = map(index.get, map(or_, map(lshift, self.remote, repeat(_SHIFT)), self.local),
-                    repeat(-1))
-        if self.rows is None:
-            return tuple(found)
-        peers = [-1] * len(self.batch)
-        list(map(peers.__setitem__, self.rows, found))
-        return tuple(peers)
+    def __missing__(self, address: str) -> int | None:
+        number = self.numbered.numbers.get(self.numbered.plain[address])
+        found = self[address] = number if number in self.here else None
+        return found
 
 
 def join_peers(batches: Sequence[SocketBatch], more: Iterable[SocketBatch] = (),
@@ -148,36 +117,73 @@ def join_peers(batches: Sequence[SocketBatch], more: Iterable[SocketBatch] = (),
     its own row: a list indexed by position, not a dict looked up by inode again.
 
     Only a socket whose remote address is one the dump's sockets are bound to can have its
-    other end there: a server's remote clients cost a set lookup each. When every socket's
-    can (100,000 loopback pairs), the time is the dict's: 200,000 inserts and as many
-    lookups; the keys (``_Ends``) are made by ``map`` in C, with no protocol in them (one dict
-    per protocol)."""
+    other end there: a server's remote clients cost a dict lookup each (``_Remote``). When
+    every socket's can (100,000 loopback pairs), the time is the dict's: 200,000 inserts and
+    as many lookups, each a cache miss (the two ends of a connection are far apart in the
+    dump); the keys are made by ``map`` in C, a batch at a time, with no protocol in them (one
+    dict per protocol). Of a batch only the reversed keys are kept until the lookups: what the
+    join holds besides the dump is the dict and those keys."""
     joined = [b for b in batches if b.SHAPE == "inet" and b.proto in PEER_PROTOCOLS]
-    at = _Numbered().__getitem__
-    here: set[int] = set()  # the numbers of the addresses the dump's sockets are bound to
-    ends: dict[int, _Ends] = {}  # id(batch) ->, in the order of positions
+    order: dict[int, SocketBatch] = {}  # id(batch) ->, ``more`` first: positions count in this order
     for batch in chain(more, joined):
-        if batch.SHAPE == "inet" and batch.proto in PEER_PROTOCOLS and id(batch) not in ends:
-            local = list(map(at, batch.local_address))
-            here.update(local)
-            ends[id(batch)] = _Ends(batch, local, list(map(at, batch.remote_address)))
+        if batch.SHAPE == "inet" and batch.proto in PEER_PROTOCOLS:
+            order.setdefault(id(batch), batch)
+    numbered = _Numbered()
+    at = numbered.__getitem__
+    bound = [list(map(at, batch.local_address)) for batch in order.values()]
+    here = set(chain.from_iterable(bound))  # the numbers of the addresses sockets are bound to
     here.difference_update(map(at, ("0.0.0.0", "::")))  # a wildcard remote: no connection
+    remote_of = _Remote(numbered, here).__getitem__
+    shift = max(_SHIFT, len(numbered.numbers).bit_length() + 16)
     indexes: dict[str, dict[int, int]] = {proto: {} for proto in PEER_PROTOCOLS}
+    listed = set(map(id, joined))
+    wanted: dict[int, tuple[list[int] | None, list[int]]] = {}  # id -> rows kept, reversed keys
     base = 0
-    for end in ends.values():
-        end.narrow(here)
-        indexes[end.batch.proto].update(end.entries(base))
-        base += len(end.batch)
+    for batch, local in zip(order.values(), bound):
+        remote = list(map(remote_of, batch.remote_address))
+        lport: Iterable[int] = batch.local_port
+        rport: Iterable[int] = batch.remote_port
+        inodes: Sequence[int] = batch.inode
+        rows: list[int] | None = None  # the positions in the batch of the sockets kept; None: all
+        at_: Iterable[int] = range(base, base + len(inodes))
+        if None in remote:  # a server's remote clients: most rows leave here
+            mask = list(map(is_not, remote, repeat(None)))
+            rows = list(compress(range(len(mask)), mask))
+            local, remote = list(compress(local, mask)), list(compress(remote, mask))
+            lport, rport = compress(lport, mask), compress(rport, mask)
+            inodes = list(map(inodes.__getitem__, rows))
+            at_ = map(add, rows, repeat(base))
+        near = list(map(or_, local, lport))
+        far = list(map(or_, remote, rport))
+        pairs = zip(map(or_, map(lshift, near, repeat(shift)), far), at_)
+        # inode 0 (TIME_WAIT, request sockets): no process holds it, it is no one's other end
+        indexes[batch.proto].update(compress(pairs, inodes) if 0 in inodes else pairs)
+        if id(batch) in listed:
+            wanted[id(batch)] = rows, list(map(or_, map(lshift, far, repeat(shift)), near))
+        base += len(batch)
     listening: set[int] = set()  # the ports TCP listeners of the listing hold
     if directions:
         for batch in joined:
             if batch.proto == "tcp" and _LISTEN in batch.state:
                 listening.update(compress(batch.local_port, map(eq, batch.state, repeat(_LISTEN))))
-    result = Peers([end.batch for end in ends.values()])
-    inode_at = list(chain.from_iterable(batch.inode for batch in result.order))
+    result = Peers(list(order.values()))
+    # the inodes by position, unboxed: a peer column gathered from it holds new ints made in
+    # its own order, not references to ints spread over the whole dump (every later pass over
+    # it, JSON's, CSV's, -b's, would miss the cache as the gather did)
+    inode_at = array("Q", chain.from_iterable(batch.inode for batch in result.order))
     inode_at.append(0)  # position -1: no other end
     for batch in joined:
-        result.at[id(batch)] = where = ends[id(batch)].peers(indexes[batch.proto])
+        rows, keys = wanted[id(batch)]
+        # positions unboxed as they are found (the int the dict holds is read while it is in
+        # the cache): the gathers by position below and in ``columns`` then read a compact
+        # array in order, not 200,000 ints spread over the dict's memory
+        found = map(indexes[batch.proto].get, keys, repeat(-1))
+        if rows is None:
+            where = array("q", found)
+        else:
+            where = array("q", (-1,)) * len(batch)
+            list(map(where.__setitem__, rows, found))
+        result.at[id(batch)] = where
         batch.peer = peers = tuple(map(inode_at.__getitem__, where))
         if not directions or batch.proto != "tcp" or not listening:
             batch.peer_accepted = (None,) * len(peers)
@@ -197,7 +203,7 @@ class Peers:
 
     def __init__(self, order: list[SocketBatch]):
         self.order = order
-        self.at: dict[int, tuple[int, ...]] = {}
+        self.at: dict[int, Sequence[int]] = {}
 
     def columns(self, values: Iterable[Sequence[T]], none: T) -> dict[int, tuple[T, ...]]:
         """``id(batch) ->`` its other ends' values (``none`` where it has none), for each

@@ -18,7 +18,6 @@ import csv
 import io
 import json
 from itertools import repeat
-from operator import truth
 
 from pynetstat.kinds import BY_PROTOCOL
 from pynetstat.model.fields import CONNECTION_JSON
@@ -32,6 +31,7 @@ from pynetstat.render.jsonout import (
     is_plain,
     mapped_cells,
     owners_value,
+    peer_cells,
     uid_cells,
 )
 from pynetstat.textsafe import csv_text
@@ -191,9 +191,6 @@ class ConnectionRows:
         self.uid = Memo(str, {None: ""})
         self.pid = Memo(lambda owners: str(owners[0].pid) if owners else "")
         self.owners = Memo(lambda owners: quoted(json.dumps(owners_value(owners, owner_json))))
-        # (has a peer, its owners) -> the cell; empty without a peer (the join's inode 0)
-        self.peer_pid = Memo(lambda found: self.pid[found[1]] if found[0] else "")
-        self.peer_owners = Memo(lambda found: self.owners[found[1]] if found[0] else "")
         self.templates: dict[str, str] = {}  # kind name -> the row's template
 
     def _take(self) -> str:
@@ -238,10 +235,8 @@ class ConnectionRows:
         peer_lists: Iterable[str]
         peer = batch.peer
         if self.with_owners and batch.peer_owners is not None and peer is not None:
-            found = list(zip(map(truth, peer), batch.peer_owners))
             peer_inodes = map(_NO_PEER.get, peer, peer)
-            peer_pids = map(self.peer_pid.__getitem__, found)
-            peer_lists = map(self.peer_owners.__getitem__, found)
+            peer_pids, peer_lists = peer_cells(peer, batch.peer_owners, self.pid, self.owners, "")
         else:
             peer_inodes, peer_pids, peer_lists = repeat("", n), repeat("", n), repeat("", n)
         columns = {

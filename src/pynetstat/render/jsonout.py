@@ -10,8 +10,8 @@ that shows the JSON. Field reference: docs/json.md.
 from __future__ import annotations
 
 import json
-from itertools import repeat
-from operator import or_, truth
+from itertools import compress, repeat
+from operator import not_, or_
 
 from pynetstat.kinds import BY_PROTOCOL
 from pynetstat.model import SCHEMA_VERSION
@@ -270,9 +270,6 @@ class BatchEncoder:
         self.uid = Memo(str, {None: "null"})
         self.pid = Memo(lambda owners: str(owners[0].pid) if owners else "null")
         self.owners = Memo(lambda owners: dumps(owners_value(owners, owner_json)))
-        # (has a peer, its owners) -> the cell: null without a peer (the join's inode 0)
-        self.peer_pid = Memo(lambda found: self.pid[found[1]] if found[0] else "null")
-        self.peer_owners = Memo(lambda found: self.owners[found[1]] if found[0] else "null")
         self.templates: dict[str, str] = {}  # kind name -> the row's template
 
     def rows(self, batch: SocketBatch) -> list[str]:
@@ -325,9 +322,8 @@ class BatchEncoder:
         peers, peer_owners = batch.peer, batch.peer_owners
         if not self.with_owners or peers is None or peer_owners is None:
             return repeat("null"), repeat("null"), repeat("null")
-        found = list(zip(map(truth, peers), peer_owners))  # (has a peer, its owners)
-        return (map(_NO_PEER.get, peers, peers), map(self.peer_pid.__getitem__, found),
-                map(self.peer_owners.__getitem__, found))
+        pids, lists = peer_cells(peers, peer_owners, self.pid, self.owners, "null")
+        return map(_NO_PEER.get, peers, peers), pids, lists
 
     def _template(self, kind: SocketKind) -> str:
         template = self.templates.get(kind.name)
@@ -350,6 +346,21 @@ PLAIN_CELLS = {
     "owners": "%s", "peer_inode": "%s", "peer_pid": "%s", "peer_owners": "%s",
 }
 _NO_PEER = {0: "null"}  # map(_NO_PEER.get, inodes, inodes): the inode, "null" for 0
+
+
+def peer_cells(peers: Sequence[int], peer_owners: Sequence[tuple[Owner, ...]], pid: Memo,
+               owners: Memo, none: str) -> tuple[list[str], list[str]]:
+    """The ``peer_pid`` and ``peer_owners`` cells of a batch, a column at a time: the other
+    end's owners through the Memos of the row's own ``pid`` and ``owners`` cells, and ``none``
+    in both where the join found no other end (inode 0). An other end that no visible process
+    holds has an empty owner list, not ``none``. Keyed by the owner tuples alone (a few per
+    listing), not by a (found, owners) pair made and hashed per row."""
+    pids = list(map(pid.__getitem__, peer_owners))
+    lists = list(map(owners.__getitem__, peer_owners))
+    if 0 in peers:
+        for cells in (pids, lists):
+            list(map(cells.__setitem__, compress(range(len(peers)), map(not_, peers)), repeat(none)))
+    return pids, lists
 _PLAIN_FIXED = {"interface": "null", "local_service": "null", "remote_service": "null",
                 "remote_host": "null", "dscp": "null", "timer": "null", "memory": "null",
                 "tcp_info": "null", "mptcp_info": "null"}
