@@ -88,7 +88,7 @@ def _reference(listed, more):
     """The join's meaning, socket by socket: the inode of the last socket (``more`` first, then
     the listing) of the same protocol, with an inode, whose 4-tuple is this one's reversed
     (IPv4-mapped ends as IPv4), when both its addresses are ones some socket is bound to and
-    not the wildcard; else 0."""
+    not the wildcard; else, for UDP, the server it sends to (``_udp_server``); else 0."""
     def plain(address):
         return address[7:] if address.startswith("::ffff:") and "." in address else address
 
@@ -105,8 +105,25 @@ def _reference(listed, more):
                     if o.inode and (o.proto, plain(o.local_address), o.local_port,
                                     plain(o.remote_address), o.remote_port) == want:
                         found = o.inode
+            if not found and s.proto == "udp" and s.remote_port and plain(s.remote_address) in bound:
+                found = _udp_server(every, plain(s.remote_address), s.remote_port)
             out.append(found)
     return out
+
+
+def _udp_server(every, address, port):
+    """A connected UDP socket with no connected other end: the one unconnected UDP socket (with
+    an inode) bound to its remote end, else to that port on the wildcard (an IPv4 end: 0.0.0.0,
+    then ::); two such sockets on the first end that has any: none."""
+    def plain(a):
+        return a[7:] if a.startswith("::ffff:") and "." in a else a
+
+    for candidate in ([address, "0.0.0.0", "::"] if "." in address else [address, "::"]):
+        servers = [o for o in every if o.proto == "udp" and o.inode and o.remote_port == 0
+                   and plain(o.local_address) == candidate and o.local_port == port]
+        if servers:
+            return servers[0].inode if len(servers) == 1 else 0
+    return 0
 
 
 _ADDRESSES = ["127.0.0.1", "::ffff:127.0.0.1", "::1", "10.0.0.5", "0.0.0.0", "::", "198.51.100.7"]

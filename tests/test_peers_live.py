@@ -348,3 +348,66 @@ def test_a_plain_listing_and_o_alone_do_not_join(actors):
     assert line.split() == ["TCP", f"127.0.0.1:{cport}", f"127.0.0.1:{port}", "ESTABLISHED",
                             str(client.pid)]
     assert "p12srv" not in out
+
+
+def _udp_server(family: int, host: str, reuse: bool = False, port: int = 0):
+    """A UDP server's receiving socket: bound, never connected."""
+    def body(report):
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        if reuse:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        report(sock.getsockname()[1])
+        body.held = sock
+    return body
+
+
+def _udp_client(port: int):
+    def body(report):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.connect(("127.0.0.1", port))
+        report(*sock.getsockname()[:2])
+        body.held = sock
+    return body
+
+
+@pytest.mark.parametrize("bound", ["127.0.0.1", "0.0.0.0", "::"])
+def test_a_udp_client_names_the_server_it_sends_to(bound, actors):
+    """A connected UDP client of a server that receives on an unconnected socket (DNS, syslog):
+    the client's row names the server (``->``: it sent to the server's port), whether the server
+    is bound to the address, to the wildcard, or dual-stack to ``::``; the server's row names no
+    one (its clients are many). Oracle: ss's inode and holder of the server's socket."""
+    family = socket.AF_INET6 if bound == "::" else socket.AF_INET
+    server = actors("p12dns", _udp_server(family, bound))
+    (port,) = server.read()
+    client = actors("p12res", _udp_client(port))
+    caddr, cport = client.read()
+    rows = _rows(["-ano", "--json"])
+    crow = _row(rows, (caddr, cport), ("127.0.0.1", port))
+    srow = [r for r in rows if r["local_port"] == port and r["remote_port"] == 0]
+    assert len(srow) == 1 and srow[0]["pid"] == server.pid
+    assert _peer(crow) == {"pid": client.pid, "peer_inode": srow[0]["inode"],
+                           "peer_pid": server.pid,
+                           "peer_owners": [{"pid": server.pid, "name": "p12dns"}]}
+    assert (srow[0]["peer_inode"], srow[0]["peer_pid"]) == (None, None)
+    out = subprocess.run(["ss", "-uanpeH", f"sport = :{port}"], check=True, capture_output=True,
+                         text=True).stdout
+    inode = int(re.search(r"\bino:(\d+)", out).group(1))
+    assert (inode, int(re.search(r"pid=(\d+)", out).group(1))) == (crow["peer_inode"], server.pid)
+    under = _b_lines(run_inprocess(["-anb"]).out, f"{caddr}:{cport}", f"127.0.0.1:{port}")
+    assert under[0] == f"  -> p12dns {server.pid}"
+
+
+def test_a_udp_client_of_two_servers_on_one_port_names_neither(actors):
+    """Two unconnected sockets share the server's end (SO_REUSEPORT): the kernel picks one per
+    datagram, so the client's row names neither."""
+    first = actors("p12dnsa", _udp_server(socket.AF_INET, "127.0.0.1", reuse=True))
+    (port,) = first.read()
+    second = actors("p12dnsb", _udp_server(socket.AF_INET, "127.0.0.1", reuse=True, port=port))
+    assert second.read() == [port]
+    client = actors("p12res", _udp_client(port))
+    caddr, cport = client.read()
+    crow = _row(_rows(["-ano", "--json"]), (caddr, cport), ("127.0.0.1", port))
+    assert (crow["peer_inode"], crow["peer_pid"], crow["peer_owners"]) == (None, None, None)

@@ -12,7 +12,10 @@ The join is one pass over the dump's columns building a dict per protocol ``(loc
 remote, remote port) -> position in the dump`` and one lookup per socket, ``map`` over the
 columns (C, not a Python call per socket): docs/json.md ("The other end of a TCP or UDP
 connection") has the cost at 200,000 sockets. Sockets with inode 0 (TIME_WAIT, request sockets)
-are not entered: no process holds them. A socket with a wildcard address is no one's other end.
+are not entered: no process holds them. A socket with a wildcard address is no one's other end,
+except a UDP server's: a connected UDP client whose other end is no connected socket is joined
+to the one unconnected UDP socket bound to its remote end, or to that port on the wildcard
+(``_to_servers``).
 
 >>> from pynetstat.model.sockets import SocketBatch, InetSocket
 >>> def tcp(family, local, lport, remote, rport, inode, state=1):
@@ -36,7 +39,7 @@ from operator import add, eq, is_not, lshift, or_, truth
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
     from typing import TypeVar
 
     from pynetstat.model.sockets import SocketBatch
@@ -138,6 +141,7 @@ def join_peers(batches: Sequence[SocketBatch], more: Iterable[SocketBatch] = (),
     indexes: dict[str, dict[int, int]] = {proto: {} for proto in PEER_PROTOCOLS}
     listed = set(map(id, joined))
     wanted: dict[int, tuple[list[int] | None, list[int]]] = {}  # id -> rows kept, reversed keys
+    servers = _udp_servers(order.values(), bound)
     base = 0
     for batch, local in zip(order.values(), bound):
         remote = list(map(remote_of, batch.remote_address))
@@ -183,15 +187,66 @@ def join_peers(batches: Sequence[SocketBatch], more: Iterable[SocketBatch] = (),
         else:
             where = array("q", (-1,)) * len(batch)
             list(map(where.__setitem__, rows, found))
+        served = (_to_servers(batch, where, servers, numbered, remote_of)
+                  if batch.proto == "udp" and servers and -1 in where else ())
         result.at[id(batch)] = where
         batch.peer = peers = tuple(map(inode_at.__getitem__, where))
-        if not directions or batch.proto != "tcp" or not listening:
+        if batch.proto == "udp":  # "->" for a client joined to its server, else unknown
+            accepted: list[bool | None] = [None] * len(peers)
+            if directions:
+                list(map(accepted.__setitem__, served, repeat(False)))
+            batch.peer_accepted = tuple(accepted)
+            continue
+        if not directions or not listening:
             batch.peer_accepted = (None,) * len(peers)
             continue
         held = listening.__contains__
         batch.peer_accepted = tuple(map(_WAY.get, zip(map(truth, peers), map(held, batch.local_port),
                                                       map(held, batch.remote_port))))
     return result
+
+
+def _udp_servers(batches: Iterable[SocketBatch], bound: list[list[int]]) -> dict[int, int]:
+    """``local end (number | port) -> position`` of each unconnected UDP socket that a process
+    holds (its remote port 0: a server's receiving socket), the wildcard addresses with their
+    own numbers; an end two such sockets share (SO_REUSEPORT) is -2: it names no one socket."""
+    servers: dict[int, int] = {}
+    base = 0
+    for batch, local in zip(batches, bound):
+        if batch.proto == "udp" and 0 in batch.remote_port:
+            ports, inodes = batch.local_port, batch.inode
+            for i in compress(range(len(batch)), map(eq, batch.remote_port, repeat(0))):
+                if inodes[i]:
+                    end = local[i] | ports[i]
+                    servers[end] = -2 if end in servers else base + i
+        base += len(batch)
+    return servers
+
+
+def _to_servers(batch: SocketBatch, where: array[int], servers: dict[int, int],
+                numbered: _Numbered, remote_of: Callable[[str], int | None]) -> list[int]:
+    """A connected UDP socket whose other end is no connected socket (a client of a server that
+    receives on an unconnected one: DNS, syslog, statsd) is joined to the unconnected socket
+    bound to its remote end, or to that port on the wildcard address of its family (an IPv4 end
+    also to ``::``, which a dual-stack socket receives on); ``where`` is set in place. Returns
+    the rows so joined."""
+    wild4, wild6 = numbered["0.0.0.0"], numbered["::"]
+    joined = []
+    ports, addresses = batch.remote_port, batch.remote_address
+    for i in compress(range(len(where)), map(eq, where, repeat(-1))):
+        port = ports[i]
+        number = remote_of(addresses[i]) if port else None
+        if number is None:
+            continue  # not connected, or to an address no socket here is bound to
+        v4 = "." in numbered.plain[addresses[i]]
+        for end in (number, wild4, wild6) if v4 else (number, wild6):
+            found = servers.get(end | port)
+            if found is not None:
+                if found >= 0:
+                    where[i] = found
+                    joined.append(i)
+                break
+    return joined
 
 
 class Peers:
