@@ -21,13 +21,11 @@ if TYPE_CHECKING:
     from pynetstat.formats import Connections, CounterChangeWriter, Format, Head, Section
     from pynetstat.linux.allnetns import AllNamespaces, NamespacePart, SharedOwners
     from pynetstat.linux.netlink import NetlinkSource
-    from pynetstat.model.changes import ConnectionChange, CounterChange, Route
+    from pynetstat.model.changes import ConnectionChange
     from pynetstat.model.netns import NetNamespace
     from pynetstat.model.sockets import SocketBatch
+    from pynetstat.modes.interval import Readings
     from pynetstat.options import Options
-
-    # one view's counters and, for -r, its routes by key (modes/interval.section_readings)
-    Readings = tuple[dict[str, int], dict[str, Route]]
 
 
 def run(opts: Options, env: Environment) -> int:
@@ -185,9 +183,8 @@ class AllNamespacesMonitor(ConnectionsMonitor):
         shared = self.fmt if opts.csv else None
         if not opts.changes:
             return _section_displays(session, every, head, shared)
-        from pynetstat.model.changes import counter_changes, route_changes
         from pynetstat.model.netns_labels import netns_json
-        from pynetstat.modes.interval import section_readings
+        from pynetstat.modes.interval import section_changes, section_readings
 
         taken = session.env.monotonic()
         seconds = taken - self.when
@@ -206,13 +203,7 @@ class AllNamespacesMonitor(ConnectionsMonitor):
             was = before.get(ns.inode)
             if was is None:
                 continue  # new since the pass before: said as a namespace that appeared
-            counters: list[CounterChange] = []
-            routes: list[tuple[str, Route, Route | None]] = []
-            for key, (values, shown) in after.items():
-                old_values, old_shown = was[key]
-                counters += counter_changes(key, old_values, values, seconds,
-                                            from_zero=key == "statistics")
-                routes += route_changes(old_shown, shown)
+            counters, routes = section_changes(was, after, seconds)
             if counters or routes:
                 assert self.counter_writer is not None  # made after the first pass's displays
                 self.counter_writer.write(counters, routes, stamp, number, ns)

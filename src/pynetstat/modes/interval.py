@@ -51,6 +51,9 @@ if TYPE_CHECKING:
     from pynetstat.modes.signals import HoldLine
     from pynetstat.options import Options
 
+    # one view's counters and, for -r, its shown routes by key (``section_readings``)
+    Readings = tuple[dict[str, int], dict[str, Route]]
+
     class Monitor(Protocol):
         """What interval mode asks of a pass: show it, say what it cost (the pass log's facts),
         and let go of what it holds at the end (``close``)."""
@@ -318,7 +321,7 @@ class SectionsMonitor:
         self.session = session
         self.fmt = fmt
         # with --changes: view key -> counters (and routes)
-        self.before: dict[str, tuple[dict[str, int], dict[str, Route]]] | None = None
+        self.before: dict[str, Readings] | None = None
         self.when = 0.0
         self.writer: CounterChangeWriter | None = None  # with --changes, after the first
         self.notes = Notes(session)
@@ -339,14 +342,7 @@ class SectionsMonitor:
                 self.writer = writer = self.fmt.counter_changes(env.stdout)
                 writer.begin()
             else:
-                seconds = taken - self.when
-                counters: list[CounterChange] = []
-                routes: list[tuple[str, Route, Route | None]] = []
-                for key, (values, shown) in after.items():
-                    old_values, old_shown = self.before[key]
-                    counters += counter_changes(key, old_values, values, seconds,
-                                                from_zero=key == "statistics")
-                    routes += route_changes(old_shown, shown)
+                counters, routes = section_changes(self.before, after, taken - self.when)
                 if counters or routes:
                     assert self.writer is not None  # made with the first display, as before was
                     self.writer.write(counters, routes, stamp, number)
@@ -357,13 +353,25 @@ class SectionsMonitor:
     def close(self) -> None:
         """Nothing of its own is open."""
 
-    def _readings(self, key: str, view: Any, snapshot: Any
-                  ) -> tuple[dict[str, int], dict[str, Route]]:
+    def _readings(self, key: str, view: Any, snapshot: Any) -> Readings:
         return section_readings(self.session.opts, key, view, snapshot)
 
 
-def section_readings(opts: Options, key: str, view: Any, snapshot: Any
-                     ) -> tuple[dict[str, int], dict[str, Route]]:
+def section_changes(before: dict[str, Readings], after: dict[str, Readings], seconds: float
+                    ) -> tuple[list[CounterChange], list[tuple[str, Route, Route | None]]]:
+    """What moved between two readings of the views (``section_readings`` by view key),
+    ``seconds`` apart: the counters' changes and the routes added, removed or changed."""
+    counters: list[CounterChange] = []
+    routes: list[tuple[str, Route, Route | None]] = []
+    for key, (values, shown) in after.items():
+        old_values, old_shown = before[key]
+        counters += counter_changes(key, old_values, values, seconds,
+                                    from_zero=key == "statistics")
+        routes += route_changes(old_shown, shown)
+    return counters, routes
+
+
+def section_readings(opts: Options, key: str, view: Any, snapshot: Any) -> Readings:
     """One section's counters (``-s`` narrowed to the groups ``-p`` selects) and, for ``-r``,
     its shown routes by ``route_keys``: what two readings are compared by."""
     values = view.counters(snapshot)
