@@ -87,10 +87,10 @@ def actors():
         actor.close()
 
 
-def _server(family: int, host: str, v6only: bool = True):
+def _server(family: int, host: str, v6only: bool = True, proto: int = 0):
     """The body of a server: listen, report the port, accept one, report the client's end."""
     def body(report):
-        srv = socket.socket(family, socket.SOCK_STREAM)
+        srv = socket.socket(family, socket.SOCK_STREAM, proto)
         if family == socket.AF_INET6:
             srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
         srv.bind((host, 0))
@@ -102,9 +102,9 @@ def _server(family: int, host: str, v6only: bool = True):
     return body
 
 
-def _client(family: int, host: str, port: int):
+def _client(family: int, host: str, port: int, proto: int = 0):
     def body(report):
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = socket.socket(family, socket.SOCK_STREAM, proto)
         sock.connect((host, port))
         report(*sock.getsockname()[:2])
         body.held = sock
@@ -411,3 +411,68 @@ def test_a_udp_client_of_two_servers_on_one_port_names_neither(actors):
     caddr, cport = client.read()
     crow = _row(_rows(["-ano", "--json"]), (caddr, cport), ("127.0.0.1", port))
     assert (crow["peer_inode"], crow["peer_pid"], crow["peer_owners"]) == (None, None, None)
+
+
+@pytest.mark.parametrize("bound", ["127.0.0.1", "0.0.0.0", "::"])
+def test_a_filter_that_leaves_the_udp_server_out_still_names_it(bound, actors):
+    """--pid of the client and --lport of its port list the client's row alone: the unconnected
+    server it sends to is asked of the kernel by its end (that address, or the wildcard of
+    either family, with any foreign end) and named, as in the whole listing."""
+    family = socket.AF_INET6 if bound == "::" else socket.AF_INET
+    server = actors("p12dns", _udp_server(family, bound))
+    (port,) = server.read()
+    client = actors("p12res", _udp_client(port))
+    caddr, cport = client.read()
+    whole = _row(_rows(["-ano", "--json"]), (caddr, cport), ("127.0.0.1", port))
+    assert whole["peer_pid"] == server.pid
+    for narrow in (["--pid", str(client.pid)], ["--lport", str(cport)]):
+        rows = _rows(["-ano", "--json", "-p", "udp", *narrow])
+        assert [(r["local_port"], r["remote_port"]) for r in rows] == [(cport, port)]
+        assert _peer(rows[0]) == _peer(whole) == {
+            "pid": client.pid, "peer_inode": whole["peer_inode"], "peer_pid": server.pid,
+            "peer_owners": [{"pid": server.pid, "name": "p12dns"}]}
+
+
+IPPROTO_MPTCP = 262
+
+
+def _mptcp_or_skip() -> None:
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM, IPPROTO_MPTCP).close()
+    except OSError as e:
+        pytest.skip(f"no MPTCP sockets on this kernel: {e.strerror}")
+
+
+@pytest.mark.parametrize("client_proto, server_proto", [(IPPROTO_MPTCP, IPPROTO_MPTCP),
+                                                        (IPPROTO_MPTCP, 0)])
+def test_an_mptcp_connection_names_each_end(client_proto, server_proto, actors):
+    """An MPTCP connection between two processes: each MPTCP row names the process at the other
+    end, as a TCP row does; an MPTCP client whose server is plain TCP (the connection fell back)
+    is joined to that TCP socket (one port space). (A TCP client of an MPTCP server: the server's
+    end is listed as TCP alone.) Oracle: ss's inode and holder of each end."""
+    _mptcp_or_skip()
+    server = actors("p12msrv", _server(socket.AF_INET, "127.0.0.1", proto=server_proto))
+    (port,) = server.read()
+    client = actors("p12mcli", _client(socket.AF_INET, "127.0.0.1", port, proto=client_proto))
+    _addr, cport = client.read()
+    assert server.read() == ["127.0.0.1", cport]
+    rows = _rows(["-ano", "-p", "tcp,mptcp", "--json"])
+    ends = {"client": (("127.0.0.1", cport), ("127.0.0.1", port)),
+            "server": (("127.0.0.1", port), ("127.0.0.1", cport))}
+    proto = {"client": "mptcp" if client_proto else "tcp",
+             "server": "mptcp" if server_proto else "tcp"}
+    actor = {"client": client, "server": server}
+    name = {"client": "p12mcli", "server": "p12msrv"}
+    found = {}
+    for side, (local, remote) in ends.items():
+        mine = [r for r in rows if r["proto"] == proto[side]]
+        found[side] = _row(mine, local, remote)
+    ss = _ss(port)
+    for side, other in (("client", "server"), ("server", "client")):
+        row = found[side]
+        assert _peer(row) == {"pid": actor[side].pid, "peer_inode": found[other]["inode"],
+                              "peer_pid": actor[other].pid,
+                              "peer_owners": [{"pid": actor[other].pid, "name": name[other]}]}
+        local, remote = ends[other]
+        assert ss[(f"{local[0]}:{local[1]}", f"{remote[0]}:{remote[1]}")] == (
+            row["peer_inode"], actor[other].pid)

@@ -224,15 +224,19 @@ class ConnectionSet:
         families (an IPv4 connection's other end may be an IPv6 socket's, IPv4-mapped)."""
         from pynetstat.kinds import BY_PROTOCOL
         from pynetstat.linux.owner_filter import MAX_ENDS
-        from pynetstat.model.peers import PEER_PROTOCOLS, ends_in_family
+        from pynetstat.model.peers import PEER_PROTOCOLS, ends_in_family, server_ends
 
-        wanted: dict[str, list[tuple[str, int, str, int]]] = {}  # protocol -> the other ends
+        # protocol -> the other ends (a foreign end None: any, a UDP server's receiving socket)
+        wanted: dict[str, dict[tuple[str, int, str | None, int], None]] = {}
         for batch in batches:
             if batch.SHAPE == "inet" and batch.proto in PEER_PROTOCOLS:
-                wanted.setdefault(batch.proto, []).extend(
-                    (remote, rport, local, lport) for local, lport, remote, rport in zip(
-                        batch.local_address, batch.local_port, batch.remote_address,
-                        batch.remote_port) if rport)
+                mine = wanted.setdefault(batch.proto, {})
+                connected = [(remote, rport, local, lport) for local, lport, remote, rport in zip(
+                    batch.local_address, batch.local_port, batch.remote_address,
+                    batch.remote_port) if rport]
+                mine.update(dict.fromkeys(connected))
+                if batch.proto == "udp":  # the unconnected server it sends to (peers._to_servers)
+                    mine.update(dict.fromkeys(server_ends(connected)))
         found: list[SocketBatch] = []
         for proto, others in wanted.items():
             for family in (4, 6):
@@ -241,7 +245,7 @@ class ConnectionSet:
                     continue
                 ends = None
                 if len(others) <= MAX_ENDS:
-                    ends = {(proto, family): ends_in_family(others, family)}
+                    ends = {(proto, family): ends_in_family(list(others), family)}
                     if not ends[(proto, family)]:
                         continue
                 found.extend(iter_batches([(kind, kind.all_states)], self.netlink, self.proc,

@@ -1,4 +1,4 @@
-"""The peer join of TCP and UDP: the socket at the other end of a connection that is on this host.
+"""The peer join of TCP, MPTCP and UDP: the socket at the other end of a connection on this host.
 
 A connection A (local L, remote R) has its other end on this host, in the same network namespace,
 when another socket of the same dump has local R and remote L: both ends of a loopback
@@ -47,8 +47,11 @@ if TYPE_CHECKING:
     T = TypeVar("T")
 
 
-# The protocols whose sockets are joined (both families of each: one port space).
-PEER_PROTOCOLS = frozenset(("tcp", "udp"))
+# The protocols whose sockets are joined (both families of each: one port space), and the port
+# space of each: an MPTCP connection's ends are TCP's (its subflows are TCP connections), so an
+# MPTCP socket whose peer fell back to plain TCP is joined to that TCP socket.
+SPACES = {"tcp": "tcp", "mptcp": "tcp", "udp": "udp"}
+PEER_PROTOCOLS = frozenset(SPACES)
 _LISTEN = 10  # TCP_LISTEN (include/net/tcp_states.h)
 
 
@@ -110,7 +113,7 @@ class _Remote(dict[str, "int | None"]):
 
 def join_peers(batches: Sequence[SocketBatch], more: Iterable[SocketBatch] = (),
                directions: bool = True) -> Peers:
-    """Fill each TCP and UDP batch's ``peer`` (the inode of the socket at the other end in these
+    """Fill each TCP, MPTCP and UDP batch's ``peer`` (the inode of the socket at the other end in these
     batches or in ``more``, sockets a filter left out of the listing; 0 when none is) and, with
     ``directions``, ``peer_accepted`` (True: this end was accepted, its local port is one a
     listener of the listing holds; False: the other end's is; None: unknown, a UDP socket or no
@@ -138,7 +141,7 @@ def join_peers(batches: Sequence[SocketBatch], more: Iterable[SocketBatch] = (),
     here.difference_update(map(at, ("0.0.0.0", "::")))  # a wildcard remote: no connection
     remote_of = _Remote(numbered, here).__getitem__
     shift = max(_SHIFT, len(numbered.numbers).bit_length() + 16)
-    indexes: dict[str, dict[int, int]] = {proto: {} for proto in PEER_PROTOCOLS}
+    indexes: dict[str, dict[int, int]] = {space: {} for space in SPACES.values()}
     listed = set(map(id, joined))
     wanted: dict[int, tuple[list[int] | None, list[int]]] = {}  # id -> rows kept, reversed keys
     servers = _udp_servers(order.values(), bound)
@@ -161,14 +164,14 @@ def join_peers(batches: Sequence[SocketBatch], more: Iterable[SocketBatch] = (),
         far = list(map(or_, remote, rport))
         pairs = zip(map(or_, map(lshift, near, repeat(shift)), far), at_)
         # inode 0 (TIME_WAIT, request sockets): no process holds it, it is no one's other end
-        indexes[batch.proto].update(compress(pairs, inodes) if 0 in inodes else pairs)
+        indexes[SPACES[batch.proto]].update(compress(pairs, inodes) if 0 in inodes else pairs)
         if id(batch) in listed:
             wanted[id(batch)] = rows, list(map(or_, map(lshift, far, repeat(shift)), near))
         base += len(batch)
     listening: set[int] = set()  # the ports TCP listeners of the listing hold
     if directions:
         for batch in joined:
-            if batch.proto == "tcp" and _LISTEN in batch.state:
+            if batch.proto != "udp" and _LISTEN in batch.state:
                 listening.update(compress(batch.local_port, map(eq, batch.state, repeat(_LISTEN))))
     result = Peers(list(order.values()))
     # the inodes by position, unboxed: a peer column gathered from it holds new ints made in
@@ -181,7 +184,7 @@ def join_peers(batches: Sequence[SocketBatch], more: Iterable[SocketBatch] = (),
         # positions unboxed as they are found (the int the dict holds is read while it is in
         # the cache): the gathers by position below and in ``columns`` then read a compact
         # array in order, not 200,000 ints spread over the dict's memory
-        found = map(indexes[batch.proto].get, keys, repeat(-1))
+        found = map(indexes[SPACES[batch.proto]].get, keys, repeat(-1))
         if rows is None:
             where = array("q", found)
         else:
@@ -273,25 +276,45 @@ class Peers:
 _WAY = {(True, True, False): True, (True, True, True): True, (True, False, True): False}
 
 
-def ends_in_family(ends: Iterable[tuple[str, int, str, int]],
+def server_ends(ends: Iterable[tuple[str, int, str, int]]) -> list[tuple[str, int, None, int]]:
+    """The ends ``(local, port, None, 0)`` of the unconnected UDP sockets that the connected
+    ones whose other ends are ``ends`` may send to (``_to_servers``): bound to that address, or
+    to that port on the wildcard (an IPv4 one also on ``::``, dual-stack).
+
+    >>> server_ends([("127.0.0.1", 53, "127.0.0.1", 40000), ("::1", 514, "::1", 40001)])
+    [('127.0.0.1', 53, None, 0), ('0.0.0.0', 53, None, 0), ('::', 53, None, 0), ('::1', 514, None, 0), ('::', 514, None, 0)]
+    """
+    plain = _Unmapped()
+    out: dict[tuple[str, int, None, int], None] = {}
+    for local, port, _remote, _rport in ends:
+        local = plain[local]
+        wild = ("0.0.0.0", "::") if "." in local else ("::",)
+        out.update(dict.fromkeys((address, port, None, 0) for address in (local, *wild)))
+    return list(out)
+
+
+def ends_in_family(ends: Iterable[tuple[str, int, str | None, int]],
                    family: int) -> list[tuple[str, int, str | None, int]]:
     """Ends ``(local, port, remote, port)`` as a socket of ``family`` would show them: an IPv4
     end IPv4-mapped for an IPv6 socket, an IPv4-mapped one plain for an IPv4 socket; an IPv6
-    end has no IPv4 form (left out).
+    end has no IPv4 form (left out). A remote None (any) stays None.
 
     >>> ends_in_family([("127.0.0.1", 1, "::ffff:127.0.0.1", 2), ("::1", 3, "::1", 4)], 4)
     [('127.0.0.1', 1, '127.0.0.1', 2)]
     >>> ends_in_family([("127.0.0.1", 1, "::ffff:127.0.0.1", 2), ("::1", 3, "::1", 4)], 6)
     [('::ffff:127.0.0.1', 1, '::ffff:127.0.0.1', 2), ('::1', 3, '::1', 4)]
+    >>> ends_in_family([("0.0.0.0", 53, None, 0), ("::", 53, None, 0)], 4)
+    [('0.0.0.0', 53, None, 0)]
     """
     plain = _Unmapped()
     out: list[tuple[str, int, str | None, int]] = []
     for local, lport, remote, rport in ends:
-        local, remote = plain[local], plain[remote]
-        v4 = "." in local and "." in remote
+        local = plain[local]
+        remote = None if remote is None else plain[remote]
+        v4 = "." in local and (remote is None or "." in remote)
         if family == 6:
             out.append((f"::ffff:{local}" if v4 else local, lport,
-                        f"::ffff:{remote}" if v4 else remote, rport))
+                        f"::ffff:{remote}" if v4 and remote is not None else remote, rport))
         elif v4:
             out.append((local, lport, remote, rport))
     return out
