@@ -9,7 +9,7 @@ end
 complete -c pynetstat -s a -l all -d 'Displays all connections and listening ports (TCP listeners and UDP sockets).'
 complete -c pynetstat -s q -l bound -d 'Displays all connections, listening ports, and bound nonlistening TCP ports (state BOUND).'
 complete -c pynetstat -s c -l processes -d 'Displays the processes holding TCP and UDP ports, sorted by the number of ports each holds (listening, connected and unconnected sockets alike), most first.'
-complete -c pynetstat -s b -l executables -d 'Displays the executable involved in each connection or listening port, under the row: the systemd unit or container running it, then [executable]; for a TCP or UDP connection whose other end is on this host, first that end\'s process (-> postgres 455, <- psql 812).'
+complete -c pynetstat -s b -l executables -d 'Displays the executable involved in each connection or listening port, under the row: the systemd unit or container running it, then [executable]; for a TCP, MPTCP or UDP connection whose other end is on this host, first that end\'s process (-> postgres 455, <- psql 812).'
 complete -c pynetstat -s e -l ethernet -d 'Displays interface statistics (all interfaces summed; -v: per interface).'
 complete -c pynetstat -s f -l fqdn -d 'Displays fully qualified domain names for foreign addresses (without it, a name\'s first label: db1 for db1.example.com; --json always gives the full name).'
 complete -c pynetstat -s i -l times -d 'Under each row, the times Linux keeps, each named for what it is: the time left on the socket\'s timer (retransmission, keepalive or FIN_WAIT_2, TIME_WAIT, zero-window probe) and, for TCP connections, the time since the last data sent, the last data received and the last ACK received.'

@@ -169,8 +169,8 @@ FLAGS: tuple[Flag, ...] = (
          "With --info: the bytes their TCP connections moved, and with an interval per second "
          "since the pass before, busiest first.", short="c", aliases=("processes",)),
     Flag("executables", "Displays the executable involved in each connection or listening port, "
-         "under the row: the systemd unit or container running it, then [executable]; for a TCP "
-         "or UDP connection whose other end is on this host, first that end's process "
+         "under the row: the systemd unit or container running it, then [executable]; for a TCP, "
+         "MPTCP or UDP connection whose other end is on this host, first that end's process "
          "(-> postgres 455, <- psql 812). Reads "
          "/proc/PID/exe; other users' processes need root (\"Can not obtain ownership information\").",
          short="b", aliases=("executables",)),
