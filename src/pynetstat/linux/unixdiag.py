@@ -329,8 +329,13 @@ def _any(count: int) -> bytes:
 
 # Messages walked one at a time before buffers are tried whole: importing ``re`` and compiling
 # the pattern cost about 10 ms (2 cores under load), which a dump gains back at about 1 us a
-# message; a usual host's few hundred sockets never pay it.
+# message; a usual host's few hundred sockets never pay it. A buffer is counted with the
+# messages it holds at SMALL_MESSAGE bytes each (an unbound socket's with a peer, TABLE_SHOW):
+# a large dump's first buffer (the reader gathers the kernel's, 260 KB in a recorded dump of
+# 40k sockets) is then tried whole too, and the walk (twice the instructions of the column
+# path a message) is left to small dumps and to odd buffers.
 FAST_AFTER = 4096
+SMALL_MESSAGE = HEAD_SIZE + PEER_SIZE + 8  # and SHUTDOWN
 
 
 class _Packed:
@@ -499,7 +504,7 @@ def decode_listing(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW,
     walker = Walker(show, out)
     try:
         for buf in reply.chunks:
-            if stats.messages < walk_until:
+            if stats.messages + len(buf) // SMALL_MESSAGE < walk_until:
                 walker.walk(buf, seq, stats)
                 continue
             # The reader gathers the kernel's buffers, so the last one also holds NLMSG_DONE:
