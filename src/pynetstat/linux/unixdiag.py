@@ -22,7 +22,7 @@ from __future__ import annotations
 import struct
 import sys
 from itertools import chain, compress
-from operator import add, itemgetter
+from operator import itemgetter
 
 from pynetstat.errors import BackendUnavailable
 from pynetstat.linux.diagmsg import SOCK_DIAG_BY_FAMILY, socket_messages, u32_array
@@ -188,11 +188,34 @@ _TAIL_COLUMNS = ("recv_q", "send_q", "uid")
 HEAD_SIZE = NLMSG_HDRLEN + MSG_SIZE  # nlmsghdr and unix_diag_msg: 32 bytes, 8 words
 PEER_SIZE = 8  # its header and the u32
 MAX_NAME = 108  # sizeof(sun_path)
-_NOPEER = {b"": bytes(PEER_SIZE)}  # .get(peer, peer): the PEER attribute, 0 when there is none
 _U16 = struct.Struct("=H")
 _LOW, _FLAGS = (0, 6) if sys.byteorder == "little" else (3, 7)  # a u32's, a u16's low byte
 _DUMP_INTR_BYTE = NLM_F_DUMP_INTR  # below 256: in the flags' low byte
+_DUMP_INTR_ONLY = bytes(b & _DUMP_INTR_BYTE for b in range(256))  # bytes.translate: that bit
+_NO_PEER = bytes(4)
 _SEQ_BYTES = struct.Struct("=I").pack
+
+
+def _peer_column(peers: tuple[bytes, ...], sizes: bytes) -> bytes:
+    """The PEER attributes of a buffer's messages (each whole, or empty for a socket with no
+    peer; ``sizes``, their lengths, a byte each) -> the peer inodes, u32 each, 0 for none.
+
+    The attributes joined are the inodes of the sockets with a peer, in order; a zero goes in
+    at each socket without (few: listeners, unconnected datagram sockets), a slice a run."""
+    values = memoryview(b"".join(peers)).cast("I")[1::2].tobytes()
+    absent = sizes.find(0)
+    if absent < 0:
+        return values
+    pieces = []
+    taken = 0  # bytes of ``values`` placed
+    after = 0  # the row after the last socket without a peer
+    while absent >= 0:
+        end = taken + 4 * (absent - after)
+        pieces += (values[taken:end], _NO_PEER)
+        taken, after = end, absent + 1
+        absent = sizes.find(0, after)
+    pieces.append(values[taken:])
+    return b"".join(pieces)
 
 
 def _joined_cookie(low: int, high: int) -> int:
@@ -387,16 +410,18 @@ class UnixListing:
         # a name: nothing may be skipped) and each is its netlink message (as long as its header
         # says, of this dump). A match is at most 180 bytes: lengths are compared by their low
         # bytes (in C), and the sum of the whole lengths rules out a high byte anywhere.
-        name_sizes, peer_sizes = list(map(len, names)), list(map(len, peers))
+        # Each size in a byte (a NAME is at most 112 bytes, a PEER 8): their sums, a byte each,
+        # are one addition of two integers (no byte carries into the next).
+        name_sizes, peer_sizes = bytes(map(len, names)), bytes(map(len, peers))
         if (sum(name_sizes) + sum(peer_sizes) + (HEAD_SIZE + form.tail_size) * n != len(buf)
                 or sum(memoryview(head).cast("I")[0::8]) != len(buf)
-                or head[_LOW::HEAD_SIZE].translate(form.less_fixed)
-                != bytes(map(add, name_sizes, peer_sizes))
+                or int.from_bytes(head[_LOW::HEAD_SIZE].translate(form.less_fixed), "little")
+                != int.from_bytes(name_sizes, "little") + int.from_bytes(peer_sizes, "little")
                 or any(head[8 + i :: HEAD_SIZE] != seq_bytes[i : i + 1] * n for i in range(4))
                 or (self.asked_peer is None and peer_sizes.count(0) != n)):
             return False
         stats.messages += n
-        if any(f & _DUMP_INTR_BYTE for f in set(head[_FLAGS::HEAD_SIZE])):
+        if _DUMP_INTR_BYTE in head[_FLAGS::HEAD_SIZE].translate(_DUMP_INTR_ONLY):
             stats.interrupted = True
         pairs = list(map(self.by_attr.__getitem__, names))
         words = memoryview(head).cast("I")
@@ -405,8 +430,7 @@ class UnixListing:
             cookie = memoryview(head).cast("Q")[3::4].tobytes()
         else:
             cookie = struct.pack(f"={n}Q", *map(_joined_cookie, words[6::8], words[7::8]))
-        peer = b"" if self.asked_peer is None else (
-            memoryview(b"".join(map(_NOPEER.get, peers, peers))).cast("I")[1::2].tobytes())
+        peer = b"" if self.asked_peer is None else _peer_column(peers, peer_sizes)
         fields: tuple[bytes, ...] = (head[17::HEAD_SIZE], head[18::HEAD_SIZE],
                                      words[5::8].tobytes(), cookie, peer)
         if form.columns:
