@@ -249,7 +249,11 @@ class UnixColumns:
         if any(batch.duplicate):
             state = list(map(self.states.__getitem__, zip(batch.type, batch.state, batch.duplicate)))
         else:
-            state = list(map(named, map(self.by_type.__getitem__, batch.type), batch.state))
+            types = set(batch.type)
+            if len(types) == 1:  # sockets of one type, as usual: one map, not two
+                state = list(map(self.by_type[types.pop()].__getitem__, batch.state))
+            else:
+                state = list(map(named, map(self.by_type.__getitem__, batch.type), batch.state))
         peer_owners, peer, peer_path = batch.peer_owners, batch.peer, batch.peer_path
         assert peer is not None  # a UNIX batch's column, never left unset
         if peer_owners is not None and None not in peer_owners:  # -o, -b: rows may need owners
