@@ -206,7 +206,7 @@ def _peer_column(peers: tuple[bytes, ...], sizes: bytes) -> bytes:
     absent = sizes.find(0)
     if absent < 0:
         return values
-    pieces = []
+    pieces: list[bytes] = []
     taken = 0  # bytes of ``values`` placed
     after = 0  # the row after the last socket without a peer
     while absent >= 0:
@@ -458,50 +458,95 @@ class UnixListing:
     def groups(self, size: int) -> Iterator[dict[str, list[Any]]]:
         """The rows by column (``COLUMNS``), in dump order, ``size`` rows a group (the last may
         hold fewer): the same groups whatever the kernel's buffers held, so that a table's
-        blocks, measured a batch at a time, are the same whatever the request asked for."""
-        held: dict[str, list[Any]] = {}
-        for columns in self._runs(size):
-            held = {name: held[name] + columns[name] for name in COLUMNS} if held else columns
-            n, start = len(held["inode"]), 0
+        blocks, measured a batch at a time, are the same whatever the request asked for.
+
+        Each group is read from its rows' bytes (``_Run.columns``): a row is made into
+        Python values once, and copied again only when a group spans two runs."""
+        held: dict[str, list[Any]] = {}  # the rows of a group begun, fewer than ``size``
+        for run in self._runs(size):
+            n, start = len(run), 0
+            if held:
+                start = min(size - len(held["inode"]), n)
+                more = run.columns(0, start)
+                held = {name: held[name] + more[name] for name in COLUMNS}
+                if len(held["inode"]) < size:
+                    continue
+                yield held
+                held = {}
             while n - start >= size:
-                yield {name: column[start : start + size] for name, column in held.items()}
+                yield run.columns(start, start + size)
                 start += size
-            held = {name: column[start:] for name, column in held.items()} if start < n else {}
+            if start < n:
+                held = run.columns(start, n)
         if held:
             yield held
 
-    def _runs(self, size: int) -> Iterator[dict[str, list[Any]]]:
-        """The rows by column, in dump order: consecutive packed buffers joined until they hold
-        ``size`` rows or more (then each field is one strided slice), a walked buffer on its
-        own."""
+    def _runs(self, size: int) -> Iterator[_Run | _Walked]:
+        """The rows in dump order: consecutive packed buffers joined until they hold ``size``
+        rows or more (then each field is one strided slice), a walked buffer on its own."""
         packed: list[_Packed] = []
         rows = 0
         for part in self.parts:
             if isinstance(part, dict):
                 if packed:
-                    yield self._unpack(packed)
+                    yield self._run(packed)
                     packed, rows = [], 0
-                yield part
+                yield _Walked(part)
                 continue
             packed.append(part)
             rows += len(part.names)
             if rows >= size:
-                yield self._unpack(packed)
+                yield self._run(packed)
                 packed, rows = [], 0
         if packed:
-            yield self._unpack(packed)
+            yield self._run(packed)
 
-    def _unpack(self, packed: list[_Packed]) -> dict[str, list[Any]]:
+    def _run(self, packed: list[_Packed]) -> _Run:
         assert self.layout is not None  # a packed buffer was split by its pattern
         formats = _PACKED + tuple((name, "I") for name, _at in self.layout.words)
+        return _Run(packed, formats, self.asked_peer is None)
+
+
+class _Walked:
+    """A walked buffer's rows (``UnixListing.add_rows``), read as a ``_Run`` is."""
+
+    __slots__ = ("part",)
+
+    def __init__(self, part: dict[str, list[Any]]):
+        self.part = part
+
+    def __len__(self) -> int:
+        return len(self.part["inode"])
+
+    def columns(self, start: int, stop: int) -> dict[str, list[Any]]:
+        return {name: column[start:stop] for name, column in self.part.items()}
+
+
+class _Run:
+    """Consecutive packed buffers (``_Packed``) joined: each field one ``memoryview`` of its
+    values, the ``(path, abstract)`` of each row one list."""
+
+    __slots__ = ("views", "names", "no_peer")
+
+    def __init__(self, packed: list[_Packed],
+                 formats: tuple[tuple[str, Literal["B", "I", "Q"]], ...], no_peer: bool):
+        self.views = {name: memoryview(b"".join([p.fields[i] for p in packed])).cast(fmt)
+                      for i, (name, fmt) in enumerate(formats)}
+        self.names = list(chain.from_iterable([p.names for p in packed]))
+        self.no_peer = no_peer  # the request did not ask for peers: their column is None
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def columns(self, start: int, stop: int) -> dict[str, list[Any]]:
+        """Rows ``start`` to ``stop`` by column (``COLUMNS``)."""
         columns: dict[str, list[Any]] = {
-            name: memoryview(b"".join([p.fields[i] for p in packed])).cast(fmt).tolist()
-            for i, (name, fmt) in enumerate(formats)}
-        names = list(chain.from_iterable([p.names for p in packed]))
+            name: view[start:stop].tolist() for name, view in self.views.items()}
+        names = self.names[start:stop]
         n = len(names)
         columns["path"] = list(map(itemgetter(0), names))
         columns["abstract"] = list(map(itemgetter(1), names))
-        if self.asked_peer is None:
+        if self.no_peer:
             columns["peer"] = [None] * n
         for name in _TAIL_COLUMNS:
             if name not in columns:
