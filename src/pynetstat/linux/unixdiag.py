@@ -354,7 +354,7 @@ def _any(count: int) -> bytes:
 
 
 # Messages walked one at a time before buffers are tried whole: importing ``re`` and compiling
-# the pattern cost about 10 ms (2 cores under load), which a dump gains back at about 1 us a
+# the pattern cost about 12 ms (2 cores under load), which a dump gains back at about 1 us a
 # message; a usual host's few hundred sockets never pay it. A buffer is counted with the
 # messages it holds at SMALL_MESSAGE bytes each (an unbound socket's with a peer, TABLE_SHOW):
 # a large dump's first buffer (the reader gathers the kernel's, 260 KB in a recorded dump of
