@@ -222,6 +222,40 @@ def test_unix_column_parts_match_layout(case):
     assert _render(drawn, pids) == _unix_expected(drawn, pids)
 
 
+def test_unix_widths_known_from_the_memos():
+    """The Local, Foreign and State widths of UNIX rows come from the memos that made their
+    cells (``UnixColumns.widest``), as of each batch: a name made later (for a batch of the same
+    block, or looked up and not shown: a peer's name with no peer) widens no earlier batch's
+    column; a wide character counts two columns; the inode texts by their largest inode."""
+    from pynetstat.model.sockets import UnixBatch, UnixSocketRecord
+
+    def batch(rows: list[tuple]) -> UnixBatch:
+        return UnixBatch.from_sockets("unix", 0, [UnixSocketRecord(
+            proto="unix", family=0, state=1, inode=1000 + i, uid=0, cookie=1 + i, recv_q=0,
+            send_q=0, type=1, path=path, abstract=True, peer=peer, peer_path=peer_path,
+            peer_abstract=None if peer_path is None else False, peer_owners=None,
+            verified=True, duplicate=False)
+            for i, (path, peer, peer_path) in enumerate(rows)])
+
+    cases = [
+        # a long peer name looked up for a socket with no peer ("*"), in a later batch
+        [batch([(b"a", 7, None), (b"b", 8, b"/run/x")]),
+         batch([(b"c", 0, b"/" + b"n" * 40), (b"d", 9, None)])],
+        # a wide name later in the block; inode texts of differing lengths
+        [batch([(b"short", 123456789012, None), (b"x", 5, None)]),
+         batch([("\u5bb6".encode() * 15, 1, b"/p")])],
+        # an inode text wider than the column; a named peer's large inode, not printed
+        [batch([(b"a", 10**25, b"/s"), (b"b", 5, None)]),
+         batch([(b"c", 10**20, None), (b"d", 10**21, b"/t")])],
+        # a long local name in a later batch of the same block, then a later block
+        [batch([(b"s", 1, None)] * 3), batch([(b"L" * 50, 2, None)]),
+         batch([(b"s", 3, None)] * BLOCK)],
+    ]
+    for batches in cases:
+        for pids in (False, True):
+            assert _render(batches, pids) == _unix_expected(batches, pids)
+
+
 def test_unix_rows_across_blocks():
     """A UNIX batch larger than a block, then a long name: the heading keeps the first block's
     widths and the later block widens."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import struct
 import sys
 from itertools import chain, compress
-from operator import add, itemgetter
+from operator import itemgetter
 
 from pynetstat.errors import BackendUnavailable
 from pynetstat.linux.diagmsg import SOCK_DIAG_BY_FAMILY, socket_messages, u32_array
@@ -188,11 +188,34 @@ _TAIL_COLUMNS = ("recv_q", "send_q", "uid")
 HEAD_SIZE = NLMSG_HDRLEN + MSG_SIZE  # nlmsghdr and unix_diag_msg: 32 bytes, 8 words
 PEER_SIZE = 8  # its header and the u32
 MAX_NAME = 108  # sizeof(sun_path)
-_NOPEER = {b"": bytes(PEER_SIZE)}  # .get(peer, peer): the PEER attribute, 0 when there is none
 _U16 = struct.Struct("=H")
 _LOW, _FLAGS = (0, 6) if sys.byteorder == "little" else (3, 7)  # a u32's, a u16's low byte
 _DUMP_INTR_BYTE = NLM_F_DUMP_INTR  # below 256: in the flags' low byte
+_DUMP_INTR_ONLY = bytes(b & _DUMP_INTR_BYTE for b in range(256))  # bytes.translate: that bit
+_NO_PEER = bytes(4)
 _SEQ_BYTES = struct.Struct("=I").pack
+
+
+def _peer_column(peers: list[bytes], sizes: bytes) -> bytes:
+    """The PEER attributes of a buffer's messages (each whole, or empty for a socket with no
+    peer; ``sizes``, their lengths, a byte each) -> the peer inodes, u32 each, 0 for none.
+
+    The attributes joined are the inodes of the sockets with a peer, in order; a zero goes in
+    at each socket without (few: listeners, unconnected datagram sockets), a slice a run."""
+    values = memoryview(b"".join(peers)).cast("I")[1::2].tobytes()
+    absent = sizes.find(0)
+    if absent < 0:
+        return values
+    pieces: list[bytes] = []
+    taken = 0  # bytes of ``values`` placed
+    after = 0  # the row after the last socket without a peer
+    while absent >= 0:
+        end = taken + 4 * (absent - after)
+        pieces += (values[taken:end], _NO_PEER)
+        taken, after = end, absent + 1
+        absent = sizes.find(0, after)
+    pieces.append(values[taken:])
+    return b"".join(pieces)
 
 
 def _joined_cookie(low: int, high: int) -> int:
@@ -284,7 +307,10 @@ def _message_pattern(fixed: list[tuple[int, str, tuple[str, ...]]], sizes: list[
     """A regular expression that matches one socket message of a listing's layout exactly, in
     three or four groups: the 32 bytes of headers, the NAME attribute with its padding (empty
     when unbound), the PEER attribute (empty when none), and (when they hold a column) the
-    fixed attributes (RQLEN, SHUTDOWN, UID: ``Layout``).
+    fixed attributes (RQLEN, SHUTDOWN, UID: ``Layout``); then, optionally, the next message
+    the same way (its groups empty when there is none: at the end of a buffer). Two messages a
+    match halve the search's cost per match (it allocates and frees its stack at each), a
+    sixth of its instructions.
 
     The NAME's length is in its header, which a pattern cannot count with; but its padded size
     is one of 28 (4 to 112 bytes, a multiple of 4), so there is one alternative for each: a
@@ -303,26 +329,39 @@ def _message_pattern(fixed: list[tuple[int, str, tuple[str, ...]]], sizes: list[
         return cls + b"\\x00" if sys.byteorder == "little" else b"\\x00" + cls
 
     names = [attr(UNIX_DIAG_NAME, 4)]  # an empty name (no kernel sends one; cheap to allow)
-    names += [u16_in(size + 1, size + 4) + _escaped(_U16.pack(UNIX_DIAG_NAME)) + b".{%d}" % size
+    names += [u16_in(size + 1, size + 4) + _escaped(_U16.pack(UNIX_DIAG_NAME)) + _any(size)
               for size in range(4, MAX_NAME + 1, 4)]
-    head = (b".{4}" + _escaped(_U16.pack(SOCK_DIAG_BY_FAMILY)) + b".{10}"  # len, type; flags, seq, pid
-            + _escaped(bytes([AF_UNIX])) + b".{15}")  # family; type, state, pad, inode, cookie
-    tail = b"".join(attr(atype, size) + b".{%d}" % (pad - 4)
+    head = (_any(4) + _escaped(_U16.pack(SOCK_DIAG_BY_FAMILY)) + _any(10)  # len, type; flags, seq, pid
+            + _escaped(bytes([AF_UNIX])) + _any(15))  # family; type, state, pad, inode, cookie
+    tail = b"".join(attr(atype, size) + _any(pad - 4)
                     for (atype, _f, _n), size, pad in zip(fixed, sizes, padded))
     if tail_group:
         tail = b"(" + tail + b")"
     # The lookahead (a length below 256 and a NAME's type) spares an unbound socket's message
-    # the 28 alternatives (a quarter of the time of the search).
+    # the 28 alternatives (a quarter of the time of the search). An optional part is written
+    # ``(?:X|)``, not ``(?:X)?``: the same matches, without the engine's repeat context (and
+    # the marks it saves at each alternative tried inside it), 17% of the search.
     named = (b".\\x00" if sys.byteorder == "little" else b"\\x00.") + _escaped(_U16.pack(UNIX_DIAG_NAME))
-    return re.compile(b"(%s)((?:(?=%s)(?:%s))?)((?:%s.{4})?)%s" % (
-        head, named, b"|".join(names), attr(UNIX_DIAG_PEER, 8), tail),
-        re.DOTALL)
+    one = b"(%s)((?=%s)(?:%s)|)(%s%s|)%s" % (
+        head, named, b"|".join(names), attr(UNIX_DIAG_PEER, 8), _any(4), tail)
+    return re.compile(b"%s(?:%s|)" % (one, one), re.DOTALL)
+
+
+def _any(count: int) -> bytes:
+    """``count`` bytes of any value: a run of dots up to 16 (each a step of the engine; a
+    ``.{n}`` is a repeat, a frame of its backtracking stack: 8% of the search), else ``.{n}``."""
+    return b"." * count if count <= 16 else b".{%d}" % count
 
 
 # Messages walked one at a time before buffers are tried whole: importing ``re`` and compiling
-# the pattern cost about 10 ms (2 cores under load), which a dump gains back at about 1 us a
-# message; a usual host's few hundred sockets never pay it.
+# the pattern cost about 12 ms (2 cores under load), which a dump gains back at about 1 us a
+# message; a usual host's few hundred sockets never pay it. A buffer is counted with the
+# messages it holds at SMALL_MESSAGE bytes each (an unbound socket's with a peer, TABLE_SHOW):
+# a large dump's first buffer (the reader gathers the kernel's, 260 KB in a recorded dump of
+# 40k sockets) is then tried whole too, and the walk (twice the instructions of the column
+# path a message) is left to small dumps and to odd buffers.
 FAST_AFTER = 4096
+SMALL_MESSAGE = HEAD_SIZE + PEER_SIZE + 8  # and SHUTDOWN
 
 
 class _Packed:
@@ -365,25 +404,39 @@ class UnixListing:
         found = form.pattern().findall(buf)
         if not found:
             return False
-        parts = tuple(zip(*found))
+        # a match's groups are two messages': each field's list, in message order
+        matched = tuple(zip(*found))
+        k = len(matched) // 2
+        parts: list[list[bytes]] = []
+        for first, second in zip(matched[:k], matched[k:]):
+            column = [b""] * (2 * len(found))
+            column[0::2], column[1::2] = first, second
+            parts.append(column)
+        if not found[-1][k]:  # the last match held one message
+            for column in parts:
+                del column[-1]
         heads, names, peers = parts[:3]
         head = b"".join(heads)
         n = len(heads)
+        if len(head) != HEAD_SIZE * n:  # a match of one message before the end: something
+            return False                # else followed it
         seq_bytes = _SEQ_BYTES(seq)
         # The matches tile the buffer (a search resumes past what it cannot match, maybe inside
         # a name: nothing may be skipped) and each is its netlink message (as long as its header
         # says, of this dump). A match is at most 180 bytes: lengths are compared by their low
         # bytes (in C), and the sum of the whole lengths rules out a high byte anywhere.
-        name_sizes, peer_sizes = list(map(len, names)), list(map(len, peers))
+        # Each size in a byte (a NAME is at most 112 bytes, a PEER 8): their sums, a byte each,
+        # are one addition of two integers (no byte carries into the next).
+        name_sizes, peer_sizes = bytes(map(len, names)), bytes(map(len, peers))
         if (sum(name_sizes) + sum(peer_sizes) + (HEAD_SIZE + form.tail_size) * n != len(buf)
                 or sum(memoryview(head).cast("I")[0::8]) != len(buf)
-                or head[_LOW::HEAD_SIZE].translate(form.less_fixed)
-                != bytes(map(add, name_sizes, peer_sizes))
+                or int.from_bytes(head[_LOW::HEAD_SIZE].translate(form.less_fixed), "little")
+                != int.from_bytes(name_sizes, "little") + int.from_bytes(peer_sizes, "little")
                 or any(head[8 + i :: HEAD_SIZE] != seq_bytes[i : i + 1] * n for i in range(4))
                 or (self.asked_peer is None and peer_sizes.count(0) != n)):
             return False
         stats.messages += n
-        if any(f & _DUMP_INTR_BYTE for f in set(head[_FLAGS::HEAD_SIZE])):
+        if _DUMP_INTR_BYTE in head[_FLAGS::HEAD_SIZE].translate(_DUMP_INTR_ONLY):
             stats.interrupted = True
         pairs = list(map(self.by_attr.__getitem__, names))
         words = memoryview(head).cast("I")
@@ -392,8 +445,7 @@ class UnixListing:
             cookie = memoryview(head).cast("Q")[3::4].tobytes()
         else:
             cookie = struct.pack(f"={n}Q", *map(_joined_cookie, words[6::8], words[7::8]))
-        peer = b"" if self.asked_peer is None else (
-            memoryview(b"".join(map(_NOPEER.get, peers, peers))).cast("I")[1::2].tobytes())
+        peer = b"" if self.asked_peer is None else _peer_column(peers, peer_sizes)
         fields: tuple[bytes, ...] = (head[17::HEAD_SIZE], head[18::HEAD_SIZE],
                                      words[5::8].tobytes(), cookie, peer)
         if form.columns:
@@ -421,50 +473,95 @@ class UnixListing:
     def groups(self, size: int) -> Iterator[dict[str, list[Any]]]:
         """The rows by column (``COLUMNS``), in dump order, ``size`` rows a group (the last may
         hold fewer): the same groups whatever the kernel's buffers held, so that a table's
-        blocks, measured a batch at a time, are the same whatever the request asked for."""
-        held: dict[str, list[Any]] = {}
-        for columns in self._runs(size):
-            held = {name: held[name] + columns[name] for name in COLUMNS} if held else columns
-            n, start = len(held["inode"]), 0
+        blocks, measured a batch at a time, are the same whatever the request asked for.
+
+        Each group is read from its rows' bytes (``_Run.columns``): a row is made into
+        Python values once, and copied again only when a group spans two runs."""
+        held: dict[str, list[Any]] = {}  # the rows of a group begun, fewer than ``size``
+        for run in self._runs(size):
+            n, start = len(run), 0
+            if held:
+                start = min(size - len(held["inode"]), n)
+                more = run.columns(0, start)
+                held = {name: held[name] + more[name] for name in COLUMNS}
+                if len(held["inode"]) < size:
+                    continue
+                yield held
+                held = {}
             while n - start >= size:
-                yield {name: column[start : start + size] for name, column in held.items()}
+                yield run.columns(start, start + size)
                 start += size
-            held = {name: column[start:] for name, column in held.items()} if start < n else {}
+            if start < n:
+                held = run.columns(start, n)
         if held:
             yield held
 
-    def _runs(self, size: int) -> Iterator[dict[str, list[Any]]]:
-        """The rows by column, in dump order: consecutive packed buffers joined until they hold
-        ``size`` rows or more (then each field is one strided slice), a walked buffer on its
-        own."""
+    def _runs(self, size: int) -> Iterator[_Run | _Walked]:
+        """The rows in dump order: consecutive packed buffers joined until they hold ``size``
+        rows or more (then each field is one strided slice), a walked buffer on its own."""
         packed: list[_Packed] = []
         rows = 0
         for part in self.parts:
             if isinstance(part, dict):
                 if packed:
-                    yield self._unpack(packed)
+                    yield self._run(packed)
                     packed, rows = [], 0
-                yield part
+                yield _Walked(part)
                 continue
             packed.append(part)
             rows += len(part.names)
             if rows >= size:
-                yield self._unpack(packed)
+                yield self._run(packed)
                 packed, rows = [], 0
         if packed:
-            yield self._unpack(packed)
+            yield self._run(packed)
 
-    def _unpack(self, packed: list[_Packed]) -> dict[str, list[Any]]:
+    def _run(self, packed: list[_Packed]) -> _Run:
         assert self.layout is not None  # a packed buffer was split by its pattern
         formats = _PACKED + tuple((name, "I") for name, _at in self.layout.words)
+        return _Run(packed, formats, self.asked_peer is None)
+
+
+class _Walked:
+    """A walked buffer's rows (``UnixListing.add_rows``), read as a ``_Run`` is."""
+
+    __slots__ = ("part",)
+
+    def __init__(self, part: dict[str, list[Any]]):
+        self.part = part
+
+    def __len__(self) -> int:
+        return len(self.part["inode"])
+
+    def columns(self, start: int, stop: int) -> dict[str, list[Any]]:
+        return {name: column[start:stop] for name, column in self.part.items()}
+
+
+class _Run:
+    """Consecutive packed buffers (``_Packed``) joined: each field one ``memoryview`` of its
+    values, the ``(path, abstract)`` of each row one list."""
+
+    __slots__ = ("views", "names", "no_peer")
+
+    def __init__(self, packed: list[_Packed],
+                 formats: tuple[tuple[str, Literal["B", "I", "Q"]], ...], no_peer: bool):
+        self.views = {name: memoryview(b"".join([p.fields[i] for p in packed])).cast(fmt)
+                      for i, (name, fmt) in enumerate(formats)}
+        self.names = list(chain.from_iterable([p.names for p in packed]))
+        self.no_peer = no_peer  # the request did not ask for peers: their column is None
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def columns(self, start: int, stop: int) -> dict[str, list[Any]]:
+        """Rows ``start`` to ``stop`` by column (``COLUMNS``)."""
         columns: dict[str, list[Any]] = {
-            name: memoryview(b"".join([p.fields[i] for p in packed])).cast(fmt).tolist()
-            for i, (name, fmt) in enumerate(formats)}
-        names = list(chain.from_iterable([p.names for p in packed]))
+            name: view[start:stop].tolist() for name, view in self.views.items()}
+        names = self.names[start:stop]
         n = len(names)
         columns["path"] = list(map(itemgetter(0), names))
         columns["abstract"] = list(map(itemgetter(1), names))
-        if self.asked_peer is None:
+        if self.no_peer:
             columns["peer"] = [None] * n
         for name in _TAIL_COLUMNS:
             if name not in columns:
@@ -491,7 +588,7 @@ def decode_listing(reply: Reply, stats: DumpStats, show: int = LISTING_SHOW,
     walker = Walker(show, out)
     try:
         for buf in reply.chunks:
-            if stats.messages < walk_until:
+            if stats.messages + len(buf) // SMALL_MESSAGE < walk_until:
                 walker.walk(buf, seq, stats)
                 continue
             # The reader gathers the kernel's buffers, so the last one also holds NLMSG_DONE:

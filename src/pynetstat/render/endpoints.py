@@ -10,7 +10,7 @@ from pynetstat.model.sockets import (
     UNIX_STATE_WORDS,
     spec_state_name,
 )
-from pynetstat.textsafe import safe_token
+from pynetstat.textsafe import safe_token, width
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -181,21 +181,63 @@ def _unix_cells(sock: UnixSocketRecord, label: str, ifname: IfName, names: Names
             unix_state_text(sock.type, sock.state, sock.duplicate))
 
 
+class Widest:
+    """The widest cell (in terminal columns, ``textsafe.width``) of a column's memos so far,
+    and whether every cell they made is ASCII: what the table would measure row by row, known
+    without a pass over the rows (``UnixColumns.widest``)."""
+
+    __slots__ = ("columns", "ascii")
+
+    def __init__(self) -> None:
+        self.columns = 0
+        self.ascii = True
+
+    def known(self) -> tuple[int, bool]:
+        """``(columns, ascii)`` now: later cells may widen the memo, not the rows before."""
+        return self.columns, self.ascii
+
+    def add(self, cell: str) -> str:
+        if cell.isascii():
+            n = len(cell)
+        else:
+            self.ascii = False
+            n = width(cell)
+        if n > self.columns:
+            self.columns = n
+        return cell
+
+
 class UnixColumns:
     """The Local, Foreign and State cells of a batch of UNIX sockets, a column at a time: each
     distinct name, owners tuple and (type, state) is made into text once (``Memo``) and looked
     up per row (``map``: by namespace then name, by type then state, no tuple per row), and
     the ``inode:N`` of the peers with no name made by one ``%`` for the batch: no call per row.
-    The same text as ``_unix_cells`` row by row."""
+    The same text as ``_unix_cells`` row by row.
+
+    ``widest`` says, after each ``cells``, how wide each column's cells have been so far and
+    whether all were ASCII (``Widest.known``, or None for a column to measure row by row): every
+    cell comes from a memo that measured it once when it made it, or from the ``inode:N`` texts,
+    whose widest is that of the largest inode. The table's columns never shrink, so the widest
+    cell made so far widens them as the rows so far would."""
 
     def __init__(self) -> None:
+        self.widest_local, self.widest_foreign, self.widest_state = Widest(), Widest(), Widest()
+        self.foreign_shown = True  # False once a name looked up for the column was not shown
         self.names: dict[tuple[bytes, bool | None], str] = Memo(lambda key: unix_name(*key))
-        # abstract (True, False, None) -> path -> the cell
-        self.by_abstract = Memo(lambda abstract: Memo(lambda path: unix_name(path, abstract)))
+        # abstract (True, False, None) -> path -> the cell; one memo per column, each measuring
+        # the cells it makes
+        self.local = self._by_abstract(self.widest_local)
+        self.foreign = self._by_abstract(self.widest_foreign)
         self.owners: dict[tuple[Owner, ...], str] = Memo(owner_text)
-        self.states = Memo(lambda key: unix_state_text(*key))
+        self.states = Memo(lambda key: self.widest_state.add(unix_state_text(*key)))
         # type -> state -> the cell, of a socket not marked DUPLICATE
-        self.by_type = Memo(lambda stype: Memo(lambda state: unix_state_text(stype, state, False)))
+        self.by_type = Memo(lambda stype: Memo(
+            lambda state: self.widest_state.add(unix_state_text(stype, state, False))))
+        self.widest: tuple[tuple[int, bool] | None, ...] = (None, None, None)
+
+    @staticmethod
+    def _by_abstract(widest: Widest) -> Memo:
+        return Memo(lambda abstract: Memo(lambda path: widest.add(unix_name(path, abstract))))
 
     def cells(self, batch: SocketBatch) -> tuple[list[str], list[str], list[str]]:
         # here, not at the top: a listing without UNIX sockets imports no more (test_import_pin)
@@ -203,31 +245,46 @@ class UnixColumns:
         from operator import is_, not_
 
         named = dict.__getitem__
-        local = list(map(named, map(self.by_abstract.__getitem__, batch.abstract), batch.path))
-        if True in batch.duplicate:
+        local = list(map(named, map(self.local.__getitem__, batch.abstract), batch.path))
+        if any(batch.duplicate):
             state = list(map(self.states.__getitem__, zip(batch.type, batch.state, batch.duplicate)))
         else:
-            state = list(map(named, map(self.by_type.__getitem__, batch.type), batch.state))
+            types = set(batch.type)
+            if len(types) == 1:  # sockets of one type, as usual: one map, not two
+                state = list(map(self.by_type[types.pop()].__getitem__, batch.state))
+            else:
+                state = list(map(named, map(self.by_type.__getitem__, batch.type), batch.state))
         peer_owners, peer, peer_path = batch.peer_owners, batch.peer, batch.peer_path
         assert peer is not None  # a UNIX batch's column, never left unset
         if peer_owners is not None and None not in peer_owners:  # -o, -b: rows may need owners
+            self.widest = (self.widest_local.known(), None, self.widest_state.known())
             return local, list(map(self._peer, peer, peer_path, batch.peer_abstract,
                                    peer_owners)), state
         # The peer's name ("*": unbound); then the rows where that is not the cell: a peer with
         # no name (its inode), a name and no peer ("*": no source gives that; cheap to be exact).
-        foreign = list(map(named, map(self.by_abstract.__getitem__, batch.peer_abstract),
-                           peer_path))
+        # (Its memo also makes the "*" of a peer with no name, shown as its inode instead: one
+        # character, narrower than any column's least width, so its measure widens nothing.)
+        foreign = list(map(named, map(self.foreign.__getitem__, batch.peer_abstract), peer_path))
+        known = self.foreign_shown
         rows = list(compress(count(), map(is_, peer_path, repeat(None))))  # no peer's name
         if rows:
             peers = tuple(map(peer.__getitem__, rows))
             if all(peers):
                 texts = ("\0".join(["inode:%d"] * len(rows)) % peers).split("\0")
+                # the longest text is the largest inode's (more digits, never a sign)
+                self.widest_foreign.add(f"inode:{max(peers)}")
             else:
                 texts = [f"inode:{p}" if p else "*" for p in peers]
+                for text in texts:
+                    self.widest_foreign.add(text)
             list(map(foreign.__setitem__, rows, texts))
-        if len(rows) < len(peer) and (0 in peer or None in peer):  # a name and no peer
+        if len(rows) < len(peer) and not all(peer):  # a name and no peer
             for i in compress(count(), map(not_, peer)):
                 foreign[i] = "*"
+            # the name looked up is not shown, yet its memo measured it: measure the column
+            self.foreign_shown = known = False
+        self.widest = (self.widest_local.known(), self.widest_foreign.known() if known else None,
+                       self.widest_state.known())
         return local, foreign, state
 
     def _peer(self, peer: int | None, path: bytes | None, abstract: bool | None,

@@ -57,15 +57,35 @@ def _udp_foreign(cell: str, address: str, port: int) -> str:
 
 
 class ColumnPart:
-    """Rows of a block kept by column (UNIX batches): a list of cells per column."""
+    """Rows of a block kept by column (UNIX batches): the Proto cell, the same on every row and
+    so kept once (``label``), then a list of cells per column; ``widest``, per column, its
+    widest cell (terminal columns) and whether all are ASCII as the maker knows them (``(columns,
+    ascii)``: ``UnixColumns.widest``), or None to measure the column row by row."""
 
-    __slots__ = ("columns",)
+    __slots__ = ("label", "columns", "widest")
 
-    def __init__(self, columns: list[list[str]]):
+    def __init__(self, label: str, columns: list[list[str]],
+                 widest: Sequence[tuple[int, bool] | None] = ()):
+        self.label = label
         self.columns = columns
+        self.widest = tuple(widest) + (None,) * (len(columns) - len(widest))
 
     def __len__(self) -> int:
         return len(self.columns[0])
+
+    def isascii(self) -> bool:
+        return self.label.isascii() and all(
+            (known is not None and known[1]) or "".join(column).isascii()
+            for known, column in zip(self.widest, self.columns))
+
+    def measures(self, measure: Callable[[str], int]) -> list[int]:
+        """Each column's widest cell, Proto first: known, or measured with ``measure``."""
+        return [measure(self.label)] + [
+            known[0] if known is not None else max(map(measure, column), default=0)
+            for known, column in zip(self.widest, self.columns)]
+
+    def rows(self) -> list[tuple[str, ...]]:
+        return list(zip(repeat(self.label), *self.columns))
 
 
 class ConnectionTable:
@@ -320,11 +340,11 @@ class ConnectionTable:
             self.unix_columns = UnixColumns()
         n = len(batch)
         local, foreign, state = self.unix_columns.cells(batch)
-        columns = [[label] * n, local, foreign, state]
+        columns = [local, foreign, state]
         if self.opts.pids:
             owners = batch.owners if batch.owners is not None else repeat((), n)
             columns.append(list(map(self.pid_cells.__getitem__, owners)))
-        self._add_part(ColumnPart(columns))
+        self._add_part(ColumnPart(label, columns, self.unix_columns.widest))
         self.rows += n
 
     def write_rows(self, rows: Iterable[tuple[InetSocket, tuple[Owner, ...]]]) -> None:
@@ -350,16 +370,23 @@ class ConnectionTable:
         measured = [part for part in self.parts if isinstance(part, list)]
         blocks: list[Sequence[Sequence[str]]]
         blocks = [list(zip(*chain.from_iterable(measured)))] if measured else []
-        blocks += [part.columns for part in self.parts if isinstance(part, ColumnPart)]
+        by_column = [part for part in self.parts if isinstance(part, ColumnPart)]
         # A host name may hold wide characters (CJK: two terminal columns each) or combining
         # marks (none): such a block is measured and padded in terminal columns, not characters.
-        plain = all("".join(column).isascii() for columns in blocks for column in columns[:4])
+        plain = (all("".join(column).isascii() for columns in blocks for column in columns[:4])
+                 and all(kept.isascii() for kept in by_column))
         measure = len if plain else width
+        measured_columns = 3 if self.columns == 4 else 4  # the last column is never padded
         for columns in blocks:
-            for i in range(min(3, len(columns)) if self.columns == 4 else min(4, len(columns))):
+            for i in range(min(measured_columns, len(columns))):
                 n = max(map(measure, columns[i]), default=0) + 1
                 if n > widths[i]:
                     widths[i] = n
+        for kept in by_column:
+            # a known widest is in terminal columns: ``len`` for ASCII, as ``measure`` would be
+            for i, n in enumerate(kept.measures(measure)[:measured_columns]):
+                if n + 1 > widths[i]:
+                    widths[i] = n + 1
         out = []
         if not self.started:
             self.started = True
@@ -391,7 +418,7 @@ class ConnectionTable:
             if isinstance(part, list):
                 lines = format_rows(part, lead)
             elif isinstance(part, ColumnPart):
-                lines = self._column_lines(part.columns, lead, plain, format_rows, with_extra)
+                lines = self._column_lines(part, lead, plain, format_rows, with_extra)
             else:
                 lines = self._batch_lines(part, lead, under, with_extra)
             if with_extra:
@@ -414,18 +441,20 @@ class ConnectionTable:
         self.rows = 0
         self.out.write("".join(out))
 
-    def _column_lines(self, columns: list[list[str]], lead: str, plain: bool,
+    def _column_lines(self, part: ColumnPart, lead: str, plain: bool,
                       format_rows: RowsFormat, per_row: bool = False) -> list[str]:
         """A column part's lines: with every State cell there (or a PID column), one ``%`` for
-        the whole part, its columns interleaved by slice assignment (no tuple or call per
-        row); else, or with text under some rows (``per_row``: -b), a string per row as
-        ``format_rows`` makes."""
+        the whole part, the Proto cell in the template and the other columns interleaved by
+        slice assignment (no tuple or call per row); else, or with text under some rows
+        (``per_row``: -b), a string per row as ``format_rows`` makes."""
+        columns = part.columns
         n = len(columns[0])
-        if not plain or per_row or not (self.columns == 5 or all(columns[3])):
-            return format_rows(list(zip(*columns)), lead)
+        if not plain or per_row or not (self.columns == 5 or all(columns[2])):
+            return format_rows(part.rows(), lead)
         k = len(columns)
         widths = self.widths
-        fmt = lead.replace("%", "%%") + "".join(f"%-{w}s" for w in widths[: k - 1]) + "%s\n"
+        fmt = ((lead + part.label.ljust(widths[0])).replace("%", "%%")
+               + "".join(f"%-{w}s" for w in widths[1:k]) + "%s\n")
         cells: list[str] = [""] * (k * n)
         for i, column in enumerate(columns):
             cells[i::k] = column
