@@ -249,9 +249,9 @@ class UnixColumns:
         if any(batch.duplicate):
             state = list(map(self.states.__getitem__, zip(batch.type, batch.state, batch.duplicate)))
         else:
-            types = set(batch.type)
-            if len(types) == 1:  # sockets of one type, as usual: one map, not two
-                state = list(map(self.by_type[types.pop()].__getitem__, batch.state))
+            types = batch.type
+            if types and types.count(types[0]) == len(types):  # one type, as usual: one map
+                state = list(map(self.by_type[types[0]].__getitem__, batch.state))
             else:
                 state = list(map(named, map(self.by_type.__getitem__, batch.type), batch.state))
         peer_owners, peer, peer_path = batch.peer_owners, batch.peer, batch.peer_path
