@@ -9,7 +9,7 @@ port are three sockets.
 
 from __future__ import annotations
 
-from itertools import repeat
+from itertools import chain, repeat
 
 from pynetstat.errors import BackendUnavailable, NetlinkError
 from pynetstat.kinds import in_states
@@ -364,7 +364,7 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink: NetlinkSource | 
         name = kind.name
         if kind is joined:
             continue
-        seen: set[object] = set()
+        seen = _Seen()
         yielded = False
         select = selection.select if selection is not None and kind.shape == "inet" else None
         if not kind.decoder:  # no kernel has a sock_diag handler for it: /proc is its source
@@ -430,7 +430,7 @@ def iter_batches(listed: list[tuple[SocketKind, int]], netlink: NetlinkSource | 
                 yield batch
 
 
-def _kept(batch: SocketBatch, bound: bool, seen: set[object], states: int,
+def _kept(batch: SocketBatch, bound: bool, seen: _Seen, states: int,
           select: Select | None) -> SocketBatch | None:
     """What a listing keeps of a decoded batch: BOUND sockets told apart (``bound``: -q), sockets
     already yielded dropped (the cookie is the kernel's identity of a socket, unique and never 0
@@ -470,7 +470,7 @@ def _joint_dump(kinds: tuple[SocketKind, SocketKind], states: int, netlink: Netl
     held: list[SocketBatch] = []
     batch: SocketBatch | None
     got = False
-    seen: set[object] = set()
+    seen = _Seen()
     bound = first.has_state and in_states(states, TCP_BOUND_INACTIVE)
     stats = DumpStats()  # the log's only if the dump served: a refused one leaves no trace
     try:
@@ -519,18 +519,43 @@ def _program(selection: Selection | None, kind: SocketKind,
         return None
 
 
-def _unseen(batch: SocketBatch, keys: Sequence[object], seen: set[object]) -> SocketBatch | None:
-    """Drop sockets already yielded (a message the kernel or a recording repeated)."""
-    if seen.isdisjoint(keys):
-        before = len(seen)
-        seen.update(keys)
-        if len(seen) - before == len(keys):
+class _Seen:
+    """The identities of the sockets of a kind yielded so far (``_unseen``): ``keys``, and the
+    key column of each batch (held until a batch brings a key twice, to make the set again as
+    it was before that batch)."""
+
+    __slots__ = ("keys", "columns")
+
+    def __init__(self) -> None:
+        self.keys: set[object] = set()
+        self.columns: list[Sequence[object]] | None = []  # None: check a batch before adding it
+
+
+def _unseen(batch: SocketBatch, keys: Sequence[object], seen: _Seen) -> SocketBatch | None:
+    """Drop sockets already yielded (a message the kernel or a recording repeated: a dump resumed
+    after sockets were added ahead of it in a hash chain). The keys are added first and counted:
+    the set grew by as many, all are new (as usual; a check before would cost as much again).
+    Else the set is made again from the batches before, and from then on each batch is
+    checked before it is added."""
+    known = seen.keys
+    if seen.columns is not None:
+        before = len(known)
+        known.update(keys)
+        if len(known) - before == len(keys):
+            seen.columns.append(keys)
             return batch
-        seen.difference_update(keys)  # a key repeats within the batch: none was seen before
+        known = seen.keys = set(chain.from_iterable(seen.columns))
+        seen.columns = None
+    elif known.isdisjoint(keys):
+        before = len(known)
+        known.update(keys)
+        if len(known) - before == len(keys):
+            return batch
+        known.difference_update(keys)  # a key repeats within the batch: none was seen before
     keep = []
     for i, key in enumerate(keys):
-        if key not in seen:
-            seen.add(key)
+        if key not in known:
+            known.add(key)
             keep.append(i)
     return batch.take(keep) if keep else None
 
@@ -573,7 +598,7 @@ def _from_proc(proc: ProcFS, kind: SocketKind, states: int, log: SourceLog) -> I
                                                           proc.byteorder)
                if in_states(states, sock.state)]
     # Without a cookie, the identity is the inode, or for inode 0 (TIME_WAIT) the tuple and state.
-    seen: set[object] = set()
+    seen = _Seen()
     for start in range(0, len(sockets), 4096):
         part = sockets[start : start + 4096]
         batch = _unseen(kind.batch.from_sockets(kind.protocol, kind.family, part),
