@@ -261,3 +261,19 @@ def test_sockets_without_an_owner_have_no_uid(scenario):
     assert {r["kernel_state"] for r in ownerless} == {"TIME_WAIT", "SYN_RECV"}
     assert all(r["uid"] is None for r in ownerless)
     assert all(type(r["uid"]) is int for r in doc["connections"] if r not in ownerless)
+
+
+def test_unseen_drops_keys_seen_before_or_twice_in_a_batch():
+    """``_unseen`` adds a batch's keys before checking them: after a repeat (within the batch or
+    from an earlier one) the set is as it was before the batch, and later batches are checked."""
+    from pynetstat.linux.sockets import _Seen, _unseen
+
+    class Rows(list):  # a batch: its rows are its keys
+        def take(self, keep):
+            return Rows(self[i] for i in keep)
+
+    seen = _Seen()
+    kept = [_unseen(Rows(keys), keys, seen) for keys in
+            ([1, 2], [3], [4, 2, 5], [6, 6, 7], [8], [1, 8], [9, 9])]
+    assert kept == [[1, 2], [3], [4, 5], [6, 7], [8], None, [9]]
+    assert seen.keys == set(range(1, 10))
