@@ -249,9 +249,12 @@ class UnixColumns:
         if any(batch.duplicate):
             state = list(map(self.states.__getitem__, zip(batch.type, batch.state, batch.duplicate)))
         else:
-            types = batch.type
+            types, states = batch.type, batch.state
             if types and types.count(types[0]) == len(types):  # one type, as usual: one map
-                state = list(map(self.by_type[types[0]].__getitem__, batch.state))
+                if states.count(states[0]) == len(states):  # and one state: one cell
+                    state = [self.by_type[types[0]][states[0]]] * len(states)
+                else:
+                    state = list(map(self.by_type[types[0]].__getitem__, states))
             else:
                 state = list(map(named, map(self.by_type.__getitem__, batch.type), batch.state))
         peer_owners, peer, peer_path = batch.peer_owners, batch.peer, batch.peer_path
