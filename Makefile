@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 VPY    := $(VENV)/bin/python
 
-.PHONY: test soak venv lint docs bench fuzz clean
+.PHONY: test soak deep venv lint docs bench fuzz clean
 
 $(VPY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ test: $(VPY)
 
 soak: $(VPY)
 	$(VPY) -m pytest -m slow $(PYTEST_ARGS)
+
+deep: $(VPY)
+	PYNETSTAT_DEEP=4 $(VPY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VPY)
 	$(VENV)/bin/ruff check src tests bench tools

@@ -11,8 +11,18 @@ from __future__ import annotations
 import io
 import ipaddress
 import json
+import os
 import re
 import unicodedata
+
+# How many examples a property test draws: its count in the default run (kept within the suite's
+# 5-minute budget), times PYNETSTAT_DEEP in a deeper run (`make deep`: 4).
+DEEP = int(os.environ.get("PYNETSTAT_DEEP") or 1)
+
+
+def examples(count: int) -> int:
+    return count * DEEP
+
 
 HEADINGS = ("Proto", "Local Address", "Foreign Address", "State", "PID")
 STATES = {"LISTENING", "ESTABLISHED", "TIME_WAIT", "CLOSE_WAIT", "SYN_SENT", "SYN_RECEIVED",

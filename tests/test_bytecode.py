@@ -14,6 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from filter_scene import as_options, conditions, holds
+from helpers import examples
 from pynetstat.linux.bytecode import TooLarge, build_filtered_request, compile_terms
 from pynetstat.model.sockets import InetSocket
 from pynetstat.select import parse_filter
@@ -112,7 +113,7 @@ def sockets(draw):
 PORT_ITEMS = ["0", "80", "443", "https", "8080-8081", "1-1023", "0-65535", "40000-65535"]
 NET_ITEMS = ["127.0.0.1", "127.0.0.0/8", "0.0.0.0/0", "::/0", "::1", "::ffff:127.0.0.1",
              "::ffff:10.0.0.0/104", "fe80::/64%v0", "fe80::1%lo", "10.0.0.0/8", "::", "0.0.0.0"]
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(conditions(PORT_ITEMS, NET_ITEMS), st.lists(sockets(), min_size=1, max_size=8))
 @example([("port", "local", ["1-1023"], False)],  # the range's lower bound, at port 0
          [InetSocket(proto="tcp", family=4, state=10, local_address="0.0.0.0", local_port=0,

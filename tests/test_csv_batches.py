@@ -17,6 +17,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import examples
 from pynetstat.render.csvout import ConnectionRows, cell
 from pynetstat.render.jsonout import connection_record
 from test_json_batches import IFNAMES, batch, peers_of
@@ -34,7 +35,7 @@ def written_by_csv(drawn_batch, with_owners: bool, lead: tuple) -> str:
     return out.getvalue()
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(batch(), st.sampled_from(LEADS))
 def test_batch_text_is_what_the_csv_module_writes(drawn, lead):
     built, with_owners = drawn
@@ -44,7 +45,7 @@ def test_batch_text_is_what_the_csv_module_writes(drawn, lead):
     assert rows.text(built) == written_by_csv(built, with_owners, lead)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(batch())
 def test_rows_read_back_are_the_json_values(drawn):
     built, with_owners = drawn

@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from filter_scene import OTHER_UID, Netns, Scene, as_options, conditions, holds
+from helpers import examples
 from pynetstat.errors import NetlinkError
 from pynetstat.linux.bytecode import BC_JMP, BC_NOP, build_filtered_request, compile_terms
 from pynetstat.linux.netlink import DumpStats, LiveNetlink
@@ -185,7 +186,7 @@ NETS = ["127.0.0.1", "127.0.0.0/8", "127.0.0.2/31", "127.0.0.5", "0.0.0.0", "0.0
         "10.0.0.0/8", "2001:db8::/32", "127.0.0.3%lo"]
 STATES = ["established", "syn-sent", "syn-recv", "fin-wait-2", "time-wait", "closed",
           "close-wait", "listening", "connected", "synchronized"]
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(conditions(PORTS, NETS, STATES, ["root", str(OTHER_UID)]))
 def test_random_filters_kernel_equals_python(live, found):
     check(live, found)

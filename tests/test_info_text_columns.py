@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES
+from helpers import examples
 from pynetstat.linux import diagext
 from pynetstat.linux.netlink import DumpStats, Reply, parse_attrs, read_recording
 from pynetstat.linux.sockdiag import decode_batches
@@ -105,7 +106,7 @@ def table_texts(chunks: list[bytes], numeric: bool) -> tuple[list[str], int]:
     return out, by_columns
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(runs=st.lists(st.tuples(st.sampled_from(SIZES + [None]), st.lists(
     st.tuples(INFO, st.sampled_from([b"cubic", b"vegas"])), min_size=1, max_size=6)),
     min_size=1, max_size=3), numeric=st.booleans())

@@ -15,6 +15,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import examples
 from pynetstat.model.sockets import InetSocket, Owner, SocketBatch
 from pynetstat.render.jsonout import BatchEncoder, connection_record, write_connections
 
@@ -69,7 +70,7 @@ def _reference(batch: SocketBatch, with_owners: bool) -> list[str]:
             for (sock, owners), peer in zip(batch.rows(), peers_of(batch, with_owners))]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(batch())
 def test_batch_rows_are_connection_records(drawn):
     built, with_owners = drawn
@@ -77,7 +78,7 @@ def test_batch_rows_are_connection_records(drawn):
     assert encoder.rows(built) == _reference(built, with_owners)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.lists(batch(), max_size=5), st.booleans())
 def test_document(drawn, with_owners):
     """The whole document: rows of every batch in order, then the trailer; it parses."""

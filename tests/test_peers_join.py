@@ -8,6 +8,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import examples
 from pynetstat.model.peers import join_peers
 from pynetstat.model.sockets import InetSocket, SocketBatch
 
@@ -154,7 +155,7 @@ def _scene(draw):
 
 
 @given(_scene())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 def test_the_join_is_the_socket_by_socket_reference(scene):
     listed, more = scene
     join_peers(listed, more)

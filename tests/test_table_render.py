@@ -17,6 +17,7 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import examples
 from pynetstat.model.sockets import SPEC_STATE_NAMES, InetSocket, Owner, SocketBatch
 from pynetstat.options import Options
 from pynetstat.render.table import BLOCK, ConnectionTable
@@ -104,7 +105,7 @@ def batches(draw, pids: bool):
     return out
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.booleans().flatmap(lambda pids: st.tuples(st.just(pids), batches(pids))))
 def test_table_matches_layout(case):
     pids, drawn = case
@@ -213,7 +214,7 @@ def unix_batches(draw, pids: bool):
     return out
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.booleans().flatmap(lambda pids: st.tuples(st.just(pids), unix_batches(pids))))
 def test_unix_column_parts_match_layout(case):
     """UNIX rows (any name: long ones widen their block, a wide character is measured in

@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from helpers import examples
 from pynetstat.options import Options
 from pynetstat.render.table import ConnectionTable
 from pynetstat.resolve import Names
@@ -51,7 +52,7 @@ HOSTILE = [
     "nbsp\u00a0ideo\u3000".encode(), "\U000e0041tag".encode(), b"\x7fdel", "\ufeffbom".encode(),
     b" leading and trailing ", b"TCP    6.6.6.6:443            1.2.3.4:1              ESTABLISHED",
 ]
-SETTINGS = settings(max_examples=120, deadline=None,
+SETTINGS = settings(max_examples=examples(60), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 no_nul = st.binary(min_size=1, max_size=60).map(lambda b: b.replace(b"\0", b"?"))
 hostile = st.one_of(st.sampled_from(HOSTILE), no_nul,

@@ -26,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from helpers import examples
 from pynetstat.errors import PynetstatError
 from pynetstat.linux import netlink, process, procfs, rtnetlink, snmp, sockdiag
 from pynetstat.linux.netlink import DumpStats, Reply
@@ -34,7 +35,7 @@ from pynetstat.resolve import parse_services
 
 from .kernel import FIXTURES, Sock, diag_message, done_message, nlmsg, proc_net_line
 
-PROPERTY = settings(max_examples=300, deadline=None,
+PROPERTY = settings(max_examples=examples(150), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 SEQ = 4242
 
