@@ -279,6 +279,39 @@ def test_signal_during_the_pause(sig, status):
     assert tuple(isolated(pause_scenario, sig)) == (status, "")
 
 
+def right_after_a_line_scenario(rounds: int):
+    """The signal sent the moment the first line is read, ``rounds`` times, with both cores
+    kept busy: the run's signal watcher, which takes a signal that came while the line was
+    written, gets the GIL to send it back only when the main thread lets it go to sleep, in the
+    instant before the system call; a ``time.sleep`` then slept its whole interval (lost in 2
+    of 12 runs of the pause test under load before ``HoldLine.sleep``)."""
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        ended = []
+        for _ in range(rounds):
+            proc = start("-an", "--json", "30")
+            assert json.loads(proc.stdout.readline())["type"] == "display"
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            ended.append(proc.returncode)
+            proc.stderr.close()
+            proc.stdout.close()
+        return ended
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+
+
+@pytest.mark.slow
+def test_a_signal_right_after_a_line_is_never_lost():
+    assert isolated(right_after_a_line_scenario, 60) == [130] * 60
+
+
 @pytest.mark.parametrize(("sig", "status"), SIGNALS, ids=["SIGINT", "SIGTERM"])
 def test_signal_during_a_pass(sig, status, tmp_path):
     assert tuple(isolated(pass_scenario, sig, str(tmp_path))) == (status, "")

@@ -17,6 +17,7 @@ not (``signal`` builds enums on import).
 from __future__ import annotations
 
 import json
+import time
 from contextlib import nullcontext, suppress
 from itertools import count
 from time import process_time
@@ -115,7 +116,9 @@ def _loop(session: Session, fmt: Format, log: PassLog | None, hold: HoldLine | N
                 ProcessesMonitor if opts.processes else ConnectionsMonitor)
     monitor = kind(session, fmt)
     assert opts.interval is not None  # this mode runs only with an interval (cli.main)
-    schedule = Schedule(opts.interval, env.monotonic, env.sleep)
+    # the run's own sleep (a test's fake clock), else one that any signal ends (HoldLine.sleep)
+    sleep = hold.sleep if hold is not None and env.sleep is time.sleep else env.sleep
+    schedule = Schedule(opts.interval, env.monotonic, sleep)
     try:
         for number in count(1):
             started = schedule.begin()
