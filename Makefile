@@ -13,7 +13,10 @@ $(VPY): pyproject.toml
 
 venv: $(VPY)
 
+# The source compiled first (as pip install does): the tests start pynetstat hundreds of times,
+# and where PYTHONDONTWRITEBYTECODE is set each start would compile every module again.
 test: $(VPY)
+	$(VPY) -m compileall -q src > /dev/null
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
 soak: $(VPY)
