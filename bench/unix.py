@@ -12,6 +12,8 @@ then times each command ``--repeat`` times in rounds, stdout on /dev/null, as be
 (median wall time, peak RSS, the ratio to the ss command it is compared with). UNIX sockets are
 per network namespace, so in the private one (the default) only the bench's are listed; the
 owner scans of ``-o`` and ``-p`` still walk every process of the host.
+Beside them, ``-p unix -a`` with its peer join patched off (``NO_PEER_NAMES``): every peer shown
+by its inode, as ss shows it, so that what the join of the peer's name costs is measured.
 Targets (issue 12): ``-p unix -a`` no slower than ``ss -xa``; ``-p unix -ao`` at least 8x faster
 than ``ss -xap``.
 """
@@ -31,9 +33,26 @@ import bench
 from report import Row, Section, format_text
 from runner import CommandRunner, Measurement, Run
 
+# The table without its peer join, as ss -xa shows a peer (by its inode): the dump's dict of
+# bound sockets kept empty, in the child only (the product has no switch), so that every
+# connected socket's Foreign Address is its peer's inode. What the join costs, beside ss.
+NO_PEER_NAMES = "pynetstat, peer names off"
+PATCHED = ("import sys; sys.path.insert(0, {src!r}); sys.argv[0] = 'pynetstat'\n"
+           "from pynetstat.linux import unixdiag\n"
+           "class Empty(dict):\n"
+           "    def update(self, *args): pass\n"
+           "    def __setitem__(self, key, value): pass\n"
+           "made = unixdiag.UnixListing.__init__\n"
+           "def init(self, *args):\n"
+           "    made(self, *args)\n"
+           "    self.named = Empty()\n"
+           "unixdiag.UnixListing.__init__ = init\n"
+           "from pynetstat.cli import entry\n"
+           "entry()\n")
 CASES = (
     ("ss -xa", "ss", ("-xa",), None),
     ("pynetstat -p unix -a", "pynetstat", ("-p", "unix", "-a"), "ss -xa"),
+    ("pynetstat -p unix -a, peer names off", NO_PEER_NAMES, ("-p", "unix", "-a"), "ss -xa"),
     ("pynetstat -p unix -an --json", "pynetstat", ("-p", "unix", "-an", "--json"), "ss -xa"),
     ("ss -xap", "ss", ("-xap",), None),
     ("pynetstat -p unix -ao", "pynetstat", ("-p", "unix", "-ao"), "ss -xap"),
@@ -116,13 +135,19 @@ def count_ss_unix() -> int:
     return sum(1 for line in out.splitlines() if line.startswith("u_"))
 
 
+def command(tools: dict, tool: str) -> list[str]:
+    if tool == NO_PEER_NAMES:
+        return [sys.executable, "-c", PATCHED.format(src=str(bench.REPO / "src"))]
+    return list(tools[tool].argv)
+
+
 def measure(runner: CommandRunner, tools: dict, repeat: int, skip: set) -> tuple[Row, ...]:
     runs: dict[str, list[Run]] = {label: [] for label, *_ in CASES}
     for number in range(1, repeat + 1):
         bench.progress(f"  round {number}/{repeat}")
         for label, tool, args, _base in CASES:
             if label not in skip:
-                runs[label].append(runner.run([*tools[tool].argv, *args]))
+                runs[label].append(runner.run([*command(tools, tool), *args]))
     measured = {label: Measurement(label, tuple(runs[label]), "skipped" if label in skip else None)
                 for label, *_ in CASES}
     return tuple(Row(measured[label], measured.get(base or "")) for label, _t, _a, base in CASES)

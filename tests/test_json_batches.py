@@ -4,7 +4,9 @@ of a row, the batch path only a faster way to write the same text.
 
 Batches are drawn to reach both of its paths: plain ones (the template) and ones it must hand
 to ``connection_record`` (a link-local scope, /proc's missing cookie), with and without owners,
-with owners whose names hold control characters, quotes and non-ASCII text.
+with owners whose names hold control characters, quotes and non-ASCII text. UNIX batches have a
+template of their own: drawn with every field the sources can give (unix_diag's, /proc's Nones,
+forged duplicates, hostile names, peers with and without owners).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import examples
-from pynetstat.model.sockets import InetSocket, Owner, SocketBatch
+from pynetstat.model.sockets import InetSocket, Owner, SocketBatch, UnixBatch, UnixSocketRecord
 from pynetstat.render.jsonout import BatchEncoder, connection_record, write_connections
+from pynetstat.render.owners import owner_json
 
 IFNAMES = {0: "", 3: "eth\x1b0", 7: "v0"}
 
@@ -96,3 +99,48 @@ def test_document(drawn, with_owners):
     assert out.getvalue() == expected
     assert out.getvalue().isascii()
     assert len(json.loads(out.getvalue())["connections"]) == len(rows)
+
+
+name = st.one_of(st.none(), st.binary(max_size=12),
+                 st.sampled_from([b"/run/a b\nc", b"@lit", b"\x1b[31m", "\u00e9\u202e".encode()]))
+maybe_u32 = st.one_of(st.none(), st.integers(0, 2**32 - 1))
+
+
+@st.composite
+def unix_batch(draw) -> tuple[UnixBatch, bool, bool]:
+    """A UNIX batch (unix_diag's fields, or /proc's: no cookie, uid or peer, maybe forged),
+    whether owners were asked for, and whether as -b writes them (``owner_json``)."""
+    n = draw(st.integers(1, 8))
+    proc = draw(st.booleans())
+    owners_joined = draw(st.booleans())
+    sockets = []
+    for _ in range(n):
+        peer = draw(st.sampled_from([0, 0, 7, 2**32 - 1])) if not proc else draw(st.sampled_from([None, 0]))
+        sockets.append(UnixSocketRecord(
+            proto="unix", family=0, state=draw(st.sampled_from([1, 7, 10, 3, 200])),
+            inode=draw(st.integers(0, 2**32 - 1)), uid=None if proc else draw(maybe_u32),
+            cookie=None if proc else draw(st.integers(0, 2**64 - 1)),
+            recv_q=draw(maybe_u32), send_q=draw(maybe_u32), type=draw(st.sampled_from([1, 2, 5, 9])),
+            path=draw(name), abstract=draw(st.sampled_from([None, True, False])), peer=peer,
+            peer_path=draw(name), peer_abstract=draw(st.sampled_from([None, True, False])),
+            peer_owners=draw(st.lists(owner, max_size=2).map(tuple)) if owners_joined else None,
+            verified=not proc, duplicate=proc and draw(st.booleans())))
+    built = UnixBatch.from_sockets("unix", 0, sockets)
+    with_owners = draw(st.booleans())
+    if with_owners and draw(st.booleans()):
+        built.owners = tuple(draw(st.lists(owner, max_size=3).map(tuple)) for _ in sockets)
+    return built, with_owners, draw(st.booleans())
+
+
+@settings(max_examples=examples(150), deadline=None)
+@given(unix_batch())
+def test_unix_batch_rows_are_connection_records(drawn):
+    built, with_owners, rich = drawn
+    as_json = owner_json if rich else None
+    encoder = BatchEncoder(with_owners, None, IFNAMES.__getitem__, as_json)
+    owners = built.owners if built.owners is not None else ((),) * len(built)
+    expected = [json.dumps(connection_record(sock, found if with_owners else None, None,
+                                             IFNAMES.__getitem__, as_json))
+                for sock, found in zip(built.sockets(), owners)]
+    assert encoder.rows(built) == expected
+    assert encoder.rows(built) == expected  # again, from the memos the first made

@@ -146,7 +146,7 @@ def _unix_fields(sock: UnixSocketRecord, ifname: IfName, owner_json: OwnerJson |
                  ) -> JsonObject:
     peers = sock.peer_owners
     return {
-        "type": SOCK_TYPE_WORDS.get(sock.type, str(sock.type)).lower(),
+        "type": _type_word(sock.type),
         "path": _name_json(sock.path), "abstract": sock.abstract,
         "peer_inode": sock.peer or None, "peer_path": _name_json(sock.peer_path),
         "peer_abstract": sock.peer_abstract,
@@ -185,7 +185,7 @@ def _packet_fields(sock: PacketSocketRecord, ifname: IfName, owner_json: OwnerJs
                    ) -> JsonObject:
     fanout = sock.fanout
     return {
-        "type": SOCK_TYPE_WORDS.get(sock.type, str(sock.type)).lower(),
+        "type": _type_word(sock.type),
         "ethertype": sock.ethertype, "ethertype_name": ETHERTYPES.get(sock.ethertype),
         "interface": _interface(ifname, sock.scope), "promiscuous": sock.promiscuous,
         "fanout": None if fanout is None else {
@@ -198,14 +198,24 @@ def _packet_fields(sock: PacketSocketRecord, ifname: IfName, owner_json: OwnerJs
 def _vsock_fields(sock: VsockSocketRecord, ifname: IfName, owner_json: OwnerJson | None
                   ) -> JsonObject:
     return {
-        "type": SOCK_TYPE_WORDS.get(sock.type, str(sock.type)).lower(),
+        "type": _type_word(sock.type),
         "local_cid": sock.local_cid, "local_port": sock.local_port,
         "remote_cid": sock.remote_cid, "remote_port": sock.remote_port,
     }
 
 
+def _unix_state(state: int) -> str | None:
+    """A UNIX row's ``state``: the table's word, null for an unconnected datagram socket."""
+    return UNIX_STATE_WORDS.get(state, f"UNKNOWN({state})") or None
+
+
+def _type_word(stype: int) -> str:
+    """A UNIX or packet row's ``type``: ``stream``, ``dgram``, ``seqpacket``, ``raw`` ..."""
+    return SOCK_TYPE_WORDS.get(stype, str(stype)).lower()
+
+
 # shape -> the row's state (the table's words; null where the table shows none) and own fields
-_SHAPE_STATE: dict[str, Callable[[Any], str | None]] = {"unix": lambda sock: UNIX_STATE_WORDS.get(sock.state, f"UNKNOWN({sock.state})") or None,
+_SHAPE_STATE: dict[str, Callable[[Any], str | None]] = {"unix": lambda sock: _unix_state(sock.state),
                 "raw": lambda sock: None, "packet": lambda sock: None,
                 "vsock": lambda sock: spec_state_name(sock.state)}
 _SHAPE_FIELDS: dict[str, Callable[[Any, IfName, OwnerJson | None], JsonObject]] = {"unix": _unix_fields, "raw": _raw_fields, "packet": _packet_fields,
@@ -271,11 +281,13 @@ class BatchEncoder:
         self.pid = Memo(lambda owners: str(owners[0].pid) if owners else "null")
         self.owners = Memo(lambda owners: dumps(owners_value(owners, owner_json)))
         self.templates: dict[str, str] = {}  # kind name -> the row's template
+        self.unix_memos: _UnixMemos | None = None  # made at the first UNIX batch
 
     def rows(self, batch: SocketBatch) -> list[str]:
         """The batch's rows, one JSON text each, in order."""
         kind = BY_PROTOCOL[(batch.proto, batch.family)]
-        owners: bool | Sequence[tuple[Owner, ...]]  # (a name the two paths below use each)
+        if kind.shape == "unix":
+            return self.unix_rows(kind, batch)
         # The template knows the inet shape's plain rows; anything else is encoded record by record.
         if not is_plain(kind, batch, self.names) or batch.extensions is not None:
             dumps = json.dumps
@@ -291,13 +303,7 @@ class BatchEncoder:
         n = len(batch)
         local = batch.local_address
         mapped = mapped_cells(batch, self.mapped)
-        pids: Iterable[str]
-        owner_lists: Iterable[str]
-        if self.with_owners:
-            owners = batch.owners if batch.owners is not None else ((),) * n
-            pids, owner_lists = map(self.pid.__getitem__, owners), map(self.owners.__getitem__, owners)
-        else:
-            pids, owner_lists = repeat("null", n), repeat("null", n)
+        pids, owner_lists = self.owner_cells(batch)
         peer_inodes, peer_pids, peer_lists = self.peer_cells(batch)
         address = self.address.__getitem__
         columns = {
@@ -314,6 +320,51 @@ class BatchEncoder:
         }
         cells = zip(*(columns[name] for name in _FILLED))
         return list(map(self._template(kind).__mod__, cells))
+
+    def owner_cells(self, batch: Any) -> tuple[Iterable[str], Iterable[str]]:
+        """A batch's ``pid`` and ``owners`` cells: null each without owners asked for; with
+        them, the first owner's pid and the owner list (``[]``: none visible)."""
+        n = len(batch)
+        if not self.with_owners:
+            return repeat("null", n), repeat("null", n)
+        owners = batch.owners if batch.owners is not None else ((),) * n
+        return map(self.pid.__getitem__, owners), map(self.owners.__getitem__, owners)
+
+    def unix_rows(self, kind: SocketKind, batch: Any) -> list[str]:
+        """A UNIX batch's rows by one template (``UNIX_CELLS``), every field a column: each
+        name, owners tuple, type and state made into JSON text once (a ``Memo``), looked up per
+        row (``map``). The text of ``_other_record`` row by row."""
+        memos = self.unix_memos
+        if memos is None:
+            memos = self.unix_memos = _UnixMemos(self.owners)
+        pids, owner_lists = self.owner_cells(batch)
+        peers = batch.peer
+        columns = {
+            "state": map(memos.state.__getitem__, batch.state),
+            "kernel_state": map(self.kernel_state.__getitem__, batch.state),
+            "recv_q": _nullable(batch.recv_q), "send_q": _nullable(batch.send_q),
+            "uid": _nullable(batch.uid), "inode": batch.inode,
+            "cookie": _nullable(batch.cookie), "pid": pids, "owners": owner_lists,
+            "type": map(memos.type.__getitem__, batch.type),
+            "path": map(memos.name.__getitem__, batch.path),
+            "abstract": map(_JSON_BOOL.__getitem__, batch.abstract),
+            "peer_inode": map(_NO_PEER_INODE.get, peers, peers),
+            "peer_path": map(memos.name.__getitem__, batch.peer_path),
+            "peer_abstract": map(_JSON_BOOL.__getitem__, batch.peer_abstract),
+            "peer_pid": map(memos.peer_pid.__getitem__, batch.peer_owners),
+            "peer_owners": _unix_peer_owners(peers, batch.peer_owners, memos.peer_owners),
+            "verified": map(_JSON_BOOL.__getitem__, batch.verified),
+            "duplicate": map(_JSON_BOOL.__getitem__, batch.duplicate),
+        }
+        template = self.templates.get(kind.name)
+        if template is None:
+            fixed = {"proto": json.dumps(kind.name),
+                     "family": json.dumps(_FAMILY_NAMES.get(batch.family, kind.name))}
+            template = self.templates[kind.name] = "{" + ", ".join(
+                f'"{name}": {UNIX_CELLS[name] if name in UNIX_CELLS else fixed[name].replace("%", "%%")}'
+                for name, _type in SHAPE_JSON["unix"]) + "}"
+        cells = zip(*(columns[name] for name in _UNIX_FILLED))
+        return list(map(template.__mod__, cells))
 
     def peer_cells(self, batch: SocketBatch
                    ) -> tuple[Iterable[object], Iterable[str], Iterable[str]]:
@@ -346,6 +397,46 @@ PLAIN_CELLS = {
     "owners": "%s", "peer_inode": "%s", "peer_pid": "%s", "peer_owners": "%s",
 }
 _NO_PEER = {0: "null"}  # map(_NO_PEER.get, inodes, inodes): the inode, "null" for 0
+# How a UNIX batch writes each field of its row (model/fields.SHAPE_JSON["unix"]): every one a
+# text made per row (``BatchEncoder.unix_rows``) but proto and family, the kind's.
+UNIX_CELLS = {name: "%d" if name == "inode" else "%s"
+              for name, _type in SHAPE_JSON["unix"] if name not in ("proto", "family")}
+_UNIX_FILLED = tuple(UNIX_CELLS)
+_NO_PEER_INODE = {0: "null", None: "null"}  # a UNIX row's peer_inode: the peer's, null for none
+_JSON_BOOL = {None: "null", False: "false", True: "true"}
+
+
+class _UnixMemos:
+    """The JSON texts a UNIX batch's rows look up, each made once per distinct value:
+    ``owners`` is the encoder's Memo of an owner list's text."""
+
+    def __init__(self, owners: Memo):
+        dumps = json.dumps
+        self.state = Memo(lambda state: dumps(_unix_state(state)))
+        self.type = Memo(lambda stype: dumps(_type_word(stype)))
+        self.name = Memo(lambda name: dumps(_name_json(name)))
+        # the peer's owners (None until the owner join): its least pid, its owner list
+        self.peer_pid = Memo(lambda peers: str(min(o.pid for o in peers)) if peers else "null")
+        self.peer_owners = Memo(lambda peers: "null" if peers is None else owners[peers])
+
+
+def _nullable(column: Sequence[int | None]) -> Sequence[object]:
+    """A column of ints (written by ``%s`` as JSON writes them) with each None as null."""
+    if None not in column:
+        return column
+    return ["null" if value is None else value for value in column]
+
+
+def _unix_peer_owners(peers: Sequence[int | None], peer_owners: Sequence[tuple[Owner, ...] | None],
+                      memo: Memo) -> Iterable[str]:
+    """A UNIX batch's ``peer_owners`` cells: the peer's owner list, null where there is no peer
+    or the owner join did not run."""
+    if peer_owners.count(None) == len(peer_owners):
+        return repeat("null", len(peer_owners))
+    cells = list(map(memo.__getitem__, peer_owners))
+    if 0 in peers or None in peers:
+        list(map(cells.__setitem__, compress(range(len(peers)), map(not_, peers)), repeat("null")))
+    return cells
 
 
 def peer_cells(peers: Sequence[int], peer_owners: Sequence[tuple[Owner, ...]], pid: Memo,
