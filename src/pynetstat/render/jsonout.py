@@ -319,7 +319,9 @@ class BatchEncoder:
             "peer_inode": peer_inodes, "peer_pid": peer_pids, "peer_owners": peer_lists,
         }
         cells = zip(*(columns[name] for name in _FILLED))
-        return list(map(self._template(kind).__mod__, cells))
+        template = self._template(kind, CONNECTION_JSON, PLAIN_CELLS, {
+            "family": '"ipv6"' if kind.family == 6 else '"ipv4"', **_PLAIN_FIXED})
+        return list(map(template.__mod__, cells))
 
     def owner_cells(self, batch: Any) -> tuple[Iterable[str], Iterable[str]]:
         """A batch's ``pid`` and ``owners`` cells: null each without owners asked for; with
@@ -347,22 +349,17 @@ class BatchEncoder:
             "cookie": _nullable(batch.cookie), "pid": pids, "owners": owner_lists,
             "type": map(memos.type.__getitem__, batch.type),
             "path": map(memos.name.__getitem__, batch.path),
-            "abstract": map(_JSON_BOOL.__getitem__, batch.abstract),
-            "peer_inode": map(_NO_PEER_INODE.get, peers, peers),
+            "abstract": map(_BOOL.__getitem__, batch.abstract),
+            "peer_inode": map(_NO_PEER.get, peers, peers),
             "peer_path": map(memos.name.__getitem__, batch.peer_path),
-            "peer_abstract": map(_JSON_BOOL.__getitem__, batch.peer_abstract),
+            "peer_abstract": map(_BOOL.__getitem__, batch.peer_abstract),
             "peer_pid": map(memos.peer_pid.__getitem__, batch.peer_owners),
             "peer_owners": _unix_peer_owners(peers, batch.peer_owners, memos.peer_owners),
-            "verified": map(_JSON_BOOL.__getitem__, batch.verified),
-            "duplicate": map(_JSON_BOOL.__getitem__, batch.duplicate),
+            "verified": map(_BOOL.__getitem__, batch.verified),
+            "duplicate": map(_BOOL.__getitem__, batch.duplicate),
         }
-        template = self.templates.get(kind.name)
-        if template is None:
-            fixed = {"proto": json.dumps(kind.name),
-                     "family": json.dumps(_FAMILY_NAMES.get(batch.family, kind.name))}
-            template = self.templates[kind.name] = "{" + ", ".join(
-                f'"{name}": {UNIX_CELLS[name] if name in UNIX_CELLS else fixed[name].replace("%", "%%")}'
-                for name, _type in SHAPE_JSON["unix"]) + "}"
+        template = self._template(kind, SHAPE_JSON["unix"], UNIX_CELLS, {
+            "family": json.dumps(_FAMILY_NAMES.get(batch.family, kind.name))})
         cells = zip(*(columns[name] for name in _UNIX_FILLED))
         return list(map(template.__mod__, cells))
 
@@ -376,14 +373,17 @@ class BatchEncoder:
         pids, lists = peer_cells(peers, peer_owners, self.pid, self.owners, "null")
         return map(_NO_PEER.get, peers, peers), pids, lists
 
-    def _template(self, kind: SocketKind) -> str:
+    def _template(self, kind: SocketKind, fields: Sequence[tuple[str, str]],
+                  cells: dict[str, str], fixed: dict[str, str]) -> str:
+        """The row's template of a kind, made once: each field of ``fields`` (model/fields) a
+        conversion filled per row (``cells``) or a text the same for every row (``fixed``, and
+        the kind's name as ``proto``)."""
         template = self.templates.get(kind.name)
         if template is None:
-            fixed = {"proto": json.dumps(kind.name),
-                     "family": '"ipv6"' if kind.family == 6 else '"ipv4"', **_PLAIN_FIXED}
+            fixed = {"proto": json.dumps(kind.name), **fixed}
             template = self.templates[kind.name] = "{" + ", ".join(
-                f'"{name}": {PLAIN_CELLS[name] if name in PLAIN_CELLS else fixed[name]}'
-                for name, _type in CONNECTION_JSON) + "}"
+                f'"{name}": {cells[name] if name in cells else fixed[name].replace("%", "%%")}'
+                for name, _type in fields) + "}"
         return template
 
 
@@ -396,14 +396,14 @@ PLAIN_CELLS = {
     "recv_q": "%d", "send_q": "%d", "uid": "%s", "inode": "%d", "cookie": "%d", "pid": "%s",
     "owners": "%s", "peer_inode": "%s", "peer_pid": "%s", "peer_owners": "%s",
 }
-_NO_PEER = {0: "null"}  # map(_NO_PEER.get, inodes, inodes): the inode, "null" for 0
+# map(_NO_PEER.get, inodes, inodes): the inode, "null" for 0 (no other end) and None (a UNIX
+# socket's from /proc, which does not say)
+_NO_PEER = {0: "null", None: "null"}
 # How a UNIX batch writes each field of its row (model/fields.SHAPE_JSON["unix"]): every one a
 # text made per row (``BatchEncoder.unix_rows``) but proto and family, the kind's.
 UNIX_CELLS = {name: "%d" if name == "inode" else "%s"
               for name, _type in SHAPE_JSON["unix"] if name not in ("proto", "family")}
 _UNIX_FILLED = tuple(UNIX_CELLS)
-_NO_PEER_INODE = {0: "null", None: "null"}  # a UNIX row's peer_inode: the peer's, null for none
-_JSON_BOOL = {None: "null", False: "false", True: "true"}
 
 
 class _UnixMemos:
@@ -434,8 +434,7 @@ def _unix_peer_owners(peers: Sequence[int | None], peer_owners: Sequence[tuple[O
     if peer_owners.count(None) == len(peer_owners):
         return repeat("null", len(peer_owners))
     cells = list(map(memo.__getitem__, peer_owners))
-    if 0 in peers or None in peers:
-        list(map(cells.__setitem__, compress(range(len(peers)), map(not_, peers)), repeat("null")))
+    _no_peer(cells, peers, "null")
     return cells
 
 
@@ -448,17 +447,23 @@ def peer_cells(peers: Sequence[int], peer_owners: Sequence[tuple[Owner, ...]], p
     listing), not by a (found, owners) pair made and hashed per row."""
     pids = list(map(pid.__getitem__, peer_owners))
     lists = list(map(owners.__getitem__, peer_owners))
-    if 0 in peers:
-        for cells in (pids, lists):
-            list(map(cells.__setitem__, compress(range(len(peers)), map(not_, peers)), repeat(none)))
+    for cells in (pids, lists):
+        _no_peer(cells, peers, none)
     return pids, lists
+
+
+def _no_peer(cells: list[str], peers: Sequence[int | None], none: str) -> None:
+    """``none`` in ``cells`` at each row with no other end (a peer inode 0, or None: the source
+    does not say), by one scan when every row has one."""
+    if not all(peers):
+        list(map(cells.__setitem__, compress(range(len(peers)), map(not_, peers)), repeat(none)))
 _PLAIN_FIXED = {"interface": "null", "local_service": "null", "remote_service": "null",
                 "remote_host": "null", "dscp": "null", "timer": "null", "memory": "null",
                 "tcp_info": "null", "mptcp_info": "null"}
 _FILLED = tuple(name for name, _type in CONNECTION_JSON if name in PLAIN_CELLS)
 
 
-_BOOL = {False: "false", True: "true"}
+_BOOL = {None: "null", False: "false", True: "true"}  # a bool or null field as JSON writes it
 
 
 def is_plain(kind: SocketKind, batch: SocketBatch, names: Names | None) -> bool:
