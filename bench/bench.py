@@ -334,6 +334,14 @@ def side_end(options: argparse.Namespace, sections: list[Section]) -> int:
     return 0
 
 
+def patched_pynetstat(patch: str) -> list[str]:
+    """The command that runs this checkout's pynetstat with ``patch`` (Python lines) run first,
+    in the child only: how a bench times a variant the product has no switch for."""
+    code = (f"import sys; sys.path.insert(0, {str(REPO / 'src')!r}); sys.argv[0] = 'pynetstat'\n"
+            f"{patch}from pynetstat.cli import entry\nentry()\n")
+    return [sys.executable, "-c", code]
+
+
 def progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 

@@ -32,11 +32,8 @@ from report import Row, Section, format_text
 from runner import CommandRunner, Measurement, Run
 
 # shows_peers forced: on with -o/-b whatever the format, or off
-PATCHED = ("import sys; sys.path.insert(0, {src!r}); sys.argv[0] = 'pynetstat'\n"
-           "from pynetstat.options import Options\n"
-           "Options.shows_peers = property(lambda self: {value})\n"
-           "from pynetstat.cli import entry\n"
-           "entry()\n")
+PATCHED = ("from pynetstat.options import Options\n"
+           "Options.shows_peers = property(lambda self: {value})\n")
 CASES = (
     # label, join (None: as shipped; True/False: patched), arguments, the label it is compared to
     ("pynetstat -ano", None, ("-ano",), None),
@@ -84,9 +81,8 @@ def join_alone(repeat: int) -> tuple[int, int, float]:
 def command(tools: dict, join: bool | None, args: tuple[str, ...]) -> list[str]:
     if join is None:
         return [*tools["pynetstat"].argv, *args]
-    code = PATCHED.format(src=str(bench.REPO / "src"),
-                          value="self.wants_owners" if join else "False")
-    return [sys.executable, "-c", code, *args]
+    patch = PATCHED.format(value="self.wants_owners" if join else "False")
+    return [*bench.patched_pynetstat(patch), *args]
 
 
 def measure(runner: CommandRunner, tools: dict, repeat: int) -> tuple[Row, ...]:

@@ -37,8 +37,7 @@ from runner import CommandRunner, Measurement, Run
 # bound sockets kept empty, in the child only (the product has no switch), so that every
 # connected socket's Foreign Address is its peer's inode. What the join costs, beside ss.
 NO_PEER_NAMES = "pynetstat, peer names off"
-PATCHED = ("import sys; sys.path.insert(0, {src!r}); sys.argv[0] = 'pynetstat'\n"
-           "from pynetstat.linux import unixdiag\n"
+PATCHED = ("from pynetstat.linux import unixdiag\n"
            "class Empty(dict):\n"
            "    def update(self, *args): pass\n"
            "    def __setitem__(self, key, value): pass\n"
@@ -46,9 +45,7 @@ PATCHED = ("import sys; sys.path.insert(0, {src!r}); sys.argv[0] = 'pynetstat'\n
            "def init(self, *args):\n"
            "    made(self, *args)\n"
            "    self.named = Empty()\n"
-           "unixdiag.UnixListing.__init__ = init\n"
-           "from pynetstat.cli import entry\n"
-           "entry()\n")
+           "unixdiag.UnixListing.__init__ = init\n")
 CASES = (
     ("ss -xa", "ss", ("-xa",), None),
     ("pynetstat -p unix -a", "pynetstat", ("-p", "unix", "-a"), "ss -xa"),
@@ -137,7 +134,7 @@ def count_ss_unix() -> int:
 
 def command(tools: dict, tool: str) -> list[str]:
     if tool == NO_PEER_NAMES:
-        return [sys.executable, "-c", PATCHED.format(src=str(bench.REPO / "src"))]
+        return bench.patched_pynetstat(PATCHED)
     return list(tools[tool].argv)
 
 
